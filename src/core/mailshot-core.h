@@ -1,0 +1,22 @@
+/* mailshot-core.h: everything the front ends may use
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "ms-error.h"
+#include "ms-core-enums.h"
+#include "ms-account.h"
+#include "ms-blast.h"
+#include "ms-journal.h"
+#include "ms-message.h"
+#include "ms-pacer.h"
+#include "ms-probe.h"
+#include "ms-provider.h"
+#include "ms-recipients.h"
+#include "ms-reply.h"
+#include "ms-secret.h"
+#include "ms-smtp.h"
+#include "ms-template.h"
+#include "ms-transcript.h"
+
+/* Call once in main(), before any thread: curl_global_init, GMime init, gettext. */
+void ms_core_init (void);

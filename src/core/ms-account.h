@@ -1,0 +1,69 @@
+/* ms-account.h: the account form as a GObject, bound to its GSettings path
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ms-smtp.h"
+
+G_BEGIN_DECLS
+
+#define MS_ACCOUNT_SCHEMA_ID   "io.github.mailshot.Mailshot.Account"
+#define MS_ACCOUNT_PATH_PREFIX "/io/github/mailshot/Mailshot/accounts/"
+#define MS_ACCOUNT_DEFAULT     "default"
+
+#define MS_TYPE_ACCOUNT (ms_account_get_type ())
+G_DECLARE_FINAL_TYPE (MsAccount, ms_account, MS, ACCOUNT, GObject)
+
+/* NULL name = "default". Fails (MS_ERROR_INVALID_VALUE) on a name that is not [A-Za-z0-9_-]+
+ * or when the schema is not installed (the message says how to fix it). */
+MsAccount   *ms_account_new                 (const char  *name,
+                                             GError     **error);
+const char  *ms_account_get_name            (MsAccount   *self);
+GSettings   *ms_account_get_settings        (MsAccount   *self);
+
+/* Properties, one per key, named as the key: "email-address", "smtp-server",
+ * "ehlo-host", "user-id", "smtp-port", "timeout", "needs-authentication",
+ * "auth-method" (MsAuthMethod), "use-smtps", "rate-limited-until",
+ * "allow-plaintext-password", "max-per-minute", "max-per-hour", "max-per-day",
+ * "max-connections", "trusted-certificate", "sender-name", "starttls-seen". */
+const char  *ms_account_get_email_address   (MsAccount *self);
+const char  *ms_account_get_smtp_server     (MsAccount *self);
+int          ms_account_get_smtp_port       (MsAccount *self);
+gboolean     ms_account_get_use_smtps       (MsAccount *self);
+gint64       ms_account_get_rate_limited_until (MsAccount *self);
+void         ms_account_set_rate_limited_until (MsAccount *self, gint64 until);
+gboolean     ms_account_is_configured       (MsAccount *self);   /* server and address set */
+
+/**
+ * ms_account_check_value:
+ * @key: a key of the account schema
+ * @text: the value as a user typed it ("587", "true", "cram-md5")
+ * @value: (out) (optional) (transfer full): the parsed value
+ *
+ * Validates without storing. The error (MS_ERROR_INVALID_VALUE) names the key
+ * and the rule, e.g. "smtp-port: must be a whole number from 1 to 65535".
+ */
+gboolean     ms_account_check_value         (const char  *key,
+                                             const char  *text,
+                                             GVariant   **value,
+                                             GError     **error);
+/* Validates, then stores. Nothing is stored on error. */
+gboolean     ms_account_set_from_string     (MsAccount   *self,
+                                             const char  *key,
+                                             const char  *text,
+                                             GError     **error);
+/* The bare value as `config get` prints it: 587, true, sender@example.org. */
+char        *ms_account_get_as_string       (MsAccount   *self,
+                                             const char  *key,
+                                             GError     **error);
+void         ms_account_reset               (MsAccount   *self,
+                                             const char  *key);
+/* Keys the user may see and set, in form order; transfer full. */
+char       **ms_account_list_keys           (void);
+
+/* A snapshot for a worker thread; @password may be NULL. */
+MsSmtpConfig *ms_account_make_smtp_config   (MsAccount   *self,
+                                             const char  *password);
+
+G_END_DECLS

@@ -1,0 +1,25 @@
+/* ms-core.c: one-time initialisation of the core's libraries
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <glib/gi18n-lib.h>
+#include <gmime/gmime.h>
+
+#include "mailshot-core.h"
+
+void
+ms_core_init (void)
+{
+  static gsize initialised = 0;
+
+  if (g_once_init_enter (&initialised))
+    {
+      /* curl_global_init is not thread-safe: it must run before any worker. */
+      curl_global_init (CURL_GLOBAL_DEFAULT);
+      g_mime_init ();
+      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      g_once_init_leave (&initialised, 1);
+    }
+}

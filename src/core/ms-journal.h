@@ -1,0 +1,170 @@
+/* ms-journal.h: the SQLite journal of batches and recipients, the source of truth
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ms-reply.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MS_STATE_QUEUED,
+  MS_STATE_SENDING,
+  MS_STATE_SENT,
+  MS_STATE_DEFERRED,
+  MS_STATE_FAILED,
+  MS_STATE_UNCERTAIN,
+  MS_STATE_CANCELLED,
+  MS_STATE_SKIPPED,
+  MS_N_STATES
+} MsRecipientState;
+
+const char       *ms_recipient_state_to_string   (MsRecipientState state);  /* "queued" ... stable */
+gboolean          ms_recipient_state_from_string (const char *str, MsRecipientState *state);
+const char       *ms_recipient_state_get_label   (MsRecipientState state);  /* translated */
+
+typedef enum {
+  MS_BATCH_READY,      /* imported, not started */
+  MS_BATCH_RUNNING,
+  MS_BATCH_PAUSED,     /* by the user, Ctrl-C, or a stop-class reply (see pause_reason) */
+  MS_BATCH_FINISHED,   /* nothing left queued/deferred/sending */
+  MS_BATCH_CANCELLED,
+} MsBatchStatus;
+
+const char *ms_batch_status_to_string (MsBatchStatus status);
+
+/* What a batch needs to be sent, stored with it so that resume is exact. */
+typedef struct {
+  char   *account;
+  char   *from_address;
+  char   *from_name;
+  char   *subject;
+  char   *text;
+  char   *html;
+  char  **attachments;     /* paths */
+  char   *unsubscribe;
+  char  **fields;          /* CSV header */
+  guint   email_index;
+  char   *source;          /* the CSV path, for people */
+} MsBatchSpec;
+
+MsBatchSpec *ms_batch_spec_copy (const MsBatchSpec *spec);
+void         ms_batch_spec_free (MsBatchSpec *spec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsBatchSpec, ms_batch_spec_free)
+
+typedef struct {
+  gint64        id;
+  gint64        created;        /* unix seconds */
+  MsBatchStatus status;
+  char         *subject;
+  char         *account;
+  char         *pause_reason;   /* advice when paused by a stop-class reply, or NULL */
+  guint         counts[MS_N_STATES];
+  guint         total;
+} MsBatchInfo;
+
+void ms_batch_info_free (MsBatchInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsBatchInfo, ms_batch_info_free)
+
+/* One recipient row, as claimed for sending or listed. */
+typedef struct {
+  gint64            id;
+  gint64            batch;
+  char             *address;
+  char            **values;      /* the CSV row */
+  guint             line;        /* line in the CSV */
+  MsRecipientState  state;
+  guint             attempts;
+  int               reply_code;
+  char             *reply_text;
+  MsReplyClass      reply_class;
+  char             *advice;
+  char             *message_id;
+  gint64            queued_at, sent_at, next_due, updated_at;   /* unix seconds, 0 = never */
+} MsJournalRow;
+
+void ms_journal_row_free (MsJournalRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsJournalRow, ms_journal_row_free)
+
+/* An outcome to record; recorded in short transactions of several outcomes. */
+typedef struct {
+  gint64            row_id;
+  MsRecipientState  state;        /* SENT, DEFERRED, FAILED, QUEUED (lost connection: retry now) */
+  int               reply_code;
+  const char       *reply_text;
+  MsReplyClass      reply_class;
+  const char       *advice;
+  const char       *message_id;
+  gint64            next_due;     /* DEFERRED only */
+} MsJournalOutcome;
+
+#define MS_TYPE_JOURNAL (ms_journal_get_type ())
+G_DECLARE_FINAL_TYPE (MsJournal, ms_journal, MS, JOURNAL, GObject)
+
+/* @path NULL = $XDG_DATA_HOME/mailshot/journal.sqlite. WAL, versioned schema
+ * with migrations. Opening also turns rows left in `sending` by a crash into
+ * `uncertain` (a batch that is running in another process is not touched:
+ * see ms_journal_lock_batch). */
+MsJournal   *ms_journal_open            (const char        *path,
+                                         GError           **error);
+const char  *ms_journal_get_path        (MsJournal         *self);
+
+/* Import: begin, add rows, commit (one transaction). */
+gint64       ms_journal_create_batch    (MsJournal         *self,
+                                         const MsBatchSpec *spec,
+                                         GError           **error);
+gboolean     ms_journal_begin           (MsJournal *self, GError **error);
+gboolean     ms_journal_commit          (MsJournal *self, GError **error);
+void         ms_journal_rollback        (MsJournal *self);
+/* Duplicates (address compared without case, per batch) are not added:
+ * *duplicate is set and TRUE is returned. */
+gboolean     ms_journal_add_recipient   (MsJournal          *self,
+                                         gint64              batch,
+                                         const char         *address,
+                                         const char * const *values,
+                                         guint               line,
+                                         gboolean           *duplicate,
+                                         GError            **error);
+
+MsBatchSpec *ms_journal_get_batch_spec  (MsJournal *self, gint64 batch, GError **error);
+MsBatchInfo *ms_journal_get_batch_info  (MsJournal *self, gint64 batch, GError **error);
+GPtrArray   *ms_journal_list_batches    (MsJournal *self, GError **error);   /* MsBatchInfo*, newest first */
+gboolean     ms_journal_set_batch_status (MsJournal *self, gint64 batch, MsBatchStatus status,
+                                          const char *pause_reason, GError **error);
+
+/* Claims up to @max rows that are due (queued, or deferred with next_due <= @now),
+ * marks them `sending` and counts an attempt, in one transaction.
+ * Returns: (transfer full) (element-type MsJournalRow). */
+GPtrArray   *ms_journal_claim           (MsJournal *self, gint64 batch, guint max, gint64 now, GError **error);
+gboolean     ms_journal_record          (MsJournal *self, const MsJournalOutcome *outcomes, guint n,
+                                         GError **error);
+/* Rows still `sending` go back to `queued` (a clean pause: they were not sent). */
+gboolean     ms_journal_release         (MsJournal *self, const gint64 *row_ids, guint n, GError **error);
+/* Earliest next_due among deferred rows, 0 if none. */
+gint64       ms_journal_next_due        (MsJournal *self, gint64 batch, GError **error);
+gboolean     ms_journal_get_counts      (MsJournal *self, gint64 batch, guint counts[MS_N_STATES],
+                                         GError **error);
+
+/* The user's decisions in Pending e-mails and `cancel`. */
+gboolean     ms_journal_retry_row       (MsJournal *self, gint64 row, GError **error);  /* -> queued */
+gboolean     ms_journal_skip_row        (MsJournal *self, gint64 row, GError **error);  /* -> skipped */
+gboolean     ms_journal_set_row_address (MsJournal *self, gint64 row, const char *address, GError **error);
+gboolean     ms_journal_cancel_batch    (MsJournal *self, gint64 batch, GError **error); /* queued/deferred -> cancelled */
+
+/* Rows of @batch (0 = all batches) whose state is in @states (NULL = all),
+ * ordered by batch then id. Returns: (element-type MsJournalRow). */
+GPtrArray   *ms_journal_list_rows       (MsJournal *self, gint64 batch, const MsRecipientState *states,
+                                         guint n_states, GError **error);
+typedef gboolean (*MsJournalRowFunc) (const MsJournalRow *row, gpointer user_data);
+/* Streams rows without holding them all (report --csv on 1M rows). */
+gboolean     ms_journal_foreach_row     (MsJournal *self, gint64 batch, const MsRecipientState *states,
+                                         guint n_states, MsJournalRowFunc func, gpointer user_data,
+                                         GError **error);
+
+/* A process that runs a batch holds its lock, so that two processes never send
+ * the same batch and recovery never touches a live batch. */
+gboolean     ms_journal_lock_batch      (MsJournal *self, gint64 batch, GError **error);
+void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
+
+G_END_DECLS

@@ -1,0 +1,60 @@
+/* ms-probe.h: the staged test e-mail (resolve, connect, TLS, EHLO, AUTH, MAIL/RCPT, DATA)
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ms-reply.h"
+#include "ms-smtp.h"
+#include "ms-transcript.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MS_PROBE_STEP_RESOLVE,
+  MS_PROBE_STEP_CONNECT,
+  MS_PROBE_STEP_TLS,
+  MS_PROBE_STEP_EHLO,
+  MS_PROBE_STEP_AUTH,
+  MS_PROBE_STEP_ENVELOPE,   /* MAIL FROM / RCPT TO */
+  MS_PROBE_STEP_DATA,
+  MS_PROBE_N_STEPS
+} MsProbeStep;
+
+typedef enum {
+  MS_PROBE_STATE_PENDING,
+  MS_PROBE_STATE_RUNNING,
+  MS_PROBE_STATE_PASSED,
+  MS_PROBE_STATE_FAILED,
+  MS_PROBE_STATE_SKIPPED,   /* e.g. TLS when the account uses neither SMTPS nor STARTTLS is offered; AUTH when not needed */
+} MsProbeState;
+
+const char *ms_probe_step_get_label (MsProbeStep step);   /* translated: "Resolve the server name" */
+const char *ms_probe_step_get_nick  (MsProbeStep step);   /* "resolve", "connect", "tls", "ehlo", "auth", "envelope", "data" */
+
+#define MS_TYPE_PROBE (ms_probe_get_type ())
+G_DECLARE_FINAL_TYPE (MsProbe, ms_probe, MS, PROBE, GObject)
+
+/* @config is copied; @to NULL = the account's own address. */
+MsProbe      *ms_probe_new          (const MsSmtpConfig  *config,
+                                     const char          *to);
+
+/* Emits ::step-changed (MsProbeStep step, MsProbeState state, const char *detail)
+ * in the thread-default main context of the caller, as each step happens. */
+void          ms_probe_run_async    (MsProbe             *self,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data);
+gboolean      ms_probe_run_finish   (MsProbe             *self,
+                                     GAsyncResult        *result,
+                                     GError             **error);
+
+MsProbeState  ms_probe_get_state          (MsProbe *self, MsProbeStep step);
+const char   *ms_probe_get_detail         (MsProbe *self, MsProbeStep step);
+MsProbeStep   ms_probe_get_failed_step    (MsProbe *self);   /* MS_PROBE_N_STEPS when none failed */
+const MsReply *ms_probe_get_reply         (MsProbe *self);   /* NULL on success */
+MsTranscript *ms_probe_get_transcript     (MsProbe *self);   /* redacted */
+const char * const *ms_probe_get_capabilities (MsProbe *self);
+gboolean      ms_probe_get_starttls_offered (MsProbe *self);
+
+G_END_DECLS

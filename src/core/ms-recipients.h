@@ -1,0 +1,56 @@
+/* ms-recipients.h: a streaming reader of recipient lists (CSV, RFC 4180)
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MS_RECIPIENT_OK,
+  MS_RECIPIENT_BAD_ADDRESS,
+  MS_RECIPIENT_EMPTY_ADDRESS,
+  MS_RECIPIENT_FIELD_COUNT,
+  MS_RECIPIENT_BAD_UTF8,
+} MsRecipientProblem;
+
+const char *ms_recipient_problem_get_label (MsRecipientProblem problem);  /* translated */
+
+#define MS_TYPE_RECIPIENTS (ms_recipients_get_type ())
+G_DECLARE_FINAL_TYPE (MsRecipients, ms_recipients, MS, RECIPIENTS, GObject)
+
+/* Opens and reads the header row; detects the delimiter (, ; tab) and a BOM.
+ * @email_column NULL = find it by name (email, e-mail, email address, mail).
+ * Errors (MS_ERROR_INVALID_INPUT) name the file and, where it applies, the line. */
+MsRecipients *ms_recipients_new_for_path (const char    *path,
+                                          const char    *email_column,
+                                          GError       **error);
+MsRecipients *ms_recipients_new_for_stream (GInputStream *stream,
+                                          const char    *name,       /* for messages */
+                                          const char    *email_column,
+                                          GError       **error);
+
+const char * const *ms_recipients_get_fields      (MsRecipients *self);
+guint               ms_recipients_get_email_index (MsRecipients *self);
+char                ms_recipients_get_delimiter   (MsRecipients *self);
+
+/**
+ * ms_recipients_next:
+ * @values: (out) (transfer none): the row's fields, valid until the next call
+ * @line: (out): the line number the row starts on (1 = header)
+ * @problem: (out): why the row is unusable, or MS_RECIPIENT_OK
+ *
+ * Returns: %FALSE at the end of the file or on an I/O error (set in @error).
+ * Bad rows are returned with @problem set so the caller can list them.
+ * The address (values[email_index]) is normalised (trimmed).
+ */
+gboolean ms_recipients_next (MsRecipients         *self,
+                             const char * const  **values,
+                             guint                *line,
+                             MsRecipientProblem   *problem,
+                             GError              **error);
+
+/* Validates one address with GMime: a single mailbox, addr-spec with a dot-atom domain. */
+gboolean ms_recipients_address_is_valid (const char *address);
+
+G_END_DECLS

@@ -1,0 +1,96 @@
+/* ms-reply.h: what an SMTP reply or a transport failure means, and what to do
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * MsReplyClass:
+ *
+ * What a failure means for the message and for the account. The blast engine
+ * decides on the class alone; the advice is for the user.
+ */
+typedef enum {
+  MS_REPLY_CLASS_NONE = 0,            /* success, nothing to do */
+  MS_REPLY_CLASS_RECIPIENT_REJECTED,  /* fail this recipient, go on */
+  MS_REPLY_CLASS_TEMPORARY,           /* defer this recipient, retry with backoff */
+  MS_REPLY_CLASS_RATE_LIMITED,        /* the whole account waits until @until */
+  MS_REPLY_CLASS_AUTH_FAILED,         /* stop: credentials */
+  MS_REPLY_CLASS_TLS,                 /* stop: TLS or certificate */
+  MS_REPLY_CLASS_CANNOT_CONNECT,      /* stop (or retry later): resolve/connect */
+  MS_REPLY_CLASS_TIMEOUT,             /* the server stopped answering */
+  MS_REPLY_CLASS_RELAY_DENIED,        /* stop: server won't relay for us */
+  MS_REPLY_CLASS_SENDER_NOT_ALLOWED,  /* stop: From address refused */
+  MS_REPLY_CLASS_MISCONFIGURED,       /* stop: settings don't fit the server */
+  MS_REPLY_CLASS_CONNECTION_LOST,     /* reopen the connection and retry the message */
+} MsReplyClass;
+
+/**
+ * MsTransportFailure:
+ *
+ * A failure below the SMTP reply level, as ms-smtp saw it. ms-smtp maps a
+ * CURLcode plus what it saw in the dialog onto one of these, so that ms-reply
+ * does not depend on libcurl.
+ */
+typedef enum {
+  MS_TRANSPORT_NONE = 0,
+  MS_TRANSPORT_RESOLVE,             /* host name does not resolve */
+  MS_TRANSPORT_REFUSED,             /* connection refused or unreachable */
+  MS_TRANSPORT_CONNECT_TIMEOUT,     /* no TCP connection within the timeout */
+  MS_TRANSPORT_NO_GREETING,         /* connected, but no greeting: likely an implicit-TLS port */
+  MS_TRANSPORT_TLS_HANDSHAKE,       /* handshake failed: likely SMTPS against a plain port */
+  MS_TRANSPORT_TLS_CERTIFICATE,     /* certificate not trusted */
+  MS_TRANSPORT_STARTTLS_MISSING,    /* a server once seen with STARTTLS no longer offers it */
+  MS_TRANSPORT_STARTTLS_REQUIRED,   /* STARTTLS not offered and the password may not go in clear */
+  MS_TRANSPORT_NO_AUTH_ADVERTISED,  /* the account needs auth, the server offers none */
+  MS_TRANSPORT_MECH_UNSUPPORTED,    /* the chosen mechanism is not advertised */
+  MS_TRANSPORT_RESPONSE_TIMEOUT,    /* the server stalled in the middle of the dialog */
+  MS_TRANSPORT_CONNECTION_LOST,     /* the connection dropped */
+  MS_TRANSPORT_OTHER,
+} MsTransportFailure;
+
+typedef struct {
+  MsReplyClass klass;
+  int          code;          /* SMTP reply code, 0 when the failure was not a reply */
+  char        *enhanced;      /* enhanced status code "5.4.5", or NULL */
+  char        *text;          /* the server's reply text (without code), or a transport detail */
+  char        *advice;        /* one plain, translated sentence: what to change or expect */
+  gint64       until;         /* RATE_LIMITED: unix time to wait until; 0 = caller picks a backoff */
+  gboolean     new_connection;/* the session is spent: open a new connection before retrying */
+  gboolean     permanent;     /* TEMPORARY that should not be retried much (e.g. 552 mailbox full gets a few tries) */
+} MsReply;
+
+/* Context that changes the advice (wrong-port cases, provider-specific words). */
+typedef struct {
+  const char *server;         /* host name, may be NULL */
+  int         port;
+  gboolean    use_smtps;
+  gboolean    needs_auth;
+} MsReplyContext;
+
+MsReply     *ms_reply_classify            (int                   code,
+                                           const char           *text,
+                                           const MsReplyContext *context,
+                                           gint64                now);
+MsReply     *ms_reply_classify_transport  (MsTransportFailure    failure,
+                                           const char           *detail,
+                                           const MsReplyContext *context,
+                                           gint64                now);
+MsReply     *ms_reply_copy                (const MsReply        *reply);
+void         ms_reply_free                (MsReply              *reply);
+
+const char  *ms_reply_class_to_string     (MsReplyClass          klass);   /* "rate-limited", stable, for the journal */
+MsReplyClass ms_reply_class_from_string   (const char           *str);
+const char  *ms_reply_class_get_label     (MsReplyClass          klass);   /* translated, for people */
+int          ms_reply_class_to_error_code (MsReplyClass          klass);   /* an MsError code */
+gboolean     ms_reply_class_stops_batch   (MsReplyClass          klass);
+
+/* Parses a "try again after <date>"-style wait out of a reply text; 0 if none. */
+gint64       ms_reply_parse_retry_after   (const char           *text,
+                                           gint64                now);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsReply, ms_reply_free)
+
+G_END_DECLS

@@ -1,0 +1,54 @@
+/* ms-secret.h: the account password in the system keyring (libsecret)
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Schema "io.github.mailshot.Mailshot.Password", attributes account, server, user.
+ * Every error is in MS_ERROR with a sentence for the user:
+ * MS_ERROR_KEYRING_UNAVAILABLE (no session bus / no Secret Service),
+ * MS_ERROR_KEYRING_LOCKED, MS_ERROR_NO_PASSWORD (lookup found nothing). */
+
+void      ms_secret_store_async   (const char          *account,
+                                   const char          *server,
+                                   const char          *user,
+                                   const char          *password,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+gboolean  ms_secret_store_finish  (GAsyncResult        *result,
+                                   GError             **error);
+
+void      ms_secret_lookup_async  (const char          *account,
+                                   const char          *server,
+                                   const char          *user,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+/* Returns: (transfer full): the password; free it with ms_secret_free(). */
+char     *ms_secret_lookup_finish (GAsyncResult        *result,
+                                   GError             **error);
+
+void      ms_secret_clear_async   (const char          *account,
+                                   const char          *server,
+                                   const char          *user,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+gboolean  ms_secret_clear_finish  (GAsyncResult        *result,
+                                   GError             **error);
+
+/* Blocking versions for the CLI. */
+gboolean  ms_secret_store_sync    (const char *account, const char *server, const char *user,
+                                   const char *password, GCancellable *cancellable, GError **error);
+char     *ms_secret_lookup_sync   (const char *account, const char *server, const char *user,
+                                   GCancellable *cancellable, GError **error);
+gboolean  ms_secret_clear_sync    (const char *account, const char *server, const char *user,
+                                   GCancellable *cancellable, GError **error);
+
+/* Wipes and frees a password. */
+void      ms_secret_free          (char *password);
+
+G_END_DECLS

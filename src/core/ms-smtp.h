@@ -1,0 +1,106 @@
+/* ms-smtp.h: one SMTP session on a libcurl easy handle
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ms-reply.h"
+#include "ms-transcript.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MS_AUTH_METHOD_AUTOMATIC,
+  MS_AUTH_METHOD_CRAM_MD5,
+  MS_AUTH_METHOD_PLAIN,
+  MS_AUTH_METHOD_LOGIN,
+} MsAuthMethod;
+
+/**
+ * MsSmtpConfig:
+ *
+ * A snapshot of the account for one session, copied into task data before a
+ * worker thread starts, so the worker never touches GSettings.
+ * @password is wiped when the config is freed.
+ */
+typedef struct {
+  char        *server;
+  int          port;
+  gboolean     use_smtps;
+  char        *ehlo_host;               /* NULL or "" = libcurl's default */
+  int          timeout;                 /* seconds */
+  gboolean     needs_auth;
+  MsAuthMethod auth_method;
+  char        *user;
+  char        *password;                /* from the keyring; never logged */
+  gboolean     allow_plaintext_password;
+  char        *trusted_certificate;     /* SHA-256 hex fingerprint, colons optional, or NULL */
+  gboolean     starttls_seen;           /* this server offered STARTTLS before */
+  char        *from_address;
+  char        *from_name;               /* display name, may be NULL */
+  char        *ca_file;                 /* tests only: extra CA bundle; NULL = system store */
+} MsSmtpConfig;
+
+MsSmtpConfig *ms_smtp_config_new  (void);
+MsSmtpConfig *ms_smtp_config_copy (const MsSmtpConfig *config);
+void          ms_smtp_config_free (MsSmtpConfig       *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsSmtpConfig, ms_smtp_config_free)
+
+/* How far a session got; the probe turns this into its steps. */
+typedef enum {
+  MS_SMTP_STAGE_NONE,
+  MS_SMTP_STAGE_RESOLVE,
+  MS_SMTP_STAGE_CONNECT,
+  MS_SMTP_STAGE_GREETING,
+  MS_SMTP_STAGE_EHLO,
+  MS_SMTP_STAGE_TLS,
+  MS_SMTP_STAGE_AUTH,
+  MS_SMTP_STAGE_MAIL,
+  MS_SMTP_STAGE_RCPT,
+  MS_SMTP_STAGE_DATA,
+  MS_SMTP_STAGE_DONE,
+} MsSmtpStage;
+
+#define MS_TYPE_SMTP (ms_smtp_get_type ())
+G_DECLARE_FINAL_TYPE (MsSmtp, ms_smtp, MS, SMTP, GObject)
+
+MsSmtp       *ms_smtp_new            (const MsSmtpConfig *config);
+
+/**
+ * ms_smtp_send:
+ * @message: the whole message, CRLF line endings
+ *
+ * Sends one message on this session's connection (opened, or reused when it
+ * is still alive). Blocking: call it from a worker thread. On failure the
+ * #GError is in %MS_ERROR and ms_smtp_get_reply() holds the classification.
+ */
+gboolean      ms_smtp_send           (MsSmtp             *self,
+                                      const char         *from,
+                                      const char         *to,
+                                      GBytes             *message,
+                                      GCancellable       *cancellable,
+                                      GError            **error);
+
+/* For the curl-multi driver in ms-blast: set the easy handle up for one
+ * message, hand it to a multi handle, then report the result code back. */
+void         *ms_smtp_prepare        (MsSmtp             *self,   /* returns the CURL* */
+                                      const char         *from,
+                                      const char         *to,
+                                      GBytes             *message,
+                                      GCancellable       *cancellable);
+gboolean      ms_smtp_complete       (MsSmtp             *self,
+                                      int                 curl_code,
+                                      GError            **error);
+
+/* Everything below describes the last ms_smtp_send()/complete(). */
+const MsReply *ms_smtp_get_reply       (MsSmtp           *self);   /* NULL after success */
+MsTranscript  *ms_smtp_get_transcript  (MsSmtp           *self);
+MsSmtpStage    ms_smtp_get_stage       (MsSmtp           *self);   /* last stage reached */
+const char * const *ms_smtp_get_capabilities (MsSmtp     *self);   /* EHLO keywords, e.g. "AUTH PLAIN LOGIN" */
+gboolean       ms_smtp_get_tls_active  (MsSmtp           *self);
+gboolean       ms_smtp_get_starttls_offered (MsSmtp      *self);   /* persist into starttls-seen */
+const char    *ms_smtp_get_auth_mechanism (MsSmtp        *self);   /* mechanism used, or NULL */
+void           ms_smtp_set_record_transcript (MsSmtp     *self,    /* off in bulk mode: cost */
+                                              gboolean    record);
+
+G_END_DECLS

@@ -1,0 +1,36 @@
+/* ms-template.h: {{field}} merge (HTML-escaped in HTML, {{{field}}} raw)
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MS_TEMPLATE_PLAIN,    /* values inserted as they are */
+  MS_TEMPLATE_HTML,     /* {{x}} HTML-escaped, {{{x}}} raw */
+  MS_TEMPLATE_HEADER,   /* values have CR/LF folded to spaces: can never add a header */
+} MsTemplateKind;
+
+#define MS_TYPE_TEMPLATE (ms_template_get_type ())
+G_DECLARE_FINAL_TYPE (MsTemplate, ms_template, MS, TEMPLATE, GObject)
+
+/* @where names the part for messages ("subject", "text body", "HTML body").
+ * Parse errors (unclosed braces) say where, with line and column. */
+MsTemplate  *ms_template_new     (const char      *source,
+                                  MsTemplateKind   kind,
+                                  const char      *where,
+                                  GError         **error);
+/* Resolves field names to column indexes. A field the CSV lacks is an error
+ * naming the field and where it was used (MS_ERROR_INVALID_INPUT). */
+gboolean     ms_template_bind    (MsTemplate          *self,
+                                  const char * const  *fields,
+                                  GError             **error);
+/* After bind: append the merged text for one row to @out. */
+void         ms_template_expand  (MsTemplate          *self,
+                                  const char * const  *values,
+                                  GString             *out);
+char       **ms_template_get_field_names (MsTemplate *self);  /* transfer full */
+gboolean     ms_template_is_constant     (MsTemplate *self);  /* no fields at all */
+
+G_END_DECLS
