@@ -103,4 +103,14 @@ const char    *ms_smtp_get_auth_mechanism (MsSmtp        *self);   /* mechanism 
 void           ms_smtp_set_record_transcript (MsSmtp     *self,    /* off in bulk mode: cost */
                                               gboolean    record);
 
+/* Called in the thread that runs the session each time it enters a stage
+ * (the probe shows its steps live from this). Must be cheap and must not call
+ * back into @self. (Requested by the probe; implement in ms-smtp.c.) */
+typedef void (*MsSmtpStageFunc) (MsSmtp      *self,
+                                 MsSmtpStage  stage,
+                                 gpointer     user_data);
+void           ms_smtp_set_stage_func  (MsSmtp           *self,
+                                        MsSmtpStageFunc   func,
+                                        gpointer          user_data);
+
 G_END_DECLS
