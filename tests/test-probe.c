@@ -1,0 +1,413 @@
+/* test-probe.c: the staged test e-mail against the real harness server, and `mailshot-cli test`
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "mailshot-core.h"
+#include "ms-test-support.h"
+
+#define USER     "sender@example.org"
+#define PASSWORD "Corr3ct-Horse-Battery"
+
+typedef struct
+{
+  GMainLoop *loop;
+  gboolean   ok;
+  GError    *error;
+  GString   *events;     /* "resolve:running resolve:passed ..." */
+} ProbeRun;
+
+static void
+on_step (MsProbe      *probe,
+         MsProbeStep   step,
+         MsProbeState  state,
+         const char   *detail,
+         gpointer      user_data)
+{
+  ProbeRun *run = user_data;
+  g_autoptr(GEnumClass) klass = g_type_class_ref (MS_TYPE_PROBE_STATE);
+
+  g_string_append_printf (run->events, "%s:%s ", ms_probe_step_get_nick (step),
+                          g_enum_get_value (klass, state)->value_nick);
+}
+
+static void
+on_done (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  ProbeRun *run = user_data;
+
+  run->ok = ms_probe_run_finish (MS_PROBE (object), result, &run->error);
+  g_main_loop_quit (run->loop);
+}
+
+static MsSmtpConfig *
+make_config (guint16 port)
+{
+  MsSmtpConfig *config = ms_smtp_config_new ();
+
+  config->server = g_strdup ("127.0.0.1");
+  config->port = port;
+  config->timeout = 5;
+  config->from_address = g_strdup (USER);
+  config->auth_method = MS_AUTH_METHOD_AUTOMATIC;
+  return config;
+}
+
+/* Runs the probe on a private main context, as a GUI would on its own. */
+static MsProbe *
+run_probe (const MsSmtpConfig *config,
+           ProbeRun           *run)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  MsProbe *probe;
+
+  g_main_context_push_thread_default (context);
+  run->loop = g_main_loop_new (context, FALSE);
+  run->events = g_string_new (NULL);
+  probe = ms_probe_new (config, NULL);
+  g_signal_connect (probe, "step-changed", G_CALLBACK (on_step), run);
+  ms_probe_run_async (probe, NULL, on_done, run);
+  g_main_loop_run (run->loop);
+  /* Let queued step events through: they must not change the settled view. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_pop_thread_default (context);
+  g_main_loop_unref (run->loop);
+  return probe;
+}
+
+static void
+run_clear (ProbeRun *run)
+{
+  g_clear_error (&run->error);
+  g_string_free (run->events, TRUE);
+}
+
+static void
+test_probe_success_plain (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=none", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autofree char *body = NULL;
+  ProbeRun run = { 0 };
+
+  config->needs_auth = FALSE;
+  probe = run_probe (config, &run);
+  g_assert_no_error (run.error);
+  g_assert_true (run.ok);
+
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_RESOLVE), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_CONNECT), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_TLS), ==, MS_PROBE_STATE_SKIPPED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_EHLO), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_AUTH), ==, MS_PROBE_STATE_SKIPPED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_ENVELOPE), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_DATA), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_N_STEPS);
+  g_assert_null (ms_probe_get_reply (probe));
+
+  /* Steps are shown as they happen, in order. */
+  g_assert_nonnull (strstr (run.events->str, "resolve:running resolve:passed connect:running connect:passed"));
+  g_assert_nonnull (strstr (run.events->str, "data:passed"));
+
+  /* The message really crossed the wire, and says what it is, when and from where. */
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 1);
+  body = g_strndup (g_bytes_get_data (messages->pdata[0], NULL), g_bytes_get_size (messages->pdata[0]));
+  g_assert_nonnull (strstr (body, "Mailshot test message"));
+  g_assert_nonnull (strstr (body, g_get_host_name ()));
+  g_assert_nonnull (strstr (body, "127.0.0.1"));
+  g_assert_true (ms_test_server_log_contains (server, "rcpt " USER));
+
+  run_clear (&run);
+  g_assert_finalize_object (g_steal_pointer (&probe));
+}
+
+static void
+test_probe_success_starttls_auth (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN,CRAM-MD5",
+                                                         "--user=" USER, "--password=" PASSWORD, NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  g_autofree char *transcript = NULL;
+  ProbeRun run = { 0 };
+
+  config->needs_auth = TRUE;
+  config->user = g_strdup (USER);
+  config->password = g_strdup (PASSWORD);
+  config->trusted_certificate = g_strdup (ms_test_server_get_cert_fingerprint (server));
+  probe = run_probe (config, &run);
+  g_assert_no_error (run.error);
+  g_assert_true (run.ok);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_TLS), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_AUTH), ==, MS_PROBE_STATE_PASSED);
+  g_assert_true (ms_probe_get_starttls_offered (probe));
+  g_assert_true (ms_test_server_log_contains (server, "starttls"));
+
+  /* The EHLO step lists the capabilities. */
+  g_assert_nonnull (ms_probe_get_capabilities (probe));
+  g_assert_nonnull (strstr (ms_probe_get_detail (probe, MS_PROBE_STEP_EHLO), "AUTH"));
+
+  transcript = ms_transcript_to_string (ms_probe_get_transcript (probe));
+  g_assert_nonnull (strstr (transcript, "EHLO"));
+  g_assert_null (strstr (transcript, PASSWORD));
+
+  run_clear (&run);
+}
+
+static void
+test_probe_wrong_password (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN",
+                                                         "--user=" USER, "--password=" PASSWORD, NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  ProbeRun run = { 0 };
+
+  config->needs_auth = TRUE;
+  config->user = g_strdup (USER);
+  config->password = g_strdup ("wrong-password");
+  config->trusted_certificate = g_strdup (ms_test_server_get_cert_fingerprint (server));
+  probe = run_probe (config, &run);
+  g_assert_false (run.ok);
+  g_assert_error (run.error, MS_ERROR, MS_ERROR_AUTH);
+
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_AUTH);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_AUTH), ==, MS_PROBE_STATE_FAILED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_TLS), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_EHLO), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_DATA), ==, MS_PROBE_STATE_PENDING);
+  g_assert_nonnull (ms_probe_get_reply (probe));
+  g_assert_cmpint (ms_probe_get_reply (probe)->klass, ==, MS_REPLY_CLASS_AUTH_FAILED);
+  g_assert_cmpint (ms_probe_get_reply (probe)->code, ==, 535);
+  g_assert_nonnull (ms_probe_get_reply (probe)->advice);
+
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 0);
+  run_clear (&run);
+}
+
+static guint16
+closed_port (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  /* Bind without listening, read the port, close: nothing listens there now. */
+  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static void
+test_probe_closed_port (void)
+{
+  g_autoptr(MsSmtpConfig) config = make_config (closed_port ());
+  g_autoptr(MsProbe) probe = NULL;
+  ProbeRun run = { 0 };
+  gint64 start = g_get_monotonic_time ();
+
+  config->needs_auth = FALSE;
+  config->timeout = 3;
+  probe = run_probe (config, &run);
+  g_assert_false (run.ok);
+  g_assert_error (run.error, MS_ERROR, MS_ERROR_CONNECT);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 4 * G_USEC_PER_SEC);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_CONNECT);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_RESOLVE), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_EHLO), ==, MS_PROBE_STATE_PENDING);
+  g_assert_cmpint (ms_probe_get_reply (probe)->klass, ==, MS_REPLY_CLASS_CANNOT_CONNECT);
+  run_clear (&run);
+}
+
+/* SMTPS against a STARTTLS port: the advice names the setting to change. */
+static void
+test_probe_smtps_on_starttls_port (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  ProbeRun run = { 0 };
+
+  config->use_smtps = TRUE;
+  config->needs_auth = FALSE;
+  config->trusted_certificate = g_strdup (ms_test_server_get_cert_fingerprint (server));
+  probe = run_probe (config, &run);
+  g_assert_false (run.ok);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_TLS);
+  g_assert_nonnull (strstr (ms_probe_get_reply (probe)->advice, "SMTPS"));
+  run_clear (&run);
+}
+
+/* Plain SMTP against an implicit-TLS port: no greeting until the timeout. */
+static void
+test_probe_plain_on_smtps_port (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=smtps", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  ProbeRun run = { 0 };
+  gint64 start = g_get_monotonic_time ();
+
+  config->use_smtps = FALSE;
+  config->needs_auth = FALSE;
+  config->timeout = 2;
+  probe = run_probe (config, &run);
+  g_assert_false (run.ok);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 8 * G_USEC_PER_SEC);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_CONNECT), ==, MS_PROBE_STATE_PASSED);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_EHLO);
+  g_assert_nonnull (strstr (ms_probe_get_reply (probe)->advice, "SMTPS"));
+  run_clear (&run);
+}
+
+static void
+test_probe_cancel (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=none", "--stall=EHLO", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(MsProbe) probe = NULL;
+  ProbeRun run = { 0 };
+  gint64 start;
+  GSource *timeout;
+
+  config->needs_auth = FALSE;
+  config->timeout = 30;
+  g_main_context_push_thread_default (context);
+  run.loop = g_main_loop_new (context, FALSE);
+  run.events = g_string_new (NULL);
+  probe = ms_probe_new (config, NULL);
+  g_signal_connect (probe, "step-changed", G_CALLBACK (on_step), &run);
+  ms_probe_run_async (probe, cancellable, on_done, &run);
+
+  timeout = g_timeout_source_new (500);
+  g_source_set_callback (timeout, (GSourceFunc) (void (*) (void)) g_cancellable_cancel, cancellable, NULL);
+  g_source_attach (timeout, context);
+  g_source_unref (timeout);
+
+  start = g_get_monotonic_time ();
+  g_main_loop_run (run.loop);
+  g_main_context_pop_thread_default (context);
+  g_main_loop_unref (run.loop);
+
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  /* Cancel works in the middle of a step, well before the 30 s timeout. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  run_clear (&run);
+}
+
+static void
+cli_configure (guint16 port)
+{
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  const char *settings[][2] = {
+    { "smtp-server", "127.0.0.1" },
+    { "smtp-port", port_text },
+    { "email-address", USER },
+    { "user-id", USER },
+    { "needs-authentication", "true" },
+    { "timeout", "5" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", settings[i][0], settings[i][1], NULL), ==, 0);
+}
+
+static void
+test_probe_cli (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN,CRAM-MD5",
+                                                         "--user=" USER, "--password=" PASSWORD, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *out2 = NULL;
+  g_autofree char *err2 = NULL;
+  g_autofree char *b64 = g_base64_encode ((const guchar *) PASSWORD, strlen (PASSWORD));
+  g_autofree char *started = NULL;
+  int status;
+
+  cli_configure (ms_test_server_get_port (server));
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "trusted-certificate",
+                                    ms_test_server_get_cert_fingerprint (server), NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (PASSWORD "\n", NULL, NULL, "password", "set", NULL), ==, 0);
+
+  status = ms_test_run_cli (NULL, &out, &err, "test", "--transcript", NULL);
+  g_test_message ("stdout: %s\nstderr: %s", out, err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "Encrypt the connection"));
+  g_assert_nonnull (strstr (out, "Authenticate"));
+  g_assert_nonnull (strstr (out, "EHLO"));
+  g_assert_nonnull (strstr (out, "STARTTLS"));
+  g_assert_null (strstr (out, PASSWORD));
+  g_assert_null (strstr (out, b64));
+  g_assert_null (strstr (err, PASSWORD));
+
+  /* The server was seen offering STARTTLS: remembered for the downgrade check. */
+  g_assert_cmpint (ms_test_run_cli (NULL, &started, NULL, "config", "get", "starttls-seen", NULL), ==, 0);
+  g_assert_cmpstr (g_strstrip (started), ==, "true");
+
+  /* A wrong password: which step failed, the server's reply, what to change. */
+  g_assert_cmpint (ms_test_run_cli ("not-the-password\n", NULL, NULL, "password", "set", NULL), ==, 0);
+  status = ms_test_run_cli (NULL, &out2, &err2, "test", NULL);
+  g_test_message ("stdout: %s\nstderr: %s", out2, err2);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err2, "Failed at step: Authenticate"));
+  g_assert_nonnull (strstr (err2, "535"));
+  g_assert_nonnull (strstr (err2, "What to change:"));
+}
+
+static void
+test_probe_cli_wrong_port (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  cli_configure (ms_test_server_get_port (server));
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "needs-authentication", "false", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "use-smtps", "true", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "trusted-certificate",
+                                    ms_test_server_get_cert_fingerprint (server), NULL), ==, 0);
+  status = ms_test_run_cli (NULL, &out, &err, "test", NULL);
+  g_test_message ("stdout: %s\nstderr: %s", out, err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "Failed at step: Encrypt the connection"));
+  g_assert_nonnull (strstr (err, "SMTPS"));
+
+  /* Bad usage names the argument. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "test", "--to", "not an address", NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "--to"));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  ms_core_init ();
+
+  g_test_add_func ("/mailshot/probe/success-plain", test_probe_success_plain);
+  g_test_add_func ("/mailshot/probe/success-starttls-auth", test_probe_success_starttls_auth);
+  g_test_add_func ("/mailshot/probe/wrong-password", test_probe_wrong_password);
+  g_test_add_func ("/mailshot/probe/closed-port", test_probe_closed_port);
+  g_test_add_func ("/mailshot/probe/smtps-on-starttls-port", test_probe_smtps_on_starttls_port);
+  g_test_add_func ("/mailshot/probe/plain-on-smtps-port", test_probe_plain_on_smtps_port);
+  g_test_add_func ("/mailshot/probe/cancel", test_probe_cancel);
+  g_test_add_func ("/mailshot/probe/cli", test_probe_cli);
+  g_test_add_func ("/mailshot/probe/cli-wrong-port", test_probe_cli_wrong_port);
+
+  return g_test_run ();
+}
