@@ -12,6 +12,11 @@ typedef enum {
   MS_TRANSCRIPT_INFO,     /* *: a note (connected to, TLS started, ...) */
 } MsTranscriptDirection;
 
+/* What stands in for a blanked secret or AUTH payload. */
+#define MS_TRANSCRIPT_BLANK "********"
+/* The note ms_transcript_mark_tls() adds. */
+#define MS_TRANSCRIPT_TLS_MARK "TLS started: everything below is encrypted"
+
 #define MS_TYPE_TRANSCRIPT (ms_transcript_get_type ())
 G_DECLARE_FINAL_TYPE (MsTranscript, ms_transcript, MS, TRANSCRIPT, GObject)
 
@@ -30,6 +35,9 @@ void          ms_transcript_add_info   (MsTranscript          *self,
                                         const char            *format,
                                         ...) G_GNUC_PRINTF (2, 3);
 void          ms_transcript_mark_tls   (MsTranscript          *self);
+/* Stands in for the message body (never recorded): "C: (N bytes of message)". */
+void          ms_transcript_add_message_size (MsTranscript    *self,
+                                        gsize                  size);
 void          ms_transcript_clear      (MsTranscript          *self);
 
 guint         ms_transcript_get_n_lines (MsTranscript         *self);
