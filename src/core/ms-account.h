@@ -34,6 +34,28 @@ gboolean     ms_account_get_use_smtps       (MsAccount *self);
 gint64       ms_account_get_rate_limited_until (MsAccount *self);
 void         ms_account_set_rate_limited_until (MsAccount *self, gint64 until);
 gboolean     ms_account_is_configured       (MsAccount *self);   /* server and address set */
+const char  *ms_account_get_sender_name     (MsAccount *self);
+const char  *ms_account_get_ehlo_host       (MsAccount *self);
+gboolean     ms_account_get_needs_authentication (MsAccount *self);
+const char  *ms_account_get_user_id         (MsAccount *self);
+MsAuthMethod ms_account_get_auth_method     (MsAccount *self);
+gboolean     ms_account_get_allow_plaintext_password (MsAccount *self);
+int          ms_account_get_timeout         (MsAccount *self);
+const char  *ms_account_get_trusted_certificate (MsAccount *self);   /* "" or AA:BB:… upper case */
+int          ms_account_get_max_connections (MsAccount *self);
+int          ms_account_get_max_per_minute  (MsAccount *self);
+int          ms_account_get_max_per_hour    (MsAccount *self);
+int          ms_account_get_max_per_day     (MsAccount *self);
+gboolean     ms_account_get_starttls_seen   (MsAccount *self);
+/* Writes the key; call it when a session saw STARTTLS offered. */
+void         ms_account_set_starttls_seen   (MsAccount *self, gboolean seen);
+
+/* [A-Za-z0-9_-]+, at most 64 characters. */
+gboolean     ms_account_name_is_valid       (const char *name);
+/* Whether @key is one of ms_account_list_keys(). */
+gboolean     ms_account_is_key              (const char *key);
+/* FALSE when GLib fell back to the memory backend: nothing set will be kept. */
+gboolean     ms_account_settings_are_persistent (void);
 
 /**
  * ms_account_check_value:
