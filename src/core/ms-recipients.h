@@ -50,6 +50,15 @@ gboolean ms_recipients_next (MsRecipients         *self,
                              MsRecipientProblem   *problem,
                              GError              **error);
 
+/* Additions (after the first API): the header's column count; the field count of
+ * the last row (differs on MS_RECIPIENT_FIELD_COUNT); and a translated sentence
+ * about the last row's problem naming its line ("Line 7: expected 3 fields, got 2…"),
+ * NULL for a good row, valid until the next call. Rows returned by next() always
+ * have at least get_n_fields() values (short rows are padded with ""), NULL-terminated. */
+guint               ms_recipients_get_n_fields        (MsRecipients *self);
+guint               ms_recipients_get_row_field_count (MsRecipients *self);
+const char         *ms_recipients_get_problem_detail  (MsRecipients *self);
+
 /* Validates one address with GMime: a single mailbox, addr-spec with a dot-atom domain. */
 gboolean ms_recipients_address_is_valid (const char *address);
 
