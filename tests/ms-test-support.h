@@ -31,12 +31,37 @@ GPtrArray    *ms_test_server_get_messages (MsTestServer *self);
 char         *ms_test_server_get_log      (MsTestServer *self);
 gboolean      ms_test_server_log_contains (MsTestServer *self, const char *line);
 void          ms_test_server_stop         (MsTestServer *self);
+/* How many log lines equal @line exactly. */
+guint         ms_test_server_log_count    (MsTestServer *self, const char *line);
+/* Waits (up to @timeout_ms) until the log has a line equal to @line; the
+ * "quit"/"disconnect" lines may land just after the client has returned. */
+gboolean      ms_test_server_wait_log     (MsTestServer *self, const char *line, guint timeout_ms);
+/* The number of accepted messages (msg-*.eml files) so far. */
+guint         ms_test_server_count_messages (MsTestServer *self);
+/* One entry per accepted message, in order: "N FROM TO,TO" (the envelopes
+ * file). The way to check exactly-once delivery per recipient. */
+GPtrArray    *ms_test_server_get_envelopes (MsTestServer *self);
+/* Where the log, messages, envelopes, cert.pem and stderr.log live. */
+const char   *ms_test_server_get_state_dir (MsTestServer *self);
+/* "smtp://127.0.0.1:PORT" (or smtps:// in --tls=smtps mode); transfer full. */
+char         *ms_test_server_get_url      (MsTestServer *self);
 
 /* Postfix smtp-sink on a free port of 127.0.0.1 for volume tests; NULL if
  * smtp-sink is missing (the test is then skipped with a message). */
 typedef struct _MsTestSink MsTestSink;
 MsTestSink   *ms_test_sink_start          (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
+MsTestSink   *ms_test_sink_startv         (const char * const *args);
+/* Like ms_test_sink_start, and also dumps each delivered message to a file
+ * (smtp-sink -d) so ms_test_sink_get_rcpts works. Slower: for tests of up to
+ * some thousands of messages. */
+MsTestSink   *ms_test_sink_start_capture  (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 guint16       ms_test_sink_get_port       (MsTestSink *self);
+/* Messages whose final "." smtp-sink has received (its -c "mesg=" counter),
+ * whatever it answered to it. */
+guint         ms_test_sink_get_count      (MsTestSink *self);
+/* Capture mode only: one entry per RCPT address of each delivered message,
+ * without <>, sorted; an address delivered twice appears twice. */
+GPtrArray    *ms_test_sink_get_rcpts      (MsTestSink *self);
 void          ms_test_sink_stop           (MsTestSink *self);
 
 /**

@@ -1,0 +1,556 @@
+#!/usr/bin/python3
+# smtp-server.py: the real SMTP test server (aiosmtpd) with TLS, AUTH, scripted faults and a record of what it got
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A real SMTP server on 127.0.0.1 for Mailshot's tests.
+
+Prints exactly one line, "READY <port>", on stdout once it listens; everything
+else goes to stderr. What it receives lands in --state-dir:
+
+  log          one line per event, flushed as it happens:
+                 connect | tls | tls-failed | ehlo NAME | helo NAME | starttls |
+                 auth MECH USER ok|fail | mail FROM | rcpt TO | data N (bytes) |
+                 rset | quit | reply CODE TEXT (every 4xx/5xx reply, first line) |
+                 fault CMD CODE | stall CMD | drop N (message N dropped after
+                 its body) | disconnect
+  msg-000001.eml  each accepted message, exact bytes (CRLF kept, dot-unstuffed)
+  envelopes    one line per accepted message: "N FROM TO,TO"
+  cert.pem, key.pem, fingerprint   in TLS modes (SHA-256, uppercase hex with colons)
+
+Commands are logged when received, before any reply; "reply" lines tell what
+was refused. Message numbers count accepted messages over all connections.
+"""
+
+import argparse
+import asyncio
+import datetime
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import re
+import secrets
+import signal
+import ssl
+import sys
+import time
+import warnings
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, MISSING, auth_mechanism
+try:
+    from aiosmtpd.smtp import TLSSetupException
+except ImportError:  # pragma: no cover
+    TLSSetupException = Exception
+
+COMMANDS_WITH_FAULTS = ("GREETING", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
+                        "RCPT", "DATA", "EOM", "RSET", "NOOP", "QUIT")
+ALL_MECHS = ("PLAIN", "LOGIN", "CRAM-MD5")
+
+
+def die(msg):
+    print("smtp-server.py: " + msg, file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+class Fault:
+    """A scripted reply: TEXT at CMD, for occurrences after+1 .. after+count."""
+
+    def __init__(self, spec):
+        cmd, sep, rest = spec.partition(":")
+        cmd = cmd.strip().upper()
+        if not sep or cmd not in COMMANDS_WITH_FAULTS:
+            die(f"bad --fault {spec!r}: want CMD:CODE TEXT[:count=N][:after=M], "
+                f"CMD one of {', '.join(COMMANDS_WITH_FAULTS)}")
+        self.count = None
+        self.after = 0
+        while True:
+            m = re.search(r":(count|after)=(\d+)$", rest)
+            if not m:
+                break
+            if m.group(1) == "count":
+                self.count = int(m.group(2))
+            else:
+                self.after = int(m.group(2))
+            rest = rest[:m.start()]
+        self.cmd = cmd
+        self.drop = rest.strip().upper() == "DROP"
+        self.seen = 0
+        if self.drop:
+            self.code = "DROP"
+            self.lines = []
+            return
+        lines = rest.replace("\\n", "\n").split("\n")
+        if not re.match(r"^[2-5]\d\d( |$)", lines[0]):
+            die(f"bad --fault {spec!r}: the reply must start with a 3-digit code")
+        self.code = lines[0][:3]
+        out = []
+        for i, line in enumerate(lines):
+            text = line[4:] if line.startswith(self.code) else line
+            sep = " " if i == len(lines) - 1 else "-"
+            out.append(self.code + sep + text.strip())
+        self.lines = out
+
+    def take(self):
+        """Counts one occurrence of the command; True if this one gets the fault."""
+        self.seen += 1
+        if self.seen <= self.after:
+            return False
+        if self.count is not None and self.seen > self.after + self.count:
+            return False
+        return True
+
+
+class State:
+    """What is shared by all connections (one asyncio thread, so no locking)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.dir = args.state_dir
+        self.log_file = open(os.path.join(self.dir, "log"), "a", encoding="utf-8",
+                             errors="backslashreplace")
+        self.env_file = open(os.path.join(self.dir, "envelopes"), "a",
+                             encoding="utf-8", errors="backslashreplace")
+        self.accepted = 0
+        self.bodies = 0
+        self.faults = [Fault(s) for s in (args.fault or [])]
+        self.stalls = set()
+        for s in args.stall or []:
+            for c in s.split(","):
+                c = c.strip().upper()
+                if c not in COMMANDS_WITH_FAULTS:
+                    die(f"bad --stall {c!r}: want one of {', '.join(COMMANDS_WITH_FAULTS)}")
+                self.stalls.add(c)
+        self.delays = {}
+        for s in args.delay or []:
+            c, _, secs = s.partition(":")
+            c = c.strip().upper()
+            if c not in COMMANDS_WITH_FAULTS:
+                die(f"bad --delay {s!r}: want CMD:SECONDS")
+            try:
+                self.delays[c] = float(secs)
+            except ValueError:
+                die(f"bad --delay {s!r}: want CMD:SECONDS")
+        self.reject_rcpt = re.compile(args.reject_rcpt) if args.reject_rcpt else None
+        self.drop = None
+        if args.drop_after_data is not None:
+            v = args.drop_after_data
+            if v == "all":
+                self.drop = ("all", 0)
+            elif v.startswith("count="):
+                self.drop = ("count", int(v[6:]))
+            elif v.isdigit():
+                self.drop = ("nth", int(v))
+            else:
+                die(f"bad --drop-after-data={v}: want N (only the Nth message) or count=N (the first N)")
+        self.protocols = set()
+
+    def log(self, line):
+        line = line.replace("\r", "\\r").replace("\n", "\\n")
+        self.log_file.write(line + "\n")
+        self.log_file.flush()
+
+    def fault_for(self, cmd):
+        hit = None
+        for f in self.faults:
+            if f.cmd == cmd and f.take() and hit is None:
+                hit = f
+        return hit
+
+    def should_drop(self, n):
+        if self.drop is None:
+            return False
+        kind, v = self.drop
+        return kind == "all" or (kind == "nth" and n == v) or (kind == "count" and n <= v)
+
+    def save(self, envelope):
+        self.accepted += 1
+        n = self.accepted
+        path = os.path.join(self.dir, "msg-%06d.eml" % n)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(envelope.original_content)
+        # Renamed into place so a reader never sees half a message.
+        os.rename(tmp, path)
+        self.env_file.write("%d %s %s\n" % (n, envelope.mail_from,
+                                             ",".join(envelope.rcpt_tos)))
+        self.env_file.flush()
+        return n
+
+
+def addr_of(arg):
+    if not arg:
+        return ""
+    m = re.search(r"<([^>]*)>", arg)
+    if m:
+        return m.group(1)
+    _, _, rest = arg.partition(":")
+    return rest.strip().split(" ")[0]
+
+
+class Handler:
+    def __init__(self, state):
+        self.state = state
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # aiosmtpd leaves this to the hook once one exists.
+        session.host_name = hostname
+        # An empty "AUTH" line would still claim AUTH support.
+        return [r for r in responses if r.strip() not in ("250-AUTH", "250 AUTH")]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        limit = self.state.args.max_per_session
+        if limit and server.session_messages >= limit:
+            return "452 4.4.5 Maximum number of messages per session exceeded."
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.state.reject_rcpt and self.state.reject_rcpt.search(address):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        st = self.state
+        st.bodies += 1
+        n = st.bodies
+        st.log("data %d" % len(envelope.original_content))
+        if "EOM" in st.delays:
+            await asyncio.sleep(st.delays["EOM"])
+        if "EOM" in st.stalls:
+            st.log("stall EOM")
+            await server.hang()
+        if st.should_drop(n):
+            st.log("drop %d" % n)
+            await server.hang(close=True)
+        f = st.fault_for("EOM")
+        if f is not None:
+            if f.drop:
+                st.log("drop %d" % n)
+                await server.hang(close=True)
+            st.log("fault EOM " + f.code)
+            if f.code.startswith("2"):
+                st.save(envelope)
+                server.session_messages += 1
+            if f.code == "421":
+                await server.reply_fault(f)
+            return "\r\n".join(f.lines)
+        st.save(envelope)
+        server.session_messages += 1
+        return "250 2.0.0 Ok: queued as %d" % st.accepted
+
+    @auth_mechanism("CRAM-MD5")
+    async def auth_CRAM_MD5(self, server, args):
+        if len(args) > 1:
+            await server.push("501 5.5.2 CRAM-MD5 takes no initial response")
+            return AuthResult(success=False, handled=True)
+        challenge = "<%s.%d@localhost>" % (secrets.token_hex(8), int(time.time()))
+        response = await server.challenge_auth(challenge)
+        if response is MISSING:
+            return AuthResult(success=False, handled=True)
+        user, _, digest = response.decode("utf-8", "replace").rpartition(" ")
+        want = hmac.new(self.state.args.password.encode(), challenge.encode(),
+                        hashlib.md5).hexdigest()
+        ok = user == self.state.args.user and hmac.compare_digest(digest.lower(), want)
+        self.state.log("auth CRAM-MD5 %s %s" % (user, "ok" if ok else "fail"))
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        return AuthResult(success=False, handled=False)
+
+
+def make_authenticator(state):
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        user = auth_data.login.decode("utf-8", "replace")
+        ok = (user == state.args.user
+              and hmac.compare_digest(auth_data.password,
+                                      state.args.password.encode()))
+        state.log("auth %s %s %s" % (mechanism, user, "ok" if ok else "fail"))
+        if ok:
+            return AuthResult(success=True, auth_data=auth_data)
+        # handled=False: aiosmtpd then sends the 535 itself; otherwise the client waits forever.
+        return AuthResult(success=False, handled=False)
+    return authenticator
+
+
+class HarnessSMTP(SMTP):
+    def __init__(self, handler, state, smtps, **kw):
+        super().__init__(handler, **kw)
+        self.state = state
+        self.smtps = smtps
+        self.session_messages = 0
+        # Wrap every command so faults, stalls and the log apply uniformly.
+        for name, method in list(self._smtp_methods.items()):
+            self._smtp_methods[name] = self._wrap(name, method)
+
+    def _wrap(self, cmd, method):
+        async def wrapped(arg):
+            st = self.state
+            if cmd in ("EHLO", "HELO"):
+                st.log("%s %s" % (cmd.lower(), arg or ""))
+            elif cmd in ("MAIL", "RCPT"):
+                st.log("%s %s" % (cmd.lower(), addr_of(arg)))
+            elif cmd in ("STARTTLS", "RSET", "QUIT"):
+                st.log(cmd.lower())
+            if cmd in st.delays:
+                await asyncio.sleep(st.delays[cmd])
+            if cmd in st.stalls:
+                st.log("stall " + cmd)
+                await self.hang()
+            f = st.fault_for(cmd)
+            if f is not None:
+                if f.drop:
+                    st.log("drop " + cmd)
+                    await self.hang(close=True)
+                st.log("fault %s %s" % (cmd, f.code))
+                await self.reply_fault(f)
+                return
+            if cmd == "STARTTLS":
+                try:
+                    return await method(arg)
+                except TLSSetupException:
+                    st.log("tls-failed")
+                    raise
+            return await method(arg)
+        for attr in ("__smtp_syntax__", "__smtp_syntax_when__", "__smtp_syntax_extended__"):
+            if hasattr(method, attr):
+                setattr(wrapped, attr, getattr(method, attr))
+        return wrapped
+
+    async def hang(self, close=False):
+        """Never answers; ends when the client goes away (or we close)."""
+        if close and self.transport is not None:
+            self.transport.close()
+        await self.loop.create_future()
+
+    async def reply_fault(self, f):
+        await self.push("\r\n".join(f.lines))
+        if f.code == "421":
+            # 421 means the server is closing the channel (RFC 5321 3.8).
+            self.transport.close()
+            await self.hang()
+
+    async def push(self, status):
+        s = status if isinstance(status, str) else status.decode("utf-8", "replace")
+        if s[:1] in ("4", "5"):
+            self.state.log("reply " + s.split("\r\n")[0])
+        await super().push(status)
+
+    def connection_made(self, transport):
+        starttls = self._original_transport is not None
+        super().connection_made(transport)
+        if starttls:
+            self.state.log("tls")
+        else:
+            self.state.protocols.add(self)
+            self.state.log("connect")
+            if self.smtps:
+                self.state.log("tls")
+
+    def connection_lost(self, error):
+        if self in self.state.protocols:
+            self.state.protocols.discard(self)
+            self.state.log("disconnect")
+        super().connection_lost(error)
+
+    async def _handle_client(self):
+        st = self.state
+        if "GREETING" in st.delays:
+            await asyncio.sleep(st.delays["GREETING"])
+        if "GREETING" in st.stalls:
+            st.log("stall GREETING")
+            await self.hang()
+        f = st.fault_for("GREETING")
+        if f is not None:
+            if f.drop:
+                st.log("drop GREETING")
+                await self.hang(close=True)
+            st.log("fault GREETING " + f.code)
+            await self.push("\r\n".join(f.lines))
+            self.transport.close()
+            await self.hang()
+        await super()._handle_client()
+
+
+def make_cert(state_dir, name, expired):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Mailshot test harness")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if expired:
+        start, end = now - datetime.timedelta(days=30), now - datetime.timedelta(days=1)
+    else:
+        start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2)
+    sans = [x509.DNSName(name)]
+    if name == "localhost":
+        sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    cert = (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            # Self-signed and used as its own trust anchor (CURLOPT_CAINFO).
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path = os.path.join(state_dir, "cert.pem")
+    key_path = os.path.join(state_dir, "key.pem")
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    fp = ":".join("%02X" % b for b in hashlib.sha256(der).digest())
+    with open(os.path.join(state_dir, "fingerprint"), "w") as f:
+        f.write(fp + "\n")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_path, key_path)
+    return ctx
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="smtp-server.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__,
+        epilog="""examples:
+  smtp-server.py --state-dir=/tmp/s
+  smtp-server.py --state-dir=/tmp/s --tls=starttls --auth=PLAIN,LOGIN,CRAM-MD5 --user=u --password=p
+  smtp-server.py --state-dir=/tmp/s --fault='EOM:421 4.4.2 rate limited:count=3'
+  smtp-server.py --state-dir=/tmp/s --fault='RCPT:550 5.1.1 no such user:after=2:count=1'
+  smtp-server.py --state-dir=/tmp/s --reject-rcpt='^bad' --stall=EOM
+""")
+    p.add_argument("--state-dir", required=True, metavar="DIR",
+                   help="where the log, messages, envelopes and certificate go (must exist)")
+    p.add_argument("--port", type=int, default=0,
+                   help="port on 127.0.0.1 (default 0: a free one, announced as READY <port>)")
+    p.add_argument("--tls", choices=("none", "starttls", "smtps"), default="none",
+                   help="none: plain; starttls: offer STARTTLS; smtps: TLS from the first byte")
+    p.add_argument("--cert-name", default="localhost", metavar="NAME",
+                   help="CN and DNS SAN of the generated certificate (default localhost, "
+                        "which also gets IP SAN 127.0.0.1); another name makes a host-name mismatch")
+    p.add_argument("--cert-expired", action="store_true",
+                   help="generate a certificate that expired yesterday")
+    p.add_argument("--auth", default="", metavar="MECHS",
+                   help="comma-separated mechanisms to advertise, of PLAIN,LOGIN,CRAM-MD5 "
+                        "(empty: no AUTH advertised)")
+    p.add_argument("--user", default="user", help="the one valid user name (default: user)")
+    p.add_argument("--password", default="password", help="its password (default: password)")
+    p.add_argument("--auth-require-tls", action="store_true",
+                   help="advertise/accept AUTH only after STARTTLS (aiosmtpd auth_require_tls)")
+    p.add_argument("--require-auth", action="store_true",
+                   help="MAIL/RCPT/DATA without AUTH get 530 5.7.0 Authentication required")
+    p.add_argument("--fault", action="append", metavar="CMD:CODE TEXT[:count=N][:after=M]",
+                   help="reply CODE TEXT at CMD (GREETING, EHLO, HELO, STARTTLS, AUTH, MAIL, RCPT, "
+                        "DATA (the DATA command), EOM (after the body), RSET, NOOP, QUIT) instead of "
+                        "the normal answer; after=M lets the first M occurrences through, count=N "
+                        "faults only N occurrences (counted over all connections). TEXT may hold "
+                        "\\n for a multi-line reply. TEXT 'DROP' closes the connection instead. "
+                        "421 replies close the connection. Repeatable.")
+    p.add_argument("--reject-rcpt", metavar="REGEX",
+                   help="recipients matching REGEX (re.search) get "
+                        "550 5.1.1 <addr>: Recipient address rejected: User unknown")
+    p.add_argument("--drop-after-data", nargs="?", const="all", metavar="N|count=N",
+                   help="close the connection after a message body, before replying: every "
+                        "message, only the Nth body received (=N), or the first N (=count=N). "
+                        "Dropped messages are not saved.")
+    p.add_argument("--stall", action="append", metavar="CMD[,CMD]",
+                   help="never answer CMD (GREETING, EHLO, MAIL, RCPT, DATA, EOM, ...) until the "
+                        "client disconnects. Repeatable.")
+    p.add_argument("--delay", action="append", metavar="CMD:SECONDS",
+                   help="answer CMD only after SECONDS. Repeatable.")
+    p.add_argument("--max-per-session", type=int, default=0, metavar="N",
+                   help="after N accepted messages on one connection, MAIL gets "
+                        "452 4.4.5 Maximum number of messages per session exceeded.")
+    p.add_argument("--size", type=int, default=33554432,
+                   help="SIZE limit advertised and enforced (default 32 MiB)")
+    p.add_argument("--smtputf8", action="store_true", help="advertise and accept SMTPUTF8")
+    p.add_argument("--hostname", default="mail.harness.test",
+                   help="name in the greeting and EHLO reply")
+    p.add_argument("--exit-on-stdin-eof", action="store_true",
+                   help="exit when standard input closes (the test harness uses this so a "
+                        "crashed test leaves no server behind)")
+    args = p.parse_args(argv)
+    if not os.path.isdir(args.state_dir):
+        die(f"--state-dir {args.state_dir}: not a directory")
+    mechs = [m.strip().upper() for m in args.auth.split(",") if m.strip()]
+    for m in mechs:
+        if m not in ALL_MECHS:
+            die(f"bad --auth mechanism {m!r}: want some of {','.join(ALL_MECHS)}")
+    args.mechs = mechs
+    return args
+
+
+async def main(argv):
+    args = parse_args(argv)
+    state = State(args)
+    loop = asyncio.get_running_loop()
+    ctx = None
+    if args.tls != "none":
+        ctx = make_cert(args.state_dir, args.cert_name, args.cert_expired)
+    handler = Handler(state)
+    exclude = [m for m in ALL_MECHS if m not in args.mechs]
+    kw = dict(
+        hostname=args.hostname,
+        ident="Mailshot test harness",
+        decode_data=False,
+        data_size_limit=args.size,
+        enable_SMTPUTF8=args.smtputf8,
+        tls_context=ctx if args.tls == "starttls" else None,
+        # Over implicit TLS the whole session is encrypted already.
+        auth_require_tls=args.auth_require_tls and args.tls != "smtps",
+        auth_required=args.require_auth,
+        auth_exclude_mechanism=exclude,
+        authenticator=make_authenticator(state),
+        loop=loop,
+    )
+    smtps = args.tls == "smtps"
+
+    def factory():
+        return HarnessSMTP(handler, state, smtps, **kw)
+
+    server = await loop.create_server(factory, host="127.0.0.1", port=args.port,
+                                      ssl=ctx if smtps else None)
+    port = server.sockets[0].getsockname()[1]
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    if args.exit_on_stdin_eof:
+        def on_stdin():
+            try:
+                data = os.read(0, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                loop.remove_reader(0)
+                stop.set()
+        loop.add_reader(0, on_stdin)
+    sys.stdout.write("READY %d\n" % port)
+    sys.stdout.flush()
+    await stop.wait()
+    server.close()
+    for proto in list(state.protocols):
+        if proto.transport is not None:
+            proto.transport.close()
+    await asyncio.sleep(0)
+    state.log_file.close()
+    state.env_file.close()
+
+
+if __name__ == "__main__":
+    # aiosmtpd warns about AUTH without TLS, which is what the plain tests want.
+    warnings.simplefilter("ignore")
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr,
+                        format="smtp-server.py: %(name)s: %(message)s")
+    try:
+        asyncio.run(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,477 @@
+/* test-harness.c: self-test of the SMTP test harness (aiosmtpd server, smtp-sink, CLI runner) with plain libcurl
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <string.h>
+
+#include "ms-test-support.h"
+
+/* Carries a dot-leading line and CRLF endings: the saved copy must match byte for byte. */
+static const char message_text[] =
+  "From: Sender <sender@example.org>\r\n"
+  "To: <rcpt@example.net>\r\n"
+  "Subject: harness\r\n"
+  "\r\n"
+  "Hello.\r\n"
+  ".leading dot\r\n"
+  "Bye.\r\n";
+
+typedef struct
+{
+  const char *url;         /* without the EHLO path */
+  const char *rcpt;        /* default rcpt@example.net */
+  const char *user;
+  const char *password;
+  const char *mech;        /* AUTH=<mech> */
+  const char *cainfo;
+  gboolean    require_tls; /* CURLUSESSL_ALL */
+  long        response_timeout;
+} SendOpts;
+
+typedef struct
+{
+  const char *data;
+  size_t      len;
+  size_t      pos;
+} Upload;
+
+static size_t
+read_cb (char   *buf,
+         size_t  size,
+         size_t  nitems,
+         void   *user_data)
+{
+  Upload *up = user_data;
+  size_t n = MIN (size * nitems, up->len - up->pos);
+
+  memcpy (buf, up->data + up->pos, n);
+  up->pos += n;
+  return n;
+}
+
+/* Sends message_text on @curl (kept for reuse by the caller) and returns the
+ * libcurl result; @code gets CURLINFO_RESPONSE_CODE. */
+static CURLcode
+send_on (CURL           *curl,
+         const SendOpts *o,
+         long           *code)
+{
+  g_autofree char *url = g_strdup_printf ("%s/client.test", o->url);
+  struct curl_slist *rcpts = NULL;
+  Upload up = { message_text, strlen (message_text), 0 };
+  CURLcode rc;
+
+  rcpts = curl_slist_append (rcpts, o->rcpt ? o->rcpt : "<rcpt@example.net>");
+  curl_easy_setopt (curl, CURLOPT_URL, url);
+  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt (curl, CURLOPT_MAIL_FROM, "<sender@example.org>");
+  curl_easy_setopt (curl, CURLOPT_MAIL_RCPT, rcpts);
+  curl_easy_setopt (curl, CURLOPT_READFUNCTION, read_cb);
+  curl_easy_setopt (curl, CURLOPT_READDATA, &up);
+  curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt (curl, CURLOPT_TIMEOUT, 20L);
+  if (o->response_timeout > 0)
+    curl_easy_setopt (curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, o->response_timeout);
+  if (o->user != NULL)
+    {
+      curl_easy_setopt (curl, CURLOPT_USERNAME, o->user);
+      curl_easy_setopt (curl, CURLOPT_PASSWORD, o->password);
+    }
+  if (o->mech != NULL)
+    {
+      g_autofree char *opt = g_strdup_printf ("AUTH=%s", o->mech);
+      curl_easy_setopt (curl, CURLOPT_LOGIN_OPTIONS, opt);
+    }
+  if (o->cainfo != NULL)
+    curl_easy_setopt (curl, CURLOPT_CAINFO, o->cainfo);
+  if (o->require_tls)
+    curl_easy_setopt (curl, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
+
+  rc = curl_easy_perform (curl);
+  if (code != NULL)
+    {
+      *code = 0;
+      curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, code);
+    }
+  curl_easy_setopt (curl, CURLOPT_MAIL_RCPT, NULL);
+  curl_slist_free_all (rcpts);
+  return rc;
+}
+
+static CURLcode
+send_once (const SendOpts *o,
+           long           *code)
+{
+  CURL *curl = curl_easy_init ();
+  CURLcode rc = send_on (curl, o, code);
+
+  curl_easy_cleanup (curl);
+  return rc;
+}
+
+static void
+assert_saved_message (MsTestServer *server,
+                      guint         index)
+{
+  g_autoptr(GPtrArray) messages = ms_test_server_get_messages (server);
+  gsize len = 0;
+  const char *data;
+
+  g_assert_cmpuint (messages->len, >, index);
+  data = g_bytes_get_data (messages->pdata[index], &len);
+  g_assert_cmpmem (data, len, message_text, strlen (message_text));
+}
+
+static void
+test_plain (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start (NULL);
+  g_autofree char *url = ms_test_server_get_url (server);
+  g_autofree char *data_line = g_strdup_printf ("data %zu", strlen (message_text));
+  g_autoptr(GPtrArray) envelopes = NULL;
+  SendOpts o = { .url = url };
+  long code = 0;
+
+  g_assert_cmpuint (ms_test_server_get_port (server), >, 0);
+  g_assert_true (g_str_has_prefix (url, "smtp://127.0.0.1:"));
+  g_assert_null (ms_test_server_get_cert_path (server));
+
+  g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+  g_assert_cmpint (code, ==, 250);
+
+  g_assert_true (ms_test_server_log_contains (server, "connect"));
+  g_assert_true (ms_test_server_log_contains (server, "ehlo client.test"));
+  g_assert_true (ms_test_server_log_contains (server, "mail sender@example.org"));
+  g_assert_true (ms_test_server_log_contains (server, "rcpt rcpt@example.net"));
+  g_assert_true (ms_test_server_log_contains (server, data_line));
+  g_assert_true (ms_test_server_wait_log (server, "quit", 5000));
+  g_assert_false (ms_test_server_log_contains (server, "tls"));
+  g_assert_false (ms_test_server_log_contains (server, "starttls"));
+  /* Whole lines only. */
+  g_assert_false (ms_test_server_log_contains (server, "ehlo"));
+
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+  assert_saved_message (server, 0);
+  envelopes = ms_test_server_get_envelopes (server);
+  g_assert_cmpuint (envelopes->len, ==, 1);
+  g_assert_cmpstr (envelopes->pdata[0], ==, "1 sender@example.org rcpt@example.net");
+}
+
+static gboolean
+fingerprint_ok (const char *fp)
+{
+  return g_regex_match_simple ("^([0-9A-F]{2}:){31}[0-9A-F]{2}$", fp, 0, 0);
+}
+
+static void
+test_starttls_auth (void)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN,CRAM-MD5",
+                          "--user=u@example.org", "--password=s3cret",
+                          "--auth-require-tls", "--require-auth", NULL);
+  g_autofree char *url = ms_test_server_get_url (server);
+  const char *mechs[] = { "PLAIN", "LOGIN", "CRAM-MD5" };
+  g_autofree char *log = NULL;
+  long code = 0;
+
+  g_assert_nonnull (ms_test_server_get_cert_path (server));
+  g_assert_true (g_file_test (ms_test_server_get_cert_path (server), G_FILE_TEST_EXISTS));
+  g_assert_true (fingerprint_ok (ms_test_server_get_cert_fingerprint (server)));
+
+  for (guint i = 0; i < G_N_ELEMENTS (mechs); i++)
+    {
+      SendOpts o = { .url = url, .user = "u@example.org", .password = "s3cret",
+                     .mech = mechs[i], .cainfo = ms_test_server_get_cert_path (server),
+                     .require_tls = TRUE };
+      g_autofree char *ok_line = g_strdup_printf ("auth %s u@example.org ok", mechs[i]);
+
+      g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+      g_assert_cmpint (code, ==, 250);
+      g_assert_true (ms_test_server_log_contains (server, ok_line));
+    }
+  g_assert_cmpuint (ms_test_server_log_count (server, "starttls"), ==, 3);
+  g_assert_cmpuint (ms_test_server_log_count (server, "tls"), ==, 3);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 3);
+  assert_saved_message (server, 2);
+
+  /* A wrong password: 535, and the failure is recorded. */
+  {
+    SendOpts o = { .url = url, .user = "u@example.org", .password = "wrong",
+                   .mech = "PLAIN", .cainfo = ms_test_server_get_cert_path (server),
+                   .require_tls = TRUE };
+
+    g_assert_cmpint (send_once (&o, &code), ==, CURLE_LOGIN_DENIED);
+    g_assert_cmpint (code, ==, 535);
+    g_assert_true (ms_test_server_log_contains (server, "auth PLAIN u@example.org fail"));
+  }
+
+  /* The certificate is not trusted without CAINFO. */
+  {
+    SendOpts o = { .url = url, .user = "u@example.org", .password = "s3cret",
+                   .cainfo = "/dev/null", .require_tls = TRUE };
+    CURLcode rc = send_once (&o, &code);
+
+    g_assert_true (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE);
+  }
+
+  /* In clear text no AUTH is offered (auth-require-tls): libcurl goes on
+   * without it and MAIL gets the 530 of --require-auth. */
+  {
+    SendOpts o = { .url = url, .user = "u@example.org", .password = "s3cret" };
+
+    g_assert_cmpint (send_once (&o, &code), !=, CURLE_OK);
+    g_assert_cmpint (code, ==, 530);
+    g_assert_true (ms_test_server_log_contains (server, "reply 530 5.7.0 Authentication required"));
+  }
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 3);
+
+  /* Never a password in the log. */
+  log = ms_test_server_get_log (server);
+  g_assert_null (strstr (log, "s3cret"));
+}
+
+static void
+test_smtps (void)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--tls=smtps", "--auth=PLAIN", "--user=u", "--password=p", NULL);
+  g_autofree char *url = ms_test_server_get_url (server);
+  SendOpts o = { .url = url, .user = "u", .password = "p",
+                 .cainfo = ms_test_server_get_cert_path (server) };
+  long code = 0;
+
+  g_assert_true (g_str_has_prefix (url, "smtps://127.0.0.1:"));
+  g_assert_true (fingerprint_ok (ms_test_server_get_cert_fingerprint (server)));
+  g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+  g_assert_cmpint (code, ==, 250);
+  g_assert_true (ms_test_server_log_contains (server, "tls"));
+  g_assert_true (ms_test_server_log_contains (server, "auth PLAIN u ok"));
+  g_assert_false (ms_test_server_log_contains (server, "starttls"));
+  assert_saved_message (server, 0);
+}
+
+static void
+test_faults (void)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--fault=EOM:421 4.4.2 rate limited:count=2",
+                          "--reject-rcpt=^bad@", NULL);
+  g_autofree char *url = ms_test_server_get_url (server);
+  SendOpts o = { .url = url };
+  SendOpts bad = { .url = url, .rcpt = "<bad@example.net>" };
+  long code = 0;
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_assert_cmpint (send_once (&o, &code), !=, CURLE_OK);
+      g_assert_cmpint (code, ==, 421);
+    }
+  g_assert_cmpuint (ms_test_server_log_count (server, "fault EOM 421"), ==, 2);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+
+  g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+  g_assert_cmpint (code, ==, 250);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+
+  g_assert_cmpint (send_once (&bad, &code), ==, CURLE_SEND_ERROR);
+  g_assert_cmpint (code, ==, 550);
+  g_assert_true (ms_test_server_log_contains (server,
+                 "reply 550 5.1.1 <bad@example.net>: Recipient address rejected: User unknown"));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+}
+
+static void
+test_drop_stall (void)
+{
+  long code = 0;
+
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--drop-after-data=1", NULL);
+    g_autofree char *url = ms_test_server_get_url (server);
+    SendOpts o = { .url = url };
+    CURLcode rc = send_once (&o, &code);
+
+    /* The body went out, the reply never came. */
+    g_assert_true (rc == CURLE_RECV_ERROR || rc == CURLE_WEIRD_SERVER_REPLY);
+    g_assert_true (ms_test_server_log_contains (server, "drop 1"));
+    g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+    g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+    g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+  }
+
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--stall=EOM", NULL);
+    g_autofree char *url = ms_test_server_get_url (server);
+    SendOpts o = { .url = url, .response_timeout = 1 };
+    gint64 start = g_get_monotonic_time ();
+
+    g_assert_cmpint (send_once (&o, &code), ==, CURLE_OPERATION_TIMEDOUT);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+    g_assert_true (ms_test_server_log_contains (server, "stall EOM"));
+  }
+}
+
+static void
+test_max_per_session (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--max-per-session=2", NULL);
+  g_autofree char *url = ms_test_server_get_url (server);
+  SendOpts o = { .url = url };
+  CURL *curl = curl_easy_init ();
+  long code = 0;
+
+  /* One handle, one connection: the third message hits the limit. */
+  g_assert_cmpint (send_on (curl, &o, &code), ==, CURLE_OK);
+  g_assert_cmpint (send_on (curl, &o, &code), ==, CURLE_OK);
+  g_assert_cmpint (send_on (curl, &o, &code), !=, CURLE_OK);
+  g_assert_cmpint (code, ==, 452);
+  curl_easy_cleanup (curl);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 1);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 2);
+}
+
+#define N_THREADS 4
+#define PER_THREAD 5
+
+static gpointer
+sender_thread (gpointer data)
+{
+  const char *url = data;
+  CURL *curl = curl_easy_init ();
+
+  for (int i = 0; i < PER_THREAD; i++)
+    {
+      SendOpts o = { .url = url };
+      long code = 0;
+
+      if (send_on (curl, &o, &code) != CURLE_OK || code != 250)
+        {
+          curl_easy_cleanup (curl);
+          return GINT_TO_POINTER (FALSE);
+        }
+    }
+  curl_easy_cleanup (curl);
+  return GINT_TO_POINTER (TRUE);
+}
+
+static void
+test_concurrent (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start (NULL);
+  g_autofree char *url = ms_test_server_get_url (server);
+  g_autoptr(GPtrArray) envelopes = NULL;
+  GThread *threads[N_THREADS];
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  for (int i = 0; i < N_THREADS; i++)
+    threads[i] = g_thread_new ("sender", sender_thread, url);
+  for (int i = 0; i < N_THREADS; i++)
+    g_assert_true (GPOINTER_TO_INT (g_thread_join (threads[i])));
+
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, N_THREADS * PER_THREAD);
+  envelopes = ms_test_server_get_envelopes (server);
+  g_assert_cmpuint (envelopes->len, ==, N_THREADS * PER_THREAD);
+  for (guint i = 0; i < envelopes->len; i++)
+    {
+      guint n = (guint) g_ascii_strtoull (envelopes->pdata[i], NULL, 10);
+
+      g_assert_cmpuint (n, >=, 1);
+      g_assert_cmpuint (n, <=, N_THREADS * PER_THREAD);
+      g_assert_false (g_hash_table_contains (seen, GUINT_TO_POINTER (n)));
+      g_hash_table_add (seen, GUINT_TO_POINTER (n));
+    }
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, N_THREADS);
+}
+
+static void
+test_sink (void)
+{
+  g_autoptr(MsTestSink) sink = ms_test_sink_start (NULL);
+  g_autofree char *url = NULL;
+  SendOpts o = { 0 };
+  long code = 0;
+
+  if (sink == NULL)
+    {
+      g_test_skip ("smtp-sink (package postfix) is not installed");
+      return;
+    }
+  g_assert_cmpuint (ms_test_sink_get_count (sink), ==, 0);
+  url = g_strdup_printf ("smtp://127.0.0.1:%u", ms_test_sink_get_port (sink));
+  o.url = url;
+  for (int i = 0; i < 3; i++)
+    g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+  g_assert_cmpuint (ms_test_sink_get_count (sink), ==, 3);
+}
+
+static void
+test_sink_capture (void)
+{
+  g_autoptr(MsTestSink) sink = ms_test_sink_start_capture (NULL);
+  g_autoptr(GPtrArray) rcpts = NULL;
+  g_autofree char *url = NULL;
+  const char *to[] = { "<c@example.net>", "<a@example.net>", "<b@example.net>", "<a@example.net>" };
+  long code = 0;
+
+  if (sink == NULL)
+    {
+      g_test_skip ("smtp-sink (package postfix) is not installed");
+      return;
+    }
+  url = g_strdup_printf ("smtp://127.0.0.1:%u", ms_test_sink_get_port (sink));
+  for (guint i = 0; i < G_N_ELEMENTS (to); i++)
+    {
+      SendOpts o = { .url = url, .rcpt = to[i] };
+
+      g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+    }
+  g_assert_cmpuint (ms_test_sink_get_count (sink), ==, 4);
+  rcpts = ms_test_sink_get_rcpts (sink);
+  g_assert_cmpuint (rcpts->len, ==, 4);
+  g_assert_cmpstr (rcpts->pdata[0], ==, "a@example.net");
+  g_assert_cmpstr (rcpts->pdata[1], ==, "a@example.net");
+  g_assert_cmpstr (rcpts->pdata[2], ==, "b@example.net");
+  g_assert_cmpstr (rcpts->pdata[3], ==, "c@example.net");
+}
+
+static void
+test_cli (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *path = ms_test_tmp_path ("x");
+  int status;
+
+  status = ms_test_run_cli (NULL, &out, &err, "no-such-command", NULL);
+  g_assert_cmpint (status, ==, 2);
+  g_assert_nonnull (strstr (err, "no-such-command"));
+  g_assert_true (g_path_is_absolute (path));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+
+  g_test_add_func ("/mailshot/harness/plain", test_plain);
+  g_test_add_func ("/mailshot/harness/starttls-auth", test_starttls_auth);
+  g_test_add_func ("/mailshot/harness/smtps", test_smtps);
+  g_test_add_func ("/mailshot/harness/faults", test_faults);
+  g_test_add_func ("/mailshot/harness/drop-stall", test_drop_stall);
+  g_test_add_func ("/mailshot/harness/max-per-session", test_max_per_session);
+  g_test_add_func ("/mailshot/harness/concurrent", test_concurrent);
+  g_test_add_func ("/mailshot/harness/sink", test_sink);
+  g_test_add_func ("/mailshot/harness/sink-capture", test_sink_capture);
+  g_test_add_func ("/mailshot/harness/cli", test_cli);
+
+  ret = g_test_run ();
+  curl_global_cleanup ();
+  return ret;
+}
