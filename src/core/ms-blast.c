@@ -1,5 +1,1611 @@
-/* ms-blast.c: placeholder until implemented (see ms-blast.h)
+/* ms-blast.c: the e-blast job, a GTask worker driving N connections
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <curl/curl.h>
+#include <errno.h>
+#include <glib/gi18n-lib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "ms-blast.h"
+#include "ms-error.h"
+#include "ms-message.h"
+
+/* Claimed rows per connection: enough to keep every connection busy between
+ * two claims, few enough that a crash leaves only a handful `uncertain`. */
+#define CLAIM_PER_CONNECTION   4
+/* Outcomes are written in short transactions: every 16, or every 100 ms. */
+#define RECORD_BATCH           16
+#define RECORD_INTERVAL_USEC   (100 * G_USEC_PER_SEC / 1000)
+#define PROGRESS_INTERVAL_USEC (100 * G_USEC_PER_SEC / 1000)
+/* Counts are re-read from the journal now and then, to stay the truth. */
+#define COUNTS_INTERVAL_USEC   (2 * G_USEC_PER_SEC)
+/* Transport failures in a row (no message got through in between) before
+ * the batch pauses with the advice. */
+#define MAX_TRANSPORT_FAILURES 6
+/* Wait longer than this and the claimed rows go back to `queued`, so that a
+ * crash during the wait does not turn them `uncertain`. */
+#define RELEASE_WAIT_USEC      (2 * G_USEC_PER_SEC)
+#define RATE_SAMPLES           50
+
+typedef struct {
+  gint64 when;   /* monotonic µs */
+  guint  done;
+} RateSample;
+
+struct _MsBlast
+{
+  GObject parent_instance;
+
+  MsSmtpConfig  *config;
+  MsPacerLimits  limits;
+  char          *journal_path;
+  gint64         batch;
+  gboolean       wait_for_deferred;
+
+  MsBlastProgressFunc progress_func;
+  gpointer            progress_data;
+  GDestroyNotify      progress_destroy;
+  void              (*rate_limit_func) (gint64 until, gpointer user_data);
+  gpointer            rate_limit_data;
+
+  gboolean       running;
+  MsBatchStatus  status;
+
+  /* Shared with the worker. */
+  GMutex         lock;
+  int            wake_fd;          /* eventfd: pause/abort/cancel wake the loop */
+  gint           pause_requested;  /* atomic */
+  gint           abort_requested;  /* atomic */
+  MsBlastProgress latest;
+  char          *latest_status;
+  gboolean       progress_scheduled;
+};
+
+G_DEFINE_FINAL_TYPE (MsBlast, ms_blast, G_TYPE_OBJECT)
+
+static void
+ms_blast_finalize (GObject *object)
+{
+  MsBlast *self = MS_BLAST (object);
+
+  if (self->progress_destroy != NULL)
+    self->progress_destroy (self->progress_data);
+  g_clear_pointer (&self->config, ms_smtp_config_free);
+  g_clear_pointer (&self->journal_path, g_free);
+  g_clear_pointer (&self->latest_status, g_free);
+  if (self->wake_fd >= 0)
+    close (self->wake_fd);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (ms_blast_parent_class)->finalize (object);
+}
+
+static void
+ms_blast_class_init (MsBlastClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = ms_blast_finalize;
+}
+
+static void
+ms_blast_init (MsBlast *self)
+{
+  g_mutex_init (&self->lock);
+  self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  self->wait_for_deferred = TRUE;
+  self->status = MS_BATCH_READY;
+}
+
+/**
+ * ms_blast_new:
+ * @config: the account snapshot, copied with its password
+ * @limits: the account's sending limits (and its rate-limited-until)
+ * @journal_path: (nullable): the journal, NULL = the default one
+ * @batch: the batch to send
+ *
+ * Returns: (transfer full): a job for one batch; run it with ms_blast_run_async().
+ */
+MsBlast *
+ms_blast_new (const MsSmtpConfig  *config,
+              const MsPacerLimits *limits,
+              const char          *journal_path,
+              gint64               batch)
+{
+  MsBlast *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (limits != NULL, NULL);
+  g_return_val_if_fail (batch > 0, NULL);
+
+  self = g_object_new (MS_TYPE_BLAST, NULL);
+  self->config = ms_smtp_config_copy (config);
+  self->limits = *limits;
+  if (self->limits.connections < 1)
+    self->limits.connections = 1;
+  self->journal_path = g_strdup (journal_path);
+  self->batch = batch;
+  return self;
+}
+
+void
+ms_blast_set_progress_func (MsBlast             *self,
+                            MsBlastProgressFunc  func,
+                            gpointer             user_data,
+                            GDestroyNotify       destroy)
+{
+  g_return_if_fail (MS_IS_BLAST (self));
+  g_return_if_fail (!self->running);
+
+  if (self->progress_destroy != NULL)
+    self->progress_destroy (self->progress_data);
+  self->progress_func = func;
+  self->progress_data = user_data;
+  self->progress_destroy = destroy;
+}
+
+void
+ms_blast_set_rate_limit_func (MsBlast  *self,
+                              void    (*func) (gint64 until, gpointer),
+                              gpointer  user_data)
+{
+  g_return_if_fail (MS_IS_BLAST (self));
+  g_return_if_fail (!self->running);
+
+  self->rate_limit_func = func;
+  self->rate_limit_data = user_data;
+}
+
+void
+ms_blast_set_wait_for_deferred (MsBlast  *self,
+                                gboolean  wait)
+{
+  g_return_if_fail (MS_IS_BLAST (self));
+  self->wait_for_deferred = !!wait;
+}
+
+MsBatchStatus
+ms_blast_get_status (MsBlast *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST (self), MS_BATCH_READY);
+  return self->status;
+}
+
+gint64
+ms_blast_get_batch (MsBlast *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST (self), 0);
+  return self->batch;
+}
+
+static void
+wake (MsBlast *self)
+{
+  guint64 one = 1;
+
+  if (self->wake_fd >= 0 && write (self->wake_fd, &one, sizeof one) < 0)
+    g_debug ("blast: could not wake the worker: %s", g_strerror (errno));
+}
+
+/**
+ * ms_blast_pause:
+ *
+ * Thread-safe. The messages in flight finish, nothing new starts; the run
+ * then completes with the batch PAUSED.
+ */
+void
+ms_blast_pause (MsBlast *self)
+{
+  g_return_if_fail (MS_IS_BLAST (self));
+  g_atomic_int_set (&self->pause_requested, 1);
+  wake (self);
+}
+
+void
+ms_blast_abort (MsBlast *self)
+{
+  g_return_if_fail (MS_IS_BLAST (self));
+  g_atomic_int_set (&self->pause_requested, 1);
+  g_atomic_int_set (&self->abort_requested, 1);
+  wake (self);
+}
+
+/* ------------------------------------------------------------------ progress */
+
+static gboolean
+progress_dispatch (gpointer data)
+{
+  MsBlast *self = data;
+  MsBlastProgress copy;
+  g_autofree char *status = NULL;
+
+  g_mutex_lock (&self->lock);
+  copy = self->latest;
+  status = g_strdup (self->latest_status);
+  self->progress_scheduled = FALSE;
+  g_mutex_unlock (&self->lock);
+
+  copy.status_text = status != NULL ? status : "";
+  if (self->progress_func != NULL)
+    self->progress_func (&copy, self->progress_data);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  MsBlast *self;
+  gint64   until;
+} RateLimitCall;
+
+static gboolean
+rate_limit_dispatch (gpointer data)
+{
+  RateLimitCall *call = data;
+
+  if (call->self->rate_limit_func != NULL)
+    call->self->rate_limit_func (call->until, call->self->rate_limit_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+rate_limit_call_free (gpointer data)
+{
+  RateLimitCall *call = data;
+
+  g_object_unref (call->self);
+  g_free (call);
+}
+
+/* ------------------------------------------------------------------ the run */
+
+typedef struct {
+  MsSmtp       *smtp;
+  CURL         *easy;        /* set while a message is in flight */
+  MsJournalRow *row;
+  GBytes       *message;
+  char         *message_id;
+} Slot;
+
+typedef struct {
+  gint64            row_id;
+  MsRecipientState  state;
+  int               code;
+  char             *text;
+  MsReplyClass      klass;
+  char             *advice;
+  char             *message_id;
+  gint64            next_due;
+} Outcome;
+
+typedef enum {
+  WAIT_NONE,
+  WAIT_RATE_LIMIT,
+  WAIT_PACER,
+  WAIT_DEFERRED,
+  WAIT_RECONNECT,
+} WaitKind;
+
+typedef struct {
+  MsBlast          *self;
+  GTask            *task;
+  GCancellable     *cancellable;
+  MsJournal        *journal;
+  MsBatchSpec      *spec;
+  MsMessageBuilder *builder;
+  MsPacer          *pacer;
+  const char       *from;
+  MsReplyContext    reply_context;
+
+  CURLM            *multi;
+  int               epfd;
+  gint64            timer_deadline;   /* monotonic µs, -1 = none */
+
+  Slot             *slots;
+  guint             n_slots;
+  guint             in_flight;
+  GQueue            claimed;          /* MsJournalRow*, claimed, not started */
+  gboolean          exhausted;        /* the last claim found nothing due */
+
+  GArray           *outcomes;         /* Outcome */
+  gint64            last_record;
+
+  guint             counts[MS_N_STATES];
+  guint             total;
+  guint             done;             /* messages finished in this run */
+  gint64            last_counts;
+
+  WaitKind          wait;
+  gint64            wait_until_usec;  /* real time */
+  gint64            rate_limited_until; /* unix seconds, 0 = none */
+  guint             transport_failures;
+  gint64            reconnect_at;     /* real µs */
+
+  GError           *stop_error;       /* a stop-class reply */
+  gboolean          only_deferred_left;
+  gint64            deferred_due;     /* unix seconds */
+
+  RateSample        samples[RATE_SAMPLES];
+  guint             n_samples, sample_head;
+  gint64            last_progress;
+} Run;
+
+static void
+outcome_clear (gpointer data)
+{
+  Outcome *o = data;
+
+  g_free (o->text);
+  g_free (o->advice);
+  g_free (o->message_id);
+}
+
+static gboolean
+is_cancelled (Run *run)
+{
+  return g_cancellable_is_cancelled (run->cancellable);
+}
+
+static gboolean
+is_stopping (Run *run)
+{
+  return is_cancelled (run) ||
+         g_atomic_int_get (&run->self->pause_requested) ||
+         run->stop_error != NULL;
+}
+
+static gboolean
+flush_outcomes (Run     *run,
+                GError **error)
+{
+  g_autofree MsJournalOutcome *list = NULL;
+  guint n = run->outcomes->len;
+
+  run->last_record = g_get_monotonic_time ();
+  if (n == 0)
+    return TRUE;
+
+  list = g_new0 (MsJournalOutcome, n);
+  for (guint i = 0; i < n; i++)
+    {
+      Outcome *o = &g_array_index (run->outcomes, Outcome, i);
+
+      list[i].row_id = o->row_id;
+      list[i].state = o->state;
+      list[i].reply_code = o->code;
+      list[i].reply_text = o->text;
+      list[i].reply_class = o->klass;
+      list[i].advice = o->advice;
+      list[i].message_id = o->message_id;
+      list[i].next_due = o->next_due;
+    }
+  if (!ms_journal_record (run->journal, list, n, error))
+    return FALSE;
+  g_array_set_size (run->outcomes, 0);
+  return TRUE;
+}
+
+static void
+add_outcome (Run              *run,
+             gint64            row_id,
+             MsRecipientState  state,
+             const MsReply    *reply,
+             const char       *text,
+             char             *message_id,   /* transfer full */
+             gint64            next_due)
+{
+  Outcome o = { 0 };
+
+  o.row_id = row_id;
+  o.state = state;
+  if (reply != NULL)
+    {
+      o.code = reply->code;
+      o.text = g_strdup (reply->text);
+      o.klass = reply->klass;
+      o.advice = g_strdup (reply->advice);
+    }
+  else
+    o.text = g_strdup (text);
+  o.message_id = message_id;
+  o.next_due = next_due;
+  g_array_append_val (run->outcomes, o);
+
+  run->counts[MS_STATE_SENDING] = run->counts[MS_STATE_SENDING] > 0 ? run->counts[MS_STATE_SENDING] - 1 : 0;
+  run->counts[state]++;
+}
+
+static gboolean
+refresh_counts (Run     *run,
+                GError **error)
+{
+  guint counts[MS_N_STATES] = { 0 };
+
+  if (!flush_outcomes (run, error) ||
+      !ms_journal_get_counts (run->journal, run->self->batch, counts, error))
+    return FALSE;
+  memcpy (run->counts, counts, sizeof counts);
+  run->total = 0;
+  for (guint i = 0; i < MS_N_STATES; i++)
+    run->total += counts[i];
+  run->last_counts = g_get_monotonic_time ();
+  return TRUE;
+}
+
+static char *
+format_clock (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (unix_seconds);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+  if (dt == NULL)
+    return g_strdup ("?");
+  if (g_date_time_get_day_of_year (dt) != g_date_time_get_day_of_year (now) ||
+      g_date_time_get_year (dt) != g_date_time_get_year (now))
+    return g_date_time_format (dt, "%a %H:%M");
+  if (unix_seconds - g_date_time_to_unix (now) < 600)
+    return g_date_time_format (dt, "%H:%M:%S");
+  return g_date_time_format (dt, "%H:%M");
+}
+
+static char *
+describe_status (Run           *run,
+                 MsBatchStatus  final_status,
+                 gboolean       final)
+{
+  g_autofree char *clock = NULL;
+
+  if (final)
+    {
+      switch (final_status)
+        {
+        case MS_BATCH_FINISHED:
+          return g_strdup (_("Finished"));
+        case MS_BATCH_CANCELLED:
+          return g_strdup (_("Cancelled"));
+        case MS_BATCH_PAUSED:
+          if (run->stop_error != NULL)
+            return g_strdup_printf (_("Paused: %s"), run->stop_error->message);
+          if (run->only_deferred_left)
+            {
+              clock = format_clock (run->deferred_due);
+              return g_strdup_printf (_("Paused: deferred messages are due at %s"), clock);
+            }
+          return g_strdup (_("Paused"));
+        case MS_BATCH_READY:
+        case MS_BATCH_RUNNING:
+        default:
+          return g_strdup (_("Stopped"));
+        }
+    }
+
+  if (is_cancelled (run))
+    return g_strdup (_("Cancelling…"));
+  if (is_stopping (run))
+    return g_strdup (_("Pausing…"));
+
+  switch (run->wait)
+    {
+    case WAIT_RATE_LIMIT:
+      clock = format_clock (run->rate_limited_until);
+      return g_strdup_printf (_("Waiting for the rate limit until %s"), clock);
+    case WAIT_DEFERRED:
+      clock = format_clock (run->wait_until_usec / G_USEC_PER_SEC);
+      return g_strdup_printf (_("Waiting until %s to retry deferred messages"), clock);
+    case WAIT_RECONNECT:
+      clock = format_clock (run->wait_until_usec / G_USEC_PER_SEC);
+      return g_strdup_printf (_("Could not reach the server; trying again at %s"), clock);
+    case WAIT_PACER:
+      if (run->wait_until_usec - g_get_real_time () > G_USEC_PER_SEC)
+        return g_strdup (_("Sending within the account’s limits"));
+      return g_strdup (_("Sending"));
+    case WAIT_NONE:
+    default:
+      return g_strdup (_("Sending"));
+    }
+}
+
+static void
+publish_progress (Run           *run,
+                  gboolean       final,
+                  MsBatchStatus  final_status)
+{
+  MsBlast *self = run->self;
+  gint64 mono = g_get_monotonic_time ();
+  MsBlastProgress p = { 0 };
+  RateSample *oldest;
+  gboolean schedule;
+  guint left;
+
+  run->last_progress = mono;
+
+  /* A window of the last few seconds gives the recent rate. */
+  run->samples[run->sample_head].when = mono;
+  run->samples[run->sample_head].done = run->done;
+  run->sample_head = (run->sample_head + 1) % RATE_SAMPLES;
+  if (run->n_samples < RATE_SAMPLES)
+    run->n_samples++;
+  oldest = &run->samples[(run->sample_head + RATE_SAMPLES - run->n_samples) % RATE_SAMPLES];
+
+  p.batch = self->batch;
+  memcpy (p.counts, run->counts, sizeof p.counts);
+  p.total = run->total;
+  if (mono - oldest->when > G_USEC_PER_SEC / 5)
+    p.rate = (double) (run->done - oldest->done) * G_USEC_PER_SEC / (double) (mono - oldest->when);
+  left = run->counts[MS_STATE_QUEUED] + run->counts[MS_STATE_DEFERRED] + run->counts[MS_STATE_SENDING];
+  if (left == 0)
+    p.eta = 0;
+  else if (p.rate > 0.01)
+    p.eta = (gint64) (left / p.rate + 0.5);
+  else
+    p.eta = -1;
+  p.waiting_until = run->wait == WAIT_RATE_LIMIT && !final ? run->rate_limited_until : 0;
+
+  g_mutex_lock (&self->lock);
+  self->latest = p;
+  g_free (self->latest_status);
+  self->latest_status = describe_status (run, final_status, final);
+  schedule = !self->progress_scheduled;
+  self->progress_scheduled = TRUE;
+  g_mutex_unlock (&self->lock);
+
+  if (schedule && self->progress_func != NULL)
+    g_main_context_invoke_full (g_task_get_context (run->task), G_PRIORITY_DEFAULT,
+                                progress_dispatch, g_object_ref (self), g_object_unref);
+  else if (schedule)
+    {
+      g_mutex_lock (&self->lock);
+      self->progress_scheduled = FALSE;
+      g_mutex_unlock (&self->lock);
+    }
+}
+
+static void
+notify_rate_limit (Run    *run,
+                   gint64  until)
+{
+  RateLimitCall *call;
+
+  if (run->self->rate_limit_func == NULL)
+    return;
+  call = g_new0 (RateLimitCall, 1);
+  call->self = g_object_ref (run->self);
+  call->until = until;
+  g_main_context_invoke_full (g_task_get_context (run->task), G_PRIORITY_DEFAULT,
+                              rate_limit_dispatch, call, rate_limit_call_free);
+}
+
+/* ------------------------------------------------------------- curl sockets */
+
+static int
+socket_cb (CURL          *easy,
+           curl_socket_t  fd,
+           int            what,
+           void          *userp,
+           void          *socketp)
+{
+  Run *run = userp;
+  struct epoll_event ev = { 0 };
+
+  if (what == CURL_POLL_REMOVE)
+    {
+      /* The fd may be closed already; epoll then dropped it by itself. */
+      epoll_ctl (run->epfd, EPOLL_CTL_DEL, fd, NULL);
+      curl_multi_assign (run->multi, fd, NULL);
+      return 0;
+    }
+
+  ev.data.fd = fd;
+  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+  if (socketp == NULL)
+    {
+      if (epoll_ctl (run->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+        epoll_ctl (run->epfd, EPOLL_CTL_MOD, fd, &ev);
+      curl_multi_assign (run->multi, fd, GINT_TO_POINTER (1));
+    }
+  else if (epoll_ctl (run->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+    epoll_ctl (run->epfd, EPOLL_CTL_ADD, fd, &ev);
+  return 0;
+}
+
+static int
+timer_cb (CURLM *multi,
+          long   timeout_ms,
+          void  *userp)
+{
+  Run *run = userp;
+
+  run->timer_deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ slots */
+
+static void
+slot_reset (Slot *slot)
+{
+  g_clear_pointer (&slot->row, ms_journal_row_free);
+  g_clear_pointer (&slot->message, g_bytes_unref);
+  g_clear_pointer (&slot->message_id, g_free);
+  slot->easy = NULL;
+}
+
+static MsSmtp *
+new_session (Run *run)
+{
+  MsSmtp *smtp = ms_smtp_new (run->self->config);
+
+  /* The transcript costs per message; the journal keeps what matters. */
+  ms_smtp_set_record_transcript (smtp, FALSE);
+  return smtp;
+}
+
+static void
+renew_session (Run  *run,
+               Slot *slot)
+{
+  g_clear_object (&slot->smtp);
+  slot->smtp = new_session (run);
+}
+
+static MsJournalRow *
+next_row (Run     *run,
+          gint64   now_usec,
+          GError **error)
+{
+  if (g_queue_is_empty (&run->claimed) && !run->exhausted)
+    {
+      g_autoptr(GPtrArray) rows = NULL;
+      guint want = run->n_slots * CLAIM_PER_CONNECTION;
+      guint avail = ms_pacer_available (run->pacer, now_usec);
+
+      want = MIN (want, MAX (avail, 1));
+      rows = ms_journal_claim (run->journal, run->self->batch, want, now_usec / G_USEC_PER_SEC, error);
+      if (rows == NULL)
+        return NULL;
+      if (rows->len == 0)
+        run->exhausted = TRUE;
+      for (guint i = 0; i < rows->len; i++)
+        {
+          MsJournalRow *row = g_ptr_array_steal_index_fast (rows, i--);
+          /* A deferred row carries its earlier next_due; a queued one none. */
+          MsRecipientState from = row->next_due > 0 ? MS_STATE_DEFERRED : MS_STATE_QUEUED;
+
+          if (run->counts[from] > 0)
+            run->counts[from]--;
+          run->counts[MS_STATE_SENDING]++;
+          g_queue_push_tail (&run->claimed, row);
+        }
+    }
+  return g_queue_pop_head (&run->claimed);
+}
+
+static gboolean
+release_claimed (Run     *run,
+                 GError **error)
+{
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  MsJournalRow *row;
+
+  while ((row = g_queue_pop_head (&run->claimed)) != NULL)
+    {
+      g_array_append_val (ids, row->id);
+      ms_journal_row_free (row);
+    }
+  run->exhausted = FALSE;
+  if (ids->len == 0)
+    return TRUE;
+  if (run->counts[MS_STATE_SENDING] >= ids->len)
+    run->counts[MS_STATE_SENDING] -= ids->len;
+  run->counts[MS_STATE_QUEUED] += ids->len;
+  return ms_journal_release (run->journal, (const gint64 *) ids->data, ids->len, error);
+}
+
+/* Starts messages on idle connections as far as the pacer allows. */
+static gboolean
+start_messages (Run     *run,
+                GError **error)
+{
+  gint64 now = g_get_real_time ();
+
+  if (run->wait == WAIT_RECONNECT || run->wait == WAIT_RATE_LIMIT)
+    {
+      if (now < run->wait_until_usec)
+        return TRUE;
+      run->wait = WAIT_NONE;
+    }
+
+  for (guint i = 0; i < run->n_slots && !is_stopping (run); i++)
+    {
+      Slot *slot = &run->slots[i];
+      g_autoptr(GError) local_error = NULL;
+      MsJournalRow *row;
+      gint64 delay;
+      CURLMcode mc;
+
+      if (slot->easy != NULL)
+        continue;
+
+      delay = ms_pacer_delay (run->pacer, now);
+      if (delay > 0)
+        {
+          gint64 until = ms_pacer_get_rate_limited_until (run->pacer);
+
+          if (until > 0 && until * G_USEC_PER_SEC > now)
+            {
+              run->wait = WAIT_RATE_LIMIT;
+              run->rate_limited_until = until;
+            }
+          else
+            run->wait = WAIT_PACER;
+          run->wait_until_usec = now + delay;
+          if (delay > RELEASE_WAIT_USEC && !release_claimed (run, error))
+            return FALSE;
+          return TRUE;
+        }
+      if (run->wait == WAIT_PACER)
+        run->wait = WAIT_NONE;
+
+      row = next_row (run, now, &local_error);
+      if (row == NULL)
+        {
+          if (local_error != NULL)
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          return TRUE;
+        }
+
+      slot->row = row;
+      slot->message = ms_message_builder_render (run->builder, (const char * const *) row->values,
+                                                 &slot->message_id, &local_error);
+      if (slot->message == NULL)
+        {
+          /* The templates were checked against the columns, so this row's
+           * own values are at fault: fail it, and go on. */
+          add_outcome (run, row->id, MS_STATE_FAILED, NULL, local_error->message, NULL, 0);
+          slot_reset (slot);
+          i--;
+          continue;
+        }
+
+      slot->easy = ms_smtp_prepare (slot->smtp, run->from, row->address, slot->message, NULL);
+      if (slot->easy == NULL)
+        {
+          add_outcome (run, row->id, MS_STATE_QUEUED, NULL,
+                       _("The connection could not be set up."), NULL, 0);
+          slot_reset (slot);
+          g_set_error_literal (error, MS_ERROR, MS_ERROR_FAILED,
+                               _("The connection could not be set up; try again later."));
+          return FALSE;
+        }
+      mc = curl_multi_add_handle (run->multi, slot->easy);
+      if (mc != CURLM_OK)
+        {
+          g_debug ("blast: curl_multi_add_handle: %s", curl_multi_strerror (mc));
+          add_outcome (run, row->id, MS_STATE_QUEUED, NULL, curl_multi_strerror (mc), NULL, 0);
+          slot_reset (slot);
+          g_set_error_literal (error, MS_ERROR, MS_ERROR_FAILED,
+                               _("The connection could not be set up; try again later."));
+          return FALSE;
+        }
+      run->in_flight++;
+      ms_pacer_record_send (run->pacer, now);
+    }
+  return TRUE;
+}
+
+/* Did the whole body leave before the transfer ended? Then the server may
+ * have accepted it even though we never saw its reply. */
+static gboolean
+body_was_sent (Slot *slot)
+{
+  curl_off_t uploaded = 0;
+
+  if (curl_easy_getinfo (slot->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded) != CURLE_OK)
+    return TRUE;   /* unknown: assume the worst, never resend silently */
+  return uploaded > 0 && (guint64) uploaded >= g_bytes_get_size (slot->message);
+}
+
+static gint64
+first_attempt_estimate (guint  attempts,
+                        gint64 now)
+{
+  gint64 first = now;
+
+  /* The journal keeps no first-attempt time; the backoff before this attempt
+   * was at least the sum of the earlier delays. */
+  for (guint a = 1; a < attempts; a++)
+    {
+      gint64 d = ms_pacer_retry_delay (a, now, now);
+
+      if (d <= 0)
+        break;
+      first -= d;
+    }
+  return first;
+}
+
+static void
+enter_stop (Run           *run,
+            const MsReply *reply)
+{
+  if (run->stop_error != NULL)
+    return;
+  run->stop_error = g_error_new_literal (MS_ERROR, ms_reply_class_to_error_code (reply->klass),
+                                         reply->advice != NULL && *reply->advice ? reply->advice
+                                         : (reply->text != NULL ? reply->text : _("The server refused the batch.")));
+}
+
+/* A transport failure without a reply at the end of DATA: back off, retry,
+ * and after a few in a row, pause with the advice. */
+static void
+transport_failure (Run           *run,
+                   const MsReply *reply,
+                   gboolean       immediate_retry_ok)
+{
+  gint64 now = g_get_real_time ();
+
+  run->transport_failures++;
+  if (run->transport_failures >= MAX_TRANSPORT_FAILURES)
+    {
+      enter_stop (run, reply);
+      return;
+    }
+  if (immediate_retry_ok && run->transport_failures <= 2)
+    return;
+  run->wait = WAIT_RECONNECT;
+  run->wait_until_usec = now + (G_USEC_PER_SEC << MIN (run->transport_failures - 1, 5));
+}
+
+static void
+handle_done (Run      *run,
+             Slot     *slot,
+             CURLcode  code)
+{
+  g_autoptr(GError) error = NULL;
+  MsJournalRow *row = slot->row;
+  gboolean interrupted = g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run);
+  gboolean body_sent = FALSE;
+  const MsReply *reply;
+  gint64 now;
+
+  curl_multi_remove_handle (run->multi, slot->easy);
+  run->in_flight--;
+  if (code != CURLE_OK)
+    body_sent = body_was_sent (slot);
+
+  if (ms_smtp_complete (slot->smtp, code, &error))
+    {
+      run->done++;
+      run->transport_failures = 0;
+      if (run->rate_limited_until != 0)
+        {
+          run->rate_limited_until = 0;
+          ms_pacer_clear_rate_limit (run->pacer);
+          notify_rate_limit (run, 0);
+        }
+      add_outcome (run, row->id, MS_STATE_SENT, NULL, NULL, g_steal_pointer (&slot->message_id), 0);
+      slot_reset (slot);
+      return;
+    }
+
+  reply = ms_smtp_get_reply (slot->smtp);
+  now = g_get_real_time ();
+
+  if (interrupted && (code == CURLE_ABORTED_BY_CALLBACK ||
+                      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+    {
+      /* Cut short by abort/cancel: the server may have the message. */
+      if (body_sent)
+        add_outcome (run, row->id, MS_STATE_UNCERTAIN, NULL,
+                     _("Interrupted after the message was sent; the server may have accepted it."),
+                     g_steal_pointer (&slot->message_id), 0);
+      else
+        {
+          g_queue_push_head (&run->claimed, g_steal_pointer (&slot->row));
+        }
+      renew_session (run, slot);
+      slot_reset (slot);
+      return;
+    }
+
+  if (reply == NULL)
+    {
+      /* No classification: treat it as a temporary failure of this row. */
+      MsReply fallback = { .klass = MS_REPLY_CLASS_TEMPORARY,
+                           .text = error != NULL ? error->message : (char *) "unknown failure" };
+      gint64 delay = ms_pacer_retry_delay (row->attempts, first_attempt_estimate (row->attempts, now / G_USEC_PER_SEC),
+                                           now / G_USEC_PER_SEC);
+
+      run->done++;
+      add_outcome (run, row->id, delay > 0 ? MS_STATE_DEFERRED : MS_STATE_FAILED, &fallback, NULL,
+                   NULL, delay > 0 ? now / G_USEC_PER_SEC + delay : 0);
+      renew_session (run, slot);
+      slot_reset (slot);
+      return;
+    }
+
+  g_debug ("blast: row %" G_GINT64_FORMAT ": curl %d, %s (%d)", row->id, code,
+           ms_reply_class_to_string (reply->klass), reply->code);
+
+  switch (reply->klass)
+    {
+    case MS_REPLY_CLASS_NONE:
+    case MS_REPLY_CLASS_TEMPORARY:
+      {
+        gint64 first = first_attempt_estimate (row->attempts, now / G_USEC_PER_SEC);
+        gint64 delay = ms_pacer_retry_delay (row->attempts, first, now / G_USEC_PER_SEC);
+
+        run->done++;
+        run->transport_failures = 0;
+        if (delay > 0)
+          add_outcome (run, row->id, MS_STATE_DEFERRED, reply, NULL, NULL, now / G_USEC_PER_SEC + delay);
+        else
+          add_outcome (run, row->id, MS_STATE_FAILED, reply, NULL, NULL, 0);
+      }
+      break;
+
+    case MS_REPLY_CLASS_RECIPIENT_REJECTED:
+      run->done++;
+      run->transport_failures = 0;
+      add_outcome (run, row->id, MS_STATE_FAILED, reply, NULL, NULL, 0);
+      break;
+
+    case MS_REPLY_CLASS_RATE_LIMITED:
+      {
+        gint64 until = ms_pacer_rate_limited (run->pacer, reply->until, now);
+
+        /* Not the row's fault: it goes back to the queue, and the whole
+         * account waits; the caller persists the time. */
+        add_outcome (run, row->id, MS_STATE_QUEUED, reply, NULL, NULL, 0);
+        if (until > run->rate_limited_until)
+          {
+            run->rate_limited_until = until;
+            notify_rate_limit (run, until);
+          }
+        run->wait = WAIT_RATE_LIMIT;
+        run->wait_until_usec = MAX (run->wait_until_usec, until * G_USEC_PER_SEC);
+        run->exhausted = FALSE;
+      }
+      break;
+
+    case MS_REPLY_CLASS_CONNECTION_LOST:
+    case MS_REPLY_CLASS_TIMEOUT:
+      if (body_sent)
+        {
+          /* Dropped after the final dot: it may have been delivered. */
+          run->done++;
+          add_outcome (run, row->id, MS_STATE_UNCERTAIN, reply, NULL,
+                       g_steal_pointer (&slot->message_id), 0);
+          transport_failure (run, reply, TRUE);
+        }
+      else
+        {
+          /* Not delivered: retry on a fresh connection, unclaimed. */
+          g_queue_push_head (&run->claimed, g_steal_pointer (&slot->row));
+          transport_failure (run, reply, reply->klass == MS_REPLY_CLASS_CONNECTION_LOST);
+        }
+      renew_session (run, slot);
+      break;
+
+    case MS_REPLY_CLASS_CANNOT_CONNECT:
+      g_queue_push_head (&run->claimed, g_steal_pointer (&slot->row));
+      transport_failure (run, reply, FALSE);
+      renew_session (run, slot);
+      break;
+
+    case MS_REPLY_CLASS_AUTH_FAILED:
+    case MS_REPLY_CLASS_TLS:
+    case MS_REPLY_CLASS_RELAY_DENIED:
+    case MS_REPLY_CLASS_SENDER_NOT_ALLOWED:
+    case MS_REPLY_CLASS_MISCONFIGURED:
+    default:
+      /* The account or the server is at fault, not this recipient: keep the
+       * row for resume, with the reply so that pending shows why. */
+      add_outcome (run, row->id, MS_STATE_QUEUED, reply, NULL, NULL, 0);
+      enter_stop (run, reply);
+      renew_session (run, slot);
+      break;
+    }
+
+  if (reply->new_connection && slot->smtp != NULL)
+    renew_session (run, slot);
+  slot_reset (slot);
+}
+
+static void
+read_done (Run *run)
+{
+  CURLMsg *msg;
+  int left;
+
+  while ((msg = curl_multi_info_read (run->multi, &left)) != NULL)
+    {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      for (guint i = 0; i < run->n_slots; i++)
+        if (run->slots[i].easy == msg->easy_handle)
+          {
+            handle_done (run, &run->slots[i], msg->data.result);
+            break;
+          }
+    }
+}
+
+/* Ends every transfer in flight now (abort, cancel). */
+static void
+cut_in_flight (Run *run)
+{
+  for (guint i = 0; i < run->n_slots; i++)
+    if (run->slots[i].easy != NULL)
+      handle_done (run, &run->slots[i], CURLE_ABORTED_BY_CALLBACK);
+}
+
+static void
+seed_pacer (Run *run)
+{
+  const MsPacerLimits *l = &run->self->limits;
+  MsRecipientState sent = MS_STATE_SENT;
+  gint64 since = g_get_real_time () / G_USEC_PER_SEC - 24 * 3600;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+
+  if (l->per_minute == 0 && l->per_hour == 0 && l->per_day == 0)
+    return;
+  /* Every batch counts against the day (one journal per user; the limits
+   * are the provider's, per sending account). */
+  rows = ms_journal_list_rows (run->journal, 0, &sent, 1, &error);
+  if (rows == NULL)
+    {
+      g_debug ("blast: could not read earlier sends: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < rows->len; i++)
+    {
+      MsJournalRow *row = g_ptr_array_index (rows, i);
+
+      if (row->sent_at >= since)
+        ms_pacer_add_history (run->pacer, row->sent_at * G_USEC_PER_SEC);
+    }
+}
+
+static void
+run_free (Run *run)
+{
+  MsJournalRow *row;
+
+  for (guint i = 0; i < run->n_slots; i++)
+    {
+      Slot *slot = &run->slots[i];
+
+      if (slot->easy != NULL && run->multi != NULL)
+        curl_multi_remove_handle (run->multi, slot->easy);
+      slot_reset (slot);
+      g_clear_object (&slot->smtp);
+    }
+  g_free (run->slots);
+  while ((row = g_queue_pop_head (&run->claimed)) != NULL)
+    ms_journal_row_free (row);
+  if (run->multi != NULL)
+    curl_multi_cleanup (run->multi);
+  if (run->epfd >= 0)
+    close (run->epfd);
+  if (run->outcomes != NULL)
+    g_array_unref (run->outcomes);
+  g_clear_pointer (&run->pacer, ms_pacer_free);
+  g_clear_object (&run->builder);
+  g_clear_pointer (&run->spec, ms_batch_spec_free);
+  g_clear_object (&run->journal);
+  g_clear_error (&run->stop_error);
+  g_free (run);
+}
+
+/* The loop: start what the pacer allows, wait on the sockets, record. */
+static gboolean
+drive (Run     *run,
+       GError **error)
+{
+  struct epoll_event events[32];
+  int running = 0;
+
+  while (TRUE)
+    {
+      gint64 mono, real, timeout_usec;
+      int n, timeout_ms;
+
+      if (g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run))
+        cut_in_flight (run);
+
+      if (!is_stopping (run) && !start_messages (run, error))
+        return FALSE;
+
+      mono = g_get_monotonic_time ();
+      if (run->timer_deadline >= 0 && run->timer_deadline <= mono)
+        {
+          run->timer_deadline = -1;
+          curl_multi_socket_action (run->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+          read_done (run);
+          continue;
+        }
+
+      if (run->outcomes->len >= RECORD_BATCH ||
+          (run->outcomes->len > 0 && mono - run->last_record >= RECORD_INTERVAL_USEC))
+        if (!flush_outcomes (run, error))
+          return FALSE;
+      if (mono - run->last_counts >= COUNTS_INTERVAL_USEC && !refresh_counts (run, error))
+        return FALSE;
+      if (mono - run->last_progress >= PROGRESS_INTERVAL_USEC)
+        publish_progress (run, FALSE, MS_BATCH_RUNNING);
+
+      real = g_get_real_time ();
+      if (run->in_flight == 0)
+        {
+          if (is_stopping (run))
+            return TRUE;
+
+          if (run->wait == WAIT_NONE && g_queue_is_empty (&run->claimed) && run->exhausted)
+            {
+              g_autoptr(GError) local_error = NULL;
+              gint64 next_due;
+
+              if (!refresh_counts (run, error))
+                return FALSE;
+              if (run->counts[MS_STATE_QUEUED] + run->counts[MS_STATE_DEFERRED] == 0)
+                return TRUE;   /* finished */
+              next_due = ms_journal_next_due (run->journal, run->self->batch, &local_error);
+              if (local_error != NULL)
+                {
+                  g_propagate_error (error, g_steal_pointer (&local_error));
+                  return FALSE;
+                }
+              if (run->counts[MS_STATE_QUEUED] > 0 || next_due * G_USEC_PER_SEC <= real)
+                {
+                  run->exhausted = FALSE;
+                  continue;
+                }
+              if (!run->self->wait_for_deferred)
+                {
+                  run->only_deferred_left = TRUE;
+                  run->deferred_due = next_due;
+                  return TRUE;
+                }
+              run->wait = WAIT_DEFERRED;
+              run->wait_until_usec = next_due * G_USEC_PER_SEC;
+              publish_progress (run, FALSE, MS_BATCH_RUNNING);
+            }
+          if (run->wait == WAIT_DEFERRED && real >= run->wait_until_usec)
+            {
+              run->wait = WAIT_NONE;
+              run->exhausted = FALSE;
+              continue;
+            }
+        }
+
+      /* Sleep until a socket, curl's timer, a wait's end, a record or a
+       * progress tick is due; pause/cancel wake us through the eventfd. */
+      timeout_usec = G_USEC_PER_SEC;
+      if (run->timer_deadline >= 0)
+        timeout_usec = MIN (timeout_usec, run->timer_deadline - mono);
+      if (run->wait != WAIT_NONE)
+        timeout_usec = MIN (timeout_usec, run->wait_until_usec - real);
+      if (run->outcomes->len > 0)
+        timeout_usec = MIN (timeout_usec, run->last_record + RECORD_INTERVAL_USEC - mono);
+      if (run->in_flight > 0 || run->wait != WAIT_NONE)
+        timeout_usec = MIN (timeout_usec, run->last_progress + PROGRESS_INTERVAL_USEC - mono);
+      timeout_ms = timeout_usec <= 0 ? 0 : (int) ((timeout_usec + 999) / 1000);
+
+      n = epoll_wait (run->epfd, events, G_N_ELEMENTS (events), timeout_ms);
+      if (n < 0 && errno != EINTR)
+        {
+          int saved = errno;
+
+          g_set_error (error, MS_ERROR, MS_ERROR_FAILED, _("Waiting for the server failed: %s"),
+                       g_strerror (saved));
+          return FALSE;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          int fd = events[i].data.fd;
+          int action = 0;
+
+          if (fd == run->self->wake_fd)
+            {
+              guint64 value;
+
+              if (read (fd, &value, sizeof value) < 0 && errno != EAGAIN)
+                g_debug ("blast: eventfd read: %s", g_strerror (errno));
+              continue;
+            }
+          if (events[i].events & EPOLLIN)
+            action |= CURL_CSELECT_IN;
+          if (events[i].events & EPOLLOUT)
+            action |= CURL_CSELECT_OUT;
+          if (events[i].events & (EPOLLERR | EPOLLHUP))
+            action |= CURL_CSELECT_ERR;
+          curl_multi_socket_action (run->multi, fd, action, &running);
+        }
+      read_done (run);
+    }
+}
+
+static void
+wake_on_cancel (GCancellable *cancellable,
+                gpointer      data)
+{
+  wake (MS_BLAST (data));
+}
+
+static void
+blast_worker (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  MsBlast *self = source_object;
+  g_autoptr(GError) error = NULL;
+  MsMessageSpec mspec = { 0 };
+  MsBatchStatus final_status = MS_BATCH_PAUSED;
+  struct epoll_event ev = { 0 };
+  gboolean locked = FALSE;
+  gboolean ok = FALSE;
+  gulong cancel_id = 0;
+  Run *run;
+
+  run = g_new0 (Run, 1);
+  run->self = self;
+  run->task = task;
+  run->cancellable = cancellable;
+  run->epfd = -1;
+  run->timer_deadline = -1;
+  g_queue_init (&run->claimed);
+  run->outcomes = g_array_new (FALSE, TRUE, sizeof (Outcome));
+  g_array_set_clear_func (run->outcomes, outcome_clear);
+
+  run->journal = ms_journal_open (self->journal_path, &error);
+  if (run->journal == NULL)
+    goto out;
+  if (!ms_journal_lock_batch (run->journal, self->batch, &error))
+    goto out;
+  locked = TRUE;
+  run->spec = ms_journal_get_batch_spec (run->journal, self->batch, &error);
+  if (run->spec == NULL)
+    goto out;
+
+  run->from = run->spec->from_address != NULL && *run->spec->from_address
+              ? run->spec->from_address : self->config->from_address;
+  mspec.from_address = run->from;
+  mspec.from_name = run->spec->from_name != NULL && *run->spec->from_name
+                    ? run->spec->from_name : self->config->from_name;
+  mspec.subject = run->spec->subject;
+  mspec.text = run->spec->text;
+  mspec.html = run->spec->html;
+  mspec.attachments = (const char * const *) run->spec->attachments;
+  mspec.unsubscribe = run->spec->unsubscribe;
+  mspec.fields = (const char * const *) run->spec->fields;
+  mspec.email_index = run->spec->email_index;
+  run->builder = ms_message_builder_new (&mspec, &error);
+  if (run->builder == NULL)
+    goto out;
+
+  run->reply_context.server = self->config->server;
+  run->reply_context.port = self->config->port;
+  run->reply_context.use_smtps = self->config->use_smtps;
+  run->reply_context.needs_auth = self->config->needs_auth;
+
+  run->pacer = ms_pacer_new (&self->limits);
+  seed_pacer (run);
+  if (self->limits.rate_limited_until * G_USEC_PER_SEC > g_get_real_time ())
+    run->rate_limited_until = self->limits.rate_limited_until;
+
+  if (!refresh_counts (run, &error))
+    goto out;
+  if (!ms_journal_set_batch_status (run->journal, self->batch, MS_BATCH_RUNNING, NULL, &error))
+    goto out;
+  publish_progress (run, FALSE, MS_BATCH_RUNNING);
+
+  run->epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (run->epfd < 0 || self->wake_fd < 0)
+    {
+      g_set_error (&error, MS_ERROR, MS_ERROR_FAILED, _("Could not start sending: %s"), g_strerror (errno));
+      goto out;
+    }
+  ev.events = EPOLLIN;
+  ev.data.fd = self->wake_fd;
+  epoll_ctl (run->epfd, EPOLL_CTL_ADD, self->wake_fd, &ev);
+
+  run->multi = curl_multi_init ();
+  curl_multi_setopt (run->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt (run->multi, CURLMOPT_SOCKETDATA, run);
+  curl_multi_setopt (run->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt (run->multi, CURLMOPT_TIMERDATA, run);
+  curl_multi_setopt (run->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) self->limits.connections);
+  curl_multi_setopt (run->multi, CURLMOPT_MAXCONNECTS, (long) self->limits.connections + 1);
+
+  run->n_slots = self->limits.connections;
+  run->slots = g_new0 (Slot, run->n_slots);
+  for (guint i = 0; i < run->n_slots; i++)
+    run->slots[i].smtp = new_session (run);
+
+  if (cancellable != NULL)
+    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (wake_on_cancel), self, NULL);
+
+  ok = drive (run, &error);
+
+  if (cancel_id != 0)
+    g_cancellable_disconnect (cancellable, cancel_id);
+
+out:
+  if (run->journal != NULL && locked)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      /* Whatever happened, the journal ends consistent: outcomes written,
+       * unstarted rows back to queued. */
+      if (run->multi != NULL)
+        cut_in_flight (run);
+      if (!flush_outcomes (run, &local_error) || !release_claimed (run, &local_error))
+        {
+          g_debug ("blast: could not record the last outcomes: %s", local_error->message);
+          if (error == NULL)
+            g_propagate_error (&error, g_steal_pointer (&local_error));
+          ok = FALSE;
+        }
+      g_clear_error (&local_error);
+
+      if (is_cancelled (run))
+        {
+          final_status = MS_BATCH_CANCELLED;
+          if (!ms_journal_cancel_batch (run->journal, self->batch, &local_error))
+            g_debug ("blast: cancel: %s", local_error->message);
+          g_clear_error (&local_error);
+          ms_journal_set_batch_status (run->journal, self->batch, MS_BATCH_CANCELLED, NULL, NULL);
+        }
+      else if (run->stop_error != NULL)
+        {
+          final_status = MS_BATCH_PAUSED;
+          ms_journal_set_batch_status (run->journal, self->batch, MS_BATCH_PAUSED,
+                                       run->stop_error->message, NULL);
+        }
+      else if (ok && run->only_deferred_left)
+        {
+          g_autofree char *clock = format_clock (run->deferred_due);
+          g_autofree char *reason = g_strdup_printf (_("Deferred messages are due at %s; resume sends them."),
+                                                     clock);
+
+          final_status = MS_BATCH_PAUSED;
+          ms_journal_set_batch_status (run->journal, self->batch, MS_BATCH_PAUSED, reason, NULL);
+        }
+      else if (ok && !g_atomic_int_get (&self->pause_requested))
+        {
+          g_autoptr(MsBatchInfo) info = ms_journal_get_batch_info (run->journal, self->batch, NULL);
+
+          /* `blast cancel` from another process wins over our finish. */
+          final_status = info != NULL && info->status == MS_BATCH_CANCELLED
+                         ? MS_BATCH_CANCELLED : MS_BATCH_FINISHED;
+          ms_journal_set_batch_status (run->journal, self->batch, final_status, NULL, NULL);
+        }
+      else
+        {
+          final_status = MS_BATCH_PAUSED;
+          ms_journal_set_batch_status (run->journal, self->batch, MS_BATCH_PAUSED, NULL, NULL);
+        }
+      refresh_counts (run, NULL);
+      ms_journal_unlock_batch (run->journal, self->batch);
+      run->wait = WAIT_NONE;
+      publish_progress (run, TRUE, final_status);
+    }
+  self->status = final_status;
+
+  if (error != NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else if (final_status == MS_BATCH_CANCELLED)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The e-blast was cancelled."));
+  else if (run->stop_error != NULL)
+    g_task_return_error (task, g_error_copy (run->stop_error));
+  else
+    g_task_return_boolean (task, TRUE);
+  run_free (run);
+}
+
+/**
+ * ms_blast_run_async:
+ * @cancellable: (nullable): cancels the batch: in-flight transfers end, the
+ *   rows not sent become `cancelled`
+ *
+ * Sends the batch in a worker thread. Progress and rate-limit callbacks run
+ * in the thread-default main context of the caller.
+ */
+void
+ms_blast_run_async (MsBlast             *self,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MS_IS_BLAST (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ms_blast_run_async);
+  /* The worker must finish its journal work even when cancelled. */
+  g_task_set_return_on_cancel (task, FALSE);
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->running)
+    {
+      g_task_return_new_error (task, MS_ERROR, MS_ERROR_FAILED, _("This e-blast is already running."));
+      return;
+    }
+  self->running = TRUE;
+  g_atomic_int_set (&self->pause_requested, 0);
+  g_atomic_int_set (&self->abort_requested, 0);
+  g_task_run_in_thread (task, blast_worker);
+}
+
+gboolean
+ms_blast_run_finish (MsBlast       *self,
+                     GAsyncResult  *result,
+                     GError       **error)
+{
+  g_return_val_if_fail (MS_IS_BLAST (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  self->running = FALSE;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------ import */
+
+gint64
+ms_blast_import (MsJournal             *journal,
+                 MsBatchSpec           *spec,
+                 const char            *csv_path,
+                 const char            *email_column,
+                 MsBlastBadRowFunc      bad_row_func,
+                 MsBlastDuplicateFunc   duplicate_func,
+                 gpointer               user_data,
+                 MsBlastImportSummary  *summary,
+                 GError               **error)
+{
+  g_autoptr(MsRecipients) recipients = NULL;
+  g_autoptr(MsMessageBuilder) builder = NULL;
+  MsBlastImportSummary local = { 0 };
+  MsMessageSpec mspec = { 0 };
+  const char * const *values;
+  MsRecipientProblem problem;
+  g_autoptr(GError) local_error = NULL;
+  guint line;
+  gint64 batch;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (journal), 0);
+  g_return_val_if_fail (spec != NULL, 0);
+  g_return_val_if_fail (csv_path != NULL, 0);
+
+  if (summary == NULL)
+    summary = &local;
+  memset (summary, 0, sizeof *summary);
+
+  recipients = ms_recipients_new_for_path (csv_path, email_column, error);
+  if (recipients == NULL)
+    return 0;
+
+  g_strfreev (spec->fields);
+  spec->fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
+  spec->email_index = ms_recipients_get_email_index (recipients);
+  if (spec->source == NULL)
+    spec->source = g_strdup (csv_path);
+
+  /* Pre-flight: every field the templates use must be a column, and the
+   * attachments must be readable, before anything is stored. */
+  mspec.from_address = spec->from_address;
+  mspec.from_name = spec->from_name;
+  mspec.subject = spec->subject;
+  mspec.text = spec->text;
+  mspec.html = spec->html;
+  mspec.attachments = (const char * const *) spec->attachments;
+  mspec.unsubscribe = spec->unsubscribe;
+  mspec.fields = (const char * const *) spec->fields;
+  mspec.email_index = spec->email_index;
+  builder = ms_message_builder_new (&mspec, error);
+  if (builder == NULL)
+    return 0;
+
+  if (!ms_journal_begin (journal, error))
+    return 0;
+  batch = ms_journal_create_batch (journal, spec, error);
+  if (batch <= 0)
+    {
+      ms_journal_rollback (journal);
+      return 0;
+    }
+
+  while (ms_recipients_next (recipients, &values, &line, &problem, &local_error))
+    {
+      const char *address = values != NULL ? values[spec->email_index] : NULL;
+      gboolean duplicate = FALSE;
+
+      if (problem != MS_RECIPIENT_OK)
+        {
+          summary->left_out++;
+          switch (problem)
+            {
+            case MS_RECIPIENT_BAD_ADDRESS: summary->bad_address++; break;
+            case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
+            case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
+            case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
+            case MS_RECIPIENT_OK:
+            default: break;
+            }
+          if (bad_row_func != NULL)
+            bad_row_func (line, problem, problem == MS_RECIPIENT_FIELD_COUNT ||
+                                         problem == MS_RECIPIENT_BAD_UTF8 ? NULL : address, user_data);
+          continue;
+        }
+      if (!ms_journal_add_recipient (journal, batch, address, values, line, &duplicate, &local_error))
+        break;
+      if (duplicate)
+        {
+          summary->duplicates++;
+          if (duplicate_func != NULL)
+            duplicate_func (line, address, user_data);
+        }
+      else
+        summary->imported++;
+    }
+  if (local_error != NULL)
+    {
+      ms_journal_rollback (journal);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return 0;
+    }
+  if (summary->imported == 0)
+    {
+      ms_journal_rollback (journal);
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                   _("%s: no usable recipients; check the address column and the rows listed above."),
+                   csv_path);
+      return 0;
+    }
+  if (!ms_journal_commit (journal, error))
+    {
+      ms_journal_rollback (journal);
+      return 0;
+    }
+  return batch;
+}
+
+char *
+ms_blast_import_summary_to_string (const MsBlastImportSummary *s)
+{
+  GString *out = g_string_new (NULL);
+
+  g_return_val_if_fail (s != NULL, NULL);
+
+  g_string_append_printf (out, g_dngettext (GETTEXT_PACKAGE, "Imported %u recipient", "Imported %u recipients",
+                                            s->imported), s->imported);
+  if (s->left_out > 0)
+    {
+      const struct { guint n; const char *what; } parts[] = {
+        { s->bad_address, N_("invalid address") },
+        { s->empty_address, N_("empty address") },
+        { s->field_count, N_("wrong field count") },
+        { s->bad_utf8, N_("invalid UTF-8") },
+      };
+      gboolean first = TRUE;
+
+      g_string_append_printf (out, _("; left out %u: "), s->left_out);
+      for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+        if (parts[i].n > 0)
+          {
+            g_string_append_printf (out, "%s%u %s", first ? "" : ", ", parts[i].n, _(parts[i].what));
+            first = FALSE;
+          }
+    }
+  if (s->duplicates > 0)
+    g_string_append_printf (out, g_dngettext (GETTEXT_PACKAGE, "; %u duplicate sent once",
+                                              "; %u duplicates sent once", s->duplicates), s->duplicates);
+  return g_string_free (out, FALSE);
+}

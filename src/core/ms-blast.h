@@ -6,6 +6,7 @@
 
 #include "ms-journal.h"
 #include "ms-pacer.h"
+#include "ms-recipients.h"
 #include "ms-reply.h"
 #include "ms-smtp.h"
 
@@ -45,13 +46,65 @@ void      ms_blast_run_async    (MsBlast             *self,
                                  GCancellable        *cancellable,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data);
-/* TRUE when the batch finished. Paused: MS_ERROR_* of the stop-class reply,
- * with its advice. Cancelled: G_IO_ERROR_CANCELLED. */
+/* TRUE when the run ended without an error: the batch FINISHED, or it was
+ * PAUSED by ms_blast_pause()/ms_blast_abort() (ms_blast_get_status() tells
+ * which). Paused by a stop-class reply: FALSE with the MS_ERROR_* of the
+ * reply and its advice. Cancelled: G_IO_ERROR_CANCELLED (the batch is then
+ * CANCELLED: its queued and deferred rows too). */
 gboolean  ms_blast_run_finish   (MsBlast             *self,
                                  GAsyncResult        *result,
                                  GError             **error);
 /* Thread-safe. Pause: the messages in flight finish, nothing new starts, the
  * run completes with the batch PAUSED. */
 void      ms_blast_pause        (MsBlast *self);
+/* Thread-safe. Like ms_blast_pause(), but the transfers in flight are cut
+ * short too (a second Ctrl-C): a message cut after its body went out
+ * becomes `uncertain`, the others go back to `queued`. */
+void      ms_blast_abort        (MsBlast *self);
+/* The batch status when the run ended (READY before any run). */
+MsBatchStatus ms_blast_get_status (MsBlast *self);
+gint64    ms_blast_get_batch    (MsBlast *self);
+/* Default TRUE: when only deferred rows due later are left, the job sleeps
+ * until they are due. FALSE: the run ends then, with the batch PAUSED and a
+ * pause reason saying when they are due (resume sends them). */
+void      ms_blast_set_wait_for_deferred (MsBlast *self, gboolean wait);
+
+/* ---- Import: a CSV into a new batch (shared by the CLI and the GUI) ---- */
+
+typedef struct {
+  guint  imported;           /* rows added to the batch */
+  guint  duplicates;         /* addresses seen before (sent once) */
+  guint  left_out;           /* bad rows, by problem below */
+  guint  bad_address, empty_address, field_count, bad_utf8;
+} MsBlastImportSummary;
+
+/* Called for each row left out (line, problem label, the address as written). */
+typedef void (*MsBlastBadRowFunc) (guint line, MsRecipientProblem problem, const char *address,
+                                   gpointer user_data);
+typedef void (*MsBlastDuplicateFunc) (guint line, const char *address, gpointer user_data);
+
+/**
+ * ms_blast_import:
+ * @spec: the batch to create; fields and email_index are filled in from the
+ *   CSV header, so leave them unset
+ *
+ * Reads @csv_path with MsRecipients, checks the templates and attachments
+ * against its columns before anything is stored (a missing field is an
+ * MS_ERROR_INVALID_INPUT naming the field and where it was used), then adds
+ * every usable row to a new batch in one transaction. Blocking.
+ *
+ * Returns: the new batch ID, 0 on error (nothing stored then).
+ */
+gint64    ms_blast_import       (MsJournal             *journal,
+                                 MsBatchSpec           *spec,
+                                 const char            *csv_path,
+                                 const char            *email_column,
+                                 MsBlastBadRowFunc      bad_row_func,
+                                 MsBlastDuplicateFunc   duplicate_func,
+                                 gpointer               user_data,
+                                 MsBlastImportSummary  *summary,
+                                 GError               **error);
+/* "Imported 5 recipients; left out 3: 2 invalid address, 1 wrong field count; 1 duplicate sent once" */
+char     *ms_blast_import_summary_to_string (const MsBlastImportSummary *summary);
 
 G_END_DECLS
