@@ -1,5 +1,2364 @@
-/* ms-journal.c: placeholder until implemented (see ms-journal.h)
+/* ms-journal.c: the SQLite journal of batches and recipients, the source of truth
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "ms-error.h"
 #include "ms-journal.h"
+#include "ms-recipients.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3, sqlite3_close_v2)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+
+/* A cached statement borrowed for one call: the cleanup resets it instead of
+ * finalizing it, so that it is ready for the next caller. */
+typedef sqlite3_stmt MsCachedStmt;
+
+static void
+cached_stmt_reset (MsCachedStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsCachedStmt, cached_stmt_reset)
+
+/* Other processes (the GUI and the CLI) may hold the write lock for the
+ * length of an import; wait for them rather than fail. */
+#define BUSY_TIMEOUT_MS 15000
+/* Times a contended batch lock is retried: recovery in another process holds
+ * it for a few milliseconds only. */
+#define LOCK_RETRIES 10
+
+/* Schema migrations: migrations[n] takes the journal from user_version n to
+ * n + 1. A new version is one more entry; never edit a released one. */
+static const char * const migrations[] = {
+  /* 0 → 1 */
+  "CREATE TABLE batches ("
+  "  id INTEGER PRIMARY KEY,"
+  "  created INTEGER NOT NULL,"
+  "  account TEXT NOT NULL,"
+  "  from_address TEXT,"
+  "  from_name TEXT,"
+  "  subject TEXT,"
+  "  text TEXT,"
+  "  html TEXT,"
+  "  attachments BLOB,"          /* paths, each NUL-terminated */
+  "  unsubscribe TEXT,"
+  "  fields BLOB NOT NULL,"      /* the CSV header, each NUL-terminated */
+  "  email_index INTEGER NOT NULL,"
+  "  source TEXT,"
+  "  status INTEGER NOT NULL DEFAULT 0,"
+  "  pause_reason TEXT,"
+  "  locked_by TEXT,"            /* for people: the lock file is the lock */
+  "  updated_at INTEGER NOT NULL DEFAULT 0"
+  ");"
+  "CREATE TABLE recipients ("
+  "  id INTEGER PRIMARY KEY,"
+  "  batch INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,"
+  "  address TEXT NOT NULL,"
+  "  address_key TEXT NOT NULL," /* lower case: duplicates ignore case */
+  "  vals BLOB,"                 /* the CSV row, each value NUL-terminated */
+  "  line INTEGER NOT NULL DEFAULT 0,"
+  "  state INTEGER NOT NULL DEFAULT 0,"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  reply_code INTEGER NOT NULL DEFAULT 0,"
+  "  reply_text TEXT,"
+  "  reply_class TEXT,"
+  "  advice TEXT,"
+  "  message_id TEXT,"
+  "  queued_at INTEGER NOT NULL DEFAULT 0,"
+  "  first_attempt_at INTEGER NOT NULL DEFAULT 0,"
+  "  sent_at INTEGER NOT NULL DEFAULT 0,"
+  "  next_due INTEGER NOT NULL DEFAULT 0,"
+  "  updated_at INTEGER NOT NULL DEFAULT 0,"
+  "  UNIQUE (batch, address_key)"
+  ");"
+  /* Claiming walks (batch, state, next_due) in index order, without a sort. */
+  "CREATE INDEX recipients_claim ON recipients (batch, state, next_due);"
+  /* Rows of one batch in id order, for streaming reports without a sort. */
+  "CREATE INDEX recipients_batch ON recipients (batch);"
+  /* Seeding the pacer's rolling day; partial, so imports do not pay for it. */
+  "CREATE INDEX recipients_sent ON recipients (sent_at) WHERE state = 2;",
+};
+
+#define ROW_COLUMNS \
+  "id, batch, address, vals, line, state, attempts, reply_code, reply_text, " \
+  "reply_class, advice, message_id, queued_at, sent_at, next_due, updated_at, " \
+  "first_attempt_at"
+
+#define BATCH_INFO_COLUMNS "id, created, status, subject, account, pause_reason"
+
+typedef enum {
+  STMT_BEGIN,
+  STMT_COMMIT,
+  STMT_ROLLBACK,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
+  STMT_ROLLBACK_TO,
+  STMT_INSERT_BATCH,
+  STMT_INSERT_ROW,
+  STMT_GET_SPEC,
+  STMT_GET_INFO,
+  STMT_LIST_BATCHES,
+  STMT_COUNTS,
+  STMT_SET_STATUS,
+  STMT_CLAIM_DEFERRED,
+  STMT_CLAIM_QUEUED,
+  STMT_MARK_SENDING,
+  STMT_RECORD,
+  STMT_RELEASE_ROW,
+  STMT_NEXT_DUE,
+  STMT_NEXT_DUE_ALL,
+  STMT_GET_ROW,
+  STMT_RETRY_ROW,
+  STMT_SKIP_ROW,
+  STMT_SET_ADDRESS,
+  STMT_CANCEL_ROWS,
+  STMT_SENT_TIMES,
+  STMT_RECOVERABLE_BATCHES,
+  STMT_RECOVER_ROWS,
+  STMT_SET_LOCKED_BY,
+  N_STMTS
+} StmtId;
+
+static const char * const stmt_sql[N_STMTS] = {
+  [STMT_BEGIN] = "BEGIN IMMEDIATE",
+  [STMT_COMMIT] = "COMMIT",
+  [STMT_ROLLBACK] = "ROLLBACK",
+  [STMT_SAVEPOINT] = "SAVEPOINT ms_nested",
+  [STMT_RELEASE] = "RELEASE ms_nested",
+  [STMT_ROLLBACK_TO] = "ROLLBACK TO ms_nested",
+  [STMT_INSERT_BATCH] =
+    "INSERT INTO batches (created, account, from_address, from_name, subject, text, html,"
+    " attachments, unsubscribe, fields, email_index, source, status, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?1)",
+  [STMT_INSERT_ROW] =
+    "INSERT OR IGNORE INTO recipients (batch, address, address_key, vals, line, queued_at, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+  [STMT_GET_SPEC] =
+    "SELECT account, from_address, from_name, subject, text, html, attachments, unsubscribe,"
+    " fields, email_index, source FROM batches WHERE id = ?1",
+  [STMT_GET_INFO] = "SELECT " BATCH_INFO_COLUMNS " FROM batches WHERE id = ?1",
+  [STMT_LIST_BATCHES] = "SELECT " BATCH_INFO_COLUMNS " FROM batches ORDER BY id DESC",
+  [STMT_COUNTS] = "SELECT state, count(*) FROM recipients WHERE batch = ?1 GROUP BY state",
+  [STMT_SET_STATUS] =
+    "UPDATE batches SET status = ?2, pause_reason = ?3, updated_at = ?4 WHERE id = ?1",
+  [STMT_CLAIM_DEFERRED] =
+    "SELECT " ROW_COLUMNS " FROM recipients"
+    " WHERE batch = ?1 AND state = 3 AND next_due <= ?2 ORDER BY next_due, id LIMIT ?3",
+  [STMT_CLAIM_QUEUED] =
+    "SELECT " ROW_COLUMNS " FROM recipients"
+    " WHERE batch = ?1 AND state = 0 ORDER BY next_due, id LIMIT ?2",
+  [STMT_MARK_SENDING] =
+    "UPDATE recipients SET state = 1, attempts = attempts + 1,"
+    " first_attempt_at = CASE first_attempt_at WHEN 0 THEN ?2 ELSE first_attempt_at END,"
+    " next_due = 0, updated_at = ?2 WHERE id = ?1",
+  [STMT_RECORD] =
+    "UPDATE recipients SET state = ?2, reply_code = ?3, reply_text = ?4, reply_class = ?5,"
+    " advice = ?6, message_id = coalesce (?7, message_id), next_due = ?8,"
+    " sent_at = CASE WHEN ?2 = 2 THEN ?9 ELSE sent_at END, updated_at = ?9 WHERE id = ?1",
+  /* The attempt did not happen: give it back. */
+  [STMT_RELEASE_ROW] =
+    "UPDATE recipients SET state = 0, next_due = 0, attempts = max (attempts - 1, 0),"
+    " first_attempt_at = CASE WHEN attempts <= 1 THEN 0 ELSE first_attempt_at END,"
+    " updated_at = ?2 WHERE id = ?1 AND state = 1",
+  [STMT_NEXT_DUE] = "SELECT min (next_due) FROM recipients WHERE batch = ?1 AND state = 3",
+  [STMT_NEXT_DUE_ALL] = "SELECT min (next_due) FROM recipients WHERE state = 3",
+  [STMT_GET_ROW] = "SELECT " ROW_COLUMNS " FROM recipients WHERE id = ?1",
+  /* A retry is the user's fresh decision: the backoff and the day of trying start over. */
+  [STMT_RETRY_ROW] =
+    "UPDATE recipients SET state = 0, next_due = 0, attempts = 0, first_attempt_at = 0,"
+    " updated_at = ?2 WHERE id = ?1",
+  [STMT_SKIP_ROW] =
+    "UPDATE recipients SET state = 7, next_due = 0, updated_at = ?2 WHERE id = ?1",
+  [STMT_SET_ADDRESS] =
+    "UPDATE recipients SET address = ?2, address_key = ?3, vals = ?4, updated_at = ?5 WHERE id = ?1",
+  [STMT_CANCEL_ROWS] =
+    "UPDATE recipients SET state = 6, next_due = 0, updated_at = ?2"
+    " WHERE batch = ?1 AND state IN (0, 3)",
+  [STMT_SENT_TIMES] =
+    "SELECT r.sent_at FROM recipients AS r JOIN batches AS b ON b.id = r.batch"
+    " WHERE r.state = 2 AND r.sent_at >= ?1 AND (?2 IS NULL OR b.account = ?2)"
+    " ORDER BY r.sent_at",
+  [STMT_RECOVERABLE_BATCHES] =
+    "SELECT id FROM batches WHERE status = 1"
+    " OR EXISTS (SELECT 1 FROM recipients WHERE batch = batches.id AND state = 1)",
+  [STMT_RECOVER_ROWS] =
+    "UPDATE recipients SET state = 5, advice = ?2, updated_at = ?3 WHERE batch = ?1 AND state = 1",
+  [STMT_SET_LOCKED_BY] = "UPDATE batches SET locked_by = ?2 WHERE id = ?1",
+};
+
+typedef struct {
+  int   fd;
+  char *path;
+} BatchLock;
+
+struct _MsJournal
+{
+  GObject parent_instance;
+
+  char *path;
+  sqlite3 *db;
+  sqlite3_stmt *stmts[N_STMTS];
+  /* 0 = no transaction; 1 = BEGIN IMMEDIATE; deeper levels are savepoints. */
+  guint txn_depth;
+  GHashTable *locks;      /* gint64* batch → BatchLock* */
+
+  /* Reused by ms_journal_add_recipient() so an import does not allocate per row. */
+  GByteArray *blob;
+  GString *key;
+};
+
+G_DEFINE_FINAL_TYPE (MsJournal, ms_journal, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_PATH,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* States and statuses ---------------------------------------------------- */
+
+static const char * const state_names[MS_N_STATES] = {
+  "queued", "sending", "sent", "deferred", "failed", "uncertain", "cancelled", "skipped",
+};
+
+/**
+ * ms_recipient_state_to_string:
+ *
+ * Returns: the stable lower-case word for @state, as `report --csv` prints it.
+ */
+const char *
+ms_recipient_state_to_string (MsRecipientState state)
+{
+  g_return_val_if_fail (state < MS_N_STATES, NULL);
+  return state_names[state];
+}
+
+/**
+ * ms_recipient_state_from_string:
+ *
+ * Parses a word from ms_recipient_state_to_string(), ignoring case.
+ */
+gboolean
+ms_recipient_state_from_string (const char       *str,
+                                MsRecipientState *state)
+{
+  g_return_val_if_fail (str != NULL, FALSE);
+
+  for (guint i = 0; i < MS_N_STATES; i++)
+    if (g_ascii_strcasecmp (str, state_names[i]) == 0)
+      {
+        if (state)
+          *state = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/**
+ * ms_recipient_state_get_label:
+ *
+ * Returns: @state in words for people, translated.
+ */
+const char *
+ms_recipient_state_get_label (MsRecipientState state)
+{
+  switch (state)
+    {
+    case MS_STATE_QUEUED:
+      return C_("recipient state", "Queued");
+    case MS_STATE_SENDING:
+      return C_("recipient state", "Sending");
+    case MS_STATE_SENT:
+      return C_("recipient state", "Sent");
+    case MS_STATE_DEFERRED:
+      return C_("recipient state", "Deferred");
+    case MS_STATE_FAILED:
+      return C_("recipient state", "Failed");
+    case MS_STATE_UNCERTAIN:
+      return C_("recipient state", "Uncertain");
+    case MS_STATE_CANCELLED:
+      return C_("recipient state", "Cancelled");
+    case MS_STATE_SKIPPED:
+      return C_("recipient state", "Skipped");
+    case MS_N_STATES:
+    default:
+      break;
+    }
+  g_return_val_if_reached (NULL);
+}
+
+/**
+ * ms_batch_status_to_string:
+ *
+ * Returns: the stable lower-case word for @status.
+ */
+const char *
+ms_batch_status_to_string (MsBatchStatus status)
+{
+  switch (status)
+    {
+    case MS_BATCH_READY:
+      return "ready";
+    case MS_BATCH_RUNNING:
+      return "running";
+    case MS_BATCH_PAUSED:
+      return "paused";
+    case MS_BATCH_FINISHED:
+      return "finished";
+    case MS_BATCH_CANCELLED:
+      return "cancelled";
+    default:
+      break;
+    }
+  g_return_val_if_reached (NULL);
+}
+
+/* Boxed-ish structs ------------------------------------------------------ */
+
+/**
+ * ms_batch_spec_copy:
+ *
+ * Returns: (transfer full): a deep copy of @spec.
+ */
+MsBatchSpec *
+ms_batch_spec_copy (const MsBatchSpec *spec)
+{
+  MsBatchSpec *copy;
+
+  g_return_val_if_fail (spec != NULL, NULL);
+
+  copy = g_new0 (MsBatchSpec, 1);
+  copy->account = g_strdup (spec->account);
+  copy->from_address = g_strdup (spec->from_address);
+  copy->from_name = g_strdup (spec->from_name);
+  copy->subject = g_strdup (spec->subject);
+  copy->text = g_strdup (spec->text);
+  copy->html = g_strdup (spec->html);
+  copy->attachments = g_strdupv (spec->attachments);
+  copy->unsubscribe = g_strdup (spec->unsubscribe);
+  copy->fields = g_strdupv (spec->fields);
+  copy->email_index = spec->email_index;
+  copy->source = g_strdup (spec->source);
+  return copy;
+}
+
+void
+ms_batch_spec_free (MsBatchSpec *spec)
+{
+  if (spec == NULL)
+    return;
+  g_free (spec->account);
+  g_free (spec->from_address);
+  g_free (spec->from_name);
+  g_free (spec->subject);
+  g_free (spec->text);
+  g_free (spec->html);
+  g_strfreev (spec->attachments);
+  g_free (spec->unsubscribe);
+  g_strfreev (spec->fields);
+  g_free (spec->source);
+  g_free (spec);
+}
+
+void
+ms_batch_info_free (MsBatchInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->subject);
+  g_free (info->account);
+  g_free (info->pause_reason);
+  g_free (info);
+}
+
+void
+ms_journal_row_free (MsJournalRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->address);
+  g_strfreev (row->values);
+  g_free (row->reply_text);
+  g_free (row->advice);
+  g_free (row->message_id);
+  g_free (row);
+}
+
+/* Helpers ----------------------------------------------------------------- */
+
+static gint64
+now_seconds (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+/* A string list as one BLOB: each value NUL-terminated, so that empty values,
+ * newlines and any UTF-8 round-trip, and an empty list is an empty BLOB. */
+static void
+encode_strv (GByteArray         *blob,
+             const char * const *strv)
+{
+  g_byte_array_set_size (blob, 0);
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    g_byte_array_append (blob, (const guint8 *) strv[i], strlen (strv[i]) + 1);
+}
+
+static char **
+decode_strv (const void *data,
+             int         len)
+{
+  const char *p = data;
+  const char *end = p + (len > 0 ? len : 0);
+  GPtrArray *out = g_ptr_array_new ();
+
+  while (p < end)
+    {
+      const char *nul = memchr (p, '\0', end - p);
+      gsize n = nul ? (gsize) (nul - p) : (gsize) (end - p);
+
+      g_ptr_array_add (out, g_strndup (p, n));
+      p += n + 1;
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+static char **
+column_strv (sqlite3_stmt *stmt,
+             int           col)
+{
+  return decode_strv (sqlite3_column_blob (stmt, col), sqlite3_column_bytes (stmt, col));
+}
+
+static char *
+column_dup (sqlite3_stmt *stmt,
+            int           col)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, col));
+}
+
+/* Duplicates are found on a lower-case key; ASCII (nearly every address)
+ * avoids an allocation. */
+static const char *
+address_key (GString    *key,
+             const char *address)
+{
+  gboolean ascii = TRUE;
+
+  g_string_truncate (key, 0);
+  for (const char *p = address; *p; p++)
+    {
+      if ((guchar) *p >= 0x80)
+        {
+          ascii = FALSE;
+          break;
+        }
+      g_string_append_c (key, g_ascii_tolower (*p));
+    }
+
+  if (!ascii)
+    {
+      g_autofree char *lower = NULL;
+
+      g_string_truncate (key, 0);
+      if (g_utf8_validate (address, -1, NULL))
+        lower = g_utf8_strdown (address, -1);
+      else
+        lower = g_ascii_strdown (address, -1);
+      g_string_append (key, lower);
+    }
+  return key->str;
+}
+
+static void
+bind_text_or_null (sqlite3_stmt *stmt,
+                   int           col,
+                   const char   *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, col, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, col);
+}
+
+static void
+set_sqlite_error (const char  *path,
+                  int          rc,
+                  const char  *detail,
+                  GError     **error)
+{
+  g_debug ("journal %s: sqlite error %d: %s", path, rc, detail ? detail : sqlite3_errstr (rc));
+
+  if (detail == NULL)
+    detail = sqlite3_errstr (rc);
+
+  switch (rc & 0xff)
+    {
+    case SQLITE_FULL:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The disk that holds the journal at %s is full. Free some space, then try again."),
+                   path);
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s is kept busy by another Mailshot process. Try again in a moment."),
+                   path);
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s is damaged or is not a Mailshot journal (%s). "
+                     "Move the file aside to start a new journal."),
+                   path, detail);
+      break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_AUTH:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s could not be opened for writing (%s). "
+                     "Check the permissions of the file and of its folder."),
+                   path, detail);
+      break;
+    default:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s could not be used: %s. Check the disk space and permissions."),
+                   path, detail);
+      break;
+    }
+}
+
+static gboolean
+fail (MsJournal  *self,
+      int         rc,
+      GError    **error)
+{
+  set_sqlite_error (self->path, rc, sqlite3_errmsg (self->db), error);
+  return FALSE;
+}
+
+static void
+set_batch_not_found (gint64   batch,
+                     GError **error)
+{
+  g_set_error (error, MS_ERROR, MS_ERROR_NOT_FOUND,
+               _("No batch %" G_GINT64_FORMAT ". `mailshot-cli blast list` shows the batches."),
+               batch);
+}
+
+static void
+set_row_not_found (gint64   row,
+                   GError **error)
+{
+  g_set_error (error, MS_ERROR, MS_ERROR_NOT_FOUND,
+               _("No recipient row %" G_GINT64_FORMAT ". `mailshot-cli pending` lists the rows."),
+               row);
+}
+
+/* Statements are prepared once, on first use, and kept for the life of the
+ * connection. */
+static MsCachedStmt *
+get_stmt (MsJournal  *self,
+          StmtId      id,
+          GError    **error)
+{
+  g_assert (id < N_STMTS);
+
+  if (self->stmts[id] == NULL)
+    {
+      int rc = sqlite3_prepare_v3 (self->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                   &self->stmts[id], NULL);
+      if (rc != SQLITE_OK)
+        {
+          fail (self, rc, error);
+          return NULL;
+        }
+    }
+  return self->stmts[id];
+}
+
+/* Runs a statement that returns no rows. */
+static gboolean
+run_stmt (MsJournal     *self,
+          MsCachedStmt  *stmt,
+          GError       **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    return fail (self, rc, error);
+  return TRUE;
+}
+
+static gboolean
+run_simple (MsJournal  *self,
+            StmtId      id,
+            GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, id, error);
+
+  return stmt != NULL && run_stmt (self, stmt, error);
+}
+
+/* Transactions: the outermost level takes the write lock at once (BEGIN
+ * IMMEDIATE waits through busy_timeout; a deferred transaction that upgrades
+ * would fail with SQLITE_BUSY instead). Inner levels are savepoints, so that
+ * claim or record inside a caller's begin/commit undo only their own part. */
+static gboolean
+txn_begin (MsJournal  *self,
+           GError    **error)
+{
+  if (!run_simple (self, self->txn_depth == 0 ? STMT_BEGIN : STMT_SAVEPOINT, error))
+    return FALSE;
+  self->txn_depth++;
+  return TRUE;
+}
+
+static gboolean
+txn_commit (MsJournal  *self,
+            GError    **error)
+{
+  g_assert (self->txn_depth > 0);
+
+  if (self->txn_depth > 1)
+    {
+      if (!run_simple (self, STMT_RELEASE, error))
+        return FALSE;
+      self->txn_depth--;
+      return TRUE;
+    }
+
+  if (!run_simple (self, STMT_COMMIT, error))
+    {
+      ms_journal_rollback (self);
+      return FALSE;
+    }
+  self->txn_depth = 0;
+  return TRUE;
+}
+
+static void
+txn_abort (MsJournal *self)
+{
+  g_assert (self->txn_depth > 0);
+
+  if (self->txn_depth > 1)
+    {
+      run_simple (self, STMT_ROLLBACK_TO, NULL);
+      run_simple (self, STMT_RELEASE, NULL);
+      self->txn_depth--;
+    }
+  else
+    ms_journal_rollback (self);
+}
+
+static MsJournalRow *
+row_from_stmt (sqlite3_stmt *stmt)
+{
+  MsJournalRow *row = g_new0 (MsJournalRow, 1);
+  const char *klass;
+
+  row->id = sqlite3_column_int64 (stmt, 0);
+  row->batch = sqlite3_column_int64 (stmt, 1);
+  row->address = column_dup (stmt, 2);
+  row->values = column_strv (stmt, 3);
+  row->line = sqlite3_column_int (stmt, 4);
+  row->state = CLAMP (sqlite3_column_int (stmt, 5), 0, MS_N_STATES - 1);
+  row->attempts = sqlite3_column_int (stmt, 6);
+  row->reply_code = sqlite3_column_int (stmt, 7);
+  row->reply_text = column_dup (stmt, 8);
+  klass = (const char *) sqlite3_column_text (stmt, 9);
+  row->reply_class = klass ? ms_reply_class_from_string (klass) : MS_REPLY_CLASS_NONE;
+  row->advice = column_dup (stmt, 10);
+  row->message_id = column_dup (stmt, 11);
+  row->queued_at = sqlite3_column_int64 (stmt, 12);
+  row->sent_at = sqlite3_column_int64 (stmt, 13);
+  row->next_due = sqlite3_column_int64 (stmt, 14);
+  row->updated_at = sqlite3_column_int64 (stmt, 15);
+  row->first_attempt_at = sqlite3_column_int64 (stmt, 16);
+  return row;
+}
+
+static MsBatchInfo *
+info_from_stmt (sqlite3_stmt *stmt)
+{
+  MsBatchInfo *info = g_new0 (MsBatchInfo, 1);
+
+  info->id = sqlite3_column_int64 (stmt, 0);
+  info->created = sqlite3_column_int64 (stmt, 1);
+  info->status = CLAMP (sqlite3_column_int (stmt, 2), MS_BATCH_READY, MS_BATCH_CANCELLED);
+  info->subject = column_dup (stmt, 3);
+  info->account = column_dup (stmt, 4);
+  info->pause_reason = column_dup (stmt, 5);
+  return info;
+}
+
+/* Batch locks ------------------------------------------------------------- */
+
+static char *
+batch_lock_path (MsJournal *self,
+                 gint64     batch)
+{
+  return g_strdup_printf ("%s-batch-%" G_GINT64_FORMAT ".lock", self->path, batch);
+}
+
+static char *
+lock_owner_description (void)
+{
+  g_autofree char *boot_id = NULL;
+
+  if (g_file_get_contents ("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL))
+    g_strstrip (boot_id);
+  return g_strdup_printf ("%d %s %s", (int) getpid (), g_get_host_name (),
+                          boot_id ? boot_id : "-");
+}
+
+static void
+batch_lock_free (BatchLock *lock)
+{
+  /* Unlink while still holding the lock: a contender that opened the old
+   * file notices the unlink (see try_lock_batch) and opens the new one. */
+  g_unlink (lock->path);
+  close (lock->fd);
+  g_free (lock->path);
+  g_free (lock);
+}
+
+/* The lock is an flock() on a file next to the journal. The kernel drops it
+ * when the process dies, however it dies, so a lock never outlives its owner.
+ * flock (unlike fcntl locks) belongs to the open file, so two journals in
+ * one process exclude each other too. O_CLOEXEC keeps spawned helpers from
+ * inheriting it. Returns NULL with *busy set when another holder has it. */
+static BatchLock *
+try_lock_batch (MsJournal  *self,
+                gint64      batch,
+                gboolean   *busy,
+                char      **holder,
+                GError    **error)
+{
+  g_autofree char *path = batch_lock_path (self, batch);
+
+  *busy = FALSE;
+
+  for (guint attempt = 0; attempt < LOCK_RETRIES; attempt++)
+    {
+      struct stat fd_st, path_st;
+      int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+      if (fd < 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                       _("The lock file %s could not be created: %s. "
+                         "Check the permissions of the journal's folder."),
+                       path, g_strerror (saved));
+          return NULL;
+        }
+
+      if (flock (fd, LOCK_EX | LOCK_NB) < 0)
+        {
+          int saved = errno;
+
+          if (saved == EWOULDBLOCK || saved == EINTR)
+            {
+              char buf[256];
+              ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+
+              close (fd);
+              *busy = TRUE;
+              if (holder)
+                {
+                  g_clear_pointer (holder, g_free);
+                  if (n > 0)
+                    *holder = g_strstrip (g_strndup (buf, n));
+                }
+              g_usleep (20 * 1000);
+              continue;
+            }
+
+          close (fd);
+          g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                       _("The lock file %s could not be locked: %s. "
+                         "The journal's folder must be on a local disk."),
+                       path, g_strerror (saved));
+          return NULL;
+        }
+
+      /* The previous holder may have unlinked the file between our open and
+       * our flock; a lock on an unlinked file protects nothing. */
+      if (fstat (fd, &fd_st) < 0 || g_stat (path, &path_st) < 0 ||
+          fd_st.st_ino != path_st.st_ino || fd_st.st_dev != path_st.st_dev)
+        {
+          close (fd);
+          continue;
+        }
+
+      {
+        g_autofree char *owner = lock_owner_description ();
+        BatchLock *lock;
+
+        if (ftruncate (fd, 0) == 0 &&
+            pwrite (fd, owner, strlen (owner), 0) < 0)
+          g_debug ("journal: could not describe the owner in %s", path);
+
+        lock = g_new0 (BatchLock, 1);
+        lock->fd = fd;
+        lock->path = g_steal_pointer (&path);
+        *busy = FALSE;
+        return lock;
+      }
+    }
+
+  if (!*busy)
+    g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                 _("The lock file %s keeps changing. Try again in a moment."), path);
+  return NULL;
+}
+
+static gboolean
+recover_batch (MsJournal  *self,
+               gint64      batch,
+               GError    **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+
+  if (!txn_begin (self, error))
+    return FALSE;
+
+  {
+    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECOVER_ROWS, error);
+
+    if (stmt == NULL)
+      goto failed;
+    sqlite3_bind_int64 (stmt, 1, batch);
+    sqlite3_bind_text (stmt, 2,
+                       _("Mailshot stopped while this message was being sent: it may or may "
+                         "not have been delivered. Retry it only if the recipient did not get it."),
+                       -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 3, now_seconds ());
+    if (!run_stmt (self, stmt, error))
+      goto failed;
+    if (sqlite3_changes (self->db) > 0)
+      g_debug ("journal: batch %" G_GINT64_FORMAT ": %d rows left sending are now uncertain",
+               batch, sqlite3_changes (self->db));
+  }
+
+  info = ms_journal_get_batch_info (self, batch, error);
+  if (info == NULL)
+    goto failed;
+  /* Nobody runs it any more: say so instead of showing it running forever. */
+  if (info->status == MS_BATCH_RUNNING &&
+      !ms_journal_set_batch_status (self, batch, MS_BATCH_PAUSED,
+                                    _("Mailshot stopped while sending this batch. "
+                                      "Check the uncertain recipients, then resume it."),
+                                    error))
+    goto failed;
+
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
+}
+
+/* Crash recovery: rows a dead process left in `sending` may or may not have
+ * reached the server, so they become `uncertain` rather than being resent.
+ * A batch whose lock is held belongs to a live process and is left alone. */
+static gboolean
+recover (MsJournal  *self,
+         GError    **error)
+{
+  g_autoptr(GArray) batches = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  {
+    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECOVERABLE_BATCHES, error);
+    int rc;
+
+    if (stmt == NULL)
+      return FALSE;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      {
+        gint64 id = sqlite3_column_int64 (stmt, 0);
+        g_array_append_val (batches, id);
+      }
+    if (rc != SQLITE_DONE)
+      return fail (self, rc, error);
+  }
+
+  for (guint i = 0; i < batches->len; i++)
+    {
+      gint64 batch = g_array_index (batches, gint64, i);
+      g_autoptr(GError) local_error = NULL;
+      BatchLock *lock;
+      gboolean busy;
+
+      if (g_hash_table_contains (self->locks, &batch))
+        continue;
+
+      lock = try_lock_batch (self, batch, &busy, NULL, &local_error);
+      if (lock == NULL)
+        {
+          g_debug ("journal: batch %" G_GINT64_FORMAT " not recovered: %s", batch,
+                   busy ? "a live process is sending it" : local_error->message);
+          continue;
+        }
+
+      if (!recover_batch (self, batch, error))
+        {
+          batch_lock_free (lock);
+          return FALSE;
+        }
+      batch_lock_free (lock);
+    }
+
+  return TRUE;
+}
+
+/* Opening ----------------------------------------------------------------- */
+
+static int
+get_user_version (sqlite3 *db,
+                  int     *version)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  rc = sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return rc;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    return rc;
+  *version = sqlite3_column_int (stmt, 0);
+  return SQLITE_OK;
+}
+
+static gboolean
+migrate (MsJournal  *self,
+         GError    **error)
+{
+  int version = 0;
+  int rc;
+
+  rc = get_user_version (self->db, &version);
+  if (rc != SQLITE_OK)
+    return fail (self, rc, error);
+
+  if (version > (int) G_N_ELEMENTS (migrations))
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s was written by a newer version of Mailshot "
+                     "(schema %d; this version knows %d). Update Mailshot, or move the file aside."),
+                   self->path, version, (int) G_N_ELEMENTS (migrations));
+      return FALSE;
+    }
+
+  while (version < (int) G_N_ELEMENTS (migrations))
+    {
+      g_autofree char *set_version = NULL;
+      int current = 0;
+
+      if (!txn_begin (self, error))
+        return FALSE;
+
+      /* Another process may have migrated while we waited for the lock. */
+      rc = get_user_version (self->db, &current);
+      if (rc != SQLITE_OK)
+        {
+          fail (self, rc, error);
+          txn_abort (self);
+          return FALSE;
+        }
+
+      if (current == version)
+        {
+          g_debug ("journal %s: migrating schema %d → %d", self->path, version, version + 1);
+          set_version = g_strdup_printf ("PRAGMA user_version = %d", version + 1);
+          rc = sqlite3_exec (self->db, migrations[version], NULL, NULL, NULL);
+          if (rc == SQLITE_OK)
+            rc = sqlite3_exec (self->db, set_version, NULL, NULL, NULL);
+          if (rc != SQLITE_OK)
+            {
+              fail (self, rc, error);
+              txn_abort (self);
+              return FALSE;
+            }
+          current = version + 1;
+        }
+
+      if (!txn_commit (self, error))
+        return FALSE;
+      version = current;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+configure (MsJournal  *self,
+           GError    **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  const char *mode;
+  int rc;
+
+  sqlite3_extended_result_codes (self->db, 1);
+  sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
+
+  /* The first statement that reads the file: a damaged one fails here. */
+  rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    return fail (self, rc, error);
+  mode = (const char *) sqlite3_column_text (stmt, 0);
+  if (mode == NULL || g_ascii_strcasecmp (mode, "wal") != 0)
+    g_debug ("journal %s: WAL not available, journal_mode is %s", self->path, mode);
+
+  /* A WAL commit under NORMAL survives a killed process, which is the crash
+   * this journal is built for. It can lose the last commits on a power cut
+   * (FULL would fsync each commit, ten times slower); a lost `sent` then
+   * shows as `sending` and becomes `uncertain`, never as a silent resend
+   * unless the whole claim was lost too. */
+  rc = sqlite3_exec (self->db,
+                     "PRAGMA synchronous = NORMAL;"
+                     "PRAGMA foreign_keys = ON;"
+                     /* An 8 MB cache: imports of a million rows stay fast and RSS stays flat. */
+                     "PRAGMA cache_size = -8192;"
+                     /* The WAL of a large import shrinks back after the checkpoint. */
+                     "PRAGMA journal_size_limit = 16777216;"
+                     "PRAGMA temp_store = MEMORY;",
+                     NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return fail (self, rc, error);
+
+  return TRUE;
+}
+
+/**
+ * ms_journal_open:
+ * @path: (nullable): the database file; %NULL for
+ *   `$XDG_DATA_HOME/mailshot/journal.sqlite`
+ *
+ * Opens (creating or migrating as needed) the journal, and recovers what a
+ * crashed process left behind.
+ *
+ * Returns: (transfer full): the journal, or %NULL with %MS_ERROR_JOURNAL.
+ */
+MsJournal *
+ms_journal_open (const char  *path,
+                 GError     **error)
+{
+  g_autoptr(MsJournal) self = NULL;
+  g_autoptr(sqlite3) db = NULL;
+  g_autofree char *default_path = NULL;
+  g_autofree char *dir = NULL;
+  int rc;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (path == NULL)
+    path = default_path = g_build_filename (g_get_user_data_dir (), "mailshot", "journal.sqlite", NULL);
+
+  dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The folder %s for the journal could not be created: %s. "
+                     "Check the permissions and the disk space."),
+                   dir, g_strerror (saved));
+      return NULL;
+    }
+
+  /* NOMUTEX: one thread per connection (see the header), so SQLite's own
+   * per-call mutex would only cost time. */
+  rc = sqlite3_open_v2 (path, &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (path, rc, db ? sqlite3_errmsg (db) : sqlite3_errstr (rc), error);
+      return NULL;
+    }
+
+  self = g_object_new (MS_TYPE_JOURNAL, "path", path, NULL);
+  self->db = g_steal_pointer (&db);
+
+  if (!configure (self, error) ||
+      !migrate (self, error) ||
+      !recover (self, error))
+    return NULL;
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * ms_journal_get_path:
+ *
+ * Returns: the database file.
+ */
+const char *
+ms_journal_get_path (MsJournal *self)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  return self->path;
+}
+
+/* Import ------------------------------------------------------------------ */
+
+/**
+ * ms_journal_create_batch:
+ * @spec: what the batch sends; stored so that a resume is exact
+ *
+ * Returns: the new batch id (status ready), or 0 on error.
+ */
+gint64
+ms_journal_create_batch (MsJournal         *self,
+                         const MsBatchSpec *spec,
+                         GError           **error)
+{
+  g_autoptr(MsCachedStmt) stmt = NULL;
+  g_autoptr(GByteArray) attachments = g_byte_array_new ();
+  g_autoptr(GByteArray) fields = g_byte_array_new ();
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), 0);
+  g_return_val_if_fail (spec != NULL, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  stmt = get_stmt (self, STMT_INSERT_BATCH, error);
+  if (stmt == NULL)
+    return 0;
+
+  encode_strv (attachments, (const char * const *) spec->attachments);
+  encode_strv (fields, (const char * const *) spec->fields);
+
+  sqlite3_bind_int64 (stmt, 1, now_seconds ());
+  sqlite3_bind_text (stmt, 2, spec->account ? spec->account : "default", -1, SQLITE_TRANSIENT);
+  bind_text_or_null (stmt, 3, spec->from_address);
+  bind_text_or_null (stmt, 4, spec->from_name);
+  bind_text_or_null (stmt, 5, spec->subject);
+  bind_text_or_null (stmt, 6, spec->text);
+  bind_text_or_null (stmt, 7, spec->html);
+  sqlite3_bind_blob (stmt, 8, attachments->data, attachments->len, SQLITE_TRANSIENT);
+  bind_text_or_null (stmt, 9, spec->unsubscribe);
+  sqlite3_bind_blob (stmt, 10, fields->data, fields->len, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 11, spec->email_index);
+  bind_text_or_null (stmt, 12, spec->source);
+
+  if (!run_stmt (self, stmt, error))
+    return 0;
+  return sqlite3_last_insert_rowid (self->db);
+}
+
+/**
+ * ms_journal_begin:
+ *
+ * Starts a transaction (taking the write lock, waiting for other processes
+ * up to a few seconds). Nested calls are savepoints. End it with
+ * ms_journal_commit(), or ms_journal_rollback() after any error.
+ */
+gboolean
+ms_journal_begin (MsJournal  *self,
+                  GError    **error)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  return txn_begin (self, error);
+}
+
+/**
+ * ms_journal_commit:
+ *
+ * Commits the transaction of ms_journal_begin(). Once it returns %TRUE, the
+ * changes survive a killed process.
+ */
+gboolean
+ms_journal_commit (MsJournal  *self,
+                   GError    **error)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (self->txn_depth > 0, FALSE);
+  return txn_commit (self, error);
+}
+
+/**
+ * ms_journal_rollback:
+ *
+ * Undoes the whole transaction, at every nesting level. Safe to call when
+ * there is none.
+ */
+void
+ms_journal_rollback (MsJournal *self)
+{
+  g_return_if_fail (MS_IS_JOURNAL (self));
+
+  /* SQLite may already have rolled back by itself (SQLITE_FULL, ...). */
+  if (!sqlite3_get_autocommit (self->db))
+    run_simple (self, STMT_ROLLBACK, NULL);
+  self->txn_depth = 0;
+}
+
+/**
+ * ms_journal_add_recipient:
+ * @values: the CSV row; any UTF-8, empty values and newlines included
+ * @duplicate: (out) (optional): set when the batch has this address already
+ *
+ * Adds one `queued` row. Call it between ms_journal_begin() and
+ * ms_journal_commit(): a million rows then take well under a second each
+ * microsecond.
+ */
+gboolean
+ms_journal_add_recipient (MsJournal          *self,
+                          gint64              batch,
+                          const char         *address,
+                          const char * const *values,
+                          guint               line,
+                          gboolean           *duplicate,
+                          GError            **error)
+{
+  g_autoptr(MsCachedStmt) stmt = NULL;
+  const char *key;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (address != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (duplicate)
+    *duplicate = FALSE;
+
+  stmt = get_stmt (self, STMT_INSERT_ROW, error);
+  if (stmt == NULL)
+    return FALSE;
+
+  key = address_key (self->key, address);
+  encode_strv (self->blob, values);
+
+  sqlite3_bind_int64 (stmt, 1, batch);
+  sqlite3_bind_text (stmt, 2, address, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, key, self->key->len, SQLITE_STATIC);
+  sqlite3_bind_blob (stmt, 4, self->blob->data, self->blob->len, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 5, line);
+  sqlite3_bind_int64 (stmt, 6, now_seconds ());
+
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        {
+          set_batch_not_found (batch, error);
+          return FALSE;
+        }
+      return fail (self, rc, error);
+    }
+
+  if (duplicate && sqlite3_changes (self->db) == 0)
+    *duplicate = TRUE;
+  return TRUE;
+}
+
+/* Batches ----------------------------------------------------------------- */
+
+/**
+ * ms_journal_get_batch_spec:
+ *
+ * Returns: (transfer full): what @batch sends, or %NULL with
+ *   %MS_ERROR_NOT_FOUND.
+ */
+MsBatchSpec *
+ms_journal_get_batch_spec (MsJournal  *self,
+                           gint64      batch,
+                           GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = NULL;
+  MsBatchSpec *spec;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  stmt = get_stmt (self, STMT_GET_SPEC, error);
+  if (stmt == NULL)
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, batch);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      set_batch_not_found (batch, error);
+      return NULL;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      fail (self, rc, error);
+      return NULL;
+    }
+
+  spec = g_new0 (MsBatchSpec, 1);
+  spec->account = column_dup (stmt, 0);
+  spec->from_address = column_dup (stmt, 1);
+  spec->from_name = column_dup (stmt, 2);
+  spec->subject = column_dup (stmt, 3);
+  spec->text = column_dup (stmt, 4);
+  spec->html = column_dup (stmt, 5);
+  spec->attachments = column_strv (stmt, 6);
+  spec->unsubscribe = column_dup (stmt, 7);
+  spec->fields = column_strv (stmt, 8);
+  spec->email_index = sqlite3_column_int (stmt, 9);
+  spec->source = column_dup (stmt, 10);
+  return spec;
+}
+
+static gboolean
+fill_counts (MsJournal  *self,
+             gint64      batch,
+             guint       counts[MS_N_STATES],
+             guint      *total,
+             GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_COUNTS, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+
+  memset (counts, 0, sizeof (guint) * MS_N_STATES);
+  if (total)
+    *total = 0;
+
+  sqlite3_bind_int64 (stmt, 1, batch);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      int state = sqlite3_column_int (stmt, 0);
+      guint n = sqlite3_column_int (stmt, 1);
+
+      if (state >= 0 && state < MS_N_STATES)
+        counts[state] = n;
+      if (total)
+        *total += n;
+    }
+  if (rc != SQLITE_DONE)
+    return fail (self, rc, error);
+  return TRUE;
+}
+
+/**
+ * ms_journal_get_batch_info:
+ *
+ * Returns: (transfer full): the batch's status and counts per state, or
+ *   %NULL with %MS_ERROR_NOT_FOUND.
+ */
+MsBatchInfo *
+ms_journal_get_batch_info (MsJournal  *self,
+                           gint64      batch,
+                           GError    **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  {
+    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_GET_INFO, error);
+    int rc;
+
+    if (stmt == NULL)
+      return NULL;
+    sqlite3_bind_int64 (stmt, 1, batch);
+    rc = sqlite3_step (stmt);
+    if (rc == SQLITE_DONE)
+      {
+        set_batch_not_found (batch, error);
+        return NULL;
+      }
+    if (rc != SQLITE_ROW)
+      {
+        fail (self, rc, error);
+        return NULL;
+      }
+    info = info_from_stmt (stmt);
+  }
+
+  if (!fill_counts (self, batch, info->counts, &info->total, error))
+    return NULL;
+  return g_steal_pointer (&info);
+}
+
+/**
+ * ms_journal_list_batches:
+ *
+ * Returns: (transfer full) (element-type MsBatchInfo): every batch, newest
+ *   first, with its counts.
+ */
+GPtrArray *
+ms_journal_list_batches (MsJournal  *self,
+                         GError    **error)
+{
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_batch_info_free);
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  {
+    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_LIST_BATCHES, error);
+    int rc;
+
+    if (stmt == NULL)
+      return NULL;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      g_ptr_array_add (list, info_from_stmt (stmt));
+    if (rc != SQLITE_DONE)
+      {
+        fail (self, rc, error);
+        return NULL;
+      }
+  }
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      MsBatchInfo *info = g_ptr_array_index (list, i);
+
+      if (!fill_counts (self, info->id, info->counts, &info->total, error))
+        return NULL;
+    }
+
+  return g_steal_pointer (&list);
+}
+
+/**
+ * ms_journal_set_batch_status:
+ * @pause_reason: (nullable): the advice of a stop-class reply, kept with a
+ *   paused batch; ignored for other statuses
+ *
+ * A cancelled batch stays cancelled when the blast reports it finished.
+ */
+gboolean
+ms_journal_set_batch_status (MsJournal      *self,
+                             gint64          batch,
+                             MsBatchStatus   status,
+                             const char     *pause_reason,
+                             GError        **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(MsCachedStmt) stmt = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (status <= MS_BATCH_CANCELLED, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  {
+    g_autoptr(MsCachedStmt) get = get_stmt (self, STMT_GET_INFO, error);
+    int rc;
+
+    if (get == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (get, 1, batch);
+    rc = sqlite3_step (get);
+    if (rc == SQLITE_DONE)
+      {
+        set_batch_not_found (batch, error);
+        return FALSE;
+      }
+    if (rc != SQLITE_ROW)
+      return fail (self, rc, error);
+    info = info_from_stmt (get);
+  }
+
+  /* `cancel` from another process wins over the blast that then runs dry. */
+  if (info->status == MS_BATCH_CANCELLED && status == MS_BATCH_FINISHED)
+    return TRUE;
+
+  stmt = get_stmt (self, STMT_SET_STATUS, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, batch);
+  sqlite3_bind_int (stmt, 2, status);
+  bind_text_or_null (stmt, 3, status == MS_BATCH_PAUSED ? pause_reason : NULL);
+  sqlite3_bind_int64 (stmt, 4, now_seconds ());
+  return run_stmt (self, stmt, error);
+}
+
+/* Sending ----------------------------------------------------------------- */
+
+static gint
+compare_row_id (gconstpointer a,
+                gconstpointer b)
+{
+  const MsJournalRow *ra = *(MsJournalRow * const *) a;
+  const MsJournalRow *rb = *(MsJournalRow * const *) b;
+
+  return (ra->id > rb->id) - (ra->id < rb->id);
+}
+
+static gboolean
+collect_rows (MsJournal     *self,
+              MsCachedStmt  *stmt,
+              GPtrArray     *rows,
+              GError       **error)
+{
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (rows, row_from_stmt (stmt));
+  if (rc != SQLITE_DONE)
+    return fail (self, rc, error);
+  return TRUE;
+}
+
+/**
+ * ms_journal_claim:
+ * @max: at most this many rows
+ * @now: unix seconds; deferred rows due by then are claimed
+ *
+ * Claims rows that are due: deferred rows whose time has come first (oldest
+ * due first), then queued rows in import order; the group is returned sorted
+ * by id. They are marked `sending` with one more attempt, in one transaction:
+ * if the process dies before ms_journal_record(), they become `uncertain`.
+ *
+ * Returns: (transfer full) (element-type MsJournalRow): the rows (possibly
+ *   none), or %NULL on error.
+ */
+GPtrArray *
+ms_journal_claim (MsJournal  *self,
+                  gint64      batch,
+                  guint       max,
+                  gint64      now,
+                  GError    **error)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_journal_row_free);
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (max == 0)
+    return g_steal_pointer (&rows);
+
+  if (!txn_begin (self, error))
+    return NULL;
+
+  {
+    g_autoptr(MsCachedStmt) deferred = get_stmt (self, STMT_CLAIM_DEFERRED, error);
+
+    if (deferred == NULL)
+      goto failed;
+    sqlite3_bind_int64 (deferred, 1, batch);
+    sqlite3_bind_int64 (deferred, 2, now);
+    sqlite3_bind_int64 (deferred, 3, max);
+    if (!collect_rows (self, deferred, rows, error))
+      goto failed;
+  }
+
+  if (rows->len < max)
+    {
+      g_autoptr(MsCachedStmt) queued = get_stmt (self, STMT_CLAIM_QUEUED, error);
+
+      if (queued == NULL)
+        goto failed;
+      sqlite3_bind_int64 (queued, 1, batch);
+      sqlite3_bind_int64 (queued, 2, max - rows->len);
+      if (!collect_rows (self, queued, rows, error))
+        goto failed;
+    }
+
+  for (guint i = 0; i < rows->len; i++)
+    {
+      MsJournalRow *row = g_ptr_array_index (rows, i);
+      g_autoptr(MsCachedStmt) mark = get_stmt (self, STMT_MARK_SENDING, error);
+
+      if (mark == NULL)
+        goto failed;
+      sqlite3_bind_int64 (mark, 1, row->id);
+      sqlite3_bind_int64 (mark, 2, now);
+      if (!run_stmt (self, mark, error))
+        goto failed;
+
+      row->state = MS_STATE_SENDING;
+      row->attempts++;
+      if (row->first_attempt_at == 0)
+        row->first_attempt_at = now;
+      row->next_due = 0;
+      row->updated_at = now;
+    }
+
+  if (!txn_commit (self, error))
+    return NULL;
+
+  g_ptr_array_sort (rows, compare_row_id);
+  return g_steal_pointer (&rows);
+
+failed:
+  txn_abort (self);
+  return NULL;
+}
+
+/**
+ * ms_journal_record:
+ * @outcomes: (array length=n): what happened to claimed rows
+ *
+ * Records several outcomes in one transaction (a commit per outcome would
+ * cost ten times more). Durable once it returns %TRUE.
+ */
+gboolean
+ms_journal_record (MsJournal               *self,
+                   const MsJournalOutcome  *outcomes,
+                   guint                    n,
+                   GError                 **error)
+{
+  gint64 now;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (outcomes != NULL || n == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n == 0)
+    return TRUE;
+
+  now = now_seconds ();
+  if (!txn_begin (self, error))
+    return FALSE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const MsJournalOutcome *o = &outcomes[i];
+      g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECORD, error);
+
+      if (stmt == NULL)
+        goto failed;
+
+      sqlite3_bind_int64 (stmt, 1, o->row_id);
+      sqlite3_bind_int (stmt, 2, o->state);
+      sqlite3_bind_int (stmt, 3, o->reply_code);
+      bind_text_or_null (stmt, 4, o->reply_text);
+      bind_text_or_null (stmt, 5, o->reply_class != MS_REPLY_CLASS_NONE
+                                    ? ms_reply_class_to_string (o->reply_class) : NULL);
+      bind_text_or_null (stmt, 6, o->advice);
+      bind_text_or_null (stmt, 7, o->message_id);
+      sqlite3_bind_int64 (stmt, 8, o->state == MS_STATE_DEFERRED ? o->next_due : 0);
+      sqlite3_bind_int64 (stmt, 9, now);
+      if (!run_stmt (self, stmt, error))
+        goto failed;
+    }
+
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
+}
+
+/**
+ * ms_journal_release:
+ * @row_ids: (array length=n): claimed rows that never started to transfer
+ *
+ * Puts rows still `sending` back to `queued` and gives their attempt back:
+ * a clean pause or cancel, nothing was sent.
+ */
+gboolean
+ms_journal_release (MsJournal     *self,
+                    const gint64  *row_ids,
+                    guint          n,
+                    GError       **error)
+{
+  gint64 now;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (row_ids != NULL || n == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n == 0)
+    return TRUE;
+
+  now = now_seconds ();
+  if (!txn_begin (self, error))
+    return FALSE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RELEASE_ROW, error);
+
+      if (stmt == NULL)
+        goto failed;
+      sqlite3_bind_int64 (stmt, 1, row_ids[i]);
+      sqlite3_bind_int64 (stmt, 2, now);
+      if (!run_stmt (self, stmt, error))
+        goto failed;
+    }
+
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
+}
+
+/**
+ * ms_journal_next_due:
+ * @batch: a batch, or 0 for every batch
+ *
+ * Returns: the earliest next_due (unix seconds) among deferred rows, or 0
+ *   when none is deferred (or on error, which is then set).
+ */
+gint64
+ms_journal_next_due (MsJournal  *self,
+                     gint64      batch,
+                     GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  stmt = get_stmt (self, batch ? STMT_NEXT_DUE : STMT_NEXT_DUE_ALL, error);
+  if (stmt == NULL)
+    return 0;
+  if (batch)
+    sqlite3_bind_int64 (stmt, 1, batch);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      fail (self, rc, error);
+      return 0;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+/**
+ * ms_journal_get_counts:
+ * @counts: (out caller-allocates): rows per #MsRecipientState
+ *
+ * Counting walks the batch's index: fine for status and list, but a blast
+ * should keep its own running counts between calls.
+ */
+gboolean
+ms_journal_get_counts (MsJournal  *self,
+                       gint64      batch,
+                       guint       counts[MS_N_STATES],
+                       GError    **error)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (counts != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return fill_counts (self, batch, counts, NULL, error);
+}
+
+/* The user's decisions ------------------------------------------------------ */
+
+static MsJournalRow *
+get_row (MsJournal  *self,
+         gint64      row_id,
+         GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_GET_ROW, error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, row_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      set_row_not_found (row_id, error);
+      return NULL;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      fail (self, rc, error);
+      return NULL;
+    }
+  return row_from_stmt (stmt);
+}
+
+static gboolean
+refuse_row (const MsJournalRow  *row,
+            GError             **error)
+{
+  if (row->state == MS_STATE_SENT)
+    g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                 _("The message to %s (row %" G_GINT64_FORMAT ") was sent already. "
+                   "Mailshot does not send it twice."),
+                 row->address, row->id);
+  else
+    g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                 _("The message to %s (row %" G_GINT64_FORMAT ") is being sent right now. "
+                   "Pause the batch first."),
+                 row->address, row->id);
+  return FALSE;
+}
+
+static gboolean
+update_row (MsJournal  *self,
+            StmtId      id,
+            gint64      row_id,
+            GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, id, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, row_id);
+  sqlite3_bind_int64 (stmt, 2, now_seconds ());
+  return run_stmt (self, stmt, error);
+}
+
+/**
+ * ms_journal_retry_row:
+ *
+ * Queues a failed, uncertain, deferred, cancelled or skipped row again, due
+ * now, with a fresh retry schedule. A finished or cancelled batch becomes
+ * paused so that `resume` sends it. A sent or sending row is refused.
+ */
+gboolean
+ms_journal_retry_row (MsJournal  *self,
+                      gint64      row_id,
+                      GError    **error)
+{
+  g_autoptr(MsJournalRow) row = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!txn_begin (self, error))
+    return FALSE;
+
+  row = get_row (self, row_id, error);
+  if (row == NULL)
+    goto failed;
+
+  if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
+    {
+      refuse_row (row, error);
+      goto failed;
+    }
+
+  if (!update_row (self, STMT_RETRY_ROW, row_id, error))
+    goto failed;
+
+  info = ms_journal_get_batch_info (self, row->batch, error);
+  if (info == NULL)
+    goto failed;
+  if ((info->status == MS_BATCH_FINISHED || info->status == MS_BATCH_CANCELLED) &&
+      !ms_journal_set_batch_status (self, row->batch, MS_BATCH_PAUSED, NULL, error))
+    goto failed;
+
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
+}
+
+/**
+ * ms_journal_skip_row:
+ *
+ * Takes a row out of the batch (`skipped`): it is not sent. A sent or
+ * sending row is refused.
+ */
+gboolean
+ms_journal_skip_row (MsJournal  *self,
+                     gint64      row_id,
+                     GError    **error)
+{
+  g_autoptr(MsJournalRow) row = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!txn_begin (self, error))
+    return FALSE;
+
+  row = get_row (self, row_id, error);
+  if (row == NULL)
+    goto failed;
+  if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
+    {
+      refuse_row (row, error);
+      goto failed;
+    }
+  if (!update_row (self, STMT_SKIP_ROW, row_id, error))
+    goto failed;
+
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
+}
+
+/**
+ * ms_journal_set_row_address:
+ *
+ * Corrects a row's address (and its value in the CSV row). The state is not
+ * changed: follow with ms_journal_retry_row() to send it.
+ */
+gboolean
+ms_journal_set_row_address (MsJournal   *self,
+                            gint64       row_id,
+                            const char  *address,
+                            GError     **error)
+{
+  g_autoptr(MsJournalRow) row = NULL;
+  g_autoptr(MsBatchSpec) spec = NULL;
+  g_autofree char *trimmed = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (address != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  trimmed = g_strstrip (g_strdup (address));
+  if (!g_utf8_validate (trimmed, -1, NULL) || !ms_recipients_address_is_valid (trimmed))
+    {
+      g_autofree char *shown = g_utf8_make_valid (trimmed, -1);
+
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                   _("“%s” is not a valid e-mail address. Enter one address, such as name@example.org."),
+                   shown);
+      return FALSE;
+    }
+
+  if (!txn_begin (self, error))
+    return FALSE;
+
+  row = get_row (self, row_id, error);
+  if (row == NULL)
+    goto failed;
+  if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
+    {
+      refuse_row (row, error);
+      goto failed;
+    }
+
+  spec = ms_journal_get_batch_spec (self, row->batch, error);
+  if (spec == NULL)
+    goto failed;
+  /* The merge reads the address field too: keep it in step. */
+  if (spec->email_index < g_strv_length (row->values))
+    {
+      g_free (row->values[spec->email_index]);
+      row->values[spec->email_index] = g_strdup (trimmed);
+    }
+
+  {
+    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_SET_ADDRESS, error);
+
+    if (stmt == NULL)
+      goto failed;
+    address_key (self->key, trimmed);
+    encode_strv (self->blob, (const char * const *) row->values);
+    sqlite3_bind_int64 (stmt, 1, row_id);
+    sqlite3_bind_text (stmt, 2, trimmed, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 3, self->key->str, self->key->len, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 4, self->blob->data, self->blob->len, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 5, now_seconds ());
+    rc = sqlite3_step (stmt);
+  }
+
+  if (rc == SQLITE_CONSTRAINT_UNIQUE)
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                   _("Batch %" G_GINT64_FORMAT " already has the recipient %s. "
+                     "Skip this row instead."),
+                   row->batch, trimmed);
+      goto failed;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      fail (self, rc, error);
+      goto failed;
+    }
+
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
+}
+
+/**
+ * ms_journal_cancel_batch:
+ *
+ * Cancels every queued and deferred row and marks the batch cancelled. Rows
+ * a running blast is sending finish normally; it then finds nothing to claim.
+ */
+gboolean
+ms_journal_cancel_batch (MsJournal  *self,
+                         gint64      batch,
+                         GError    **error)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!txn_begin (self, error))
+    return FALSE;
+
+  if (!ms_journal_set_batch_status (self, batch, MS_BATCH_CANCELLED, NULL, error) ||
+      !update_row (self, STMT_CANCEL_ROWS, batch, error))
+    {
+      txn_abort (self);
+      return FALSE;
+    }
+
+  return txn_commit (self, error);
+}
+
+/* Listing ------------------------------------------------------------------- */
+
+/**
+ * ms_journal_foreach_row:
+ * @batch: a batch, or 0 for every batch
+ * @states: (array length=n_states) (nullable): the states to include; %NULL
+ *   for all
+ * @func: called for each row, in batch then id order; return %FALSE to stop
+ *
+ * Streams rows one at a time: memory stays flat for a million rows. @func
+ * may call other journal functions (it reads a snapshot taken at the start).
+ */
+gboolean
+ms_journal_foreach_row (MsJournal               *self,
+                        gint64                   batch,
+                        const MsRecipientState  *states,
+                        guint                    n_states,
+                        MsJournalRowFunc         func,
+                        gpointer                 user_data,
+                        GError                 **error)
+{
+  /* Not a cached statement: @func may call back into the journal, even
+   * into another foreach. */
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  guint mask = 0;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (states != NULL || n_states == 0, FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (states == NULL)
+    mask = (1u << MS_N_STATES) - 1;
+  for (guint i = 0; i < n_states; i++)
+    {
+      g_return_val_if_fail (states[i] < MS_N_STATES, FALSE);
+      mask |= 1u << states[i];
+    }
+
+  /* Both orders come from the recipients_batch index: no sort, no temp table. */
+  rc = sqlite3_prepare_v2 (self->db,
+                           batch
+                           ? "SELECT " ROW_COLUMNS " FROM recipients"
+                             " WHERE batch = ?1 AND ((?2 >> state) & 1) ORDER BY id"
+                           : "SELECT " ROW_COLUMNS " FROM recipients"
+                             " WHERE ((?2 >> state) & 1) ORDER BY batch, id",
+                           -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return fail (self, rc, error);
+  if (batch)
+    sqlite3_bind_int64 (stmt, 1, batch);
+  sqlite3_bind_int (stmt, 2, mask);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr(MsJournalRow) row = row_from_stmt (stmt);
+
+      if (!func (row, user_data))
+        return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    return fail (self, rc, error);
+  return TRUE;
+}
+
+static gboolean
+collect_row (const MsJournalRow *row,
+             gpointer            user_data)
+{
+  MsJournalRow *copy = g_memdup2 (row, sizeof *row);
+
+  copy->address = g_strdup (row->address);
+  copy->values = g_strdupv (row->values);
+  copy->reply_text = g_strdup (row->reply_text);
+  copy->advice = g_strdup (row->advice);
+  copy->message_id = g_strdup (row->message_id);
+  g_ptr_array_add (user_data, copy);
+  return TRUE;
+}
+
+/**
+ * ms_journal_list_rows:
+ *
+ * As ms_journal_foreach_row(), into an array (for the Pending e-mails view;
+ * use foreach for reports on large batches).
+ *
+ * Returns: (transfer full) (element-type MsJournalRow): the rows, or %NULL
+ *   on error.
+ */
+GPtrArray *
+ms_journal_list_rows (MsJournal               *self,
+                      gint64                   batch,
+                      const MsRecipientState  *states,
+                      guint                    n_states,
+                      GError                 **error)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_journal_row_free);
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ms_journal_foreach_row (self, batch, states, n_states, collect_row, rows, error))
+    return NULL;
+  return g_steal_pointer (&rows);
+}
+
+/* Locks ----------------------------------------------------------------------- */
+
+static void
+set_locked_by (MsJournal  *self,
+               gint64      batch,
+               const char *owner)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_SET_LOCKED_BY, NULL);
+
+  /* For people only (the lock file is the lock): a failure is not fatal. */
+  if (stmt == NULL)
+    return;
+  sqlite3_bind_int64 (stmt, 1, batch);
+  bind_text_or_null (stmt, 2, owner);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    g_debug ("journal: could not note the owner of batch %" G_GINT64_FORMAT ": %s",
+             batch, sqlite3_errmsg (self->db));
+}
+
+/**
+ * ms_journal_lock_batch:
+ *
+ * Takes the batch's lock for this journal until ms_journal_unlock_batch(),
+ * the journal's finalization or the process's death. Holding it is what
+ * keeps recovery in other processes away from the batch's `sending` rows.
+ * Taking it again through the same journal succeeds.
+ *
+ * Returns: %FALSE with %MS_ERROR_FAILED when another process (or another
+ *   journal) holds it, %MS_ERROR_NOT_FOUND for an unknown batch.
+ */
+gboolean
+ms_journal_lock_batch (MsJournal  *self,
+                       gint64      batch,
+                       GError    **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autofree char *holder = NULL;
+  g_autofree char *owner = NULL;
+  BatchLock *lock;
+  gboolean busy;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (g_hash_table_contains (self->locks, &batch))
+    return TRUE;
+
+  info = ms_journal_get_batch_info (self, batch, error);
+  if (info == NULL)
+    return FALSE;
+
+  lock = try_lock_batch (self, batch, &busy, &holder, error);
+  if (lock == NULL)
+    {
+      if (busy)
+        {
+          g_auto(GStrv) parts = holder ? g_strsplit (holder, " ", 3) : NULL;
+
+          if (parts != NULL && parts[0] != NULL && parts[1] != NULL)
+            g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                         _("Batch %" G_GINT64_FORMAT " is being sent by another Mailshot process "
+                           "(pid %s on %s). Wait until it stops, or pause it there."),
+                         batch, parts[0], parts[1]);
+          else
+            g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                         _("Batch %" G_GINT64_FORMAT " is being sent by another Mailshot process. "
+                           "Wait until it stops, or pause it there."),
+                         batch);
+        }
+      return FALSE;
+    }
+
+  g_hash_table_insert (self->locks, g_memdup2 (&batch, sizeof batch), lock);
+  owner = lock_owner_description ();
+  set_locked_by (self, batch, owner);
+  return TRUE;
+}
+
+/**
+ * ms_journal_unlock_batch:
+ *
+ * Releases the lock taken by ms_journal_lock_batch(). Rows still `sending`
+ * should be recorded or released first.
+ */
+void
+ms_journal_unlock_batch (MsJournal *self,
+                         gint64     batch)
+{
+  g_return_if_fail (MS_IS_JOURNAL (self));
+
+  if (g_hash_table_remove (self->locks, &batch))
+    set_locked_by (self, batch, NULL);
+}
+
+/**
+ * ms_journal_get_sent_times:
+ * @account: (nullable): only batches of this account; %NULL for all
+ * @since: unix seconds
+ *
+ * Returns: (transfer full) (element-type gint64): sent_at of the rows sent
+ *   since @since, ascending, or %NULL on error.
+ */
+GArray *
+ms_journal_get_sent_times (MsJournal   *self,
+                           const char  *account,
+                           gint64       since,
+                           GError     **error)
+{
+  g_autoptr(GArray) times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(MsCachedStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  stmt = get_stmt (self, STMT_SENT_TIMES, error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, since);
+  bind_text_or_null (stmt, 2, account);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 t = sqlite3_column_int64 (stmt, 0);
+      g_array_append_val (times, t);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      fail (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&times);
+}
+
+/* GObject ------------------------------------------------------------------- */
+
+static void
+ms_journal_finalize (GObject *object)
+{
+  MsJournal *self = MS_JOURNAL (object);
+
+  if (self->db != NULL)
+    {
+      if (self->txn_depth > 0)
+        ms_journal_rollback (self);
+      /* Locks go before the statements that note their release. */
+      if (g_hash_table_size (self->locks) > 0)
+        {
+          g_autoptr(GList) batches = g_hash_table_get_keys (self->locks);
+
+          for (GList *l = batches; l; l = l->next)
+            set_locked_by (self, *(gint64 *) l->data, NULL);
+        }
+    }
+  g_clear_pointer (&self->locks, g_hash_table_unref);
+
+  for (guint i = 0; i < N_STMTS; i++)
+    g_clear_pointer (&self->stmts[i], sqlite3_finalize);
+  g_clear_pointer (&self->db, sqlite3_close_v2);
+
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->blob, g_byte_array_unref);
+  if (self->key)
+    g_string_free (g_steal_pointer (&self->key), TRUE);
+
+  G_OBJECT_CLASS (ms_journal_parent_class)->finalize (object);
+}
+
+static void
+ms_journal_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  MsJournal *self = MS_JOURNAL (object);
+
+  switch (prop_id)
+    {
+    case PROP_PATH:
+      g_value_set_string (value, self->path);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ms_journal_set_property (GObject      *object,
+                         guint         prop_id,
+                         const GValue *value,
+                         GParamSpec   *pspec)
+{
+  MsJournal *self = MS_JOURNAL (object);
+
+  switch (prop_id)
+    {
+    case PROP_PATH:
+      g_assert (self->path == NULL);
+      self->path = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ms_journal_class_init (MsJournalClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ms_journal_finalize;
+  object_class->get_property = ms_journal_get_property;
+  object_class->set_property = ms_journal_set_property;
+
+  /**
+   * MsJournal:path:
+   *
+   * The database file.
+   */
+  properties[PROP_PATH] =
+    g_param_spec_string ("path", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+ms_journal_init (MsJournal *self)
+{
+  self->locks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                       (GDestroyNotify) batch_lock_free);
+  self->blob = g_byte_array_new ();
+  self->key = g_string_new (NULL);
+}

@@ -8,6 +8,7 @@
 
 G_BEGIN_DECLS
 
+/* Stored as integers in the journal: never reorder, only append. */
 typedef enum {
   MS_STATE_QUEUED,
   MS_STATE_SENDING,
@@ -24,6 +25,7 @@ const char       *ms_recipient_state_to_string   (MsRecipientState state);  /* "
 gboolean          ms_recipient_state_from_string (const char *str, MsRecipientState *state);
 const char       *ms_recipient_state_get_label   (MsRecipientState state);  /* translated */
 
+/* Stored as integers in the journal: never reorder, only append. */
 typedef enum {
   MS_BATCH_READY,      /* imported, not started */
   MS_BATCH_RUNNING,
@@ -82,6 +84,7 @@ typedef struct {
   char             *advice;
   char             *message_id;
   gint64            queued_at, sent_at, next_due, updated_at;   /* unix seconds, 0 = never */
+  gint64            first_attempt_at;  /* unix seconds, 0 = never; for ms_pacer_retry_delay() */
 } MsJournalRow;
 
 void ms_journal_row_free (MsJournalRow *row);
@@ -105,7 +108,10 @@ G_DECLARE_FINAL_TYPE (MsJournal, ms_journal, MS, JOURNAL, GObject)
 /* @path NULL = $XDG_DATA_HOME/mailshot/journal.sqlite. WAL, versioned schema
  * with migrations. Opening also turns rows left in `sending` by a crash into
  * `uncertain` (a batch that is running in another process is not touched:
- * see ms_journal_lock_batch). */
+ * see ms_journal_lock_batch).
+ * Threads: an MsJournal belongs to one thread at a time (the connection is
+ * opened SQLITE_OPEN_NOMUTEX and caches its statements); a worker thread
+ * opens its own. Several processes may open the same file. */
 MsJournal   *ms_journal_open            (const char        *path,
                                          GError           **error);
 const char  *ms_journal_get_path        (MsJournal         *self);
@@ -166,5 +172,12 @@ gboolean     ms_journal_foreach_row     (MsJournal *self, gint64 batch, const Ms
  * the same batch and recovery never touches a live batch. */
 gboolean     ms_journal_lock_batch      (MsJournal *self, gint64 batch, GError **error);
 void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
+
+/* Added for the pacer: the sent_at times (unix seconds, ascending) of rows
+ * sent at or after @since by @account (NULL = every account), to seed
+ * ms_pacer_add_history() so that limits hold across restarts.
+ * Returns: (transfer full) (element-type gint64). */
+GArray      *ms_journal_get_sent_times  (MsJournal *self, const char *account, gint64 since,
+                                         GError **error);
 
 G_END_DECLS
