@@ -1,0 +1,720 @@
+/* ms-account-window.c: the account settings window (the setup form)
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ms-account-window.h"
+#include "ms-application.h"
+#include "ms-window.h"
+
+struct _MsAccountWindow
+{
+  AdwPreferencesWindow  parent_instance;
+
+  MsAccount            *account;
+  GSettings            *settings;
+  GCancellable         *cancellable;
+  GPtrArray            *hint_rows;
+  gboolean              close_after_store;
+  gboolean              storing_password;
+
+  AdwPreferencesGroup  *provider_group;
+  AdwEntryRow          *email_row;
+  AdwEntryRow          *sender_name_row;
+  AdwEntryRow          *server_row;
+  AdwActionRow         *port_row;
+  GtkSpinButton        *port_spin;
+  AdwActionRow         *smtps_row;
+  GtkSwitch            *smtps_switch;
+  AdwActionRow         *timeout_row;
+  GtkSpinButton        *timeout_spin;
+  AdwActionRow         *needs_auth_row;
+  GtkSwitch            *needs_auth_switch;
+  AdwComboRow          *auth_method_row;
+  AdwEntryRow          *user_row;
+  AdwPasswordEntryRow  *password_row;
+  AdwActionRow         *per_minute_row;
+  GtkSpinButton        *per_minute_spin;
+  AdwActionRow         *per_hour_row;
+  GtkSpinButton        *per_hour_spin;
+  AdwActionRow         *per_day_row;
+  GtkSpinButton        *per_day_spin;
+  AdwActionRow         *connections_row;
+  GtkSpinButton        *connections_spin;
+  AdwActionRow         *rate_limit_row;
+  AdwEntryRow          *ehlo_row;
+  AdwActionRow         *plaintext_row;
+  GtkSwitch            *plaintext_switch;
+  AdwEntryRow          *certificate_row;
+  AdwActionRow         *starttls_seen_row;
+};
+
+G_DEFINE_FINAL_TYPE (MsAccountWindow, ms_account_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+enum {
+  PROP_0,
+  PROP_ACCOUNT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* Text keys are validated before they are stored, so their rows are bound
+ * one way (settings → row) and written through ms_account_set_from_string. */
+static const struct {
+  const char *key;
+  gsize       offset;
+} text_rows[] = {
+  { "email-address",       G_STRUCT_OFFSET (MsAccountWindow, email_row) },
+  { "sender-name",         G_STRUCT_OFFSET (MsAccountWindow, sender_name_row) },
+  { "smtp-server",         G_STRUCT_OFFSET (MsAccountWindow, server_row) },
+  { "user-id",             G_STRUCT_OFFSET (MsAccountWindow, user_row) },
+  { "ehlo-host",           G_STRUCT_OFFSET (MsAccountWindow, ehlo_row) },
+  { "trusted-certificate", G_STRUCT_OFFSET (MsAccountWindow, certificate_row) },
+};
+
+/* Numbers and switches cannot hold a bad value (the adjustments carry the
+ * schema's ranges), so they are bound both ways. */
+static const struct {
+  const char *key;
+  gsize       widget_offset;
+  const char *property;
+  gsize       row_offset;
+} direct_rows[] = {
+  { "smtp-port",                G_STRUCT_OFFSET (MsAccountWindow, port_spin),         "value",  G_STRUCT_OFFSET (MsAccountWindow, port_row) },
+  { "timeout",                  G_STRUCT_OFFSET (MsAccountWindow, timeout_spin),      "value",  G_STRUCT_OFFSET (MsAccountWindow, timeout_row) },
+  { "use-smtps",                G_STRUCT_OFFSET (MsAccountWindow, smtps_switch),      "active", G_STRUCT_OFFSET (MsAccountWindow, smtps_row) },
+  { "needs-authentication",     G_STRUCT_OFFSET (MsAccountWindow, needs_auth_switch), "active", G_STRUCT_OFFSET (MsAccountWindow, needs_auth_row) },
+  { "allow-plaintext-password", G_STRUCT_OFFSET (MsAccountWindow, plaintext_switch),  "active", G_STRUCT_OFFSET (MsAccountWindow, plaintext_row) },
+  { "max-per-minute",           G_STRUCT_OFFSET (MsAccountWindow, per_minute_spin),   "value",  G_STRUCT_OFFSET (MsAccountWindow, per_minute_row) },
+  { "max-per-hour",             G_STRUCT_OFFSET (MsAccountWindow, per_hour_spin),     "value",  G_STRUCT_OFFSET (MsAccountWindow, per_hour_row) },
+  { "max-per-day",              G_STRUCT_OFFSET (MsAccountWindow, per_day_spin),      "value",  G_STRUCT_OFFSET (MsAccountWindow, per_day_row) },
+  { "max-connections",          G_STRUCT_OFFSET (MsAccountWindow, connections_spin),  "value",  G_STRUCT_OFFSET (MsAccountWindow, connections_row) },
+};
+
+static const char * const auth_method_nicks[] = { "automatic", "cram-md5", "plain", "login" };
+
+#define MEMBER(self, offset) (*(GtkWidget **) G_STRUCT_MEMBER_P ((self), (offset)))
+
+MsAccountWindow *
+ms_account_window_new (GtkWindow *parent,
+                       MsAccount *account)
+{
+  g_return_val_if_fail (parent == NULL || GTK_IS_WINDOW (parent), NULL);
+  g_return_val_if_fail (MS_IS_ACCOUNT (account), NULL);
+
+  return g_object_new (MS_TYPE_ACCOUNT_WINDOW,
+                       "transient-for", parent,
+                       "account", account,
+                       NULL);
+}
+
+MsAccount *
+ms_account_window_get_account (MsAccountWindow *self)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT_WINDOW (self), NULL);
+
+  return self->account;
+}
+
+GtkWidget *
+ms_account_window_get_row (MsAccountWindow *self,
+                           const char      *key)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT_WINDOW (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
+    if (g_str_equal (key, text_rows[i].key))
+      return MEMBER (self, text_rows[i].offset);
+  for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
+    if (g_str_equal (key, direct_rows[i].key))
+      return MEMBER (self, direct_rows[i].row_offset);
+  if (g_str_equal (key, "auth-method"))
+    return GTK_WIDGET (self->auth_method_row);
+  if (g_str_equal (key, "password"))
+    return GTK_WIDGET (self->password_row);
+  if (g_str_equal (key, "rate-limited-until"))
+    return GTK_WIDGET (self->rate_limit_row);
+  if (g_str_equal (key, "starttls-seen"))
+    return GTK_WIDGET (self->starttls_seen_row);
+  return NULL;
+}
+
+static void
+add_toast (MsAccountWindow *self,
+           AdwToast        *toast)
+{
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), toast);
+}
+
+static void
+mark_row (GtkWidget  *row,
+          const char *reason)
+{
+  if (reason != NULL)
+    {
+      gtk_widget_add_css_class (row, "error");
+      gtk_widget_set_tooltip_text (row, reason);
+      gtk_accessible_update_state (GTK_ACCESSIBLE (row),
+                                   GTK_ACCESSIBLE_STATE_INVALID, GTK_ACCESSIBLE_INVALID_TRUE,
+                                   -1);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (row),
+                                      GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, reason,
+                                      -1);
+    }
+  else if (gtk_widget_has_css_class (row, "error"))
+    {
+      gtk_widget_remove_css_class (row, "error");
+      gtk_widget_set_tooltip_text (row, NULL);
+      gtk_accessible_reset_state (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_STATE_INVALID);
+      gtk_accessible_reset_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+    }
+}
+
+/* Returns FALSE when the row holds a value that may not be stored. */
+static gboolean
+store_text_row (MsAccountWindow *self,
+                GtkWidget       *row,
+                gboolean         tell)
+{
+  const char *key = g_object_get_data (G_OBJECT (row), "ms-key");
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (row));
+  g_autofree char *current = g_settings_get_string (self->settings, key);
+  g_autoptr(GError) error = NULL;
+
+  if (g_strcmp0 (text, current) == 0)
+    {
+      mark_row (row, NULL);
+      return TRUE;
+    }
+
+  if (!ms_account_set_from_string (self->account, key, text, &error))
+    {
+      g_debug ("Not storing %s: %s", key, error->message);
+      mark_row (row, error->message);
+      if (tell)
+        add_toast (self, adw_toast_new (error->message));
+      return FALSE;
+    }
+
+  mark_row (row, NULL);
+  return TRUE;
+}
+
+static void
+on_text_row_apply (AdwEntryRow     *row,
+                   MsAccountWindow *self)
+{
+  store_text_row (self, GTK_WIDGET (row), TRUE);
+}
+
+static void
+on_text_row_changed (GtkEditable     *row,
+                     MsAccountWindow *self)
+{
+  const char *key = g_object_get_data (G_OBJECT (row), "ms-key");
+
+  /* A mark goes away as soon as the value is fixed; a new mark waits for
+   * apply, so that typing is not met by red at the first key. */
+  if (gtk_widget_has_css_class (GTK_WIDGET (row), "error") &&
+      ms_account_check_value (key, gtk_editable_get_text (row), NULL, NULL))
+    mark_row (GTK_WIDGET (row), NULL);
+}
+
+static gboolean
+auth_method_get_mapping (GValue   *value,
+                         GVariant *variant,
+                         gpointer  user_data)
+{
+  const char *nick = g_variant_get_string (variant, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (auth_method_nicks); i++)
+    if (g_str_equal (nick, auth_method_nicks[i]))
+      {
+        g_value_set_uint (value, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static GVariant *
+auth_method_set_mapping (const GValue       *value,
+                         const GVariantType *expected_type,
+                         gpointer            user_data)
+{
+  guint i = g_value_get_uint (value);
+
+  if (i >= G_N_ELEMENTS (auth_method_nicks))
+    return NULL;
+  return g_variant_new_string (auth_method_nicks[i]);
+}
+
+static void
+update_provider_hints (MsAccountWindow *self)
+{
+  g_autofree char *server = g_settings_get_string (self->settings, "smtp-server");
+  int port = g_settings_get_int (self->settings, "smtp-port");
+  gboolean smtps = g_settings_get_boolean (self->settings, "use-smtps");
+  g_auto(GStrv) hints = ms_provider_get_hints (server, port, smtps);
+  MsProvider provider = ms_provider_detect (server);
+
+  for (guint i = 0; i < self->hint_rows->len; i++)
+    adw_preferences_group_remove (self->provider_group, g_ptr_array_index (self->hint_rows, i));
+  g_ptr_array_set_size (self->hint_rows, 0);
+
+  if (hints == NULL || hints[0] == NULL)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->provider_group), FALSE);
+      return;
+    }
+
+  adw_preferences_group_set_title (self->provider_group, ms_provider_get_name (provider));
+  for (guint i = 0; hints[i] != NULL; i++)
+    {
+      GtkWidget *row = adw_action_row_new ();
+      GtkWidget *icon = gtk_image_new_from_icon_name ("dialog-warning-symbolic");
+
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), hints[i]);
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_action_row_set_title_lines (ADW_ACTION_ROW (row), 0);
+      gtk_widget_add_css_class (icon, "warning");
+      gtk_accessible_update_property (GTK_ACCESSIBLE (icon),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, _("Warning"),
+                                      -1);
+      adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
+      adw_preferences_group_add (self->provider_group, row);
+      g_ptr_array_add (self->hint_rows, row);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->provider_group), TRUE);
+}
+
+static void
+update_rate_limit (MsAccountWindow *self)
+{
+  gint64 until = g_settings_get_int64 (self->settings, "rate-limited-until");
+  g_autoptr(GDateTime) local = NULL;
+  g_autofree char *when = NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->rate_limit_row), until != 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "account.clear-rate-limit", until != 0);
+  if (until == 0)
+    return;
+
+  local = g_date_time_new_from_unix_local (until);
+  /* Translators: how the end of a rate limit is shown: date and time, see strftime(3). */
+  when = local != NULL ? g_date_time_format (local, _("%A %e %B %Y, %H:%M:%S")) : NULL;
+  adw_action_row_set_subtitle (self->rate_limit_row, when != NULL ? when : "");
+}
+
+static void
+password_looked_up (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(MsAccountWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  char *password = ms_secret_lookup_finish (result, &error);
+
+  /* Cancelled in dispose: the rows are gone. */
+  if (g_cancellable_is_cancelled (self->cancellable))
+    {
+      if (password != NULL)
+        ms_secret_free (password);
+      return;
+    }
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->password_row),
+                                 password != NULL ? _("Pass_word (saved in the keyring)") : _("Pass_word"));
+  if (password != NULL)
+    ms_secret_free (password);
+  else if (error != NULL && !g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
+    g_debug ("Password lookup: %s", error->message);
+}
+
+static void
+update_password_title (MsAccountWindow *self)
+{
+  g_autofree char *server = g_settings_get_string (self->settings, "smtp-server");
+  g_autofree char *user = g_settings_get_string (self->settings, "user-id");
+
+  ms_secret_lookup_async (ms_account_get_name (self->account), server, user,
+                          self->cancellable, password_looked_up, g_object_ref (self));
+}
+
+static void
+on_settings_changed (GSettings       *settings,
+                     const char      *key,
+                     MsAccountWindow *self)
+{
+  if (g_str_equal (key, "smtp-server") || g_str_equal (key, "smtp-port") || g_str_equal (key, "use-smtps"))
+    update_provider_hints (self);
+  if (g_str_equal (key, "rate-limited-until"))
+    update_rate_limit (self);
+  if (g_str_equal (key, "smtp-server") || g_str_equal (key, "user-id"))
+    update_password_title (self);
+}
+
+static void
+on_smtps_toggled (GtkSwitch       *sw,
+                  GParamSpec      *pspec,
+                  MsAccountWindow *self)
+{
+  gboolean smtps = gtk_switch_get_active (sw);
+  int port = g_settings_get_int (self->settings, "smtp-port");
+  AdwToast *toast;
+
+  /* The two settings only work in their usual pairs; offer the other half
+   * rather than changing it behind the user's back. */
+  if (smtps && port == 587)
+    {
+      toast = adw_toast_new (_("SMTPS usually runs on port 465"));
+      adw_toast_set_button_label (toast, _("Use Port _465"));
+      adw_toast_set_action_name (toast, "account.set-port");
+      adw_toast_set_action_target_value (toast, g_variant_new_int32 (465));
+    }
+  else if (!smtps && port == 465)
+    {
+      toast = adw_toast_new (_("Without SMTPS, port 587 is usual"));
+      adw_toast_set_button_label (toast, _("Use Port _587"));
+      adw_toast_set_action_name (toast, "account.set-port");
+      adw_toast_set_action_target_value (toast, g_variant_new_int32 (587));
+    }
+  else
+    return;
+
+  adw_toast_set_timeout (toast, 10);
+  add_toast (self, toast);
+}
+
+static void
+set_port_action (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (widget);
+  int port = g_variant_get_int32 (parameter);
+
+  g_settings_delay (self->settings);
+  g_settings_set_int (self->settings, "smtp-port", port);
+  /* The well-known ports imply their security. */
+  if (port == 465)
+    g_settings_set_boolean (self->settings, "use-smtps", TRUE);
+  else if (port == 587 || port == 25)
+    g_settings_set_boolean (self->settings, "use-smtps", FALSE);
+  g_settings_apply (self->settings);
+}
+
+static void
+clear_rate_limit_action (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (widget);
+
+  ms_account_set_rate_limited_until (self->account, 0);
+}
+
+static void
+forget_starttls_action (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (widget);
+
+  ms_account_reset (self->account, "starttls-seen");
+}
+
+static void
+show_store_failure (MsAccountWindow *self,
+                    const GError    *error)
+{
+  GtkWidget *dialog;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Password Not Saved"), error->message);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+password_stored (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(MsAccountWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GtkWindow *parent;
+
+  self->storing_password = FALSE;
+  if (!ms_secret_store_finish (result, &error))
+    {
+      if (g_cancellable_is_cancelled (self->cancellable))
+        return;
+      g_debug ("Storing the password failed: %s", error->message);
+      self->close_after_store = FALSE;
+      gtk_widget_set_visible (GTK_WIDGET (self), TRUE);
+      mark_row (GTK_WIDGET (self->password_row), error->message);
+      show_store_failure (self, error);
+      return;
+    }
+
+  if (g_cancellable_is_cancelled (self->cancellable))
+    return;
+  mark_row (GTK_WIDGET (self->password_row), NULL);
+  gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->password_row),
+                                 _("Pass_word (saved in the keyring)"));
+
+  parent = gtk_window_get_transient_for (GTK_WINDOW (self));
+  if (self->close_after_store)
+    {
+      if (MS_IS_WINDOW (parent))
+        ms_window_add_toast (MS_WINDOW (parent), adw_toast_new (_("Password saved in the keyring")));
+      gtk_window_destroy (GTK_WINDOW (self));
+    }
+  else
+    add_toast (self, adw_toast_new (_("Password saved in the keyring")));
+}
+
+static void
+store_password (MsAccountWindow *self)
+{
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+  g_autofree char *server = g_settings_get_string (self->settings, "smtp-server");
+  g_autofree char *user = g_settings_get_string (self->settings, "user-id");
+
+  if (password[0] == '\0' || self->storing_password)
+    return;
+
+  /* The keyring entry is found again by server and user: any edit of those
+   * still in the rows goes first. */
+  store_text_row (self, GTK_WIDGET (self->server_row), FALSE);
+  store_text_row (self, GTK_WIDGET (self->user_row), FALSE);
+  g_free (server);
+  g_free (user);
+  server = g_settings_get_string (self->settings, "smtp-server");
+  user = g_settings_get_string (self->settings, "user-id");
+
+  self->storing_password = TRUE;
+  ms_secret_store_async (ms_account_get_name (self->account), server, user, password,
+                         self->cancellable, password_stored, g_object_ref (self));
+}
+
+static void
+on_password_apply (AdwEntryRow     *row,
+                   MsAccountWindow *self)
+{
+  store_password (self);
+}
+
+static gboolean
+ms_account_window_close_request (GtkWindow *window)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (window);
+  const char *password;
+
+  /* Closing is how most people say "done": keep what they typed. */
+  for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
+    store_text_row (self, MEMBER (self, text_rows[i].offset), FALSE);
+
+  password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+  if (password[0] != '\0' || self->storing_password)
+    {
+      /* Stay alive, hidden, until the keyring has answered: a failure must
+       * be seen. */
+      self->close_after_store = TRUE;
+      store_password (self);
+      gtk_widget_set_visible (GTK_WIDGET (self), FALSE);
+      return TRUE;
+    }
+
+  return GTK_WINDOW_CLASS (ms_account_window_parent_class)->close_request (window);
+}
+
+static void
+ms_account_window_constructed (GObject *object)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (object);
+
+  G_OBJECT_CLASS (ms_account_window_parent_class)->constructed (object);
+
+  g_assert (self->account != NULL);
+  self->settings = g_object_ref (ms_account_get_settings (self->account));
+
+  for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
+    {
+      GtkWidget *row = MEMBER (self, text_rows[i].offset);
+
+      g_object_set_data (G_OBJECT (row), "ms-key", (gpointer) text_rows[i].key);
+      g_settings_bind (self->settings, text_rows[i].key, row, "text",
+                       G_SETTINGS_BIND_GET | G_SETTINGS_BIND_NO_SENSITIVITY);
+      g_signal_connect_object (row, "apply", G_CALLBACK (on_text_row_apply), self, 0);
+      g_signal_connect_object (row, "changed", G_CALLBACK (on_text_row_changed), self, 0);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
+    {
+      GObject *target = G_OBJECT (MEMBER (self, direct_rows[i].widget_offset));
+
+      if (GTK_IS_SPIN_BUTTON (target))
+        target = G_OBJECT (gtk_spin_button_get_adjustment (GTK_SPIN_BUTTON (target)));
+      g_settings_bind (self->settings, direct_rows[i].key, target, direct_rows[i].property,
+                       G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY);
+    }
+
+  g_settings_bind_with_mapping (self->settings, "auth-method", self->auth_method_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY,
+                                auth_method_get_mapping, auth_method_set_mapping, NULL, NULL);
+  g_settings_bind (self->settings, "starttls-seen", self->starttls_seen_row, "visible",
+                   G_SETTINGS_BIND_GET | G_SETTINGS_BIND_NO_SENSITIVITY);
+
+  g_object_bind_property (self->needs_auth_switch, "active", self->auth_method_row, "sensitive",
+                          G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->needs_auth_switch, "active", self->user_row, "sensitive",
+                          G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->needs_auth_switch, "active", self->password_row, "sensitive",
+                          G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->needs_auth_switch, "active", self->plaintext_row, "sensitive",
+                          G_BINDING_SYNC_CREATE);
+
+  g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self, 0);
+  g_signal_connect_object (self->smtps_switch, "notify::active", G_CALLBACK (on_smtps_toggled), self, 0);
+  g_signal_connect_object (self->password_row, "apply", G_CALLBACK (on_password_apply), self, 0);
+
+  update_provider_hints (self);
+  update_rate_limit (self);
+  update_password_title (self);
+}
+
+static void
+ms_account_window_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACCOUNT:
+      g_value_set_object (value, self->account);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ms_account_window_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACCOUNT:
+      g_set_object (&self->account, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ms_account_window_dispose (GObject *object)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (object);
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->settings != NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
+        if (MEMBER (self, text_rows[i].offset) != NULL)
+          g_settings_unbind (MEMBER (self, text_rows[i].offset), "text");
+    }
+  gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_ACCOUNT_WINDOW);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->account);
+  g_clear_pointer (&self->hint_rows, g_ptr_array_unref);
+
+  G_OBJECT_CLASS (ms_account_window_parent_class)->dispose (object);
+}
+
+static void
+ms_account_window_finalize (GObject *object)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (object);
+
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (ms_account_window_parent_class)->finalize (object);
+}
+
+static void
+ms_account_window_class_init (MsAccountWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->constructed = ms_account_window_constructed;
+  object_class->get_property = ms_account_window_get_property;
+  object_class->set_property = ms_account_window_set_property;
+  object_class->dispose = ms_account_window_dispose;
+  object_class->finalize = ms_account_window_finalize;
+  window_class->close_request = ms_account_window_close_request;
+
+  properties[PROP_ACCOUNT] =
+    g_param_spec_object ("account", NULL, NULL,
+                         MS_TYPE_ACCOUNT,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  ms_gui_ensure_resources ();
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-account-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, provider_group);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, email_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, sender_name_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, server_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, port_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, port_spin);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, smtps_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, smtps_switch);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, timeout_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, timeout_spin);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, needs_auth_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, needs_auth_switch);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, auth_method_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, user_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, password_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, per_minute_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, per_minute_spin);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, per_hour_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, per_hour_spin);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, per_day_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, per_day_spin);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, connections_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, connections_spin);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, rate_limit_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, ehlo_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, plaintext_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, plaintext_switch);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, certificate_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, starttls_seen_row);
+
+  gtk_widget_class_install_action (widget_class, "account.set-port", "i", set_port_action);
+  gtk_widget_class_install_action (widget_class, "account.clear-rate-limit", NULL, clear_rate_limit_action);
+  gtk_widget_class_install_action (widget_class, "account.forget-starttls", NULL, forget_starttls_action);
+}
+
+static void
+ms_account_window_init (MsAccountWindow *self)
+{
+  self->cancellable = g_cancellable_new ();
+  self->hint_rows = g_ptr_array_new ();
+  gtk_widget_init_template (GTK_WIDGET (self));
+}

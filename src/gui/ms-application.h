@@ -1,0 +1,26 @@
+/* ms-application.h: the Mailshot application: actions, the current account
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "mailshot-core.h"
+
+G_BEGIN_DECLS
+
+#define MS_APP_SCHEMA_ID APP_ID
+
+#define MS_TYPE_APPLICATION (ms_application_get_type ())
+G_DECLARE_FINAL_TYPE (MsApplication, ms_application, MS, APPLICATION, AdwApplication)
+
+MsApplication *ms_application_new             (void);
+/* The account the app works with (app setting "current-account"); NULL only
+ * when the account schema is missing. */
+MsAccount     *ms_application_get_account     (MsApplication *self);
+GSettings     *ms_application_get_settings    (MsApplication *self);
+
+/* Registers the templates, menus and icons once; every widget class calls it,
+ * so that tests can build a widget without an application. */
+void           ms_gui_ensure_resources        (void);
+
+G_END_DECLS

@@ -1,0 +1,615 @@
+/* ms-test-dialog.c: the staged test e-mail, step by step, with the transcript
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ms-application.h"
+#include "ms-test-dialog.h"
+
+struct _MsTestDialog
+{
+  AdwWindow      parent_instance;
+
+  MsAccount     *account;
+  MsProbe       *probe;
+  GCancellable  *cancellable;
+  char          *outcome;
+  gboolean       running;
+
+  AdwActionRow  *step_rows[MS_PROBE_N_STEPS];
+  GtkStack      *step_icons[MS_PROBE_N_STEPS];
+
+  GtkLabel      *heading_label;
+  GtkLabel      *summary_label;
+  GtkListBox    *steps_list;
+  AdwPreferencesGroup *failure_group;
+  AdwActionRow  *failed_step_row;
+  AdwActionRow  *reply_row;
+  AdwActionRow  *advice_row;
+  GtkButton     *settings_button;
+  GtkButton     *cancel_button;
+  GtkButton     *retry_button;
+  GtkExpander   *transcript_expander;
+  GtkTextView   *transcript_view;
+};
+
+G_DEFINE_FINAL_TYPE (MsTestDialog, ms_test_dialog, ADW_TYPE_WINDOW)
+
+enum {
+  PROP_0,
+  PROP_ACCOUNT,
+  PROP_RUNNING,
+  N_PROPS
+};
+
+enum {
+  OPEN_SETTINGS,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+MsTestDialog *
+ms_test_dialog_new (GtkWindow *parent,
+                    MsAccount *account)
+{
+  g_return_val_if_fail (parent == NULL || GTK_IS_WINDOW (parent), NULL);
+  g_return_val_if_fail (MS_IS_ACCOUNT (account), NULL);
+
+  return g_object_new (MS_TYPE_TEST_DIALOG,
+                       "transient-for", parent,
+                       "account", account,
+                       NULL);
+}
+
+gboolean
+ms_test_dialog_get_running (MsTestDialog *self)
+{
+  g_return_val_if_fail (MS_IS_TEST_DIALOG (self), FALSE);
+
+  return self->running;
+}
+
+MsProbe *
+ms_test_dialog_get_probe (MsTestDialog *self)
+{
+  g_return_val_if_fail (MS_IS_TEST_DIALOG (self), NULL);
+
+  return self->probe;
+}
+
+const char *
+ms_test_dialog_get_outcome (MsTestDialog *self)
+{
+  g_return_val_if_fail (MS_IS_TEST_DIALOG (self), NULL);
+
+  return self->outcome;
+}
+
+static void
+set_running (MsTestDialog *self,
+             gboolean      running)
+{
+  if (self->running == running)
+    return;
+
+  self->running = running;
+  gtk_widget_set_visible (GTK_WIDGET (self->cancel_button), running);
+  gtk_widget_set_visible (GTK_WIDGET (self->retry_button), !running);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.cancel", running);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.retry", !running);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.copy-transcript", !running);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+}
+
+static void
+set_heading (MsTestDialog *self,
+             const char   *heading,
+             const char   *summary)
+{
+  g_free (self->outcome);
+  self->outcome = g_strdup (heading);
+  gtk_label_set_text (self->heading_label, heading);
+  gtk_label_set_text (self->summary_label, summary != NULL ? summary : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->summary_label), summary != NULL && summary[0] != '\0');
+}
+
+static const char *
+state_to_icon_page (MsProbeState state)
+{
+  switch (state)
+    {
+    case MS_PROBE_STATE_RUNNING: return "running";
+    case MS_PROBE_STATE_PASSED:  return "passed";
+    case MS_PROBE_STATE_FAILED:  return "failed";
+    case MS_PROBE_STATE_SKIPPED: return "skipped";
+    case MS_PROBE_STATE_PENDING:
+    default:                     return "pending";
+    }
+}
+
+static const char *
+state_to_label (MsProbeState state)
+{
+  switch (state)
+    {
+    case MS_PROBE_STATE_RUNNING: return _("In progress");
+    case MS_PROBE_STATE_PASSED:  return _("Passed");
+    case MS_PROBE_STATE_FAILED:  return _("Failed");
+    case MS_PROBE_STATE_SKIPPED: return _("Skipped");
+    case MS_PROBE_STATE_PENDING:
+    default:                     return _("Waiting");
+    }
+}
+
+static void
+show_step (MsTestDialog *self,
+           MsProbeStep   step,
+           MsProbeState  state,
+           const char   *detail)
+{
+  GtkWidget *row = GTK_WIDGET (self->step_rows[step]);
+
+  /* A step appears when it starts: the list grows as the test goes. */
+  gtk_widget_set_visible (row, state != MS_PROBE_STATE_PENDING);
+  gtk_stack_set_visible_child_name (self->step_icons[step], state_to_icon_page (state));
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), detail != NULL ? detail : "");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (row),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, state_to_label (state),
+                                  -1);
+}
+
+static void
+on_step_changed (MsProbe      *probe,
+                 MsProbeStep   step,
+                 MsProbeState  state,
+                 const char   *detail,
+                 MsTestDialog *self)
+{
+  if (probe != self->probe || step >= MS_PROBE_N_STEPS)
+    return;
+  show_step (self, step, state, detail);
+}
+
+static void
+reset_view (MsTestDialog *self)
+{
+  for (guint i = 0; i < MS_PROBE_N_STEPS; i++)
+    show_step (self, i, MS_PROBE_STATE_PENDING, NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->failure_group), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->settings_button), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->transcript_expander), FALSE);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view), "", -1);
+}
+
+static void
+show_transcript (MsTestDialog *self)
+{
+  MsTranscript *transcript = self->probe != NULL ? ms_probe_get_transcript (self->probe) : NULL;
+  g_autofree char *text = NULL;
+
+  /* Read only once the worker is done with it. */
+  if (transcript == NULL || ms_transcript_get_n_lines (transcript) == 0)
+    return;
+  text = ms_transcript_to_string (transcript);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view), text, -1);
+  gtk_widget_set_visible (GTK_WIDGET (self->transcript_expander), TRUE);
+}
+
+static void
+show_problem (MsTestDialog *self,
+              const char   *heading,
+              const char   *step,
+              const char   *reply,
+              const char   *advice)
+{
+  set_heading (self, heading, NULL);
+  adw_action_row_set_subtitle (self->failed_step_row, step != NULL ? step : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->failed_step_row), step != NULL);
+  adw_action_row_set_subtitle (self->reply_row, reply != NULL ? reply : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->reply_row), reply != NULL && reply[0] != '\0');
+  adw_action_row_set_subtitle (self->advice_row, advice != NULL ? advice : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->advice_row), advice != NULL && advice[0] != '\0');
+  gtk_widget_set_visible (GTK_WIDGET (self->failure_group), TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->settings_button), TRUE);
+}
+
+static char *
+describe_reply (const MsReply *reply)
+{
+  GString *s;
+
+  if (reply == NULL)
+    return NULL;
+  s = g_string_new (NULL);
+  if (reply->code > 0)
+    g_string_append_printf (s, "%d ", reply->code);
+  if (reply->enhanced != NULL)
+    g_string_append_printf (s, "%s ", reply->enhanced);
+  if (reply->text != NULL)
+    g_string_append (s, reply->text);
+  g_strstrip (s->str);
+  return g_string_free (s, FALSE);
+}
+
+static void
+probe_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  MsProbe *probe = MS_PROBE (source);
+  g_autoptr(MsTestDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply_text = NULL;
+  g_autofree char *heading = NULL;
+  const MsReply *reply;
+  MsProbeStep failed;
+
+  if (probe != self->probe || self->cancellable == NULL)
+    return;
+
+  if (ms_probe_run_finish (probe, result, &error))
+    {
+      g_autofree char *address = g_settings_get_string (ms_account_get_settings (self->account), "email-address");
+      g_autofree char *summary = g_strdup_printf (_("The server accepted it for %s. Check that it arrives."), address);
+
+      set_heading (self, _("The test e-mail was sent"), summary);
+      show_transcript (self);
+      set_running (self, FALSE);
+      return;
+    }
+
+  show_transcript (self);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      for (guint i = 0; i < MS_PROBE_N_STEPS; i++)
+        if (ms_probe_get_state (probe, i) == MS_PROBE_STATE_RUNNING)
+          show_step (self, i, MS_PROBE_STATE_SKIPPED, _("Cancelled"));
+      set_heading (self, _("The test was cancelled"), NULL);
+      set_running (self, FALSE);
+      return;
+    }
+
+  failed = ms_probe_get_failed_step (probe);
+  reply = ms_probe_get_reply (probe);
+  reply_text = describe_reply (reply);
+  if (failed < MS_PROBE_N_STEPS)
+    {
+      /* Translators: %s is a step of the test, e.g. "Log in". */
+      heading = g_strdup_printf (_("The test failed at “%s”"), ms_probe_step_get_label (failed));
+      show_step (self, failed, MS_PROBE_STATE_FAILED, ms_probe_get_detail (probe, failed));
+    }
+  else
+    heading = g_strdup (_("The test failed"));
+
+  show_problem (self, heading,
+                failed < MS_PROBE_N_STEPS ? ms_probe_step_get_label (failed) : NULL,
+                reply_text,
+                reply != NULL && reply->advice != NULL ? reply->advice : error->message);
+  set_running (self, FALSE);
+}
+
+static void
+run_probe (MsTestDialog *self,
+           const char   *password)
+{
+  g_autoptr(MsSmtpConfig) config = ms_account_make_smtp_config (self->account, password);
+
+  g_clear_object (&self->probe);
+  self->probe = ms_probe_new (config, NULL);
+  g_signal_connect_object (self->probe, "step-changed", G_CALLBACK (on_step_changed), self, 0);
+  ms_probe_run_async (self->probe, self->cancellable, probe_done, g_object_ref (self));
+}
+
+static void
+password_looked_up (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(MsTestDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  char *password;
+
+  password = ms_secret_lookup_finish (result, &error);
+  if (self->cancellable == NULL)
+    {
+      if (password != NULL)
+        ms_secret_free (password);
+      return;
+    }
+
+  if (password == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        set_heading (self, _("The test was cancelled"), NULL);
+      else if (g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
+        show_problem (self, _("No password is stored for this account"), NULL, NULL,
+                      _("Enter the password in the account settings, then send the test again."));
+      else
+        show_problem (self, _("The password could not be read from the keyring"), NULL, NULL,
+                      error != NULL ? error->message : NULL);
+      set_running (self, FALSE);
+      return;
+    }
+
+  run_probe (self, password);
+  ms_secret_free (password);
+}
+
+void
+ms_test_dialog_start (MsTestDialog *self)
+{
+  GSettings *settings;
+  g_autofree char *address = NULL;
+  g_autofree char *server = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *heading = NULL;
+  g_autofree char *summary = NULL;
+
+  g_return_if_fail (MS_IS_TEST_DIALOG (self));
+
+  if (self->running)
+    return;
+
+  settings = ms_account_get_settings (self->account);
+  address = g_settings_get_string (settings, "email-address");
+  server = g_settings_get_string (settings, "smtp-server");
+  user = g_settings_get_string (settings, "user-id");
+
+  g_clear_object (&self->probe);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  reset_view (self);
+
+  /* Translators: %s is the e-mail address the test is sent to. */
+  heading = g_strdup_printf (_("Sending a test e-mail to %s"), address);
+  /* Translators: %s is the server, %d its port. */
+  summary = g_strdup_printf (_("Through %s, port %d"), server, g_settings_get_int (settings, "smtp-port"));
+  set_heading (self, heading, summary);
+  set_running (self, TRUE);
+
+  if (g_settings_get_boolean (settings, "needs-authentication"))
+    ms_secret_lookup_async (ms_account_get_name (self->account), server, user,
+                            self->cancellable, password_looked_up, g_object_ref (self));
+  else
+    run_probe (self, NULL);
+}
+
+void
+ms_test_dialog_cancel (MsTestDialog *self)
+{
+  g_return_if_fail (MS_IS_TEST_DIALOG (self));
+
+  if (self->running)
+    g_cancellable_cancel (self->cancellable);
+}
+
+static void
+cancel_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  ms_test_dialog_cancel (MS_TEST_DIALOG (widget));
+}
+
+static void
+retry_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  ms_test_dialog_start (MS_TEST_DIALOG (widget));
+}
+
+static void
+escape_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  MsTestDialog *self = MS_TEST_DIALOG (widget);
+
+  if (self->running)
+    ms_test_dialog_cancel (self);
+  else
+    gtk_window_close (GTK_WINDOW (self));
+}
+
+static void
+copy_transcript_action (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  MsTestDialog *self = MS_TEST_DIALOG (widget);
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->transcript_view);
+  GtkTextIter start, end;
+  g_autofree char *text = NULL;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+}
+
+static void
+open_settings_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  g_signal_emit (widget, signals[OPEN_SETTINGS], 0);
+}
+
+static GtkWidget *
+make_step_icons (void)
+{
+  GtkWidget *stack = gtk_stack_new ();
+  GtkWidget *spinner = gtk_spinner_new ();
+  GtkWidget *image;
+
+  gtk_widget_set_valign (stack, GTK_ALIGN_CENTER);
+  gtk_widget_set_size_request (stack, 16, 16);
+  gtk_spinner_set_spinning (GTK_SPINNER (spinner), TRUE);
+  gtk_stack_add_named (GTK_STACK (stack), spinner, "running");
+
+  image = gtk_image_new_from_icon_name ("content-loading-symbolic");
+  gtk_widget_add_css_class (image, "dim-label");
+  gtk_stack_add_named (GTK_STACK (stack), image, "pending");
+
+  image = gtk_image_new_from_icon_name ("emblem-ok-symbolic");
+  gtk_widget_add_css_class (image, "success");
+  gtk_stack_add_named (GTK_STACK (stack), image, "passed");
+
+  image = gtk_image_new_from_icon_name ("process-stop-symbolic");
+  gtk_widget_add_css_class (image, "error");
+  gtk_stack_add_named (GTK_STACK (stack), image, "failed");
+
+  image = gtk_image_new_from_icon_name ("action-unavailable-symbolic");
+  gtk_widget_add_css_class (image, "dim-label");
+  gtk_stack_add_named (GTK_STACK (stack), image, "skipped");
+
+  return stack;
+}
+
+static void
+ms_test_dialog_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  MsTestDialog *self = MS_TEST_DIALOG (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACCOUNT:
+      g_value_set_object (value, self->account);
+      break;
+    case PROP_RUNNING:
+      g_value_set_boolean (value, self->running);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ms_test_dialog_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  MsTestDialog *self = MS_TEST_DIALOG (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACCOUNT:
+      g_set_object (&self->account, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ms_test_dialog_dispose (GObject *object)
+{
+  MsTestDialog *self = MS_TEST_DIALOG (object);
+
+  /* The callbacks hold a reference; a NULL cancellable tells them the
+   * window is gone. */
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_TEST_DIALOG);
+  g_clear_object (&self->probe);
+  g_clear_object (&self->account);
+
+  G_OBJECT_CLASS (ms_test_dialog_parent_class)->dispose (object);
+}
+
+static void
+ms_test_dialog_finalize (GObject *object)
+{
+  MsTestDialog *self = MS_TEST_DIALOG (object);
+
+  g_clear_pointer (&self->outcome, g_free);
+
+  G_OBJECT_CLASS (ms_test_dialog_parent_class)->finalize (object);
+}
+
+static void
+ms_test_dialog_class_init (MsTestDialogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = ms_test_dialog_get_property;
+  object_class->set_property = ms_test_dialog_set_property;
+  object_class->dispose = ms_test_dialog_dispose;
+  object_class->finalize = ms_test_dialog_finalize;
+
+  properties[PROP_ACCOUNT] =
+    g_param_spec_object ("account", NULL, NULL,
+                         MS_TYPE_ACCOUNT,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * MsTestDialog::open-settings:
+   *
+   * The user asked to change the account (e.g. to enter the password).
+   */
+  signals[OPEN_SETTINGS] =
+    g_signal_new ("open-settings",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+
+  ms_gui_ensure_resources ();
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-test-dialog.ui");
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, heading_label);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, summary_label);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, steps_list);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, failure_group);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, failed_step_row);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, reply_row);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, advice_row);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, settings_button);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, retry_button);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, transcript_expander);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, transcript_view);
+
+  gtk_widget_class_install_action (widget_class, "test.cancel", NULL, cancel_action);
+  gtk_widget_class_install_action (widget_class, "test.retry", NULL, retry_action);
+  gtk_widget_class_install_action (widget_class, "test.escape", NULL, escape_action);
+  gtk_widget_class_install_action (widget_class, "test.copy-transcript", NULL, copy_transcript_action);
+  gtk_widget_class_install_action (widget_class, "test.open-settings", NULL, open_settings_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "test.escape", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "test.copy-transcript", NULL);
+}
+
+static void
+ms_test_dialog_init (MsTestDialog *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  for (guint i = 0; i < MS_PROBE_N_STEPS; i++)
+    {
+      GtkWidget *row = adw_action_row_new ();
+      GtkWidget *icons = make_step_icons ();
+
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), ms_probe_step_get_label (i));
+      adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 0);
+      adw_action_row_add_prefix (ADW_ACTION_ROW (row), icons);
+      gtk_widget_set_visible (row, FALSE);
+      gtk_list_box_append (self->steps_list, row);
+      self->step_rows[i] = ADW_ACTION_ROW (row);
+      self->step_icons[i] = GTK_STACK (icons);
+    }
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.copy-transcript", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.retry", FALSE);
+}
