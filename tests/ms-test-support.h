@@ -16,7 +16,8 @@ typedef struct _MsTestServer MsTestServer;
  *   "--drop-after-data", "--stall=DATA" (see smtp-server.py --help).
  *
  * Starts the real aiosmtpd harness on 127.0.0.1 with a free port, waits until
- * it listens. Aborts the test if it cannot start.
+ * it listens. Aborts the test if it cannot start. With no options at all, call
+ * ms_test_server_startv (NULL): (NULL) alone trips the sentinel warning.
  */
 MsTestServer *ms_test_server_start        (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 MsTestServer *ms_test_server_startv       (const char * const *args);
@@ -36,7 +37,7 @@ guint         ms_test_server_log_count    (MsTestServer *self, const char *line)
 /* Waits (up to @timeout_ms) until the log has a line equal to @line; the
  * "quit"/"disconnect" lines may land just after the client has returned. */
 gboolean      ms_test_server_wait_log     (MsTestServer *self, const char *line, guint timeout_ms);
-/* The number of accepted messages (msg-*.eml files) so far. */
+/* The number of accepted messages so far (also with --no-bodies). */
 guint         ms_test_server_count_messages (MsTestServer *self);
 /* One entry per accepted message, in order: "N FROM TO,TO" (the envelopes
  * file). The way to check exactly-once delivery per recipient. */
@@ -55,10 +56,13 @@ MsTestSink   *ms_test_sink_startv         (const char * const *args);
  * (smtp-sink -d) so ms_test_sink_get_rcpts works. Slower: for tests of up to
  * some thousands of messages. */
 MsTestSink   *ms_test_sink_start_capture  (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
+MsTestSink   *ms_test_sink_start_capturev (const char * const *args);
 guint16       ms_test_sink_get_port       (MsTestSink *self);
 /* Messages whose final "." smtp-sink has received (its -c "mesg=" counter),
  * whatever it answered to it. */
 guint         ms_test_sink_get_count      (MsTestSink *self);
+/* Waits (up to @timeout_ms) until the count reaches @count; returns the last count seen. */
+guint         ms_test_sink_wait_count     (MsTestSink *self, guint count, guint timeout_ms);
 /* Capture mode only: one entry per RCPT address of each delivered message,
  * without <>, sorted; an address delivered twice appears twice. */
 GPtrArray    *ms_test_sink_get_rcpts      (MsTestSink *self);

@@ -127,7 +127,7 @@ assert_saved_message (MsTestServer *server,
 static void
 test_plain (void)
 {
-  g_autoptr(MsTestServer) server = ms_test_server_start (NULL);
+  g_autoptr(MsTestServer) server = ms_test_server_startv (NULL);
   g_autofree char *url = ms_test_server_get_url (server);
   g_autofree char *data_line = g_strdup_printf ("data %zu", strlen (message_text));
   g_autoptr(GPtrArray) envelopes = NULL;
@@ -284,6 +284,35 @@ test_faults (void)
 }
 
 static void
+test_greeting_cert (void)
+{
+  long code = 0;
+
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=GREETING:554 5.7.1 go away", NULL);
+    g_autofree char *url = ms_test_server_get_url (server);
+    SendOpts o = { .url = url };
+
+    g_assert_cmpint (send_once (&o, &code), !=, CURLE_OK);
+    g_assert_cmpint (code, ==, 554);
+    g_assert_true (ms_test_server_log_contains (server, "fault GREETING 554"));
+  }
+
+  {
+    /* Trusted, but issued for another name. */
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", "--cert-name=other.example", NULL);
+    g_autofree char *url = ms_test_server_get_url (server);
+    SendOpts o = { .url = url, .cainfo = ms_test_server_get_cert_path (server), .require_tls = TRUE };
+
+    g_assert_cmpint (send_once (&o, &code), ==, CURLE_PEER_FAILED_VERIFICATION);
+    /* The client hangs up during or right after the handshake, before any MAIL. */
+    g_assert_true (ms_test_server_wait_log (server, "disconnect", 5000));
+    g_assert_false (ms_test_server_log_contains (server, "mail sender@example.org"));
+    g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  }
+}
+
+static void
 test_drop_stall (void)
 {
   long code = 0;
@@ -360,9 +389,10 @@ sender_thread (gpointer data)
 static void
 test_concurrent (void)
 {
-  g_autoptr(MsTestServer) server = ms_test_server_start (NULL);
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--no-bodies", NULL);
   g_autofree char *url = ms_test_server_get_url (server);
   g_autoptr(GPtrArray) envelopes = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
   GThread *threads[N_THREADS];
   g_autoptr(GHashTable) seen = g_hash_table_new (g_direct_hash, g_direct_equal);
 
@@ -384,12 +414,14 @@ test_concurrent (void)
       g_hash_table_add (seen, GUINT_TO_POINTER (n));
     }
   g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, N_THREADS);
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 0);
 }
 
 static void
 test_sink (void)
 {
-  g_autoptr(MsTestSink) sink = ms_test_sink_start (NULL);
+  g_autoptr(MsTestSink) sink = ms_test_sink_startv (NULL);
   g_autofree char *url = NULL;
   SendOpts o = { 0 };
   long code = 0;
@@ -404,13 +436,13 @@ test_sink (void)
   o.url = url;
   for (int i = 0; i < 3; i++)
     g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
-  g_assert_cmpuint (ms_test_sink_get_count (sink), ==, 3);
+  g_assert_cmpuint (ms_test_sink_wait_count (sink, 3, 5000), ==, 3);
 }
 
 static void
 test_sink_capture (void)
 {
-  g_autoptr(MsTestSink) sink = ms_test_sink_start_capture (NULL);
+  g_autoptr(MsTestSink) sink = ms_test_sink_start_capturev (NULL);
   g_autoptr(GPtrArray) rcpts = NULL;
   g_autofree char *url = NULL;
   const char *to[] = { "<c@example.net>", "<a@example.net>", "<b@example.net>", "<a@example.net>" };
@@ -428,7 +460,7 @@ test_sink_capture (void)
 
       g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
     }
-  g_assert_cmpuint (ms_test_sink_get_count (sink), ==, 4);
+  g_assert_cmpuint (ms_test_sink_wait_count (sink, 4, 5000), ==, 4);
   rcpts = ms_test_sink_get_rcpts (sink);
   g_assert_cmpuint (rcpts->len, ==, 4);
   g_assert_cmpstr (rcpts->pdata[0], ==, "a@example.net");
@@ -464,6 +496,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/harness/starttls-auth", test_starttls_auth);
   g_test_add_func ("/mailshot/harness/smtps", test_smtps);
   g_test_add_func ("/mailshot/harness/faults", test_faults);
+  g_test_add_func ("/mailshot/harness/greeting-cert", test_greeting_cert);
   g_test_add_func ("/mailshot/harness/drop-stall", test_drop_stall);
   g_test_add_func ("/mailshot/harness/max-per-session", test_max_per_session);
   g_test_add_func ("/mailshot/harness/concurrent", test_concurrent);
