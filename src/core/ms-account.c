@@ -1218,3 +1218,46 @@ ms_account_settings_are_persistent (void)
   g_object_unref (backend);
   return persistent;
 }
+
+static char *
+dup_or_null (const char *text)
+{
+  return text != NULL && *text != '\0' ? g_strdup (text) : NULL;
+}
+
+/**
+ * ms_account_make_smtp_config:
+ * @password: (nullable): the password from the keyring
+ *
+ * Copies the account into a snapshot that a worker thread may own: the
+ * worker never touches GSettings.
+ *
+ * Returns: (transfer full): the snapshot; free it with ms_smtp_config_free(),
+ *   which wipes the copied password.
+ */
+MsSmtpConfig *
+ms_account_make_smtp_config (MsAccount  *self,
+                             const char *password)
+{
+  MsSmtpConfig *config;
+
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+
+  config = ms_smtp_config_new ();
+  config->server = g_strdup (self->smtp_server);
+  config->port = self->smtp_port;
+  config->use_smtps = self->use_smtps;
+  config->ehlo_host = dup_or_null (self->ehlo_host);
+  config->timeout = self->timeout;
+  config->needs_auth = self->needs_authentication;
+  config->auth_method = self->auth_method;
+  config->user = g_strdup (self->user_id);
+  config->password = g_strdup (password);
+  config->allow_plaintext_password = self->allow_plaintext_password;
+  config->trusted_certificate = dup_or_null (self->trusted_certificate);
+  config->starttls_seen = self->starttls_seen;
+  config->from_address = g_strdup (self->email_address);
+  config->from_name = dup_or_null (self->sender_name);
+  config->ca_file = NULL;
+  return config;
+}
