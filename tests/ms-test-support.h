@@ -27,8 +27,10 @@ const char   *ms_test_server_get_cert_path        (MsTestServer *self);
 const char   *ms_test_server_get_cert_fingerprint (MsTestServer *self);
 /* What crossed the wire: one GBytes per accepted message, in order. */
 GPtrArray    *ms_test_server_get_messages (MsTestServer *self);
-/* The event log, one line per event: "connect", "ehlo NAME", "starttls",
- * "auth MECH USER ok|fail", "mail FROM", "rcpt TO", "data N", "quit". */
+/* The event log, one line per event: "connect", "tls", "tls-failed", "ehlo NAME",
+ * "starttls", "auth MECH USER ok|fail", "mail FROM", "rcpt TO", "data N", "rset",
+ * "quit", "disconnect", "reply CODE TEXT" (each 4xx/5xx sent), "fault CMD CODE",
+ * "stall CMD", "drop N". Commands are logged when received. */
 char         *ms_test_server_get_log      (MsTestServer *self);
 gboolean      ms_test_server_log_contains (MsTestServer *self, const char *line);
 void          ms_test_server_stop         (MsTestServer *self);
