@@ -1,5 +1,1645 @@
-/* ms-smtp.c: placeholder until implemented (see ms-smtp.h)
+/* ms-smtp.c: one SMTP session on a libcurl easy handle: security policy, auth, timeouts, reply capture
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <string.h>
+
+#include <curl/curl.h>
+#include <glib/gi18n-lib.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ms-error.h"
 #include "ms-smtp.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
+
+#define SHA256_LEN 32
+
+/* How the session protects the connection; decided once per session. */
+typedef enum {
+  SECURITY_TLS,     /* SMTPS, or STARTTLS required (CURLUSESSL_ALL) */
+  SECURITY_CLEAR,   /* STARTTLS not offered and the policy allows going on (CURLUSESSL_TRY) */
+} Security;
+
+/* The last command we sent, to know what a reply answers. */
+typedef enum {
+  CMD_NONE,
+  CMD_EHLO,
+  CMD_STARTTLS,
+  CMD_AUTH,
+  CMD_MAIL,
+  CMD_RCPT,
+  CMD_DATA,
+  CMD_QUIT,
+  CMD_OTHER,
+} Command;
+
+struct _MsSmtp
+{
+  GObject          parent_instance;
+
+  MsSmtpConfig    *config;
+  CURL            *curl;
+  char             errbuf[CURL_ERROR_SIZE];
+  MsTranscript    *transcript;
+  gboolean         record_transcript;
+  MsSmtpStageFunc  stage_func;
+  gpointer         stage_data;
+  guint8           pin[SHA256_LEN];
+  gboolean         pin_valid;
+
+  /* The security decision, kept for the whole session. */
+  Security         security;
+  char            *login_options;
+
+  /* What this session has seen on any connection. */
+  gboolean         starttls_offered;
+
+  /* The connection this session opened last. */
+  GPtrArray       *caps;             /* char*, NULL-terminated; NULL before any EHLO */
+  GPtrArray       *caps_building;
+  gboolean         ehlo_first_line;
+  gboolean         tcp_connected;
+  gboolean         server_spoke;
+  gboolean         tls_active;
+  gboolean         tls_pending;      /* STARTTLS accepted, handshake running */
+  char            *auth_mechanism;
+  char            *peer_fingerprint; /* "AB:CD:…" of the last certificate presented */
+
+  /* The transfer in progress or last finished. */
+  MsSmtpStage      stage;
+  Command          last_command;
+  gboolean         auth_open;
+  gboolean         auth_ok;          /* a 235 answered AUTH in this transfer */
+  gboolean         new_connection;   /* EHLO was sent in this transfer */
+  gboolean         gate_tripped;
+  gboolean         body_started;
+  gboolean         body_done;
+  int              eom_code;         /* the reply to the end of the message */
+  int              fail_code;        /* the first 4xx/5xx reply */
+  GString         *fail_text;
+  gboolean         fail_collecting;  /* the failure reply has more lines */
+  MsReply         *reply;
+  gboolean         delivery_uncertain;
+  gboolean         retry_now;
+  GBytes          *message;
+  gsize            offset;
+  struct curl_slist *rcpt;
+  GCancellable    *cancellable;
+};
+
+G_DEFINE_FINAL_TYPE (MsSmtp, ms_smtp, G_TYPE_OBJECT)
+
+static int ssl_ex_index = -1;
+
+/* ------------------------------------------------------------------------ */
+/* MsSmtpConfig                                                             */
+
+/**
+ * ms_smtp_config_new:
+ *
+ * Returns: (transfer full): a config with the account defaults (port 587,
+ *   timeout 30 s, automatic authentication, STARTTLS when offered)
+ */
+MsSmtpConfig *
+ms_smtp_config_new (void)
+{
+  MsSmtpConfig *config = g_new0 (MsSmtpConfig, 1);
+
+  config->port = 587;
+  config->timeout = 30;
+  config->auth_method = MS_AUTH_METHOD_AUTOMATIC;
+
+  return config;
+}
+
+/**
+ * ms_smtp_config_copy:
+ *
+ * Returns: (transfer full): a deep copy, password included
+ */
+MsSmtpConfig *
+ms_smtp_config_copy (const MsSmtpConfig *config)
+{
+  MsSmtpConfig *copy;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  copy = g_memdup2 (config, sizeof *config);
+  copy->server = g_strdup (config->server);
+  copy->ehlo_host = g_strdup (config->ehlo_host);
+  copy->user = g_strdup (config->user);
+  copy->password = g_strdup (config->password);
+  copy->trusted_certificate = g_strdup (config->trusted_certificate);
+  copy->from_address = g_strdup (config->from_address);
+  copy->from_name = g_strdup (config->from_name);
+  copy->ca_file = g_strdup (config->ca_file);
+
+  return copy;
+}
+
+static void
+wipe (void   *data,
+      gsize   len)
+{
+  if (data == NULL)
+    return;
+  memset (data, 0, len);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 25))
+  /* memset alone may be optimised away before a free. */
+  explicit_bzero (data, len);
+#endif
+}
+
+/**
+ * ms_smtp_config_free:
+ *
+ * Frees @config, overwriting the password first.
+ */
+void
+ms_smtp_config_free (MsSmtpConfig *config)
+{
+  if (config == NULL)
+    return;
+
+  if (config->password != NULL)
+    wipe (config->password, strlen (config->password));
+  g_free (config->password);
+  g_free (config->server);
+  g_free (config->ehlo_host);
+  g_free (config->user);
+  g_free (config->trusted_certificate);
+  g_free (config->from_address);
+  g_free (config->from_name);
+  g_free (config->ca_file);
+  g_free (config);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+
+static const char *
+stage_nick (MsSmtpStage stage)
+{
+  static const char * const nicks[] = {
+    "none", "resolve", "connect", "greeting", "ehlo", "tls", "auth", "mail", "rcpt", "data", "done",
+  };
+
+  return (guint) stage < G_N_ELEMENTS (nicks) ? nicks[stage] : "?";
+}
+
+static void
+set_stage (MsSmtp      *self,
+           MsSmtpStage  stage)
+{
+  if (self->stage == stage)
+    return;
+  self->stage = stage;
+  if (self->stage_func != NULL)
+    self->stage_func (self, stage, self->stage_data);
+}
+
+static gboolean
+recording (MsSmtp *self)
+{
+  return self->record_transcript;
+}
+
+/* The host name, when it is a fully qualified one; otherwise "localhost".
+ * libcurl would send the bare machine name, which servers that check HELO
+ * (reject_non_fqdn_helo_hostname) refuse just as they refuse a dotless one. */
+static char *
+default_ehlo_name (void)
+{
+  const char *host = g_get_host_name ();
+  const char *p;
+
+  if (host == NULL || strchr (host, '.') == NULL || host[0] == '.' ||
+      g_str_has_suffix (host, ".") || g_str_has_suffix (host, ".localdomain") ||
+      g_str_has_suffix (host, ".local"))
+    return g_strdup ("localhost");
+
+  for (p = host; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+      return g_strdup ("localhost");
+
+  return g_ascii_strdown (host, -1);
+}
+
+static char *
+build_url (const MsSmtpConfig *config)
+{
+  g_autofree char *host = NULL;
+  g_autofree char *ehlo = NULL;
+  g_autofree char *ehlo_escaped = NULL;
+
+  /* An IPv6 literal needs brackets in a URL. */
+  if (strchr (config->server, ':') != NULL && config->server[0] != '[')
+    host = g_strdup_printf ("[%s]", config->server);
+  else
+    host = g_strdup (config->server);
+
+  if (config->ehlo_host != NULL && *config->ehlo_host != '\0')
+    ehlo = g_strdup (config->ehlo_host);
+  else
+    ehlo = default_ehlo_name ();
+  ehlo_escaped = g_uri_escape_string (ehlo, "[]:", FALSE);
+
+  return g_strdup_printf ("%s://%s:%d/%s", config->use_smtps ? "smtps" : "smtp",
+                          host, config->port, ehlo_escaped);
+}
+
+/* "ab:CD…" or "abcd…" (64 hex digits, any case, colons or spaces) */
+static gboolean
+parse_fingerprint (const char *text,
+                   guint8      out[SHA256_LEN])
+{
+  guint n = 0;
+  int high = -1;
+
+  if (text == NULL)
+    return FALSE;
+
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      int v;
+
+      if (*p == ':' || *p == ' ')
+        continue;
+      v = g_ascii_xdigit_value (*p);
+      if (v < 0 || n >= SHA256_LEN)
+        return FALSE;
+      if (high < 0)
+        high = v;
+      else
+        {
+          out[n++] = (guint8) (high << 4 | v);
+          high = -1;
+        }
+    }
+
+  return n == SHA256_LEN && high < 0;
+}
+
+static char *
+format_fingerprint (const guint8 *digest,
+                    gsize         len)
+{
+  GString *str = g_string_sized_new (len * 3);
+
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf (str, i == 0 ? "%02X" : ":%02X", digest[i]);
+
+  return g_string_free (str, FALSE);
+}
+
+static const char *
+login_options_for (MsAuthMethod method)
+{
+  switch (method)
+    {
+    case MS_AUTH_METHOD_CRAM_MD5: return "AUTH=CRAM-MD5";
+    case MS_AUTH_METHOD_PLAIN:    return "AUTH=PLAIN";
+    case MS_AUTH_METHOD_LOGIN:    return "AUTH=LOGIN";
+    case MS_AUTH_METHOD_AUTOMATIC:
+    default:                      return "AUTH=*";
+    }
+}
+
+static const char *
+mechanism_name (MsAuthMethod method)
+{
+  switch (method)
+    {
+    case MS_AUTH_METHOD_CRAM_MD5: return "CRAM-MD5";
+    case MS_AUTH_METHOD_PLAIN:    return "PLAIN";
+    case MS_AUTH_METHOD_LOGIN:    return "LOGIN";
+    case MS_AUTH_METHOD_AUTOMATIC:
+    default:                      return NULL;
+    }
+}
+
+/* The mechanisms of the EHLO "AUTH …" (or old "AUTH=…") line, or NULL when
+ * the server advertises none. */
+static GStrv
+caps_auth_mechanisms (MsSmtp *self)
+{
+  if (self->caps == NULL)
+    return NULL;
+
+  for (guint i = 0; i < self->caps->len && g_ptr_array_index (self->caps, i) != NULL; i++)
+    {
+      const char *cap = g_ptr_array_index (self->caps, i);
+
+      if (g_ascii_strncasecmp (cap, "AUTH", 4) == 0 && (cap[4] == ' ' || cap[4] == '='))
+        {
+          g_auto(GStrv) mechs = g_strsplit_set (cap + 5, " ", -1);
+          g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+          for (guint j = 0; mechs[j] != NULL; j++)
+            if (*mechs[j] != '\0')
+              g_strv_builder_add (builder, mechs[j]);
+          return g_strv_builder_end (builder);
+        }
+    }
+
+  return NULL;
+}
+
+static gboolean
+caps_auth_has (MsSmtp     *self,
+               const char *mechanism)
+{
+  g_auto(GStrv) mechs = caps_auth_mechanisms (self);
+
+  for (guint i = 0; mechs != NULL && mechs[i] != NULL; i++)
+    if (g_ascii_strcasecmp (mechs[i], mechanism) == 0)
+      return TRUE;
+
+  return FALSE;
+}
+
+static gboolean
+caps_has_auth (MsSmtp *self)
+{
+  g_auto(GStrv) mechs = caps_auth_mechanisms (self);
+
+  return mechs != NULL && mechs[0] != NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading the dialog from libcurl's debug stream                           */
+
+static void
+reset_connection (MsSmtp *self)
+{
+  g_clear_pointer (&self->caps, g_ptr_array_unref);
+  g_clear_pointer (&self->caps_building, g_ptr_array_unref);
+  g_clear_pointer (&self->auth_mechanism, g_free);
+  g_clear_pointer (&self->peer_fingerprint, g_free);
+  self->tcp_connected = FALSE;
+  self->server_spoke = FALSE;
+  self->tls_active = FALSE;
+  self->tls_pending = FALSE;
+}
+
+static void
+tls_started (MsSmtp     *self,
+             const char *detail)
+{
+  if (self->tls_active)
+    return;
+  self->tls_active = TRUE;
+  self->tls_pending = FALSE;
+  if (recording (self))
+    {
+      ms_transcript_mark_tls (self->transcript);
+      if (detail != NULL)
+        ms_transcript_add_info (self->transcript, "%s", detail);
+    }
+}
+
+static Command
+parse_command (const char *line,
+               gsize       len)
+{
+  static const struct { const char *verb; Command command; } verbs[] = {
+    { "EHLO", CMD_EHLO }, { "HELO", CMD_EHLO }, { "STARTTLS", CMD_STARTTLS },
+    { "AUTH", CMD_AUTH }, { "MAIL", CMD_MAIL }, { "RCPT", CMD_RCPT },
+    { "DATA", CMD_DATA }, { "QUIT", CMD_QUIT },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (verbs); i++)
+    {
+      gsize vlen = strlen (verbs[i].verb);
+
+      if (len >= vlen && g_ascii_strncasecmp (line, verbs[i].verb, vlen) == 0 &&
+          (len == vlen || line[vlen] == ' ' || line[vlen] == ':'))
+        return verbs[i].command;
+    }
+
+  return CMD_OTHER;
+}
+
+static void
+on_client_line (MsSmtp     *self,
+                const char *line,
+                gsize       len)
+{
+  Command command;
+
+  /* The handshake after "220 go ahead" is done once we speak again. */
+  if (self->tls_pending)
+    tls_started (self, NULL);
+
+  if (recording (self))
+    ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, line, len, self->config->password);
+
+  if (self->auth_open)
+    return;   /* a step of the AUTH exchange, not a command */
+
+  command = parse_command (line, len);
+  self->last_command = command;
+
+  switch (command)
+    {
+    case CMD_EHLO:
+      self->new_connection = TRUE;
+      self->ehlo_first_line = TRUE;
+      g_clear_pointer (&self->caps_building, g_ptr_array_unref);
+      self->caps_building = g_ptr_array_new_with_free_func (g_free);
+      set_stage (self, MS_SMTP_STAGE_EHLO);
+      break;
+
+    case CMD_STARTTLS:
+      set_stage (self, MS_SMTP_STAGE_TLS);
+      break;
+
+    case CMD_AUTH:
+      {
+        const char *mech = line + 4;
+        const char *end = line + len;
+        const char *mech_end;
+
+        while (mech < end && *mech == ' ')
+          mech++;
+        mech_end = mech;
+        while (mech_end < end && *mech_end != ' ' && *mech_end != '\r' && *mech_end != '\n')
+          mech_end++;
+        g_free (self->auth_mechanism);
+        self->auth_mechanism = g_ascii_strup (mech, mech_end - mech);
+        self->auth_open = TRUE;
+        set_stage (self, MS_SMTP_STAGE_AUTH);
+      }
+      break;
+
+    case CMD_MAIL:
+      set_stage (self, MS_SMTP_STAGE_MAIL);
+      break;
+
+    case CMD_RCPT:
+      set_stage (self, MS_SMTP_STAGE_RCPT);
+      break;
+
+    case CMD_DATA:
+      set_stage (self, MS_SMTP_STAGE_DATA);
+      break;
+
+    case CMD_NONE:
+    case CMD_QUIT:
+    case CMD_OTHER:
+    default:
+      break;
+    }
+}
+
+/* Adds a continuation line of a failure reply, without repeating the
+ * enhanced status code the first line had. */
+static void
+append_fail_text (MsSmtp     *self,
+                  const char *text)
+{
+  const char *first_space = strchr (self->fail_text->str, ' ');
+
+  if (first_space != NULL && first_space > self->fail_text->str &&
+      g_ascii_isdigit (self->fail_text->str[0]) && self->fail_text->str[1] == '.')
+    {
+      gsize elen = first_space - self->fail_text->str + 1;
+
+      if (strncmp (text, self->fail_text->str, elen) == 0)
+        text += elen;
+    }
+  if (self->fail_text->len > 0)
+    g_string_append_c (self->fail_text, ' ');
+  g_string_append (self->fail_text, text);
+}
+
+static void
+on_server_line (MsSmtp     *self,
+                const char *data,
+                gsize       len)
+{
+  g_autofree char *line = NULL;
+  gsize raw_len = len;
+  gboolean last;
+  int code;
+
+  while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+    len--;
+  line = g_strndup (data, len);
+
+  if (!self->server_spoke)
+    {
+      self->server_spoke = TRUE;
+      self->tcp_connected = TRUE;
+      /* With SMTPS the handshake precedes the greeting. */
+      if (self->config->use_smtps)
+        tls_started (self, NULL);
+    }
+  if (self->tls_pending)
+    tls_started (self, NULL);
+
+  if (recording (self))
+    ms_transcript_add (self->transcript, MS_TRANSCRIPT_SERVER, data, raw_len, self->config->password);
+
+  if (len < 3 || !g_ascii_isdigit (line[0]) || !g_ascii_isdigit (line[1]) || !g_ascii_isdigit (line[2]))
+    return;
+  code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+  last = len == 3 || line[3] != '-';
+
+  if (self->body_done && self->eom_code == 0 && last)
+    {
+      self->eom_code = code;
+      if (code / 100 == 2)
+        set_stage (self, MS_SMTP_STAGE_DONE);
+    }
+
+  switch (self->last_command)
+    {
+    case CMD_NONE:
+      /* The greeting: the connection is up and the server speaks SMTP. */
+      if (code / 100 == 2 && last && !self->config->use_smtps)
+        set_stage (self, MS_SMTP_STAGE_GREETING);
+      break;
+
+    case CMD_EHLO:
+      if (code == 250 && self->caps_building != NULL)
+        {
+          if (!self->ehlo_first_line && len > 4)
+            {
+              const char *cap = line + 4;
+
+              g_ptr_array_add (self->caps_building, g_strdup (cap));
+              if (g_ascii_strcasecmp (cap, "STARTTLS") == 0)
+                self->starttls_offered = TRUE;
+            }
+          self->ehlo_first_line = FALSE;
+          if (last)
+            {
+              g_ptr_array_add (self->caps_building, NULL);
+              g_clear_pointer (&self->caps, g_ptr_array_unref);
+              self->caps = g_steal_pointer (&self->caps_building);
+            }
+        }
+      break;
+
+    case CMD_STARTTLS:
+      if (code == 220)
+        self->tls_pending = TRUE;
+      break;
+
+    case CMD_AUTH:
+      if (code == 334)
+        break;
+      if (last)
+        {
+          self->auth_open = FALSE;
+          if (code == 235)
+            self->auth_ok = TRUE;
+        }
+      break;
+
+    case CMD_MAIL:
+    case CMD_RCPT:
+    case CMD_DATA:
+    case CMD_QUIT:
+    case CMD_OTHER:
+    default:
+      break;
+    }
+
+  /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last,
+   * and a refused EHLO only makes libcurl fall back to HELO. */
+  if (self->fail_collecting)
+    {
+      append_fail_text (self, len > 4 ? line + 4 : "");
+      self->fail_collecting = !last;
+    }
+  else if (self->fail_code == 0 && code >= 400 &&
+           self->last_command != CMD_EHLO && self->last_command != CMD_QUIT)
+    {
+      self->fail_code = code;
+      g_string_truncate (self->fail_text, 0);
+      g_string_append (self->fail_text, len > 4 ? line + 4 : "");
+      self->fail_collecting = !last;
+    }
+}
+
+static void
+on_text (MsSmtp     *self,
+         const char *data,
+         gsize       len)
+{
+  while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+    len--;
+
+  if (len > 13 && strncmp (data, "Connected to ", 13) == 0)
+    {
+      self->tcp_connected = TRUE;
+      if (recording (self))
+        ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
+      set_stage (self, self->config->use_smtps ? MS_SMTP_STAGE_TLS : MS_SMTP_STAGE_GREETING);
+    }
+  else if (len > 28 && strncmp (data, "Re-using existing connection", 28) == 0)
+    {
+      if (recording (self))
+        ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
+    }
+  else if (len > 21 && strncmp (data, "SSL connection using ", 21) == 0)
+    {
+      g_autofree char *detail = g_strndup (data, len);
+
+      tls_started (self, detail);
+    }
+}
+
+static void
+for_each_line (MsSmtp     *self,
+               const char *data,
+               gsize       size,
+               void      (*func) (MsSmtp *, const char *, gsize))
+{
+  gsize start = 0;
+
+  for (gsize i = 0; i < size; i++)
+    if (data[i] == '\n')
+      {
+        func (self, data + start, i + 1 - start);
+        start = i + 1;
+      }
+  if (start < size)
+    func (self, data + start, size - start);
+}
+
+static int
+debug_cb (CURL          *curl,
+          curl_infotype  type,
+          char          *data,
+          size_t         size,
+          void          *user_data)
+{
+  MsSmtp *self = user_data;
+
+  switch (type)
+    {
+    case CURLINFO_TEXT:
+      on_text (self, data, size);
+      break;
+    case CURLINFO_HEADER_IN:
+      for_each_line (self, data, size, on_server_line);
+      break;
+    case CURLINFO_HEADER_OUT:
+      for_each_line (self, data, size, on_client_line);
+      break;
+    case CURLINFO_DATA_IN:
+    case CURLINFO_DATA_OUT:      /* the message body: never recorded */
+    case CURLINFO_SSL_DATA_IN:
+    case CURLINFO_SSL_DATA_OUT:
+    case CURLINFO_END:
+    default:
+      break;
+    }
+
+  return 0;
+}
+
+static int
+sockopt_cb (void          *user_data,
+            curl_socket_t  fd,
+            curlsocktype   purpose)
+{
+  MsSmtp *self = user_data;
+
+  /* A new connection: what we knew about the old one no longer holds. */
+  reset_connection (self);
+  set_stage (self, MS_SMTP_STAGE_CONNECT);
+
+  return CURL_SOCKOPT_OK;
+}
+
+static size_t
+read_cb (char   *buffer,
+         size_t  size,
+         size_t  nitems,
+         void   *user_data)
+{
+  MsSmtp *self = user_data;
+  gsize total;
+  const char *data = g_bytes_get_data (self->message, &total);
+  gsize n = MIN (size * nitems, total - self->offset);
+
+  if (!self->body_started)
+    {
+      self->body_started = TRUE;
+      /* libcurl sends unauthenticated when the server advertises no AUTH
+       * and calls that a success; stop before the first byte instead. */
+      if (self->config->needs_auth && self->new_connection && !self->auth_ok)
+        {
+          self->gate_tripped = TRUE;
+          if (recording (self))
+            ms_transcript_add_info (self->transcript,
+                                    "Not signed in (the server offers no authentication): the message is not sent");
+          return CURL_READFUNC_ABORT;
+        }
+    }
+
+  memcpy (buffer, data + self->offset, n);
+  self->offset += n;
+
+  if (n == 0 && !self->body_done)
+    {
+      self->body_done = TRUE;
+      if (recording (self))
+        ms_transcript_add_message_size (self->transcript, total);
+    }
+
+  return n;
+}
+
+static int
+xferinfo_cb (void       *user_data,
+             curl_off_t  dltotal,
+             curl_off_t  dlnow,
+             curl_off_t  ultotal,
+             curl_off_t  ulnow)
+{
+  MsSmtp *self = user_data;
+
+  return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Certificates                                                             */
+
+/* Accepts what the system store accepts, or the one pinned certificate. */
+static int
+verify_cb (int             preverify_ok,
+           X509_STORE_CTX *store)
+{
+  SSL *ssl = X509_STORE_CTX_get_ex_data (store, SSL_get_ex_data_X509_STORE_CTX_idx ());
+  MsSmtp *self = ssl != NULL ? SSL_CTX_get_ex_data (SSL_get_SSL_CTX (ssl), ssl_ex_index) : NULL;
+  X509 *leaf = X509_STORE_CTX_get0_cert (store);
+  guint8 digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+
+  if (self == NULL || leaf == NULL)
+    return preverify_ok;
+
+  if (preverify_ok && self->peer_fingerprint != NULL)
+    return preverify_ok;
+
+  if (!X509_digest (leaf, EVP_sha256 (), digest, &digest_len) || digest_len != SHA256_LEN)
+    return preverify_ok;
+
+  if (self->peer_fingerprint == NULL)
+    self->peer_fingerprint = format_fingerprint (digest, digest_len);
+
+  if (!preverify_ok && self->pin_valid && memcmp (digest, self->pin, SHA256_LEN) == 0)
+    {
+      /* The user trusts this very certificate: its issuer and its names
+       * (the host name check is OpenSSL's here, see ssl_ctx_cb) do not matter. */
+      X509_STORE_CTX_set_error (store, X509_V_OK);
+      return 1;
+    }
+
+  return preverify_ok;
+}
+
+static CURLcode
+ssl_ctx_cb (CURL *curl,
+            void *ssl_ctx,
+            void *user_data)
+{
+  MsSmtp *self = user_data;
+  SSL_CTX *ctx = ssl_ctx;
+
+  SSL_CTX_set_ex_data (ctx, ssl_ex_index, self);
+  SSL_CTX_set_verify (ctx, SSL_VERIFY_PEER, verify_cb);
+
+  if (self->pin_valid)
+    {
+      /* libcurl's host name check runs after the handshake and cannot be
+       * told about the pin, so it is off (see apply_options) and OpenSSL
+       * checks the name inside verification, where verify_cb can excuse it. */
+      X509_VERIFY_PARAM *param = SSL_CTX_get0_param (ctx);
+      const char *host = self->config->server;
+      g_autofree char *bare = NULL;
+
+      if (host[0] == '[')
+        host = bare = g_strndup (host + 1, strlen (host) - 2);
+      X509_VERIFY_PARAM_set_hostflags (param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      if (!X509_VERIFY_PARAM_set1_ip_asc (param, host))
+        X509_VERIFY_PARAM_set1_host (param, host, 0);
+    }
+
+  return CURLE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* MsSmtp                                                                   */
+
+static void
+ms_smtp_finalize (GObject *object)
+{
+  MsSmtp *self = MS_SMTP (object);
+
+  if (self->curl != NULL)
+    {
+      /* The QUIT on cleanup is not part of any message's dialog. */
+      curl_easy_setopt (self->curl, CURLOPT_DEBUGFUNCTION, NULL);
+      curl_easy_setopt (self->curl, CURLOPT_VERBOSE, 0L);
+      curl_easy_setopt (self->curl, CURLOPT_SOCKOPTFUNCTION, NULL);
+      g_clear_pointer (&self->curl, curl_easy_cleanup);
+    }
+  g_clear_pointer (&self->rcpt, curl_slist_free_all);
+  g_clear_pointer (&self->message, g_bytes_unref);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->transcript);
+  g_clear_pointer (&self->config, ms_smtp_config_free);
+  g_clear_pointer (&self->login_options, g_free);
+  g_clear_pointer (&self->caps, g_ptr_array_unref);
+  g_clear_pointer (&self->caps_building, g_ptr_array_unref);
+  g_clear_pointer (&self->auth_mechanism, g_free);
+  g_clear_pointer (&self->peer_fingerprint, g_free);
+  if (self->fail_text != NULL)
+    g_string_free (g_steal_pointer (&self->fail_text), TRUE);
+  g_clear_pointer (&self->reply, ms_reply_free);
+  wipe (self->pin, sizeof self->pin);
+
+  G_OBJECT_CLASS (ms_smtp_parent_class)->finalize (object);
+}
+
+static void
+ms_smtp_class_init (MsSmtpClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = ms_smtp_finalize;
+
+  ssl_ex_index = SSL_CTX_get_ex_new_index (0, (void *) "mailshot", NULL, NULL, NULL);
+}
+
+static void
+ms_smtp_init (MsSmtp *self)
+{
+  self->transcript = ms_transcript_new ();
+  self->record_transcript = TRUE;
+  self->fail_text = g_string_new (NULL);
+  self->security = SECURITY_TLS;
+}
+
+/* The options that stay the same for every message of the session. */
+static void
+apply_options (MsSmtp *self)
+{
+  const MsSmtpConfig *config = self->config;
+  g_autofree char *url = build_url (config);
+  long timeout = MAX (config->timeout, 1);
+  CURL *curl = self->curl;
+
+  curl_easy_setopt (curl, CURLOPT_URL, url);
+  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, self->errbuf);
+  curl_easy_setopt (curl, CURLOPT_PRIVATE, self);
+  curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+
+  /* Reply texts only come through the debug stream. */
+  curl_easy_setopt (curl, CURLOPT_VERBOSE, 1L);
+  curl_easy_setopt (curl, CURLOPT_DEBUGFUNCTION, debug_cb);
+  curl_easy_setopt (curl, CURLOPT_DEBUGDATA, self);
+  curl_easy_setopt (curl, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+  curl_easy_setopt (curl, CURLOPT_SOCKOPTDATA, self);
+
+  curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt (curl, CURLOPT_READFUNCTION, read_cb);
+  curl_easy_setopt (curl, CURLOPT_READDATA, self);
+
+  curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+  curl_easy_setopt (curl, CURLOPT_XFERINFODATA, self);
+
+  /* CONNECTTIMEOUT covers connect, greeting and EHLO; the response timeout
+   * (120 s by default) every later reply, the end of the message included. */
+  curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, timeout);
+  curl_easy_setopt (curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, timeout);
+  /* A server that stops reading the message in the middle. */
+  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_TIME, timeout);
+  curl_easy_setopt (curl, CURLOPT_TCP_KEEPALIVE, 1L);
+
+  curl_easy_setopt (curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, self->pin_valid ? 0L : 2L);
+  curl_easy_setopt (curl, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+  curl_easy_setopt (curl, CURLOPT_SSL_CTX_DATA, self);
+  if (config->ca_file != NULL && *config->ca_file != '\0')
+    curl_easy_setopt (curl, CURLOPT_CAINFO, config->ca_file);
+
+  if (config->needs_auth)
+    {
+      curl_easy_setopt (curl, CURLOPT_USERNAME, config->user != NULL ? config->user : "");
+      curl_easy_setopt (curl, CURLOPT_PASSWORD, config->password != NULL ? config->password : "");
+    }
+}
+
+/* The options the security decision changes. */
+static void
+apply_security (MsSmtp *self)
+{
+  const MsSmtpConfig *config = self->config;
+
+  if (config->use_smtps)
+    curl_easy_setopt (self->curl, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
+  else
+    curl_easy_setopt (self->curl, CURLOPT_USE_SSL,
+                      (long) (self->security == SECURITY_TLS ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+
+  if (config->needs_auth)
+    curl_easy_setopt (self->curl, CURLOPT_LOGIN_OPTIONS,
+                      self->login_options != NULL ? self->login_options
+                                                  : login_options_for (config->auth_method));
+}
+
+/**
+ * ms_smtp_new:
+ * @config: the account snapshot; copied
+ *
+ * Creates a session. Nothing is sent before ms_smtp_send() or
+ * ms_smtp_prepare(). The session keeps its connection open between
+ * messages; libcurl reopens it when the server closed it.
+ *
+ * Returns: (transfer full): a new session
+ */
+MsSmtp *
+ms_smtp_new (const MsSmtpConfig *config)
+{
+  g_autoptr(MsSmtp) self = NULL;
+  g_autoptr(CURL) curl = NULL;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (config->server != NULL && *config->server != '\0', NULL);
+  g_return_val_if_fail (config->port > 0 && config->port < 65536, NULL);
+
+  curl = curl_easy_init ();
+  g_return_val_if_fail (curl != NULL, NULL);
+
+  self = g_object_new (MS_TYPE_SMTP, NULL);
+  self->config = ms_smtp_config_copy (config);
+  self->curl = g_steal_pointer (&curl);
+
+  if (config->trusted_certificate != NULL && *config->trusted_certificate != '\0')
+    {
+      self->pin_valid = parse_fingerprint (config->trusted_certificate, self->pin);
+      /* An unreadable fingerprint trusts nothing: the system store decides. */
+      if (!self->pin_valid)
+        g_debug ("Ignoring trusted-certificate of %s: not a SHA-256 fingerprint", config->server);
+    }
+
+  apply_options (self);
+  apply_security (self);
+
+  return g_steal_pointer (&self);
+}
+
+static gboolean
+address_is_safe (const char *address)
+{
+  return address != NULL && *address != '\0' && strpbrk (address, "\r\n<>") == NULL;
+}
+
+static void
+prepare_transfer (MsSmtp       *self,
+                  const char   *from,
+                  const char   *to,
+                  GBytes       *message,
+                  GCancellable *cancellable,
+                  gboolean      same_message)
+{
+  g_autofree char *mail_from = g_strdup_printf ("<%s>", from);
+  g_autofree char *rcpt_to = g_strdup_printf ("<%s>", to);
+  gsize size = g_bytes_get_size (message);
+  long cap;
+
+  if (!same_message && recording (self))
+    ms_transcript_clear (self->transcript);
+
+  if (self->message != message)
+    {
+      g_clear_pointer (&self->message, g_bytes_unref);
+      self->message = g_bytes_ref (message);
+    }
+  g_set_object (&self->cancellable, cancellable);
+  self->offset = 0;
+
+  self->errbuf[0] = '\0';
+  self->stage = MS_SMTP_STAGE_NONE;
+  self->last_command = CMD_NONE;
+  self->auth_open = FALSE;
+  self->auth_ok = FALSE;
+  self->new_connection = FALSE;
+  self->gate_tripped = FALSE;
+  self->body_started = FALSE;
+  self->body_done = FALSE;
+  self->eom_code = 0;
+  self->fail_code = 0;
+  g_string_truncate (self->fail_text, 0);
+  self->fail_collecting = FALSE;
+  g_clear_pointer (&self->reply, ms_reply_free);
+  self->delivery_uncertain = FALSE;
+  self->retry_now = FALSE;
+
+  curl_easy_setopt (self->curl, CURLOPT_MAIL_FROM, mail_from);
+  curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, NULL);
+  g_clear_pointer (&self->rcpt, curl_slist_free_all);
+  self->rcpt = curl_slist_append (NULL, rcpt_to);
+  curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, self->rcpt);
+  curl_easy_setopt (self->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) size);
+
+  /* One message may take the four slow steps of a fresh connection
+   * (connect, TLS, AUTH, the end of the message) plus its upload at a
+   * slow 16 KiB/s; every single step is bounded by the timeout anyway. */
+  cap = (long) MAX (self->config->timeout, 1) * 4 + (long) (size / 16384);
+  curl_easy_setopt (self->curl, CURLOPT_TIMEOUT, cap);
+
+  apply_security (self);
+  set_stage (self, MS_SMTP_STAGE_RESOLVE);
+}
+
+/**
+ * ms_smtp_prepare:
+ * @from: the envelope sender (bare address)
+ * @to: the one recipient (bare address)
+ * @message: the whole message, CRLF line endings; referenced until the next
+ *   prepare or the end of the session
+ * @cancellable: (nullable): stops the transfer (it then ends with
+ *   %CURLE_ABORTED_BY_CALLBACK and ms_smtp_complete() reports
+ *   %G_IO_ERROR_CANCELLED)
+ *
+ * Sets the session's easy handle up for one message, for a driver that runs
+ * many sessions on one curl multi handle (ms-blast). The driver then:
+ *
+ * 1. curl_multi_add_handle() with the returned handle;
+ * 2. runs the multi until CURLMSG_DONE for it (CURLINFO_PRIVATE of the handle
+ *    is this #MsSmtp);
+ * 3. curl_multi_remove_handle();
+ * 4. ms_smtp_complete() with the CURLcode of the CURLMsg.
+ *
+ * When ms_smtp_complete() returns %FALSE and ms_smtp_get_retry_now() is
+ * %TRUE, the session has just taken its security decision (STARTTLS is not
+ * offered and the account's policy allows going on without it): prepare the
+ * same message again at once and re-add the handle. That happens at most
+ * once per session.
+ *
+ * All callbacks (stage func, transcript) run in the thread that drives the
+ * multi handle. Only one message is in flight per session.
+ *
+ * Returns: (transfer none): the CURL* easy handle, owned by the session
+ */
+void *
+ms_smtp_prepare (MsSmtp       *self,
+                 const char   *from,
+                 const char   *to,
+                 GBytes       *message,
+                 GCancellable *cancellable)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+  g_return_val_if_fail (address_is_safe (from), NULL);
+  g_return_val_if_fail (address_is_safe (to), NULL);
+  g_return_val_if_fail (message != NULL && g_bytes_get_size (message) > 0, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+
+  prepare_transfer (self, from, to, message, cancellable,
+                    self->retry_now && self->message == message);
+
+  return self->curl;
+}
+
+static MsReplyContext
+reply_context (MsSmtp *self)
+{
+  MsReplyContext context = {
+    .server = self->config->server,
+    .port = self->config->port,
+    .use_smtps = self->config->use_smtps,
+    .needs_auth = self->config->needs_auth,
+  };
+
+  return context;
+}
+
+/* After CURLUSESSL_ALL found no STARTTLS: may the session go on in clear?
+ * Returns MS_TRANSPORT_NONE and sets the new policy when it may. */
+static MsTransportFailure
+decide_without_starttls (MsSmtp *self)
+{
+  const MsSmtpConfig *config = self->config;
+  MsAuthMethod method = config->auth_method;
+
+  if (config->starttls_seen || self->starttls_offered)
+    return MS_TRANSPORT_STARTTLS_MISSING;
+
+  if (!config->needs_auth)
+    {
+      self->security = SECURITY_CLEAR;
+      if (recording (self))
+        ms_transcript_add_info (self->transcript,
+                                "The server does not offer STARTTLS: sending without encryption "
+                                "(the account does not sign in)");
+      return MS_TRANSPORT_NONE;
+    }
+
+  if (!caps_has_auth (self))
+    return MS_TRANSPORT_NO_AUTH_ADVERTISED;
+
+  /* CRAM-MD5 proves the password without revealing it. */
+  if ((method == MS_AUTH_METHOD_AUTOMATIC || method == MS_AUTH_METHOD_CRAM_MD5) &&
+      caps_auth_has (self, "CRAM-MD5"))
+    {
+      self->security = SECURITY_CLEAR;
+      g_free (self->login_options);
+      self->login_options = g_strdup ("AUTH=CRAM-MD5");
+      if (recording (self))
+        ms_transcript_add_info (self->transcript,
+                                "The server does not offer STARTTLS: signing in with CRAM-MD5, "
+                                "which does not reveal the password");
+      return MS_TRANSPORT_NONE;
+    }
+
+  if (config->allow_plaintext_password)
+    {
+      self->security = SECURITY_CLEAR;
+      if (recording (self))
+        ms_transcript_add_info (self->transcript,
+                                "The server does not offer STARTTLS: the account allows sending "
+                                "the password without encryption");
+      return MS_TRANSPORT_NONE;
+    }
+
+  return MS_TRANSPORT_STARTTLS_REQUIRED;
+}
+
+static MsTransportFailure
+failure_for_code (MsSmtp    *self,
+                  CURLcode   rc,
+                  char     **detail)
+{
+  switch ((int) rc)
+    {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return MS_TRANSPORT_RESOLVE;
+
+    case CURLE_COULDNT_CONNECT:
+      return MS_TRANSPORT_REFUSED;
+
+    case CURLE_OPERATION_TIMEDOUT:
+      if (!self->tcp_connected)
+        return MS_TRANSPORT_CONNECT_TIMEOUT;
+      if (!self->server_spoke)
+        return self->config->use_smtps ? MS_TRANSPORT_TLS_HANDSHAKE : MS_TRANSPORT_NO_GREETING;
+      return MS_TRANSPORT_RESPONSE_TIMEOUT;
+
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+      return MS_TRANSPORT_TLS_HANDSHAKE;
+
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      if (self->peer_fingerprint != NULL)
+        *detail = g_strdup_printf (_("The server presented a certificate with the SHA-256 fingerprint %s"),
+                                   self->peer_fingerprint);
+      return MS_TRANSPORT_TLS_CERTIFICATE;
+
+    case CURLE_USE_SSL_FAILED:
+      return MS_TRANSPORT_STARTTLS_REQUIRED;
+
+    case CURLE_ABORTED_BY_CALLBACK:
+      if (self->gate_tripped)
+        return MS_TRANSPORT_NO_AUTH_ADVERTISED;
+      return MS_TRANSPORT_OTHER;
+
+    default:
+      break;
+    }
+
+  /* Below: failures that may carry a reply, handled by the caller first. */
+  switch ((int) rc)
+    {
+    case CURLE_LOGIN_DENIED:
+      {
+        const char *mech = mechanism_name (self->config->auth_method);
+        g_auto(GStrv) offered = caps_auth_mechanisms (self);
+        g_autofree char *list = offered != NULL ? g_strjoinv (" ", offered) : NULL;
+
+        if (list == NULL)
+          return MS_TRANSPORT_NO_AUTH_ADVERTISED;
+        *detail = g_strdup_printf (_("The account uses %s; the server offers %s"),
+                                   mech != NULL ? mech : _("any method"), list);
+        return MS_TRANSPORT_MECH_UNSUPPORTED;
+      }
+
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      return MS_TRANSPORT_CONNECTION_LOST;
+
+    default:
+      return MS_TRANSPORT_OTHER;
+    }
+}
+
+static gboolean
+failure_is_transport_only (CURLcode rc)
+{
+  switch ((int) rc)
+    {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_ABORTED_BY_CALLBACK:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static void
+set_reply_error (MsSmtp              *self,
+                 MsTransportFailure   failure,
+                 GError             **error)
+{
+  const MsReply *reply = self->reply;
+  int code;
+
+  if (failure == MS_TRANSPORT_STARTTLS_MISSING || failure == MS_TRANSPORT_STARTTLS_REQUIRED)
+    code = MS_ERROR_INSECURE;
+  else
+    code = ms_reply_class_to_error_code (reply->klass);
+
+  if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
+    g_set_error (error, MS_ERROR, code, _("%s The server said: “%d %s”"),
+                 reply->advice, reply->code, reply->text);
+  else if (reply->code == 0 && reply->text != NULL && *reply->text != '\0' &&
+           (reply->advice == NULL || strstr (reply->advice, reply->text) == NULL))
+    g_set_error (error, MS_ERROR, code, "%s (%s)", reply->advice, reply->text);
+  else
+    g_set_error_literal (error, MS_ERROR, code, reply->advice);
+}
+
+/**
+ * ms_smtp_complete:
+ * @curl_code: the CURLcode the transfer ended with
+ *
+ * Turns the end of a transfer started with ms_smtp_prepare() into a result.
+ * On failure the #GError is in %MS_ERROR (the message says what to do, and
+ * quotes the server), or %G_IO_ERROR_CANCELLED, and ms_smtp_get_reply()
+ * holds the classification (except after a cancel). Check
+ * ms_smtp_get_delivery_uncertain() and ms_smtp_get_retry_now() after a
+ * failure.
+ *
+ * Returns: %TRUE when the server accepted the message
+ */
+gboolean
+ms_smtp_complete (MsSmtp  *self,
+                  int      curl_code,
+                  GError **error)
+{
+  CURLcode rc = curl_code;
+  MsReplyContext context;
+  MsTransportFailure failure = MS_TRANSPORT_NONE;
+  g_autofree char *detail = NULL;
+  long response = 0;
+
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  self->retry_now = FALSE;
+
+  if (rc == CURLE_OK)
+    {
+      set_stage (self, MS_SMTP_STAGE_DONE);
+      g_clear_pointer (&self->reply, ms_reply_free);
+      return TRUE;
+    }
+
+  curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &response);
+  g_debug ("SMTP to %s:%d failed at %s: CURLcode %d (%s): %s; reply %d, response code %ld",
+           self->config->server, self->config->port, stage_nick (self->stage),
+           (int) rc, curl_easy_strerror (rc), self->errbuf, self->fail_code, response);
+
+  /* The end of the message went out and no answer came back: the server
+   * may have taken it. */
+  self->delivery_uncertain = self->body_done && self->eom_code == 0;
+
+  if (rc == CURLE_ABORTED_BY_CALLBACK && !self->gate_tripped &&
+      self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
+    {
+      if (recording (self))
+        ms_transcript_add_info (self->transcript, "Cancelled");
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
+      return FALSE;
+    }
+
+  context = reply_context (self);
+
+  if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
+    {
+      failure = decide_without_starttls (self);
+      if (failure == MS_TRANSPORT_NONE)
+        {
+          self->retry_now = TRUE;
+          g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
+                               _("The server does not offer STARTTLS; sending again without it, as the account allows"));
+          return FALSE;
+        }
+      if (recording (self))
+        ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
+    }
+  else if (!failure_is_transport_only (rc) && self->fail_code >= 400)
+    {
+      self->reply = ms_reply_classify (self->fail_code, self->fail_text->str, &context,
+                                       g_get_real_time () / G_USEC_PER_SEC);
+    }
+  else if (!failure_is_transport_only (rc) && response >= 400)
+    {
+      self->reply = ms_reply_classify ((int) response, self->errbuf, &context,
+                                       g_get_real_time () / G_USEC_PER_SEC);
+    }
+  else
+    failure = failure_for_code (self, rc, &detail);
+
+  if (self->reply == NULL)
+    {
+      if (detail == NULL && self->errbuf[0] != '\0')
+        detail = g_strdup (self->errbuf);
+      if (failure == MS_TRANSPORT_NONE)
+        failure = MS_TRANSPORT_OTHER;
+      self->reply = ms_reply_classify_transport (failure, detail, &context,
+                                                 g_get_real_time () / G_USEC_PER_SEC);
+    }
+
+  set_reply_error (self, failure, error);
+  return FALSE;
+}
+
+/**
+ * ms_smtp_send:
+ * @from: the envelope sender (bare address)
+ * @to: the one recipient (bare address)
+ * @message: the whole message, CRLF line endings (sent as is)
+ * @cancellable: (nullable): stops the transfer within about a second
+ *
+ * Sends one message on this session's connection (opened, or reused when it
+ * is still alive). Blocking: call it from a worker thread. On failure the
+ * #GError is in %MS_ERROR (or %G_IO_ERROR_CANCELLED) and ms_smtp_get_reply()
+ * holds the classification.
+ *
+ * Returns: %TRUE when the server accepted the message
+ */
+gboolean
+ms_smtp_send (MsSmtp       *self,
+              const char   *from,
+              const char   *to,
+              GBytes       *message,
+              GCancellable *cancellable,
+              GError      **error)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!address_is_safe (from) || !address_is_safe (to))
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                   _("“%s” cannot be used as an e-mail address."),
+                   address_is_safe (from) ? (to != NULL ? to : "") : (from != NULL ? from : ""));
+      return FALSE;
+    }
+  if (g_bytes_get_size (message) == 0)
+    {
+      g_set_error_literal (error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("The message is empty."));
+      return FALSE;
+    }
+
+  for (guint attempt = 0; ; attempt++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CURLcode rc;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+
+      prepare_transfer (self, from, to, message, cancellable, attempt > 0);
+      rc = curl_easy_perform (self->curl);
+      if (ms_smtp_complete (self, rc, &local_error))
+        return TRUE;
+
+      /* The security decision happens once, on the first connection. */
+      if (!self->retry_now || attempt > 0)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+    }
+}
+
+/**
+ * ms_smtp_get_reply:
+ *
+ * Returns: (transfer none) (nullable): the classification of the last
+ *   failure, or %NULL after a success or a cancel
+ */
+const MsReply *
+ms_smtp_get_reply (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->reply;
+}
+
+/**
+ * ms_smtp_get_transcript:
+ *
+ * The dialog of the last message (both attempts when the session fell back
+ * from STARTTLS), secrets blanked. Empty when recording is off.
+ *
+ * Returns: (transfer none): the transcript
+ */
+MsTranscript *
+ms_smtp_get_transcript (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->transcript;
+}
+
+/**
+ * ms_smtp_get_stage:
+ *
+ * Returns: the stage the last message was in when it ended (the step that
+ *   failed), %MS_SMTP_STAGE_DONE after a success. A reused connection goes
+ *   from %MS_SMTP_STAGE_RESOLVE straight to %MS_SMTP_STAGE_MAIL.
+ */
+MsSmtpStage
+ms_smtp_get_stage (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), MS_SMTP_STAGE_NONE);
+
+  return self->stage;
+}
+
+/**
+ * ms_smtp_get_capabilities:
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the EHLO
+ *   keywords of the last connection this session opened ("AUTH PLAIN LOGIN",
+ *   "STARTTLS", "SIZE 1000"), after STARTTLS when it was used; %NULL before
+ *   any EHLO reply
+ */
+const char * const *
+ms_smtp_get_capabilities (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->caps != NULL ? (const char * const *) self->caps->pdata : NULL;
+}
+
+/**
+ * ms_smtp_get_tls_active:
+ *
+ * Returns: whether the last connection this session opened is encrypted
+ */
+gboolean
+ms_smtp_get_tls_active (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+
+  return self->tls_active;
+}
+
+/**
+ * ms_smtp_get_starttls_offered:
+ *
+ * Returns: whether any EHLO reply of this session offered STARTTLS. Store it
+ *   in the account's starttls-seen: a later session without STARTTLS is then
+ *   refused as a possible attack.
+ */
+gboolean
+ms_smtp_get_starttls_offered (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+
+  return self->starttls_offered;
+}
+
+/**
+ * ms_smtp_get_auth_mechanism:
+ *
+ * Returns: (nullable): the SASL mechanism of the last AUTH on the current
+ *   connection ("PLAIN", "CRAM-MD5"…), or %NULL when it did not sign in
+ */
+const char *
+ms_smtp_get_auth_mechanism (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->auth_mechanism;
+}
+
+/**
+ * ms_smtp_set_record_transcript:
+ * @record: %FALSE in bulk mode
+ *
+ * Recording every line costs time per message. Without it the session still
+ * reads the dialog for the reply code and text, the stage, the capabilities
+ * and the AUTH state; it just keeps no transcript.
+ */
+void
+ms_smtp_set_record_transcript (MsSmtp   *self,
+                               gboolean  record)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  self->record_transcript = !!record;
+}
+
+/**
+ * ms_smtp_set_stage_func:
+ * @func: (nullable): called each time the session enters a stage
+ *
+ * The callback runs in the thread that runs the transfer, from inside
+ * libcurl: keep it cheap and do not call back into @self.
+ * Stages: RESOLVE when a message starts, CONNECT when a socket is opened,
+ * GREETING once TCP is up (TLS instead with SMTPS), EHLO, TLS (STARTTLS),
+ * AUTH, MAIL, RCPT, DATA when each command goes out, DONE when the server
+ * accepted the message.
+ */
+void
+ms_smtp_set_stage_func (MsSmtp          *self,
+                        MsSmtpStageFunc  func,
+                        gpointer         user_data)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  self->stage_func = func;
+  self->stage_data = user_data;
+}
+
+/**
+ * ms_smtp_get_delivery_uncertain:
+ *
+ * Returns: %TRUE when the last message failed after its last byte went out
+ *   and before the server answered (e.g. the connection dropped after the
+ *   final "."): the server may have delivered it. Do not resend silently.
+ */
+gboolean
+ms_smtp_get_delivery_uncertain (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+
+  return self->delivery_uncertain;
+}
+
+/**
+ * ms_smtp_get_retry_now:
+ *
+ * Returns: %TRUE when ms_smtp_complete() failed only because the session
+ *   just decided to go on without STARTTLS: prepare the same message again
+ *   at once (ms_smtp_send() does this by itself)
+ */
+gboolean
+ms_smtp_get_retry_now (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+
+  return self->retry_now;
+}
+
+/**
+ * ms_smtp_get_peer_fingerprint:
+ *
+ * Returns: (nullable): the SHA-256 fingerprint ("AB:CD:…") of the certificate
+ *   the server presented on the last TLS connection this session opened;
+ *   what a user compares before trusting it (trusted-certificate)
+ */
+const char *
+ms_smtp_get_peer_fingerprint (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->peer_fingerprint;
+}

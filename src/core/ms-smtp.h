@@ -82,7 +82,18 @@ gboolean      ms_smtp_send           (MsSmtp             *self,
                                       GError            **error);
 
 /* For the curl-multi driver in ms-blast: set the easy handle up for one
- * message, hand it to a multi handle, then report the result code back. */
+ * message, hand it to a multi handle, then report the result code back:
+ *   CURL *h = ms_smtp_prepare (smtp, from, to, bytes, cancellable);
+ *   curl_multi_add_handle (multi, h);
+ *   ... run the multi until CURLMSG_DONE for h (CURLINFO_PRIVATE of h is the MsSmtp) ...
+ *   curl_multi_remove_handle (multi, h);
+ *   ok = ms_smtp_complete (smtp, msg->data.result, &error);
+ *   if (!ok && ms_smtp_get_retry_now (smtp)) -> prepare the same message again, re-add;
+ *   else if (!ok && ms_smtp_get_delivery_uncertain (smtp)) -> mark the row uncertain;
+ *   else if (!ok) -> ms_smtp_get_reply (smtp)->klass decides (NULL reply = cancelled).
+ * One message in flight per MsSmtp; callbacks run in the thread driving the multi.
+ * The handle keeps its connection between messages; call
+ * ms_smtp_set_record_transcript (smtp, FALSE) in bulk mode. */
 void         *ms_smtp_prepare        (MsSmtp             *self,   /* returns the CURL* */
                                       const char         *from,
                                       const char         *to,
@@ -112,5 +123,17 @@ typedef void (*MsSmtpStageFunc) (MsSmtp      *self,
 void           ms_smtp_set_stage_func  (MsSmtp           *self,
                                         MsSmtpStageFunc   func,
                                         gpointer          user_data);
+
+/* TRUE when the last message failed after its end went out and before the
+ * server answered (e.g. dropped after "."): it may have been delivered, so
+ * the blast marks it uncertain instead of resending silently. */
+gboolean       ms_smtp_get_delivery_uncertain (MsSmtp    *self);
+/* TRUE when ms_smtp_complete() failed only because the session just decided
+ * to go on without STARTTLS (not offered; the policy allows it): prepare the
+ * same message again at once and re-add the handle. At most once per session. */
+gboolean       ms_smtp_get_retry_now   (MsSmtp           *self);
+/* SHA-256 fingerprint "AB:CD:…" of the certificate the server presented on
+ * the last TLS connection, or NULL: lets a user compare and trust it. */
+const char    *ms_smtp_get_peer_fingerprint (MsSmtp      *self);
 
 G_END_DECLS
