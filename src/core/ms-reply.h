@@ -60,7 +60,11 @@ typedef struct {
   gint64       until;         /* RATE_LIMITED: unix time to wait until; 0 = caller picks a backoff */
   gboolean     new_connection;/* the session is spent: open a new connection before retrying */
   gboolean     permanent;     /* TEMPORARY that should not be retried much (e.g. 552 mailbox full gets a few tries) */
+  MsTransportFailure transport; /* what ms_reply_classify_transport() was given; NONE for a reply */
 } MsReply;
+
+/* Longest reply text kept, in bytes (a hostile server may send megabytes). */
+#define MS_REPLY_MAX_TEXT 1000
 
 /* Context that changes the advice (wrong-port cases, provider-specific words). */
 typedef struct {
@@ -90,6 +94,10 @@ gboolean     ms_reply_class_stops_batch   (MsReplyClass          klass);
 /* Parses a "try again after <date>"-style wait out of a reply text; 0 if none. */
 gint64       ms_reply_parse_retry_after   (const char           *text,
                                            gint64                now);
+
+/* A GError in MS_ERROR whose message is the advice; the code comes from the
+ * class, refined by the transport failure (RESOLVE, INSECURE). */
+GError      *ms_reply_to_error            (const MsReply        *reply);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsReply, ms_reply_free)
 
