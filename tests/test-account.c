@@ -323,7 +323,9 @@ test_validation (void)
       g_autofree char *after = NULL;
       g_autofree char *prefix = g_strconcat (key, ": ", NULL);
 
-      g_test_message ("%s = “%s”", key, bad_values[i].input);
+      g_autofree char *shown = g_strescape (bad_values[i].input, NULL);
+
+      g_test_message ("%s = “%s”", key, shown);
       g_assert_false (ms_account_check_value (key, bad_values[i].input, &parsed, &error));
       g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
       g_assert_null (parsed);

@@ -182,6 +182,7 @@ lookup_search_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   SecretService *service = SECRET_SERVICE (object);
+  GCancellable *cancellable;
   GList *items;
   g_autoptr(GError) error = NULL;
   gboolean locked = FALSE;
@@ -213,9 +214,9 @@ lookup_search_cb (GObject      *object,
       return;
     }
 
+  cancellable = g_task_get_cancellable (task);
   secret_collection_for_alias (service, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE,
-                               g_task_get_cancellable (task),
-                               lookup_check_collection_cb, g_steal_pointer (&task));
+                               cancellable, lookup_check_collection_cb, g_steal_pointer (&task));
 }
 
 static void
@@ -225,6 +226,7 @@ lookup_service_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   SecretData *data = g_task_get_task_data (task);
+  GCancellable *cancellable;
   g_autoptr(SecretService) service = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -236,9 +238,9 @@ lookup_service_cb (GObject      *object,
     }
 
   /* Without SECRET_SEARCH_UNLOCK, locked items are listed, not prompted for. */
+  cancellable = g_task_get_cancellable (task);
   secret_service_search (service, &password_schema, data->attributes,
-                         SECRET_SEARCH_ALL,
-                         g_task_get_cancellable (task),
+                         SECRET_SEARCH_ALL, cancellable,
                          lookup_search_cb, g_steal_pointer (&task));
 }
 
@@ -249,6 +251,7 @@ lookup_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   g_autoptr(GError) error = NULL;
+  GCancellable *cancellable;
   char *password;
 
   password = secret_password_lookup_nonpageable_finish (result, &error);
@@ -263,8 +266,8 @@ lookup_cb (GObject      *object,
       return;
     }
 
-  secret_service_get (SECRET_SERVICE_NONE, g_task_get_cancellable (task),
-                      lookup_service_cb, g_steal_pointer (&task));
+  cancellable = g_task_get_cancellable (task);
+  secret_service_get (SECRET_SERVICE_NONE, cancellable, lookup_service_cb, g_steal_pointer (&task));
 }
 
 /* ------------------------------------------------------------------ */
