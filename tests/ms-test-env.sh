@@ -21,14 +21,20 @@ export GSETTINGS_BACKEND=keyfile
 export NO_AT_BRIDGE=1 GTK_A11Y=none
 unset DBUS_SESSION_BUS_ADDRESS DISPLAY WAYLAND_DISPLAY
 
+# gnome-keyring-daemon --unlock returns before the daemon owns org.freedesktop.secrets;
+# a test that calls at once races a second, D-Bus-activated daemon that exits without replying.
+export MS_WAIT_KEYRING='i=0; until gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus --method org.freedesktop.DBus.NameHasOwner org.freedesktop.secrets 2>/dev/null | grep -q true || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done'
+
 with_keyring() {
     # The keyring is unlocked with a throwaway password (PLATFORM.md recipe).
-    exec dbus-run-session -- sh -c 'echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; exec "$@"' sh "$@"
+    # The bus and the keyring run without the tests' G_DEBUG=fatal-warnings: gnome-keyring
+    # warns on its own ("asked to register item … already registered") and would abort.
+    exec env -u G_DEBUG MS_TEST_G_DEBUG="${G_DEBUG-}" dbus-run-session -- sh -c 'echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; eval "$MS_WAIT_KEYRING"; G_DEBUG=$MS_TEST_G_DEBUG; export G_DEBUG; exec "$@"' sh "$@"
 }
 
 case "$suite" in
     core) "$@" ;;
     keyring|smtp) (with_keyring "$@") ;;
-    gui) (exec xvfb-run -a -s '-screen 0 1280x800x24' sh -c 'exec dbus-run-session -- sh -c "echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; exec \"\$@\"" sh "$@"' sh "$@") ;;
+    gui) (exec env -u G_DEBUG MS_TEST_G_DEBUG="${G_DEBUG-}" xvfb-run -a -s '-screen 0 1280x800x24' sh -c 'exec dbus-run-session -- sh -c "echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; eval \"\$MS_WAIT_KEYRING\"; G_DEBUG=\$MS_TEST_G_DEBUG; export G_DEBUG; exec \"\$@\"" sh "$@"' sh "$@") ;;
     *) echo "ms-test-env.sh: unknown suite $suite" >&2; exit 2 ;;
 esac
