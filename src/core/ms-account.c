@@ -1261,3 +1261,44 @@ ms_account_make_smtp_config (MsAccount  *self,
   config->ca_file = NULL;
   return config;
 }
+
+/**
+ * ms_account_check_backend:
+ * @error: return location for a #GError
+ *
+ * dconf, the usual settings store, saves through the session bus: without
+ * one, every change is lost with only a warning on the terminal. This finds
+ * that out before anything is changed.
+ *
+ * Returns: %FALSE (and %MS_ERROR_FAILED) when changes could not be saved
+ */
+gboolean
+ms_account_check_backend (GError **error)
+{
+  GSettingsBackend *backend;
+  gboolean is_dconf;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  backend = g_settings_backend_get_default ();
+  is_dconf = strcmp (G_OBJECT_TYPE_NAME (backend), "DConfSettingsBackend") == 0;
+  g_object_unref (backend);
+
+  if (is_dconf)
+    {
+      g_autoptr(GDBusConnection) bus = NULL;
+      g_autoptr(GError) local_error = NULL;
+
+      bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &local_error);
+      if (bus == NULL)
+        {
+          g_debug ("dconf without a session bus: %s", local_error->message);
+          g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                       _("Settings cannot be saved: dconf needs a session bus, and there is none. "
+                         "Run this inside a desktop session or under “dbus-run-session”, or set "
+                         "GSETTINGS_BACKEND=keyfile to keep the settings in ~/.config/glib-2.0/settings/keyfile."));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}

@@ -56,6 +56,8 @@ gboolean     ms_account_name_is_valid       (const char *name);
 gboolean     ms_account_is_key              (const char *key);
 /* FALSE when GLib fell back to the memory backend: nothing set will be kept. */
 gboolean     ms_account_settings_are_persistent (void);
+/* FALSE with a sentence when changes cannot be saved (dconf without a session bus). */
+gboolean     ms_account_check_backend       (GError **error);
 
 /**
  * ms_account_check_value:
