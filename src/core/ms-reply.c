@@ -68,6 +68,9 @@ static const Rule rules[] = {
     N_("The recipient’s mailbox is full for now: the message is tried again later.") },
 
   /* ---- Daily quotas: the account waits a (rolling) day ---- */
+  { 0, NULL, "daily smtp relay|daily relay", NULL, MS_REPLY_CLASS_RATE_LIMITED, WAIT_DAY, 0,
+    N_("The daily relay limit of this account is used up: sending resumes by itself after a day, and a "
+       "lower “Messages per rolling day” keeps you under it.") },
   { 0, NULL, "daily", DAILY_TERMS, MS_REPLY_CLASS_RATE_LIMITED, WAIT_DAY, F_GMAIL,
     N_("Gmail’s daily sending limit (about 500 messages, or 2,000 with Google Workspace, counted over a "
        "rolling 24 hours) is used up: sending resumes by itself after a day, and a lower “Messages per "
