@@ -215,11 +215,16 @@ on_text_row_changed (GtkEditable     *row,
                      MsAccountWindow *self)
 {
   const char *key = g_object_get_data (G_OBJECT (row), "ms-key");
+  const char *text = gtk_editable_get_text (row);
+  g_autofree char *stored = NULL;
 
-  /* A mark goes away as soon as the value is fixed; a new mark waits for
-   * apply, so that typing is not met by red at the first key. */
-  if (gtk_widget_has_css_class (GTK_WIDGET (row), "error") &&
-      ms_account_check_value (key, gtk_editable_get_text (row), NULL, NULL))
+  /* A mark goes away as soon as the value is fixed (or back to what is
+   * stored); a new mark waits for apply, so that typing is not met by red
+   * at the first key. */
+  if (!gtk_widget_has_css_class (GTK_WIDGET (row), "error"))
+    return;
+  stored = g_settings_get_string (self->settings, key);
+  if (g_strcmp0 (text, stored) == 0 || ms_account_check_value (key, text, NULL, NULL))
     mark_row (GTK_WIDGET (row), NULL);
 }
 

@@ -27,12 +27,19 @@ struct _MsWindow
 
 G_DEFINE_FINAL_TYPE (MsWindow, ms_window, ADW_TYPE_APPLICATION_WINDOW)
 
+static void ms_window_setup (MsWindow *self, MsApplication *app);
+
 MsWindow *
 ms_window_new (MsApplication *application)
 {
-  g_return_val_if_fail (MS_IS_APPLICATION (application), NULL);
+  MsWindow *self;
 
-  return g_object_new (MS_TYPE_WINDOW, "application", application, NULL);
+  g_return_val_if_fail (MS_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (ms_application_get_account (application) != NULL, NULL);
+
+  self = g_object_new (MS_TYPE_WINDOW, "application", application, NULL);
+  ms_window_setup (self, application);
+  return self;
 }
 
 MsAccount *
@@ -199,16 +206,11 @@ ms_window_close_request (GtkWindow *window)
   return GTK_WINDOW_CLASS (ms_window_parent_class)->close_request (window);
 }
 
+/* GtkWindow:application is not a construct property, so this runs once it is set. */
 static void
-ms_window_constructed (GObject *object)
+ms_window_setup (MsWindow      *self,
+                 MsApplication *app)
 {
-  MsWindow *self = MS_WINDOW (object);
-  MsApplication *app;
-
-  G_OBJECT_CLASS (ms_window_parent_class)->constructed (object);
-
-  app = MS_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-  g_assert (app != NULL);
   self->account = g_object_ref (ms_application_get_account (app));
   self->app_settings = g_object_ref (ms_application_get_settings (app));
 
@@ -254,7 +256,6 @@ ms_window_class_init (MsWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
-  object_class->constructed = ms_window_constructed;
   object_class->dispose = ms_window_dispose;
   window_class->close_request = ms_window_close_request;
 

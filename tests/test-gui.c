@@ -1,0 +1,845 @@
+/* test-gui.c: the desktop app under Xvfb: templates, the settings form, the keyring, the test dialog
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gstdio.h>
+
+#include "mailshot-core.h"
+#include "ms-account-window.h"
+#include "ms-application.h"
+#include "ms-test-dialog.h"
+#include "ms-test-support.h"
+#include "ms-window.h"
+
+static MsApplication *app;
+
+/* Runs the default main context until @done says so, or fails the test
+ * after @timeout_ms. */
+static void
+wait_until (gboolean (*done) (gpointer data),
+            gpointer  data,
+            guint     timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!done (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out after %u ms", timeout_ms);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+}
+
+static gboolean
+always_false (gpointer data)
+{
+  return FALSE;
+}
+
+/* Lets GTK lay out and draw for a moment. */
+static void
+spin_for (guint ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+  (void) always_false;
+}
+
+static MsWindow *
+get_window (void)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (window == NULL || !MS_IS_WINDOW (window))
+    {
+      g_application_activate (G_APPLICATION (app));
+      window = gtk_application_get_active_window (GTK_APPLICATION (app));
+    }
+  g_assert_true (MS_IS_WINDOW (window));
+  return MS_WINDOW (window);
+}
+
+static MsAccount *
+get_account (void)
+{
+  return ms_application_get_account (app);
+}
+
+static GSettings *
+get_settings (void)
+{
+  return ms_account_get_settings (get_account ());
+}
+
+static void
+reset_account (void)
+{
+  g_auto(GStrv) keys = ms_account_list_keys ();
+  GSettings *settings = get_settings ();
+
+  for (guint i = 0; keys[i] != NULL; i++)
+    ms_account_reset (get_account (), keys[i]);
+  g_settings_reset (settings, "rate-limited-until");
+  g_settings_reset (settings, "starttls-seen");
+  g_settings_sync ();
+}
+
+static MsAccountWindow *
+open_settings (void)
+{
+  GtkWindow *window = ms_window_show_account_settings (get_window ());
+
+  g_assert_true (MS_IS_ACCOUNT_WINDOW (window));
+  return MS_ACCOUNT_WINDOW (window);
+}
+
+static gpointer
+child (gpointer     widget,
+       GType        type,
+       const char  *name)
+{
+  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
+
+  g_assert_nonnull (object);
+  return object;
+}
+
+#define SETTINGS_CHILD(win, name) child ((win), MS_TYPE_ACCOUNT_WINDOW, (name))
+#define DIALOG_CHILD(dlg, name) child ((dlg), MS_TYPE_TEST_DIALOG, (name))
+
+static void
+close_settings (MsAccountWindow *win)
+{
+  GtkWidget *password = ms_account_window_get_row (win, "password");
+
+  /* Nothing pending: closing stores text rows, and a password too. */
+  gtk_editable_set_text (GTK_EDITABLE (password), "");
+  gtk_window_destroy (GTK_WINDOW (win));
+}
+
+static void
+set_row_text (MsAccountWindow *win,
+              const char      *key,
+              const char      *text)
+{
+  GtkWidget *row = ms_account_window_get_row (win, key);
+
+  g_assert_true (ADW_IS_ENTRY_ROW (row));
+  gtk_editable_set_text (GTK_EDITABLE (row), text);
+  g_signal_emit_by_name (row, "apply");
+}
+
+static const char *
+row_text (MsAccountWindow *win,
+          const char      *key)
+{
+  return gtk_editable_get_text (GTK_EDITABLE (ms_account_window_get_row (win, key)));
+}
+
+static void
+configure_account (const char *server,
+                   int         port)
+{
+  MsAccount *account = get_account ();
+  g_autofree char *port_text = g_strdup_printf ("%d", port);
+
+  g_assert_true (ms_account_set_from_string (account, "email-address", "sender@example.org", NULL));
+  g_assert_true (ms_account_set_from_string (account, "smtp-server", server, NULL));
+  g_assert_true (ms_account_set_from_string (account, "smtp-port", port_text, NULL));
+  g_assert_true (ms_account_set_from_string (account, "user-id", "u", NULL));
+  g_assert_true (ms_account_set_from_string (account, "timeout", "5", NULL));
+}
+
+/* ---------------------------------------------------------------- templates */
+
+static void
+test_templates (void)
+{
+  MsWindow *window;
+  MsAccountWindow *settings;
+  g_autoptr(MsTestDialog) dialog = NULL;
+  AdwViewStack *stack;
+
+  reset_account ();
+  window = get_window ();
+
+  /* Not configured: the setup page, and no test e-mail. */
+  stack = child (window, MS_TYPE_WINDOW, "stack");
+  g_assert_cmpstr (adw_view_stack_get_visible_child_name (stack), ==, "setup");
+  g_assert_false (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL) &&
+                  ms_window_get_test_dialog (window) != NULL);
+
+  g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+
+  settings = open_settings ();
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (settings)));
+  spin_for (100);
+  close_settings (settings);
+
+  dialog = g_object_ref_sink (ms_test_dialog_new (GTK_WINDOW (window), get_account ()));
+  g_assert_false (ms_test_dialog_get_running (dialog));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+
+  /* Configured: the summary and the action. */
+  configure_account ("smtp.example.org", 587);
+  g_assert_cmpstr (adw_view_stack_get_visible_child_name (stack), ==, "account");
+  g_assert_cmpstr (adw_status_page_get_title (child (window, MS_TYPE_WINDOW, "account_page")), ==,
+                   "sender@example.org");
+  g_assert_cmpstr (adw_action_row_get_subtitle (child (window, MS_TYPE_WINDOW, "server_row")), ==,
+                   "smtp.example.org:587");
+
+  reset_account ();
+  g_assert_cmpstr (adw_view_stack_get_visible_child_name (stack), ==, "setup");
+}
+
+/* ------------------------------------------------------- settings → widgets */
+
+static void
+test_settings_to_widgets (void)
+{
+  MsAccountWindow *win;
+  GSettings *settings = get_settings ();
+  g_autofree char *subtitle = NULL;
+
+  reset_account ();
+  win = open_settings ();
+
+  /* As mailshot-cli would: straight into GSettings. */
+  g_settings_set_string (settings, "email-address", "news@example.org");
+  g_settings_set_string (settings, "sender-name", "Example News");
+  g_settings_set_string (settings, "smtp-server", "mail.example.net");
+  g_settings_set_string (settings, "ehlo-host", "client.example.org");
+  g_settings_set_string (settings, "user-id", "newsuser");
+  g_settings_set_string (settings, "trusted-certificate", "");
+  g_settings_set_int (settings, "smtp-port", 2525);
+  g_settings_set_int (settings, "timeout", 45);
+  g_settings_set_boolean (settings, "use-smtps", TRUE);
+  g_settings_set_boolean (settings, "needs-authentication", TRUE);
+  g_settings_set_enum (settings, "auth-method", MS_AUTH_METHOD_LOGIN);
+  g_settings_set_boolean (settings, "allow-plaintext-password", TRUE);
+  g_settings_set_int (settings, "max-per-minute", 30);
+  g_settings_set_int (settings, "max-per-hour", 500);
+  g_settings_set_int (settings, "max-per-day", 2000);
+  g_settings_set_int (settings, "max-connections", 3);
+  g_settings_set_int64 (settings, "rate-limited-until", 1900000000);
+  g_settings_set_boolean (settings, "starttls-seen", TRUE);
+
+  g_assert_cmpstr (row_text (win, "email-address"), ==, "news@example.org");
+  g_assert_cmpstr (row_text (win, "sender-name"), ==, "Example News");
+  g_assert_cmpstr (row_text (win, "smtp-server"), ==, "mail.example.net");
+  g_assert_cmpstr (row_text (win, "ehlo-host"), ==, "client.example.org");
+  g_assert_cmpstr (row_text (win, "user-id"), ==, "newsuser");
+  g_assert_cmpfloat (gtk_spin_button_get_value (SETTINGS_CHILD (win, "port_spin")), ==, 2525);
+  g_assert_cmpfloat (gtk_spin_button_get_value (SETTINGS_CHILD (win, "timeout_spin")), ==, 45);
+  g_assert_true (gtk_switch_get_active (SETTINGS_CHILD (win, "smtps_switch")));
+  g_assert_true (gtk_switch_get_active (SETTINGS_CHILD (win, "needs_auth_switch")));
+  g_assert_cmpuint (adw_combo_row_get_selected (SETTINGS_CHILD (win, "auth_method_row")), ==, 3);
+  g_assert_true (gtk_switch_get_active (SETTINGS_CHILD (win, "plaintext_switch")));
+  g_assert_cmpfloat (gtk_spin_button_get_value (SETTINGS_CHILD (win, "per_minute_spin")), ==, 30);
+  g_assert_cmpfloat (gtk_spin_button_get_value (SETTINGS_CHILD (win, "per_hour_spin")), ==, 500);
+  g_assert_cmpfloat (gtk_spin_button_get_value (SETTINGS_CHILD (win, "per_day_spin")), ==, 2000);
+  g_assert_cmpfloat (gtk_spin_button_get_value (SETTINGS_CHILD (win, "connections_spin")), ==, 3);
+
+  /* Rate limit: shown while set, in local time (the year is enough to know it is a date). */
+  g_assert_true (gtk_widget_get_visible (ms_account_window_get_row (win, "rate-limited-until")));
+  subtitle = g_strdup (adw_action_row_get_subtitle (ADW_ACTION_ROW (ms_account_window_get_row (win, "rate-limited-until"))));
+  g_assert_nonnull (strstr (subtitle, "2030"));
+  g_assert_true (gtk_widget_get_visible (ms_account_window_get_row (win, "starttls-seen")));
+
+  /* Clear and Forget act on the settings. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (win), "account.clear-rate-limit", NULL));
+  g_assert_cmpint (g_settings_get_int64 (settings, "rate-limited-until"), ==, 0);
+  g_assert_false (gtk_widget_get_visible (ms_account_window_get_row (win, "rate-limited-until")));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (win), "account.forget-starttls", NULL));
+  g_assert_false (g_settings_get_boolean (settings, "starttls-seen"));
+  g_assert_false (gtk_widget_get_visible (ms_account_window_get_row (win, "starttls-seen")));
+
+  /* Authentication off: its rows are insensitive. */
+  g_settings_set_boolean (settings, "needs-authentication", FALSE);
+  g_assert_false (gtk_widget_get_sensitive (ms_account_window_get_row (win, "auth-method")));
+  g_assert_false (gtk_widget_get_sensitive (ms_account_window_get_row (win, "user-id")));
+  g_assert_false (gtk_widget_get_sensitive (ms_account_window_get_row (win, "password")));
+  g_settings_set_boolean (settings, "needs-authentication", TRUE);
+  g_assert_true (gtk_widget_get_sensitive (ms_account_window_get_row (win, "auth-method")));
+
+  close_settings (win);
+  reset_account ();
+}
+
+/* ------------------------------------------------------- widgets → settings */
+
+static void
+test_widgets_to_settings (void)
+{
+  MsAccountWindow *win;
+  GSettings *settings = get_settings ();
+  g_autofree char *email = NULL;
+  g_autofree char *server = NULL;
+  g_autofree char *ehlo = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *cert = NULL;
+
+  reset_account ();
+  win = open_settings ();
+
+  set_row_text (win, "email-address", "office@example.org");
+  set_row_text (win, "sender-name", "The Office");
+  set_row_text (win, "smtp-server", "smtp.example.com");
+  set_row_text (win, "ehlo-host", "host.example.org");
+  set_row_text (win, "user-id", "office");
+  set_row_text (win, "trusted-certificate",
+                "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99");
+  email = g_settings_get_string (settings, "email-address");
+  name = g_settings_get_string (settings, "sender-name");
+  server = g_settings_get_string (settings, "smtp-server");
+  ehlo = g_settings_get_string (settings, "ehlo-host");
+  user = g_settings_get_string (settings, "user-id");
+  cert = g_settings_get_string (settings, "trusted-certificate");
+  g_assert_cmpstr (email, ==, "office@example.org");
+  g_assert_cmpstr (name, ==, "The Office");
+  g_assert_cmpstr (server, ==, "smtp.example.com");
+  g_assert_cmpstr (ehlo, ==, "host.example.org");
+  g_assert_cmpstr (user, ==, "office");
+  g_assert_cmpint (strlen (cert), >=, 64);
+  for (guint i = 0; i < 6; i++)
+    g_assert_false (gtk_widget_has_css_class (ms_account_window_get_row (win, (const char *[]) {
+      "email-address", "sender-name", "smtp-server", "ehlo-host", "user-id", "trusted-certificate" }[i]), "error"));
+
+  gtk_spin_button_set_value (SETTINGS_CHILD (win, "port_spin"), 2587);
+  gtk_spin_button_set_value (SETTINGS_CHILD (win, "timeout_spin"), 90);
+  gtk_spin_button_set_value (SETTINGS_CHILD (win, "per_minute_spin"), 10);
+  gtk_spin_button_set_value (SETTINGS_CHILD (win, "per_hour_spin"), 100);
+  gtk_spin_button_set_value (SETTINGS_CHILD (win, "per_day_spin"), 1000);
+  gtk_spin_button_set_value (SETTINGS_CHILD (win, "connections_spin"), 4);
+  gtk_switch_set_active (SETTINGS_CHILD (win, "needs_auth_switch"), FALSE);
+  gtk_switch_set_active (SETTINGS_CHILD (win, "plaintext_switch"), TRUE);
+  adw_combo_row_set_selected (SETTINGS_CHILD (win, "auth_method_row"), 1);
+  g_assert_cmpint (g_settings_get_int (settings, "smtp-port"), ==, 2587);
+  g_assert_cmpint (g_settings_get_int (settings, "timeout"), ==, 90);
+  g_assert_cmpint (g_settings_get_int (settings, "max-per-minute"), ==, 10);
+  g_assert_cmpint (g_settings_get_int (settings, "max-per-hour"), ==, 100);
+  g_assert_cmpint (g_settings_get_int (settings, "max-per-day"), ==, 1000);
+  g_assert_cmpint (g_settings_get_int (settings, "max-connections"), ==, 4);
+  g_assert_false (g_settings_get_boolean (settings, "needs-authentication"));
+  g_assert_true (g_settings_get_boolean (settings, "allow-plaintext-password"));
+  g_assert_cmpint (g_settings_get_enum (settings, "auth-method"), ==, MS_AUTH_METHOD_CRAM_MD5);
+
+  /* The well-known ports come with their security. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (win), "account.set-port", "i", 465));
+  g_assert_cmpint (g_settings_get_int (settings, "smtp-port"), ==, 465);
+  g_assert_true (g_settings_get_boolean (settings, "use-smtps"));
+  g_assert_true (gtk_switch_get_active (SETTINGS_CHILD (win, "smtps_switch")));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (win), "account.set-port", "i", 587));
+  g_assert_false (g_settings_get_boolean (settings, "use-smtps"));
+  g_assert_cmpfloat (gtk_spin_button_get_value (SETTINGS_CHILD (win, "port_spin")), ==, 587);
+
+  /* Switching SMTPS on port 587 offers a change rather than making it. */
+  gtk_switch_set_active (SETTINGS_CHILD (win, "smtps_switch"), TRUE);
+  g_assert_true (g_settings_get_boolean (settings, "use-smtps"));
+  g_assert_cmpint (g_settings_get_int (settings, "smtp-port"), ==, 587);
+
+  /* Text typed but not applied is kept when the window closes. */
+  gtk_editable_set_text (GTK_EDITABLE (ms_account_window_get_row (win, "user-id")), "typed-then-closed");
+  gtk_window_close (GTK_WINDOW (win));
+  g_free (user);
+  user = g_settings_get_string (settings, "user-id");
+  g_assert_cmpstr (user, ==, "typed-then-closed");
+
+  reset_account ();
+}
+
+/* --------------------------------------------------------------- validation */
+
+static void
+test_validation (void)
+{
+  MsAccountWindow *win;
+  GSettings *settings = get_settings ();
+  static const struct {
+    const char *key;
+    const char *bad;
+  } cases[] = {
+    { "email-address", "not an address" },
+    { "smtp-server", "bad host name!" },
+    { "ehlo-host", "bad ehlo name!" },
+    { "trusted-certificate", "not-a-fingerprint" },
+  };
+
+  reset_account ();
+  win = open_settings ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GtkWidget *row = ms_account_window_get_row (win, cases[i].key);
+      g_autofree char *before = g_settings_get_string (settings, cases[i].key);
+      g_autofree char *after = NULL;
+
+      g_test_message ("%s = %s", cases[i].key, cases[i].bad);
+      set_row_text (win, cases[i].key, cases[i].bad);
+      after = g_settings_get_string (settings, cases[i].key);
+      g_assert_cmpstr (after, ==, before);
+      g_assert_true (gtk_widget_has_css_class (row, "error"));
+      /* The reason is on the row. */
+      g_assert_nonnull (gtk_widget_get_tooltip_text (row));
+      g_assert_cmpstr (gtk_widget_get_tooltip_text (row), !=, "");
+
+      /* Back to the stored value: the mark goes. */
+      gtk_editable_set_text (GTK_EDITABLE (row), before);
+      g_assert_false (gtk_widget_has_css_class (row, "error"));
+    }
+
+  /* A bad value is not stored on close either. */
+  gtk_editable_set_text (GTK_EDITABLE (ms_account_window_get_row (win, "email-address")), "still bad");
+  gtk_window_close (GTK_WINDOW (win));
+  {
+    g_autofree char *email = g_settings_get_string (settings, "email-address");
+    g_assert_cmpstr (email, ==, "");
+  }
+  reset_account ();
+}
+
+/* ----------------------------------------------------------- provider hints */
+
+static void
+test_provider_hints (void)
+{
+  MsAccountWindow *win;
+  GtkWidget *group;
+
+  reset_account ();
+  win = open_settings ();
+  group = SETTINGS_CHILD (win, "provider_group");
+  g_assert_false (gtk_widget_get_visible (group));
+
+  g_settings_set_string (get_settings (), "smtp-server", "smtp.gmail.com");
+  g_assert_true (gtk_widget_get_visible (group));
+  g_assert_nonnull (adw_preferences_group_get_title (ADW_PREFERENCES_GROUP (group)));
+  g_assert_cmpstr (adw_preferences_group_get_title (ADW_PREFERENCES_GROUP (group)), !=, "");
+
+  g_settings_set_string (get_settings (), "smtp-server", "smtp.office365.com");
+  g_assert_true (gtk_widget_get_visible (group));
+
+  g_settings_set_string (get_settings (), "smtp-server", "mail.example.org");
+  g_assert_false (gtk_widget_get_visible (group));
+
+  close_settings (win);
+  reset_account ();
+}
+
+/* ----------------------------------------------------------------- password */
+
+static gboolean
+row_is_empty (gpointer row)
+{
+  return gtk_editable_get_text (GTK_EDITABLE (row))[0] == '\0';
+}
+
+static void
+test_password (void)
+{
+  MsAccountWindow *win;
+  GtkWidget *row;
+  g_autoptr(GError) error = NULL;
+  char *stored;
+  g_autofree char *keyfile = NULL;
+  g_autofree char *contents = NULL;
+
+  reset_account ();
+  configure_account ("smtp.example.org", 587);
+  win = open_settings ();
+  row = ms_account_window_get_row (win, "password");
+  g_assert_true (ADW_IS_PASSWORD_ENTRY_ROW (row));
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "s3cret-from-the-gui");
+  g_signal_emit_by_name (row, "apply");
+  /* Stored asynchronously; the row empties on success. */
+  wait_until (row_is_empty, row, 10000);
+  g_assert_false (gtk_widget_has_css_class (row, "error"));
+
+  stored = ms_secret_lookup_sync (MS_ACCOUNT_DEFAULT, "smtp.example.org", "u", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (stored, ==, "s3cret-from-the-gui");
+  ms_secret_free (stored);
+
+  /* Never in the settings. */
+  g_settings_sync ();
+  keyfile = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
+  if (g_file_get_contents (keyfile, &contents, NULL, NULL))
+    g_assert_null (strstr (contents, "s3cret-from-the-gui"));
+
+  /* A password typed, then the window closed: stored before it goes. */
+  gtk_editable_set_text (GTK_EDITABLE (row), "second-s3cret");
+  g_object_add_weak_pointer (G_OBJECT (win), (gpointer *) &win);
+  gtk_window_close (GTK_WINDOW (win));
+  while (win != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  stored = ms_secret_lookup_sync (MS_ACCOUNT_DEFAULT, "smtp.example.org", "u", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (stored, ==, "second-s3cret");
+  ms_secret_free (stored);
+
+  g_assert_true (ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.example.org", "u", NULL, NULL));
+  reset_account ();
+}
+
+/* -------------------------------------------------------------- test dialog */
+
+static gboolean
+dialog_finished (gpointer data)
+{
+  MsWindow *window = data;
+  MsTestDialog *dialog = ms_window_get_test_dialog (window);
+
+  return dialog != NULL && !ms_test_dialog_get_running (dialog);
+}
+
+static MsTestDialog *
+run_test_dialog (void)
+{
+  MsWindow *window = get_window ();
+  MsTestDialog *dialog;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL));
+  dialog = ms_window_get_test_dialog (window);
+  g_assert_nonnull (dialog);
+  /* The window stays responsive: we are iterating its main loop here. */
+  wait_until (dialog_finished, window, 30000);
+  return dialog;
+}
+
+static void
+close_dialog (MsTestDialog *dialog)
+{
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_assert_null (ms_window_get_test_dialog (get_window ()));
+}
+
+static MsTestServer *
+start_server_and_account (const char *password_in_keyring)
+{
+  MsTestServer *server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN",
+                                               "--user=u", "--password=right-password", NULL);
+
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_server_get_port (server));
+  g_assert_true (ms_account_set_from_string (get_account (), "trusted-certificate",
+                                             ms_test_server_get_cert_fingerprint (server), NULL));
+  if (password_in_keyring != NULL)
+    g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", password_in_keyring, NULL, NULL));
+  else
+    ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
+  return server;
+}
+
+static void
+test_dialog_passes (void)
+{
+  g_autoptr(MsTestServer) server = start_server_and_account ("right-password");
+  MsTestDialog *dialog = run_test_dialog ();
+  MsProbe *probe = ms_test_dialog_get_probe (dialog);
+  GtkTextBuffer *buffer;
+  GtkTextIter start, end;
+  g_autofree char *transcript = NULL;
+
+  g_test_message ("outcome: %s", ms_test_dialog_get_outcome (dialog));
+  g_assert_nonnull (probe);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_N_STEPS);
+  g_assert_cmpstr (ms_test_dialog_get_outcome (dialog), ==, "The test e-mail was sent");
+  g_assert_false (gtk_widget_get_visible (DIALOG_CHILD (dialog, "failure_group")));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+  g_assert_true (ms_test_server_log_contains (server, "auth PLAIN u ok") ||
+                 ms_test_server_log_contains (server, "auth LOGIN u ok"));
+
+  /* The transcript is there, without the password. */
+  g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "transcript_expander")));
+  buffer = gtk_text_view_get_buffer (DIALOG_CHILD (dialog, "transcript_view"));
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  transcript = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  g_assert_nonnull (strstr (transcript, "EHLO"));
+  g_assert_null (strstr (transcript, "right-password"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "test.copy-transcript", NULL));
+
+  close_dialog (dialog);
+  ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
+  reset_account ();
+}
+
+static void
+test_dialog_wrong_password (void)
+{
+  g_autoptr(MsTestServer) server = start_server_and_account ("wrong-password");
+  MsTestDialog *dialog = run_test_dialog ();
+  MsProbe *probe = ms_test_dialog_get_probe (dialog);
+  const MsReply *reply;
+  const char *advice;
+  const char *reply_text;
+
+  g_test_message ("outcome: %s", ms_test_dialog_get_outcome (dialog));
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_AUTH);
+  reply = ms_probe_get_reply (probe);
+  g_assert_nonnull (reply);
+  g_assert_cmpint (reply->klass, ==, MS_REPLY_CLASS_AUTH_FAILED);
+
+  g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "failure_group")));
+  g_assert_cmpstr (adw_action_row_get_subtitle (DIALOG_CHILD (dialog, "failed_step_row")), ==,
+                   ms_probe_step_get_label (MS_PROBE_STEP_AUTH));
+  reply_text = adw_action_row_get_subtitle (DIALOG_CHILD (dialog, "reply_row"));
+  g_assert_nonnull (strstr (reply_text, "535"));
+  advice = adw_action_row_get_subtitle (DIALOG_CHILD (dialog, "advice_row"));
+  g_assert_cmpstr (advice, ==, reply->advice);
+  g_assert_nonnull (strstr (ms_test_dialog_get_outcome (dialog), ms_probe_step_get_label (MS_PROBE_STEP_AUTH)));
+  g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "settings_button")));
+
+  close_dialog (dialog);
+  ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
+  reset_account ();
+}
+
+static void
+test_dialog_wrong_port (void)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  MsTestDialog *dialog;
+  MsProbe *probe;
+  int port;
+
+  /* A port nobody listens on: bind, then close. */
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_assert_true (g_socket_bind (socket, any, TRUE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_socket_close (socket, NULL);
+
+  reset_account ();
+  configure_account ("127.0.0.1", port);
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+
+  dialog = run_test_dialog ();
+  probe = ms_test_dialog_get_probe (dialog);
+  g_test_message ("outcome: %s", ms_test_dialog_get_outcome (dialog));
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_CONNECT);
+  g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "advice_row")));
+  g_assert_cmpstr (adw_action_row_get_subtitle (DIALOG_CHILD (dialog, "advice_row")), !=, "");
+
+  close_dialog (dialog);
+  reset_account ();
+}
+
+static void
+test_dialog_no_password (void)
+{
+  g_autoptr(MsTestServer) server = start_server_and_account (NULL);
+  MsTestDialog *dialog = run_test_dialog ();
+  gboolean opened = FALSE;
+  GtkWindow *settings = NULL;
+
+  g_assert_null (ms_test_dialog_get_probe (dialog));
+  g_assert_cmpstr (ms_test_dialog_get_outcome (dialog), ==, "No password is stored for this account");
+  g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "settings_button")));
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 0);
+
+  /* The button opens the settings. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "test.open-settings", NULL));
+  for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
+    if (MS_IS_ACCOUNT_WINDOW (l->data) && gtk_widget_get_visible (l->data))
+      {
+        opened = TRUE;
+        settings = l->data;
+      }
+  g_assert_true (opened);
+  close_settings (MS_ACCOUNT_WINDOW (settings));
+  close_dialog (dialog);
+  reset_account ();
+}
+
+static gboolean
+some_step_running (gpointer data)
+{
+  MsTestDialog *dialog = data;
+  MsProbe *probe = ms_test_dialog_get_probe (dialog);
+
+  if (probe == NULL)
+    return FALSE;
+  for (guint i = 0; i < MS_PROBE_N_STEPS; i++)
+    if (ms_probe_get_state (probe, i) == MS_PROBE_STATE_RUNNING &&
+        i >= MS_PROBE_STEP_CONNECT)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+not_running (gpointer data)
+{
+  return !ms_test_dialog_get_running (data);
+}
+
+static void
+test_dialog_cancel (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--stall=GREETING", NULL);
+  MsWindow *window;
+  MsTestDialog *dialog;
+  gint64 cancelled_at;
+
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_server_get_port (server));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "timeout", "60", NULL));
+
+  window = get_window ();
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL));
+  dialog = ms_window_get_test_dialog (window);
+  g_assert_true (ms_test_dialog_get_running (dialog));
+  wait_until (some_step_running, dialog, 10000);
+
+  /* The server stalls; Cancel ends the step within a few seconds, far from the 60 s timeout. */
+  cancelled_at = g_get_monotonic_time ();
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "test.cancel", NULL));
+  wait_until (not_running, dialog, 5000);
+  g_assert_cmpint (g_get_monotonic_time () - cancelled_at, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpstr (ms_test_dialog_get_outcome (dialog), ==, "The test was cancelled");
+
+  close_dialog (dialog);
+  reset_account ();
+}
+
+/* ------------------------------------------------------------- window size */
+
+static void
+test_window_size (void)
+{
+  g_autoptr(GSettings) app_settings = g_settings_new (APP_ID);
+  MsWindow *window = ms_window_new (app);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 700, 500);
+  gtk_window_present (GTK_WINDOW (window));
+  spin_for (100);
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_cmpint (g_settings_get_int (app_settings, "window-width"), ==, 700);
+  g_assert_cmpint (g_settings_get_int (app_settings, "window-height"), ==, 500);
+  g_assert_false (g_settings_get_boolean (app_settings, "window-maximized"));
+}
+
+/* ------------------------------------------------------------- screenshots */
+
+static void
+screenshot (GtkWidget  *widget,
+            const char *name)
+{
+  const char *dir = g_getenv ("MS_SCREENSHOT_DIR");
+  g_autofree char *path = NULL;
+  g_autofree char *crop = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  /* Let it draw, with spinners stopped in place. */
+  spin_for (700);
+  path = g_build_filename (dir, name, NULL);
+  crop = g_strdup_printf ("%dx%d+0+0", gtk_widget_get_width (widget), gtk_widget_get_height (widget));
+  /* No window manager: every window sits at 0,0 of the root window. */
+  g_spawn_sync (NULL, (char *[]) { "import", "-window", "root", "-crop", crop, "+repage", path, NULL },
+                NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_test_message ("wrote %s", path);
+}
+
+static void
+test_screenshots (void)
+{
+  MsWindow *window;
+  MsAccountWindow *settings;
+  MsTestDialog *dialog;
+
+  if (g_getenv ("MS_SCREENSHOT_DIR") == NULL)
+    {
+      g_test_skip ("set MS_SCREENSHOT_DIR to write screenshots (build-aux/dev screenshots)");
+      return;
+    }
+
+  reset_account ();
+  window = get_window ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  screenshot (GTK_WIDGET (window), "setup.png");
+
+  {
+    g_autoptr(MsTestServer) server = start_server_and_account ("right-password");
+
+    g_assert_true (ms_account_set_from_string (get_account (), "sender-name", "Example Association", NULL));
+    g_assert_true (ms_account_set_from_string (get_account (), "max-per-hour", "500", NULL));
+    screenshot (GTK_WIDGET (window), "main-window.png");
+
+    dialog = run_test_dialog ();
+    screenshot (GTK_WIDGET (dialog), "test-passed.png");
+    close_dialog (dialog);
+  }
+  {
+    g_autoptr(MsTestServer) server = start_server_and_account ("wrong-password");
+
+    dialog = run_test_dialog ();
+    gtk_expander_set_expanded (DIALOG_CHILD (dialog, "transcript_expander"), TRUE);
+    screenshot (GTK_WIDGET (dialog), "test-failed.png");
+    close_dialog (dialog);
+  }
+
+  reset_account ();
+  configure_account ("smtp.office365.com", 587);
+  g_assert_true (ms_account_set_from_string (get_account (), "email-address", "office@example.org", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "user-id", "office@example.org", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "timeout", "30", NULL));
+  settings = open_settings ();
+  gtk_window_set_default_size (GTK_WINDOW (settings), 640, 800);
+  screenshot (GTK_WIDGET (settings), "account-settings.png");
+  close_settings (settings);
+  reset_account ();
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  ms_core_init ();
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  app = ms_application_new ();
+  /* One test process, no single-instance handover. */
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_hold (G_APPLICATION (app));
+
+  g_test_add_func ("/mailshot/gui/templates", test_templates);
+  g_test_add_func ("/mailshot/gui/settings-to-widgets", test_settings_to_widgets);
+  g_test_add_func ("/mailshot/gui/widgets-to-settings", test_widgets_to_settings);
+  g_test_add_func ("/mailshot/gui/validation", test_validation);
+  g_test_add_func ("/mailshot/gui/provider-hints", test_provider_hints);
+  g_test_add_func ("/mailshot/gui/password", test_password);
+  g_test_add_func ("/mailshot/gui/test-dialog/passes", test_dialog_passes);
+  g_test_add_func ("/mailshot/gui/test-dialog/wrong-password", test_dialog_wrong_password);
+  g_test_add_func ("/mailshot/gui/test-dialog/wrong-port", test_dialog_wrong_port);
+  g_test_add_func ("/mailshot/gui/test-dialog/no-password", test_dialog_no_password);
+  g_test_add_func ("/mailshot/gui/test-dialog/cancel", test_dialog_cancel);
+  g_test_add_func ("/mailshot/gui/window-size", test_window_size);
+  g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
+
+  status = g_test_run ();
+  g_application_release (G_APPLICATION (app));
+  g_clear_object (&app);
+  return status;
+}
