@@ -89,6 +89,9 @@ const char  *ms_reply_class_to_string     (MsReplyClass          klass);   /* "r
 MsReplyClass ms_reply_class_from_string   (const char           *str);
 const char  *ms_reply_class_get_label     (MsReplyClass          klass);   /* translated, for people */
 int          ms_reply_class_to_error_code (MsReplyClass          klass);   /* an MsError code */
+/* TRUE for auth, TLS, relay, sender, misconfigured and cannot-connect: those
+ * fail every message alike, so the batch pauses instead of churning through
+ * the list. Timeout and connection-lost are retried. */
 gboolean     ms_reply_class_stops_batch   (MsReplyClass          klass);
 
 /* Parses a "try again after <date>"-style wait out of a reply text; 0 if none. */
