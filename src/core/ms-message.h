@@ -48,6 +48,11 @@ void              ms_message_builder_set_fixed (MsMessageBuilder *self,
                                              gint64              date,
                                              const char         *message_id);
 
+/* Added: replaces the random multipart boundaries (tests); lays the message out again. */
+void              ms_message_builder_set_boundaries (MsMessageBuilder *self,
+                                             const char         *mixed,
+                                             const char         *alternative);
+
 /* One plain-text message (the test e-mail). Returns CRLF bytes. */
 GBytes           *ms_message_build_simple   (const char          *from_address,
                                              const char          *from_name,

@@ -32,5 +32,6 @@ void         ms_template_expand  (MsTemplate          *self,
                                   GString             *out);
 char       **ms_template_get_field_names (MsTemplate *self);  /* transfer full */
 gboolean     ms_template_is_constant     (MsTemplate *self);  /* no fields at all */
+MsTemplateKind ms_template_get_kind      (MsTemplate *self);  /* added */
 
 G_END_DECLS
