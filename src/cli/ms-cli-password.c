@@ -160,9 +160,11 @@ password_set (const MsCliContext *ctx,
 
   if (on_tty)
     {
+      /* Echo goes off before the prompt shows, so nothing typed at once is echoed. */
+      gboolean silent = echo_off ();
+
       g_printerr (_("Password for %s on %s: "), user, server);
-      if (!echo_off ())
-        on_tty = FALSE;
+      on_tty = silent;
     }
   len = read_line (password, sizeof password);
   if (on_tty)

@@ -1,0 +1,545 @@
+/* test-cli.c: `mailshot-cli config` and `mailshot-cli password`, run as a user would
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE 1   /* posix_openpt() and friends */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mailshot-core.h"
+#include "ms-test-support.h"
+
+/* Everything the CLI printed in this run: no password may appear in it. */
+static GString *all_output;
+
+static int
+run (const char  *stdin_text,
+     char       **out,
+     char       **err,
+     const char  *first_arg,
+     ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *o = NULL;
+  g_autofree char *e = NULL;
+  va_list ap;
+  int status;
+
+  va_start (ap, first_arg);
+  for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+
+  status = ms_test_run_cliv (stdin_text, &o, &e, (const char * const *) args->pdata);
+  g_string_append (all_output, o);
+  g_string_append (all_output, e);
+  g_test_message ("exit %d; stdout: %s; stderr: %s", status, o, e);
+  if (out != NULL)
+    *out = g_steal_pointer (&o);
+  if (err != NULL)
+    *err = g_steal_pointer (&e);
+  return status;
+}
+
+static void
+assert_contains (const char *haystack,
+                 const char *needle)
+{
+  if (haystack == NULL || strstr (haystack, needle) == NULL)
+    g_error ("“%s” does not contain “%s”", haystack ? haystack : "(null)", needle);
+}
+
+static void
+assert_get (const char *account,
+            const char *key,
+            const char *expected)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *line = g_strconcat (expected, "\n", NULL);
+
+  g_assert_cmpint (run (NULL, &out, &err, "--account", account, "config", "get", key, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, line);
+  g_assert_cmpstr (err, ==, "");
+}
+
+static void
+set_ok (const char *account,
+        const char *key,
+        const char *value)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run (NULL, &out, &err, "--account", account, "config", "set", key, value, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpstr (err, ==, "");
+}
+
+static void
+test_config_list (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_auto(GStrv) keys = ms_account_list_keys ();
+  gssize value_column = -1;
+
+  set_ok ("cli-list", "smtp-server", "smtp.example.org");
+  g_assert_cmpint (run (NULL, &out, &err, "--account", "cli-list", "config", "list", NULL), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+
+  lines = g_strsplit (out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, g_strv_length (keys) + 1);   /* trailing "" */
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+      const char *value;
+
+      /* One key per line, in form order; the values line up in one column. */
+      g_assert_true (g_str_has_prefix (line, keys[i]));
+      if (line[strlen (keys[i])] == '\0')
+        continue;   /* empty value: the key alone */
+      g_assert_cmpint (line[strlen (keys[i])], ==, ' ');
+      value = line + strlen (keys[i]);
+      while (*value == ' ')
+        value++;
+      if (value_column < 0)
+        value_column = value - line;
+      g_assert_cmpint (value - line, ==, value_column);
+    }
+  assert_contains (out, "\nsmtp-server ");
+  assert_contains (out, " smtp.example.org\n");
+  assert_contains (out, " 587\nuse-smtps ");
+  assert_contains (out, "\nauth-method ");
+  assert_contains (out, " automatic\n");
+
+  /* Extra arguments are a usage error. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (NULL, NULL, &err, "config", "list", "extra", NULL), ==, 2);
+  assert_contains (err, "Usage:");
+}
+
+static void
+test_config_set_get (void)
+{
+  g_autofree char *keyfile = NULL;
+  g_autofree char *path = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
+
+  set_ok ("cli-set", "smtp-port", "465");
+  assert_get ("cli-set", "smtp-port", "465");
+  set_ok ("cli-set", "use-smtps", "yes");
+  assert_get ("cli-set", "use-smtps", "true");
+  set_ok ("cli-set", "email-address", "sender@example.org");
+  assert_get ("cli-set", "email-address", "sender@example.org");
+  set_ok ("cli-set", "auth-method", "CRAM-MD5");
+  assert_get ("cli-set", "auth-method", "cram-md5");
+  set_ok ("cli-set", "trusted-certificate", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  assert_get ("cli-set", "trusted-certificate",
+              "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF");
+  set_ok ("cli-set", "rate-limited-until", "2023-11-14T22:13:20Z");
+  assert_get ("cli-set", "rate-limited-until", "1700000000");
+  set_ok ("cli-set", "sender-name", "Åsa Example");
+  assert_get ("cli-set", "sender-name", "Åsa Example");
+  /* A value may start with a dash: it is not an option. */
+  set_ok ("cli-set", "user-id", "-user-");
+  assert_get ("cli-set", "user-id", "-user-");
+
+  /* Accounts are separate; "default" is the default. */
+  assert_get ("cli-set-other", "smtp-port", "587");
+  set_ok ("default", "max-connections", "4");
+  {
+    g_autofree char *out = NULL;
+    g_assert_cmpint (run (NULL, &out, NULL, "config", "get", "max-connections", NULL), ==, 0);
+    g_assert_cmpstr (out, ==, "4\n");
+  }
+
+  /* The values really are in the settings store, at the account's path. */
+  g_assert_true (g_file_get_contents (path, &keyfile, NULL, NULL));
+  assert_contains (keyfile, "[io/github/mailshot/Mailshot/accounts/cli-set]");
+  assert_contains (keyfile, "smtp-port=465");
+}
+
+static void
+test_config_invalid (void)
+{
+  static const struct { const char *key, *value, *message; } cases[] = {
+    { "smtp-port", "70000", "smtp-port: must be a whole number from 1 to 65535 (got “70000”)" },
+    { "timeout", "0", "timeout: must be a whole number of seconds from 1 to 600" },
+    { "email-address", "not-an-address", "email-address: must be a single e-mail address" },
+    { "smtp-server", "smtp_relay.example.org", "smtp-server: must be a host name" },
+    { "auth-method", "ntlm", "auth-method: NTLM is not supported" },
+    { "use-smtps", "maybe", "use-smtps: must be true or false" },
+    { "max-connections", "65", "max-connections: must be a whole number from 1 to 64" },
+    { "trusted-certificate", "abcd", "trusted-certificate: must be empty or a SHA-256 fingerprint" },
+  };
+
+  set_ok ("cli-invalid", "smtp-port", "2525");
+  set_ok ("cli-invalid", "smtp-server", "keep.example.org");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autofree char *before = NULL;
+      g_autofree char *after = NULL;
+
+      g_assert_cmpint (run (NULL, &before, NULL, "--account", "cli-invalid", "config", "get", cases[i].key, NULL), ==, 0);
+      g_assert_cmpint (run (NULL, &out, &err, "--account", "cli-invalid", "config", "set",
+                            cases[i].key, cases[i].value, NULL), ==, 2);
+      g_assert_cmpstr (out, ==, "");
+      assert_contains (err, cases[i].message);
+      g_assert_cmpint (run (NULL, &after, NULL, "--account", "cli-invalid", "config", "get", cases[i].key, NULL), ==, 0);
+      g_assert_cmpstr (after, ==, before);
+    }
+  assert_get ("cli-invalid", "smtp-port", "2525");
+}
+
+static void
+test_config_unknown_key (void)
+{
+  const char *subcommands[][2] = { { "get", NULL }, { "set", "587" }, { "reset", NULL } };
+
+  for (guint i = 0; i < G_N_ELEMENTS (subcommands); i++)
+    {
+      g_autofree char *err = NULL;
+      int status;
+
+      if (subcommands[i][1] != NULL)
+        status = run (NULL, NULL, &err, "config", subcommands[i][0], "smtp-prot", subcommands[i][1], NULL);
+      else
+        status = run (NULL, NULL, &err, "config", subcommands[i][0], "smtp-prot", NULL);
+      g_assert_cmpint (status, ==, 2);
+      assert_contains (err, "“smtp-prot”");
+      assert_contains (err, "smtp-port");
+      assert_contains (err, "trusted-certificate");
+    }
+
+  /* The password is not a setting. */
+  {
+    g_autofree char *err = NULL;
+    g_assert_cmpint (run (NULL, NULL, &err, "config", "set", "password", "hunter2", NULL), ==, 2);
+    assert_contains (err, "unknown key “password”");
+  }
+}
+
+static void
+test_config_usage (void)
+{
+  static const char * const cases[][6] = {
+    { "config", NULL },
+    { "config", "get", NULL },
+    { "config", "get", "smtp-port", "extra", NULL },
+    { "config", "set", "smtp-port", NULL },
+    { "config", "set", "smtp-port", "1", "2", NULL },
+    { "config", "reset", NULL },
+    { "config", "frobnicate", NULL },
+    { "--account", "bad name", "config", "list", NULL },
+    { "--account", "../x", "config", "get", "smtp-port", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (ms_test_run_cliv (NULL, &out, &err, cases[i]), ==, 2);
+      g_string_append (all_output, err);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_true (g_str_has_prefix (err, "mailshot-cli: "));
+    }
+
+  {
+    g_autofree char *out = NULL;
+    g_assert_cmpint (run (NULL, &out, NULL, "config", "--help", NULL), ==, 0);
+    assert_contains (out, "config list | get KEY | set KEY VALUE | reset KEY");
+    assert_contains (out, "starttls-seen");
+  }
+}
+
+static void
+test_config_reset (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  set_ok ("cli-reset", "smtp-port", "465");
+  set_ok ("cli-reset", "email-address", "a@example.org");
+  g_assert_cmpint (run (NULL, &out, &err, "--account", "cli-reset", "config", "reset", "smtp-port", NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpstr (err, ==, "");
+  assert_get ("cli-reset", "smtp-port", "587");
+  /* Reset is the way to empty a required field; `set` refuses "". */
+  g_assert_cmpint (run (NULL, NULL, NULL, "--account", "cli-reset", "config", "set", "email-address", "", NULL), ==, 2);
+  assert_get ("cli-reset", "email-address", "a@example.org");
+  g_assert_cmpint (run (NULL, NULL, NULL, "--account", "cli-reset", "config", "reset", "email-address", NULL), ==, 0);
+  assert_get ("cli-reset", "email-address", "");
+}
+
+/* The settings backends: memory keeps nothing, dconf without a bus loses everything. */
+static void
+test_config_backends (void)
+{
+  g_autofree char *saved_backend = g_strdup (g_getenv ("GSETTINGS_BACKEND"));
+  g_autofree char *saved_bus = g_strdup (g_getenv ("DBUS_SESSION_BUS_ADDRESS"));
+
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  {
+    g_autofree char *err = NULL;
+    g_assert_cmpint (run (NULL, NULL, &err, "config", "set", "timeout", "60", NULL), ==, 0);
+    assert_contains (err, "warning: settings are kept in memory only");
+  }
+
+  g_setenv ("GSETTINGS_BACKEND", "dconf", TRUE);
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/mailshot/bus", TRUE);
+  {
+    g_autofree char *err = NULL;
+    g_assert_cmpint (run (NULL, NULL, &err, "config", "set", "timeout", "60", NULL), ==, 1);
+    assert_contains (err, "dconf needs a session bus");
+    assert_contains (err, "GSETTINGS_BACKEND=keyfile");
+  }
+
+  g_setenv ("GSETTINGS_BACKEND", saved_backend, TRUE);
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", saved_bus, TRUE);
+  assert_get ("default", "timeout", "30");
+}
+
+static void
+assert_keyring_has (const char *account,
+                    const char *server,
+                    const char *user,
+                    const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  char *password = ms_secret_lookup_sync (account, server, user, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (password, ==, expected);
+  ms_secret_free (password);
+}
+
+static void
+test_password_set (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  /* The entry is keyed by server and user: both must be set first. */
+  g_assert_cmpint (run ("Pw-Canary-0001\n", &out, &err, "--account", "cli-pw", "password", "set", NULL), ==, 2);
+  assert_contains (err, "set smtp-server first");
+  set_ok ("cli-pw", "smtp-server", "smtp.example.org");
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run ("Pw-Canary-0001\n", NULL, &err, "--account", "cli-pw", "password", "set", NULL), ==, 2);
+  assert_contains (err, "set user-id first");
+  set_ok ("cli-pw", "user-id", "user@example.org");
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run ("Pw-Canary-0001\n", &out, &err, "--account", "cli-pw", "password", "set", NULL), ==, 0);
+  assert_contains (out, "user@example.org on smtp.example.org");
+  /* No prompt when standard input is not a terminal. */
+  g_assert_cmpstr (err, ==, "");
+  assert_keyring_has ("cli-pw", "smtp.example.org", "user@example.org", "Pw-Canary-0001");
+
+  /* Only the first line counts; CRLF and a missing newline are fine. */
+  g_assert_cmpint (run ("Pw-Canary-0002\r\nsecond line\n", NULL, NULL, "--account", "cli-pw", "password", "set", NULL), ==, 0);
+  assert_keyring_has ("cli-pw", "smtp.example.org", "user@example.org", "Pw-Canary-0002");
+  g_assert_cmpint (run ("Pw Canary 0003 with spaces", NULL, NULL, "--account", "cli-pw", "password", "set", NULL), ==, 0);
+  assert_keyring_has ("cli-pw", "smtp.example.org", "user@example.org", "Pw Canary 0003 with spaces");
+
+  /* Empty input stores nothing and keeps the old password. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run ("\n", NULL, &err, "--account", "cli-pw", "password", "set", NULL), ==, 2);
+  assert_contains (err, "the password is empty");
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run ("", NULL, &err, "--account", "cli-pw", "password", "set", NULL), ==, 2);
+  assert_contains (err, "the password is empty");
+  assert_keyring_has ("cli-pw", "smtp.example.org", "user@example.org", "Pw Canary 0003 with spaces");
+
+  /* Never on the command line. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (NULL, NULL, &err, "--account", "cli-pw", "password", "set", "Pw-Canary-0004", NULL), ==, 2);
+  assert_contains (err, "standard input");
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (NULL, NULL, &err, "password", NULL), ==, 2);
+  assert_contains (err, "Usage:");
+}
+
+static void
+test_password_clear (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  char *password;
+
+  set_ok ("cli-clear", "smtp-server", "smtp.example.org");
+  set_ok ("cli-clear", "user-id", "clear-user");
+  g_assert_cmpint (run ("Pw-Canary-0005\n", NULL, NULL, "--account", "cli-clear", "password", "set", NULL), ==, 0);
+  assert_keyring_has ("cli-clear", "smtp.example.org", "clear-user", "Pw-Canary-0005");
+
+  g_assert_cmpint (run (NULL, &out, NULL, "--account", "cli-clear", "password", "clear", NULL), ==, 0);
+  assert_contains (out, "cli-clear");
+  password = ms_secret_lookup_sync ("cli-clear", "smtp.example.org", "clear-user", NULL, &error);
+  g_assert_null (password);
+  g_assert_error (error, MS_ERROR, MS_ERROR_NO_PASSWORD);
+
+  /* Twice is fine. */
+  g_assert_cmpint (run (NULL, NULL, NULL, "--account", "cli-clear", "password", "clear", NULL), ==, 0);
+}
+
+static void
+test_password_no_bus (void)
+{
+  g_autofree char *saved_bus = g_strdup (g_getenv ("DBUS_SESSION_BUS_ADDRESS"));
+  g_autofree char *err = NULL;
+
+  set_ok ("cli-nobus", "smtp-server", "smtp.example.org");
+  set_ok ("cli-nobus", "user-id", "nobus-user");
+
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/mailshot/bus", TRUE);
+  g_assert_cmpint (run ("Pw-Canary-0006\n", NULL, &err, "--account", "cli-nobus", "password", "set", NULL), ==, 1);
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", saved_bus, TRUE);
+  assert_contains (err, "No session bus");
+}
+
+/* A real terminal: the prompt shows, the typing does not. */
+static void
+test_password_tty (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) screen = g_string_new (NULL);
+  const char *cli = g_getenv ("MS_CLI");
+  const char *argv[] = { cli, "--account", "cli-tty", "password", "set", NULL };
+  const char *typed = "Tty-Canary-0007\n";
+  gboolean sent = FALSE;
+  gint64 deadline;
+  int master, slave;
+
+  set_ok ("cli-tty", "smtp-server", "smtp.example.org");
+  set_ok ("cli-tty", "user-id", "tty-user");
+
+  master = posix_openpt (O_RDWR | O_NOCTTY);
+  g_assert_cmpint (master, >=, 0);
+  g_assert_cmpint (grantpt (master), ==, 0);
+  g_assert_cmpint (unlockpt (master), ==, 0);
+  slave = open (ptsname (master), O_RDWR | O_NOCTTY);
+  g_assert_cmpint (slave, >=, 0);
+  g_unix_set_fd_nonblocking (master, TRUE, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_take_stdin_fd (launcher, slave);
+  g_subprocess_launcher_take_stderr_fd (launcher, dup (slave));
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_clear_object (&launcher);   /* closes our copies of the slave */
+
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      char buf[256];
+      gssize n = read (master, buf, sizeof buf);
+
+      if (n > 0)
+        g_string_append_len (screen, buf, n);
+      else if (n < 0 && errno != EAGAIN)
+        break;   /* EIO: the child is gone and the terminal closed */
+      else
+        g_usleep (10000);
+
+      if (!sent && strstr (screen->str, "Password for tty-user on smtp.example.org: ") != NULL)
+        {
+          g_assert_cmpint (write (master, typed, strlen (typed)), ==, (gssize) strlen (typed));
+          sent = TRUE;
+        }
+      if (g_get_monotonic_time () > deadline)
+        g_error ("no end of `password set` on a terminal; screen so far: %s", screen->str);
+    }
+  close (master);
+
+  g_subprocess_wait_check (proc, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (sent);
+  g_string_append (all_output, screen->str);
+  g_test_message ("terminal: %s", screen->str);
+  g_assert_null (strstr (screen->str, "Tty-Canary"));
+  assert_keyring_has ("cli-tty", "smtp.example.org", "tty-user", "Tty-Canary-0007");
+}
+
+/* Runs last: nothing the CLI printed, and nothing in the settings file,
+ * holds a password or its base64. */
+static void
+test_no_password_leak (void)
+{
+  static const char * const canaries[] = {
+    "Pw-Canary-0001", "Pw-Canary-0002", "Pw Canary 0003 with spaces", "Pw-Canary-0005",
+    "Pw-Canary-0006", "Tty-Canary-0007",
+  };
+  g_autofree char *path = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
+  g_autofree char *keyfile = NULL;
+
+  g_assert_true (g_file_get_contents (path, &keyfile, NULL, NULL));
+  assert_contains (keyfile, "accounts/cli-pw]");
+  g_assert_cmpuint (all_output->len, >, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (canaries); i++)
+    {
+      g_autofree char *b64 = g_base64_encode ((const guchar *) canaries[i], strlen (canaries[i]));
+      /* The canary's base64 shifted by one and two bytes, as inside AUTH PLAIN. */
+      g_autofree char *shifted1 = g_strconcat ("\1", canaries[i], NULL);
+      g_autofree char *shifted2 = g_strconcat ("\1\1", canaries[i], NULL);
+      g_autofree char *b64_1 = g_base64_encode ((const guchar *) shifted1, strlen (shifted1));
+      g_autofree char *b64_2 = g_base64_encode ((const guchar *) shifted2, strlen (shifted2));
+      /* Only the stable middle of a shifted encoding can be searched for. */
+      const char *needles[] = { canaries[i], b64, b64_1 + 4, b64_2 + 4 };
+
+      for (guint j = 0; j < G_N_ELEMENTS (needles); j++)
+        {
+          g_autofree char *needle = g_strndup (needles[j], MIN (strlen (needles[j]), 16));
+
+          g_assert_null (strstr (keyfile, needle));
+          g_assert_null (strstr (all_output->str, needle));
+        }
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  ms_core_init ();
+  all_output = g_string_new (NULL);
+
+  if (g_getenv ("DBUS_SESSION_BUS_ADDRESS") == NULL || g_getenv ("MS_CLI") == NULL)
+    {
+      g_test_skip ("needs the keyring suite (tests/ms-test-env.sh keyring) and $MS_CLI");
+      return g_test_run ();
+    }
+
+  g_test_add_func ("/mailshot/cli/config/list", test_config_list);
+  g_test_add_func ("/mailshot/cli/config/set-get", test_config_set_get);
+  g_test_add_func ("/mailshot/cli/config/invalid", test_config_invalid);
+  g_test_add_func ("/mailshot/cli/config/unknown-key", test_config_unknown_key);
+  g_test_add_func ("/mailshot/cli/config/usage", test_config_usage);
+  g_test_add_func ("/mailshot/cli/config/reset", test_config_reset);
+  g_test_add_func ("/mailshot/cli/config/backends", test_config_backends);
+  g_test_add_func ("/mailshot/cli/password/set", test_password_set);
+  g_test_add_func ("/mailshot/cli/password/clear", test_password_clear);
+  g_test_add_func ("/mailshot/cli/password/no-bus", test_password_no_bus);
+  g_test_add_func ("/mailshot/cli/password/tty", test_password_tty);
+  g_test_add_func ("/mailshot/cli/leak/no-password", test_no_password_leak);
+
+  status = g_test_run ();
+  g_string_free (all_output, TRUE);
+  return status;
+}
