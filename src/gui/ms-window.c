@@ -111,10 +111,15 @@ ms_window_update (MsWindow *self)
   if (!configured)
     return;
 
-  title = name[0] != '\0' ? g_strdup_printf ("%s <%s>", name, address) : g_strdup (address);
-  adw_status_page_set_title (self->account_page, title);
-  adw_status_page_set_description (self->account_page,
-                                   _("Messages go out through this account."));
+  adw_status_page_set_title (self->account_page, name[0] != '\0' ? name : address);
+  if (name[0] != '\0')
+    {
+      /* Translators: %s is the sender's e-mail address. */
+      title = g_strdup_printf (_("Messages go out from %s through this account."), address);
+      adw_status_page_set_description (self->account_page, title);
+    }
+  else
+    adw_status_page_set_description (self->account_page, _("Messages go out through this account."));
 
   server_text = g_strdup_printf ("%s:%d", server, port);
   adw_action_row_set_subtitle (self->server_row, server_text);
