@@ -16,6 +16,7 @@ typedef struct
   gboolean      ok;
   GError       *error;
   gboolean      utf8;
+  MsProbeState  printed[MS_PROBE_N_STEPS];   /* PENDING = not printed yet */
 } TestRun;
 
 static const char *
@@ -44,8 +45,10 @@ on_step_changed (MsProbe      *probe,
 {
   TestRun *run = user_data;
 
-  if (state == MS_PROBE_STATE_PENDING || state == MS_PROBE_STATE_RUNNING)
+  if (state == MS_PROBE_STATE_PENDING || state == MS_PROBE_STATE_RUNNING ||
+      run->printed[step] == state)
     return;
+  run->printed[step] = state;
   if (state == MS_PROBE_STATE_FAILED)
     g_print ("  %s %s\n", state_mark (run, state), ms_probe_step_get_label (step));
   else if (detail != NULL && *detail != '\0')

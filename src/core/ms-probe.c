@@ -243,6 +243,28 @@ describe_tls (const MsSmtpConfig *config)
   return g_strdup (_("Encrypted with STARTTLS"));
 }
 
+static char *
+describe_capabilities (const char * const *caps)
+{
+  return caps != NULL ? g_strjoinv (", ", (char **) caps) : NULL;
+}
+
+static char *
+describe_auth (const MsSmtpConfig *config,
+               MsSmtp             *smtp)
+{
+  const char *mechanism = ms_smtp_get_auth_mechanism (smtp);
+
+  return g_strdup_printf (_("Signed in as %s with %s"), config->user,
+                          mechanism != NULL ? mechanism : _("the server’s method"));
+}
+
+static char *
+describe_envelope (ProbeJob *job)
+{
+  return g_strdup_printf (_("From %s to %s"), job->config->from_address, job->to);
+}
+
 typedef struct
 {
   ProbeJob    *job;
@@ -279,12 +301,23 @@ on_smtp_stage (MsSmtp      *smtp,
       g_autofree char *tls = describe_tls (job->config);
       job_set_step (job, MS_PROBE_STEP_TLS, MS_PROBE_STATE_PASSED, tls);
     }
+  /* Settle each step with the same detail the final view will have, so a
+   * front end that prints steps as they pass prints each once. */
   if (step > MS_PROBE_STEP_EHLO && job->states[MS_PROBE_STEP_EHLO] == MS_PROBE_STATE_RUNNING)
-    job_set_step (job, MS_PROBE_STEP_EHLO, MS_PROBE_STATE_PASSED, NULL);
+    {
+      g_autofree char *ehlo = describe_capabilities (ms_smtp_get_capabilities (smtp));
+      job_set_step (job, MS_PROBE_STEP_EHLO, MS_PROBE_STATE_PASSED, ehlo);
+    }
   if (step > MS_PROBE_STEP_AUTH && job->states[MS_PROBE_STEP_AUTH] == MS_PROBE_STATE_RUNNING)
-    job_set_step (job, MS_PROBE_STEP_AUTH, MS_PROBE_STATE_PASSED, NULL);
+    {
+      g_autofree char *auth = describe_auth (job->config, smtp);
+      job_set_step (job, MS_PROBE_STEP_AUTH, MS_PROBE_STATE_PASSED, auth);
+    }
   if (step > MS_PROBE_STEP_ENVELOPE && job->states[MS_PROBE_STEP_ENVELOPE] == MS_PROBE_STATE_RUNNING)
-    job_set_step (job, MS_PROBE_STEP_ENVELOPE, MS_PROBE_STATE_PASSED, NULL);
+    {
+      g_autofree char *envelope = describe_envelope (job);
+      job_set_step (job, MS_PROBE_STEP_ENVELOPE, MS_PROBE_STATE_PASSED, envelope);
+    }
 
   if (step >= MS_PROBE_STEP_EHLO && job->states[step] == MS_PROBE_STATE_PENDING)
     job_set_step (job, step, MS_PROBE_STATE_RUNNING, NULL);
@@ -477,8 +510,7 @@ run_session (ProbeJob     *job,
   /* Settle every step from what the session really reached. */
   if (ok)
     {
-      g_autofree char *ehlo = job->capabilities != NULL ? g_strjoinv (", ", job->capabilities) : NULL;
-      g_autofree char *auth = NULL;
+      g_autofree char *ehlo = describe_capabilities ((const char * const *) job->capabilities);
 
       if (ms_smtp_get_tls_active (smtp))
         {
@@ -493,9 +525,7 @@ run_session (ProbeJob     *job,
 
       if (job->config->needs_auth)
         {
-          auth = g_strdup_printf (_("Signed in as %s with %s"), job->config->user,
-                                  ms_smtp_get_auth_mechanism (smtp) != NULL
-                                  ? ms_smtp_get_auth_mechanism (smtp) : _("the server’s method"));
+          g_autofree char *auth = describe_auth (job->config, smtp);
           job_set_step (job, MS_PROBE_STEP_AUTH, MS_PROBE_STATE_PASSED, auth);
         }
       else
@@ -503,7 +533,7 @@ run_session (ProbeJob     *job,
                       _("Not needed: the account does not use authentication"));
 
       {
-        g_autofree char *envelope = g_strdup_printf (_("From %s to %s"), job->config->from_address, job->to);
+        g_autofree char *envelope = describe_envelope (job);
         job_set_step (job, MS_PROBE_STEP_ENVELOPE, MS_PROBE_STATE_PASSED, envelope);
       }
       job_set_step (job, MS_PROBE_STEP_DATA, MS_PROBE_STATE_PASSED, _("The server accepted the message"));
@@ -535,10 +565,20 @@ run_session (ProbeJob     *job,
           }
         else if (s == MS_PROBE_STEP_AUTH && !job->config->needs_auth)
           job_set_step (job, s, MS_PROBE_STATE_SKIPPED, _("Not needed: the account does not use authentication"));
-        else if (s == MS_PROBE_STEP_EHLO && job->capabilities != NULL)
+        else if (s == MS_PROBE_STEP_EHLO)
           {
-            g_autofree char *ehlo = g_strjoinv (", ", job->capabilities);
+            g_autofree char *ehlo = describe_capabilities ((const char * const *) job->capabilities);
             job_set_step (job, s, MS_PROBE_STATE_PASSED, ehlo);
+          }
+        else if (s == MS_PROBE_STEP_AUTH)
+          {
+            g_autofree char *auth = describe_auth (job->config, smtp);
+            job_set_step (job, s, MS_PROBE_STATE_PASSED, auth);
+          }
+        else if (s == MS_PROBE_STEP_ENVELOPE)
+          {
+            g_autofree char *envelope = describe_envelope (job);
+            job_set_step (job, s, MS_PROBE_STATE_PASSED, envelope);
           }
         else
           job_set_step (job, s, MS_PROBE_STATE_PASSED, NULL);
