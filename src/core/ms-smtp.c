@@ -76,6 +76,7 @@ struct _MsSmtp
   gboolean         auth_ok;          /* a 235 answered AUTH in this transfer */
   gboolean         new_connection;   /* EHLO was sent in this transfer */
   gboolean         gate_tripped;
+  gboolean         abandon;          /* timed out: no point in a polite QUIT */
   gboolean         body_started;
   gboolean         body_done;
   int              eom_code;         /* the reply to the end of the message */
@@ -441,6 +442,8 @@ on_client_line (MsSmtp     *self,
   if (self->auth_open)
     return;   /* a step of the AUTH exchange, not a command */
 
+  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
   command = parse_command (line, len);
   self->last_command = command;
 
@@ -628,6 +631,16 @@ on_server_line (MsSmtp     *self,
     }
 }
 
+static gboolean
+has_prefix (const char *data,
+            gsize       len,
+            const char *prefix)
+{
+  gsize plen = strlen (prefix);
+
+  return len >= plen && strncmp (data, prefix, plen) == 0;
+}
+
 static void
 on_text (MsSmtp     *self,
          const char *data,
@@ -647,6 +660,14 @@ on_text (MsSmtp     *self,
     {
       if (recording (self))
         ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
+    }
+  else if (has_prefix (data, len, "server response timeout") ||
+           has_prefix (data, len, "Operation timed out") ||
+           has_prefix (data, len, "Operation too slow"))
+    {
+      /* libcurl still says QUIT to the silent server and waits another
+       * timeout for its answer; xferinfo_cb cuts that short. */
+      self->abandon = TRUE;
     }
   else if (len > 21 && strncmp (data, "SSL connection using ", 21) == 0)
     {
@@ -768,6 +789,8 @@ xferinfo_cb (void       *user_data,
 {
   MsSmtp *self = user_data;
 
+  if (self->abandon)
+    return 1;
   return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable) ? 1 : 0;
 }
 
@@ -1038,6 +1061,7 @@ prepare_transfer (MsSmtp       *self,
   self->auth_ok = FALSE;
   self->new_connection = FALSE;
   self->gate_tripped = FALSE;
+  self->abandon = FALSE;
   self->body_started = FALSE;
   self->body_done = FALSE;
   self->eom_code = 0;
@@ -1283,12 +1307,11 @@ set_reply_error (MsSmtp              *self,
                  GError             **error)
 {
   const MsReply *reply = self->reply;
-  int code;
+  g_autoptr(GError) base = ms_reply_to_error (reply);
+  int code = base != NULL && base->domain == MS_ERROR ? base->code : ms_reply_class_to_error_code (reply->klass);
 
   if (failure == MS_TRANSPORT_STARTTLS_MISSING || failure == MS_TRANSPORT_STARTTLS_REQUIRED)
     code = MS_ERROR_INSECURE;
-  else
-    code = ms_reply_class_to_error_code (reply->klass);
 
   if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
     g_set_error (error, MS_ERROR, code, _("%s The server said: “%d %s”"),
