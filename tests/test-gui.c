@@ -181,6 +181,15 @@ test_templates (void)
 
   settings = open_settings ();
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (settings)));
+  /* Screen readers hear what each text field is. */
+  for (guint i = 0; i < 3; i++)
+    {
+      GtkWidget *row = ms_account_window_get_row (settings, (const char *[]) { "email-address", "smtp-server", "password" }[i]);
+      GtkEditable *text = gtk_editable_get_delegate (GTK_EDITABLE (row));
+
+      g_assert_nonnull (text);
+      g_assert_true (gtk_test_accessible_has_property (GTK_ACCESSIBLE (text), GTK_ACCESSIBLE_PROPERTY_LABEL));
+    }
   spin_for (100);
   close_settings (settings);
 
@@ -820,6 +829,9 @@ main (int   argc,
   int status;
 
   ms_core_init ();
+  /* An accessibility backend that records, so that labels can be checked
+   * (the env script turns the real one off). */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
 

@@ -149,6 +149,30 @@ add_toast (MsAccountWindow *self,
   adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), toast);
 }
 
+/* The GtkText inside an entry row is what a screen reader lands on. */
+static GtkAccessible *
+row_accessible (GtkWidget *row)
+{
+  if (GTK_IS_EDITABLE (row) && gtk_editable_get_delegate (GTK_EDITABLE (row)) != NULL)
+    return GTK_ACCESSIBLE (gtk_editable_get_delegate (GTK_EDITABLE (row)));
+  return GTK_ACCESSIBLE (row);
+}
+
+static void
+label_entry_row (GtkWidget *row)
+{
+  const char *title = adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row));
+  g_autoptr(GString) label = g_string_new (NULL);
+
+  /* The title without its mnemonic underline. */
+  for (const char *p = title; *p != '\0'; p++)
+    if (*p != '_' || p[1] == '_')
+      g_string_append_c (label, *p == '_' ? *++p : *p);
+  gtk_accessible_update_property (row_accessible (row),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, label->str,
+                                  -1);
+}
+
 static void
 mark_row (GtkWidget  *row,
           const char *reason)
@@ -157,10 +181,10 @@ mark_row (GtkWidget  *row,
     {
       gtk_widget_add_css_class (row, "error");
       gtk_widget_set_tooltip_text (row, reason);
-      gtk_accessible_update_state (GTK_ACCESSIBLE (row),
+      gtk_accessible_update_state (row_accessible (row),
                                    GTK_ACCESSIBLE_STATE_INVALID, GTK_ACCESSIBLE_INVALID_TRUE,
                                    -1);
-      gtk_accessible_update_property (GTK_ACCESSIBLE (row),
+      gtk_accessible_update_property (row_accessible (row),
                                       GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, reason,
                                       -1);
     }
@@ -168,8 +192,8 @@ mark_row (GtkWidget  *row,
     {
       gtk_widget_remove_css_class (row, "error");
       gtk_widget_set_tooltip_text (row, NULL);
-      gtk_accessible_reset_state (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_STATE_INVALID);
-      gtk_accessible_reset_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+      gtk_accessible_reset_state (row_accessible (row), GTK_ACCESSIBLE_STATE_INVALID);
+      gtk_accessible_reset_property (row_accessible (row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
     }
 }
 
@@ -553,6 +577,7 @@ ms_account_window_constructed (GObject *object)
       GtkWidget *row = MEMBER (self, text_rows[i].offset);
 
       g_object_set_data (G_OBJECT (row), "ms-key", (gpointer) text_rows[i].key);
+      label_entry_row (row);
       g_settings_bind (self->settings, text_rows[i].key, row, "text",
                        G_SETTINGS_BIND_GET | G_SETTINGS_BIND_NO_SENSITIVITY);
       g_signal_connect_object (row, "apply", G_CALLBACK (on_text_row_apply), self, 0);
@@ -587,6 +612,7 @@ ms_account_window_constructed (GObject *object)
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self, 0);
   g_signal_connect_object (self->smtps_switch, "notify::active", G_CALLBACK (on_smtps_toggled), self, 0);
   g_signal_connect_object (self->password_row, "apply", G_CALLBACK (on_password_apply), self, 0);
+  label_entry_row (GTK_WIDGET (self->password_row));
 
   update_provider_hints (self);
   update_rate_limit (self);
