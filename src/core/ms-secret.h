@@ -9,7 +9,8 @@ G_BEGIN_DECLS
 /* Schema "io.github.mailshot.Mailshot.Password", attributes account, server, user.
  * Every error is in MS_ERROR with a sentence for the user:
  * MS_ERROR_KEYRING_UNAVAILABLE (no session bus / no Secret Service),
- * MS_ERROR_KEYRING_LOCKED, MS_ERROR_NO_PASSWORD (lookup found nothing). */
+ * MS_ERROR_KEYRING_LOCKED, MS_ERROR_NO_PASSWORD (lookup found nothing; a locked
+ * keyring is told apart from an empty one). Cancelling gives G_IO_ERROR_CANCELLED. */
 
 void      ms_secret_store_async   (const char          *account,
                                    const char          *server,
@@ -31,6 +32,8 @@ void      ms_secret_lookup_async  (const char          *account,
 char     *ms_secret_lookup_finish (GAsyncResult        *result,
                                    GError             **error);
 
+/* Clearing: @server and @user may be NULL, meaning every server / user of the
+ * account. Nothing stored is success. */
 void      ms_secret_clear_async   (const char          *account,
                                    const char          *server,
                                    const char          *user,
