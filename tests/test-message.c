@@ -452,6 +452,34 @@ test_equivalence (void)
           compared++;
         }
     }
+  /* Values on both sides of the fast paths for plain Subject and To lines. */
+  {
+    Shape shape = { "{{note}}", "Hi {{name}}\n", NULL, FALSE, NULL };
+    const char *names[] = { "", "Jane", "Jane Reader", "Jane  Reader", "Jane-Reader", "J. Reader", "Jane Q Public Junior",
+                            "Ünal", "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e" };
+    const char *addresses[] = { "a@example.net", "first.last+tag@sub.example.co.uk", "x_y@example.net",
+                                "o'brien@example.ie", "very.long.local.part.for.folding.tests@a-rather-long-domain-name.example.org",
+                                "user@[192.0.2.1]", "UPPER@EXAMPLE.NET" };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MsMessageBuilder) builder = builder_for (&shape, &error);
+
+    g_assert_no_error (error);
+    ms_message_builder_set_fixed (builder, 1763800000, "fixed.0123456789abcdef@example.org");
+    for (guint n = 0; n < G_N_ELEMENTS (names); n++)
+      for (guint a = 0; a < G_N_ELEMENTS (addresses); a++)
+        for (guint len = 40; len < 100; len += 3)
+          {
+            g_autoptr(GString) note = g_string_new (NULL);
+            g_autofree char *what = g_strdup_printf ("plain values %u/%u/%u", n, a, len);
+            const char *values[] = { addresses[a], names[n], NULL, "c", NULL };
+
+            while (note->len < len)
+              g_string_append (note, (len / 3) % 4 == 0 ? "word " : (len / 3) % 4 == 1 ? "x" : (len / 3) % 4 == 2 ? "a=?b?= " : "ab.");
+            values[2] = note->str;
+            compare_render (builder, values, what);
+            compared++;
+          }
+  }
   g_test_message ("%u messages byte-identical to a full GMime build", compared);
 }
 
