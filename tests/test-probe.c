@@ -321,6 +321,27 @@ test_probe_cancel (void)
   run_clear (&run);
 }
 
+/* Neither the password nor any base64 form of it (alone, or in the PLAIN
+ * blob "\0user\0password") may appear. */
+static void
+assert_no_secret (const char *text)
+{
+  const char *user = USER;
+  g_autofree char *raw = g_base64_encode ((const guchar *) PASSWORD, strlen (PASSWORD));
+  g_autoptr(GByteArray) blob = g_byte_array_new ();
+  g_autofree char *plain = NULL;
+
+  g_byte_array_append (blob, (const guint8 *) "", 1);
+  g_byte_array_append (blob, (const guint8 *) user, strlen (user));
+  g_byte_array_append (blob, (const guint8 *) "", 1);
+  g_byte_array_append (blob, (const guint8 *) PASSWORD, strlen (PASSWORD));
+  plain = g_base64_encode (blob->data, blob->len);
+
+  g_assert_null (strstr (text, PASSWORD));
+  g_assert_null (strstr (text, raw));
+  g_assert_null (strstr (text, plain));
+}
+
 static void
 cli_configure (guint16 port)
 {
@@ -356,9 +377,23 @@ test_probe_cli (void)
                                     ms_test_server_get_cert_fingerprint (server), NULL), ==, 0);
   g_assert_cmpint (ms_test_run_cli (PASSWORD "\n", NULL, NULL, "password", "set", NULL), ==, 0);
 
+  /* Debug logging on: the log must not carry the secret either. */
+  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   status = ms_test_run_cli (NULL, &out, &err, "test", "--transcript", NULL);
+  g_unsetenv ("G_MESSAGES_DEBUG");
   g_test_message ("stdout: %s\nstderr: %s", out, err);
   g_assert_cmpint (status, ==, 0);
+  assert_no_secret (out);
+  assert_no_secret (err);
+  g_assert_nonnull (strstr (err, "mailshot-core-DEBUG"));
+  {
+    g_autofree char *keyfile = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
+    g_autofree char *settings = NULL;
+
+    g_assert_true (g_file_get_contents (keyfile, &settings, NULL, NULL));
+    g_assert_nonnull (strstr (settings, "smtp-server"));
+    assert_no_secret (settings);
+  }
   g_assert_nonnull (strstr (out, "Encrypt the connection"));
   g_assert_nonnull (strstr (out, "Authenticate"));
   g_assert_nonnull (strstr (out, "EHLO"));
