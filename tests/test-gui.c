@@ -179,6 +179,23 @@ test_templates (void)
 
   g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
 
+  /* The shortcuts and About windows open, and every app action has its keys. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
+  spin_for (50);
+  gtk_window_close (GTK_WINDOW (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window))));
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  spin_for (50);
+  for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
+    if (ADW_IS_ABOUT_WINDOW (l->data))
+      gtk_window_destroy (l->data);
+  for (guint i = 0; i < 4; i++)
+    {
+      const char *action = (const char *[]) { "app.quit", "app.preferences", "win.send-test", "window.close" }[i];
+      g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), action);
+
+      g_assert_nonnull (accels[0]);
+    }
+
   settings = open_settings ();
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (settings)));
   /* Screen readers hear what each text field is. */
