@@ -352,6 +352,15 @@ test_addresses (void)
     "group: a@example.org;",
   };
 
+  {
+    g_autofree char *k1 = ms_recipients_address_key ("Ann.Lee@Example.ORG");
+    g_autofree char *k2 = ms_recipients_address_key ("ann.lee@example.org");
+    g_autofree char *k3 = ms_recipients_address_key ("ÉLODIE@exemple.fr");
+
+    g_assert_cmpstr (k1, ==, k2);
+    g_assert_cmpstr (k3, ==, "élodie@exemple.fr");
+  }
+
   for (guint i = 0; i < G_N_ELEMENTS (good); i++)
     if (!ms_recipients_address_is_valid (good[i]))
       g_error ("“%s” should be valid", good[i]);

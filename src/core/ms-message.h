@@ -32,7 +32,9 @@ MsMessageBuilder *ms_message_builder_new    (const MsMessageSpec *spec,
  *
  * Returns: (transfer full): the message bytes, CRLF, no line over 998 bytes.
  * Per-recipient work only: the merged values, encoded as a full GMime
- * build would encode them.
+ * build would encode them. About 2-4 µs for a 2 KB message (bench/bench-message).
+ * Safe to call from a worker thread, and from several at once.
+ * A "name" column, when the CSV has one, becomes the To display name.
  */
 GBytes           *ms_message_builder_render (MsMessageBuilder    *self,
                                              const char * const  *values,

@@ -896,3 +896,21 @@ ms_recipients_address_is_valid (const char *address)
   g_object_unref (list);
   return valid;
 }
+
+/**
+ * ms_recipients_address_key:
+ * @address: a valid address
+ *
+ * Returns: (transfer full): the address folded to lower case, the key by
+ * which duplicates are found (the issue asks for a case-insensitive match).
+ */
+char *
+ms_recipients_address_key (const char *address)
+{
+  g_return_val_if_fail (address != NULL, NULL);
+
+  for (const char *p = address; *p; p++)
+    if ((guchar) *p >= 0x80)
+      return g_utf8_strdown (address, -1);
+  return g_ascii_strdown (address, -1);
+}

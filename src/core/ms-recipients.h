@@ -59,6 +59,10 @@ guint               ms_recipients_get_n_fields        (MsRecipients *self);
 guint               ms_recipients_get_row_field_count (MsRecipients *self);
 const char         *ms_recipients_get_problem_detail  (MsRecipients *self);
 
+/* Added: the key duplicates are compared by (the address in lower case, so
+ * "Ann@Example.org" and "ann@example.org" are one recipient). Transfer full. */
+char               *ms_recipients_address_key         (const char   *address);
+
 /* Validates one address with GMime: a single mailbox, addr-spec with a dot-atom domain. */
 gboolean ms_recipients_address_is_valid (const char *address);
 
