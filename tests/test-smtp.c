@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "mailshot-core.h"
 #include "ms-test-support.h"
 
@@ -811,6 +813,124 @@ test_stages (void)
   g_assert_cmpstr (ms_smtp_get_auth_mechanism (smtp), ==, "PLAIN");
 }
 
+/* An IPv6 literal goes into the URL in brackets: the failure is the
+ * connection's, not a malformed URL's. */
+static void
+test_ipv6_literal (void)
+{
+  g_autoptr(MsSmtpConfig) config = ms_smtp_config_new ();
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  MsTransportFailure failure;
+
+  config->server = g_strdup ("::1");
+  config->port = closed_port ();
+  config->timeout = 2;
+  smtp = ms_smtp_new (config);
+  g_assert_false (send_one (smtp, &error));
+  failure = ms_smtp_get_reply (smtp)->transport;
+  g_assert_true (failure == MS_TRANSPORT_REFUSED || failure == MS_TRANSPORT_CONNECT_TIMEOUT);
+}
+
+/* Drives the session through a curl multi handle, as ms-blast does,
+ * including the one-time STARTTLS decision. */
+static gboolean
+multi_send (CURLM   *multi,
+            MsSmtp  *smtp,
+            GBytes  *message,
+            GError **error)
+{
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      CURL *easy = ms_smtp_prepare (smtp, FROM, TO, message, NULL);
+      CURLcode result = CURLE_OK;
+      int running = 1;
+      gpointer priv = NULL;
+      g_autoptr(GError) local_error = NULL;
+
+      g_assert_nonnull (easy);
+      curl_easy_getinfo (easy, CURLINFO_PRIVATE, &priv);
+      g_assert_true (priv == smtp);
+      g_assert_cmpint (curl_multi_add_handle (multi, easy), ==, CURLM_OK);
+      while (running > 0)
+        {
+          g_assert_cmpint (curl_multi_perform (multi, &running), ==, CURLM_OK);
+          if (running > 0)
+            curl_multi_poll (multi, NULL, 0, 1000, NULL);
+        }
+      for (int left = 0;;)
+        {
+          CURLMsg *msg = curl_multi_info_read (multi, &left);
+
+          if (msg == NULL)
+            break;
+          if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+            result = msg->data.result;
+        }
+      curl_multi_remove_handle (multi, easy);
+
+      if (ms_smtp_complete (smtp, result, &local_error))
+        return TRUE;
+      if (!ms_smtp_get_retry_now (smtp))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_assert_cmpuint (attempt, ==, 0);
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_multi (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--auth=PLAIN,CRAM-MD5", "--reject-rcpt=^nobody@", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_AUTOMATIC);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GBytes) message = test_message ();
+  g_autoptr(GError) error = NULL;
+  CURLM *multi = curl_multi_init ();
+
+  ms_smtp_set_record_transcript (smtp, FALSE);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (multi_send (multi, smtp, message, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 3);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "auth CRAM-MD5 " USER " ok"), ==, 1);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 2);
+
+  /* A failure through the multi is classified the same way, with the
+   * server's first error reply even in bulk mode. */
+  {
+    CURL *easy = ms_smtp_prepare (smtp, FROM, "nobody@example.net", message, NULL);
+    int running = 1;
+    CURLcode result = CURLE_OK;
+    CURLMsg *msg;
+    int left;
+
+    curl_multi_add_handle (multi, easy);
+    while (running > 0)
+      {
+        curl_multi_perform (multi, &running);
+        if (running > 0)
+          curl_multi_poll (multi, NULL, 0, 1000, NULL);
+      }
+    while ((msg = curl_multi_info_read (multi, &left)) != NULL)
+      if (msg->msg == CURLMSG_DONE)
+        result = msg->data.result;
+    curl_multi_remove_handle (multi, easy);
+    g_assert_false (ms_smtp_complete (smtp, result, &error));
+    g_assert_error (error, MS_ERROR, MS_ERROR_RECIPIENT);
+    g_assert_cmpint (ms_smtp_get_reply (smtp)->code, ==, 550);
+    g_assert_false (ms_smtp_get_retry_now (smtp));
+  }
+
+  g_clear_object (&smtp);
+  curl_multi_cleanup (multi);
+}
+
 static void
 test_config_copy (void)
 {
@@ -880,6 +1000,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mailshot/smtp/drop-after-data", test_drop_after_data);
   g_test_add_func ("/mailshot/smtp/connection-reuse", test_connection_reuse);
   g_test_add_func ("/mailshot/smtp/cancel", test_cancel);
+  g_test_add_func ("/mailshot/smtp/ipv6-literal", test_ipv6_literal);
+  g_test_add_func ("/mailshot/smtp/multi", test_multi);
 
   return g_test_run ();
 }
