@@ -68,6 +68,9 @@ main (int   argc,
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("mailshot-cli");
+  /* Standard output is for results scripts read (a batch ID, a value):
+   * debug and info messages go to standard error. */
+  g_log_writer_default_set_use_stderr (TRUE);
   ms_core_init ();
 
   context = g_option_context_new (_("COMMAND [ARGUMENT…]"));

@@ -604,14 +604,27 @@ probe_thread (GTask        *task,
   ProbeJob *job = task_data;
   g_autoptr(GError) error = NULL;
 
+  g_debug ("Probe: %s port %d, %s, authentication %s (method %d), EHLO name %s",
+           job->config->server, job->config->port,
+           job->config->use_smtps ? "SMTPS" : "STARTTLS when offered",
+           job->config->needs_auth ? "on" : "off", job->config->auth_method,
+           job->config->ehlo_host != NULL && *job->config->ehlo_host != '\0' ? job->config->ehlo_host : "(default)");
+
   if (run_resolve (job, cancellable, &error) &&
       run_connect (job, cancellable, &error))
     run_session (job, cancellable, &error);
 
   if (error != NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
+    {
+      g_debug ("Probe failed at %s: %s", ms_probe_step_get_nick (MIN (job->failed_step, MS_PROBE_STEP_DATA)),
+               error->message);
+      g_task_return_error (task, g_steal_pointer (&error));
+    }
   else
-    g_task_return_boolean (task, TRUE);
+    {
+      g_debug ("Probe passed every step");
+      g_task_return_boolean (task, TRUE);
+    }
 }
 
 static void
