@@ -447,6 +447,7 @@ main (int   argc,
    * tests search for secrets. */
   g_setenv ("G_MESSAGES_DEBUG", "mailshot-core mailshot-cli", TRUE);
   g_test_init (&argc, &argv, NULL);
+  g_log_writer_default_set_use_stderr (TRUE);   /* keep TAP on stdout clean */
   ms_core_init ();
 
   g_test_add_func ("/mailshot/probe/success-plain", test_probe_success_plain);
