@@ -135,6 +135,42 @@ assert_transcript_clean (MsSmtp *smtp)
   g_assert_null (strstr (text, "starts with a dot"));
 }
 
+/* Everything logged, to prove the password never reaches a log. */
+static GMutex log_lock;
+static GString *log_text;
+
+static GLogWriterOutput
+capture_writer (GLogLevelFlags   level,
+                const GLogField *fields,
+                gsize            n_fields,
+                gpointer         user_data)
+{
+  g_mutex_lock (&log_lock);
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+      {
+        g_string_append (log_text, fields[i].value);
+        g_string_append_c (log_text, '\n');
+      }
+  g_mutex_unlock (&log_lock);
+
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static void
+assert_log_clean (void)
+{
+  g_autofree char *pw64 = g_base64_encode ((const guchar *) PASSWORD, strlen (PASSWORD));
+  static const char blob[] = "\0" USER "\0" PASSWORD;
+  g_autofree char *blob64 = g_base64_encode ((const guchar *) blob, sizeof blob - 1);
+
+  g_mutex_lock (&log_lock);
+  g_assert_null (strstr (log_text->str, PASSWORD));
+  g_assert_null (strstr (log_text->str, pw64));
+  g_assert_null (strstr (log_text->str, blob64));
+  g_mutex_unlock (&log_lock);
+}
+
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -159,6 +195,9 @@ test_matrix (gconstpointer data)
   transcript = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
   g_test_message ("transcript:\n%s", transcript);
   assert_transcript_clean (smtp);
+  assert_log_clean ();
+  if (error != NULL)
+    g_assert_null (strstr (error->message, PASSWORD));
   g_assert_true (ms_test_server_log_contains (srv, "ehlo " EHLO));
 
   /* On a clear connection PLAIN and LOGIN would show the password. */
@@ -266,6 +305,7 @@ test_wrong_password (void)
   g_assert_nonnull (strstr (error->message, "535"));
   g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_AUTH);
   g_assert_true (ms_test_server_log_contains (srv, "auth PLAIN " USER " fail"));
+  assert_log_clean ();
   g_assert_false (log_has_prefix (srv, "mail "));
 }
 
@@ -326,6 +366,7 @@ test_plaintext_allowed (void)
   g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 1);
   /* The transcript still hides what went in clear. */
   assert_transcript_clean (smtp);
+  assert_log_clean ();
 }
 
 /* Automatic with no CRAM-MD5 on a clear server: refused, not PLAIN. */
@@ -955,6 +996,8 @@ main (int argc, char **argv)
 {
   static MatrixCase cases[3 * 5];
 
+  log_text = g_string_new (NULL);
+  g_log_set_writer_func (capture_writer, NULL, NULL);
   g_test_init (&argc, &argv, NULL);
   ms_core_init ();
 
