@@ -1394,6 +1394,10 @@ ms_smtp_complete (MsSmtp  *self,
     }
   else if (!failure_is_transport_only (rc) && self->fail_code >= 400)
     {
+      /* A server that echoes what it was sent must not put the password
+       * into an error message. */
+      if (self->config->password != NULL && *self->config->password != '\0')
+        g_string_replace (self->fail_text, self->config->password, MS_TRANSCRIPT_BLANK, 0);
       self->reply = ms_reply_classify (self->fail_code, self->fail_text->str, &context,
                                        g_get_real_time () / G_USEC_PER_SEC);
     }

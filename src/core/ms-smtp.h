@@ -27,7 +27,7 @@ typedef struct {
   char        *server;
   int          port;
   gboolean     use_smtps;
-  char        *ehlo_host;               /* NULL or "" = libcurl's default */
+  char        *ehlo_host;               /* NULL or "" = the host name if fully qualified, else "localhost" */
   int          timeout;                 /* seconds */
   gboolean     needs_auth;
   MsAuthMethod auth_method;
