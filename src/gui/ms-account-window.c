@@ -228,15 +228,15 @@ store_text_row (MsAccountWindow *self,
 }
 
 static void
-on_text_row_apply (AdwEntryRow     *row,
-                   MsAccountWindow *self)
+on_text_row_apply (MsAccountWindow *self,
+                   AdwEntryRow     *row)
 {
   store_text_row (self, GTK_WIDGET (row), TRUE);
 }
 
 static void
-on_text_row_changed (GtkEditable     *row,
-                     MsAccountWindow *self)
+on_text_row_changed (MsAccountWindow *self,
+                     GtkEditable     *row)
 {
   const char *key = g_object_get_data (G_OBJECT (row), "ms-key");
   const char *text = gtk_editable_get_text (row);
@@ -386,9 +386,9 @@ on_settings_changed (GSettings       *settings,
 }
 
 static void
-on_smtps_toggled (GtkSwitch       *sw,
+on_smtps_toggled (MsAccountWindow *self,
                   GParamSpec      *pspec,
-                  MsAccountWindow *self)
+                  GtkSwitch       *sw)
 {
   gboolean smtps = gtk_switch_get_active (sw);
   int port = g_settings_get_int (self->settings, "smtp-port");
@@ -532,8 +532,8 @@ store_password (MsAccountWindow *self)
 }
 
 static void
-on_password_apply (AdwEntryRow     *row,
-                   MsAccountWindow *self)
+on_password_apply (MsAccountWindow *self,
+                   AdwEntryRow     *row)
 {
   store_password (self);
 }
@@ -580,8 +580,6 @@ ms_account_window_constructed (GObject *object)
       label_entry_row (row);
       g_settings_bind (self->settings, text_rows[i].key, row, "text",
                        G_SETTINGS_BIND_GET | G_SETTINGS_BIND_NO_SENSITIVITY);
-      g_signal_connect_object (row, "apply", G_CALLBACK (on_text_row_apply), self, 0);
-      g_signal_connect_object (row, "changed", G_CALLBACK (on_text_row_changed), self, 0);
     }
 
   for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
@@ -610,8 +608,6 @@ ms_account_window_constructed (GObject *object)
                           G_BINDING_SYNC_CREATE);
 
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self, 0);
-  g_signal_connect_object (self->smtps_switch, "notify::active", G_CALLBACK (on_smtps_toggled), self, 0);
-  g_signal_connect_object (self->password_row, "apply", G_CALLBACK (on_password_apply), self, 0);
   label_entry_row (GTK_WIDGET (self->password_row));
 
   update_provider_hints (self);
@@ -736,6 +732,11 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, plaintext_switch);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, certificate_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, starttls_seen_row);
+
+  gtk_widget_class_bind_template_callback (widget_class, on_text_row_apply);
+  gtk_widget_class_bind_template_callback (widget_class, on_text_row_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_password_apply);
+  gtk_widget_class_bind_template_callback (widget_class, on_smtps_toggled);
 
   gtk_widget_class_install_action (widget_class, "account.set-port", "i", set_port_action);
   gtk_widget_class_install_action (widget_class, "account.clear-rate-limit", NULL, clear_rate_limit_action);
