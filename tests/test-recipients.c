@@ -246,10 +246,12 @@ test_email_column (void)
     g_assert_cmpuint (ms_recipients_get_email_index (spaced), ==, 1);
     g_assert_cmpstr (ms_recipients_get_fields (spaced)[1], ==, "Courriel");
 
-    rows = read_all ("name,work\nA,  a@example.org \n", -1, "work", &error);
+    rows = read_all ("name,work\nA,  a@example.org \nB\n", -1, "work", &error);
     g_assert_no_error (error);
-    /* The address is trimmed. */
+    /* The address is trimmed; a short row missing the address column is
+     * reported, not a crash (found by fuzzing). */
     g_assert_cmpstr (rows[0], ==, "2:" OK ":A|a@example.org");
+    g_assert_cmpstr (rows[1], ==, "3:3:B|");
   }
 }
 
@@ -349,7 +351,7 @@ test_addresses (void)
     "Bob <bob@example.org>", "<bob@example.org>", "a@example.org, b@example.org",
     "a@@example.org", "a@.example.org", "a@example.org.", "a@example..org", "a@b@example.org",
     "a@example.org\r\nBcc: x@example.org", "a.@example.org", ".a@example.org", "a..b@example.org",
-    "group: a@example.org;",
+    "group: a@example.org;", "@\"example.org\"", "@", "\"\"@example.org",
   };
 
   {

@@ -744,8 +744,10 @@ ms_recipients_next (MsRecipients         *self,
     }
   else
     {
-      self->values[self->email_index] =
-        trim_in_place ((char *) self->values[self->email_index]);
+      /* Short rows are padded with a constant "": only trim our own buffer. */
+      if (self->email_index < self->n_offsets)
+        self->values[self->email_index] =
+          trim_in_place ((char *) self->values[self->email_index]);
 
       if (self->n_offsets != self->n_fields)
         p = MS_RECIPIENT_FIELD_COUNT;
@@ -872,7 +874,7 @@ ms_recipients_address_is_valid (const char *address)
   /* GMime is lenient about dots (it drops a trailing one): check the
    * dot-atoms of the input itself too. */
   at = strrchr (address, '@');
-  if (!domain_is_valid (at + 1))
+  if (at == address || !domain_is_valid (at + 1))
     return FALSE;
   if (address[0] != '"'
       && (address[0] == '.' || at[-1] == '.' || g_strstr_len (address, at - address, "..")))

@@ -15,7 +15,10 @@ typedef enum {
 #define MS_TYPE_TEMPLATE (ms_template_get_type ())
 G_DECLARE_FINAL_TYPE (MsTemplate, ms_template, MS, TEMPLATE, GObject)
 
-/* @where names the part for messages ("subject", "text body", "HTML body").
+/* Syntax: {{ name }} (spaces inside the braces are ignored; case-insensitive
+ * match when no column has the exact name), {{{ name }}} raw (HTML only; elsewhere
+ * the same as {{ }}), and \{{ for a literal "{{". A backslash elsewhere is literal.
+ * @where names the part for messages ("subject", "text body", "HTML body").
  * Parse errors (unclosed braces) say where, with line and column. */
 MsTemplate  *ms_template_new     (const char      *source,
                                   MsTemplateKind   kind,
