@@ -874,7 +874,8 @@ ms_recipients_address_is_valid (const char *address)
   /* GMime is lenient about dots (it drops a trailing one): check the
    * dot-atoms of the input itself too. */
   at = strrchr (address, '@');
-  if (at == address || !domain_is_valid (at + 1))
+  if (at == address || !domain_is_valid (at + 1)
+      || (at - address == 2 && address[0] == '"'))   /* an empty quoted local part */
     return FALSE;
   if (address[0] != '"'
       && (address[0] == '.' || at[-1] == '.' || g_strstr_len (address, at - address, "..")))
