@@ -302,6 +302,27 @@ test_settings_to_widgets (void)
   reset_account ();
 }
 
+static gboolean
+row_shows_cli_server (gpointer win)
+{
+  return g_strcmp0 (row_text (win, "smtp-server"), "cli.example.org") == 0;
+}
+
+/* Another process (mailshot-cli) changes the account: the open window follows. */
+static void
+test_cli_change_shows_live (void)
+{
+  MsAccountWindow *win;
+  g_autofree char *err = NULL;
+
+  reset_account ();
+  win = open_settings ();
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "config", "set", "smtp-server", "cli.example.org", NULL), ==, 0);
+  wait_until (row_shows_cli_server, win, 10000);
+  close_settings (win);
+  reset_account ();
+}
+
 /* ------------------------------------------------------- widgets → settings */
 
 static void
@@ -869,6 +890,7 @@ main (int   argc,
 
   g_test_add_func ("/mailshot/gui/templates", test_templates);
   g_test_add_func ("/mailshot/gui/settings-to-widgets", test_settings_to_widgets);
+  g_test_add_func ("/mailshot/gui/cli-change-shows-live", test_cli_change_shows_live);
   g_test_add_func ("/mailshot/gui/widgets-to-settings", test_widgets_to_settings);
   g_test_add_func ("/mailshot/gui/validation", test_validation);
   g_test_add_func ("/mailshot/gui/provider-hints", test_provider_hints);
