@@ -544,9 +544,13 @@ ms_account_window_close_request (GtkWindow *window)
   MsAccountWindow *self = MS_ACCOUNT_WINDOW (window);
   const char *password;
 
-  /* Closing is how most people say "done": keep what they typed. */
+  /* Closing is how most people say "done": keep what they typed, also in
+   * a number field that has not been committed with Enter yet. */
   for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
     store_text_row (self, MEMBER (self, text_rows[i].offset), FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
+    if (GTK_IS_SPIN_BUTTON (MEMBER (self, direct_rows[i].widget_offset)))
+      gtk_spin_button_update (GTK_SPIN_BUTTON (MEMBER (self, direct_rows[i].widget_offset)));
 
   password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
   if (password[0] != '\0' || self->storing_password)

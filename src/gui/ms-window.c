@@ -167,7 +167,11 @@ static void
 on_test_dialog_open_settings (MsTestDialog *dialog,
                               MsWindow     *self)
 {
-  ms_window_show_account_settings (self);
+  GtkWindow *settings = ms_window_show_account_settings (self);
+
+  /* A missing or refused password is the usual reason to come here. */
+  if (gtk_widget_get_sensitive (ms_account_window_get_row (MS_ACCOUNT_WINDOW (settings), "password")))
+    gtk_widget_grab_focus (ms_account_window_get_row (MS_ACCOUNT_WINDOW (settings), "password"));
 }
 
 static void
