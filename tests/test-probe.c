@@ -175,6 +175,48 @@ test_probe_success_starttls_auth (void)
   run_clear (&run);
 }
 
+/* SMTPS by host name, CRAM-MD5 forced: the handshake comes first, and the
+ * steps pass one after the other in the order they are shown. "localhost"
+ * resolves without asking a name server. */
+static void
+test_probe_success_smtps_cram_md5 (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=smtps", "--auth=PLAIN,LOGIN,CRAM-MD5",
+                                                         "--user=" USER, "--password=" PASSWORD, NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  g_autoptr(GString) passed = g_string_new (NULL);
+  g_auto(GStrv) events = NULL;
+  ProbeRun run = { 0 };
+
+  g_free (config->server);
+  config->server = g_strdup ("localhost");
+  config->use_smtps = TRUE;
+  config->needs_auth = TRUE;
+  config->auth_method = MS_AUTH_METHOD_CRAM_MD5;
+  config->user = g_strdup (USER);
+  config->password = g_strdup (PASSWORD);
+  config->trusted_certificate = g_strdup (ms_test_server_get_cert_fingerprint (server));
+  probe = run_probe (config, &run);
+  g_assert_no_error (run.error);
+  g_assert_true (run.ok);
+
+  g_assert_true (ms_test_server_log_contains (server, "auth CRAM-MD5 " USER " ok"));
+  g_assert_nonnull (strstr (ms_probe_get_detail (probe, MS_PROBE_STEP_RESOLVE), "127.0.0.1"));
+  g_assert_nonnull (strstr (ms_probe_get_detail (probe, MS_PROBE_STEP_TLS), "SMTPS"));
+  g_assert_nonnull (strstr (ms_probe_get_detail (probe, MS_PROBE_STEP_AUTH), "CRAM-MD5"));
+
+  /* Each step passes once, in order: a front end printing them as they
+   * come shows the EHLO line before the login, not after it. */
+  events = g_strsplit (g_strstrip (run.events->str), " ", -1);
+  for (guint i = 0; events[i] != NULL; i++)
+    if (g_str_has_suffix (events[i], ":passed"))
+      g_string_append_printf (passed, "%.*s ", (int) (strlen (events[i]) - strlen (":passed")), events[i]);
+  g_assert_cmpstr (passed->str, ==, "resolve connect tls ehlo auth envelope data ");
+
+  run_clear (&run);
+}
+
 static void
 test_probe_wrong_password (void)
 {
@@ -281,6 +323,9 @@ test_probe_plain_on_smtps_port (void)
   g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_CONNECT), ==, MS_PROBE_STATE_PASSED);
   g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_EHLO);
   g_assert_nonnull (strstr (ms_probe_get_reply (probe)->advice, "SMTPS"));
+  /* No EHLO answer came: whether STARTTLS is offered is unknown, so the
+   * TLS step is not reported as skipped ("the server does not offer it"). */
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_TLS), ==, MS_PROBE_STATE_PENDING);
   run_clear (&run);
 }
 
@@ -452,6 +497,7 @@ main (int   argc,
 
   g_test_add_func ("/mailshot/probe/success-plain", test_probe_success_plain);
   g_test_add_func ("/mailshot/probe/success-starttls-auth", test_probe_success_starttls_auth);
+  g_test_add_func ("/mailshot/probe/success-smtps-cram-md5", test_probe_success_smtps_cram_md5);
   g_test_add_func ("/mailshot/probe/wrong-password", test_probe_wrong_password);
   g_test_add_func ("/mailshot/probe/closed-port", test_probe_closed_port);
   g_test_add_func ("/mailshot/probe/smtps-on-starttls-port", test_probe_smtps_on_starttls_port);

@@ -268,8 +268,20 @@ describe_envelope (ProbeJob *job)
 typedef struct
 {
   ProbeJob    *job;
-  MsSmtpStage  last;
+  int          last;   /* stage_rank() of the furthest stage seen */
 } StageWatch;
+
+/* Where a stage falls in the session. With SMTPS the handshake comes before
+ * the greeting; with STARTTLS it comes after the first EHLO, which is the
+ * order of MsSmtpStage. */
+static int
+stage_rank (MsSmtpStage  stage,
+            gboolean     use_smtps)
+{
+  if (use_smtps && stage == MS_SMTP_STAGE_TLS)
+    return 2 * MS_SMTP_STAGE_GREETING - 1;
+  return 2 * (int) stage;
+}
 
 /* Session thread: show each stage as it starts. Everything before it passed. */
 static void
@@ -281,9 +293,9 @@ on_smtp_stage (MsSmtp      *smtp,
   ProbeJob *job = watch->job;
   MsProbeStep step;
 
-  if (stage <= watch->last)
+  if (stage_rank (stage, job->config->use_smtps) <= watch->last)
     return;
-  watch->last = stage;
+  watch->last = stage_rank (stage, job->config->use_smtps);
 
   if (stage == MS_SMTP_STAGE_TLS)
     {
@@ -350,16 +362,100 @@ job_fail (ProbeJob           *job,
   job_set_step (job, step, MS_PROBE_STATE_FAILED, job->reply->advice);
 }
 
+typedef struct
+{
+  GMainLoop    *loop;
+  GCancellable *cancellable;
+  GList        *addresses;
+  GError       *error;
+  gboolean      timed_out;
+} ResolveWait;
+
+static void
+on_resolved (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  ResolveWait *wait = user_data;
+
+  wait->addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (object), result, &wait->error);
+  g_main_loop_quit (wait->loop);
+}
+
+static gboolean
+on_resolve_timeout (gpointer user_data)
+{
+  ResolveWait *wait = user_data;
+
+  wait->timed_out = TRUE;
+  g_cancellable_cancel (wait->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_resolve_cancelled (GCancellable *cancellable,
+                      gpointer      user_data)
+{
+  g_cancellable_cancel (user_data);
+}
+
+/* A name server that does not answer would hold the system resolver for
+ * its own retries (tens of seconds): the account's timeout bounds this step
+ * like every other. Runs in the worker thread, on a context of its own. */
+static GList *
+lookup_with_timeout (const char    *host,
+                     guint          timeout,
+                     GCancellable  *cancellable,
+                     gboolean      *timed_out,
+                     GError       **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GResolver) resolver = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (context, FALSE);
+  g_autoptr(GCancellable) inner = g_cancellable_new ();
+  g_autoptr(GSource) timer = g_timeout_source_new_seconds (MAX (timeout, 1));
+  ResolveWait wait = { loop, inner, NULL, NULL, FALSE };
+  gulong handler = 0;
+
+  g_main_context_push_thread_default (context);
+  resolver = g_resolver_get_default ();
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (on_resolve_cancelled), inner, NULL);
+  g_source_set_callback (timer, on_resolve_timeout, &wait, NULL);
+  g_source_attach (timer, context);
+  g_resolver_lookup_by_name_async (resolver, host, inner, on_resolved, &wait);
+  g_main_loop_run (loop);
+  g_source_destroy (timer);
+  if (cancellable != NULL)
+    g_cancellable_disconnect (cancellable, handler);
+  g_main_context_pop_thread_default (context);
+
+  *timed_out = wait.timed_out && !g_cancellable_is_cancelled (cancellable);
+  if (wait.addresses != NULL)
+    return wait.addresses;
+
+  /* The inner cancellable says CANCELLED for a timeout too: tell them apart. */
+  if (*timed_out)
+    {
+      g_clear_error (&wait.error);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "no answer from the name server within %u s", MAX (timeout, 1));
+    }
+  else
+    g_propagate_error (error, wait.error);
+  return NULL;
+}
+
 static gboolean
 run_resolve (ProbeJob      *job,
              GCancellable  *cancellable,
              GError       **error)
 {
-  g_autoptr(GResolver) resolver = g_resolver_get_default ();
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GString) detail = g_string_new (NULL);
   GList *addresses;
   const char *host = job->config->server;
+  gboolean timed_out = FALSE;
   guint n = 0;
 
   job_set_step (job, MS_PROBE_STEP_RESOLVE, MS_PROBE_STATE_RUNNING, NULL);
@@ -371,7 +467,7 @@ run_resolve (ProbeJob      *job,
       return TRUE;
     }
 
-  addresses = g_resolver_lookup_by_name (resolver, host, cancellable, &local_error);
+  addresses = lookup_with_timeout (host, job->config->timeout, cancellable, &timed_out, &local_error);
   if (addresses == NULL)
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -409,6 +505,9 @@ run_connect (ProbeJob      *job,
 
   job_set_step (job, MS_PROBE_STEP_CONNECT, MS_PROBE_STATE_RUNNING, NULL);
 
+  /* The port itself is under test, as libcurl will reach it: no proxy
+   * (libproxy could also go looking for one on the network). */
+  g_socket_client_set_enable_proxy (client, FALSE);
   g_socket_client_set_timeout (client, MAX (job->config->timeout, 1));
   connection = g_socket_client_connect_to_host (client, job->config->server, job->config->port,
                                                 cancellable, &local_error);
@@ -472,7 +571,7 @@ run_session (ProbeJob     *job,
   g_autoptr(GBytes) message = NULL;
   g_autoptr(GError) local_error = NULL;
   const char * const *caps;
-  StageWatch watch = { job, MS_SMTP_STAGE_CONNECT };
+  StageWatch watch = { job, 2 * MS_SMTP_STAGE_CONNECT };
   MsSmtpStage stage;
   gboolean ok;
 
@@ -559,9 +658,11 @@ run_session (ProbeJob     *job,
                 g_autofree char *tls = describe_tls (job->config);
                 job_set_step (job, s, MS_PROBE_STATE_PASSED, tls);
               }
-            else
+            else if (job->capabilities != NULL)
               job_set_step (job, s, MS_PROBE_STATE_SKIPPED,
                             _("The server does not offer STARTTLS: the connection is not encrypted"));
+            /* Otherwise no EHLO answer came back: whether STARTTLS is
+             * offered is unknown, so the step was never reached. */
           }
         else if (s == MS_PROBE_STEP_AUTH && !job->config->needs_auth)
           job_set_step (job, s, MS_PROBE_STATE_SKIPPED, _("Not needed: the account does not use authentication"));
