@@ -144,7 +144,7 @@ static const struct {
   { "smtp-server", "SMTP.Example.ORG.", NULL },
   { "smtp-server", "192.0.2.10", NULL },
   { "smtp-server", "2001:db8::25", NULL },
-  { "smtp-server", "[2001:db8::25]", NULL },
+  { "smtp-server", "[2001:db8::25]", "2001:db8::25" },
   { "smtp-server", "localhost", NULL },
   { "smtp-server", "bücher.example", "xn--bcher-kva.example" },
   { "smtp-port", "465", NULL },

@@ -979,6 +979,14 @@ ms_account_check_value (const char  *key,
                          key, text);
             return FALSE;
           }
+        /* [2001:db8::1] is kept bare: the keyring entry, the resolver and
+         * the URL builder each want the address itself. */
+        if (host[0] == '[')
+          {
+            char *bare = g_strndup (host + 1, strlen (host) - 2);
+            g_free (host);
+            host = bare;
+          }
         result = g_variant_new_string (host);
       }
       break;
