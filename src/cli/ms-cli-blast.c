@@ -1,17 +1,823 @@
-/* ms-cli-blast.c: placeholder until implemented
+/* ms-cli-blast.c: mailshot-cli blast send|list|status|resume|cancel|report
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mailshot-core.h"
 #include "ms-cli.h"
 
-int
-ms_cli_blast (const MsCliContext *ctx, int argc, char **argv)
+/* ------------------------------------------------------------------ helpers */
+
+static gboolean
+parse_batch_id (const char *text,
+                gint64     *id)
 {
-  return ms_cli_fail (MS_CLI_FAILED, "not implemented yet");
+  guint64 value;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &value, NULL))
+    return FALSE;
+  *id = (gint64) value;
+  return TRUE;
+}
+
+static char *
+format_time (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (unix_seconds <= 0)
+    return g_strdup ("");
+  dt = g_date_time_new_from_unix_local (unix_seconds);
+  return dt != NULL ? g_date_time_format (dt, "%Y-%m-%d %H:%M:%S") : g_strdup ("");
+}
+
+static char *
+format_duration (gint64 seconds)
+{
+  if (seconds < 0)
+    return g_strdup ("?");
+  if (seconds >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+                            (int) (seconds / 60 % 60), (int) (seconds % 60));
+  return g_strdup_printf ("%d:%02d", (int) (seconds / 60), (int) (seconds % 60));
+}
+
+/* "5 sent, 2 queued, 1 failed" in state order, leaving out zeros. */
+static char *
+format_counts (const guint counts[MS_N_STATES])
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < MS_N_STATES; i++)
+    if (counts[i] > 0)
+      g_string_append_printf (s, "%s%u %s", s->len > 0 ? ", " : "", counts[i],
+                              ms_recipient_state_to_string (i));
+  if (s->len == 0)
+    g_string_append (s, _("no recipients"));
+  return g_string_free (s, FALSE);
+}
+
+static MsJournal *
+open_journal (int *status)
+{
+  g_autoptr(GError) error = NULL;
+  MsJournal *journal = ms_journal_open (NULL, &error);
+
+  if (journal == NULL)
+    *status = ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  return journal;
+}
+
+static MsBatchInfo *
+get_batch (MsJournal  *journal,
+           const char *arg,
+           const char *command,
+           int        *status)
+{
+  g_autoptr(GError) error = NULL;
+  MsBatchInfo *info;
+  gint64 id;
+
+  if (arg == NULL)
+    {
+      *status = ms_cli_fail (MS_CLI_USAGE, _("blast %s: give the batch ID (see “mailshot-cli blast list”)"),
+                             command);
+      return NULL;
+    }
+  if (!parse_batch_id (arg, &id))
+    {
+      *status = ms_cli_fail (MS_CLI_USAGE, _("blast %s: “%s” is not a batch ID (a whole number; see "
+                                             "“mailshot-cli blast list”)"), command, arg);
+      return NULL;
+    }
+  info = ms_journal_get_batch_info (journal, id, &error);
+  if (info == NULL)
+    *status = ms_cli_fail (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_FOUND) ? MS_CLI_USAGE : MS_CLI_FAILED,
+                           "blast %s: %s", command, error->message);
+  return info;
+}
+
+/* ------------------------------------------------------------------ running */
+
+typedef struct {
+  GMainLoop     *loop;
+  MsBlast       *blast;
+  MsAccount     *account;
+  gint64         batch;
+  gboolean       tty;
+  guint          sigint_count;
+  gboolean       done;
+  gboolean       ok;
+  GError        *error;
+  /* progress printing */
+  gint64         last_print;      /* monotonic µs */
+  guint          last_printed_done;
+  char          *last_status;
+  gsize          line_width;
+  MsBlastProgress last;
+  gboolean       have_last;
+} RunState;
+
+static guint
+progress_done (const MsBlastProgress *p)
+{
+  return p->total - p->counts[MS_STATE_QUEUED] - p->counts[MS_STATE_DEFERRED] - p->counts[MS_STATE_SENDING];
+}
+
+static char *
+format_progress (const MsBlastProgress *p)
+{
+  g_autofree char *eta = format_duration (p->eta);
+  GString *s = g_string_new (NULL);
+
+  g_string_append_printf (s, _("%u/%u sent"), p->counts[MS_STATE_SENT], p->total);
+  if (p->counts[MS_STATE_FAILED] > 0)
+    g_string_append_printf (s, _(", %u failed"), p->counts[MS_STATE_FAILED]);
+  if (p->counts[MS_STATE_DEFERRED] > 0)
+    g_string_append_printf (s, _(", %u deferred"), p->counts[MS_STATE_DEFERRED]);
+  if (p->counts[MS_STATE_UNCERTAIN] > 0)
+    g_string_append_printf (s, _(", %u uncertain"), p->counts[MS_STATE_UNCERTAIN]);
+  g_string_append_printf (s, _(" · %.0f msg/s"), p->rate);
+  if (p->eta > 0)
+    g_string_append_printf (s, _(" · ETA %s"), eta);
+  if (p->status_text != NULL && *p->status_text != '\0' && strcmp (p->status_text, _("Sending")) != 0)
+    g_string_append_printf (s, " · %s", p->status_text);
+  return g_string_free (s, FALSE);
+}
+
+static void
+on_progress (const MsBlastProgress *p,
+             gpointer               user_data)
+{
+  RunState *state = user_data;
+  g_autofree char *line = format_progress (p);
+  gint64 now = g_get_monotonic_time ();
+  guint done = progress_done (p);
+
+  state->last = *p;
+  state->last.status_text = NULL;
+  state->have_last = TRUE;
+
+  if (state->tty)
+    {
+      glong width = g_utf8_strlen (line, -1);
+
+      /* One line, rewritten in place; pad to wipe a longer previous one. */
+      g_printerr ("\r%s%*s", line, (int) (state->line_width > (gsize) width ? state->line_width - width : 0), "");
+      state->line_width = width;
+      return;
+    }
+
+  /* Logs and pipes: a line now and then, and whenever the status changes. */
+  if (g_strcmp0 (state->last_status, p->status_text) != 0 ||
+      done >= state->last_printed_done + 1000 ||
+      (done != state->last_printed_done && now - state->last_print >= 5 * G_USEC_PER_SEC) ||
+      now - state->last_print >= 60 * G_USEC_PER_SEC)
+    {
+      g_printerr ("%s\n", line);
+      state->last_print = now;
+      state->last_printed_done = done;
+      g_free (state->last_status);
+      state->last_status = g_strdup (p->status_text);
+    }
+}
+
+static void
+on_rate_limited (gint64   until,
+                 gpointer user_data)
+{
+  RunState *state = user_data;
+
+  /* Persisted, so that the GUI, another run and the test see the wait. */
+  ms_account_set_rate_limited_until (state->account, until);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  RunState *state = user_data;
+
+  state->sigint_count++;
+  if (state->tty)
+    g_printerr ("\n");
+  if (state->sigint_count == 1)
+    {
+      g_printerr ("%s\n", _("Pausing: the messages in flight finish first (Ctrl-C again to cut them short)…"));
+      ms_blast_pause (state->blast);
+    }
+  else
+    {
+      g_printerr ("%s\n", _("Stopping the transfers in flight…"));
+      ms_blast_abort (state->blast);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_run_done (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RunState *state = user_data;
+
+  state->ok = ms_blast_run_finish (MS_BLAST (source), result, &state->error);
+  state->done = TRUE;
+  g_main_loop_quit (state->loop);
+}
+
+static int
+run_batch (MsAccount  *account,
+           MsJournal  *journal,
+           gint64      batch,
+           int         connections,
+           gboolean    no_wait)
+{
+  g_autoptr(MsSmtpConfig) config = NULL;
+  g_autoptr(MsBlast) blast = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GError) error = NULL;
+  MsPacerLimits limits = { 0 };
+  RunState state = { 0 };
+  guint sigint_id, sigterm_id;
+  guint counts[MS_N_STATES] = { 0 };
+  g_autofree char *summary = NULL;
+  int status;
+
+  if (!ms_account_is_configured (account))
+    return ms_cli_fail (MS_CLI_USAGE,
+                        _("account “%s” has no SMTP server or e-mail address: set them with "
+                          "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set email-address ADDR”"),
+                        ms_account_get_name (account));
+
+  config = ms_account_make_smtp_config (account, NULL);
+  if (config->needs_auth)
+    {
+      char *password = ms_secret_lookup_sync (ms_account_get_name (account), config->server,
+                                              config->user, NULL, &error);
+
+      if (password == NULL)
+        return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+      config->password = g_strdup (password);
+      ms_secret_free (password);
+    }
+
+  limits.per_minute = MAX (ms_account_get_max_per_minute (account), 0);
+  limits.per_hour = MAX (ms_account_get_max_per_hour (account), 0);
+  limits.per_day = MAX (ms_account_get_max_per_day (account), 0);
+  limits.connections = connections > 0 ? connections : MAX (ms_account_get_max_connections (account), 1);
+  limits.rate_limited_until = ms_account_get_rate_limited_until (account);
+
+  /* Per message the job allocates and frees a few KB: keep glibc from
+   * giving memory back (a brk syscall) and taking it again every time. */
+  mallopt (M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  mallopt (M_TOP_PAD, 4 * 1024 * 1024);
+  mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  blast = ms_blast_new (config, &limits, ms_journal_get_path (journal), batch);
+  ms_blast_set_wait_for_deferred (blast, !no_wait);
+
+  state.loop = loop;
+  state.blast = blast;
+  state.account = account;
+  state.batch = batch;
+  state.tty = isatty (STDERR_FILENO);
+  ms_blast_set_progress_func (blast, on_progress, &state, NULL);
+  ms_blast_set_rate_limit_func (blast, on_rate_limited, &state);
+
+  sigint_id = g_unix_signal_add (SIGINT, on_signal, &state);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &state);
+  ms_blast_run_async (blast, NULL, on_run_done, &state);
+  while (!state.done)
+    g_main_loop_run (loop);
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  if (state.tty && state.line_width > 0)
+    g_printerr ("\n");
+  g_free (state.last_status);
+
+  if (ms_journal_get_counts (journal, batch, counts, NULL))
+    summary = format_counts (counts);
+
+  if (state.error != NULL)
+    {
+      status = MS_CLI_FAILED;
+      if (g_error_matches (state.error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        ms_cli_fail (status, _("The e-blast was cancelled."));
+      else
+        {
+          ms_cli_fail (status, "%s", state.error->message);
+          if (ms_blast_get_status (blast) == MS_BATCH_PAUSED)
+            g_printerr (_("Paused: “mailshot-cli blast resume %" G_GINT64_FORMAT "” carries on.\n"), batch);
+        }
+    }
+  else if (ms_blast_get_status (blast) == MS_BATCH_FINISHED)
+    {
+      status = MS_CLI_OK;
+      g_printerr (_("Finished: %s.\n"), summary != NULL ? summary : "");
+      if (counts[MS_STATE_FAILED] + counts[MS_STATE_UNCERTAIN] > 0)
+        g_printerr (_("See what did not go out with “mailshot-cli pending --batch %" G_GINT64_FORMAT "”.\n"), batch);
+    }
+  else if (ms_blast_get_status (blast) == MS_BATCH_CANCELLED)
+    {
+      status = MS_CLI_FAILED;
+      ms_cli_fail (status, _("The e-blast was cancelled."));
+    }
+  else
+    {
+      g_autoptr(MsBatchInfo) info = ms_journal_get_batch_info (journal, batch, NULL);
+
+      status = MS_CLI_FAILED;
+      if (info != NULL && info->pause_reason != NULL)
+        g_printerr ("%s\n", info->pause_reason);
+      g_printerr (_("Paused: “mailshot-cli blast resume %" G_GINT64_FORMAT "” carries on.\n"), batch);
+    }
+  g_clear_error (&state.error);
+  return status;
+}
+
+/* ------------------------------------------------------------------ send */
+
+typedef struct {
+  const char *source;
+  guint       shown;
+} ImportPrint;
+
+static void
+on_bad_row (guint              line,
+            MsRecipientProblem problem,
+            const char        *address,
+            gpointer           user_data)
+{
+  ImportPrint *p = user_data;
+
+  if (address != NULL && *address != '\0')
+    g_printerr (_("%s:%u: %s “%s”: left out\n"), p->source, line, ms_recipient_problem_get_label (problem),
+                address);
+  else
+    g_printerr (_("%s:%u: %s: left out\n"), p->source, line, ms_recipient_problem_get_label (problem));
+}
+
+static void
+on_duplicate (guint       line,
+              const char *address,
+              gpointer    user_data)
+{
+  ImportPrint *p = user_data;
+
+  g_printerr (_("%s:%u: duplicate address “%s”: sent once\n"), p->source, line, address);
+}
+
+static char *
+read_text_arg (const char  *option,
+               const char  *path,
+               int         *status)
+{
+  g_autoptr(GError) error = NULL;
+  char *contents = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &contents, &length, &error))
+    {
+      *status = ms_cli_fail (MS_CLI_USAGE, _("%s: cannot read “%s”: %s"), option, path, error->message);
+      return NULL;
+    }
+  if (!g_utf8_validate (contents, length, NULL) || memchr (contents, '\0', length) != NULL)
+    {
+      g_free (contents);
+      *status = ms_cli_fail (MS_CLI_USAGE, _("%s: “%s” is not UTF-8 text"), option, path);
+      return NULL;
+    }
+  return contents;
+}
+
+static int
+blast_send (const MsCliContext *ctx,
+            int                 argc,
+            char              **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *recipients = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *text_path = NULL;
+  g_autofree char *html_path = NULL;
+  g_auto(GStrv) attachments = NULL;
+  g_autofree char *email_column = NULL;
+  g_autofree char *unsubscribe = NULL;
+  g_autofree char *from_name = NULL;
+  g_autoptr(MsAccount) account = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchSpec) spec = NULL;
+  g_autofree char *summary_text = NULL;
+  MsBlastImportSummary summary = { 0 };
+  ImportPrint print = { 0 };
+  gboolean no_wait = FALSE;
+  int connections = 0;
+  int status = MS_CLI_OK;
+  gint64 batch;
+  const GOptionEntry entries[] = {
+    { "recipients", 'r', 0, G_OPTION_ARG_FILENAME, &recipients, N_("The recipient list (CSV with a header row)"), N_("FILE.csv") },
+    { "subject", 's', 0, G_OPTION_ARG_STRING, &subject, N_("The subject; {{field}} merges a CSV column"), N_("TEXT") },
+    { "text", 't', 0, G_OPTION_ARG_FILENAME, &text_path, N_("The plain-text body (UTF-8)"), N_("FILE") },
+    { "html", 0, 0, G_OPTION_ARG_FILENAME, &html_path, N_("An HTML alternative of the body"), N_("FILE") },
+    { "attach", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &attachments, N_("Attach a file (repeatable)"), N_("FILE") },
+    { "connections", 'c', 0, G_OPTION_ARG_INT, &connections, N_("Connections at once (default: the account’s max-connections)"), N_("N") },
+    { "email-column", 0, 0, G_OPTION_ARG_STRING, &email_column, N_("The CSV column with the addresses (default: found by name)"), N_("NAME") },
+    { "unsubscribe", 0, 0, G_OPTION_ARG_STRING, &unsubscribe, N_("A List-Unsubscribe address (mailto: or https:)"), N_("URI") },
+    { "from-name", 0, 0, G_OPTION_ARG_STRING, &from_name, N_("The sender’s display name (default: the account’s)"), N_("NAME") },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, N_("Do not wait for deferred messages: pause, and let “resume” send them later"), NULL },
+    { NULL }
+  };
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, _("Import a recipient list into a new batch and send it."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return ms_cli_fail (MS_CLI_USAGE, "blast send: %s", error->message);
+  if (argc > 1)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: unexpected argument “%s”"), argv[1]);
+  if (recipients == NULL)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --recipients FILE.csv is required"));
+  if (subject == NULL)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --subject TEXT is required"));
+  if (text_path == NULL)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --text FILE is required"));
+  if (connections < 0 || connections > 64)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --connections must be a whole number from 1 to 64"));
+  if (unsubscribe != NULL && !g_str_has_prefix (unsubscribe, "mailto:") && !g_str_has_prefix (unsubscribe, "https:"))
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --unsubscribe must be a mailto: or https: address"));
+
+  account = ms_account_new (ctx->account, &error);
+  if (account == NULL)
+    return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
+  if (!ms_account_is_configured (account))
+    return ms_cli_fail (MS_CLI_USAGE,
+                        _("account “%s” has no SMTP server or e-mail address: set them with "
+                          "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set email-address ADDR”"),
+                        ms_account_get_name (account));
+
+  spec = g_new0 (MsBatchSpec, 1);
+  spec->account = g_strdup (ms_account_get_name (account));
+  spec->from_address = g_strdup (ms_account_get_email_address (account));
+  spec->from_name = g_strdup (from_name != NULL ? from_name : ms_account_get_sender_name (account));
+  spec->subject = g_strdup (subject);
+  spec->unsubscribe = g_strdup (unsubscribe);
+  spec->text = read_text_arg ("--text", text_path, &status);
+  if (spec->text == NULL)
+    return status;
+  if (html_path != NULL)
+    {
+      spec->html = read_text_arg ("--html", html_path, &status);
+      if (spec->html == NULL)
+        return status;
+    }
+  for (guint i = 0; attachments != NULL && attachments[i] != NULL; i++)
+    if (!g_file_test (attachments[i], G_FILE_TEST_IS_REGULAR) || access (attachments[i], R_OK) != 0)
+      return ms_cli_fail (MS_CLI_USAGE, _("--attach: cannot read “%s”"), attachments[i]);
+  if (attachments != NULL)
+    {
+      spec->attachments = g_new0 (char *, g_strv_length (attachments) + 1);
+      for (guint i = 0; attachments[i] != NULL; i++)
+        {
+          g_autoptr(GFile) file = g_file_new_for_commandline_arg (attachments[i]);
+          spec->attachments[i] = g_file_get_path (file);
+        }
+    }
+
+  /* The password is checked before anything is imported: a batch that can
+   * never be sent would only clutter the list. */
+  if (ms_account_get_needs_authentication (account))
+    {
+      char *password = ms_secret_lookup_sync (ms_account_get_name (account), ms_account_get_smtp_server (account),
+                                              ms_account_get_user_id (account), NULL, &error);
+      if (password == NULL)
+        return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+      ms_secret_free (password);
+    }
+
+  journal = open_journal (&status);
+  if (journal == NULL)
+    return status;
+
+  print.source = recipients;
+  batch = ms_blast_import (journal, spec, recipients, email_column, on_bad_row, on_duplicate, &print,
+                           &summary, &error);
+  if (batch <= 0)
+    {
+      if (summary.left_out > 0 || summary.duplicates > 0)
+        {
+          summary_text = ms_blast_import_summary_to_string (&summary);
+          g_printerr ("%s\n", summary_text);
+        }
+      return ms_cli_fail (error->domain == MS_ERROR && error->code == MS_ERROR_JOURNAL ? MS_CLI_FAILED
+                          : MS_CLI_USAGE, "%s", error->message);
+    }
+
+  g_print ("%" G_GINT64_FORMAT "\n", batch);
+  fflush (stdout);
+  summary_text = ms_blast_import_summary_to_string (&summary);
+  g_printerr ("%s\n", summary_text);
+
+  return run_batch (account, journal, batch, connections, no_wait);
+}
+
+/* ------------------------------------------------------------------ the rest */
+
+static int
+blast_list (int    argc,
+            char **argv)
+{
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = MS_CLI_OK;
+
+  if (argc > 1)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast list: unexpected argument “%s”"), argv[1]);
+  journal = open_journal (&status);
+  if (journal == NULL)
+    return status;
+  batches = ms_journal_list_batches (journal, &error);
+  if (batches == NULL)
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  for (guint i = 0; i < batches->len; i++)
+    {
+      MsBatchInfo *info = g_ptr_array_index (batches, i);
+      g_autofree char *created = format_time (info->created);
+
+      g_print ("%" G_GINT64_FORMAT "\t%s\t%s\t%u/%u sent\t%s\t%s\n", info->id,
+               ms_batch_status_to_string (info->status), created, info->counts[MS_STATE_SENT], info->total,
+               info->account != NULL ? info->account : "", info->subject != NULL ? info->subject : "");
+    }
+  return MS_CLI_OK;
+}
+
+static void
+print_status (const MsBatchInfo *info)
+{
+  g_autofree char *created = format_time (info->created);
+  g_autofree char *counts = format_counts (info->counts);
+
+  g_print (_("Batch %" G_GINT64_FORMAT ": %s\n"), info->id, ms_batch_status_to_string (info->status));
+  g_print (_("Subject: %s\n"), info->subject != NULL ? info->subject : "");
+  g_print (_("Account: %s\n"), info->account != NULL ? info->account : "");
+  g_print (_("Created: %s\n"), created);
+  g_print (_("Recipients: %u (%s)\n"), info->total, counts);
+  if (info->pause_reason != NULL && *info->pause_reason != '\0')
+    g_print (_("Paused because: %s\n"), info->pause_reason);
+  if (info->counts[MS_STATE_UNCERTAIN] > 0)
+    g_print (_("%u uncertain: they may have been delivered; see “mailshot-cli pending --state uncertain --batch %"
+               G_GINT64_FORMAT "”\n"), info->counts[MS_STATE_UNCERTAIN], info->id);
+}
+
+static int
+blast_status (int    argc,
+              char **argv)
+{
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  int status = MS_CLI_OK;
+
+  if (argc > 2)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast status: unexpected argument “%s”"), argv[2]);
+  journal = open_journal (&status);
+  if (journal == NULL)
+    return status;
+  info = get_batch (journal, argv[1], "status", &status);
+  if (info == NULL)
+    return status;
+  print_status (info);
+  return MS_CLI_OK;
+}
+
+static int
+blast_resume (const MsCliContext *ctx,
+              int                 argc,
+              char              **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(MsAccount) account = NULL;
+  gboolean no_wait = FALSE;
+  int connections = 0;
+  int status = MS_CLI_OK;
+  const GOptionEntry entries[] = {
+    { "connections", 'c', 0, G_OPTION_ARG_INT, &connections, N_("Connections at once (default: the account’s max-connections)"), N_("N") },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, N_("Do not wait for deferred messages"), NULL },
+    { NULL }
+  };
+
+  context = g_option_context_new (_("ID"));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return ms_cli_fail (MS_CLI_USAGE, "blast resume: %s", error->message);
+  if (argc > 2)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast resume: unexpected argument “%s”"), argv[2]);
+  if (connections < 0 || connections > 64)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast resume: --connections must be a whole number from 1 to 64"));
+
+  journal = open_journal (&status);
+  if (journal == NULL)
+    return status;
+  info = get_batch (journal, argv[1], "resume", &status);
+  if (info == NULL)
+    return status;
+  if (info->status == MS_BATCH_CANCELLED)
+    return ms_cli_fail (MS_CLI_FAILED, _("batch %" G_GINT64_FORMAT " was cancelled; it cannot be resumed"), info->id);
+  if (info->counts[MS_STATE_UNCERTAIN] > 0)
+    g_printerr (_("%u messages are uncertain and are not sent again; see “mailshot-cli pending --state uncertain "
+                  "--batch %" G_GINT64_FORMAT "” and retry them with “mailshot-cli pending --retry ROW”.\n"),
+                info->counts[MS_STATE_UNCERTAIN], info->id);
+
+  /* The batch is sent from the account it was created with. */
+  account = ms_account_new (info->account != NULL && *info->account ? info->account : ctx->account, &error);
+  if (account == NULL)
+    return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
+  return run_batch (account, journal, info->id, connections, no_wait);
+}
+
+static int
+blast_cancel (int    argc,
+              char **argv)
+{
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(MsBatchInfo) after = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = MS_CLI_OK;
+
+  if (argc > 2)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast cancel: unexpected argument “%s”"), argv[2]);
+  journal = open_journal (&status);
+  if (journal == NULL)
+    return status;
+  info = get_batch (journal, argv[1], "cancel", &status);
+  if (info == NULL)
+    return status;
+  if (!ms_journal_cancel_batch (journal, info->id, &error) ||
+      !ms_journal_set_batch_status (journal, info->id, MS_BATCH_CANCELLED, NULL, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  after = ms_journal_get_batch_info (journal, info->id, NULL);
+  g_print (_("Batch %" G_GINT64_FORMAT " cancelled: %u messages will not be sent.\n"), info->id,
+           after != NULL ? after->counts[MS_STATE_CANCELLED] : 0);
+  return MS_CLI_OK;
+}
+
+/* RFC 4180: quote a field when it holds a comma, a quote or a line break. */
+static void
+csv_field (GString    *out,
+           const char *value,
+           gboolean    last)
+{
+  if (value == NULL)
+    value = "";
+  if (strpbrk (value, ",\"\r\n") != NULL || (*value == ' ' || (*value && value[strlen (value) - 1] == ' ')))
+    {
+      g_string_append_c (out, '"');
+      for (const char *p = value; *p; p++)
+        {
+          if (*p == '"')
+            g_string_append_c (out, '"');
+          g_string_append_c (out, *p);
+        }
+      g_string_append_c (out, '"');
+    }
+  else
+    g_string_append (out, value);
+  g_string_append_c (out, last ? '\n' : ',');
+}
+
+static gboolean
+report_csv_row (const MsJournalRow *row,
+                gpointer            user_data)
+{
+  GString *out = user_data;
+  g_autofree char *time = NULL;
+  char code[16] = "";
+  gint64 when = row->sent_at > 0 ? row->sent_at : row->updated_at;
+
+  if (when > 0)
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (when);
+      time = dt != NULL ? g_date_time_format_iso8601 (dt) : NULL;
+    }
+  if (row->reply_code > 0)
+    g_snprintf (code, sizeof code, "%d", row->reply_code);
+
+  csv_field (out, row->address, FALSE);
+  csv_field (out, ms_recipient_state_to_string (row->state), FALSE);
+  g_string_append_printf (out, "%u,", row->attempts);
+  csv_field (out, time, FALSE);
+  csv_field (out, code, FALSE);
+  csv_field (out, row->reply_text, FALSE);
+  csv_field (out, row->message_id, TRUE);
+  if (out->len > 64 * 1024)
+    {
+      fwrite (out->str, 1, out->len, stdout);
+      g_string_truncate (out, 0);
+    }
+  return TRUE;
+}
+
+static gboolean
+report_text_row (const MsJournalRow *row,
+                 gpointer            user_data)
+{
+  g_autofree char *when = format_time (row->sent_at > 0 ? row->sent_at : row->updated_at);
+
+  g_print ("%-10s %-32s %3u  %-19s  ", ms_recipient_state_to_string (row->state), row->address,
+           row->attempts, when);
+  if (row->reply_code > 0)
+    g_print ("%d ", row->reply_code);
+  g_print ("%s\n", row->reply_text != NULL ? row->reply_text : "");
+  return TRUE;
+}
+
+static int
+blast_report (int    argc,
+              char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  gboolean csv = FALSE;
+  int status = MS_CLI_OK;
+  const GOptionEntry entries[] = {
+    { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, N_("One CSV line per recipient: address, state, attempts, time, reply code, reply text, Message-ID"), NULL },
+    { NULL }
+  };
+
+  context = g_option_context_new (_("ID"));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return ms_cli_fail (MS_CLI_USAGE, "blast report: %s", error->message);
+  if (argc > 2)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast report: unexpected argument “%s”"), argv[2]);
+  journal = open_journal (&status);
+  if (journal == NULL)
+    return status;
+  info = get_batch (journal, argv[1], "report", &status);
+  if (info == NULL)
+    return status;
+
+  if (csv)
+    {
+      g_autoptr(GString) out = g_string_sized_new (80 * 1024);
+
+      g_string_append (out, "address,state,attempts,time,reply_code,reply_text,message_id\n");
+      if (!ms_journal_foreach_row (journal, info->id, NULL, 0, report_csv_row, out, &error))
+        {
+          fwrite (out->str, 1, out->len, stdout);
+          return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+        }
+      fwrite (out->str, 1, out->len, stdout);
+      fflush (stdout);
+      return MS_CLI_OK;
+    }
+
+  print_status (info);
+  g_print ("\n");
+  if (!ms_journal_foreach_row (journal, info->id, NULL, 0, report_text_row, NULL, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  return MS_CLI_OK;
 }
 
 int
-ms_cli_pending (const MsCliContext *ctx, int argc, char **argv)
+ms_cli_blast (const MsCliContext *ctx,
+              int                 argc,
+              char              **argv)
 {
-  return ms_cli_fail (MS_CLI_FAILED, "not implemented yet");
+  const char *sub = argc > 1 ? argv[1] : NULL;
+
+  if (sub == NULL)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast: give a command: send, list, status ID, resume ID, cancel ID or "
+                                        "report ID [--csv]"));
+  if (strcmp (sub, "send") == 0)
+    return blast_send (ctx, argc - 1, argv + 1);
+  if (strcmp (sub, "list") == 0)
+    return blast_list (argc - 1, argv + 1);
+  if (strcmp (sub, "status") == 0)
+    return blast_status (argc - 1, argv + 1);
+  if (strcmp (sub, "resume") == 0)
+    return blast_resume (ctx, argc - 1, argv + 1);
+  if (strcmp (sub, "cancel") == 0)
+    return blast_cancel (argc - 1, argv + 1);
+  if (strcmp (sub, "report") == 0)
+    return blast_report (argc - 1, argv + 1);
+  return ms_cli_fail (MS_CLI_USAGE, _("blast: unknown command “%s”; use send, list, status, resume, cancel or "
+                                      "report"), sub);
 }

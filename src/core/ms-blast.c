@@ -659,7 +659,10 @@ next_row (Run     *run,
       guint want = run->n_slots * CLAIM_PER_CONNECTION;
       guint avail = ms_pacer_available (run->pacer, now_usec);
 
-      want = MIN (want, MAX (avail, 1));
+      /* The pacer hands out at most one per connection; when it is not
+       * holding back, claim a few per connection to save transactions. */
+      if (avail < run->n_slots)
+        want = MAX (avail, 1);
       rows = ms_journal_claim (run->journal, run->self->batch, want, now_usec / G_USEC_PER_SEC, error);
       if (rows == NULL)
         return NULL;
@@ -667,15 +670,19 @@ next_row (Run     *run,
         run->exhausted = TRUE;
       for (guint i = 0; i < rows->len; i++)
         {
-          MsJournalRow *row = g_ptr_array_steal_index_fast (rows, i--);
-          /* A deferred row carries its earlier next_due; a queued one none. */
-          MsRecipientState from = row->next_due > 0 ? MS_STATE_DEFERRED : MS_STATE_QUEUED;
+          MsJournalRow *row = g_ptr_array_index (rows, i);
+          /* A row tried before most likely comes from `deferred`; the counts
+           * are re-read from the journal every few seconds anyway. */
+          MsRecipientState from = row->attempts > 1 && run->counts[MS_STATE_DEFERRED] > 0
+                                  ? MS_STATE_DEFERRED : MS_STATE_QUEUED;
 
           if (run->counts[from] > 0)
             run->counts[from]--;
           run->counts[MS_STATE_SENDING]++;
           g_queue_push_tail (&run->claimed, row);
         }
+      /* The queue owns the rows now, in the journal's order. */
+      g_ptr_array_set_free_func (rows, NULL);
     }
   return g_queue_pop_head (&run->claimed);
 }
@@ -796,8 +803,8 @@ start_messages (Run     *run,
   return TRUE;
 }
 
-/* Did the whole body leave before the transfer ended? Then the server may
- * have accepted it even though we never saw its reply. */
+/* Did the whole body leave before the transfer ended without a final
+ * reply? Then the server may have accepted it. */
 static gboolean
 body_was_sent (Slot *slot)
 {
@@ -809,33 +816,18 @@ body_was_sent (Slot *slot)
 }
 
 static gint64
-first_attempt_estimate (guint  attempts,
-                        gint64 now)
+first_attempt (const MsJournalRow *row,
+               gint64              now)
 {
-  gint64 first = now;
-
-  /* The journal keeps no first-attempt time; the backoff before this attempt
-   * was at least the sum of the earlier delays. */
-  for (guint a = 1; a < attempts; a++)
-    {
-      gint64 d = ms_pacer_retry_delay (a, now, now);
-
-      if (d <= 0)
-        break;
-      first -= d;
-    }
-  return first;
+  return row->first_attempt_at > 0 ? row->first_attempt_at : now;
 }
 
 static void
 enter_stop (Run           *run,
             const MsReply *reply)
 {
-  if (run->stop_error != NULL)
-    return;
-  run->stop_error = g_error_new_literal (MS_ERROR, ms_reply_class_to_error_code (reply->klass),
-                                         reply->advice != NULL && *reply->advice ? reply->advice
-                                         : (reply->text != NULL ? reply->text : _("The server refused the batch.")));
+  if (run->stop_error == NULL)
+    run->stop_error = ms_reply_to_error (reply);
 }
 
 /* A transport failure without a reply at the end of DATA: back off, retry,
@@ -891,6 +883,22 @@ handle_done (Run      *run,
       return;
     }
 
+  /* The session just decided to go on without STARTTLS (the account
+   * allows it): the same message again, at once, on the same session. */
+  if (!interrupted && ms_smtp_get_retry_now (slot->smtp))
+    {
+      slot->easy = ms_smtp_prepare (slot->smtp, run->from, row->address, slot->message, NULL);
+      if (slot->easy != NULL && curl_multi_add_handle (run->multi, slot->easy) == CURLM_OK)
+        {
+          run->in_flight++;
+          return;
+        }
+      slot->easy = NULL;
+    }
+
+  /* The end of the message went out and no answer came back: the server
+   * may have taken it. */
+  body_sent = body_sent || ms_smtp_get_delivery_uncertain (slot->smtp);
   reply = ms_smtp_get_reply (slot->smtp);
   now = g_get_real_time ();
 
@@ -916,7 +924,7 @@ handle_done (Run      *run,
       /* No classification: treat it as a temporary failure of this row. */
       MsReply fallback = { .klass = MS_REPLY_CLASS_TEMPORARY,
                            .text = error != NULL ? error->message : (char *) "unknown failure" };
-      gint64 delay = ms_pacer_retry_delay (row->attempts, first_attempt_estimate (row->attempts, now / G_USEC_PER_SEC),
+      gint64 delay = ms_pacer_retry_delay (row->attempts, first_attempt (row, now / G_USEC_PER_SEC),
                                            now / G_USEC_PER_SEC);
 
       run->done++;
@@ -935,7 +943,7 @@ handle_done (Run      *run,
     case MS_REPLY_CLASS_NONE:
     case MS_REPLY_CLASS_TEMPORARY:
       {
-        gint64 first = first_attempt_estimate (row->attempts, now / G_USEC_PER_SEC);
+        gint64 first = first_attempt (row, now / G_USEC_PER_SEC);
         gint64 delay = ms_pacer_retry_delay (row->attempts, first, now / G_USEC_PER_SEC);
 
         run->done++;
@@ -1047,28 +1055,21 @@ static void
 seed_pacer (Run *run)
 {
   const MsPacerLimits *l = &run->self->limits;
-  MsRecipientState sent = MS_STATE_SENT;
   gint64 since = g_get_real_time () / G_USEC_PER_SEC - 24 * 3600;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GArray) times = NULL;
 
   if (l->per_minute == 0 && l->per_hour == 0 && l->per_day == 0)
     return;
-  /* Every batch counts against the day (one journal per user; the limits
-   * are the provider's, per sending account). */
-  rows = ms_journal_list_rows (run->journal, 0, &sent, 1, &error);
-  if (rows == NULL)
+  /* Earlier batches of the account count against its rolling day. */
+  times = ms_journal_get_sent_times (run->journal, run->spec->account, since, &error);
+  if (times == NULL)
     {
       g_debug ("blast: could not read earlier sends: %s", error->message);
       return;
     }
-  for (guint i = 0; i < rows->len; i++)
-    {
-      MsJournalRow *row = g_ptr_array_index (rows, i);
-
-      if (row->sent_at >= since)
-        ms_pacer_add_history (run->pacer, row->sent_at * G_USEC_PER_SEC);
-    }
+  for (guint i = 0; i < times->len; i++)
+    ms_pacer_add_history (run->pacer, g_array_index (times, gint64, i) * G_USEC_PER_SEC);
 }
 
 static void
@@ -1246,12 +1247,19 @@ blast_worker (GTask        *task,
   MsBlast *self = source_object;
   g_autoptr(GError) error = NULL;
   MsMessageSpec mspec = { 0 };
-  MsBatchStatus final_status = MS_BATCH_PAUSED;
+  MsBatchStatus final_status = MS_BATCH_READY;   /* unchanged unless the batch was locked */
   struct epoll_event ev = { 0 };
   gboolean locked = FALSE;
   gboolean ok = FALSE;
   gulong cancel_id = 0;
+  GMainContext *worker_context;
   Run *run;
+
+  /* With no thread-default context of its own, this thread would count as
+   * a user of the global default context, and g_main_context_invoke_full()
+   * could then run the caller's callbacks right here in the worker. */
+  worker_context = g_main_context_new ();
+  g_main_context_push_thread_default (worker_context);
 
   run = g_new0 (Run, 1);
   run->self = self;
@@ -1407,6 +1415,8 @@ out:
   else
     g_task_return_boolean (task, TRUE);
   run_free (run);
+  g_main_context_pop_thread_default (worker_context);
+  g_main_context_unref (worker_context);
 }
 
 /**

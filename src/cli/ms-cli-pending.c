@@ -1,0 +1,169 @@
+/* ms-cli-pending.c: mailshot-cli pending, the e-mails that have not gone out
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "mailshot-core.h"
+#include "ms-cli.h"
+
+/* Everything that has not gone out, and may still need the user. */
+static const MsRecipientState default_states[] = {
+  MS_STATE_QUEUED, MS_STATE_SENDING, MS_STATE_DEFERRED, MS_STATE_FAILED, MS_STATE_UNCERTAIN,
+};
+
+typedef struct {
+  guint n;
+} PendingPrint;
+
+static gboolean
+print_row (const MsJournalRow *row,
+           gpointer            user_data)
+{
+  PendingPrint *p = user_data;
+  GString *line = g_string_new (NULL);
+
+  if (p->n++ == 0)
+    g_print ("%-8s %-6s %-10s %-8s %-32s %s\n", _("ROW"), _("BATCH"), _("STATE"), _("ATTEMPTS"), _("ADDRESS"),
+             _("REPLY"));
+  g_string_append_printf (line, "%-8" G_GINT64_FORMAT " %-6" G_GINT64_FORMAT " %-10s %-8u %-32s ", row->id,
+                          row->batch, ms_recipient_state_to_string (row->state), row->attempts, row->address);
+  if (row->reply_code > 0)
+    g_string_append_printf (line, "%d ", row->reply_code);
+  if (row->reply_text != NULL)
+    g_string_append (line, row->reply_text);
+  if (row->state == MS_STATE_DEFERRED && row->next_due > 0)
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (row->next_due);
+      g_autofree char *when = dt != NULL ? g_date_time_format (dt, "%Y-%m-%d %H:%M:%S") : NULL;
+
+      if (when != NULL)
+        g_string_append_printf (line, _(" (next try %s)"), when);
+    }
+  g_print ("%s\n", line->str);
+  if (row->advice != NULL && *row->advice != '\0')
+    g_print ("         %s\n", row->advice);
+  else if (row->state == MS_STATE_UNCERTAIN)
+    g_print ("         %s\n", _("The connection ended after the message was sent: it may have been delivered. "
+                                  "Retry it only if the recipient did not get it."));
+  g_string_free (line, TRUE);
+  return TRUE;
+}
+
+static gboolean
+parse_id (const char *text,
+          gint64     *id)
+{
+  guint64 value;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &value, NULL))
+    return FALSE;
+  *id = (gint64) value;
+  return TRUE;
+}
+
+int
+ms_cli_pending (const MsCliContext *ctx,
+                int                 argc,
+                char              **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GArray) states = g_array_new (FALSE, FALSE, sizeof (MsRecipientState));
+  g_auto(GStrv) state_args = NULL;
+  g_auto(GStrv) retry_args = NULL;
+  g_auto(GStrv) skip_args = NULL;
+  g_autofree char *batch_arg = NULL;
+  PendingPrint print = { 0 };
+  gint64 batch = 0;
+  const GOptionEntry entries[] = {
+    { "state", 0, 0, G_OPTION_ARG_STRING_ARRAY, &state_args, N_("Only rows in STATE (queued, sending, deferred, failed, uncertain, …); repeatable"), N_("STATE") },
+    { "batch", 0, 0, G_OPTION_ARG_STRING, &batch_arg, N_("Only rows of batch ID"), N_("ID") },
+    { "retry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &retry_args, N_("Queue row ROW again (“blast resume” sends it); repeatable"), N_("ROW") },
+    { "skip", 0, 0, G_OPTION_ARG_STRING_ARRAY, &skip_args, N_("Leave row ROW out for good; repeatable"), N_("ROW") },
+    { NULL }
+  };
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, _("List the e-mails that have not gone out, with the server’s reply and "
+                                           "what to do; or decide about single rows."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return ms_cli_fail (MS_CLI_USAGE, "pending: %s", error->message);
+  if (argc > 1)
+    return ms_cli_fail (MS_CLI_USAGE, _("pending: unexpected argument “%s”"), argv[1]);
+  if (batch_arg != NULL && !parse_id (batch_arg, &batch))
+    return ms_cli_fail (MS_CLI_USAGE, _("--batch: “%s” is not a batch ID (see “mailshot-cli blast list”)"),
+                        batch_arg);
+  for (guint i = 0; state_args != NULL && state_args[i] != NULL; i++)
+    {
+      MsRecipientState state;
+
+      if (!ms_recipient_state_from_string (state_args[i], &state))
+        return ms_cli_fail (MS_CLI_USAGE, _("--state: “%s” is not a state; use queued, sending, sent, deferred, "
+                                            "failed, uncertain, cancelled or skipped"), state_args[i]);
+      g_array_append_val (states, state);
+    }
+  for (guint i = 0; retry_args != NULL && retry_args[i] != NULL; i++)
+    {
+      gint64 row;
+      if (!parse_id (retry_args[i], &row))
+        return ms_cli_fail (MS_CLI_USAGE, _("--retry: “%s” is not a row number (the ROW column)"), retry_args[i]);
+    }
+  for (guint i = 0; skip_args != NULL && skip_args[i] != NULL; i++)
+    {
+      gint64 row;
+      if (!parse_id (skip_args[i], &row))
+        return ms_cli_fail (MS_CLI_USAGE, _("--skip: “%s” is not a row number (the ROW column)"), skip_args[i]);
+    }
+
+  journal = ms_journal_open (NULL, &error);
+  if (journal == NULL)
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+
+  if (retry_args != NULL || skip_args != NULL)
+    {
+      for (guint i = 0; retry_args != NULL && retry_args[i] != NULL; i++)
+        {
+          gint64 row = 0;
+
+          parse_id (retry_args[i], &row);
+          if (!ms_journal_retry_row (journal, row, &error))
+            return ms_cli_fail (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_FOUND) ? MS_CLI_USAGE : MS_CLI_FAILED,
+                                "--retry %s: %s", retry_args[i], error->message);
+          g_print (_("Row %" G_GINT64_FORMAT " is queued again; “mailshot-cli blast resume” sends it.\n"), row);
+        }
+      for (guint i = 0; skip_args != NULL && skip_args[i] != NULL; i++)
+        {
+          gint64 row = 0;
+
+          parse_id (skip_args[i], &row);
+          if (!ms_journal_skip_row (journal, row, &error))
+            return ms_cli_fail (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_FOUND) ? MS_CLI_USAGE : MS_CLI_FAILED,
+                                "--skip %s: %s", skip_args[i], error->message);
+          g_print (_("Row %" G_GINT64_FORMAT " is skipped: it will not be sent.\n"), row);
+        }
+      return MS_CLI_OK;
+    }
+
+  if (batch > 0)
+    {
+      g_autoptr(MsBatchInfo) info = ms_journal_get_batch_info (journal, batch, &error);
+
+      if (info == NULL)
+        return ms_cli_fail (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_FOUND) ? MS_CLI_USAGE : MS_CLI_FAILED,
+                            "--batch: %s", error->message);
+    }
+
+  if (states->len == 0)
+    g_array_append_vals (states, default_states, G_N_ELEMENTS (default_states));
+  if (!ms_journal_foreach_row (journal, batch, (const MsRecipientState *) states->data, states->len, print_row,
+                               &print, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  if (print.n == 0)
+    g_printerr ("%s\n", _("No pending e-mails."));
+  return MS_CLI_OK;
+}

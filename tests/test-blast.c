@@ -1,0 +1,878 @@
+/* test-blast.c: the e-blast job and `mailshot-cli blast`/`pending` against the real harness server
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "mailshot-core.h"
+#include "ms-test-support.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+static void
+cli_ok (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
+
+static void
+cli_ok (const char *first_arg,
+        ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  va_list ap;
+  int status;
+
+  va_start (ap, first_arg);
+  for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  status = ms_test_run_cliv (NULL, &out, &err, (const char * const *) args->pdata);
+  if (status != 0)
+    g_error ("mailshot-cli %s: exit %d\n%s%s", first_arg, status, out, err);
+}
+
+static MsTestServer *
+start_plain_server (void)
+{
+  const char * const none[] = { NULL };
+
+  return ms_test_server_startv (none);
+}
+
+/* Points the default account at @port, plain SMTP without AUTH. */
+static void
+configure_account (guint16 port)
+{
+  g_autofree char *p = g_strdup_printf ("%u", port);
+
+  cli_ok ("config", "set", "smtp-server", "127.0.0.1", NULL);
+  cli_ok ("config", "set", "smtp-port", p, NULL);
+  cli_ok ("config", "set", "email-address", "sender@example.org", NULL);
+  cli_ok ("config", "set", "needs-authentication", "false", NULL);
+  cli_ok ("config", "set", "timeout", "10", NULL);
+}
+
+/* A CSV of @n recipients rcpt<i>@example.net with a name column. */
+static char *
+write_csv (const char *name,
+           guint       n,
+           const char *extra)
+{
+  g_autofree char *path = ms_test_tmp_path (name);
+  g_autoptr(GString) s = g_string_new ("name,email\n");
+
+  for (guint i = 1; i <= n; i++)
+    g_string_append_printf (s, "Person %u,rcpt%u@example.net\n", i, i);
+  if (extra != NULL)
+    g_string_append (s, extra);
+  g_assert_true (g_file_set_contents (path, s->str, -1, NULL));
+  return g_steal_pointer (&path);
+}
+
+static char *
+write_file (const char *name,
+            const char *contents)
+{
+  char *path = ms_test_tmp_path (name);
+
+  g_assert_true (g_file_set_contents (path, contents, -1, NULL));
+  return path;
+}
+
+static gint64
+first_line_id (const char *out)
+{
+  guint64 id = 0;
+  g_auto(GStrv) lines = g_strsplit (out, "\n", 2);
+
+  g_assert_nonnull (lines[0]);
+  g_assert_true (g_ascii_string_to_unsigned (lines[0], 10, 1, G_MAXINT64, &id, NULL));
+  return (gint64) id;
+}
+
+/* address -> how many accepted messages the server got for it. */
+static GHashTable *
+server_counts (MsTestServer *server)
+{
+  g_autoptr(GPtrArray) envelopes = ms_test_server_get_envelopes (server);
+  GHashTable *counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < envelopes->len; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (g_ptr_array_index (envelopes, i), " ", 3);
+      g_auto(GStrv) rcpts = NULL;
+
+      g_assert_cmpuint (g_strv_length (parts), ==, 3);
+      rcpts = g_strsplit (parts[2], ",", -1);
+      for (guint j = 0; rcpts[j] != NULL; j++)
+        {
+          char *key = g_ascii_strdown (g_strstrip (rcpts[j]), -1);
+          guint c = GPOINTER_TO_UINT (g_hash_table_lookup (counts, key));
+
+          g_hash_table_replace (counts, key, GUINT_TO_POINTER (c + 1));
+        }
+    }
+  return counts;
+}
+
+/* Parses `report ID --csv` (no quoted commas in these tests' fields but the
+ * reply text, which comes before the Message-ID: split from both ends). */
+typedef struct {
+  char *address, *state, *attempts, *time, *code, *text, *message_id;
+} ReportLine;
+
+static void
+report_line_free (gpointer data)
+{
+  ReportLine *l = data;
+
+  g_free (l->address); g_free (l->state); g_free (l->attempts); g_free (l->time);
+  g_free (l->code); g_free (l->text); g_free (l->message_id);
+  g_free (l);
+}
+
+/* A small RFC 4180 reader for the report. */
+static GPtrArray *
+parse_csv_fields (const char **p)
+{
+  GPtrArray *fields = g_ptr_array_new_with_free_func (g_free);
+  GString *f = g_string_new (NULL);
+  const char *s = *p;
+  gboolean quoted = FALSE;
+
+  while (*s)
+    {
+      if (quoted)
+        {
+          if (*s == '"' && s[1] == '"')
+            { g_string_append_c (f, '"'); s += 2; continue; }
+          if (*s == '"')
+            { quoted = FALSE; s++; continue; }
+          g_string_append_c (f, *s++);
+          continue;
+        }
+      if (*s == '"')
+        { quoted = TRUE; s++; continue; }
+      if (*s == ',')
+        { g_ptr_array_add (fields, g_string_free (f, FALSE)); f = g_string_new (NULL); s++; continue; }
+      if (*s == '\n')
+        { s++; break; }
+      g_string_append_c (f, *s++);
+    }
+  g_ptr_array_add (fields, g_string_free (f, FALSE));
+  *p = s;
+  return fields;
+}
+
+static GHashTable *
+report (gint64 batch)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  GHashTable *lines = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, report_line_free);
+  const char *p;
+  int status;
+
+  status = ms_test_run_cli (NULL, &out, &err, "blast", "report", id, "--csv", NULL);
+  g_assert_cmpint (status, ==, 0);
+  p = out;
+  {
+    g_autoptr(GPtrArray) header = parse_csv_fields (&p);
+
+    g_assert_cmpuint (header->len, ==, 7);
+    g_assert_cmpstr (g_ptr_array_index (header, 0), ==, "address");
+    g_assert_cmpstr (g_ptr_array_index (header, 1), ==, "state");
+  }
+  while (*p)
+    {
+      g_autoptr(GPtrArray) f = parse_csv_fields (&p);
+      ReportLine *l;
+
+      g_assert_cmpuint (f->len, ==, 7);
+      l = g_new0 (ReportLine, 1);
+      l->address = g_strdup (g_ptr_array_index (f, 0));
+      l->state = g_strdup (g_ptr_array_index (f, 1));
+      l->attempts = g_strdup (g_ptr_array_index (f, 2));
+      l->time = g_strdup (g_ptr_array_index (f, 3));
+      l->code = g_strdup (g_ptr_array_index (f, 4));
+      l->text = g_strdup (g_ptr_array_index (f, 5));
+      l->message_id = g_strdup (g_ptr_array_index (f, 6));
+      g_hash_table_replace (lines, l->address, l);
+    }
+  return lines;
+}
+
+static guint
+count_state (GHashTable *lines,
+             const char *state)
+{
+  GHashTableIter iter;
+  ReportLine *l;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, lines);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &l))
+    if (g_strcmp0 (l->state, state) == 0)
+      n++;
+  return n;
+}
+
+static char *
+batch_status (gint64 batch)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  char *out = NULL;
+
+  g_assert_cmpint (ms_test_run_cli (NULL, &out, NULL, "blast", "status", id, NULL), ==, 0);
+  return out;
+}
+
+/* Runs `blast send` with the usual template files plus @extra args. */
+static int
+blast_send (const char  *csv,
+            char       **out,
+            char       **err,
+            const char  *first_extra,
+            ...);
+
+static int
+blast_send (const char  *csv,
+            char       **out,
+            char       **err,
+            const char  *first_extra,
+            ...)
+{
+  g_autofree char *text = write_file ("body.txt", "Hello {{name}},\n\nthis is the news.\n");
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+
+  g_ptr_array_add (args, "blast");
+  g_ptr_array_add (args, "send");
+  g_ptr_array_add (args, "--recipients");
+  g_ptr_array_add (args, (gpointer) csv);
+  g_ptr_array_add (args, "--subject");
+  g_ptr_array_add (args, "News for {{name}}");
+  g_ptr_array_add (args, "--text");
+  g_ptr_array_add (args, text);
+  va_start (ap, first_extra);
+  for (const char *a = first_extra; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return ms_test_run_cliv (NULL, out, err, (const char * const *) args->pdata);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_send_basic (void)
+{
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autofree char *list = NULL;
+  g_autofree char *status_text = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("basic.csv", 20,
+                   "Bad One,not-an-address\n"
+                   "Too,many,fields\n"
+                   "Dup,RCPT3@example.net\n");
+  g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+  batch = first_line_id (out);
+
+  /* Bad rows named with their lines, and the summary. */
+  g_assert_nonnull (strstr (err, ":22:"));
+  g_assert_nonnull (strstr (err, ":23:"));
+  g_assert_nonnull (strstr (err, ":24:"));
+  g_assert_nonnull (strstr (err, "Imported 20 recipients; left out 2"));
+  g_assert_nonnull (strstr (err, "1 duplicate sent once"));
+
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 20);
+  for (guint i = 1; i <= 20; i++)
+    {
+      g_autofree char *a = g_strdup_printf ("rcpt%u@example.net", i);
+      g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (counts, a)), ==, 1);
+    }
+
+  /* The merge reached the wire. */
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 20);
+  {
+    gsize len;
+    const char *data = g_bytes_get_data (g_ptr_array_index (messages, 0), &len);
+    g_autofree char *text = g_strndup (data, len);
+
+    g_assert_nonnull (strstr (text, "Subject: News for Person"));
+    g_assert_nonnull (strstr (text, "Hello Person"));
+  }
+
+  /* The report: one line per recipient, sent, with its Message-ID. */
+  lines = report (batch);
+  g_assert_cmpuint (g_hash_table_size (lines), ==, 20);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 20);
+  {
+    ReportLine *l = g_hash_table_lookup (lines, "rcpt7@example.net");
+
+    g_assert_nonnull (l);
+    g_assert_cmpstr (l->attempts, ==, "1");
+    g_assert_cmpstr (l->time, !=, "");
+    g_assert_nonnull (strchr (l->message_id, '@'));
+    /* The same Message-ID went out in the message. */
+    for (guint i = 0; i < messages->len; i++)
+      {
+        gsize len;
+        const char *data = g_bytes_get_data (g_ptr_array_index (messages, i), &len);
+        g_autofree char *text = g_strndup (data, len);
+
+        if (strstr (text, "rcpt7@example.net") != NULL)
+          g_assert_nonnull (strstr (text, l->message_id));
+      }
+  }
+
+  g_assert_cmpint (ms_test_run_cli (NULL, &list, NULL, "blast", "list", NULL), ==, 0);
+  {
+    /* Newest first, each line starting with the batch ID. */
+    g_autofree char *prefix = g_strdup_printf ("%" G_GINT64_FORMAT "\t", batch);
+    g_assert_true (g_str_has_prefix (list, prefix));
+  }
+  status_text = batch_status (batch);
+  g_assert_nonnull (strstr (status_text, "finished"));
+}
+
+static void
+test_missing_field (void)
+{
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *list = NULL;
+  int status;
+
+  g_autofree char *list_before = NULL;
+
+  configure_account (ms_test_server_get_port (server));
+  g_assert_cmpint (ms_test_run_cli (NULL, &list_before, NULL, "blast", "list", NULL), ==, 0);
+  csv = write_csv ("missing.csv", 3, NULL);
+  text = write_file ("missing.txt", "Dear {{title}} {{name}}\n");
+  status = ms_test_run_cli (NULL, &out, &err, "blast", "send", "--recipients", csv, "--subject", "Hi",
+                            "--text", text, NULL);
+  g_assert_cmpint (status, ==, 2);
+  g_assert_nonnull (strstr (err, "title"));
+  g_assert_nonnull (strstr (err, "text"));
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, &list, NULL, "blast", "list", NULL), ==, 0);
+  g_assert_cmpstr (list, ==, list_before);
+
+  /* A missing argument is named. */
+  g_clear_pointer (&err, g_free);
+  status = ms_test_run_cli (NULL, NULL, &err, "blast", "send", "--recipients", csv, "--text", text, NULL);
+  g_assert_cmpint (status, ==, 2);
+  g_assert_nonnull (strstr (err, "--subject"));
+}
+
+static void
+test_connections (void)
+{
+  /* STARTTLS with the account trusting the certificate: one TCP connection
+   * per session, so the log counts sessions. */
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+
+  configure_account (ms_test_server_get_port (server));
+  cli_ok ("config", "set", "trusted-certificate", ms_test_server_get_cert_fingerprint (server), NULL);
+  csv = write_csv ("conn.csv", 120, NULL);
+  g_assert_cmpint (blast_send (csv, &out, NULL, "--connections", "3", NULL), ==, 0);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 120);
+  /* Three connections, each reused for many messages. */
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 3);
+  g_assert_cmpuint (ms_test_server_log_count (server, "starttls"), ==, 3);
+  cli_ok ("config", "reset", "trusted-certificate", NULL);
+}
+
+static void
+test_recipient_rejected (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--reject-rcpt=rcpt(4|9)@", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *pending = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autofree char *id = NULL;
+  ReportLine *l;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("reject.csv", 12, NULL);
+  g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+  batch = first_line_id (out);
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 10);
+  g_assert_cmpuint (count_state (lines, "failed"), ==, 2);
+  l = g_hash_table_lookup (lines, "rcpt4@example.net");
+  g_assert_cmpstr (l->state, ==, "failed");
+  g_assert_cmpstr (l->code, ==, "550");
+  g_assert_nonnull (strstr (l->text, "User unknown"));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 10);
+
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_assert_cmpint (ms_test_run_cli (NULL, &pending, NULL, "pending", "--batch", id, NULL), ==, 0);
+  g_assert_nonnull (strstr (pending, "rcpt4@example.net"));
+  g_assert_nonnull (strstr (pending, "rcpt9@example.net"));
+  g_assert_nonnull (strstr (pending, "550"));
+  g_assert_null (strstr (pending, "rcpt5@example.net"));
+}
+
+static void
+test_temporary (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=RCPT:450 4.2.0 Mailbox busy:count=1:after=2", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *pending = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *row = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  g_auto(GStrv) plines = NULL;
+  gint64 batch;
+  int status;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("temp.csv", 6, NULL);
+  /* --no-wait: the deferred row is due in a minute; the run pauses. */
+  status = blast_send (csv, &out, &err, "--no-wait", NULL);
+  g_assert_cmpint (status, ==, 1);
+  batch = first_line_id (out);
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_assert_nonnull (strstr (err, "blast resume"));
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 5);
+  g_assert_cmpuint (count_state (lines, "deferred"), ==, 1);
+
+  g_assert_cmpint (ms_test_run_cli (NULL, &pending, NULL, "pending", "--state", "deferred", "--batch", id, NULL), ==, 0);
+  g_assert_nonnull (strstr (pending, "450"));
+  g_assert_nonnull (strstr (pending, "next try"));
+  /* Retry it now instead of in a minute. */
+  plines = g_strsplit (pending, "\n", -1);
+  for (guint i = 0; plines[i] != NULL && row == NULL; i++)
+    if (g_ascii_isdigit (plines[i][0]))
+      row = g_strndup (plines[i], strcspn (plines[i], " "));
+  g_assert_nonnull (row);
+  cli_ok ("pending", "--retry", row, NULL);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (ms_test_run_cli (NULL, &out, NULL, "blast", "resume", id, NULL), ==, 0);
+
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 6);
+  g_hash_table_unref (g_steal_pointer (&lines));
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 6);
+}
+
+static void
+test_rate_limited (void)
+{
+  /* The server says how long to wait; the whole account waits, then ends. */
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--fault=MAIL:421 4.7.0 Too many messages, try again in 2 seconds:count=1:after=10", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *until = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  gint64 start, batch;
+  guint64 until_value = 0;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("rate.csv", 30, NULL);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+  batch = first_line_id (out);
+  /* It waited (at least most of the 2 s) and then finished by itself. */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, G_USEC_PER_SEC);
+  g_assert_nonnull (strstr (err, "Waiting for the rate limit"));
+
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 30);
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 30);
+
+  /* The wait was persisted to the account. */
+  g_assert_cmpint (ms_test_run_cli (NULL, &until, NULL, "config", "get", "rate-limited-until", NULL), ==, 0);
+  g_assert_true (g_ascii_string_to_unsigned (g_strstrip (until), 10, 0, G_MAXINT64, &until_value, NULL));
+}
+
+static void
+test_auth_stops (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--auth=PLAIN,LOGIN", "--user=u", "--password=right",
+                                                         "--require-auth", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *status_text = NULL;
+  g_autofree char *pending = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  g_autofree char *log = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  cli_ok ("config", "set", "needs-authentication", "true", NULL);
+  cli_ok ("config", "set", "user-id", "u", NULL);
+  cli_ok ("config", "set", "auth-method", "plain", NULL);
+  cli_ok ("config", "set", "allow-plaintext-password", "true", NULL);
+  g_assert_cmpint (ms_test_run_cli ("wrong\n", NULL, NULL, "password", "set", NULL), ==, 0);
+
+  csv = write_csv ("auth.csv", 40, NULL);
+  g_assert_cmpint (blast_send (csv, &out, &err, "--connections", "2", NULL), ==, 1);
+  batch = first_line_id (out);
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_assert_nonnull (strstr (err, "blast resume"));
+
+  /* It stopped at once instead of burning through the list. */
+  log = ms_test_server_get_log (server);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  g_assert_cmpuint (ms_test_server_log_count (server, "auth PLAIN u fail"), <=, 2);
+  status_text = batch_status (batch);
+  g_assert_nonnull (strstr (status_text, "paused"));
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "queued"), ==, 40);
+  g_assert_cmpint (ms_test_run_cli (NULL, &pending, NULL, "pending", "--batch", id, NULL), ==, 0);
+  g_assert_nonnull (strstr (pending, "queued"));
+
+  /* Fix the password, resume: everything goes, once. */
+  g_assert_cmpint (ms_test_run_cli ("right\n", NULL, NULL, "password", "set", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "blast", "resume", id, NULL), ==, 0);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 40);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 40);
+}
+
+static void
+test_drop_after_data (void)
+{
+  /* The connection drops after the 3rd body: maybe delivered -> uncertain,
+   * never resent; the rest go on a new connection. */
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--drop-after-data=3", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *pending = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("drop.csv", 10, NULL);
+  g_assert_cmpint (blast_send (csv, &out, NULL, NULL), ==, 0);
+  batch = first_line_id (out);
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 9);
+  g_assert_cmpuint (count_state (lines, "uncertain"), ==, 1);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 9);
+  g_assert_cmpint (ms_test_run_cli (NULL, &pending, NULL, "pending", "--state", "uncertain", NULL), ==, 0);
+  g_assert_nonnull (strstr (pending, "uncertain"));
+}
+
+static void
+test_connection_lost_before_data (void)
+{
+  /* Dropped at RCPT: nothing was sent, so the message is simply retried. */
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=RCPT:DROP:count=1:after=4", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("lost.csv", 10, NULL);
+  g_assert_cmpint (blast_send (csv, &out, NULL, NULL), ==, 0);
+  batch = first_line_id (out);
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 10);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 10);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 10);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), >=, 2);
+}
+
+/* Starts `blast send` in the background. */
+static GSubprocess *
+spawn_send (const char *csv,
+            const char *connections)
+{
+  g_autofree char *text = write_file ("bg.txt", "Hello {{name}}\n");
+  g_autofree char *out = ms_test_tmp_path ("bg.out");
+  g_autofree char *err = ms_test_tmp_path ("bg.err");
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *proc;
+
+  g_subprocess_launcher_set_stdout_file_path (launcher, out);
+  g_subprocess_launcher_set_stderr_file_path (launcher, err);
+  proc = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("MS_CLI"), "blast", "send", "--recipients", csv,
+                                      "--subject", "Hi {{name}}", "--text", text, "--connections", connections,
+                                      NULL);
+  g_assert_no_error (error);
+  return proc;
+}
+
+static void
+wait_messages (MsTestServer *server,
+               guint         n)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (ms_test_server_count_messages (server) < n)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+}
+
+static void
+test_pause_resume_cancel (void)
+{
+  /* Slow the server down so the blast is still running when we interrupt it. */
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--delay=EOM:0.02", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *out_path = ms_test_tmp_path ("bg.out");
+  g_autofree char *err_path = ms_test_tmp_path ("bg.err");
+  g_autofree char *id = NULL;
+  g_autofree char *status_text = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("pause.csv", 400, NULL);
+  proc = spawn_send (csv, "2");
+  wait_messages (server, 20);
+  g_subprocess_send_signal (proc, SIGINT);
+  g_assert_true (g_subprocess_wait (proc, NULL, NULL));
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 1);
+  g_assert_true (g_file_get_contents (out_path, &out, NULL, NULL));
+  g_assert_true (g_file_get_contents (err_path, &err, NULL, NULL));
+  batch = first_line_id (out);
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_assert_nonnull (strstr (err, "Paused: “mailshot-cli blast resume"));
+
+  /* Consistent: nothing left sending, every delivered message recorded. */
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sending"), ==, 0);
+  g_assert_cmpuint (count_state (lines, "uncertain"), ==, 0);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, ms_test_server_count_messages (server));
+  g_assert_cmpuint (count_state (lines, "sent"), <, 400);
+  status_text = batch_status (batch);
+  g_assert_nonnull (strstr (status_text, "paused"));
+
+  /* Resume sends the rest, each exactly once. */
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "blast", "resume", id, NULL), ==, 0);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 400);
+  g_hash_table_iter_init (&iter, counts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_assert_cmpuint (GPOINTER_TO_UINT (value), ==, 1);
+
+  /* Cancel a second batch half-way. */
+  {
+    g_autofree char *out2 = NULL;
+    g_autofree char *id2 = NULL;
+    g_autofree char *cancel_out = NULL;
+    g_autofree char *resume_err = NULL;
+    g_autoptr(GSubprocess) proc2 = NULL;
+    g_autoptr(GHashTable) lines2 = NULL;
+    guint before = ms_test_server_count_messages (server);
+    gint64 batch2;
+
+    g_clear_pointer (&csv, g_free);
+    csv = write_csv ("cancel.csv", 300, NULL);
+    proc2 = spawn_send (csv, "1");
+    wait_messages (server, before + 10);
+    g_subprocess_send_signal (proc2, SIGINT);
+    g_assert_true (g_subprocess_wait (proc2, NULL, NULL));
+    g_assert_true (g_file_get_contents (out_path, &out2, NULL, NULL));
+    batch2 = first_line_id (out2);
+    id2 = g_strdup_printf ("%" G_GINT64_FORMAT, batch2);
+    g_assert_cmpint (ms_test_run_cli (NULL, &cancel_out, NULL, "blast", "cancel", id2, NULL), ==, 0);
+    lines2 = report (batch2);
+    g_assert_cmpuint (count_state (lines2, "queued"), ==, 0);
+    g_assert_cmpuint (count_state (lines2, "cancelled") + count_state (lines2, "sent"), ==, 300);
+    g_assert_cmpuint (count_state (lines2, "cancelled"), >, 0);
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, &resume_err, "blast", "resume", id2, NULL), ==, 1);
+    g_assert_nonnull (strstr (resume_err, "cancelled"));
+  }
+}
+
+/* The API as the GUI uses it: progress in the caller's context, cancel. */
+typedef struct {
+  GMainLoop *loop;
+  guint      events;
+  gint64     first, last;
+  MsBlastProgress final;
+  gboolean   done;
+  gboolean   ok;
+  GError    *error;
+  GCancellable *cancellable;
+  GThread   *main_thread;
+} ApiState;
+
+static void
+api_progress (const MsBlastProgress *p,
+              gpointer               user_data)
+{
+  ApiState *s = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  g_assert_true (g_thread_self () == s->main_thread);
+  if (s->events++ == 0)
+    s->first = now;
+  s->last = now;
+  s->final = *p;
+  s->final.status_text = NULL;
+  if (s->cancellable != NULL && p->counts[MS_STATE_SENT] >= 30)
+    g_cancellable_cancel (s->cancellable);
+}
+
+static void
+api_done (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  ApiState *s = user_data;
+
+  s->ok = ms_blast_run_finish (MS_BLAST (source), result, &s->error);
+  s->done = TRUE;
+  g_main_loop_quit (s->loop);
+}
+
+static gint64
+api_import (MsJournal  *journal,
+            const char *csv)
+{
+  g_autoptr(GError) error = NULL;
+  MsBatchSpec spec = { 0 };
+  MsBlastImportSummary summary;
+  gint64 batch;
+
+  spec.account = (char *) "default";
+  spec.from_address = (char *) "sender@example.org";
+  spec.subject = (char *) "API {{name}}";
+  spec.text = (char *) "Hello {{name}}\n";
+  batch = ms_blast_import (journal, &spec, csv, NULL, NULL, NULL, NULL, &summary, &error);
+  g_assert_no_error (error);
+  g_strfreev (spec.fields);
+  g_free (spec.source);
+  return batch;
+}
+
+static void
+test_api (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--delay=EOM:0.005", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *csv = write_csv ("api.csv", 200, NULL);
+  g_autofree char *journal_path = ms_test_tmp_path ("api.sqlite");
+  g_autoptr(MsJournal) journal = ms_journal_open (journal_path, &error);
+  g_autoptr(MsSmtpConfig) config = ms_smtp_config_new ();
+  g_autoptr(MsBlast) blast = NULL;
+  g_autoptr(MsBlast) blast2 = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(MsBatchInfo) info = NULL;
+  MsPacerLimits limits = { .connections = 2 };
+  ApiState s = { 0 };
+  gint64 batch, batch2;
+
+  g_assert_no_error (error);
+  config->server = g_strdup ("127.0.0.1");
+  config->port = ms_test_server_get_port (server);
+  config->timeout = 10;
+  config->from_address = g_strdup ("sender@example.org");
+
+  batch = api_import (journal, csv);
+  s.loop = loop;
+  s.main_thread = g_thread_self ();
+  blast = ms_blast_new (config, &limits, journal_path, batch);
+  ms_blast_set_progress_func (blast, api_progress, &s, NULL);
+  ms_blast_run_async (blast, NULL, api_done, &s);
+  while (!s.done)
+    g_main_loop_run (loop);
+  g_assert_no_error (s.error);
+  g_assert_true (s.ok);
+  g_assert_cmpint (ms_blast_get_status (blast), ==, MS_BATCH_FINISHED);
+  /* Coalesced: at most ~10 a second (plus the first and the final one). */
+  g_assert_cmpuint (s.events, >=, 2);
+  g_assert_cmpuint (s.events, <=, 2 + (s.last - s.first) * 10 / G_USEC_PER_SEC + 1);
+  g_assert_cmpuint (s.final.counts[MS_STATE_SENT], ==, 200);
+  g_assert_cmpuint (s.final.total, ==, 200);
+  g_assert_cmpint (s.final.eta, ==, 0);
+
+  /* Cancel through the GCancellable: the rest is cancelled. */
+  memset (&s, 0, sizeof s);
+  s.loop = loop;
+  s.main_thread = g_thread_self ();
+  s.cancellable = g_cancellable_new ();
+  batch2 = api_import (journal, csv);
+  blast2 = ms_blast_new (config, &limits, journal_path, batch2);
+  ms_blast_set_progress_func (blast2, api_progress, &s, NULL);
+  ms_blast_run_async (blast2, s.cancellable, api_done, &s);
+  while (!s.done)
+    g_main_loop_run (loop);
+  g_assert_error (s.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&s.error);
+  g_clear_object (&s.cancellable);
+  info = ms_journal_get_batch_info (journal, batch2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->status, ==, MS_BATCH_CANCELLED);
+  g_assert_cmpuint (info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_SENDING], ==, 0);
+  g_assert_cmpuint (info->counts[MS_STATE_CANCELLED], >, 0);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT] + info->counts[MS_STATE_CANCELLED] +
+                    info->counts[MS_STATE_UNCERTAIN], ==, 200);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  ms_core_init ();
+
+  g_test_add_func ("/mailshot/blast/send-basic", test_send_basic);
+  g_test_add_func ("/mailshot/blast/missing-field", test_missing_field);
+  g_test_add_func ("/mailshot/blast/connections", test_connections);
+  g_test_add_func ("/mailshot/blast/recipient-rejected", test_recipient_rejected);
+  g_test_add_func ("/mailshot/blast/temporary", test_temporary);
+  g_test_add_func ("/mailshot/blast/rate-limited", test_rate_limited);
+  g_test_add_func ("/mailshot/blast/auth-stops", test_auth_stops);
+  g_test_add_func ("/mailshot/blast/drop-after-data", test_drop_after_data);
+  g_test_add_func ("/mailshot/blast/connection-lost", test_connection_lost_before_data);
+  g_test_add_func ("/mailshot/blast/pause-resume-cancel", test_pause_resume_cancel);
+  g_test_add_func ("/mailshot/blast/api", test_api);
+  return g_test_run ();
+}
