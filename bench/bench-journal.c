@@ -1,0 +1,143 @@
+/* bench-journal.c: journal import, claim and record rates (run by hand, not a test)
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * usage: bench-journal [ROWS] [DB-PATH]   (default 1000000 rows, a temp file)
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include <glib/gstdio.h>
+
+#include "mailshot-core.h"
+
+static double
+seconds_since (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / 1e6;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  const char *fields[] = { "email", "name", "city", NULL };
+  MsBatchSpec spec = { .account = (char *) "bench", .subject = (char *) "Hi {{name}}",
+                       .text = (char *) "Hello", .fields = (char **) fields };
+  guint rows = argc > 1 ? (guint) g_ascii_strtoull (argv[1], NULL, 10) : 1000000;
+  guint claimed, dups = 0;
+  gint64 batch, start;
+  double t;
+
+  ms_core_init ();
+  if (argc > 2)
+    path = g_strdup (argv[2]);
+  else
+    {
+      dir = g_dir_make_tmp ("bench-journal-XXXXXX", &error);
+      g_assert_no_error (error);
+      path = g_build_filename (dir, "journal.sqlite", NULL);
+    }
+
+  journal = ms_journal_open (path, &error);
+  g_assert_no_error (error);
+  batch = ms_journal_create_batch (journal, &spec, &error);
+  g_assert_no_error (error);
+
+  /* Import: one transaction, as the CLI does it. */
+  start = g_get_monotonic_time ();
+  g_assert_true (ms_journal_begin (journal, &error));
+  for (guint i = 0; i < rows; i++)
+    {
+      char address[64], name[32];
+      const char *values[] = { address, name, "Lyon", NULL };
+      gboolean dup;
+
+      /* Scattered keys, as a real list's are (not in sorted order). */
+      g_snprintf (address, sizeof address, "user%08x.%u@example.org", g_random_int (), i);
+      g_snprintf (name, sizeof name, "Person %u", i);
+      if (!ms_journal_add_recipient (journal, batch, address, values, i + 2, &dup, &error))
+        g_error ("%s", error->message);
+      dups += dup;
+    }
+  g_assert_true (ms_journal_commit (journal, &error));
+  t = seconds_since (start);
+  printf ("import:  %u rows in %.2f s = %.2f µs/row (%u duplicates)\n", rows, t, t * 1e6 / rows, dups);
+
+  /* Claim and record in groups of 16, as a blast does: separately (two
+   * commits a group), then recording one group and claiming the next in one
+   * transaction (one commit a group). */
+  for (guint combined = 0; combined < 2 && !g_getenv ("BENCH_IMPORT_ONLY"); combined++)
+    {
+      g_autoptr(GPtrArray) group = NULL;
+      guint limit = MIN (rows / 2, 100000);
+
+      claimed = 0;
+      start = g_get_monotonic_time ();
+      group = ms_journal_claim (journal, batch, 16, 1, &error);
+      g_assert_no_error (error);
+      while (group->len > 0 && claimed < limit)
+        {
+          MsJournalOutcome outcomes[16] = { 0 };
+          guint n = group->len;
+
+          for (guint i = 0; i < n; i++)
+            {
+              MsJournalRow *row = group->pdata[i];
+
+              outcomes[i].row_id = row->id;
+              outcomes[i].state = MS_STATE_SENT;
+              outcomes[i].reply_code = 250;
+              outcomes[i].reply_text = "2.0.0 Ok: queued as ABCDEF";
+              outcomes[i].message_id = "<bench@example.org>";
+            }
+          claimed += n;
+          g_clear_pointer (&group, g_ptr_array_unref);
+
+          if (combined)
+            g_assert_true (ms_journal_begin (journal, &error));
+          g_assert_true (ms_journal_record (journal, outcomes, n, &error));
+          group = ms_journal_claim (journal, batch, 16, 1, &error);
+          g_assert_no_error (error);
+          if (combined)
+            g_assert_true (ms_journal_commit (journal, &error));
+        }
+      t = seconds_since (start);
+      printf ("claim+record, groups of 16, %s: %u rows in %.2f s = %.2f µs/row\n",
+              combined ? "one commit a group" : "two commits a group",
+              claimed, t, t * 1e6 / claimed);
+      if (group->len > 0)
+        {
+          g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+          for (guint i = 0; i < group->len; i++)
+            g_array_append_val (ids, ((MsJournalRow *) group->pdata[i])->id);
+          g_assert_true (ms_journal_release (journal, (gint64 *) ids->data, ids->len, &error));
+        }
+    }
+
+  start = g_get_monotonic_time ();
+  {
+    guint counts[MS_N_STATES];
+
+    g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  }
+  printf ("counts over %u rows: %.1f ms\n", rows, seconds_since (start) * 1e3);
+
+  g_clear_object (&journal);
+  if (dir != NULL)
+    {
+      g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+      g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+
+      g_unlink (path);
+      g_unlink (wal);
+      g_unlink (shm);
+      g_rmdir (dir);
+    }
+  return 0;
+}

@@ -1,0 +1,1038 @@
+/* test-journal.c: the SQLite journal: schema, import, claim/record, crash recovery, locks
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "mailshot-core.h"
+#include "ms-test-support.h"
+
+static char *
+tmp_db (const char *name)
+{
+  g_autofree char *file = g_strdup_printf ("%s-%u.sqlite", name, g_random_int ());
+
+  return ms_test_tmp_path (file);
+}
+
+static int
+raw_int (const char *path,
+         const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int value = -1;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    value = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return value;
+}
+
+static void
+raw_exec (const char *path,
+          const char *sql)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+static MsBatchSpec *
+make_spec (void)
+{
+  static const char *fields[] = { "email", "name", "note", NULL };
+  static const char *attachments[] = { "/tmp/a.pdf", "/tmp/été.png", NULL };
+  MsBatchSpec spec = {
+    .account = (char *) "default",
+    .from_address = (char *) "sender@example.org",
+    .from_name = (char *) "Sender Ñame",
+    .subject = (char *) "Hello {{name}}",
+    .text = (char *) "Dear {{name}},\nhi.\n",
+    .html = NULL,
+    .attachments = (char **) attachments,
+    .unsubscribe = (char *) "mailto:unsub@example.org",
+    .fields = (char **) fields,
+    .email_index = 0,
+    .source = (char *) "list.csv",
+  };
+
+  return ms_batch_spec_copy (&spec);
+}
+
+/* A batch of @n rows: rNNN@example.org. */
+static gint64
+make_batch (MsJournal *journal,
+            guint      n)
+{
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GError) error = NULL;
+  gint64 batch;
+
+  batch = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (batch, >, 0);
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("r%u@example.org", i);
+      g_autofree char *name = g_strdup_printf ("Name %u", i);
+      const char *values[] = { address, name, "", NULL };
+      gboolean duplicate = TRUE;
+
+      g_assert_true (ms_journal_add_recipient (journal, batch, address, values, i + 2,
+                                               &duplicate, &error));
+      g_assert_no_error (error);
+      g_assert_false (duplicate);
+    }
+  g_assert_true (ms_journal_commit (journal, &error));
+  g_assert_no_error (error);
+  return batch;
+}
+
+static MsJournal *
+open_journal (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  MsJournal *journal = ms_journal_open (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (journal);
+  return journal;
+}
+
+/* Schema --------------------------------------------------------------------- */
+
+static void
+test_schema (void)
+{
+  g_autofree char *path = tmp_db ("schema");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsJournal) again = NULL;
+  g_autoptr(MsJournal) default_journal = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = NULL;
+  GStatBuf st;
+
+  g_assert_cmpstr (ms_journal_get_path (journal), ==, path);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE name IN ('batches', 'recipients')"), ==, 2);
+  g_assert_cmpint (raw_int (path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), ==, 1);
+
+  make_batch (journal, 3);
+  g_clear_object (&journal);
+
+  /* Reopening keeps the data and does not migrate again. */
+  again = open_journal (path);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 3);
+
+  /* The default place is under the user data dir, in a private folder. */
+  default_journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  expected = g_build_filename (g_get_user_data_dir (), "mailshot", "journal.sqlite", NULL);
+  g_assert_cmpstr (ms_journal_get_path (default_journal), ==, expected);
+  g_assert_true (g_file_test (expected, G_FILE_TEST_IS_REGULAR));
+  {
+    g_autofree char *dir = g_path_get_dirname (expected);
+
+    g_assert_cmpint (g_stat (dir, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  }
+}
+
+static void
+test_migration (void)
+{
+  g_autofree char *v0 = tmp_db ("v0");
+  g_autofree char *future = tmp_db ("future");
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A version-0 file (created by hand, no schema yet) is migrated. */
+  raw_exec (v0, "PRAGMA user_version = 0; CREATE TABLE notes (x);");
+  journal = open_journal (v0);
+  g_assert_cmpint (raw_int (v0, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (v0, "SELECT count(*) FROM sqlite_master WHERE name = 'recipients_claim'"), ==, 1);
+  make_batch (journal, 2);
+  g_clear_object (&journal);
+
+  /* A journal from a newer Mailshot is refused with a sentence, untouched. */
+  raw_exec (future, "PRAGMA user_version = 99;");
+  journal = ms_journal_open (future, &error);
+  g_assert_null (journal);
+  g_assert_error (error, MS_ERROR, MS_ERROR_JOURNAL);
+  g_assert_nonnull (strstr (error->message, "newer version"));
+  g_assert_nonnull (strstr (error->message, future));
+  g_assert_cmpint (raw_int (future, "PRAGMA user_version"), ==, 99);
+}
+
+static void
+test_corrupt (void)
+{
+  g_autofree char *garbage = tmp_db ("garbage");
+  g_autofree char *damaged = tmp_db ("damaged");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  GString *junk = g_string_new (NULL);
+
+  for (guint i = 0; i < 512; i++)
+    g_string_append (junk, "not a database! ");
+  g_assert_true (g_file_set_contents (garbage, junk->str, junk->len, NULL));
+  journal = ms_journal_open (garbage, &error);
+  g_assert_null (journal);
+  g_assert_error (error, MS_ERROR, MS_ERROR_JOURNAL);
+  g_assert_nonnull (strstr (error->message, garbage));
+  g_assert_nonnull (strstr (error->message, "Move the file aside"));
+  g_clear_error (&error);
+
+  /* A real journal whose pages were overwritten: opening or reading fails
+   * with the same kind of error, never a crash. */
+  journal = open_journal (damaged);
+  make_batch (journal, 2000);
+  g_clear_object (&journal);
+  {
+    g_autofree char *contents = NULL;
+    gsize len;
+
+    g_assert_true (g_file_get_contents (damaged, &contents, &len, NULL));
+    g_assert_cmpuint (len, >, 16384);
+    for (gsize i = 4096; i < len; i++)
+      contents[i] = (char) (i * 7);
+    g_assert_true (g_file_set_contents (damaged, contents, len, NULL));
+  }
+  journal = ms_journal_open (damaged, &error);
+  if (journal != NULL)
+    {
+      g_autoptr(GPtrArray) rows = ms_journal_list_rows (journal, 0, NULL, 0, &error);
+
+      g_assert_null (rows);
+    }
+  g_assert_error (error, MS_ERROR, MS_ERROR_JOURNAL);
+  g_assert_nonnull (strstr (error->message, damaged));
+  g_string_free (junk, TRUE);
+}
+
+/* Import ---------------------------------------------------------------------- */
+
+static void
+test_import (void)
+{
+  g_autofree char *path = tmp_db ("import");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(MsBatchSpec) back = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *addresses[] = {
+    "Ann@Example.org", "bob@example.org", "ann@example.ORG", "BOB@EXAMPLE.ORG",
+    "zoë@exämple.org", "ZOË@EXÄMPLE.ORG", "carl@example.org",
+  };
+  const gboolean expect_dup[] = { FALSE, FALSE, TRUE, TRUE, FALSE, TRUE, FALSE };
+  guint duplicates = 0;
+  gint64 batch, other;
+
+  batch = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  for (guint i = 0; i < G_N_ELEMENTS (addresses); i++)
+    {
+      const char *values[] = { addresses[i], "x", "y", NULL };
+      gboolean duplicate = FALSE;
+
+      g_assert_true (ms_journal_add_recipient (journal, batch, addresses[i], values, i + 2,
+                                               &duplicate, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (duplicate, ==, expect_dup[i]);
+      duplicates += duplicate;
+    }
+  g_assert_true (ms_journal_commit (journal, &error));
+  g_assert_cmpuint (duplicates, ==, 3);
+
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (info->total, ==, 4);
+  g_assert_cmpuint (info->counts[MS_STATE_QUEUED], ==, 4);
+  g_assert_cmpint (info->status, ==, MS_BATCH_READY);
+  g_assert_cmpstr (info->subject, ==, "Hello {{name}}");
+  g_assert_cmpstr (info->account, ==, "default");
+  g_assert_null (info->pause_reason);
+
+  /* The first spelling is kept. */
+  {
+    g_autoptr(GPtrArray) rows = ms_journal_list_rows (journal, batch, NULL, 0, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (rows->len, ==, 4);
+    g_assert_cmpstr (((MsJournalRow *) rows->pdata[0])->address, ==, "Ann@Example.org");
+    g_assert_cmpstr (((MsJournalRow *) rows->pdata[2])->address, ==, "zoë@exämple.org");
+    g_assert_cmpuint (((MsJournalRow *) rows->pdata[3])->line, ==, 8);
+    g_assert_cmpint (((MsJournalRow *) rows->pdata[3])->queued_at, >, 0);
+  }
+
+  /* Duplicates are per batch: another batch takes the same address. */
+  other = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+  {
+    const char *values[] = { "ann@example.org", "", "", NULL };
+    gboolean duplicate = TRUE;
+
+    g_assert_true (ms_journal_add_recipient (journal, other, "ann@example.org", values, 2,
+                                             &duplicate, &error));
+    g_assert_false (duplicate);
+  }
+
+  /* A row for a batch that does not exist is refused. */
+  {
+    const char *values[] = { "x@example.org", NULL };
+
+    g_assert_false (ms_journal_add_recipient (journal, 4242, "x@example.org", values, 2, NULL, &error));
+    g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+
+  back = ms_journal_get_batch_spec (journal, batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (back->account, ==, spec->account);
+  g_assert_cmpstr (back->from_address, ==, spec->from_address);
+  g_assert_cmpstr (back->from_name, ==, spec->from_name);
+  g_assert_cmpstr (back->subject, ==, spec->subject);
+  g_assert_cmpstr (back->text, ==, spec->text);
+  g_assert_null (back->html);
+  g_assert_true (g_strv_equal ((const char * const *) back->attachments,
+                               (const char * const *) spec->attachments));
+  g_assert_cmpstr (back->unsubscribe, ==, spec->unsubscribe);
+  g_assert_true (g_strv_equal ((const char * const *) back->fields,
+                               (const char * const *) spec->fields));
+  g_assert_cmpuint (back->email_index, ==, 0);
+  g_assert_cmpstr (back->source, ==, "list.csv");
+
+  g_assert_null (ms_journal_get_batch_spec (journal, 4242, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "No batch 4242"));
+  g_assert_nonnull (strstr (error->message, "blast list"));
+  g_clear_error (&error);
+
+  /* A rolled-back import leaves nothing. */
+  g_assert_true (ms_journal_begin (journal, &error));
+  {
+    const char *values[] = { "late@example.org", "", "", NULL };
+
+    g_assert_true (ms_journal_add_recipient (journal, batch, "late@example.org", values, 9, NULL, &error));
+  }
+  ms_journal_rollback (journal);
+  {
+    guint counts[MS_N_STATES];
+
+    g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+    g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 4);
+  }
+}
+
+static void
+test_values (void)
+{
+  g_autofree char *path = tmp_db ("values");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) claimed = NULL;
+  const char *rows[][5] = {
+    { "a@example.org", "line one\nline two\r\nthree", "", "", NULL },
+    { "b@example.org", "", "", "trailing empty ->", NULL },
+    { "c@example.org", "Zoë 👋 日本語", "\t tabs and \"quotes\", commas", "\\0 not a nul", NULL },
+  };
+  const char *empty_row[] = { NULL };
+  gint64 batch;
+
+  g_free (spec->fields[2]);
+  spec->fields[2] = g_strdup ("");   /* an empty header name round-trips too */
+  batch = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    g_assert_true (ms_journal_add_recipient (journal, batch, rows[i][0], rows[i], i + 2, NULL, &error));
+  g_assert_true (ms_journal_add_recipient (journal, batch, "d@example.org", empty_row, 5, NULL, &error));
+  g_assert_true (ms_journal_commit (journal, &error));
+  g_clear_object (&journal);
+
+  journal = open_journal (path);
+  claimed = ms_journal_claim (journal, batch, 10, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (claimed->len, ==, 4);
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      MsJournalRow *row = claimed->pdata[i];
+
+      g_assert_cmpuint (g_strv_length (row->values), ==, 4);
+      g_assert_true (g_strv_equal ((const char * const *) row->values, rows[i]));
+    }
+  g_assert_cmpuint (g_strv_length (((MsJournalRow *) claimed->pdata[3])->values), ==, 0);
+
+  {
+    g_autoptr(MsBatchSpec) back = ms_journal_get_batch_spec (journal, batch, &error);
+
+    g_assert_cmpuint (g_strv_length (back->fields), ==, 3);
+    g_assert_cmpstr (back->fields[2], ==, "");
+  }
+}
+
+/* Claim and record ------------------------------------------------------------- */
+
+static MsJournalRow *
+find_row (MsJournal *journal,
+          gint64     batch,
+          gint64     id)
+{
+  g_autoptr(GPtrArray) rows = ms_journal_list_rows (journal, batch, NULL, 0, NULL);
+
+  for (guint i = 0; i < rows->len; i++)
+    {
+      MsJournalRow *row = rows->pdata[i];
+
+      if (row->id == id)
+        return g_ptr_array_steal_index (rows, i);
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_claim_record (void)
+{
+  g_autofree char *path = tmp_db ("claim");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) second = NULL;
+  g_autoptr(GPtrArray) third = NULL;
+  g_autoptr(GPtrArray) fourth = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guint counts[MS_N_STATES];
+  gint64 batch = make_batch (journal, 10);
+  gint64 ids[10];
+
+  first = ms_journal_claim (journal, batch, 3, now, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (first->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      MsJournalRow *row = first->pdata[i];
+
+      g_assert_cmpint (row->state, ==, MS_STATE_SENDING);
+      g_assert_cmpuint (row->attempts, ==, 1);
+      g_assert_cmpint (row->first_attempt_at, ==, now);
+      g_assert_cmpstr (row->values[1], ==, ((const char *[]) { "Name 0", "Name 1", "Name 2" })[i]);
+      ids[i] = row->id;
+      if (i > 0)
+        g_assert_cmpint (row->id, >, ((MsJournalRow *) first->pdata[i - 1])->id);
+    }
+
+  /* Claimed rows are `sending` in the file already. */
+  g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 3);
+  g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 7);
+
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = ids[0], .state = MS_STATE_SENT, .reply_code = 250, .reply_text = "2.0.0 Ok: queued",
+        .message_id = "<1@example.org>" },
+      { .row_id = ids[1], .state = MS_STATE_DEFERRED, .reply_code = 451,
+        .reply_text = "4.7.1 Greylisted", .reply_class = MS_REPLY_CLASS_TEMPORARY,
+        .advice = "Try later.", .message_id = "<2@example.org>", .next_due = now + 60 },
+      { .row_id = ids[2], .state = MS_STATE_FAILED, .reply_code = 550,
+        .reply_text = "5.1.1 User unknown", .reply_class = MS_REPLY_CLASS_RECIPIENT_REJECTED,
+        .advice = "Check the address." },
+    };
+
+    g_assert_true (ms_journal_record (journal, outcomes, G_N_ELEMENTS (outcomes), &error));
+    g_assert_no_error (error);
+  }
+
+  {
+    g_autoptr(MsJournalRow) sent = find_row (journal, batch, ids[0]);
+    g_autoptr(MsJournalRow) deferred = find_row (journal, batch, ids[1]);
+    g_autoptr(MsJournalRow) failed = find_row (journal, batch, ids[2]);
+
+    g_assert_cmpint (sent->state, ==, MS_STATE_SENT);
+    g_assert_cmpint (sent->reply_code, ==, 250);
+    g_assert_cmpstr (sent->message_id, ==, "<1@example.org>");
+    g_assert_cmpint (sent->sent_at, >=, now);
+    g_assert_cmpint (sent->reply_class, ==, MS_REPLY_CLASS_NONE);
+    g_assert_cmpint (deferred->state, ==, MS_STATE_DEFERRED);
+    g_assert_cmpint (deferred->next_due, ==, now + 60);
+    g_assert_cmpint (deferred->reply_class, ==, MS_REPLY_CLASS_TEMPORARY);
+    g_assert_cmpstr (deferred->reply_text, ==, "4.7.1 Greylisted");
+    g_assert_cmpint (deferred->sent_at, ==, 0);
+    g_assert_cmpint (failed->state, ==, MS_STATE_FAILED);
+    g_assert_cmpint (failed->reply_class, ==, MS_REPLY_CLASS_RECIPIENT_REJECTED);
+    g_assert_cmpstr (failed->advice, ==, "Check the address.");
+    g_assert_null (failed->message_id);
+  }
+
+  g_assert_cmpint (ms_journal_next_due (journal, batch, &error), ==, now + 60);
+  g_assert_cmpint (ms_journal_next_due (journal, 0, &error), ==, now + 60);
+
+  /* Not due yet: the deferred row waits, queued rows go on in order. */
+  second = ms_journal_claim (journal, batch, 3, now + 59, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (second->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      MsJournalRow *row = second->pdata[i];
+
+      g_assert_cmpint (row->id, !=, ids[1]);
+      g_assert_cmpstr (row->address, ==, ((const char *[]) { "r3@example.org", "r4@example.org", "r5@example.org" })[i]);
+      ids[3 + i] = row->id;
+    }
+
+  /* A clean pause gives these back, attempt and all. */
+  g_assert_true (ms_journal_release (journal, &ids[3], 3, &error));
+  {
+    g_autoptr(MsJournalRow) back = find_row (journal, batch, ids[3]);
+
+    g_assert_cmpint (back->state, ==, MS_STATE_QUEUED);
+    g_assert_cmpuint (back->attempts, ==, 0);
+    g_assert_cmpint (back->first_attempt_at, ==, 0);
+  }
+
+  /* Due now: the deferred row comes with the group, which is sorted by id. */
+  third = ms_journal_claim (journal, batch, 2, now + 60, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (third->len, ==, 2);
+  g_assert_cmpint (((MsJournalRow *) third->pdata[0])->id, ==, ids[1]);
+  g_assert_cmpuint (((MsJournalRow *) third->pdata[0])->attempts, ==, 2);
+  g_assert_cmpint (((MsJournalRow *) third->pdata[0])->first_attempt_at, ==, now);
+  g_assert_cmpint (((MsJournalRow *) third->pdata[1])->id, ==, ids[3]);
+  g_assert_cmpint (ms_journal_next_due (journal, batch, &error), ==, 0);
+
+  /* A lost connection: back to queued, due now. */
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = ids[1], .state = MS_STATE_QUEUED, .reply_class = MS_REPLY_CLASS_CONNECTION_LOST },
+      { .row_id = ids[3], .state = MS_STATE_SENT, .reply_code = 250 },
+    };
+
+    g_assert_true (ms_journal_record (journal, outcomes, 2, &error));
+  }
+  fourth = ms_journal_claim (journal, batch, 100, now + 61, &error);
+  g_assert_cmpuint (fourth->len, ==, 7);
+  g_assert_cmpint (((MsJournalRow *) fourth->pdata[0])->id, ==, ids[1]);
+  g_assert_cmpuint (((MsJournalRow *) fourth->pdata[0])->attempts, ==, 3);
+
+  g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 7);
+  g_assert_cmpuint (counts[MS_STATE_SENT], ==, 2);
+  g_assert_cmpuint (counts[MS_STATE_FAILED], ==, 1);
+  g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 0);
+
+  /* Nothing left to claim. */
+  {
+    g_autoptr(GPtrArray) none = ms_journal_claim (journal, batch, 5, now + 100000, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (none->len, ==, 0);
+  }
+
+  /* The pacer's history: sent rows of the account. */
+  {
+    g_autoptr(GArray) times = ms_journal_get_sent_times (journal, "default", now - 10, &error);
+    g_autoptr(GArray) none = ms_journal_get_sent_times (journal, "other", 0, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (times->len, ==, 2);
+    g_assert_cmpint (g_array_index (times, gint64, 0), >=, now);
+    g_assert_cmpuint (none->len, ==, 0);
+  }
+}
+
+/* A claim inside a caller's transaction is undone with it. */
+static void
+test_nested (void)
+{
+  g_autofree char *path = tmp_db ("nested");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  gint64 batch = make_batch (journal, 5);
+  guint counts[MS_N_STATES];
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  {
+    g_autoptr(GPtrArray) rows = ms_journal_claim (journal, batch, 2, 1000, &error);
+
+    g_assert_cmpuint (rows->len, ==, 2);
+  }
+  ms_journal_rollback (journal);
+
+  g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 5);
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  {
+    g_autoptr(GPtrArray) rows = ms_journal_claim (journal, batch, 2, 1000, &error);
+
+    g_assert_cmpuint (rows->len, ==, 2);
+  }
+  g_assert_true (ms_journal_commit (journal, &error));
+  g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 2);
+}
+
+/* Crash recovery, for real: another process claims rows, then dies -------------- */
+
+/* The child: open, lock, mark running, claim, say so, then die (crash) or
+ * wait for its stdin to close (hold). */
+static int
+child_main (const char *mode,
+            const char *path,
+            gint64      batch,
+            guint       n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = ms_journal_open (path, &error);
+  g_autoptr(GPtrArray) rows = NULL;
+  char buf[16];
+
+  if (journal == NULL ||
+      !ms_journal_lock_batch (journal, batch, &error) ||
+      !ms_journal_set_batch_status (journal, batch, MS_BATCH_RUNNING, NULL, &error))
+    {
+      g_printerr ("child: %s\n", error->message);
+      return 1;
+    }
+  rows = ms_journal_claim (journal, batch, n, g_get_real_time () / G_USEC_PER_SEC, &error);
+  if (rows == NULL)
+    {
+      g_printerr ("child: %s\n", error->message);
+      return 1;
+    }
+  printf ("claimed %u\n", rows->len);
+  fflush (stdout);
+
+  if (g_str_equal (mode, "crash"))
+    kill (getpid (), SIGKILL);
+
+  while (read (STDIN_FILENO, buf, sizeof buf) > 0)
+    ;
+  /* Dies without recording or unlocking, like a crash after a while. */
+  _exit (0);
+}
+
+static GSubprocess *
+spawn_child (const char  *mode,
+             const char  *path,
+             gint64       batch,
+             guint        n,
+             char       **first_line)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *batch_str = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_autofree char *n_str = g_strdup_printf ("%u", n);
+  g_autoptr(GDataInputStream) in = NULL;
+  GSubprocess *child;
+
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                            exe, "--child", mode, path, batch_str, n_str, NULL);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (child));
+  *first_line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return child;
+}
+
+static void
+test_recovery_crash (void)
+{
+  g_autofree char *path = tmp_db ("crash");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  gint64 batch = make_batch (journal, 20);
+  gint64 other = make_batch (journal, 3);
+  g_autofree char *lock_path = NULL;
+
+  g_clear_object (&journal);
+
+  child = spawn_child ("crash", path, batch, 4, &line);
+  g_assert_cmpstr (line, ==, "claimed 4");
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_signaled (child));
+  g_assert_cmpint (g_subprocess_get_term_sig (child), ==, SIGKILL);
+
+  /* Before any recovery the file shows what the child committed. */
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients WHERE state = 1"), ==, 4);
+
+  journal = open_journal (path);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (info->counts[MS_STATE_SENDING], ==, 0);
+  g_assert_cmpuint (info->counts[MS_STATE_UNCERTAIN], ==, 4);
+  g_assert_cmpuint (info->counts[MS_STATE_QUEUED], ==, 16);
+  g_assert_cmpint (info->status, ==, MS_BATCH_PAUSED);
+  g_assert_nonnull (info->pause_reason);
+
+  {
+    MsRecipientState uncertain = MS_STATE_UNCERTAIN;
+    g_autoptr(GPtrArray) rows = ms_journal_list_rows (journal, batch, &uncertain, 1, &error);
+
+    g_assert_cmpuint (rows->len, ==, 4);
+    g_assert_cmpstr (((MsJournalRow *) rows->pdata[0])->address, ==, "r0@example.org");
+    g_assert_cmpuint (((MsJournalRow *) rows->pdata[0])->attempts, ==, 1);
+    g_assert_nonnull (((MsJournalRow *) rows->pdata[0])->advice);
+  }
+
+  /* The other batch was never touched. */
+  g_clear_pointer (&info, ms_batch_info_free);
+  info = ms_journal_get_batch_info (journal, other, &error);
+  g_assert_cmpuint (info->counts[MS_STATE_QUEUED], ==, 3);
+  g_assert_cmpint (info->status, ==, MS_BATCH_READY);
+
+  /* The dead child's lock is gone: this process can take the batch. */
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  g_assert_no_error (error);
+  lock_path = g_strdup_printf ("%s-batch-%" G_GINT64_FORMAT ".lock", path, batch);
+  g_assert_true (g_file_test (lock_path, G_FILE_TEST_EXISTS));
+  ms_journal_unlock_batch (journal, batch);
+  g_assert_false (g_file_test (lock_path, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_recovery_live (void)
+{
+  g_autofree char *path = tmp_db ("live");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsJournal) second = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *pid_text = NULL;
+  gint64 batch = make_batch (journal, 10);
+  guint counts[MS_N_STATES];
+
+  g_clear_object (&journal);
+
+  child = spawn_child ("hold", path, batch, 3, &line);
+  g_assert_cmpstr (line, ==, "claimed 3");
+  pid_text = g_strdup_printf ("pid %s ", g_subprocess_get_identifier (child));
+
+  /* The child is alive: opening does not recover its rows... */
+  journal = open_journal (path);
+  g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 3);
+  g_assert_cmpuint (counts[MS_STATE_UNCERTAIN], ==, 0);
+
+  /* ...and the batch cannot be run twice. */
+  g_assert_false (ms_journal_lock_batch (journal, batch, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "is being sent by another Mailshot process"));
+  g_assert_nonnull (strstr (error->message, pid_text));
+  g_clear_error (&error);
+
+  /* The child dies without recording: the next open recovers. */
+  g_output_stream_close (g_subprocess_get_stdin_pipe (child), NULL, NULL);
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 0);
+
+  second = open_journal (path);
+  g_assert_true (ms_journal_get_counts (second, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 0);
+  g_assert_cmpuint (counts[MS_STATE_UNCERTAIN], ==, 3);
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_lock (void)
+{
+  g_autofree char *path = tmp_db ("lock");
+  g_autoptr(MsJournal) one = open_journal (path);
+  g_autoptr(MsJournal) two = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  gint64 batch = make_batch (one, 5);
+  guint counts[MS_N_STATES];
+
+  g_assert_true (ms_journal_lock_batch (one, batch, &error));
+  g_assert_true (ms_journal_lock_batch (one, batch, &error));   /* again, same journal */
+  g_assert_cmpint (raw_int (path, "SELECT locked_by IS NOT NULL FROM batches"), ==, 1);
+
+  /* Two journals in one process (the GUI and its worker) exclude each other. */
+  g_assert_false (ms_journal_lock_batch (two, batch, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_FAILED);
+  g_clear_error (&error);
+
+  /* A journal opened while the batch is held leaves its rows alone. */
+  rows = ms_journal_claim (one, batch, 2, 1, &error);
+  g_assert_cmpuint (rows->len, ==, 2);
+  {
+    g_autoptr(MsJournal) three = open_journal (path);
+
+    g_assert_true (ms_journal_get_counts (three, batch, counts, &error));
+    g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 2);
+  }
+
+  ms_journal_unlock_batch (one, batch);
+  g_assert_cmpint (raw_int (path, "SELECT locked_by IS NULL FROM batches"), ==, 1);
+  g_assert_true (ms_journal_lock_batch (two, batch, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (ms_journal_lock_batch (one, 999, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Finalizing a journal releases its locks. */
+  g_clear_object (&two);
+  g_assert_true (ms_journal_lock_batch (one, batch, &error));
+}
+
+/* The user's decisions --------------------------------------------------------- */
+
+static void
+test_user_actions (void)
+{
+  g_autofree char *path = tmp_db ("actions");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  gint64 batch = make_batch (journal, 8);
+  gint64 id[8];
+
+  rows = ms_journal_claim (journal, batch, 8, 1000, &error);
+  g_assert_cmpuint (rows->len, ==, 8);
+  for (guint i = 0; i < 8; i++)
+    id[i] = ((MsJournalRow *) rows->pdata[i])->id;
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = id[0], .state = MS_STATE_SENT, .reply_code = 250 },
+      { .row_id = id[1], .state = MS_STATE_FAILED, .reply_code = 550,
+        .reply_class = MS_REPLY_CLASS_RECIPIENT_REJECTED },
+      { .row_id = id[2], .state = MS_STATE_DEFERRED, .reply_code = 451, .next_due = 5000 },
+      { .row_id = id[3], .state = MS_STATE_FAILED, .reply_code = 553 },
+    };
+
+    g_assert_true (ms_journal_record (journal, outcomes, G_N_ELEMENTS (outcomes), &error));
+  }
+  /* 4 and 5 back to queued; 6 and 7 stay sending. */
+  g_assert_true (ms_journal_release (journal, &id[4], 2, &error));
+
+  /* A sent row is never queued again; a sending one neither. */
+  g_assert_false (ms_journal_retry_row (journal, id[0], &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "r0@example.org"));
+  g_clear_error (&error);
+  g_assert_false (ms_journal_skip_row (journal, id[6], &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_clear_error (&error);
+  g_assert_false (ms_journal_retry_row (journal, 123456, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "123456"));
+  g_clear_error (&error);
+
+  /* Retry a failed row: queued, due now, a fresh schedule. */
+  g_assert_true (ms_journal_retry_row (journal, id[1], &error));
+  {
+    g_autoptr(MsJournalRow) row = find_row (journal, batch, id[1]);
+
+    g_assert_cmpint (row->state, ==, MS_STATE_QUEUED);
+    g_assert_cmpint (row->next_due, ==, 0);
+    g_assert_cmpuint (row->attempts, ==, 0);
+    g_assert_cmpint (row->reply_code, ==, 550);   /* the last reply stays for people */
+  }
+
+  /* Fix a bad address, then retry. */
+  g_assert_false (ms_journal_set_row_address (journal, id[3], "not an address", &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "not an address"));
+  g_clear_error (&error);
+  g_assert_false (ms_journal_set_row_address (journal, id[3], "R5@Example.org", &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);   /* another row has it */
+  g_clear_error (&error);
+  g_assert_false (ms_journal_set_row_address (journal, id[0], "new@example.org", &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);   /* sent */
+  g_clear_error (&error);
+  g_assert_true (ms_journal_set_row_address (journal, id[3], " fixed@example.org ", &error));
+  g_assert_no_error (error);
+  g_assert_true (ms_journal_retry_row (journal, id[3], &error));
+  {
+    g_autoptr(MsJournalRow) row = find_row (journal, batch, id[3]);
+
+    g_assert_cmpstr (row->address, ==, "fixed@example.org");
+    g_assert_cmpstr (row->values[0], ==, "fixed@example.org");
+    g_assert_cmpstr (row->values[1], ==, "Name 3");
+    g_assert_cmpint (row->state, ==, MS_STATE_QUEUED);
+  }
+
+  /* Skip a queued row. */
+  g_assert_true (ms_journal_skip_row (journal, id[4], &error));
+
+  /* Cancel: queued and deferred rows only. */
+  g_assert_true (ms_journal_cancel_batch (journal, batch, &error));
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_cmpint (info->status, ==, MS_BATCH_CANCELLED);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, 1);
+  g_assert_cmpuint (info->counts[MS_STATE_SKIPPED], ==, 1);
+  g_assert_cmpuint (info->counts[MS_STATE_SENDING], ==, 2);
+  g_assert_cmpuint (info->counts[MS_STATE_CANCELLED], ==, 4);   /* 1, 2 (deferred), 3, 5 */
+  g_assert_cmpuint (info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_DEFERRED], ==, 0);
+  g_assert_cmpuint (info->total, ==, 8);
+
+  /* The blast that runs dry afterwards does not turn it into "finished". */
+  g_assert_true (ms_journal_set_batch_status (journal, batch, MS_BATCH_FINISHED, NULL, &error));
+  g_clear_pointer (&info, ms_batch_info_free);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_cmpint (info->status, ==, MS_BATCH_CANCELLED);
+
+  /* Retrying a row of a cancelled batch reopens it, paused. */
+  g_assert_true (ms_journal_retry_row (journal, id[2], &error));
+  g_clear_pointer (&info, ms_batch_info_free);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_cmpint (info->status, ==, MS_BATCH_PAUSED);
+  g_assert_cmpuint (info->counts[MS_STATE_QUEUED], ==, 1);
+
+  g_assert_false (ms_journal_cancel_batch (journal, 777, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (ms_journal_set_batch_status (journal, 777, MS_BATCH_PAUSED, NULL, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A pause keeps its reason; another status clears it. */
+  g_assert_true (ms_journal_set_batch_status (journal, batch, MS_BATCH_PAUSED, "Check the password.", &error));
+  g_clear_pointer (&info, ms_batch_info_free);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_cmpstr (info->pause_reason, ==, "Check the password.");
+  g_assert_true (ms_journal_set_batch_status (journal, batch, MS_BATCH_RUNNING, "ignored", &error));
+  g_clear_pointer (&info, ms_batch_info_free);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_null (info->pause_reason);
+}
+
+static void
+test_list_batches (void)
+{
+  g_autofree char *path = tmp_db ("list");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  gint64 a = make_batch (journal, 2);
+  gint64 b = make_batch (journal, 5);
+  gint64 c = make_batch (journal, 1);
+
+  g_assert_true (ms_journal_set_batch_status (journal, b, MS_BATCH_FINISHED, NULL, &error));
+  list = ms_journal_list_batches (journal, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 3);
+  g_assert_cmpint (((MsBatchInfo *) list->pdata[0])->id, ==, c);
+  g_assert_cmpint (((MsBatchInfo *) list->pdata[1])->id, ==, b);
+  g_assert_cmpint (((MsBatchInfo *) list->pdata[2])->id, ==, a);
+  g_assert_cmpuint (((MsBatchInfo *) list->pdata[1])->total, ==, 5);
+  g_assert_cmpuint (((MsBatchInfo *) list->pdata[1])->counts[MS_STATE_QUEUED], ==, 5);
+  g_assert_cmpint (((MsBatchInfo *) list->pdata[1])->status, ==, MS_BATCH_FINISHED);
+  g_assert_cmpint (((MsBatchInfo *) list->pdata[0])->created, >, 0);
+}
+
+typedef struct {
+  guint  n;
+  gint64 last_batch;
+  gint64 last_id;
+  guint  stop_after;
+} Walk;
+
+static gboolean
+walk_row (const MsJournalRow *row,
+          gpointer            user_data)
+{
+  Walk *walk = user_data;
+
+  g_assert_true (row->batch > walk->last_batch ||
+                 (row->batch == walk->last_batch && row->id > walk->last_id));
+  walk->last_batch = row->batch;
+  walk->last_id = row->id;
+  walk->n++;
+  return walk->stop_after == 0 || walk->n < walk->stop_after;
+}
+
+static void
+test_foreach (void)
+{
+  g_autofree char *path = tmp_db ("foreach");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) claimed = NULL;
+  MsRecipientState pending[] = { MS_STATE_QUEUED, MS_STATE_SENDING };
+  MsRecipientState sending = MS_STATE_SENDING;
+  gint64 small = make_batch (journal, 10);
+  gint64 big = make_batch (journal, 100000);
+  gint64 later = make_batch (journal, 7);
+  Walk walk = { 0 };
+
+  claimed = ms_journal_claim (journal, big, 1000, 1, &error);
+  g_assert_cmpuint (claimed->len, ==, 1000);
+
+  g_assert_true (ms_journal_foreach_row (journal, big, NULL, 0, walk_row, &walk, &error));
+  g_assert_cmpuint (walk.n, ==, 100000);
+
+  memset (&walk, 0, sizeof walk);
+  g_assert_true (ms_journal_foreach_row (journal, big, &sending, 1, walk_row, &walk, &error));
+  g_assert_cmpuint (walk.n, ==, 1000);
+
+  /* Every batch, in batch then id order. */
+  memset (&walk, 0, sizeof walk);
+  g_assert_true (ms_journal_foreach_row (journal, 0, pending, 2, walk_row, &walk, &error));
+  g_assert_cmpuint (walk.n, ==, 100017);
+  g_assert_cmpint (walk.last_batch, ==, later);
+
+  /* The callback stops the walk. */
+  memset (&walk, 0, sizeof walk);
+  walk.stop_after = 5;
+  g_assert_true (ms_journal_foreach_row (journal, small, NULL, 0, walk_row, &walk, &error));
+  g_assert_cmpuint (walk.n, ==, 5);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  if (argc == 6 && g_str_equal (argv[1], "--child"))
+    return child_main (argv[2], argv[3], g_ascii_strtoll (argv[4], NULL, 10),
+                       (guint) g_ascii_strtoull (argv[5], NULL, 10));
+
+  g_test_init (&argc, &argv, NULL);
+  ms_core_init ();
+
+  g_test_add_func ("/mailshot/journal/schema", test_schema);
+  g_test_add_func ("/mailshot/journal/migration", test_migration);
+  g_test_add_func ("/mailshot/journal/corrupt", test_corrupt);
+  g_test_add_func ("/mailshot/journal/import", test_import);
+  g_test_add_func ("/mailshot/journal/values", test_values);
+  g_test_add_func ("/mailshot/journal/claim-record", test_claim_record);
+  g_test_add_func ("/mailshot/journal/nested", test_nested);
+  g_test_add_func ("/mailshot/journal/recovery-crash", test_recovery_crash);
+  g_test_add_func ("/mailshot/journal/recovery-live", test_recovery_live);
+  g_test_add_func ("/mailshot/journal/lock", test_lock);
+  g_test_add_func ("/mailshot/journal/user-actions", test_user_actions);
+  g_test_add_func ("/mailshot/journal/list-batches", test_list_batches);
+  g_test_add_func ("/mailshot/journal/foreach", test_foreach);
+
+  return g_test_run ();
+}
