@@ -31,29 +31,30 @@ typedef struct {
   KeyKind     kind;
   gint64      min;
   gint64      max;
+  const char *label;   /* the name advice gives the setting (“Use SMTPS”) */
 } KeyInfo;
 
 /* Form order; the same order as the properties below (PROP_FIRST_KEY + i).
  * The integer ranges repeat the schema's; test-account checks they agree. */
 static const KeyInfo keys[] = {
-  { "email-address",            KIND_ADDRESS,     0, 0 },
-  { "sender-name",              KIND_TEXT,        0, 0 },
-  { "smtp-server",              KIND_HOST,        0, 0 },
-  { "smtp-port",                KIND_INT,         1, 65535 },
-  { "use-smtps",                KIND_BOOL,        0, 0 },
-  { "ehlo-host",                KIND_EHLO,        0, 0 },
-  { "needs-authentication",     KIND_BOOL,        0, 0 },
-  { "user-id",                  KIND_TEXT,        0, 0 },
-  { "auth-method",              KIND_AUTH,        0, 0 },
-  { "allow-plaintext-password", KIND_BOOL,        0, 0 },
-  { "timeout",                  KIND_INT,         1, 600 },
-  { "trusted-certificate",      KIND_FINGERPRINT, 0, 0 },
-  { "max-connections",          KIND_INT,         1, 64 },
-  { "max-per-minute",           KIND_INT,         0, 1000000 },
-  { "max-per-hour",             KIND_INT,         0, 10000000 },
-  { "max-per-day",              KIND_INT,         0, 100000000 },
-  { "rate-limited-until",       KIND_TIME,        0, G_MAXINT64 },
-  { "starttls-seen",            KIND_BOOL,        0, 0 },
+  { "email-address",            KIND_ADDRESS,     0, 0, N_("E-mail address") },
+  { "sender-name",              KIND_TEXT,        0, 0, N_("Sender name") },
+  { "smtp-server",              KIND_HOST,        0, 0, N_("SMTP server") },
+  { "smtp-port",                KIND_INT,         1, 65535, N_("SMTP port") },
+  { "use-smtps",                KIND_BOOL,        0, 0, N_("Use SMTPS") },
+  { "ehlo-host",                KIND_EHLO,        0, 0, N_("EHLO host name") },
+  { "needs-authentication",     KIND_BOOL,        0, 0, N_("Needs authentication") },
+  { "user-id",                  KIND_TEXT,        0, 0, N_("User ID") },
+  { "auth-method",              KIND_AUTH,        0, 0, N_("Authentication method") },
+  { "allow-plaintext-password", KIND_BOOL,        0, 0, N_("Send the password unencrypted") },
+  { "timeout",                  KIND_INT,         1, 600, N_("Timeout in seconds") },
+  { "trusted-certificate",      KIND_FINGERPRINT, 0, 0, N_("Trusted certificate") },
+  { "max-connections",          KIND_INT,         1, 64, N_("Connections at once") },
+  { "max-per-minute",           KIND_INT,         0, 1000000, N_("Messages per minute") },
+  { "max-per-hour",             KIND_INT,         0, 10000000, N_("Messages per hour") },
+  { "max-per-day",              KIND_INT,         0, 100000000, N_("Messages per rolling day") },
+  { "rate-limited-until",       KIND_TIME,        0, G_MAXINT64, N_("Rate limited until") },
+  { "starttls-seen",            KIND_BOOL,        0, 0, N_("The server has offered STARTTLS") },
 };
 
 /* Free text (user-id, sender-name) is bounded so a pasted file cannot end up in dconf. */
@@ -889,6 +890,26 @@ describe_keys (void)
  *
  * Returns: whether @key is one of ms_account_list_keys().
  */
+/**
+ * ms_account_get_key_label:
+ * @key: a key of the account schema
+ *
+ * The name the settings page and the advice of a failed test give a key,
+ * so a command-line user can find the key the advice means.
+ *
+ * Returns: (nullable): the translated label, or %NULL for an unknown key
+ */
+const char *
+ms_account_get_key_label (const char *key)
+{
+  g_return_val_if_fail (key != NULL, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (strcmp (keys[i].key, key) == 0)
+      return _(keys[i].label);
+  return NULL;
+}
+
 gboolean
 ms_account_is_key (const char *key)
 {

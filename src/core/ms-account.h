@@ -54,6 +54,8 @@ void         ms_account_set_starttls_seen   (MsAccount *self, gboolean seen);
 gboolean     ms_account_name_is_valid       (const char *name);
 /* Whether @key is one of ms_account_list_keys(). */
 gboolean     ms_account_is_key              (const char *key);
+/* The translated name advice gives @key (“Use SMTPS”); NULL for an unknown key. */
+const char  *ms_account_get_key_label       (const char *key);
 /* FALSE when GLib fell back to the memory backend: nothing set will be kept. */
 gboolean     ms_account_settings_are_persistent (void);
 /* FALSE with a sentence when changes cannot be saved (dconf without a session bus). */
