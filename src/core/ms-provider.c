@@ -114,7 +114,7 @@ ms_provider_get_hints (const char *server,
       g_strv_builder_add (builder,
                           _("Gmail needs an app password, not your Google password: turn on 2-Step "
                             "Verification in your Google account, then create an app password "
-                            "and store it here."));
+                            "and store it as the account’s password."));
       break;
 
     case MS_PROVIDER_OFFICE365:

@@ -175,9 +175,9 @@ static const Rule rules[] = {
     N_("The server finds this authentication method too weak: choose “Automatic” or another "
        "“Authentication method”.") },
   { 535, NULL, NULL, NULL, MS_REPLY_CLASS_AUTH_FAILED, WAIT_BACKOFF, 0,
-    N_("The server refused the user ID or password: check both in the account.") },
+    N_("The server refused the user ID or password: check “User ID”, and store the password again.") },
   { 5, "5.7.8", NULL, NULL, MS_REPLY_CLASS_AUTH_FAILED, WAIT_BACKOFF, 0,
-    N_("The server refused the user ID or password: check both in the account.") },
+    N_("The server refused the user ID or password: check “User ID”, and store the password again.") },
   { 5, NULL, "authentication not enabled|auth not enabled|authentication not available|"
              "auth not available|authentication is disabled|auth command not", NULL,
     MS_REPLY_CLASS_AUTH_FAILED, WAIT_BACKOFF, 0,
@@ -202,7 +202,7 @@ static const Rule rules[] = {
   { 5, NULL, "authentication unsuccessful|authentication failed|invalid credentials|bad credentials|"
              "username and password not accepted|incorrect password|wrong password", NULL,
     MS_REPLY_CLASS_AUTH_FAILED, WAIT_BACKOFF, 0,
-    N_("The server refused the user ID or password: check both in the account.") },
+    N_("The server refused the user ID or password: check “User ID”, and store the password again.") },
 
   /* ---- The From address ---- */
   { 0, NULL, "sendasdenied", NULL, MS_REPLY_CLASS_SENDER_NOT_ALLOWED, WAIT_BACKOFF, 0,
