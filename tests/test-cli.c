@@ -3,6 +3,10 @@
 #define _GNU_SOURCE 1   /* posix_openpt() and friends */
 #include "config.h"
 
+/* For secret_service_encode_dbus_secret(), to unlock the keyring again. */
+#define SECRET_WITH_UNSTABLE 1
+#define SECRET_API_SUBJECT_TO_CHANGE 1
+#include <libsecret/secret.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -473,6 +477,139 @@ test_password_tty (void)
   assert_keyring_has ("cli-tty", "smtp.example.org", "tty-user", "Tty-Canary-0007");
 }
 
+/* `test --check-settings` shows the provider hints and checks the keyring
+ * without any network action, so the hints for Gmail and Microsoft 365 can
+ * be tested here: their hosts are never resolved or contacted. */
+static void
+test_check_settings_hints (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *out2 = NULL;
+  g_autofree char *out3 = NULL;
+
+  set_ok ("cli-gmail", "smtp-server", "smtp.gmail.com");
+  set_ok ("cli-gmail", "email-address", "someone@gmail.com");
+  set_ok ("cli-gmail", "user-id", "someone@gmail.com");
+  set_ok ("cli-gmail", "smtp-port", "25");
+
+  /* No password yet: the hints still show, then the keyring says what is missing. */
+  g_assert_cmpint (run (NULL, &out, &err, "--account", "cli-gmail", "test", "--check-settings", NULL), ==, 1);
+  assert_contains (out, "Hint: ");
+  assert_contains (out, "app password");
+  assert_contains (out, "port 465 with “Use SMTPS” on, or port 587");
+  assert_contains (out, "is the key use-smtps: mailshot-cli --account cli-gmail config set use-smtps VALUE");
+  assert_contains (err, "No password is stored");
+  g_assert_null (strstr (out, "Find the server"));
+
+  g_assert_cmpint (run ("Pw-Canary-0008\n", NULL, NULL, "--account", "cli-gmail", "password", "set", NULL), ==, 0);
+  set_ok ("cli-gmail", "smtp-port", "587");
+  g_assert_cmpint (run (NULL, &out2, NULL, "--account", "cli-gmail", "test", "--check-settings", NULL), ==, 0);
+  assert_contains (out2, "app password");
+  assert_contains (out2, "500");                   /* the daily limit, with max-per-day unset */
+  assert_contains (out2, "Nothing was sent");
+  g_assert_null (strstr (out2, "do not fit Gmail"));
+
+  set_ok ("cli-o365", "smtp-server", "smtp.office365.com");
+  set_ok ("cli-o365", "email-address", "someone@contoso.example");
+  set_ok ("cli-o365", "needs-authentication", "false");
+  set_ok ("cli-o365", "use-smtps", "true");
+  set_ok ("cli-o365", "smtp-port", "465");
+  set_ok ("cli-o365", "max-connections", "5");
+  g_assert_cmpint (run (NULL, &out3, NULL, "--account", "cli-o365", "test", "--check-settings", NULL), ==, 0);
+  assert_contains (out3, "Microsoft 365 is not meant for e-blasts");
+  assert_contains (out3, "turn “Use SMTPS” off and use port 587");
+  assert_contains (out3, "3 connections at once");
+  assert_contains (out3, "is the key max-connections");
+}
+
+static SecretCollection *
+default_collection (SecretService *service)
+{
+  g_autoptr(GError) error = NULL;
+  SecretCollection *collection = secret_collection_for_alias_sync (service, SECRET_COLLECTION_DEFAULT,
+                                                                   SECRET_COLLECTION_NONE, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (collection);
+  return collection;
+}
+
+static void
+set_keyring_locked (gboolean locked)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SecretService) service = secret_service_get_sync (SECRET_SERVICE_OPEN_SESSION, NULL, &error);
+  g_autoptr(SecretCollection) collection = NULL;
+
+  g_assert_no_error (error);
+  collection = default_collection (service);
+  if (locked)
+    {
+      GList *objects = g_list_append (NULL, collection);
+
+      g_assert_cmpint (secret_service_lock_sync (service, objects, NULL, NULL, &error), ==, 1);
+      g_list_free (objects);
+      g_assert_no_error (error);
+    }
+  else
+    {
+      /* gnome-keyring cannot prompt without a display; its internal
+       * interface takes the password ms-test-env.sh unlocked it with. */
+      g_autoptr(SecretValue) master = secret_value_new ("mailshot-test", -1, "text/plain");
+      g_autoptr(GVariant) reply = NULL;
+      GVariant *encoded = secret_service_encode_dbus_secret (service, master);
+
+      reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (service),
+                                      "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface.UnlockWithMasterPassword",
+                                      g_variant_new ("(o@(oayays))",
+                                                     g_dbus_proxy_get_object_path (G_DBUS_PROXY (collection)), encoded),
+                                      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+      g_assert_no_error (error);
+    }
+}
+
+/* `test` cannot get the password: a clear sentence and exit 1, before any
+ * network action. The server is a closed loopback port, so even a broken
+ * check would contact nothing else. */
+static void
+test_test_keyring_errors (void)
+{
+  g_autofree char *saved_bus = g_strdup (g_getenv ("DBUS_SESSION_BUS_ADDRESS"));
+  g_autofree char *err1 = NULL;
+  g_autofree char *err2 = NULL;
+  g_autofree char *err3 = NULL;
+  g_autofree char *err4 = NULL;
+  g_autofree char *out = NULL;
+
+  set_ok ("cli-kr", "smtp-server", "127.0.0.1");
+  set_ok ("cli-kr", "smtp-port", "1");
+  set_ok ("cli-kr", "email-address", "kr@example.org");
+
+  /* Authentication on, but no user: the message names the key. */
+  g_assert_cmpint (run (NULL, NULL, &err1, "--account", "cli-kr", "test", NULL), ==, 2);
+  assert_contains (err1, "user-id");
+  set_ok ("cli-kr", "user-id", "kr-user");
+
+  g_assert_cmpint (run (NULL, &out, &err2, "--account", "cli-kr", "test", NULL), ==, 1);
+  assert_contains (err2, "No password is stored for account “cli-kr”");
+  g_assert_null (strstr (out, "Find the server"));
+
+  g_assert_cmpint (run ("Pw-Canary-0009\n", NULL, NULL, "--account", "cli-kr", "password", "set", NULL), ==, 0);
+  set_keyring_locked (TRUE);
+  g_assert_cmpint (run (NULL, NULL, &err3, "--account", "cli-kr", "test", NULL), ==, 1);
+  set_keyring_locked (FALSE);
+  assert_contains (err3, "The keyring is locked");
+
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/mailshot/bus", TRUE);
+  g_assert_cmpint (run (NULL, NULL, &err4, "--account", "cli-kr", "test", NULL), ==, 1);
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", saved_bus, TRUE);
+  assert_contains (err4, "No session bus");
+
+  /* Unlocked again, the password is there. */
+  assert_keyring_has ("cli-kr", "127.0.0.1", "kr-user", "Pw-Canary-0009");
+}
+
 /* Runs last: nothing the CLI printed, and nothing in the settings file,
  * holds a password or its base64. */
 static void
@@ -480,7 +617,7 @@ test_no_password_leak (void)
 {
   static const char * const canaries[] = {
     "Pw-Canary-0001", "Pw-Canary-0002", "Pw Canary 0003 with spaces", "Pw-Canary-0005",
-    "Pw-Canary-0006", "Tty-Canary-0007",
+    "Pw-Canary-0006", "Tty-Canary-0007", "Pw-Canary-0008", "Pw-Canary-0009",
   };
   g_autofree char *path = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
   g_autofree char *keyfile = NULL;
@@ -537,6 +674,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/password/clear", test_password_clear);
   g_test_add_func ("/mailshot/cli/password/no-bus", test_password_no_bus);
   g_test_add_func ("/mailshot/cli/password/tty", test_password_tty);
+  g_test_add_func ("/mailshot/cli/test/check-settings-hints", test_check_settings_hints);
+  g_test_add_func ("/mailshot/cli/test/keyring-errors", test_test_keyring_errors);
   g_test_add_func ("/mailshot/cli/leak/no-password", test_no_password_leak);
 
   status = g_test_run ();

@@ -400,6 +400,13 @@ cli_configure (guint16 port)
     { "timeout", "5" },
   };
 
+  /* The CLI tests share one settings file: start each from the defaults. */
+  static const char * const reset[] = {
+    "use-smtps", "auth-method", "trusted-certificate", "starttls-seen", "rate-limited-until",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (reset); i++)
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "reset", reset[i], NULL), ==, 0);
   for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
     g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", settings[i][0], settings[i][1], NULL), ==, 0);
 }
@@ -457,6 +464,83 @@ test_probe_cli (void)
   g_assert_nonnull (strstr (err2, "Failed at step: Authenticate"));
   g_assert_nonnull (strstr (err2, "535"));
   g_assert_nonnull (strstr (err2, "What to change:"));
+  /* The advice names the setting; the CLI says which key that is. */
+  g_assert_nonnull (strstr (err2, "“User ID” is the key user-id: mailshot-cli config set user-id VALUE"));
+  g_assert_nonnull (strstr (err2, "The password: mailshot-cli password set"));
+}
+
+/* The newcomer's path: SMTPS with CRAM-MD5, configured with mailshot-cli. */
+static void
+test_probe_cli_smtps_cram_md5 (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=smtps", "--auth=PLAIN,LOGIN,CRAM-MD5",
+                                                         "--user=" USER, "--password=" PASSWORD, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *steps[] = { "Find the server", "Connect", "Encrypt the connection: Encrypted from the first byte (SMTPS)",
+                          "EHLO", "Authenticate: Signed in as " USER " with CRAM-MD5", "Sender and recipient",
+                          "Send the message" };
+  const char *at;
+  int status;
+
+  cli_configure (ms_test_server_get_port (server));
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "use-smtps", "true", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "auth-method", "cram-md5", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "trusted-certificate",
+                                    ms_test_server_get_cert_fingerprint (server), NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (PASSWORD "\n", NULL, NULL, "password", "set", NULL), ==, 0);
+
+  status = ms_test_run_cli (NULL, &out, &err, "test", "--to", "someone@example.net", NULL);
+  g_test_message ("stdout: %s\nstderr: %s", out, err);
+  g_assert_cmpint (status, ==, 0);
+  /* Every step, once, in order. */
+  at = out;
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      const char *found = strstr (at, steps[i]);
+
+      g_assert_nonnull (found);
+      at = found + strlen (steps[i]);
+    }
+  g_assert_null (strstr (at, "Send the message"));
+  g_assert_nonnull (strstr (out, "The test message was sent to someone@example.net."));
+
+  g_assert_true (ms_test_server_log_contains (server, "tls"));
+  g_assert_true (ms_test_server_log_contains (server, "auth CRAM-MD5 " USER " ok"));
+  g_assert_true (ms_test_server_log_contains (server, "rcpt someone@example.net"));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+  assert_no_secret (out);
+  assert_no_secret (err);
+}
+
+/* A rate-limit reply during the test stores "rate-limited-until", so an
+ * e-blast started next waits too; the CLI says until when. */
+static void
+test_probe_cli_rate_limited (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=none",
+                                                         "--fault=MAIL:421 4.4.2 Message submission rate for this "
+                                                         "client has exceeded the configured limit", NULL);
+  g_autofree char *err = NULL;
+  g_autofree char *until_text = NULL;
+  gint64 before = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 until;
+  int status;
+
+  cli_configure (ms_test_server_get_port (server));
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "needs-authentication", "false", NULL), ==, 0);
+  status = ms_test_run_cli (NULL, NULL, &err, "test", NULL);
+  g_test_message ("stderr: %s", err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "Failed at step: Sender and recipient"));
+  g_assert_nonnull (strstr (err, "421 4.4.2"));
+  g_assert_nonnull (strstr (err, "(rate-limited-until)"));
+
+  g_assert_cmpint (ms_test_run_cli (NULL, &until_text, NULL, "config", "get", "rate-limited-until", NULL), ==, 0);
+  until = g_ascii_strtoll (until_text, NULL, 10);
+  /* A per-minute limit: about a minute from now. */
+  g_assert_cmpint (until, >=, before + 50);
+  g_assert_cmpint (until, <=, g_get_real_time () / G_USEC_PER_SEC + 70);
 }
 
 static void
@@ -477,6 +561,7 @@ test_probe_cli_wrong_port (void)
   g_assert_cmpint (status, ==, 1);
   g_assert_nonnull (strstr (err, "Failed at step: Encrypt the connection"));
   g_assert_nonnull (strstr (err, "SMTPS"));
+  g_assert_nonnull (strstr (err, "“Use SMTPS” is the key use-smtps"));
 
   /* Bad usage names the argument. */
   g_clear_pointer (&err, g_free);
@@ -505,6 +590,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/probe/cancel", test_probe_cancel);
   g_test_add_func ("/mailshot/probe/cli", test_probe_cli);
   g_test_add_func ("/mailshot/probe/cli-wrong-port", test_probe_cli_wrong_port);
+  g_test_add_func ("/mailshot/probe/cli-smtps-cram-md5", test_probe_cli_smtps_cram_md5);
+  g_test_add_func ("/mailshot/probe/cli-rate-limited", test_probe_cli_rate_limited);
 
   return g_test_run ();
 }

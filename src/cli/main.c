@@ -45,6 +45,8 @@ describe_commands (void)
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     g_string_append_printf (s, "\n  %-9s %s", commands[i].name, _(commands[i].summary));
   g_string_append (s, "\n\n");
+  g_string_append (s, _("Run “mailshot-cli COMMAND --help” for the arguments of a command."));
+  g_string_append (s, "\n");
   g_string_append (s, _("Exit status: 0 success, 1 the job failed, 2 bad usage or bad input."));
   return g_string_free (s, FALSE);
 }

@@ -101,9 +101,19 @@ ms_cli_config (const MsCliContext *ctx,
   if (strcmp (sub, "--help") == 0 || strcmp (sub, "-h") == 0 || strcmp (sub, "help") == 0)
     {
       g_auto(GStrv) keys = ms_account_list_keys ();
-      g_autofree char *list = g_strjoinv ("\n  ", keys);
+      int width = 0;
 
-      g_print (_("Usage: %s\n\nKeys:\n  %s\n"), CONFIG_USAGE, list);
+      g_print (_("Usage: %s\n\n"), CONFIG_USAGE);
+      g_print ("%s\n", _("list          print every key and its value\n"
+                         "get KEY       print the value of KEY\n"
+                         "set KEY VALUE check VALUE and store it; nothing is stored when it is not valid\n"
+                         "reset KEY     go back to the default value"));
+      g_print ("\n%s\n", _("Keys, with their name on the settings page:"));
+      for (guint i = 0; keys[i] != NULL; i++)
+        width = MAX (width, (int) strlen (keys[i]));
+      for (guint i = 0; keys[i] != NULL; i++)
+        g_print ("  %-*s  %s\n", width, keys[i], ms_account_get_key_label (keys[i]));
+      g_print ("\n%s\n", _("The password is not a key: use “mailshot-cli password set”."));
       return MS_CLI_OK;
     }
 

@@ -6,6 +6,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "mailshot-core.h"
 #include "ms-cli.h"
@@ -69,6 +70,36 @@ on_probe_done (GObject      *object,
   g_main_loop_quit (run->loop);
 }
 
+/* The advice names settings as the settings page shows them (“Use SMTPS”):
+ * tell a command-line user which key each one is and how to change it. */
+static void
+print_keys_named (const MsCliContext *ctx,
+                  const char         *text,
+                  gboolean            password,
+                  gboolean            to_stderr)
+{
+  void (*print) (const char *format, ...) = to_stderr ? g_printerr : g_print;
+
+  g_auto(GStrv) keys = ms_account_list_keys ();
+  g_autofree char *prefix = NULL;
+
+  if (strcmp (ctx->account, MS_ACCOUNT_DEFAULT) == 0)
+    prefix = g_strdup ("mailshot-cli");
+  else
+    prefix = g_strdup_printf ("mailshot-cli --account %s", ctx->account);
+
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      g_autofree char *quoted = g_strdup_printf ("“%s”", ms_account_get_key_label (keys[i]));
+
+      if (strstr (text, quoted) != NULL)
+        /* TRANSLATORS: “Use SMTPS” is the key use-smtps: mailshot-cli config set use-smtps VALUE */
+        print (_("  %s is the key %s: %s config set %s VALUE\n"), quoted, keys[i], prefix, keys[i]);
+    }
+  if (password)
+    print (_("  The password: %s password set\n"), prefix);
+}
+
 static gboolean
 on_sigint (gpointer user_data)
 {
@@ -91,28 +122,44 @@ ms_cli_test (const MsCliContext  *ctx,
   g_autofree char *to = NULL;
   g_auto(GStrv) hints = NULL;
   gboolean transcript = FALSE;
+  gboolean check_only = FALSE;
   TestRun run = { 0 };
   const MsReply *reply;
   guint sigint_id;
+  gboolean ok;
   const GOptionEntry entries[] = {
     { "to", 0, 0, G_OPTION_ARG_STRING, &to, N_("Send the test message to ADDR (default: the account’s own address)"), N_("ADDR") },
     { "transcript", 0, 0, G_OPTION_ARG_NONE, &transcript, N_("Print the SMTP dialog, with secrets blanked"), NULL },
+    { "check-settings", 0, 0, G_OPTION_ARG_NONE, &check_only,
+      N_("Only check the settings and the stored password and show the provider hints; connect to nothing, send nothing"), NULL },
     { NULL }
   };
 
   context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, _("Send a test e-mail, step by step, and explain a failure."));
+  g_option_context_set_summary (context,
+                                _("Send a test e-mail, step by step: find the server, connect, encrypt, "
+                                  "greet, sign in, give sender and recipient, send. Each step is printed "
+                                  "as it passes; on a failure the step, the server’s reply and what to "
+                                  "change go to standard error."));
+  g_option_context_set_description (context,
+                                    _("Exit status: 0 the server accepted the message, 1 a step failed, "
+                                      "2 bad usage or an incomplete account."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_help_enabled (context, TRUE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  /* The usage line of --help names the command: "mailshot-cli test [OPTION…]". */
+  g_set_prgname ("mailshot-cli test");
+  ok = g_option_context_parse (context, &argc, &argv, &error);
+  g_set_prgname (ctx->prgname);
+  if (!ok)
     return ms_cli_fail (MS_CLI_USAGE, "test: %s", error->message);
   if (argc > 1)
     return ms_cli_fail (MS_CLI_USAGE, _("test: unexpected argument “%s”"), argv[1]);
 
   account = ms_account_new (ctx->account, &error);
   if (account == NULL)
-    return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
+    return ms_cli_fail (ms_account_name_is_valid (ctx->account) ? MS_CLI_FAILED : MS_CLI_USAGE,
+                        "%s", error->message);
   if (!ms_account_is_configured (account))
     return ms_cli_fail (MS_CLI_USAGE,
                         _("account “%s” has no SMTP server or e-mail address: set them with "
@@ -122,6 +169,39 @@ ms_cli_test (const MsCliContext  *ctx,
     return ms_cli_fail (MS_CLI_USAGE, _("--to: “%s” is not a valid e-mail address"), to);
 
   config = ms_account_make_smtp_config (account, NULL);
+  if (config->needs_auth && (config->user == NULL || *config->user == '\0'))
+    return ms_cli_fail (MS_CLI_USAGE,
+                        _("account “%s” needs authentication but has no user-id: set it with "
+                          "“mailshot-cli config set user-id NAME”, or turn authentication off with "
+                          "“mailshot-cli config set needs-authentication false”"),
+                        ms_account_get_name (account));
+
+  /* Hints come from the settings alone: they show before anything is
+   * looked up or sent, so a wrong port for Gmail is pointed out at once. */
+  hints = ms_provider_get_hints (config->server, config->port, config->use_smtps);
+  if (check_only)
+    {
+      g_auto(GStrv) pacing = ms_provider_check_pacing (config->server,
+                                                       ms_account_get_max_per_minute (account),
+                                                       ms_account_get_max_per_hour (account),
+                                                       ms_account_get_max_per_day (account),
+                                                       ms_account_get_max_connections (account));
+      g_autoptr(GStrvBuilder) all = g_strv_builder_new ();
+
+      g_strv_builder_addv (all, (const char **) hints);
+      g_strv_builder_addv (all, (const char **) pacing);
+      g_strfreev (hints);
+      hints = g_strv_builder_end (all);
+    }
+  if (hints[0] != NULL)
+    {
+      g_autofree char *all = g_strjoinv (" ", hints);
+
+      for (guint i = 0; hints[i] != NULL; i++)
+        g_print (_("Hint: %s\n"), hints[i]);
+      print_keys_named (ctx, all, FALSE, FALSE);
+    }
+
   if (config->needs_auth)
     {
       g_autoptr(GError) secret_error = NULL;
@@ -134,9 +214,26 @@ ms_cli_test (const MsCliContext  *ctx,
       ms_secret_free (password);
     }
 
-  hints = ms_provider_get_hints (config->server, config->port, config->use_smtps);
-  for (guint i = 0; hints != NULL && hints[i] != NULL; i++)
-    g_print (_("Hint: %s\n"), hints[i]);
+  if (check_only)
+    {
+      gint64 until = ms_account_get_rate_limited_until (account);
+
+      if (until > g_get_real_time () / G_USEC_PER_SEC)
+        {
+          g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (until);
+          g_autofree char *text = g_date_time_format (when, "%c");
+          g_print (_("The server asked this account to wait until %s (rate-limited-until); e-blasts "
+                     "start sending after that.\n"), text);
+        }
+      if (config->needs_auth)
+        g_print (_("The settings are complete and the password for %s is in the keyring. "
+                   "Nothing was sent: run “mailshot-cli test” to try them with the server.\n"),
+                 config->user);
+      else
+        g_print (_("The settings are complete (no authentication). "
+                   "Nothing was sent: run “mailshot-cli test” to try them with the server.\n"));
+      return MS_CLI_OK;
+    }
 
   g_print (_("Testing account “%s”: %s port %d, %s\n"),
            ms_account_get_name (account), config->server, config->port,
@@ -195,10 +292,24 @@ ms_cli_test (const MsCliContext  *ctx,
                   reply->text != NULL ? reply->text : "");
     else if (reply != NULL && reply->text != NULL && *reply->text != '\0')
       g_printerr (_("Problem: %s\n"), reply->text);
+    if (reply != NULL && reply->klass == MS_REPLY_CLASS_RATE_LIMITED && reply->until > 0)
+      {
+        g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (reply->until);
+        g_autofree char *text = g_date_time_format (when, "%c");
+
+        g_printerr (_("The account now waits until %s (rate-limited-until): e-blasts send nothing "
+                      "before then; “mailshot-cli config reset rate-limited-until” clears it.\n"), text);
+      }
     if (reply != NULL && reply->advice != NULL)
-      g_printerr (_("What to change: %s\n"), reply->advice);
+      {
+        g_printerr (_("What to change: %s\n"), reply->advice);
+        print_keys_named (ctx, reply->advice, reply->klass == MS_REPLY_CLASS_AUTH_FAILED, TRUE);
+      }
     else if (run.error != NULL)
-      g_printerr (_("What to change: %s\n"), run.error->message);
+      {
+        g_printerr (_("What to change: %s\n"), run.error->message);
+        print_keys_named (ctx, run.error->message, FALSE, TRUE);
+      }
   }
   g_clear_error (&run.error);
   return MS_CLI_FAILED;
