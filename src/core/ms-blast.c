@@ -30,6 +30,9 @@
  * crash during the wait does not turn them `uncertain`. */
 #define RELEASE_WAIT_USEC      (2 * G_USEC_PER_SEC)
 #define RATE_SAMPLES           50
+/* Messages handed to each connection ahead: the next one is rendered while
+ * the current one is on the wire. */
+#define JOBS_PER_CONNECTION    2
 
 typedef struct {
   gint64 when;   /* monotonic µs */
@@ -259,13 +262,39 @@ rate_limit_call_free (gpointer data)
 
 /* ------------------------------------------------------------------ the run */
 
+/* One message handed to a connection's thread. */
 typedef struct {
-  MsSmtp       *smtp;
-  CURL         *easy;        /* set while a message is in flight */
   MsJournalRow *row;
   GBytes       *message;
   char         *message_id;
+} Job;
+
+typedef struct _Run Run;
+
+/* One connection: a thread that sends the jobs of its queue one after the
+ * other on its own MsSmtp session. libcurl 7.88 waits for the reply to the
+ * end of DATA in a blocking loop (smtp_done), so connections sharing one
+ * multi handle would wait for each other; a thread each does not. */
+typedef struct {
+  Run          *run;
+  guint         index;
+  GThread      *thread;
+  GAsyncQueue  *jobs;        /* Job*, or the stop marker */
+  guint         queued;      /* jobs handed over and not yet reported back */
+  MsSmtp       *smtp;        /* owned by the thread while it runs */
 } Slot;
+
+/* What a connection's thread reports for a job. */
+typedef struct {
+  Slot     *slot;
+  Job      *job;
+  gboolean  started;         /* FALSE: handed back unsent (after a failure) */
+  gboolean  ok;
+  gboolean  uncertain;       /* the body went out, no final reply came */
+  gboolean  cancelled;
+  MsReply  *reply;
+  char     *error_message;
+} Result;
 
 typedef struct {
   gint64            row_id;
@@ -286,7 +315,7 @@ typedef enum {
   WAIT_RECONNECT,
 } WaitKind;
 
-typedef struct {
+struct _Run {
   MsBlast          *self;
   GTask            *task;
   GCancellable     *cancellable;
@@ -297,9 +326,9 @@ typedef struct {
   const char       *from;
   MsReplyContext    reply_context;
 
-  CURLM            *multi;
   int               epfd;
-  gint64            timer_deadline;   /* monotonic µs, -1 = none */
+  GCancellable     *abort;            /* cuts the transfers in flight short */
+  GAsyncQueue      *results;          /* Result*, from the connections' threads */
 
   Slot             *slots;
   guint             n_slots;
@@ -328,7 +357,10 @@ typedef struct {
   RateSample        samples[RATE_SAMPLES];
   guint             n_samples, sample_head;
   gint64            last_progress;
-} Run;
+};
+
+/* Tells a connection's thread to end. */
+static Job stop_job;
 
 static void
 outcome_clear (gpointer data)
@@ -575,59 +607,26 @@ notify_rate_limit (Run    *run,
                               rate_limit_dispatch, call, rate_limit_call_free);
 }
 
-/* ------------------------------------------------------------- curl sockets */
-
-static int
-socket_cb (CURL          *easy,
-           curl_socket_t  fd,
-           int            what,
-           void          *userp,
-           void          *socketp)
-{
-  Run *run = userp;
-  struct epoll_event ev = { 0 };
-
-  if (what == CURL_POLL_REMOVE)
-    {
-      /* The fd may be closed already; epoll then dropped it by itself. */
-      epoll_ctl (run->epfd, EPOLL_CTL_DEL, fd, NULL);
-      curl_multi_assign (run->multi, fd, NULL);
-      return 0;
-    }
-
-  ev.data.fd = fd;
-  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
-  if (socketp == NULL)
-    {
-      if (epoll_ctl (run->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
-        epoll_ctl (run->epfd, EPOLL_CTL_MOD, fd, &ev);
-      curl_multi_assign (run->multi, fd, GINT_TO_POINTER (1));
-    }
-  else if (epoll_ctl (run->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
-    epoll_ctl (run->epfd, EPOLL_CTL_ADD, fd, &ev);
-  return 0;
-}
-
-static int
-timer_cb (CURLM *multi,
-          long   timeout_ms,
-          void  *userp)
-{
-  Run *run = userp;
-
-  run->timer_deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  return 0;
-}
-
-/* ------------------------------------------------------------------ slots */
+/* ------------------------------------------------------------ connections */
 
 static void
-slot_reset (Slot *slot)
+job_free (Job *job)
 {
-  g_clear_pointer (&slot->row, ms_journal_row_free);
-  g_clear_pointer (&slot->message, g_bytes_unref);
-  g_clear_pointer (&slot->message_id, g_free);
-  slot->easy = NULL;
+  if (job == NULL || job == &stop_job)
+    return;
+  g_clear_pointer (&job->row, ms_journal_row_free);
+  g_clear_pointer (&job->message, g_bytes_unref);
+  g_free (job->message_id);
+  g_free (job);
+}
+
+static void
+result_free (Result *r)
+{
+  job_free (r->job);
+  g_clear_pointer (&r->reply, ms_reply_free);
+  g_free (r->error_message);
+  g_free (r);
 }
 
 static MsSmtp *
@@ -641,11 +640,126 @@ new_session (Run *run)
 }
 
 static void
-renew_session (Run  *run,
-               Slot *slot)
+post_result (Run    *run,
+             Result *r)
 {
-  g_clear_object (&slot->smtp);
-  slot->smtp = new_session (run);
+  g_async_queue_push (run->results, r);
+  wake (run->self);
+}
+
+/* Did the whole body leave before the transfer ended without a final
+ * reply? Then the server may have accepted it. */
+static gboolean
+body_was_sent (CURL   *easy,
+               GBytes *message)
+{
+  curl_off_t uploaded = 0;
+
+  if (curl_easy_getinfo (easy, CURLINFO_SIZE_UPLOAD_T, &uploaded) != CURLE_OK)
+    return TRUE;   /* unknown: assume the worst, never resend silently */
+  return uploaded > 0 && (guint64) uploaded >= g_bytes_get_size (message);
+}
+
+static void
+send_job (Slot   *slot,
+          Result *r)
+{
+  Run *run = slot->run;
+  Job *job = r->job;
+  g_autoptr(GError) error = NULL;
+  gboolean body_sent = FALSE;
+  CURLcode code;
+  CURL *easy;
+
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      easy = ms_smtp_prepare (slot->smtp, run->from, job->row->address, job->message, run->abort);
+      if (easy == NULL)
+        {
+          r->error_message = g_strdup (_("The connection could not be set up."));
+          return;
+        }
+      code = curl_easy_perform (easy);
+      body_sent = code != CURLE_OK && body_was_sent (easy, job->message);
+      g_clear_error (&error);
+      r->ok = ms_smtp_complete (slot->smtp, code, &error);
+      /* The session just decided to go on without STARTTLS (the account
+       * allows it): the same message again, at once. */
+      if (r->ok || !ms_smtp_get_retry_now (slot->smtp))
+        break;
+    }
+  if (r->ok)
+    return;
+
+  r->uncertain = body_sent || ms_smtp_get_delivery_uncertain (slot->smtp);
+  r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  r->error_message = g_strdup (error != NULL ? error->message : "");
+  if (ms_smtp_get_reply (slot->smtp) != NULL)
+    r->reply = ms_reply_copy (ms_smtp_get_reply (slot->smtp));
+
+  /* A session that failed below the reply level starts afresh. */
+  if (r->cancelled || r->reply == NULL || r->reply->new_connection ||
+      r->reply->klass == MS_REPLY_CLASS_CONNECTION_LOST || r->reply->klass == MS_REPLY_CLASS_TIMEOUT ||
+      r->reply->klass == MS_REPLY_CLASS_CANNOT_CONNECT)
+    {
+      g_clear_object (&slot->smtp);
+      slot->smtp = new_session (run);
+    }
+}
+
+static gpointer
+connection_thread (gpointer data)
+{
+  Slot *slot = data;
+  Run *run = slot->run;
+  Job *job;
+
+  while ((job = g_async_queue_pop (slot->jobs)) != &stop_job)
+    {
+      Result *r = g_new0 (Result, 1);
+
+      r->slot = slot;
+      r->job = job;
+      r->started = TRUE;
+      send_job (slot, r);
+      post_result (run, r);
+
+      /* After a failure, the jobs queued behind it go back unsent: the
+       * coordinator decides (wait, stop, retry) before anything else goes. */
+      if (!r->ok)
+        while ((job = g_async_queue_try_pop (slot->jobs)) != NULL)
+          {
+            Result *back;
+
+            if (job == &stop_job)
+              return NULL;
+            back = g_new0 (Result, 1);
+            back->slot = slot;
+            back->job = job;
+            post_result (run, back);
+          }
+    }
+  return NULL;
+}
+
+/* Jobs not taken by their thread yet come back (pause, stop). */
+static void
+take_back_jobs (Run *run)
+{
+  for (guint i = 0; i < run->n_slots; i++)
+    {
+      Slot *slot = &run->slots[i];
+      Job *job;
+
+      while ((job = g_async_queue_try_pop (slot->jobs)) != NULL)
+        {
+          g_assert (job != &stop_job);
+          slot->queued--;
+          run->in_flight--;
+          g_queue_push_head (&run->claimed, g_steal_pointer (&job->row));
+          job_free (job);
+        }
+    }
 }
 
 static MsJournalRow *
@@ -722,97 +836,70 @@ start_messages (Run     *run,
       run->wait = WAIT_NONE;
     }
 
-  for (guint i = 0; i < run->n_slots && !is_stopping (run); i++)
-    {
-      Slot *slot = &run->slots[i];
-      g_autoptr(GError) local_error = NULL;
-      MsJournalRow *row;
-      gint64 delay;
-      CURLMcode mc;
+  /* Two jobs per connection: the next message is ready when one ends. */
+  for (guint depth = 1; depth <= JOBS_PER_CONNECTION; depth++)
+    for (guint i = 0; i < run->n_slots && !is_stopping (run); i++)
+      {
+        Slot *slot = &run->slots[i];
+        g_autoptr(GError) local_error = NULL;
+        MsJournalRow *row;
+        Job *job;
+        gint64 delay;
 
-      if (slot->easy != NULL)
-        continue;
-
-      delay = ms_pacer_delay (run->pacer, now);
-      if (delay > 0)
-        {
-          gint64 until = ms_pacer_get_rate_limited_until (run->pacer);
-
-          if (until > 0 && until * G_USEC_PER_SEC > now)
-            {
-              run->wait = WAIT_RATE_LIMIT;
-              run->rate_limited_until = until;
-            }
-          else
-            run->wait = WAIT_PACER;
-          run->wait_until_usec = now + delay;
-          if (delay > RELEASE_WAIT_USEC && !release_claimed (run, error))
-            return FALSE;
-          return TRUE;
-        }
-      if (run->wait == WAIT_PACER)
-        run->wait = WAIT_NONE;
-
-      row = next_row (run, now, &local_error);
-      if (row == NULL)
-        {
-          if (local_error != NULL)
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return FALSE;
-            }
-          return TRUE;
-        }
-
-      slot->row = row;
-      slot->message = ms_message_builder_render (run->builder, (const char * const *) row->values,
-                                                 &slot->message_id, &local_error);
-      if (slot->message == NULL)
-        {
-          /* The templates were checked against the columns, so this row's
-           * own values are at fault: fail it, and go on. */
-          add_outcome (run, row->id, MS_STATE_FAILED, NULL, local_error->message, NULL, 0);
-          slot_reset (slot);
-          i--;
+        if (slot->queued >= depth)
           continue;
-        }
 
-      slot->easy = ms_smtp_prepare (slot->smtp, run->from, row->address, slot->message, NULL);
-      if (slot->easy == NULL)
-        {
-          add_outcome (run, row->id, MS_STATE_QUEUED, NULL,
-                       _("The connection could not be set up."), NULL, 0);
-          slot_reset (slot);
-          g_set_error_literal (error, MS_ERROR, MS_ERROR_FAILED,
-                               _("The connection could not be set up; try again later."));
-          return FALSE;
-        }
-      mc = curl_multi_add_handle (run->multi, slot->easy);
-      if (mc != CURLM_OK)
-        {
-          g_debug ("blast: curl_multi_add_handle: %s", curl_multi_strerror (mc));
-          add_outcome (run, row->id, MS_STATE_QUEUED, NULL, curl_multi_strerror (mc), NULL, 0);
-          slot_reset (slot);
-          g_set_error_literal (error, MS_ERROR, MS_ERROR_FAILED,
-                               _("The connection could not be set up; try again later."));
-          return FALSE;
-        }
-      run->in_flight++;
-      ms_pacer_record_send (run->pacer, now);
-    }
+        delay = ms_pacer_delay (run->pacer, now);
+        if (delay > 0)
+          {
+            gint64 until = ms_pacer_get_rate_limited_until (run->pacer);
+
+            if (until > 0 && until * G_USEC_PER_SEC > now)
+              {
+                run->wait = WAIT_RATE_LIMIT;
+                run->rate_limited_until = until;
+              }
+            else
+              run->wait = WAIT_PACER;
+            run->wait_until_usec = now + delay;
+            if (delay > RELEASE_WAIT_USEC && !release_claimed (run, error))
+              return FALSE;
+            return TRUE;
+          }
+        if (run->wait == WAIT_PACER)
+          run->wait = WAIT_NONE;
+
+        row = next_row (run, now, &local_error);
+        if (row == NULL)
+          {
+            if (local_error != NULL)
+              {
+                g_propagate_error (error, g_steal_pointer (&local_error));
+                return FALSE;
+              }
+            return TRUE;
+          }
+
+        job = g_new0 (Job, 1);
+        job->row = row;
+        /* Rendered just before it goes: per-recipient work only. */
+        job->message = ms_message_builder_render (run->builder, (const char * const *) row->values,
+                                                  &job->message_id, &local_error);
+        if (job->message == NULL)
+          {
+            /* The templates were checked against the columns, so this row's
+             * own values are at fault: fail it, and go on. */
+            add_outcome (run, row->id, MS_STATE_FAILED, NULL, local_error->message, NULL, 0);
+            job_free (job);
+            i--;
+            continue;
+          }
+        slot->queued++;
+        run->in_flight++;
+        ms_pacer_record_send (run->pacer, now);
+        g_async_queue_push (slot->jobs, job);
+      }
   return TRUE;
-}
-
-/* Did the whole body leave before the transfer ended without a final
- * reply? Then the server may have accepted it. */
-static gboolean
-body_was_sent (Slot *slot)
-{
-  curl_off_t uploaded = 0;
-
-  if (curl_easy_getinfo (slot->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded) != CURLE_OK)
-    return TRUE;   /* unknown: assume the worst, never resend silently */
-  return uploaded > 0 && (guint64) uploaded >= g_bytes_get_size (slot->message);
 }
 
 static gint64
@@ -852,23 +939,27 @@ transport_failure (Run           *run,
 }
 
 static void
-handle_done (Run      *run,
-             Slot     *slot,
-             CURLcode  code)
+handle_result (Run    *run,
+               Result *r)
 {
-  g_autoptr(GError) error = NULL;
-  MsJournalRow *row = slot->row;
-  gboolean interrupted = g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run);
-  gboolean body_sent = FALSE;
+  Slot *slot = r->slot;
+  Job *job = r->job;
+  MsJournalRow *row = job->row;
+  gboolean body_sent = r->uncertain;
   const MsReply *reply;
   gint64 now;
 
-  curl_multi_remove_handle (run->multi, slot->easy);
+  slot->queued--;
   run->in_flight--;
-  if (code != CURLE_OK)
-    body_sent = body_was_sent (slot);
 
-  if (ms_smtp_complete (slot->smtp, code, &error))
+  if (!r->started)
+    {
+      /* Handed back unsent behind a failure: first in line again. */
+      g_queue_push_head (&run->claimed, g_steal_pointer (&job->row));
+      return;
+    }
+
+  if (r->ok)
     {
       run->done++;
       run->transport_failures = 0;
@@ -878,44 +969,22 @@ handle_done (Run      *run,
           ms_pacer_clear_rate_limit (run->pacer);
           notify_rate_limit (run, 0);
         }
-      add_outcome (run, row->id, MS_STATE_SENT, NULL, NULL, g_steal_pointer (&slot->message_id), 0);
-      slot_reset (slot);
+      add_outcome (run, row->id, MS_STATE_SENT, NULL, NULL, g_steal_pointer (&job->message_id), 0);
       return;
     }
 
-  /* The session just decided to go on without STARTTLS (the account
-   * allows it): the same message again, at once, on the same session. */
-  if (!interrupted && ms_smtp_get_retry_now (slot->smtp))
-    {
-      slot->easy = ms_smtp_prepare (slot->smtp, run->from, row->address, slot->message, NULL);
-      if (slot->easy != NULL && curl_multi_add_handle (run->multi, slot->easy) == CURLM_OK)
-        {
-          run->in_flight++;
-          return;
-        }
-      slot->easy = NULL;
-    }
-
-  /* The end of the message went out and no answer came back: the server
-   * may have taken it. */
-  body_sent = body_sent || ms_smtp_get_delivery_uncertain (slot->smtp);
-  reply = ms_smtp_get_reply (slot->smtp);
+  reply = r->reply;
   now = g_get_real_time ();
 
-  if (interrupted && (code == CURLE_ABORTED_BY_CALLBACK ||
-                      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+  if (r->cancelled)
     {
       /* Cut short by abort/cancel: the server may have the message. */
       if (body_sent)
         add_outcome (run, row->id, MS_STATE_UNCERTAIN, NULL,
                      _("Interrupted after the message was sent; the server may have accepted it."),
-                     g_steal_pointer (&slot->message_id), 0);
+                     g_steal_pointer (&job->message_id), 0);
       else
-        {
-          g_queue_push_head (&run->claimed, g_steal_pointer (&slot->row));
-        }
-      renew_session (run, slot);
-      slot_reset (slot);
+        g_queue_push_head (&run->claimed, g_steal_pointer (&job->row));
       return;
     }
 
@@ -923,19 +992,17 @@ handle_done (Run      *run,
     {
       /* No classification: treat it as a temporary failure of this row. */
       MsReply fallback = { .klass = MS_REPLY_CLASS_TEMPORARY,
-                           .text = error != NULL ? error->message : (char *) "unknown failure" };
+                           .text = r->error_message };
       gint64 delay = ms_pacer_retry_delay (row->attempts, first_attempt (row, now / G_USEC_PER_SEC),
                                            now / G_USEC_PER_SEC);
 
       run->done++;
       add_outcome (run, row->id, delay > 0 ? MS_STATE_DEFERRED : MS_STATE_FAILED, &fallback, NULL,
                    NULL, delay > 0 ? now / G_USEC_PER_SEC + delay : 0);
-      renew_session (run, slot);
-      slot_reset (slot);
       return;
     }
 
-  g_debug ("blast: row %" G_GINT64_FORMAT ": curl %d, %s (%d)", row->id, code,
+  g_debug ("blast: row %" G_GINT64_FORMAT ": %s (%d)", row->id,
            ms_reply_class_to_string (reply->klass), reply->code);
 
   switch (reply->klass)
@@ -986,22 +1053,20 @@ handle_done (Run      *run,
           /* Dropped after the final dot: it may have been delivered. */
           run->done++;
           add_outcome (run, row->id, MS_STATE_UNCERTAIN, reply, NULL,
-                       g_steal_pointer (&slot->message_id), 0);
+                       g_steal_pointer (&job->message_id), 0);
           transport_failure (run, reply, TRUE);
         }
       else
         {
           /* Not delivered: retry on a fresh connection, unclaimed. */
-          g_queue_push_head (&run->claimed, g_steal_pointer (&slot->row));
+          g_queue_push_head (&run->claimed, g_steal_pointer (&job->row));
           transport_failure (run, reply, reply->klass == MS_REPLY_CLASS_CONNECTION_LOST);
         }
-      renew_session (run, slot);
       break;
 
     case MS_REPLY_CLASS_CANNOT_CONNECT:
-      g_queue_push_head (&run->claimed, g_steal_pointer (&slot->row));
+      g_queue_push_head (&run->claimed, g_steal_pointer (&job->row));
       transport_failure (run, reply, FALSE);
-      renew_session (run, slot);
       break;
 
     case MS_REPLY_CLASS_AUTH_FAILED:
@@ -1014,41 +1079,20 @@ handle_done (Run      *run,
        * row for resume, with the reply so that pending shows why. */
       add_outcome (run, row->id, MS_STATE_QUEUED, reply, NULL, NULL, 0);
       enter_stop (run, reply);
-      renew_session (run, slot);
       break;
     }
-
-  if (reply->new_connection && slot->smtp != NULL)
-    renew_session (run, slot);
-  slot_reset (slot);
 }
 
 static void
-read_done (Run *run)
+read_results (Run *run)
 {
-  CURLMsg *msg;
-  int left;
+  Result *r;
 
-  while ((msg = curl_multi_info_read (run->multi, &left)) != NULL)
+  while ((r = g_async_queue_try_pop (run->results)) != NULL)
     {
-      if (msg->msg != CURLMSG_DONE)
-        continue;
-      for (guint i = 0; i < run->n_slots; i++)
-        if (run->slots[i].easy == msg->easy_handle)
-          {
-            handle_done (run, &run->slots[i], msg->data.result);
-            break;
-          }
+      handle_result (run, r);
+      result_free (r);
     }
-}
-
-/* Ends every transfer in flight now (abort, cancel). */
-static void
-cut_in_flight (Run *run)
-{
-  for (guint i = 0; i < run->n_slots; i++)
-    if (run->slots[i].easy != NULL)
-      handle_done (run, &run->slots[i], CURLE_ABORTED_BY_CALLBACK);
 }
 
 static void
@@ -1072,25 +1116,60 @@ seed_pacer (Run *run)
     ms_pacer_add_history (run->pacer, g_array_index (times, gint64, i) * G_USEC_PER_SEC);
 }
 
+/* Ends the connections' threads once their jobs are done (or cut short). */
+static void
+stop_connections (Run *run)
+{
+  for (guint i = 0; i < run->n_slots; i++)
+    {
+      Slot *slot = &run->slots[i];
+
+      if (slot->thread == NULL)
+        continue;
+      g_async_queue_push (slot->jobs, &stop_job);
+      g_thread_join (slot->thread);
+      slot->thread = NULL;
+      g_clear_object (&slot->smtp);
+    }
+}
+
+/* Waits for every job in flight to report back (pause, stop): the journal
+ * then holds each one's outcome. */
+static void
+drain_in_flight (Run *run)
+{
+  take_back_jobs (run);
+  while (run->in_flight > 0)
+    {
+      Result *r = g_async_queue_timeout_pop (run->results, G_USEC_PER_SEC);
+
+      if (r == NULL)
+        continue;
+      handle_result (run, r);
+      result_free (r);
+    }
+}
+
 static void
 run_free (Run *run)
 {
   MsJournalRow *row;
 
+  stop_connections (run);
   for (guint i = 0; i < run->n_slots; i++)
-    {
-      Slot *slot = &run->slots[i];
-
-      if (slot->easy != NULL && run->multi != NULL)
-        curl_multi_remove_handle (run->multi, slot->easy);
-      slot_reset (slot);
-      g_clear_object (&slot->smtp);
-    }
+    g_clear_pointer (&run->slots[i].jobs, g_async_queue_unref);
   g_free (run->slots);
   while ((row = g_queue_pop_head (&run->claimed)) != NULL)
     ms_journal_row_free (row);
-  if (run->multi != NULL)
-    curl_multi_cleanup (run->multi);
+  if (run->results != NULL)
+    {
+      Result *r;
+
+      while ((r = g_async_queue_try_pop (run->results)) != NULL)
+        result_free (r);
+      g_async_queue_unref (run->results);
+    }
+  g_clear_object (&run->abort);
   if (run->epfd >= 0)
     close (run->epfd);
   if (run->outcomes != NULL)
@@ -1108,28 +1187,22 @@ static gboolean
 drive (Run     *run,
        GError **error)
 {
-  struct epoll_event events[32];
-  int running = 0;
+  struct epoll_event events[4];
 
   while (TRUE)
     {
       gint64 mono, real, timeout_usec;
       int n, timeout_ms;
 
+      read_results (run);
       if (g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run))
-        cut_in_flight (run);
-
-      if (!is_stopping (run) && !start_messages (run, error))
+        g_cancellable_cancel (run->abort);
+      if (is_stopping (run))
+        take_back_jobs (run);
+      else if (!start_messages (run, error))
         return FALSE;
 
       mono = g_get_monotonic_time ();
-      if (run->timer_deadline >= 0 && run->timer_deadline <= mono)
-        {
-          run->timer_deadline = -1;
-          curl_multi_socket_action (run->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-          read_done (run);
-          continue;
-        }
 
       if (run->outcomes->len >= RECORD_BATCH ||
           (run->outcomes->len > 0 && mono - run->last_record >= RECORD_INTERVAL_USEC))
@@ -1184,11 +1257,9 @@ drive (Run     *run,
             }
         }
 
-      /* Sleep until a socket, curl's timer, a wait's end, a record or a
-       * progress tick is due; pause/cancel wake us through the eventfd. */
+      /* Sleep until a result, a wait's end, a record or a progress tick
+       * is due; results, pause and cancel wake us through the eventfd. */
       timeout_usec = G_USEC_PER_SEC;
-      if (run->timer_deadline >= 0)
-        timeout_usec = MIN (timeout_usec, run->timer_deadline - mono);
       if (run->wait != WAIT_NONE)
         timeout_usec = MIN (timeout_usec, run->wait_until_usec - real);
       if (run->outcomes->len > 0)
@@ -1202,32 +1273,17 @@ drive (Run     *run,
         {
           int saved = errno;
 
-          g_set_error (error, MS_ERROR, MS_ERROR_FAILED, _("Waiting for the server failed: %s"),
+          g_set_error (error, MS_ERROR, MS_ERROR_FAILED, _("Waiting for the connections failed: %s"),
                        g_strerror (saved));
           return FALSE;
         }
-      for (int i = 0; i < n; i++)
+      if (n > 0)
         {
-          int fd = events[i].data.fd;
-          int action = 0;
+          guint64 value;
 
-          if (fd == run->self->wake_fd)
-            {
-              guint64 value;
-
-              if (read (fd, &value, sizeof value) < 0 && errno != EAGAIN)
-                g_debug ("blast: eventfd read: %s", g_strerror (errno));
-              continue;
-            }
-          if (events[i].events & EPOLLIN)
-            action |= CURL_CSELECT_IN;
-          if (events[i].events & EPOLLOUT)
-            action |= CURL_CSELECT_OUT;
-          if (events[i].events & (EPOLLERR | EPOLLHUP))
-            action |= CURL_CSELECT_ERR;
-          curl_multi_socket_action (run->multi, fd, action, &running);
+          if (read (run->self->wake_fd, &value, sizeof value) < 0 && errno != EAGAIN)
+            g_debug ("blast: eventfd read: %s", g_strerror (errno));
         }
-      read_done (run);
     }
 }
 
@@ -1266,7 +1322,8 @@ blast_worker (GTask        *task,
   run->task = task;
   run->cancellable = cancellable;
   run->epfd = -1;
-  run->timer_deadline = -1;
+  run->abort = g_cancellable_new ();
+  run->results = g_async_queue_new ();
   g_queue_init (&run->claimed);
   run->outcomes = g_array_new (FALSE, TRUE, sizeof (Outcome));
   g_array_set_clear_func (run->outcomes, outcome_clear);
@@ -1323,18 +1380,19 @@ blast_worker (GTask        *task,
   ev.data.fd = self->wake_fd;
   epoll_ctl (run->epfd, EPOLL_CTL_ADD, self->wake_fd, &ev);
 
-  run->multi = curl_multi_init ();
-  curl_multi_setopt (run->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-  curl_multi_setopt (run->multi, CURLMOPT_SOCKETDATA, run);
-  curl_multi_setopt (run->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-  curl_multi_setopt (run->multi, CURLMOPT_TIMERDATA, run);
-  curl_multi_setopt (run->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) self->limits.connections);
-  curl_multi_setopt (run->multi, CURLMOPT_MAXCONNECTS, (long) self->limits.connections + 1);
-
   run->n_slots = self->limits.connections;
   run->slots = g_new0 (Slot, run->n_slots);
   for (guint i = 0; i < run->n_slots; i++)
-    run->slots[i].smtp = new_session (run);
+    {
+      Slot *slot = &run->slots[i];
+      g_autofree char *name = g_strdup_printf ("ms-blast-%u", i);
+
+      slot->run = run;
+      slot->index = i;
+      slot->jobs = g_async_queue_new ();
+      slot->smtp = new_session (run);
+      slot->thread = g_thread_new (name, connection_thread, slot);
+    }
 
   if (cancellable != NULL)
     cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (wake_on_cancel), self, NULL);
@@ -1351,8 +1409,12 @@ out:
 
       /* Whatever happened, the journal ends consistent: outcomes written,
        * unstarted rows back to queued. */
-      if (run->multi != NULL)
-        cut_in_flight (run);
+      if (run->slots != NULL)
+        {
+          if (g_atomic_int_get (&self->abort_requested) || is_cancelled (run))
+            g_cancellable_cancel (run->abort);
+          drain_in_flight (run);
+        }
       if (!flush_outcomes (run, &local_error) || !release_claimed (run, &local_error))
         {
           g_debug ("blast: could not record the last outcomes: %s", local_error->message);
