@@ -305,6 +305,41 @@ test_import (void)
     g_clear_error (&error);
   }
 
+  /* Two addresses whose duplicate keys collide are still told apart: make
+   * carl's key belong to another address, as a hash collision would. */
+  g_clear_object (&journal);
+  {
+    g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET address = 'dora@example.org' "
+                                            "WHERE address = 'carl@example.org' AND batch = %" G_GINT64_FORMAT,
+                                            batch);
+    raw_exec (path, sql);
+  }
+  journal = open_journal (path);
+  {
+    const char *values[] = { "carl@example.org", "", "", NULL };
+    gboolean duplicate = TRUE;
+    g_autoptr(GPtrArray) rows = NULL;
+
+    g_assert_true (ms_journal_add_recipient (journal, batch, "carl@example.org", values, 20,
+                                             &duplicate, &error));
+    g_assert_false (duplicate);
+    g_assert_true (ms_journal_add_recipient (journal, batch, "CARL@example.org", values, 21,
+                                             &duplicate, &error));
+    g_assert_true (duplicate);
+    g_assert_true (ms_journal_add_recipient (journal, batch, "Dora@example.org", values, 22,
+                                             &duplicate, &error));
+    g_assert_false (duplicate);   /* dora's own key is free */
+
+    rows = ms_journal_list_rows (journal, batch, NULL, 0, &error);
+    g_assert_cmpuint (rows->len, ==, 6);
+    /* An edit onto an address that probed past a collision is refused too. */
+    g_assert_false (ms_journal_set_row_address (journal, ((MsJournalRow *) rows->pdata[0])->id,
+                                                "Carl@Example.org", &error));
+    g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+    g_assert_nonnull (strstr (error->message, "already has the recipient"));
+    g_clear_error (&error);
+  }
+
   back = ms_journal_get_batch_spec (journal, batch, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (back->account, ==, spec->account);
@@ -339,7 +374,7 @@ test_import (void)
     guint counts[MS_N_STATES];
 
     g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
-    g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 4);
+    g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 6);
   }
 }
 

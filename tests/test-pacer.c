@@ -128,6 +128,21 @@ simulate (const MsPacerLimits *limits,
         }
     }
 
+  /* Evenly spread: consecutive starts are at least the spacing apart, so a
+   * budget is never spent in a burst at the start of its window. */
+  {
+    gint64 spacing = 0;
+
+    if (limits->per_minute)
+      spacing = MAX (spacing, MINUTE / limits->per_minute);
+    if (limits->per_hour)
+      spacing = MAX (spacing, HOUR / limits->per_hour);
+    if (limits->per_day)
+      spacing = MAX (spacing, DAY / limits->per_day);
+    for (guint i = MAX (seeded, 1); i < sends->len; i++)
+      g_assert_cmpint (g_array_index (sends, gint64, i) - g_array_index (sends, gint64, i - 1), >=, spacing);
+  }
+
   *n_sent = sends->len - seeded;
 }
 
