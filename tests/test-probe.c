@@ -169,7 +169,11 @@ test_probe_success_starttls_auth (void)
   g_assert_nonnull (strstr (ms_probe_get_detail (probe, MS_PROBE_STEP_EHLO), "AUTH"));
 
   transcript = ms_transcript_to_string (ms_probe_get_transcript (probe));
+  g_test_message ("%s", transcript);
   g_assert_nonnull (strstr (transcript, "EHLO"));
+  g_assert_nonnull (strstr (transcript, MS_TRANSCRIPT_TLS_MARK));
+  /* The body is never shown, but where it went is. */
+  g_assert_nonnull (strstr (transcript, "bytes of message)"));
   g_assert_null (strstr (transcript, PASSWORD));
 
   run_clear (&run);

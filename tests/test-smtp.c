@@ -711,6 +711,30 @@ test_drop_after_data (void)
   g_assert_true (ms_smtp_get_delivery_uncertain (smtp));
 }
 
+/* A body without a line to dot-stuff: libcurl, knowing the size, never
+ * asks for the empty read at its end. The drop after "." must still leave
+ * the delivery uncertain (a blast must not resend it silently). */
+static void
+test_drop_after_data_no_dots (void)
+{
+  static const char text[] =
+    "From: <" FROM ">\r\nTo: <" TO ">\r\nSubject: plain\r\n\r\nNothing to stuff here.\r\n";
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--drop-after-data", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GBytes) message = g_bytes_new_static (text, sizeof text - 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *transcript = NULL;
+
+  ms_smtp_set_record_transcript (smtp, TRUE);
+  g_assert_false (ms_smtp_send (smtp, FROM, TO, message, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->klass, ==, MS_REPLY_CLASS_CONNECTION_LOST);
+  g_assert_true (ms_smtp_get_delivery_uncertain (smtp));
+  transcript = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
+  g_assert_nonnull (strstr (transcript, "bytes of message)"));
+}
+
 /* One connection, one EHLO, one AUTH for several messages; a connection
  * the server closed is reopened. */
 static void
@@ -1041,6 +1065,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mailshot/smtp/rate-limited", test_rate_limited);
   g_test_add_func ("/mailshot/smtp/multiline-reply", test_multiline_reply);
   g_test_add_func ("/mailshot/smtp/drop-after-data", test_drop_after_data);
+  g_test_add_func ("/mailshot/smtp/drop-after-data-no-dots", test_drop_after_data_no_dots);
   g_test_add_func ("/mailshot/smtp/connection-reuse", test_connection_reuse);
   g_test_add_func ("/mailshot/smtp/cancel", test_cancel);
   g_test_add_func ("/mailshot/smtp/ipv6-literal", test_ipv6_literal);

@@ -770,7 +770,10 @@ read_cb (char   *buffer,
   memcpy (buffer, data + self->offset, n);
   self->offset += n;
 
-  if (n == 0 && !self->body_done)
+  /* The last bytes are handed over now: libcurl knows the size
+   * (CURLOPT_INFILESIZE_LARGE) and, when it has nothing to dot-stuff, does
+   * not call again for the empty read that would say so. */
+  if (self->offset == total && !self->body_done)
     {
       self->body_done = TRUE;
       if (recording (self))
