@@ -146,7 +146,11 @@ class State:
         self.protocols = set()
 
     def log(self, line):
+        # One text line per event, whatever a client sent (a TLS ClientHello
+        # to a plain port echoes binary into "reply 500 ..."): escape it.
         line = line.replace("\r", "\\r").replace("\n", "\\n")
+        line = "".join(c if " " <= c <= "~" or (ord(c) > 0x9f and not 0xd800 <= ord(c) <= 0xdfff)
+                       else "\\x%02x" % ord(c) if ord(c) < 0x100 else "\\u%04x" % ord(c) for c in line)
         self.log_file.write(line + "\n")
         self.log_file.flush()
 
