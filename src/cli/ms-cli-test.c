@@ -290,8 +290,12 @@ ms_cli_test (const MsCliContext  *ctx,
                   reply->enhanced != NULL ? reply->enhanced : "",
                   reply->enhanced != NULL ? " " : "",
                   reply->text != NULL ? reply->text : "");
+    else if (reply != NULL && (reply->transport == MS_TRANSPORT_NO_GREETING ||
+                               reply->transport == MS_TRANSPORT_RESPONSE_TIMEOUT ||
+                               reply->transport == MS_TRANSPORT_CONNECT_TIMEOUT))
+      g_printerr (_("Detail: no answer from the server within %d seconds (timeout)\n"), config->timeout);
     else if (reply != NULL && reply->text != NULL && *reply->text != '\0')
-      g_printerr (_("Problem: %s\n"), reply->text);
+      g_printerr (_("Detail: %s\n"), reply->text);
     if (reply != NULL && reply->klass == MS_REPLY_CLASS_RATE_LIMITED && reply->until > 0)
       {
         g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (reply->until);
