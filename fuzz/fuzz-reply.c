@@ -1,0 +1,147 @@
+/* fuzz-reply.c: fuzz target for ms_reply_classify, _classify_transport and _parse_retry_after
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Input: code (2 bytes, big-endian), flags (1), port (2), then the reply text;
+ * after a NUL, the server name. A hostile server chooses every byte of the text.
+ */
+#include "config.h"
+
+#include "fuzz-common.h"
+
+#include "ms-error.h"
+#include "ms-reply.h"
+
+enum {
+  FLAG_CONTEXT    = 1 << 0,
+  FLAG_SMTPS      = 1 << 1,
+  FLAG_AUTH       = 1 << 2,
+  FLAG_NOW_REAL   = 1 << 3,   /* now = 0: the current time */
+  FLAG_NEGATIVE   = 1 << 5,   /* codes a caller should never pass */
+  FLAG_HUGE       = 3 << 6,   /* both bits: repeat the text past any sane reply size */
+};
+
+int
+LLVMFuzzerInitialize (int    *argc,
+                      char ***argv)
+{
+  fuzz_init_glib ();
+  return 0;
+}
+
+static void
+check_text (const char *text,
+            gsize       max)
+{
+  fuzz_check (text != NULL);
+  fuzz_check (g_utf8_validate (text, -1, NULL));
+  fuzz_check (strlen (text) <= max);
+}
+
+static void
+check_reply (const MsReply *reply)
+{
+  g_autoptr(MsReply) copy = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *nick;
+
+  fuzz_check (reply != NULL);
+  fuzz_check (reply->klass >= MS_REPLY_CLASS_NONE && reply->klass <= MS_REPLY_CLASS_CONNECTION_LOST);
+  nick = ms_reply_class_to_string (reply->klass);
+  fuzz_check (nick != NULL);
+  fuzz_check (ms_reply_class_from_string (nick) == reply->klass);
+  fuzz_check (ms_reply_class_get_label (reply->klass) != NULL);
+  fuzz_check (reply->code == 0 || (reply->code >= 100 && reply->code <= 599));
+
+  /* The text reaches the CLI and the journal: one line of valid UTF-8 with no
+   * control characters (no terminal escapes from a server), bounded. */
+  check_text (reply->text, MS_REPLY_MAX_TEXT);
+  for (const char *p = reply->text; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      fuzz_check (c >= 0x20 && c != 0x7f && !(c >= 0x80 && c < 0xa0));
+    }
+
+  if (reply->enhanced != NULL)
+    {
+      fuzz_check (strlen (reply->enhanced) <= 9);
+      fuzz_check (strchr ("245", reply->enhanced[0]) != NULL && reply->enhanced[1] == '.');
+      for (const char *p = reply->enhanced; *p; p++)
+        fuzz_check (g_ascii_isdigit (*p) || *p == '.');
+    }
+
+  fuzz_check (reply->advice != NULL && reply->advice[0] != '\0');
+  check_text (reply->advice, G_MAXSIZE);
+  fuzz_check (reply->until >= 0);
+
+  copy = ms_reply_copy (reply);
+  fuzz_check (copy->klass == reply->klass && copy->code == reply->code);
+  fuzz_check (g_strcmp0 (copy->enhanced, reply->enhanced) == 0);
+  fuzz_check (g_strcmp0 (copy->text, reply->text) == 0);
+  fuzz_check (g_strcmp0 (copy->advice, reply->advice) == 0);
+  fuzz_check (copy->until == reply->until && copy->transport == reply->transport);
+  fuzz_check (copy->new_connection == reply->new_connection && copy->permanent == reply->permanent);
+
+  error = ms_reply_to_error (reply);
+  fuzz_check (error != NULL && error->domain == MS_ERROR);
+  fuzz_check (g_strcmp0 (error->message, reply->advice) == 0);
+  (void) ms_reply_class_stops_batch (reply->klass);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data,
+                        size_t         size)
+{
+  FuzzInput in = { data, size };
+  MsReplyContext context = { 0, };
+  g_autofree char *text = NULL;
+  g_autofree char *server = NULL;
+  g_autoptr(MsReply) reply = NULL;
+  g_autoptr(MsReply) transport = NULL;
+  MsTransportFailure failure;
+  guint16 raw_code;
+  int code;
+  guint8 flags;
+  gint64 now, until;
+
+  raw_code = fuzz_u16 (&in);
+  flags = fuzz_byte (&in);
+  context.port = fuzz_u16 (&in);
+  failure = (MsTransportFailure) (fuzz_byte (&in) % (MS_TRANSPORT_OTHER + 1));
+  text = fuzz_take_until (&in, 0, NULL);
+  server = fuzz_take_until (&in, 0, NULL);
+
+  code = (flags & FLAG_NEGATIVE) ? (gint16) raw_code : raw_code % 1000;
+  /* Some fixed instant (2023-11-14), so that a crash reproduces the same way. */
+  now = (flags & FLAG_NOW_REAL) ? 0 : 1700000000;
+  context.server = server[0] != '\0' ? server : NULL;
+  context.use_smtps = (flags & FLAG_SMTPS) != 0;
+  context.needs_auth = (flags & FLAG_AUTH) != 0;
+
+  if ((flags & FLAG_HUGE) == FLAG_HUGE && text[0] != '\0')
+    {
+      gsize len = strlen (text);
+      GString *big = g_string_sized_new (300 * 1024);
+
+      while (big->len < 256 * 1024)
+        g_string_append_len (big, text, len);
+      g_free (text);
+      text = g_string_free (big, FALSE);
+    }
+
+  reply = ms_reply_classify (code, text, (flags & FLAG_CONTEXT) ? &context : NULL, now);
+  check_reply (reply);
+  fuzz_check (reply->transport == MS_TRANSPORT_NONE);
+
+  transport = ms_reply_classify_transport (failure, text, (flags & FLAG_CONTEXT) ? &context : NULL, now);
+  check_reply (transport);
+  fuzz_check (transport->transport == failure);
+
+  /* A date may lie anywhere after 1970; a wait is capped at a month. */
+  until = ms_reply_parse_retry_after (text, now);
+  fuzz_check (until >= 0);
+  if (reply->klass == MS_REPLY_CLASS_RATE_LIMITED && reply->until != 0)
+    fuzz_check (reply->until > 0);
+
+  return 0;
+}
