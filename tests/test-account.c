@@ -499,6 +499,40 @@ test_setters (void)
   g_assert_finalize_object (account);
 }
 
+/* What a test or a batch learnt is kept the same way for every front end. */
+static void
+test_note_session (void)
+{
+  MsAccount *account = open_account ("t-note-session");
+  GSettings *settings = ms_account_get_settings (account);
+  MsReplyContext context = { "mail.example.org", 587, FALSE, TRUE };
+  g_autoptr(MsReply) limited = ms_reply_classify (421, "4.4.2 Message submission rate for this client has exceeded "
+                                                  "the configured limit", &context, 1800000000);
+  g_autoptr(MsReply) earlier = ms_reply_classify (421, "4.4.2 Message submission rate for this client has exceeded "
+                                                  "the configured limit", &context, 1700000000);
+  g_autoptr(MsReply) refused = ms_reply_classify (535, "5.7.8 Authentication credentials invalid", &context, 1800000000);
+
+  g_assert_cmpint (limited->klass, ==, MS_REPLY_CLASS_RATE_LIMITED);
+  g_assert_cmpint (limited->until, >, 1800000000);
+
+  ms_account_note_session (account, FALSE, NULL);
+  g_assert_false (g_settings_get_boolean (settings, "starttls-seen"));
+  g_assert_cmpint (g_settings_get_int64 (settings, "rate-limited-until"), ==, 0);
+
+  ms_account_note_session (account, TRUE, limited);
+  g_assert_true (g_settings_get_boolean (settings, "starttls-seen"));
+  g_assert_cmpint (g_settings_get_int64 (settings, "rate-limited-until"), ==, limited->until);
+
+  /* Never earlier; never forgotten by a session without STARTTLS; other
+   * failures leave the limit alone. */
+  ms_account_note_session (account, FALSE, earlier);
+  ms_account_note_session (account, FALSE, refused);
+  g_assert_true (g_settings_get_boolean (settings, "starttls-seen"));
+  g_assert_cmpint (ms_account_get_rate_limited_until (account), ==, limited->until);
+
+  g_assert_finalize_object (account);
+}
+
 /* keys[] in ms-account.c repeats the schema's ranges; they must agree. */
 static void
 test_schema_agrees (void)
@@ -600,6 +634,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/account/binding", test_binding);
   g_test_add_func ("/mailshot/account/reset", test_reset);
   g_test_add_func ("/mailshot/account/setters", test_setters);
+  g_test_add_func ("/mailshot/account/note-session", test_note_session);
   g_test_add_func ("/mailshot/account/schema-agrees", test_schema_agrees);
   g_test_add_func ("/mailshot/account/missing-schema", test_missing_schema);
   g_test_add_func ("/mailshot/account/persistent", test_persistent);

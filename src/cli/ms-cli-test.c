@@ -252,11 +252,8 @@ ms_cli_test (const MsCliContext  *ctx,
   g_source_remove (sigint_id);
 
   /* What the server told us is worth keeping for the next session. */
-  if (ms_probe_get_starttls_offered (probe))
-    g_settings_set_boolean (ms_account_get_settings (account), "starttls-seen", TRUE);
   reply = ms_probe_get_reply (probe);
-  if (reply != NULL && reply->klass == MS_REPLY_CLASS_RATE_LIMITED && reply->until > 0)
-    ms_account_set_rate_limited_until (account, reply->until);
+  ms_account_note_session (account, ms_probe_get_starttls_offered (probe), reply);
 
   if (transcript)
     {

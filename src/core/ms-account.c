@@ -636,6 +636,30 @@ ms_account_set_starttls_seen (MsAccount *self,
   set_bool (self, &self->starttls_seen, seen, PROP_STARTTLS_SEEN);
 }
 
+/**
+ * ms_account_note_session:
+ * @starttls_offered: whether the server offered STARTTLS in the session
+ * @reply: (nullable): how the session failed, %NULL when it did not
+ *
+ * Keeps what a session (a test or a batch) learnt about the server, the same
+ * way for every front end: that it offers STARTTLS, for the downgrade check,
+ * and until when a rate limit holds. A limit is never moved earlier, and a
+ * session without STARTTLS does not forget that one offered it.
+ */
+void
+ms_account_note_session (MsAccount     *self,
+                         gboolean       starttls_offered,
+                         const MsReply *reply)
+{
+  g_return_if_fail (MS_IS_ACCOUNT (self));
+
+  if (starttls_offered && !self->starttls_seen)
+    ms_account_set_starttls_seen (self, TRUE);
+  if (reply != NULL && reply->klass == MS_REPLY_CLASS_RATE_LIMITED &&
+      reply->until > self->rate_limited_until)
+    ms_account_set_rate_limited_until (self, reply->until);
+}
+
 gboolean
 ms_account_is_configured (MsAccount *self)
 {

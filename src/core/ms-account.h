@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include "ms-reply.h"
 #include "ms-smtp.h"
 
 G_BEGIN_DECLS
@@ -49,6 +50,10 @@ int          ms_account_get_max_per_day     (MsAccount *self);
 gboolean     ms_account_get_starttls_seen   (MsAccount *self);
 /* Writes the key; call it when a session saw STARTTLS offered. */
 void         ms_account_set_starttls_seen   (MsAccount *self, gboolean seen);
+/* After a test or a batch: STARTTLS seen, and a rate limit's end (never earlier). */
+void         ms_account_note_session        (MsAccount     *self,
+                                             gboolean       starttls_offered,
+                                             const MsReply *reply);
 
 /* [A-Za-z0-9_-]+, at most 64 characters. */
 gboolean     ms_account_name_is_valid       (const char *name);
