@@ -500,6 +500,7 @@ test_check_settings_hints (void)
   assert_contains (out, "port 465 with “Use SMTPS” on, or port 587");
   assert_contains (out, "is the key use-smtps: mailshot-cli --account cli-gmail config set use-smtps VALUE");
   assert_contains (err, "No password is stored");
+  assert_contains (err, "mailshot-cli --account cli-gmail password set");
   g_assert_null (strstr (out, "Find the server"));
 
   g_assert_cmpint (run ("Pw-Canary-0008\n", NULL, NULL, "--account", "cli-gmail", "password", "set", NULL), ==, 0);

@@ -208,6 +208,12 @@ ms_cli_test (const MsCliContext  *ctx,
       char *password = ms_secret_lookup_sync (ms_account_get_name (account), config->server,
                                               config->user, NULL, &secret_error);
 
+      if (password == NULL && g_error_matches (secret_error, MS_ERROR, MS_ERROR_NO_PASSWORD) &&
+          strcmp (ctx->account, MS_ACCOUNT_DEFAULT) != 0)
+        return ms_cli_fail (MS_CLI_FAILED,
+                            _("No password is stored for account “%s” (user “%s” on %s): "
+                              "run “mailshot-cli --account %s password set”."),
+                            ctx->account, config->user, config->server, ctx->account);
       if (password == NULL)
         return ms_cli_fail (MS_CLI_FAILED, "%s", secret_error->message);
       config->password = g_strdup (password);
