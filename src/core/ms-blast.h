@@ -1,5 +1,13 @@
 /* ms-blast.h: the e-blast job, a GTask worker driving N connections
  * SPDX-License-Identifier: GPL-3.0-or-later */
+
+/* How it runs: the GTask worker (the coordinator) owns its own MsJournal, the
+ * pacer and the message builder; it claims rows in small groups, renders each
+ * message just before it goes and hands it to one of N connection threads
+ * (one MsSmtp session each, two jobs queued ahead), then records the outcomes
+ * in short transactions. A thread per connection, not one curl multi handle:
+ * libcurl 7.88 waits for the end-of-DATA reply in a blocking loop, which made
+ * connections on one multi handle wait for each other. */
 #pragma once
 
 #include <gio/gio.h>
