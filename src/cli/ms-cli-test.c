@@ -273,7 +273,7 @@ ms_cli_test (const MsCliContext  *ctx,
 
   if (run.ok)
     {
-      g_print (_("The test message was sent to %s.\n"), to != NULL ? to : ms_account_get_email_address (account));
+      g_print (_("The server accepted the test message for %s: check that it arrives.\n"), to != NULL ? to : ms_account_get_email_address (account));
       return MS_CLI_OK;
     }
 
