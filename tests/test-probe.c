@@ -452,6 +452,15 @@ test_probe_cli (void)
   g_assert_nonnull (strstr (out, "Authenticate"));
   g_assert_nonnull (strstr (out, "EHLO"));
   g_assert_nonnull (strstr (out, "STARTTLS"));
+  /* --transcript: the dialog by direction, where TLS starts, AUTH blanked. */
+  g_assert_nonnull (strstr (out, "SMTP dialog (secrets blanked):"));
+  g_assert_nonnull (strstr (out, "\nC: EHLO "));
+  g_assert_nonnull (strstr (out, "\nS: 250"));
+  g_assert_nonnull (strstr (out, "\nC: STARTTLS\n"));
+  g_assert_nonnull (strstr (out, "* " MS_TRANSCRIPT_TLS_MARK));
+  g_assert_nonnull (strstr (out, "\nC: AUTH "));
+  g_assert_nonnull (strstr (out, "C: " MS_TRANSCRIPT_BLANK));
+  g_assert_nonnull (strstr (out, "bytes of message)"));
   g_assert_null (strstr (out, PASSWORD));
   g_assert_null (strstr (out, b64));
   g_assert_null (strstr (err, PASSWORD));
