@@ -30,9 +30,10 @@
  * crash during the wait does not turn them `uncertain`. */
 #define RELEASE_WAIT_USEC      (2 * G_USEC_PER_SEC)
 #define RATE_SAMPLES           50
-/* Messages handed to each connection ahead: the next one is rendered while
- * the current one is on the wire. */
-#define JOBS_PER_CONNECTION    2
+/* Messages handed to each connection ahead: the next ones are rendered while
+ * the current one is on the wire, and the coordinator need not wake up for
+ * every message (context switches were the main cost on two cores). */
+#define JOBS_PER_CONNECTION    4
 
 typedef struct {
   gint64 when;   /* monotonic µs */
@@ -330,6 +331,7 @@ struct _Run {
   GCancellable     *abort;            /* cuts the transfers in flight short */
   GAsyncQueue      *results;          /* Result*, from the connections' threads */
 
+  gint              eager;            /* atomic: report every result at once */
   Slot             *slots;
   guint             n_slots;
   guint             in_flight;
@@ -643,8 +645,13 @@ static void
 post_result (Run    *run,
              Result *r)
 {
+  Slot *slot = r->slot;
+
   g_async_queue_push (run->results, r);
-  wake (run->self);
+  /* The coordinator comes by at least every 100 ms; wake it early only when
+   * this connection is about to run dry, on a failure, or when it waits. */
+  if (!r->ok || g_async_queue_length (slot->jobs) < 2 || g_atomic_int_get (&run->eager))
+    wake (run->self);
 }
 
 /* Did the whole body leave before the transfer ended without a final
@@ -1197,6 +1204,7 @@ drive (Run     *run,
       read_results (run);
       if (g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run))
         g_cancellable_cancel (run->abort);
+      g_atomic_int_set (&run->eager, is_stopping (run) || run->exhausted || run->wait != WAIT_NONE);
       if (is_stopping (run))
         take_back_jobs (run);
       else if (!start_messages (run, error))
