@@ -730,6 +730,54 @@ test_pause_resume_cancel (void)
   }
 }
 
+static void
+test_abort (void)
+{
+  /* The server takes 20 s to answer the end of DATA: a first Ctrl-C waits
+   * for it, a second one cuts it short; the message whose body went out is
+   * uncertain, the rest stay queued, nothing is left `sending`. */
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--delay=EOM:20", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *out_path = ms_test_tmp_path ("bg.out");
+  g_autofree char *err_path = ms_test_tmp_path ("bg.err");
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  gint64 deadline, start;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("abort.csv", 5, NULL);
+  proc = spawn_send (csv, "1");
+  deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  while (TRUE)
+    {
+      g_autofree char *log = ms_test_server_get_log (server);
+
+      if (log != NULL && strstr (log, "\ndata ") != NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  start = g_get_monotonic_time ();
+  g_subprocess_send_signal (proc, SIGINT);
+  g_usleep (300 * 1000);
+  g_assert_nonnull (g_subprocess_get_identifier (proc));   /* still waiting for the reply */
+  g_subprocess_send_signal (proc, SIGINT);
+  g_assert_true (g_subprocess_wait (proc, NULL, NULL));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 1);
+  g_assert_true (g_file_get_contents (out_path, &out, NULL, NULL));
+  g_assert_true (g_file_get_contents (err_path, &err, NULL, NULL));
+  g_assert_nonnull (strstr (err, "blast resume"));
+
+  lines = report (first_line_id (out));
+  g_assert_cmpuint (count_state (lines, "uncertain"), ==, 1);
+  g_assert_cmpuint (count_state (lines, "queued"), ==, 4);
+  g_assert_cmpuint (count_state (lines, "sending"), ==, 0);
+}
+
 /* The API as the GUI uses it: progress in the caller's context, cancel. */
 typedef struct {
   GMainLoop *loop;
@@ -873,6 +921,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/drop-after-data", test_drop_after_data);
   g_test_add_func ("/mailshot/blast/connection-lost", test_connection_lost_before_data);
   g_test_add_func ("/mailshot/blast/pause-resume-cancel", test_pause_resume_cancel);
+  g_test_add_func ("/mailshot/blast/abort", test_abort);
   g_test_add_func ("/mailshot/blast/api", test_api);
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ms-blast.h"
@@ -283,6 +284,8 @@ typedef struct {
   GAsyncQueue  *jobs;        /* Job*, or the stop marker */
   guint         queued;      /* jobs handed over and not yet reported back */
   MsSmtp       *smtp;        /* owned by the thread while it runs */
+  GMutex        lock;        /* guards fd */
+  int           fd;          /* the connection's socket, -1 = none */
 } Slot;
 
 /* What a connection's thread reports for a job. */
@@ -667,6 +670,57 @@ body_was_sent (CURL   *easy,
   return uploaded > 0 && (guint64) uploaded >= g_bytes_get_size (message);
 }
 
+/* The connection's socket is tracked so that an abort can shut it down:
+ * libcurl 7.88 waits for the end-of-DATA reply in a blocking loop that does
+ * not call the progress callback, so a cancellable alone would wait for the
+ * server's timeout. */
+static curl_socket_t
+open_socket_cb (void                 *data,
+                curlsocktype          purpose,
+                struct curl_sockaddr *address)
+{
+  Slot *slot = data;
+  curl_socket_t fd = socket (address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+
+  if (fd != CURL_SOCKET_BAD)
+    {
+      g_mutex_lock (&slot->lock);
+      slot->fd = fd;
+      g_mutex_unlock (&slot->lock);
+    }
+  return fd;
+}
+
+static int
+close_socket_cb (void          *data,
+                 curl_socket_t  fd)
+{
+  Slot *slot = data;
+  int rc;
+
+  /* Closed under the lock, so that an abort never shuts down a reused fd. */
+  g_mutex_lock (&slot->lock);
+  if (slot->fd == fd)
+    slot->fd = -1;
+  rc = close (fd);
+  g_mutex_unlock (&slot->lock);
+  return rc;
+}
+
+static void
+shut_down_connections (Run *run)
+{
+  for (guint i = 0; i < run->n_slots; i++)
+    {
+      Slot *slot = &run->slots[i];
+
+      g_mutex_lock (&slot->lock);
+      if (slot->fd >= 0)
+        shutdown (slot->fd, SHUT_RDWR);
+      g_mutex_unlock (&slot->lock);
+    }
+}
+
 static void
 send_job (Slot   *slot,
           Result *r)
@@ -686,6 +740,10 @@ send_job (Slot   *slot,
           r->error_message = g_strdup (_("The connection could not be set up."));
           return;
         }
+      curl_easy_setopt (easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+      curl_easy_setopt (easy, CURLOPT_OPENSOCKETDATA, slot);
+      curl_easy_setopt (easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+      curl_easy_setopt (easy, CURLOPT_CLOSESOCKETDATA, slot);
       code = curl_easy_perform (easy);
       body_sent = code != CURLE_OK && body_was_sent (easy, job->message);
       g_clear_error (&error);
@@ -1164,7 +1222,10 @@ run_free (Run *run)
 
   stop_connections (run);
   for (guint i = 0; i < run->n_slots; i++)
-    g_clear_pointer (&run->slots[i].jobs, g_async_queue_unref);
+    {
+      g_clear_pointer (&run->slots[i].jobs, g_async_queue_unref);
+      g_mutex_clear (&run->slots[i].lock);
+    }
   g_free (run->slots);
   while ((row = g_queue_pop_head (&run->claimed)) != NULL)
     ms_journal_row_free (row);
@@ -1202,8 +1263,12 @@ drive (Run     *run,
       int n, timeout_ms;
 
       read_results (run);
-      if (g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run))
-        g_cancellable_cancel (run->abort);
+      if ((g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run)) &&
+          !g_cancellable_is_cancelled (run->abort))
+        {
+          g_cancellable_cancel (run->abort);
+          shut_down_connections (run);
+        }
       g_atomic_int_set (&run->eager, is_stopping (run) || run->exhausted || run->wait != WAIT_NONE);
       if (is_stopping (run))
         take_back_jobs (run);
@@ -1397,6 +1462,8 @@ blast_worker (GTask        *task,
 
       slot->run = run;
       slot->index = i;
+      slot->fd = -1;
+      g_mutex_init (&slot->lock);
       slot->jobs = g_async_queue_new ();
       slot->smtp = new_session (run);
       slot->thread = g_thread_new (name, connection_thread, slot);
@@ -1419,8 +1486,12 @@ out:
        * unstarted rows back to queued. */
       if (run->slots != NULL)
         {
-          if (g_atomic_int_get (&self->abort_requested) || is_cancelled (run))
-            g_cancellable_cancel (run->abort);
+          if ((g_atomic_int_get (&self->abort_requested) || is_cancelled (run)) &&
+              !g_cancellable_is_cancelled (run->abort))
+            {
+              g_cancellable_cancel (run->abort);
+              shut_down_connections (run);
+            }
           drain_in_flight (run);
         }
       if (!flush_outcomes (run, &local_error) || !release_claimed (run, &local_error))
