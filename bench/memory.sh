@@ -17,7 +17,7 @@ SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)
 
 tmp=$(mktemp -d /tmp/mailshot-memory.XXXXXX)
 SINK_PID=
-trap '[ -n "$SINK_PID" ] && { kill "$SINK_PID"; wait "$SINK_PID"; } 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'if [ -n "$SINK_PID" ]; then kill "$SINK_PID"; wait "$SINK_PID" || true; fi 2>/dev/null; rm -rf "$tmp"' EXIT
 bench_start_sink "$tmp"
 bench_text "$tmp/body.txt"
 

@@ -499,12 +499,13 @@ test_rate_limited (void)
   g_autofree char *until = NULL;
   g_autoptr(GHashTable) counts = NULL;
   g_autoptr(GHashTable) lines = NULL;
-  gint64 start, batch;
+  gint64 start, start_wall, batch;
   guint64 until_value = 0;
 
   configure_account (ms_test_server_get_port (server));
   csv = write_csv ("rate.csv", 30, NULL);
   start = g_get_monotonic_time ();
+  start_wall = g_get_real_time () / G_USEC_PER_SEC;
   g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
   batch = first_line_id (out);
   /* It waited (at least most of the 2 s) and then finished by itself. */
@@ -519,6 +520,8 @@ test_rate_limited (void)
   /* The wait was persisted to the account. */
   g_assert_cmpint (ms_test_run_cli (NULL, &until, NULL, "config", "get", "rate-limited-until", NULL), ==, 0);
   g_assert_true (g_ascii_string_to_unsigned (g_strstrip (until), 10, 0, G_MAXINT64, &until_value, NULL));
+  g_assert_cmpint ((gint64) until_value, >=, start_wall + 1);
+  g_assert_cmpint ((gint64) until_value, <=, g_get_real_time () / G_USEC_PER_SEC + 5);
 }
 
 static void

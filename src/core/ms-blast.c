@@ -1028,11 +1028,12 @@ handle_result (Run    *run,
     {
       run->done++;
       run->transport_failures = 0;
+      /* The wait is over; the account keeps the (past) time it waited
+       * until, which means "not limited" to every reader. */
       if (run->rate_limited_until != 0)
         {
           run->rate_limited_until = 0;
           ms_pacer_clear_rate_limit (run->pacer);
-          notify_rate_limit (run, 0);
         }
       add_outcome (run, row->id, MS_STATE_SENT, NULL, NULL, g_steal_pointer (&job->message_id), 0);
       return;
