@@ -781,6 +781,62 @@ test_abort (void)
   g_assert_cmpuint (count_state (lines, "sending"), ==, 0);
 }
 
+static void
+test_cannot_connect (void)
+{
+  /* Nothing listens: a few tries with growing waits, then the batch pauses
+   * with the advice instead of failing every recipient. */
+  MsTestServer *gone = start_plain_server ();
+  guint16 port = ms_test_server_get_port (gone);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *status_text = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  gint64 start, elapsed, batch;
+
+  ms_test_server_stop (gone);
+  configure_account (port);
+  csv = write_csv ("refused.csv", 10, NULL);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (blast_send (csv, &out, &err, "--connections", "3", NULL), ==, 1);
+  elapsed = g_get_monotonic_time () - start;
+  batch = first_line_id (out);
+  /* Retried with backoff (1 + 2 + 4 + 8 s), not at once, and not forever. */
+  g_assert_cmpint (elapsed, >=, 10 * G_USEC_PER_SEC);
+  g_assert_cmpint (elapsed, <, 60 * G_USEC_PER_SEC);
+  g_assert_nonnull (strstr (err, "blast resume"));
+  status_text = batch_status (batch);
+  g_assert_nonnull (strstr (status_text, "paused"));
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "queued"), ==, 10);
+}
+
+static void
+test_missing_password (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--auth=PLAIN", "--user=nopw", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *list_before = NULL;
+  g_autofree char *list_after = NULL;
+
+  configure_account (ms_test_server_get_port (server));
+  cli_ok ("config", "set", "needs-authentication", "true", NULL);
+  cli_ok ("config", "set", "user-id", "nopw", NULL);
+  g_assert_cmpint (ms_test_run_cli (NULL, &list_before, NULL, "blast", "list", NULL), ==, 0);
+  csv = write_csv ("nopw.csv", 3, NULL);
+  g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 1);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_nonnull (strstr (err, "password"));
+  /* Nothing was imported, nothing sent. */
+  g_assert_cmpint (ms_test_run_cli (NULL, &list_after, NULL, "blast", "list", NULL), ==, 0);
+  g_assert_cmpstr (list_after, ==, list_before);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  cli_ok ("config", "set", "needs-authentication", "false", NULL);
+}
+
 /* The API as the GUI uses it: progress in the caller's context, cancel. */
 typedef struct {
   GMainLoop *loop;
@@ -925,6 +981,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/connection-lost", test_connection_lost_before_data);
   g_test_add_func ("/mailshot/blast/pause-resume-cancel", test_pause_resume_cancel);
   g_test_add_func ("/mailshot/blast/abort", test_abort);
+  g_test_add_func ("/mailshot/blast/cannot-connect", test_cannot_connect);
+  g_test_add_func ("/mailshot/blast/missing-password", test_missing_password);
   g_test_add_func ("/mailshot/blast/api", test_api);
   return g_test_run ();
 }

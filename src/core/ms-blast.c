@@ -26,7 +26,7 @@
 #define COUNTS_INTERVAL_USEC   (2 * G_USEC_PER_SEC)
 /* Transport failures in a row (no message got through in between) before
  * the batch pauses with the advice. */
-#define MAX_TRANSPORT_FAILURES 6
+#define MAX_TRANSPORT_FAILURES 5
 /* Wait longer than this and the claimed rows go back to `queued`, so that a
  * crash during the wait does not turn them `uncertain`. */
 #define RELEASE_WAIT_USEC      (2 * G_USEC_PER_SEC)
@@ -269,6 +269,7 @@ typedef struct {
   MsJournalRow *row;
   GBytes       *message;
   char         *message_id;
+  gint64        handed_at;   /* monotonic µs */
 } Job;
 
 typedef struct _Run Run;
@@ -353,6 +354,7 @@ struct _Run {
   gint64            wait_until_usec;  /* real time */
   gint64            rate_limited_until; /* unix seconds, 0 = none */
   guint             transport_failures;
+  gint64            last_transport_failure;   /* monotonic µs */
   gint64            reconnect_at;     /* real µs */
 
   GError           *stop_error;       /* a stop-class reply */
@@ -961,6 +963,7 @@ start_messages (Run     *run,
           }
         slot->queued++;
         run->in_flight++;
+        job->handed_at = g_get_monotonic_time ();
         ms_pacer_record_send (run->pacer, now);
         g_async_queue_push (slot->jobs, job);
       }
@@ -986,11 +989,17 @@ enter_stop (Run           *run,
  * and after a few in a row, pause with the advice. */
 static void
 transport_failure (Run           *run,
+                   const Job     *job,
                    const MsReply *reply,
                    gboolean       immediate_retry_ok)
 {
   gint64 now = g_get_real_time ();
 
+  /* N connections that fail together are one failed try, not N: only a
+   * job handed out after the last failure counts again. */
+  if (job->handed_at <= run->last_transport_failure)
+    return;
+  run->last_transport_failure = g_get_monotonic_time ();
   run->transport_failures++;
   if (run->transport_failures >= MAX_TRANSPORT_FAILURES)
     {
@@ -1120,19 +1129,19 @@ handle_result (Run    *run,
           run->done++;
           add_outcome (run, row->id, MS_STATE_UNCERTAIN, reply, NULL,
                        g_steal_pointer (&job->message_id), 0);
-          transport_failure (run, reply, TRUE);
+          transport_failure (run, job, reply, TRUE);
         }
       else
         {
           /* Not delivered: retry on a fresh connection, unclaimed. */
           g_queue_push_head (&run->claimed, g_steal_pointer (&job->row));
-          transport_failure (run, reply, reply->klass == MS_REPLY_CLASS_CONNECTION_LOST);
+          transport_failure (run, job, reply, reply->klass == MS_REPLY_CLASS_CONNECTION_LOST);
         }
       break;
 
     case MS_REPLY_CLASS_CANNOT_CONNECT:
       g_queue_push_head (&run->claimed, g_steal_pointer (&job->row));
-      transport_failure (run, reply, FALSE);
+      transport_failure (run, job, reply, FALSE);
       break;
 
     case MS_REPLY_CLASS_AUTH_FAILED:
