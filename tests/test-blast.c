@@ -837,6 +837,29 @@ test_missing_password (void)
   cli_ok ("config", "set", "needs-authentication", "false", NULL);
 }
 
+static void
+test_pacer (void)
+{
+  /* 120 a minute is one every half second, spread evenly, not a burst. */
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  gint64 start, elapsed;
+
+  configure_account (ms_test_server_get_port (server));
+  cli_ok ("config", "set", "max-per-minute", "120", NULL);
+  csv = write_csv ("paced.csv", 6, NULL);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (blast_send (csv, &out, NULL, "--connections", "3", NULL), ==, 0);
+  elapsed = g_get_monotonic_time () - start;
+  cli_ok ("config", "reset", "max-per-minute", NULL);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 6);
+  g_assert_cmpint (elapsed, >=, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (elapsed, <, 20 * G_USEC_PER_SEC);
+}
+
 /* The API as the GUI uses it: progress in the caller's context, cancel. */
 typedef struct {
   GMainLoop *loop;
@@ -980,6 +1003,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/drop-after-data", test_drop_after_data);
   g_test_add_func ("/mailshot/blast/connection-lost", test_connection_lost_before_data);
   g_test_add_func ("/mailshot/blast/pause-resume-cancel", test_pause_resume_cancel);
+  g_test_add_func ("/mailshot/blast/pacer", test_pacer);
   g_test_add_func ("/mailshot/blast/abort", test_abort);
   g_test_add_func ("/mailshot/blast/cannot-connect", test_cannot_connect);
   g_test_add_func ("/mailshot/blast/missing-password", test_missing_password);
