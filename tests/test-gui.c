@@ -607,6 +607,9 @@ test_dialog_passes (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
   g_assert_true (ms_test_server_log_contains (server, "auth PLAIN u ok") ||
                  ms_test_server_log_contains (server, "auth LOGIN u ok"));
+  /* The account keeps that this server offers STARTTLS (the downgrade check). */
+  g_assert_true (g_settings_get_boolean (get_settings (), "starttls-seen"));
+  g_assert_cmpint (g_settings_get_int64 (get_settings (), "rate-limited-until"), ==, 0);
 
   /* The transcript is there, without the password. */
   g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "transcript_expander")));
@@ -650,6 +653,44 @@ test_dialog_wrong_password (void)
 
   close_dialog (dialog);
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
+  reset_account ();
+}
+
+/* A rate limit met by the test is kept on the account, so that a blast
+ * started next waits too, and the settings window shows it. */
+static void
+test_dialog_rate_limited (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=none",
+                                                         "--fault=MAIL:421 4.4.2 Message submission rate for this "
+                                                         "client has exceeded the configured limit", NULL);
+  gint64 before = g_get_real_time () / G_USEC_PER_SEC;
+  MsTestDialog *dialog;
+  MsProbe *probe;
+  MsAccountWindow *win;
+  gint64 until;
+
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_server_get_port (server));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+
+  dialog = run_test_dialog ();
+  probe = ms_test_dialog_get_probe (dialog);
+  g_test_message ("outcome: %s", ms_test_dialog_get_outcome (dialog));
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_ENVELOPE);
+  g_assert_cmpint (ms_probe_get_reply (probe)->klass, ==, MS_REPLY_CLASS_RATE_LIMITED);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (DIALOG_CHILD (dialog, "reply_row")), "421 4.4.2"));
+
+  until = g_settings_get_int64 (get_settings (), "rate-limited-until");
+  g_assert_cmpint (until, >=, before + 50);
+  g_assert_cmpint (until, <=, g_get_real_time () / G_USEC_PER_SEC + 70);
+  /* No STARTTLS on this server: nothing to remember. */
+  g_assert_false (g_settings_get_boolean (get_settings (), "starttls-seen"));
+  close_dialog (dialog);
+
+  win = open_settings ();
+  g_assert_true (gtk_widget_get_visible (ms_account_window_get_row (win, "rate-limited-until")));
+  close_settings (win);
   reset_account ();
 }
 
@@ -900,6 +941,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/password", test_password);
   g_test_add_func ("/mailshot/gui/test-dialog/passes", test_dialog_passes);
   g_test_add_func ("/mailshot/gui/test-dialog/wrong-password", test_dialog_wrong_password);
+  g_test_add_func ("/mailshot/gui/test-dialog/rate-limited", test_dialog_rate_limited);
   g_test_add_func ("/mailshot/gui/test-dialog/wrong-port", test_dialog_wrong_port);
   g_test_add_func ("/mailshot/gui/test-dialog/no-password", test_dialog_no_password);
   g_test_add_func ("/mailshot/gui/test-dialog/cancel", test_dialog_cancel);

@@ -246,11 +246,20 @@ probe_done (GObject      *source,
   g_autofree char *heading = NULL;
   const MsReply *reply;
   MsProbeStep failed;
+  gboolean ok;
+
+  ok = ms_probe_run_finish (probe, result, &error);
+  /* What the server showed (STARTTLS offered, a rate limit) is worth keeping
+   * for the next session, as `mailshot-cli test` keeps it, even when the
+   * window has gone in the meantime. */
+  if (self->account != NULL)
+    ms_account_note_session (self->account, ms_probe_get_starttls_offered (probe),
+                             ms_probe_get_reply (probe));
 
   if (probe != self->probe || self->cancellable == NULL)
     return;
 
-  if (ms_probe_run_finish (probe, result, &error))
+  if (ok)
     {
       g_autofree char *address = g_settings_get_string (ms_account_get_settings (self->account), "email-address");
       g_autofree char *summary = g_strdup_printf (_("The server accepted it for %s. Check that it arrives."), address);
@@ -519,7 +528,6 @@ ms_test_dialog_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_TEST_DIALOG);
   g_clear_object (&self->probe);
-  g_clear_object (&self->account);
 
   G_OBJECT_CLASS (ms_test_dialog_parent_class)->dispose (object);
 }
@@ -529,6 +537,9 @@ ms_test_dialog_finalize (GObject *object)
 {
   MsTestDialog *self = MS_TEST_DIALOG (object);
 
+  /* Kept until here: a probe that ends after the window has gone still
+   * notes what it learnt on the account. */
+  g_clear_object (&self->account);
   g_clear_pointer (&self->outcome, g_free);
 
   G_OBJECT_CLASS (ms_test_dialog_parent_class)->finalize (object);
