@@ -248,6 +248,7 @@ run_batch (MsAccount  *account,
   guint sigint_id, sigterm_id;
   guint counts[MS_N_STATES] = { 0 };
   g_autofree char *summary = NULL;
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
   int status;
 
   if (!ms_account_is_configured (account))
@@ -315,7 +316,7 @@ run_batch (MsAccount  *account,
         {
           ms_cli_fail (status, "%s", state.error->message);
           if (ms_blast_get_status (blast) == MS_BATCH_PAUSED)
-            g_printerr (_("Paused: “mailshot-cli blast resume %" G_GINT64_FORMAT "” carries on.\n"), batch);
+            g_printerr (_("Paused: “mailshot-cli blast resume %s” carries on.\n"), id);
         }
     }
   else if (ms_blast_get_status (blast) == MS_BATCH_FINISHED)
@@ -323,7 +324,7 @@ run_batch (MsAccount  *account,
       status = MS_CLI_OK;
       g_printerr (_("Finished: %s.\n"), summary != NULL ? summary : "");
       if (counts[MS_STATE_FAILED] + counts[MS_STATE_UNCERTAIN] > 0)
-        g_printerr (_("See what did not go out with “mailshot-cli pending --batch %" G_GINT64_FORMAT "”.\n"), batch);
+        g_printerr (_("See what did not go out with “mailshot-cli pending --batch %s”.\n"), id);
     }
   else if (ms_blast_get_status (blast) == MS_BATCH_CANCELLED)
     {
@@ -337,7 +338,7 @@ run_batch (MsAccount  *account,
       status = MS_CLI_FAILED;
       if (info != NULL && info->pause_reason != NULL)
         g_printerr ("%s\n", info->pause_reason);
-      g_printerr (_("Paused: “mailshot-cli blast resume %" G_GINT64_FORMAT "” carries on.\n"), batch);
+      g_printerr (_("Paused: “mailshot-cli blast resume %s” carries on.\n"), id);
     }
   g_clear_error (&state.error);
   return status;
@@ -566,8 +567,9 @@ print_status (const MsBatchInfo *info)
 {
   g_autofree char *created = format_time (info->created);
   g_autofree char *counts = format_counts (info->counts);
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
 
-  g_print (_("Batch %" G_GINT64_FORMAT ": %s\n"), info->id, ms_batch_status_to_string (info->status));
+  g_print (_("Batch %s: %s\n"), id, ms_batch_status_to_string (info->status));
   g_print (_("Subject: %s\n"), info->subject != NULL ? info->subject : "");
   g_print (_("Account: %s\n"), info->account != NULL ? info->account : "");
   g_print (_("Created: %s\n"), created);
@@ -575,8 +577,8 @@ print_status (const MsBatchInfo *info)
   if (info->pause_reason != NULL && *info->pause_reason != '\0')
     g_print (_("Paused because: %s\n"), info->pause_reason);
   if (info->counts[MS_STATE_UNCERTAIN] > 0)
-    g_print (_("%u uncertain: they may have been delivered; see “mailshot-cli pending --state uncertain --batch %"
-               G_GINT64_FORMAT "”\n"), info->counts[MS_STATE_UNCERTAIN], info->id);
+    g_print (_("%u uncertain: they may have been delivered; see “mailshot-cli pending --state uncertain --batch %s”\n"),
+             info->counts[MS_STATE_UNCERTAIN], id);
 }
 
 static int
@@ -609,6 +611,7 @@ blast_resume (const MsCliContext *ctx,
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchInfo) info = NULL;
   g_autoptr(MsAccount) account = NULL;
+  g_autofree char *id = NULL;
   gboolean no_wait = FALSE;
   int connections = 0;
   int status = MS_CLI_OK;
@@ -634,12 +637,13 @@ blast_resume (const MsCliContext *ctx,
   info = get_batch (journal, argv[1], "resume", &status);
   if (info == NULL)
     return status;
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
   if (info->status == MS_BATCH_CANCELLED)
-    return ms_cli_fail (MS_CLI_FAILED, _("batch %" G_GINT64_FORMAT " was cancelled; it cannot be resumed"), info->id);
+    return ms_cli_fail (MS_CLI_FAILED, _("batch %s was cancelled; it cannot be resumed"), id);
   if (info->counts[MS_STATE_UNCERTAIN] > 0)
     g_printerr (_("%u messages are uncertain and are not sent again; see “mailshot-cli pending --state uncertain "
-                  "--batch %" G_GINT64_FORMAT "” and retry them with “mailshot-cli pending --retry ROW”.\n"),
-                info->counts[MS_STATE_UNCERTAIN], info->id);
+                  "--batch %s” and retry them with “mailshot-cli pending --retry ROW”.\n"),
+                info->counts[MS_STATE_UNCERTAIN], id);
 
   /* The batch is sent from the account it was created with. */
   account = ms_account_new (info->account != NULL && *info->account ? info->account : ctx->account, &error);
@@ -656,6 +660,7 @@ blast_cancel (int    argc,
   g_autoptr(MsBatchInfo) info = NULL;
   g_autoptr(MsBatchInfo) after = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
   int status = MS_CLI_OK;
 
   if (argc > 2)
@@ -666,11 +671,12 @@ blast_cancel (int    argc,
   info = get_batch (journal, argv[1], "cancel", &status);
   if (info == NULL)
     return status;
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
   if (!ms_journal_cancel_batch (journal, info->id, &error) ||
       !ms_journal_set_batch_status (journal, info->id, MS_BATCH_CANCELLED, NULL, &error))
     return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
   after = ms_journal_get_batch_info (journal, info->id, NULL);
-  g_print (_("Batch %" G_GINT64_FORMAT " cancelled: %u messages will not be sent.\n"), info->id,
+  g_print (_("Batch %s cancelled: %u messages will not be sent.\n"), id,
            after != NULL ? after->counts[MS_STATE_CANCELLED] : 0);
   return MS_CLI_OK;
 }

@@ -134,7 +134,11 @@ ms_cli_pending (const MsCliContext *ctx,
           if (!ms_journal_retry_row (journal, row, &error))
             return ms_cli_fail (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_FOUND) ? MS_CLI_USAGE : MS_CLI_FAILED,
                                 "--retry %s: %s", retry_args[i], error->message);
-          g_print (_("Row %" G_GINT64_FORMAT " is queued again; “mailshot-cli blast resume” sends it.\n"), row);
+          {
+            g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, row);
+
+            g_print (_("Row %s is queued again; “mailshot-cli blast resume” sends it.\n"), id);
+          }
         }
       for (guint i = 0; skip_args != NULL && skip_args[i] != NULL; i++)
         {
@@ -144,7 +148,11 @@ ms_cli_pending (const MsCliContext *ctx,
           if (!ms_journal_skip_row (journal, row, &error))
             return ms_cli_fail (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_FOUND) ? MS_CLI_USAGE : MS_CLI_FAILED,
                                 "--skip %s: %s", skip_args[i], error->message);
-          g_print (_("Row %" G_GINT64_FORMAT " is skipped: it will not be sent.\n"), row);
+          {
+            g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, row);
+
+            g_print (_("Row %s is skipped: it will not be sent.\n"), id);
+          }
         }
       return MS_CLI_OK;
     }

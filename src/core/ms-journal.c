@@ -587,22 +587,32 @@ fail (MsJournal  *self,
   return FALSE;
 }
 
+/* Numbers go into translatable messages as strings: xgettext cuts a string
+ * at a G_GINT64_FORMAT, since that is a macro. */
+static char *
+id_string (gint64 id)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, id);
+}
+
 static void
 set_batch_not_found (gint64   batch,
                      GError **error)
 {
+  g_autofree char *id = id_string (batch);
+
   g_set_error (error, MS_ERROR, MS_ERROR_NOT_FOUND,
-               _("No batch %" G_GINT64_FORMAT ". `mailshot-cli blast list` shows the batches."),
-               batch);
+               _("No batch %s. `mailshot-cli blast list` shows the batches."), id);
 }
 
 static void
 set_row_not_found (gint64   row,
                    GError **error)
 {
+  g_autofree char *id = id_string (row);
+
   g_set_error (error, MS_ERROR, MS_ERROR_NOT_FOUND,
-               _("No recipient row %" G_GINT64_FORMAT ". `mailshot-cli pending` lists the rows."),
-               row);
+               _("No recipient row %s. `mailshot-cli pending` lists the rows."), id);
 }
 
 /* Statements are prepared once, on first use, and kept for the life of the
@@ -1914,16 +1924,18 @@ static gboolean
 refuse_row (const MsJournalRow  *row,
             GError             **error)
 {
+  g_autofree char *id = id_string (row->id);
+
   if (row->state == MS_STATE_SENT)
     g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                 _("The message to %s (row %" G_GINT64_FORMAT ") was sent already. "
+                 _("The message to %s (row %s) was sent already. "
                    "Mailshot does not send it twice."),
-                 row->address, row->id);
+                 row->address, id);
   else
     g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                 _("The message to %s (row %" G_GINT64_FORMAT ") is being sent right now. "
+                 _("The message to %s (row %s) is being sent right now. "
                    "Pause the batch first."),
-                 row->address, row->id);
+                 row->address, id);
   return FALSE;
 }
 
@@ -2087,10 +2099,12 @@ ms_journal_set_row_address (MsJournal   *self,
     goto failed;
   if (existing != 0 && existing != row_id)
     {
+      g_autofree char *id = id_string (row->batch);
+
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                   _("Batch %" G_GINT64_FORMAT " already has the recipient %s. "
+                   _("Batch %s already has the recipient %s. "
                      "Skip this row instead."),
-                   row->batch, trimmed);
+                   id, trimmed);
       goto failed;
     }
 
@@ -2110,10 +2124,12 @@ ms_journal_set_row_address (MsJournal   *self,
 
   if (rc == SQLITE_CONSTRAINT_UNIQUE)
     {
+      g_autofree char *id = id_string (row->batch);
+
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                   _("Batch %" G_GINT64_FORMAT " already has the recipient %s. "
+                   _("Batch %s already has the recipient %s. "
                      "Skip this row instead."),
-                   row->batch, trimmed);
+                   id, trimmed);
       goto failed;
     }
   if (rc != SQLITE_DONE)
@@ -2321,16 +2337,18 @@ ms_journal_lock_batch (MsJournal  *self,
         {
           g_auto(GStrv) parts = holder ? g_strsplit (holder, " ", 3) : NULL;
 
+          g_autofree char *id = id_string (batch);
+
           if (parts != NULL && parts[0] != NULL && parts[1] != NULL)
             g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
-                         _("Batch %" G_GINT64_FORMAT " is being sent by another Mailshot process "
+                         _("Batch %s is being sent by another Mailshot process "
                            "(pid %s on %s). Wait until it stops, or pause it there."),
-                         batch, parts[0], parts[1]);
+                         id, parts[0], parts[1]);
           else
             g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
-                         _("Batch %" G_GINT64_FORMAT " is being sent by another Mailshot process. "
+                         _("Batch %s is being sent by another Mailshot process. "
                            "Wait until it stops, or pause it there."),
-                         batch);
+                         id);
         }
       return FALSE;
     }
