@@ -607,6 +607,18 @@ test_dialog_passes (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
   g_assert_true (ms_test_server_log_contains (server, "auth PLAIN u ok") ||
                  ms_test_server_log_contains (server, "auth LOGIN u ok"));
+  /* The test message went out in CRLF, body lines included. */
+  {
+    g_autoptr(GPtrArray) messages = ms_test_server_get_messages (server);
+    gsize size;
+    const char *data = g_bytes_get_data (g_ptr_array_index (messages, 0), &size);
+    g_autofree char *text = g_strndup (data, size);
+
+    g_assert_nonnull (strstr (text, "\r\nSent: "));
+    for (gsize i = 0; i < size; i++)
+      if (data[i] == '\n')
+        g_assert_true (i > 0 && data[i - 1] == '\r');
+  }
   /* The account keeps that this server offers STARTTLS (the downgrade check). */
   g_assert_true (g_settings_get_boolean (get_settings (), "starttls-seen"));
   g_assert_cmpint (g_settings_get_int64 (get_settings (), "rate-limited-until"), ==, 0);

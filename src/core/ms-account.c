@@ -1067,18 +1067,24 @@ ms_account_check_value (const char  *key,
 
         if (!g_ascii_string_to_signed (stripped, 10, info->min, info->max, &number, NULL))
           {
+            /* The bounds go in as strings: xgettext cannot see a
+             * G_GINT64_FORMAT inside _(), and would cut the message there. */
+            g_autofree char *min = g_strdup_printf ("%" G_GINT64_FORMAT, info->min);
+            g_autofree char *max = g_strdup_printf ("%" G_GINT64_FORMAT, info->max);
+
             if (strcmp (key, "timeout") == 0)
+              /* Translators: the first %s is a key, the last the value typed. */
               g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                           _("%s: must be a whole number of seconds from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT " (got “%s”)"),
-                           key, info->min, info->max, text);
+                           _("%s: must be a whole number of seconds from %s to %s (got “%s”)"),
+                           key, min, max, text);
             else if (info->min == 0)
               g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                           _("%s: must be a whole number from 0 to %" G_GINT64_FORMAT ", where 0 means no limit (got “%s”)"),
-                           key, info->max, text);
+                           _("%s: must be a whole number from 0 to %s, where 0 means no limit (got “%s”)"),
+                           key, max, text);
             else
               g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                           _("%s: must be a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT " (got “%s”)"),
-                           key, info->min, info->max, text);
+                           _("%s: must be a whole number from %s to %s (got “%s”)"),
+                           key, min, max, text);
             return FALSE;
           }
         result = g_variant_new_int32 ((gint32) number);

@@ -547,13 +547,15 @@ build_test_message (ProbeJob  *job,
 
   /* Says what it is, when and from where, so whoever receives it knows. */
   subject = g_strdup_printf (_("Mailshot test message (%s)"), when);
-  text = g_strdup_printf (_("This is a test message sent by Mailshot to check the SMTP settings of %s.\r\n"
-                            "\r\n"
-                            "Sent: %s\r\n"
-                            "From the computer: %s\r\n"
-                            "Through the server: %s, port %d (%s)\r\n"
-                            "\r\n"
-                            "If you received it, the account can send mail. You can delete this message.\r\n"),
+  /* Plain "\n" for the translators: ms_message_build_simple() puts the lines
+   * in CRLF on the wire. */
+  text = g_strdup_printf (_("This is a test message sent by Mailshot to check the SMTP settings of %s.\n"
+                            "\n"
+                            "Sent: %s\n"
+                            "From the computer: %s\n"
+                            "Through the server: %s, port %d (%s)\n"
+                            "\n"
+                            "If you received it, the account can send mail. You can delete this message.\n"),
                           job->config->from_address, when, host,
                           job->config->server, job->config->port,
                           job->config->use_smtps ? _("SMTPS") : _("STARTTLS when offered"));
