@@ -209,6 +209,23 @@ test_templates (void)
       g_assert_nonnull (text);
       g_assert_true (gtk_test_accessible_has_property (GTK_ACCESSIBLE (text), GTK_ACCESSIBLE_PROPERTY_LABEL));
     }
+  /* Advice and `mailshot-cli config --help` name settings as the window
+   * shows them (“Messages per rolling day”): each row must carry that name. */
+  {
+    g_auto(GStrv) keys = ms_account_list_keys ();
+
+    for (guint i = 0; keys[i] != NULL; i++)
+      {
+        GtkWidget *row = ms_account_window_get_row (settings, keys[i]);
+        g_autoptr(GString) title = NULL;
+
+        g_assert_nonnull (row);
+        title = g_string_new (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)));
+        g_string_replace (title, "_", "", 0);
+        g_test_message ("%s: %s", keys[i], title->str);
+        g_assert_true (g_str_has_prefix (title->str, ms_account_get_key_label (keys[i])));
+      }
+  }
   spin_for (100);
   close_settings (settings);
 
