@@ -347,6 +347,66 @@ test_send_basic (void)
   }
   status_text = batch_status (batch);
   g_assert_nonnull (strstr (status_text, "finished"));
+
+  /* Not on a terminal: progress comes as whole lines, never rewritten in place. */
+  g_assert_null (strchr (err, '\r'));
+
+  /* A finished batch cannot be cancelled: it stays finished. */
+  {
+    g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+    g_autofree char *cancel_err = NULL;
+    g_autofree char *status_after = NULL;
+
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, &cancel_err, "blast", "cancel", id, NULL), ==, 1);
+    g_assert_nonnull (strstr (cancel_err, "finished"));
+    status_after = batch_status (batch);
+    g_assert_nonnull (strstr (status_after, "finished"));
+  }
+}
+
+/* Every command explains itself: --help exits 0 with a usage line naming the
+ * command, a summary and examples. */
+static void
+test_help (void)
+{
+  const char *subs[] = { "send", "list", "status", "resume", "cancel", "report" };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (ms_test_run_cli (NULL, &out, &err, "blast", "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "blast COMMAND"));
+  for (guint i = 0; i < G_N_ELEMENTS (subs); i++)
+    g_assert_nonnull (strstr (out, subs[i]));
+  g_assert_nonnull (strstr (out, "Examples:"));
+  g_assert_cmpstr (err, ==, "");
+
+  for (guint i = 0; i < G_N_ELEMENTS (subs); i++)
+    {
+      g_autofree char *sub_out = NULL;
+      g_autofree char *sub_err = NULL;
+      g_autofree char *usage = g_strdup_printf ("mailshot-cli blast %s [OPTION", subs[i]);
+      g_autofree char *example = g_strdup_printf ("  mailshot-cli blast %s", subs[i]);
+
+      g_assert_cmpint (ms_test_run_cli (NULL, &sub_out, &sub_err, "blast", subs[i], "--help", NULL), ==, 0);
+      g_assert_nonnull (strstr (sub_out, usage));
+      g_assert_nonnull (strstr (sub_out, "Examples:"));
+      g_assert_nonnull (strstr (sub_out, example));
+    }
+
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (ms_test_run_cli (NULL, &out, NULL, "blast", "help", "report", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "address,state,attempts,time,reply_code,reply_text,message_id"));
+
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (ms_test_run_cli (NULL, &out, NULL, "pending", "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "mailshot-cli pending [OPTION"));
+  g_assert_nonnull (strstr (out, "--retry"));
+  g_assert_nonnull (strstr (out, "Examples:"));
+
+  /* No command: usage error, pointing at --help. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "blast", NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "blast --help"));
 }
 
 static void
@@ -1015,5 +1075,6 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/cannot-connect", test_cannot_connect);
   g_test_add_func ("/mailshot/blast/missing-password", test_missing_password);
   g_test_add_func ("/mailshot/blast/api", test_api);
+  g_test_add_func ("/mailshot/blast/help", test_help);
   return g_test_run ();
 }

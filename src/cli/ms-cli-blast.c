@@ -104,6 +104,38 @@ get_batch (MsJournal  *journal,
   return info;
 }
 
+/* Parses the options of `blast SUB`. The usage line of --help names the
+ * subcommand ("mailshot-cli blast send [OPTION…]"): GOption takes it from the
+ * program name. */
+static gboolean
+parse_options (const char          *sub,
+               const char          *parameters,
+               const char          *summary,
+               const char          *description,
+               const GOptionEntry  *entries,
+               int                 *argc,
+               char              ***argv,
+               int                 *status)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (parameters);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prgname = g_strdup_printf ("mailshot-cli blast %s", sub);
+  gboolean ok;
+
+  g_option_context_set_summary (context, summary);
+  if (description != NULL)
+    g_option_context_set_description (context, description);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_set_prgname (prgname);
+  ok = g_option_context_parse (context, argc, argv, &error);
+  g_set_prgname ("mailshot-cli");
+  if (!ok)
+    *status = ms_cli_fail (MS_CLI_USAGE, "blast %s: %s", sub, error->message);
+  return ok;
+}
+
 /* ------------------------------------------------------------------ running */
 
 typedef struct {
@@ -404,7 +436,6 @@ blast_send (const MsCliContext *ctx,
             int                 argc,
             char              **argv)
 {
-  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *recipients = NULL;
   g_autofree char *subject = NULL;
@@ -438,12 +469,29 @@ blast_send (const MsCliContext *ctx,
     { NULL }
   };
 
-  context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, _("Import a recipient list into a new batch and send it."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return ms_cli_fail (MS_CLI_USAGE, "blast send: %s", error->message);
+  if (!parse_options ("send", NULL,
+                      _("Import a recipient list (CSV with a header row) into a new batch and send it, merged per "
+                        "recipient, through the account’s SMTP server. The batch ID is the first line of standard "
+                        "output; progress and the outcome go to standard error. Ctrl-C pauses (the messages in "
+                        "flight finish first); “mailshot-cli blast resume ID” carries on."),
+                      _("In the subject and the bodies, {{field}} is replaced by the recipient’s value in that CSV "
+                        "column; in the HTML body the value is HTML-escaped, and {{{field}}} inserts it as it is.\n"
+                        "The address column is found by its name (email, e-mail, email address, mail) unless "
+                        "--email-column names it. Rows with a bad or empty address, a wrong number of fields or "
+                        "text that is not UTF-8 are listed with their line numbers and left out; an address that "
+                        "comes twice is sent once.\n"
+                        "\n"
+                        "Examples:\n"
+                        "  mailshot-cli blast send --recipients members.csv --subject \"News for {{name}}\" --text news.txt\n"
+                        "  mailshot-cli blast send -r members.csv -s \"Spring news\" -t news.txt --html news.html \\\n"
+                        "      --attach programme.pdf --connections 4\n"
+                        "  mailshot-cli --account office blast send -r staff.csv -s \"Closed on Friday\" -t note.txt\n"
+                        "\n"
+                        "Exit status: 0 every recipient was dealt with (see “mailshot-cli blast report ID”), "
+                        "1 the batch paused, was cancelled or failed (the reason is on standard error), "
+                        "2 bad usage or bad input (nothing was sent)."),
+                      entries, &argc, &argv, &status))
+    return status;
   if (argc > 1)
     return ms_cli_fail (MS_CLI_USAGE, _("blast send: unexpected argument “%s”"), argv[1]);
   if (recipients == NULL)
@@ -542,6 +590,14 @@ blast_list (int    argc,
   g_autoptr(GError) error = NULL;
   int status = MS_CLI_OK;
 
+  if (!parse_options ("list", NULL,
+                      _("Print the batches, newest first, one per line: the batch ID, its status, when it was "
+                        "created, how many were sent of how many, the account and the subject, separated by tabs."),
+                      _("Examples:\n"
+                        "  mailshot-cli blast list\n"
+                        "  mailshot-cli blast list | head -n 1 | cut -f 1     # the newest batch’s ID"),
+                      NULL, &argc, &argv, &status))
+    return status;
   if (argc > 1)
     return ms_cli_fail (MS_CLI_USAGE, _("blast list: unexpected argument “%s”"), argv[1]);
   journal = open_journal (&status);
@@ -589,6 +645,15 @@ blast_status (int    argc,
   g_autoptr(MsBatchInfo) info = NULL;
   int status = MS_CLI_OK;
 
+  if (!parse_options ("status", _("ID"),
+                      _("Show what batch ID is doing: its status, how many recipients are in each state, and why "
+                        "it paused."),
+                      _("Examples:\n"
+                        "  mailshot-cli blast status 3\n"
+                        "\n"
+                        "The IDs are in “mailshot-cli blast list”."),
+                      NULL, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return ms_cli_fail (MS_CLI_USAGE, _("blast status: unexpected argument “%s”"), argv[2]);
   journal = open_journal (&status);
@@ -606,7 +671,6 @@ blast_resume (const MsCliContext *ctx,
               int                 argc,
               char              **argv)
 {
-  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchInfo) info = NULL;
@@ -621,11 +685,20 @@ blast_resume (const MsCliContext *ctx,
     { NULL }
   };
 
-  context = g_option_context_new (_("ID"));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return ms_cli_fail (MS_CLI_USAGE, "blast resume: %s", error->message);
+  if (!parse_options ("resume", _("ID"),
+                      _("Carry on with batch ID where it stopped: after a pause, Ctrl-C, a rate limit, a crash or a "
+                        "fixed setting. It is sent from the account it was created with. Messages that may have "
+                        "gone out when it was interrupted (uncertain) are not sent again unless you retry them "
+                        "with “mailshot-cli pending --retry ROW”."),
+                      _("Examples:\n"
+                        "  mailshot-cli blast resume 3\n"
+                        "  mailshot-cli blast resume 3 --connections 2\n"
+                        "  mailshot-cli pending --state uncertain --batch 3   # decide about these first\n"
+                        "\n"
+                        "Exit status: 0 the batch finished, 1 it paused again or failed (the reason is on standard "
+                        "error), 2 bad usage."),
+                      entries, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return ms_cli_fail (MS_CLI_USAGE, _("blast resume: unexpected argument “%s”"), argv[2]);
   if (connections < 0 || connections > 64)
@@ -663,6 +736,16 @@ blast_cancel (int    argc,
   g_autofree char *id = NULL;
   int status = MS_CLI_OK;
 
+  if (!parse_options ("cancel", _("ID"),
+                      _("Stop batch ID for good: its queued and deferred messages will not be sent. Messages "
+                        "already sent stay sent. When another mailshot-cli is sending the batch, it stops once "
+                        "the messages in flight are done."),
+                      _("Examples:\n"
+                        "  mailshot-cli blast cancel 3\n"
+                        "\n"
+                        "To leave out a single recipient instead, use “mailshot-cli pending --skip ROW”."),
+                      NULL, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return ms_cli_fail (MS_CLI_USAGE, _("blast cancel: unexpected argument “%s”"), argv[2]);
   journal = open_journal (&status);
@@ -672,8 +755,17 @@ blast_cancel (int    argc,
   if (info == NULL)
     return status;
   id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
-  if (!ms_journal_cancel_batch (journal, info->id, &error) ||
-      !ms_journal_set_batch_status (journal, info->id, MS_BATCH_CANCELLED, NULL, &error))
+  /* A finished batch has nothing left to stop; calling it cancelled would
+   * hide that every recipient was dealt with. */
+  if (info->status == MS_BATCH_FINISHED)
+    return ms_cli_fail (MS_CLI_FAILED, _("batch %s has finished: nothing is left to cancel (see “mailshot-cli "
+                                         "blast report %s”)"), id, id);
+  if (info->status == MS_BATCH_CANCELLED)
+    {
+      g_print (_("Batch %s was cancelled already.\n"), id);
+      return MS_CLI_OK;
+    }
+  if (!ms_journal_cancel_batch (journal, info->id, &error))
     return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
   after = ms_journal_get_batch_info (journal, info->id, NULL);
   g_print (_("Batch %s cancelled: %u messages will not be sent.\n"), id,
@@ -755,7 +847,6 @@ static int
 blast_report (int    argc,
               char **argv)
 {
-  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchInfo) info = NULL;
@@ -766,11 +857,20 @@ blast_report (int    argc,
     { NULL }
   };
 
-  context = g_option_context_new (_("ID"));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return ms_cli_fail (MS_CLI_USAGE, "blast report: %s", error->message);
+  if (!parse_options ("report", _("ID"),
+                      _("Show every recipient of batch ID with its outcome: the state, the attempts, when, and the "
+                        "server’s last reply."),
+                      _("With --csv, standard output is a header line, then one RFC 4180 line per recipient:\n"
+                        "  address,state,attempts,time,reply_code,reply_text,message_id\n"
+                        "The state is one of queued, sending, sent, deferred, failed, uncertain, cancelled, "
+                        "skipped; the time is in UTC (ISO 8601).\n"
+                        "\n"
+                        "Examples:\n"
+                        "  mailshot-cli blast report 3\n"
+                        "  mailshot-cli blast report 3 --csv > outcome.csv\n"
+                        "  mailshot-cli blast report 3 --csv | grep ',failed,'"),
+                      entries, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return ms_cli_fail (MS_CLI_USAGE, _("blast report: unexpected argument “%s”"), argv[2]);
   journal = open_journal (&status);
@@ -802,6 +902,32 @@ blast_report (int    argc,
   return MS_CLI_OK;
 }
 
+static void
+print_blast_help (void)
+{
+  g_print ("%s\n  %s\n\n", _("Usage:"), _("mailshot-cli [--account NAME] blast COMMAND [ARGUMENT…]"));
+  g_print ("%s\n\n", _("Send a mailing merged per recipient from a CSV list, and follow it up. Every recipient’s "
+                        "outcome is kept in a journal, so a batch survives Ctrl-C, a crash or a rate limit and "
+                        "carries on where it stopped."));
+  g_print ("%s\n", _("Commands:"));
+  g_print ("  %-10s %s\n", "send", _("Import a CSV list into a new batch and send it; prints the batch ID first"));
+  g_print ("  %-10s %s\n", "list", _("One batch per line, newest first, starting with its ID"));
+  g_print ("  %-10s %s\n", "status ID", _("The batch’s status and its recipients per state"));
+  g_print ("  %-10s %s\n", "resume ID", _("Carry on with a paused or interrupted batch"));
+  g_print ("  %-10s %s\n", "cancel ID", _("Stop a batch for good: what is not sent yet will not be"));
+  g_print ("  %-10s %s\n", "report ID", _("Every recipient’s outcome; --csv for one CSV line each"));
+  g_print ("\n%s\n", _("Examples:"));
+  g_print ("  %s\n", "mailshot-cli blast send --recipients members.csv --subject \"News for {{name}}\" --text news.txt");
+  g_print ("  %s\n", "mailshot-cli blast list");
+  g_print ("  %s\n", "mailshot-cli blast resume 3");
+  g_print ("  %s\n", "mailshot-cli blast report 3 --csv > outcome.csv");
+  g_print ("  %s\n", "mailshot-cli pending --batch 3");
+  g_print ("\n%s\n", _("Run “mailshot-cli blast COMMAND --help” for the options of a command, and "
+                        "“mailshot-cli pending --help” for the e-mails that have not gone out."));
+  g_print ("%s\n", _("Exit status: 0 success, 1 the batch paused or failed (the reason is on standard error), "
+                     "2 bad usage or bad input."));
+}
+
 int
 ms_cli_blast (const MsCliContext *ctx,
               int                 argc,
@@ -810,8 +936,24 @@ ms_cli_blast (const MsCliContext *ctx,
   const char *sub = argc > 1 ? argv[1] : NULL;
 
   if (sub == NULL)
-    return ms_cli_fail (MS_CLI_USAGE, _("blast: give a command: send, list, status ID, resume ID, cancel ID or "
-                                        "report ID [--csv]"));
+    {
+      ms_cli_fail (MS_CLI_USAGE, _("blast: give a command: send, list, status ID, resume ID, cancel ID or "
+                                   "report ID [--csv]"));
+      g_printerr ("%s\n", _("Run “mailshot-cli blast --help” for what each one does."));
+      return MS_CLI_USAGE;
+    }
+  if (strcmp (sub, "--help") == 0 || strcmp (sub, "-h") == 0 || strcmp (sub, "help") == 0)
+    {
+      /* "blast help send" is "blast send --help". */
+      if (argc > 2 && strcmp (sub, "help") == 0)
+        {
+          char *help_argv[] = { argv[0], argv[2], (char *) "--help", NULL };
+
+          return ms_cli_blast (ctx, 3, help_argv);
+        }
+      print_blast_help ();
+      return MS_CLI_OK;
+    }
   if (strcmp (sub, "send") == 0)
     return blast_send (ctx, argc - 1, argv + 1);
   if (strcmp (sub, "list") == 0)

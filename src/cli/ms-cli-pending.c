@@ -86,12 +86,33 @@ ms_cli_pending (const MsCliContext *ctx,
     { NULL }
   };
 
+  gboolean ok;
+
   context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, _("List the e-mails that have not gone out, with the server’s reply and "
-                                           "what to do; or decide about single rows."));
+  g_option_context_set_summary (context, _("List the e-mails that have not gone out, with the server’s last reply "
+                                           "and what to do about it; or decide about single rows with --retry "
+                                           "and --skip."));
+  g_option_context_set_description (context,
+    _("Without --state, the list holds the rows that are queued, being sent, deferred (a temporary refusal: "
+      "they are tried again later by themselves), failed (refused for good, or given up after a day of "
+      "trying) and uncertain (the connection ended after the message went out: it may have been delivered). "
+      "Each row starts with its ROW number, which --retry and --skip take.\n"
+      "\n"
+      "Examples:\n"
+      "  mailshot-cli pending\n"
+      "  mailshot-cli pending --batch 3 --state failed\n"
+      "  mailshot-cli pending --state uncertain\n"
+      "  mailshot-cli pending --retry 1207 && mailshot-cli blast resume 3\n"
+      "  mailshot-cli pending --skip 1208\n"
+      "\n"
+      "Exit status: 0 success, 1 the journal could not be read, 2 bad usage or an unknown batch or row."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  /* The usage line of --help names the command. */
+  g_set_prgname ("mailshot-cli pending");
+  ok = g_option_context_parse (context, &argc, &argv, &error);
+  g_set_prgname (ctx->prgname);
+  if (!ok)
     return ms_cli_fail (MS_CLI_USAGE, "pending: %s", error->message);
   if (argc > 1)
     return ms_cli_fail (MS_CLI_USAGE, _("pending: unexpected argument “%s”"), argv[1]);
