@@ -602,7 +602,7 @@ set_batch_not_found (gint64   batch,
   g_autofree char *id = id_string (batch);
 
   g_set_error (error, MS_ERROR, MS_ERROR_NOT_FOUND,
-               _("No batch %s. `mailshot-cli blast list` shows the batches."), id);
+               _("No batch %s. “mailshot-cli blast list” shows the batches."), id);
 }
 
 static void
@@ -612,7 +612,7 @@ set_row_not_found (gint64   row,
   g_autofree char *id = id_string (row);
 
   g_set_error (error, MS_ERROR, MS_ERROR_NOT_FOUND,
-               _("No recipient row %s. `mailshot-cli pending` lists the rows."), id);
+               _("No recipient row %s. “mailshot-cli pending” lists the rows."), id);
 }
 
 /* Statements are prepared once, on first use, and kept for the life of the
