@@ -636,16 +636,6 @@ result_free (Result *r)
   g_free (r);
 }
 
-static MsSmtp *
-new_session (Run *run)
-{
-  MsSmtp *smtp = ms_smtp_new (run->self->config);
-
-  /* The transcript costs per message; the journal keeps what matters. */
-  ms_smtp_set_record_transcript (smtp, FALSE);
-  return smtp;
-}
-
 static void
 post_result (Run    *run,
              Result *r)
@@ -657,19 +647,6 @@ post_result (Run    *run,
    * this connection is about to run dry, on a failure, or when it waits. */
   if (!r->ok || g_async_queue_length (slot->jobs) < 2 || g_atomic_int_get (&run->eager))
     wake (run->self);
-}
-
-/* Did the whole body leave before the transfer ended without a final
- * reply? Then the server may have accepted it. */
-static gboolean
-body_was_sent (CURL   *easy,
-               GBytes *message)
-{
-  curl_off_t uploaded = 0;
-
-  if (curl_easy_getinfo (easy, CURLINFO_SIZE_UPLOAD_T, &uploaded) != CURLE_OK)
-    return TRUE;   /* unknown: assume the worst, never resend silently */
-  return uploaded > 0 && (guint64) uploaded >= g_bytes_get_size (message);
 }
 
 /* The connection's socket is tracked so that an abort can shut it down:
@@ -709,6 +686,17 @@ close_socket_cb (void          *data,
   return rc;
 }
 
+static MsSmtp *
+new_session (Slot *slot)
+{
+  MsSmtp *smtp = ms_smtp_new (slot->run->self->config);
+
+  /* The transcript costs per message; the journal keeps what matters. */
+  ms_smtp_set_record_transcript (smtp, FALSE);
+  ms_smtp_set_socket_funcs (smtp, (gpointer) open_socket_cb, (gpointer) close_socket_cb, slot);
+  return smtp;
+}
+
 static void
 shut_down_connections (Run *run)
 {
@@ -730,35 +718,14 @@ send_job (Slot   *slot,
   Run *run = slot->run;
   Job *job = r->job;
   g_autoptr(GError) error = NULL;
-  gboolean body_sent = FALSE;
-  CURLcode code;
-  CURL *easy;
 
-  for (guint attempt = 0; attempt < 2; attempt++)
-    {
-      easy = ms_smtp_prepare (slot->smtp, run->from, job->row->address, job->message, run->abort);
-      if (easy == NULL)
-        {
-          r->error_message = g_strdup (_("The connection could not be set up."));
-          return;
-        }
-      curl_easy_setopt (easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-      curl_easy_setopt (easy, CURLOPT_OPENSOCKETDATA, slot);
-      curl_easy_setopt (easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
-      curl_easy_setopt (easy, CURLOPT_CLOSESOCKETDATA, slot);
-      code = curl_easy_perform (easy);
-      body_sent = code != CURLE_OK && body_was_sent (easy, job->message);
-      g_clear_error (&error);
-      r->ok = ms_smtp_complete (slot->smtp, code, &error);
-      /* The session just decided to go on without STARTTLS (the account
-       * allows it): the same message again, at once. */
-      if (r->ok || !ms_smtp_get_retry_now (slot->smtp))
-        break;
-    }
+  /* libcurl opens the connection; the transactions go pipelined on it
+   * (ms_smtp_send_bulk): half the round trips of a libcurl transfer. */
+  r->ok = ms_smtp_send_bulk (slot->smtp, run->from, job->row->address, job->message, run->abort, &error);
   if (r->ok)
     return;
 
-  r->uncertain = body_sent || ms_smtp_get_delivery_uncertain (slot->smtp);
+  r->uncertain = ms_smtp_get_delivery_uncertain (slot->smtp);
   r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   r->error_message = g_strdup (error != NULL ? error->message : "");
   if (ms_smtp_get_reply (slot->smtp) != NULL)
@@ -770,7 +737,7 @@ send_job (Slot   *slot,
       r->reply->klass == MS_REPLY_CLASS_CANNOT_CONNECT)
     {
       g_clear_object (&slot->smtp);
-      slot->smtp = new_session (run);
+      slot->smtp = new_session (slot);
     }
 }
 
@@ -1475,7 +1442,7 @@ blast_worker (GTask        *task,
       slot->fd = -1;
       g_mutex_init (&slot->lock);
       slot->jobs = g_async_queue_new ();
-      slot->smtp = new_session (run);
+      slot->smtp = new_session (slot);
       slot->thread = g_thread_new (name, connection_thread, slot);
     }
 

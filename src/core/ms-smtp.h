@@ -103,6 +103,23 @@ gboolean      ms_smtp_complete       (MsSmtp             *self,
                                       int                 curl_code,
                                       GError            **error);
 
+/* Bulk sending (ms-blast): the same results as ms_smtp_send(); libcurl opens
+ * the connection, the mail transaction goes over curl_easy_send/recv, with
+ * PIPELINING when offered. A session is used either with this or with the
+ * functions above. */
+gboolean      ms_smtp_send_bulk      (MsSmtp             *self,
+                                      const char         *from,
+                                      const char         *to,
+                                      GBytes             *message,
+                                      GCancellable       *cancellable,
+                                      GError            **error);
+/* Socket callbacks (curl_opensocket_callback, curl_closesocket_callback)
+ * for every connection the session opens. */
+void          ms_smtp_set_socket_funcs (MsSmtp           *self,
+                                        gpointer          open_func,
+                                        gpointer          close_func,
+                                        gpointer          user_data);
+
 /* Everything below describes the last ms_smtp_send()/complete(). */
 const MsReply *ms_smtp_get_reply       (MsSmtp           *self);   /* NULL after success */
 MsTranscript  *ms_smtp_get_transcript  (MsSmtp           *self);
