@@ -82,12 +82,6 @@ ms_window_show_account_settings (MsWindow *self)
   return self->account_window;
 }
 
-static char *
-describe_limit (int         value,
-                const char *unit)
-{
-  return value > 0 ? g_strdup_printf ("%d %s", value, unit) : NULL;
-}
 
 static void
 ms_window_update (MsWindow *self)
@@ -104,7 +98,7 @@ ms_window_update (MsWindow *self)
   g_autofree char *limits_text = NULL;
   gboolean configured = ms_account_is_configured (self->account);
   int port = g_settings_get_int (settings, "smtp-port");
-  char *limit;
+  int limit;
 
   adw_view_stack_set_visible_child_name (self->stack, configured ? "account" : "setup");
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-test", configured);
@@ -141,12 +135,13 @@ ms_window_update (MsWindow *self)
     auth_text = g_strdup (_("Required, but no user ID is set"));
   adw_action_row_set_subtitle (self->auth_row, auth_text);
 
-  if ((limit = describe_limit (g_settings_get_int (settings, "max-per-minute"), _("a minute"))))
-    g_ptr_array_add (limits, limit);
-  if ((limit = describe_limit (g_settings_get_int (settings, "max-per-hour"), _("an hour"))))
-    g_ptr_array_add (limits, limit);
-  if ((limit = describe_limit (g_settings_get_int (settings, "max-per-day"), _("a day"))))
-    g_ptr_array_add (limits, limit);
+  /* Whole phrases, so that each language can put the number where it goes. */
+  if ((limit = g_settings_get_int (settings, "max-per-minute")) > 0)
+    g_ptr_array_add (limits, g_strdup_printf (ngettext ("%d message a minute", "%d messages a minute", limit), limit));
+  if ((limit = g_settings_get_int (settings, "max-per-hour")) > 0)
+    g_ptr_array_add (limits, g_strdup_printf (ngettext ("%d message an hour", "%d messages an hour", limit), limit));
+  if ((limit = g_settings_get_int (settings, "max-per-day")) > 0)
+    g_ptr_array_add (limits, g_strdup_printf (ngettext ("%d message a day", "%d messages a day", limit), limit));
   g_ptr_array_add (limits, NULL);
   if (limits->len > 1)
     limits_text = g_strjoinv (", ", (char **) limits->pdata);
