@@ -252,6 +252,32 @@ on_text_row_changed (MsAccountWindow *self,
     mark_row (GTK_WIDGET (row), NULL);
 }
 
+/* A limit of 0 reads "No limit" rather than a number that looks like
+ * "send nothing"; typing a number replaces it. */
+static gboolean
+on_limit_output (GtkSpinButton *spin,
+                 gpointer       user_data)
+{
+  if (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)) != 0)
+    return FALSE;
+  gtk_editable_set_text (GTK_EDITABLE (spin), _("No limit"));
+  return TRUE;
+}
+
+static int
+on_limit_input (GtkSpinButton *spin,
+                double        *new_value,
+                gpointer       user_data)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (spin));
+  g_autofree char *stripped = g_strstrip (g_strdup (text));
+
+  if (stripped[0] != '\0' && g_utf8_collate (stripped, _("No limit")) != 0)
+    return FALSE;
+  *new_value = 0;
+  return TRUE;
+}
+
 static gboolean
 auth_method_get_mapping (GValue   *value,
                          GVariant *variant,
@@ -613,6 +639,18 @@ ms_account_window_constructed (GObject *object)
 
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self, 0);
   label_entry_row (GTK_WIDGET (self->password_row));
+
+  {
+    GtkSpinButton *limits[] = { self->per_minute_spin, self->per_hour_spin, self->per_day_spin };
+
+    for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
+      {
+        g_signal_connect (limits[i], "output", G_CALLBACK (on_limit_output), NULL);
+        g_signal_connect (limits[i], "input", G_CALLBACK (on_limit_input), NULL);
+        /* The value came with the binding, before the handler was there. */
+        on_limit_output (limits[i], NULL);
+      }
+  }
 
   update_provider_hints (self);
   update_rate_limit (self);
