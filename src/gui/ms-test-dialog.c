@@ -24,8 +24,6 @@ struct _MsTestDialog
   GtkLabel      *summary_label;
   GtkListBox    *steps_list;
   AdwPreferencesGroup *failure_group;
-  AdwActionRow  *failed_step_row;
-  AdwActionRow  *reply_row;
   AdwActionRow  *advice_row;
   GtkButton     *settings_button;
   GtkButton     *cancel_button;
@@ -86,6 +84,16 @@ ms_test_dialog_get_outcome (MsTestDialog *self)
   g_return_val_if_fail (MS_IS_TEST_DIALOG (self), NULL);
 
   return self->outcome;
+}
+
+GtkWidget *
+ms_test_dialog_get_step_row (MsTestDialog *self,
+                             MsProbeStep   step)
+{
+  g_return_val_if_fail (MS_IS_TEST_DIALOG (self), NULL);
+  g_return_val_if_fail (step < MS_PROBE_N_STEPS, NULL);
+
+  return GTK_WIDGET (self->step_rows[step]);
 }
 
 static void
@@ -170,7 +178,9 @@ on_step_changed (MsProbe      *probe,
 {
   if (probe != self->probe || step >= MS_PROBE_N_STEPS)
     return;
-  show_step (self, step, state, detail);
+  /* A failed step's detail is the advice, which gets its own place below;
+   * the row says what happened once the probe is done. */
+  show_step (self, step, state, state == MS_PROBE_STATE_FAILED ? NULL : detail);
 }
 
 static void
@@ -198,40 +208,70 @@ show_transcript (MsTestDialog *self)
   gtk_widget_set_visible (GTK_WIDGET (self->transcript_expander), TRUE);
 }
 
+/* The heading names the step; the advice goes below it, with a way to the
+ * settings it usually points at. */
 static void
 show_problem (MsTestDialog *self,
               const char   *heading,
-              const char   *step,
-              const char   *reply,
               const char   *advice)
 {
   set_heading (self, heading, NULL);
-  adw_action_row_set_subtitle (self->failed_step_row, step != NULL ? step : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->failed_step_row), step != NULL);
-  adw_action_row_set_subtitle (self->reply_row, reply != NULL ? reply : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->reply_row), reply != NULL && reply[0] != '\0');
-  adw_action_row_set_subtitle (self->advice_row, advice != NULL ? advice : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->advice_row), advice != NULL && advice[0] != '\0');
-  gtk_widget_set_visible (GTK_WIDGET (self->failure_group), TRUE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->advice_row), advice != NULL ? advice : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->failure_group), advice != NULL && advice[0] != '\0');
   gtk_widget_set_visible (GTK_WIDGET (self->settings_button), TRUE);
 }
 
+/* What happened at the failed step, as mailshot-cli test says it: the
+ * server's reply, or the low-level reason when there was none. */
 static char *
-describe_reply (const MsReply *reply)
+describe_failure (MsTestDialog  *self,
+                  const MsReply *reply)
 {
-  GString *s;
+  g_autoptr(GString) s = NULL;
 
   if (reply == NULL)
     return NULL;
+  if (reply->code <= 0)
+    {
+      if (reply->transport == MS_TRANSPORT_NO_GREETING ||
+          reply->transport == MS_TRANSPORT_RESPONSE_TIMEOUT ||
+          reply->transport == MS_TRANSPORT_CONNECT_TIMEOUT)
+        {
+          int timeout = g_settings_get_int (ms_account_get_settings (self->account), "timeout");
+
+          return g_strdup_printf (ngettext ("No answer from the server within %d second",
+                                            "No answer from the server within %d seconds", timeout),
+                                  timeout);
+        }
+      return reply->text != NULL && reply->text[0] != '\0' ? g_strdup (reply->text) : NULL;
+    }
+
   s = g_string_new (NULL);
-  if (reply->code > 0)
-    g_string_append_printf (s, "%d ", reply->code);
+  g_string_append_printf (s, "%d ", reply->code);
   if (reply->enhanced != NULL)
     g_string_append_printf (s, "%s ", reply->enhanced);
   if (reply->text != NULL)
     g_string_append (s, reply->text);
   g_strstrip (s->str);
-  return g_string_free (s, FALSE);
+  /* Translators: %s is what the server answered, e.g. "535 5.7.8 Authentication credentials invalid". */
+  return g_strdup_printf (_("Server reply: %s"), s->str);
+}
+
+static void
+finish (MsTestDialog *self,
+        gboolean      failed)
+{
+  set_running (self, FALSE);
+  /* Sending again is the next step after a failure, not after a success. */
+  if (failed)
+    gtk_widget_add_css_class (GTK_WIDGET (self->retry_button), "suggested-action");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->retry_button), "suggested-action");
+  /* Cancel, which had the focus, is gone: keep the keyboard somewhere useful. */
+  if (gtk_widget_get_visible (GTK_WIDGET (self->settings_button)))
+    gtk_widget_grab_focus (GTK_WIDGET (self->settings_button));
+  else
+    gtk_widget_grab_focus (GTK_WIDGET (self->retry_button));
 }
 
 static void
@@ -242,7 +282,7 @@ probe_done (GObject      *source,
   MsProbe *probe = MS_PROBE (source);
   g_autoptr(MsTestDialog) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *reply_text = NULL;
+  g_autofree char *what_happened = NULL;
   g_autofree char *heading = NULL;
   const MsReply *reply;
   MsProbeStep failed;
@@ -266,7 +306,7 @@ probe_done (GObject      *source,
 
       set_heading (self, _("The test e-mail was sent"), summary);
       show_transcript (self);
-      set_running (self, FALSE);
+      finish (self, FALSE);
       return;
     }
 
@@ -277,27 +317,25 @@ probe_done (GObject      *source,
         if (ms_probe_get_state (probe, i) == MS_PROBE_STATE_RUNNING)
           show_step (self, i, MS_PROBE_STATE_SKIPPED, _("Cancelled"));
       set_heading (self, _("The test was cancelled"), NULL);
-      set_running (self, FALSE);
+      finish (self, FALSE);
       return;
     }
 
   failed = ms_probe_get_failed_step (probe);
   reply = ms_probe_get_reply (probe);
-  reply_text = describe_reply (reply);
+  what_happened = describe_failure (self, reply);
   if (failed < MS_PROBE_N_STEPS)
     {
-      /* Translators: %s is a step of the test, e.g. "Log in". */
+      /* Translators: %s is a step of the test, e.g. "Authenticate". */
       heading = g_strdup_printf (_("The test failed at “%s”"), ms_probe_step_get_label (failed));
-      show_step (self, failed, MS_PROBE_STATE_FAILED, ms_probe_get_detail (probe, failed));
+      show_step (self, failed, MS_PROBE_STATE_FAILED, what_happened);
     }
   else
     heading = g_strdup (_("The test failed"));
 
   show_problem (self, heading,
-                failed < MS_PROBE_N_STEPS ? ms_probe_step_get_label (failed) : NULL,
-                reply_text,
                 reply != NULL && reply->advice != NULL ? reply->advice : error->message);
-  set_running (self, FALSE);
+  finish (self, TRUE);
 }
 
 static void
@@ -331,15 +369,17 @@ password_looked_up (GObject      *source,
 
   if (password == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      gboolean cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+      if (cancelled)
         set_heading (self, _("The test was cancelled"), NULL);
       else if (g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
-        show_problem (self, _("No password is stored for this account"), NULL, NULL,
+        show_problem (self, _("No password is stored for this account"),
                       _("Enter the password in the account settings, then send the test again."));
       else
-        show_problem (self, _("The password could not be read from the keyring"), NULL, NULL,
+        show_problem (self, _("The password could not be read from the keyring"),
                       error != NULL ? error->message : NULL);
-      set_running (self, FALSE);
+      finish (self, !cancelled);
       return;
     }
 
@@ -584,8 +624,6 @@ ms_test_dialog_class_init (MsTestDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, summary_label);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, steps_list);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, failure_group);
-  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, failed_step_row);
-  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, reply_row);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, advice_row);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, settings_button);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, cancel_button);

@@ -22,5 +22,8 @@ gboolean      ms_test_dialog_get_running  (MsTestDialog *self);
 MsProbe      *ms_test_dialog_get_probe    (MsTestDialog *self);
 /* The sentence shown as the outcome (success, failure, no password...). */
 const char   *ms_test_dialog_get_outcome  (MsTestDialog *self);
+/* The row of @step in the list of steps (an AdwActionRow). */
+GtkWidget    *ms_test_dialog_get_step_row (MsTestDialog *self,
+                                           MsProbeStep   step);
 
 G_END_DECLS
