@@ -312,8 +312,21 @@ update_provider_hints (MsAccountWindow *self)
   g_autofree char *server = g_settings_get_string (self->settings, "smtp-server");
   int port = g_settings_get_int (self->settings, "smtp-port");
   gboolean smtps = g_settings_get_boolean (self->settings, "use-smtps");
-  g_auto(GStrv) hints = ms_provider_get_hints (server, port, smtps);
+  g_auto(GStrv) provider_hints = ms_provider_get_hints (server, port, smtps);
+  /* The sending limits against the provider's, as `mailshot-cli test
+   * --check-settings` says them: they follow the limits as they are typed. */
+  g_auto(GStrv) pacing = ms_provider_check_pacing (server,
+                                                   g_settings_get_int (self->settings, "max-per-minute"),
+                                                   g_settings_get_int (self->settings, "max-per-hour"),
+                                                   g_settings_get_int (self->settings, "max-per-day"),
+                                                   g_settings_get_int (self->settings, "max-connections"));
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) hints = NULL;
   MsProvider provider = ms_provider_detect (server);
+
+  g_strv_builder_addv (builder, (const char **) provider_hints);
+  g_strv_builder_addv (builder, (const char **) pacing);
+  hints = g_strv_builder_end (builder);
 
   for (guint i = 0; i < self->hint_rows->len; i++)
     adw_preferences_group_remove (self->provider_group, g_ptr_array_index (self->hint_rows, i));
@@ -403,7 +416,8 @@ on_settings_changed (GSettings       *settings,
                      const char      *key,
                      MsAccountWindow *self)
 {
-  if (g_str_equal (key, "smtp-server") || g_str_equal (key, "smtp-port") || g_str_equal (key, "use-smtps"))
+  if (g_str_equal (key, "smtp-server") || g_str_equal (key, "smtp-port") || g_str_equal (key, "use-smtps") ||
+      g_str_has_prefix (key, "max-"))
     update_provider_hints (self);
   if (g_str_equal (key, "rate-limited-until"))
     update_rate_limit (self);
