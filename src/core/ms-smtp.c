@@ -98,7 +98,6 @@ struct _MsSmtp
    * CURLOPT_CONNECT_ONLY, and what is buffered on it. */
   gboolean         bulk;
   gboolean         bulk_open;
-  gboolean         bulk_rset;        /* a failed transaction is still open */
   gint64           bulk_last_use;    /* monotonic µs */
   curl_socket_t    bulk_fd;
   GByteArray      *bulk_in;
@@ -1711,13 +1710,16 @@ bulk_read_reply (MsSmtp  *self,
     }
 }
 
-/* Ends the connection without a goodbye (it is broken, timed out or
- * cancelled) and readies a fresh handle for the next one. */
+/* Ends the connection and readies a fresh handle for the next one:
+ * politely (libcurl says QUIT) after a refused message, as libcurl drops a
+ * connection after any failure; without a goodbye when it is broken, timed
+ * out or cancelled (libcurl's QUIT then fails at once instead of waiting). */
 static void
-bulk_close (MsSmtp *self)
+bulk_close_full (MsSmtp   *self,
+                 gboolean  polite)
 {
-  if (self->bulk_fd != CURL_SOCKET_BAD)
-    shutdown (self->bulk_fd, SHUT_RDWR);   /* libcurl's QUIT on cleanup then fails at once */
+  if (!polite && self->bulk_fd != CURL_SOCKET_BAD)
+    shutdown (self->bulk_fd, SHUT_RDWR);
   curl_easy_setopt (self->curl, CURLOPT_DEBUGFUNCTION, NULL);
   curl_easy_setopt (self->curl, CURLOPT_VERBOSE, 0L);
   curl_easy_setopt (self->curl, CURLOPT_SOCKOPTFUNCTION, NULL);
@@ -1725,9 +1727,14 @@ bulk_close (MsSmtp *self)
   self->curl = curl_easy_init ();
   apply_options (self);
   self->bulk_open = FALSE;
-  self->bulk_rset = FALSE;
   self->bulk_fd = CURL_SOCKET_BAD;
   g_byte_array_set_size (self->bulk_in, 0);
+}
+
+static void
+bulk_close (MsSmtp *self)
+{
+  bulk_close_full (self, FALSE);
 }
 
 /* libcurl opens the connection: TCP, greeting, EHLO, STARTTLS, AUTH, with
@@ -1750,7 +1757,6 @@ bulk_connect (MsSmtp *self)
     }
   self->bulk_fd = fd;
   self->bulk_open = TRUE;
-  self->bulk_rset = FALSE;
   g_byte_array_set_size (self->bulk_in, 0);
 
   /* libcurl goes on unauthenticated when the server offers no AUTH. */
@@ -1865,7 +1871,7 @@ bulk_transaction (MsSmtp     *self,
                   const char *to,
                   gboolean   *again)
 {
-  struct { Command command; guint start, len; } cmds[4];
+  struct { Command command; guint start, len; } cmds[3];
   guint n_cmds = 0;
   gboolean reused = self->bulk_open;
   gboolean pipelining, utf8, failed = FALSE;
@@ -1907,8 +1913,6 @@ bulk_transaction (MsSmtp     *self,
     __VA_ARGS__; \
     append_str (out, "\r\n"); \
     cmds[n_cmds].len = out->len - cmds[n_cmds].start; n_cmds++; } G_STMT_END
-  if (self->bulk_rset)
-    ADD_CMD (CMD_OTHER, append_str (out, "RSET"));
   ADD_CMD (CMD_MAIL, {
     append_str (out, "MAIL FROM:");
     append_address (out, from, utf8);
@@ -1963,14 +1967,7 @@ bulk_transaction (MsSmtp     *self,
           bulk_close (self);
           return CURLE_SEND_ERROR;
         }
-      if (command == CMD_OTHER)
-        {
-          if (code / 100 != 2)
-            failed = TRUE;
-          else
-            self->bulk_rset = FALSE;
-        }
-      else if (command == CMD_DATA)
+      if (command == CMD_DATA)
         {
           if (code != 354)
             failed = TRUE;
@@ -1992,8 +1989,7 @@ bulk_transaction (MsSmtp     *self,
     }
   if (failed)
     {
-      self->bulk_rset = TRUE;
-      self->bulk_last_use = g_get_monotonic_time ();
+      bulk_close_full (self, TRUE);
       return CURLE_SEND_ERROR;
     }
 
@@ -2017,7 +2013,10 @@ bulk_transaction (MsSmtp     *self,
       return CURLE_WEIRD_SERVER_REPLY;
     }
   if (code / 100 != 2)
-    return CURLE_WEIRD_SERVER_REPLY;
+    {
+      bulk_close_full (self, TRUE);
+      return CURLE_WEIRD_SERVER_REPLY;
+    }
   return CURLE_OK;
 }
 
