@@ -103,28 +103,42 @@ memmem_found (const guchar *hay, gsize hay_len, const char *needle, gsize needle
   return FALSE;
 }
 
-/* Replaces every occurrence of @needle in @str by the placeholder. */
+/* Puts @out in the place of @str's text, wiping the old text: it held the secret. */
+static void
+take_blanked (GString *str,
+              GString *out)
+{
+  memset (str->str, 0, str->len);
+  g_string_truncate (str, 0);
+  g_string_append_len (str, out->str, out->len);
+}
+
+/* Replaces every occurrence of @needle in @str by the placeholder. One pass
+ * into a new string: erasing in place moved the rest of the line for every
+ * hit, seconds of work on a long line full of hits. */
 static void
 blank_substring (GString *str, const char *needle)
 {
   gsize needle_len = strlen (needle);
-  gsize from = 0;
+  g_autoptr(GString) out = NULL;
+  const char *p = str->str;
+  const char *hit;
 
   if (needle_len == 0)
     return;
 
-  while (from < str->len)
+  while ((hit = strstr (p, needle)) != NULL)
     {
-      const char *hit = strstr (str->str + from, needle);
-      gsize pos;
-
-      if (hit == NULL)
-        break;
-      pos = hit - str->str;
-      g_string_erase (str, pos, needle_len);
-      g_string_insert (str, pos, MS_TRANSCRIPT_BLANK);
-      from = pos + strlen (MS_TRANSCRIPT_BLANK);
+      if (out == NULL)
+        out = g_string_sized_new (str->len);
+      g_string_append_len (out, p, hit - p);
+      g_string_append (out, MS_TRANSCRIPT_BLANK);
+      p = hit + needle_len;
     }
+  if (out == NULL)
+    return;
+  g_string_append (out, p);
+  take_blanked (str, out);
 }
 
 /* The part of base64 (prefix + secret + anything) that depends on the secret
@@ -160,7 +174,8 @@ static void
 blank_base64_words (GString *str, const char *secret)
 {
   gsize secret_len = strlen (secret);
-  gsize i = 0;
+  g_autoptr(GString) out = NULL;   /* built only once a word is blanked */
+  gsize i = 0, copied = 0;
 
   while (i < str->len)
     {
@@ -182,14 +197,20 @@ blank_base64_words (GString *str, const char *secret)
           decoded = g_base64_decode (word, &decoded_len);
           if (memmem_found (decoded, decoded_len, secret, secret_len))
             {
-              g_string_erase (str, start, len);
-              g_string_insert (str, start, MS_TRANSCRIPT_BLANK);
-              i = start + strlen (MS_TRANSCRIPT_BLANK);
+              if (out == NULL)
+                out = g_string_sized_new (str->len);
+              g_string_append_len (out, str->str + copied, start - copied);
+              g_string_append (out, MS_TRANSCRIPT_BLANK);
+              copied = i;
             }
           if (decoded != NULL)
             memset (decoded, 0, decoded_len);
         }
     }
+  if (out == NULL)
+    return;
+  g_string_append_len (out, str->str + copied, str->len - copied);
+  take_blanked (str, out);
 }
 
 static gboolean
