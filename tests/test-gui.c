@@ -201,13 +201,26 @@ test_templates (void)
   settings = open_settings ();
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (settings)));
   /* Screen readers hear what each text field is. */
-  for (guint i = 0; i < 3; i++)
+  for (guint i = 0; i < 7; i++)
     {
-      GtkWidget *row = ms_account_window_get_row (settings, (const char *[]) { "email-address", "smtp-server", "password" }[i]);
+      GtkWidget *row = ms_account_window_get_row (settings, (const char *[]) {
+        "email-address", "sender-name", "smtp-server", "ehlo-host", "user-id", "trusted-certificate", "password" }[i]);
       GtkEditable *text = gtk_editable_get_delegate (GTK_EDITABLE (row));
 
       g_assert_nonnull (text);
       g_assert_true (gtk_test_accessible_has_property (GTK_ACCESSIBLE (text), GTK_ACCESSIBLE_PROPERTY_LABEL));
+    }
+  /* So does each number field and switch. */
+  for (guint i = 0; i < 10; i++)
+    {
+      const char *name = (const char *[]) { "port_spin", "timeout_spin", "smtps_switch", "needs_auth_switch",
+                                            "plaintext_switch", "per_minute_spin", "per_hour_spin",
+                                            "per_day_spin", "connections_spin", "auth_method_row" }[i];
+      GtkAccessible *input = SETTINGS_CHILD (settings, name);
+
+      g_test_message ("%s", name);
+      g_assert_true (gtk_test_accessible_has_property (input, GTK_ACCESSIBLE_PROPERTY_LABEL) ||
+                     gtk_test_accessible_has_relation (input, GTK_ACCESSIBLE_RELATION_LABELLED_BY));
     }
   /* Advice and `mailshot-cli config --help` name settings as the window
    * shows them (“Messages per rolling day”): each row must carry that name. */
@@ -707,6 +720,16 @@ test_dialog_passes (void)
   g_assert_nonnull (strstr (transcript, "EHLO"));
   g_assert_null (strstr (transcript, "right-password"));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "test.copy-transcript", NULL));
+  {
+    GdkContentProvider *content = gdk_clipboard_get_content (gtk_widget_get_clipboard (GTK_WIDGET (dialog)));
+    g_auto(GValue) value = G_VALUE_INIT;
+
+    /* What Copy put there is the transcript, secrets blanked. */
+    g_assert_nonnull (content);
+    g_value_init (&value, G_TYPE_STRING);
+    g_assert_true (gdk_content_provider_get_value (content, &value, NULL));
+    g_assert_cmpstr (g_value_get_string (&value), ==, transcript);
+  }
 
   close_dialog (dialog);
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
@@ -889,6 +912,26 @@ test_dialog_cancel (void)
   dialog = ms_window_get_test_dialog (window);
   g_assert_true (ms_test_dialog_get_running (dialog));
   wait_until (some_step_running, dialog, 10000);
+  /* The steps show as they happen: the one in progress has its spinner,
+   * the ones to come are not there yet. */
+  {
+    MsProbe *probe = ms_test_dialog_get_probe (dialog);
+
+    for (guint i = 0; i < MS_PROBE_N_STEPS; i++)
+      {
+        GtkWidget *row = ms_test_dialog_get_step_row (dialog, i);
+        MsProbeState state = ms_probe_get_state (probe, i);
+
+        g_assert_true (gtk_widget_get_visible (row) == (state != MS_PROBE_STATE_PENDING));
+        if (state == MS_PROBE_STATE_RUNNING)
+          g_assert_null (gtk_test_accessible_check_property (GTK_ACCESSIBLE (row),
+                                                             GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "In progress"));
+        else if (state == MS_PROBE_STATE_PASSED)
+          g_assert_null (gtk_test_accessible_check_property (GTK_ACCESSIBLE (row),
+                                                             GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "Passed"));
+      }
+    g_assert_false (gtk_widget_get_visible (ms_test_dialog_get_step_row (dialog, MS_PROBE_STEP_DATA)));
+  }
 
   /* The server stalls; Cancel ends the step within a few seconds, far from the 60 s timeout. */
   cancelled_at = g_get_monotonic_time ();
