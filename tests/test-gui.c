@@ -812,6 +812,34 @@ test_dialog_rate_limited (void)
   reset_account ();
 }
 
+/* A server that never answers: the failed step says so in seconds, not in
+ * libcurl's words, and the advice follows. */
+static void
+test_dialog_no_answer (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--stall=GREETING", NULL);
+  MsTestDialog *dialog;
+  MsProbeStep failed;
+  const char *what;
+
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_server_get_port (server));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "timeout", "1", NULL));
+
+  dialog = run_test_dialog ();
+  failed = ms_probe_get_failed_step (ms_test_dialog_get_probe (dialog));
+  g_test_message ("outcome: %s", ms_test_dialog_get_outcome (dialog));
+  g_assert_cmpint (failed, <, MS_PROBE_N_STEPS);
+  what = adw_action_row_get_subtitle (ADW_ACTION_ROW (ms_test_dialog_get_step_row (dialog, failed)));
+  g_test_message ("step %s: %s", ms_probe_step_get_nick (failed), what);
+  g_assert_cmpstr (what, ==, "No answer from the server within 1 second");
+  g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "failure_group")));
+
+  close_dialog (dialog);
+  reset_account ();
+}
+
 static void
 test_dialog_wrong_port (void)
 {
@@ -1108,6 +1136,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/test-dialog/passes", test_dialog_passes);
   g_test_add_func ("/mailshot/gui/test-dialog/wrong-password", test_dialog_wrong_password);
   g_test_add_func ("/mailshot/gui/test-dialog/rate-limited", test_dialog_rate_limited);
+  g_test_add_func ("/mailshot/gui/test-dialog/no-answer", test_dialog_no_answer);
   g_test_add_func ("/mailshot/gui/test-dialog/wrong-port", test_dialog_wrong_port);
   g_test_add_func ("/mailshot/gui/test-dialog/no-password", test_dialog_no_password);
   g_test_add_func ("/mailshot/gui/test-dialog/cancel", test_dialog_cancel);
