@@ -867,6 +867,8 @@ test_dialog_wrong_port (void)
   probe = ms_test_dialog_get_probe (dialog);
   g_test_message ("outcome: %s", ms_test_dialog_get_outcome (dialog));
   g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_CONNECT);
+  g_test_message ("connect: %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (ms_test_dialog_get_step_row (dialog, MS_PROBE_STEP_CONNECT))));
+  g_test_message ("advice: %s", adw_preferences_row_get_title (DIALOG_CHILD (dialog, "advice_row")));
   g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "failure_group")));
   g_assert_cmpstr (adw_preferences_row_get_title (DIALOG_CHILD (dialog, "advice_row")), !=, "");
 
