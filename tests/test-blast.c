@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "mailshot-core.h"
 #include "ms-test-support.h"
 
@@ -679,6 +681,52 @@ test_connection_lost_before_data (void)
   g_assert_cmpuint (ms_test_server_log_count (server, "connect"), >=, 2);
 }
 
+/* A stop-class reply pauses the batch with the advice after at most a try or
+ * two per connection: an untrusted certificate, and a sender the server
+ * refuses (a misconfigured account). Nothing is failed, nothing is sent. */
+static void
+check_stops (MsTestServer *server,
+             const char   *csv_name,
+             const char   *advice_word)
+{
+  g_autofree char *csv = write_csv (csv_name, 30, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *status_text = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  g_assert_cmpint (blast_send (csv, &out, &err, "--connections", "2", NULL), ==, 1);
+  batch = first_line_id (out);
+  g_assert_nonnull (strstr (err, advice_word));
+  g_assert_nonnull (strstr (err, "blast resume"));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), <=, 4);
+  status_text = batch_status (batch);
+  g_assert_nonnull (strstr (status_text, "paused"));
+  g_assert_nonnull (strstr (status_text, advice_word));
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "queued"), ==, 30);
+}
+
+static void
+test_tls_and_sender_stop (void)
+{
+  {
+    /* Self-signed and not trusted in the account. */
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", NULL);
+
+    check_stops (server, "tls.csv", "certificate");
+  }
+  {
+    g_autoptr(MsTestServer) server =
+      ms_test_server_start ("--fault=MAIL:553 5.7.1 Sender address rejected: not owned by user", NULL);
+
+    check_stops (server, "sender.csv", "E-mail address");
+  }
+}
+
 /* Starts `blast send` in the background. */
 static GSubprocess *
 spawn_send (const char *csv,
@@ -1053,6 +1101,78 @@ test_api (void)
                     info->counts[MS_STATE_UNCERTAIN], ==, 200);
 }
 
+static gboolean
+collect_row (const MsJournalRow *row,
+             gpointer            user_data)
+{
+  MsJournalRow *copy = g_new0 (MsJournalRow, 1);
+
+  copy->state = row->state;
+  copy->reply_code = row->reply_code;
+  g_hash_table_replace (user_data, g_strdup (row->address), copy);
+  return TRUE;
+}
+
+/* A row refused with a 4xx again after a day of tries fails instead of
+ * being deferred once more; a fresh row is deferred. The day is simulated by
+ * moving the row's first attempt back in the journal. */
+static void
+test_temporary_gives_up (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=RCPT:450 4.2.0 Mailbox busy", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *csv = write_csv ("old.csv", 2, NULL);
+  g_autofree char *journal_path = ms_test_tmp_path ("old.sqlite");
+  g_autoptr(MsJournal) journal = ms_journal_open (journal_path, &error);
+  g_autoptr(MsSmtpConfig) config = ms_smtp_config_new ();
+  g_autoptr(MsBlast) blast = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GHashTable) states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree char *sql = NULL;
+  MsPacerLimits limits = { .connections = 1 };
+  MsJournalRow *old_row = NULL;
+  ApiState s = { 0 };
+  sqlite3 *db = NULL;
+  gint64 batch;
+
+  g_assert_no_error (error);
+  config->server = g_strdup ("127.0.0.1");
+  config->port = ms_test_server_get_port (server);
+  config->timeout = 10;
+  config->from_address = g_strdup ("sender@example.org");
+  batch = api_import (journal, csv);
+
+  /* rcpt1 was first tried 25 hours ago, eleven times since. */
+  g_assert_cmpint (sqlite3_open (journal_path, &db), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  sql = g_strdup_printf ("UPDATE recipients SET first_attempt_at = %" G_GINT64_FORMAT ", attempts = 11"
+                         " WHERE batch = %" G_GINT64_FORMAT " AND address = 'rcpt1@example.net'",
+                         g_get_real_time () / G_USEC_PER_SEC - 25 * 3600, batch);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+
+  s.loop = loop;
+  s.main_thread = g_thread_self ();
+  blast = ms_blast_new (config, &limits, journal_path, batch);
+  ms_blast_set_wait_for_deferred (blast, FALSE);
+  ms_blast_set_progress_func (blast, api_progress, &s, NULL);
+  ms_blast_run_async (blast, NULL, api_done, &s);
+  while (!s.done)
+    g_main_loop_run (loop);
+  g_clear_error (&s.error);
+
+  g_assert_true (ms_journal_foreach_row (journal, batch, NULL, 0, collect_row, states, &error));
+  g_assert_no_error (error);
+  old_row = g_hash_table_lookup (states, "rcpt1@example.net");
+  g_assert_nonnull (old_row);
+  g_assert_cmpint (old_row->state, ==, MS_STATE_FAILED);
+  g_assert_cmpint (old_row->reply_code, ==, 450);
+  g_assert_cmpint (((MsJournalRow *) g_hash_table_lookup (states, "rcpt2@example.net"))->state, ==,
+                   MS_STATE_DEFERRED);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1076,5 +1196,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/missing-password", test_missing_password);
   g_test_add_func ("/mailshot/blast/api", test_api);
   g_test_add_func ("/mailshot/blast/help", test_help);
+  g_test_add_func ("/mailshot/blast/stop-classes", test_tls_and_sender_stop);
+  g_test_add_func ("/mailshot/blast/temporary-gives-up", test_temporary_gives_up);
   return g_test_run ();
 }
