@@ -272,12 +272,54 @@ redact_line (MsTranscript          *self,
   return g_string_free (g_steal_pointer (&str), FALSE);
 }
 
+static gboolean
+is_control (gunichar c)
+{
+  return (c < 0x20 && c != '\t') || c == 0x7f || (c >= 0x80 && c < 0xa0);
+}
+
+/* Lines go to a terminal (mailshot-cli test --transcript) and into a GTK text
+ * view, which refuses text that is not UTF-8 (a server greeting in Latin-1 hid
+ * the whole dialog). Bytes that are not UTF-8 become U+FFFD and control
+ * characters their pictures (ESC as U+241B), so that a server cannot send
+ * terminal escapes either. Runs after the redaction, on @text it takes. */
+static char *
+make_printable (char *text)
+{
+  g_autofree char *valid = NULL;
+  GString *out;
+  gboolean clean = g_utf8_validate (text, -1, NULL);
+
+  for (const char *p = text; clean && *p; p = g_utf8_next_char (p))
+    clean = !is_control (g_utf8_get_char (p));
+  if (clean)
+    return text;
+
+  valid = g_utf8_make_valid (text, -1);
+  g_free (text);
+  out = g_string_sized_new (strlen (valid) + 16);
+  for (const char *p = valid; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (!is_control (c))
+        g_string_append_unichar (out, c);
+      else if (c < 0x20)
+        g_string_append_unichar (out, 0x2400 + c);   /* SYMBOL FOR NULL + c */
+      else if (c == 0x7f)
+        g_string_append_unichar (out, 0x2421);       /* SYMBOL FOR DELETE */
+      else
+        g_string_append_unichar (out, 0xfffd);
+    }
+  return g_string_free (out, FALSE);
+}
+
 static void
 append_line_locked (MsTranscript          *self,
                     MsTranscriptDirection  direction,
                     char                  *text)
 {
-  Line line = { direction, text };
+  Line line = { direction, make_printable (text) };
 
   g_array_append_val (self->lines, line);
 }
