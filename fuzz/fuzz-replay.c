@@ -14,6 +14,10 @@
 
 #include "fuzz-common.h"
 
+/* An input that takes longer than this (even at -O0 on a busy machine, a
+ * corpus file takes milliseconds) shows something quadratic: a failure. */
+#define MAX_SECONDS_PER_INPUT 5
+
 static int
 compare_names (gconstpointer a,
                gconstpointer b)
@@ -28,6 +32,8 @@ run_file (const char *path)
   g_autofree char *contents = NULL;
   g_autofree guint8 *exact = NULL;
   gsize len = 0;
+  gint64 start;
+  double elapsed;
 
   if (!g_file_get_contents (path, &contents, &len, &error))
     {
@@ -41,7 +47,15 @@ run_file (const char *path)
     memcpy (exact, contents, len);
   printf ("# %s (%" G_GSIZE_FORMAT " bytes)\n", path, len);
   fflush (stdout);
+  start = g_get_monotonic_time ();
   LLVMFuzzerTestOneInput (exact, len);
+  elapsed = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  if (elapsed > MAX_SECONDS_PER_INPUT)
+    {
+      fprintf (stderr, "fuzz-replay: %s took %.1f s (at most %d s): something is too slow on it\n",
+               path, elapsed, MAX_SECONDS_PER_INPUT);
+      exit (EXIT_FAILURE);
+    }
 }
 
 static guint

@@ -1,14 +1,19 @@
 /* fuzz-template.c: fuzz target for ms_template_new, _bind and _expand
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Input: a kind byte, the template source up to a NUL, the CSV field names
- * (separated by 0x01) up to a NUL, then the row's values (separated by 0x01).
+ * Input: a kind byte (kind = low nibble % 3; the source is repeated 2^(high
+ * nibble) times, up to 1 MiB, to find what is slow on big templates), the
+ * template source up to a NUL, the CSV field names (separated by 0x01) up to
+ * a NUL, then the row's values (separated by 0x01).
  */
 #include "config.h"
 
 #include "fuzz-common.h"
 
 #include "ms-template.h"
+
+/* The longest source made by repeating. */
+#define MAX_SOURCE (1024 * 1024)
 
 int
 LLVMFuzzerInitialize (int    *argc,
@@ -78,11 +83,24 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_auto(GStrv) empty = NULL;
   g_auto(GStrv) names = NULL;
   MsTemplateKind kind;
+  guint8 kind_byte;
   guint n_fields;
   gboolean bound;
 
-  kind = (MsTemplateKind) (fuzz_byte (&in) % 3);
+  kind_byte = fuzz_byte (&in);
+  kind = (MsTemplateKind) ((kind_byte & 0x0f) % 3);
   source = fuzz_take_until (&in, 0, NULL);
+  if (kind_byte >> 4 && source[0] != '\0')
+    {
+      gsize len = strlen (source);
+      gsize times = MIN ((gsize) 1 << (kind_byte >> 4), MAX_SOURCE / len);
+      GString *big = g_string_sized_new (len * times);
+
+      for (gsize k = 0; k < times; k++)
+        g_string_append_len (big, source, len);
+      g_free (source);
+      source = g_string_free (big, FALSE);
+    }
   field_text = fuzz_take_until (&in, 0, NULL);
   value_text = fuzz_take_until (&in, 0, NULL);
 

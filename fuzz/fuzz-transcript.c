@@ -2,7 +2,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Input: a flags byte; with FLAG_SECRET, the secret up to a NUL; then pieces,
- * each an op byte, a length (1 or 2 bytes) and that many bytes of dialog.
+ * each an op byte, a length (1 or 2 bytes) and that many bytes of dialog
+ * (see the OP_ values for the other calls and for repeats).
  * The check that matters: the secret never shows in a line, raw or inside any
  * base64 word, whichever way the server and the client cut their bytes.
  */
@@ -17,10 +18,16 @@ enum {
 };
 
 enum {
-  OP_DIRECTION_MASK = 0x03,   /* 0 client, 1 server, 2 info, 3 one of the other calls */
+  OP_DIRECTION_MASK = 0x03,   /* 0 client, 1 server, 2 info, 3 (OP_OTHER) another call */
+  OP_OTHER          = 0x03,   /* length % 4 picks mark_tls, add_message_size, get_n_lines, clear;
+                               * with OP_LONG: the length is a repeat count, then a
+                               * 1-byte length and a piece the server sends that often */
   OP_LONG           = 0x80,   /* a 2-byte length */
   OP_PASS_SECRET    = 0x40,   /* give the secret again with this piece */
 };
+
+/* At most this many bytes from one repeat op. */
+#define MAX_REPEAT_BYTES (1024 * 1024)
 
 int
 LLVMFuzzerInitialize (int    *argc,
@@ -43,8 +50,36 @@ secret_is_checkable (const char *secret)
 {
   return secret != NULL && secret[0] != '\0' &&
          strchr (secret, '*') == NULL &&
+         /* what stands in for bytes that are no UTF-8 (U+FFFD) and for control
+          * characters (U+2400...U+2421) */
+         strstr (secret, "\xEF\xBF\xBD") == NULL && strstr (secret, "\xE2\x90") == NULL &&
          strstr (MS_TRANSCRIPT_TLS_MARK, secret) == NULL &&
          strstr ("(0123456789 bytes of message)", secret) == NULL;
+}
+
+/* Lines go to a terminal (mailshot-cli test --transcript) and into a GTK text
+ * view: valid UTF-8 (GTK refuses anything else) without control characters
+ * (a server must not send terminal escapes), whatever the server sent. */
+static void
+check_printable (const char *line)
+{
+  if (!g_utf8_validate (line, -1, NULL))
+    {
+      g_autofree char *l = g_strescape (line, NULL);
+
+      fuzz_fail ("line “%s” is not valid UTF-8", l);
+    }
+  for (const char *p = line; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if ((c < 0x20 && c != '\t') || c == 0x7f || (c >= 0x80 && c < 0xa0))
+        {
+          g_autofree char *l = g_strescape (line, NULL);
+
+          fuzz_fail ("line “%s” holds the control character U+%04X", l, c);
+        }
+    }
 }
 
 /* ms_transcript_add_message_size()'s own line, the one line never redacted. */
@@ -129,6 +164,37 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       const char *piece = (const char *) in.data;
       const char *give = (op & OP_PASS_SECRET) ? secret : NULL;
 
+      if ((op & OP_DIRECTION_MASK) == OP_OTHER)
+        {
+          if (op & OP_LONG)
+            {
+              /* A server that sends one piece over and over: a few input
+               * bytes make a megabyte, to find what is slow on long lines. */
+              gsize n = fuzz_byte (&in);
+
+              n = MIN (n, in.size);
+
+              piece = (const char *) in.data;
+              in.data += n;
+              in.size -= n;
+              for (gsize k = 0; n > 0 && k < MIN (len, MAX_REPEAT_BYTES / n); k++)
+                ms_transcript_add (transcript, MS_TRANSCRIPT_SERVER, piece, n, NULL);
+              continue;
+            }
+          switch (len % 4)
+            {
+            case 0: ms_transcript_mark_tls (transcript); break;
+            case 1: ms_transcript_add_message_size (transcript, len); break;
+            case 2: (void) ms_transcript_get_n_lines (transcript); break;
+            default:
+              /* Forgets the secret too, so the session gives it again. */
+              ms_transcript_clear (transcript);
+              ms_transcript_add (transcript, MS_TRANSCRIPT_CLIENT, "", 0, secret);
+              break;
+            }
+          continue;
+        }
+
       len = MIN (len, in.size);
       in.data += len;
       in.size -= len;
@@ -141,21 +207,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
         case 1:
           ms_transcript_add (transcript, MS_TRANSCRIPT_SERVER, piece, len, give);
           break;
-        case 2:
-          ms_transcript_add (transcript, MS_TRANSCRIPT_INFO, piece, len, give);
-          break;
         default:
-          switch (len % 4)
-            {
-            case 0: ms_transcript_mark_tls (transcript); break;
-            case 1: ms_transcript_add_message_size (transcript, len); break;
-            case 2: (void) ms_transcript_get_n_lines (transcript); break;
-            default:
-              /* Forgets the secret too, so the session gives it again. */
-              ms_transcript_clear (transcript);
-              ms_transcript_add (transcript, MS_TRANSCRIPT_CLIENT, "", 0, secret);
-              break;
-            }
+          ms_transcript_add (transcript, MS_TRANSCRIPT_INFO, piece, len, give);
           break;
         }
     }
@@ -170,6 +223,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 
       fuzz_check (line != NULL);
       fuzz_check (direction <= MS_TRANSCRIPT_INFO);
+      check_printable (line);
       if (secret_is_checkable (secret) && !is_message_size_line (line))
         {
           const char *checked = line;
