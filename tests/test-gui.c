@@ -6,7 +6,9 @@
 #ifdef GDK_WINDOWING_X11
 #include <gdk/x11/gdkx.h>
 #endif
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <locale.h>
 
 #include "mailshot-core.h"
 #include "ms-account-window.h"
@@ -1119,6 +1121,17 @@ main (int   argc,
    * (the env script turns the real one off). */
   g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  /* Screenshots in another language, to check that longer words fit:
+   * MS_TEST_LOCALEDIR=<prefix>/share/locale LANGUAGE=de (the test cases
+   * themselves expect English). */
+  if (g_getenv ("MS_TEST_LOCALEDIR") != NULL && g_getenv ("MS_TEST_LOCALEDIR")[0] != '\0')
+    {
+      /* gtk_test_init() keeps the C locale, where gettext ignores LANGUAGE. */
+      setlocale (LC_ALL, "");
+      bindtextdomain (GETTEXT_PACKAGE, g_getenv ("MS_TEST_LOCALEDIR"));
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      textdomain (GETTEXT_PACKAGE);
+    }
   adw_init ();
 
   app = ms_application_new ();
