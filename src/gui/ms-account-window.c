@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "ms-account-window.h"
 #include "ms-application.h"
@@ -216,10 +217,19 @@ store_text_row (MsAccountWindow *self,
 
   if (!ms_account_set_from_string (self->account, key, text, &error))
     {
+      g_autofree char *key_prefix = g_strconcat (key, ": ", NULL);
+      g_autofree char *reason = NULL;
+
       g_debug ("Not storing %s: %s", key, error->message);
-      mark_row (row, error->message);
+      /* Core names the GSettings key, as the command line needs; here the
+       * row's own name says which field it is. */
+      if (g_str_has_prefix (error->message, key_prefix))
+        reason = g_strdup_printf ("%s: %s", ms_account_get_key_label (key), error->message + strlen (key_prefix));
+      else
+        reason = g_strdup (error->message);
+      mark_row (row, reason);
       if (tell)
-        add_toast (self, adw_toast_new (error->message));
+        add_toast (self, adw_toast_new (reason));
       return FALSE;
     }
 
