@@ -128,7 +128,7 @@ test_schema (void)
   GStatBuf st;
 
   g_assert_cmpstr (ms_journal_get_path (journal), ==, path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE name IN ('batches', 'recipients')"), ==, 2);
   g_assert_cmpint (raw_int (path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), ==, 1);
 
@@ -137,7 +137,7 @@ test_schema (void)
 
   /* Reopening keeps the data and does not migrate again. */
   again = open_journal (path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 3);
 
   /* The default place is under the user data dir, in a private folder. */
@@ -165,7 +165,7 @@ test_migration (void)
   /* A version-0 file (created by hand, no schema yet) is migrated. */
   raw_exec (v0, "PRAGMA user_version = 0; CREATE TABLE notes (x);");
   journal = open_journal (v0);
-  g_assert_cmpint (raw_int (v0, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (v0, "PRAGMA user_version"), ==, 2);
   g_assert_cmpint (raw_int (v0, "SELECT count(*) FROM sqlite_master WHERE name = 'recipients_claim'"), ==, 1);
   make_batch (journal, 2);
   g_clear_object (&journal);
@@ -178,6 +178,142 @@ test_migration (void)
   g_assert_nonnull (strstr (error->message, "newer version"));
   g_assert_nonnull (strstr (error->message, future));
   g_assert_cmpint (raw_int (future, "PRAGMA user_version"), ==, 99);
+}
+
+/* Schema 1, as released: the duplicate keys were a UNIQUE constraint of
+ * the recipients table. */
+static const char recipients_v1[] =
+  "CREATE TABLE recipients_1 ("
+  "  id INTEGER PRIMARY KEY,"
+  "  batch INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,"
+  "  address TEXT NOT NULL,"
+  "  address_key INTEGER NOT NULL,"
+  "  vals BLOB,"
+  "  line INTEGER NOT NULL DEFAULT 0,"
+  "  state INTEGER NOT NULL DEFAULT 0,"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  reply_code INTEGER NOT NULL DEFAULT 0,"
+  "  reply_text TEXT,"
+  "  reply_class TEXT,"
+  "  advice TEXT,"
+  "  message_id TEXT,"
+  "  queued_at INTEGER NOT NULL DEFAULT 0,"
+  "  first_attempt_at INTEGER NOT NULL DEFAULT 0,"
+  "  sent_at INTEGER NOT NULL DEFAULT 0,"
+  "  next_due INTEGER NOT NULL DEFAULT 0,"
+  "  updated_at INTEGER NOT NULL DEFAULT 0,"
+  "  UNIQUE (batch, address_key)"
+  ");"
+  "INSERT INTO recipients_1 SELECT id, batch, address, address_key, vals, line, state, attempts, reply_code,"
+  "  reply_text, reply_class, advice, message_id, queued_at, first_attempt_at, sent_at, next_due, updated_at"
+  "  FROM recipients;"
+  "DROP TABLE recipients;"
+  "DROP TABLE recipient_keys;"
+  "ALTER TABLE recipients_1 RENAME TO recipients;"
+  "CREATE INDEX recipients_claim ON recipients (batch, state, next_due);"
+  "CREATE INDEX recipients_batch ON recipients (batch);"
+  "CREATE INDEX recipients_sent ON recipients (sent_at) WHERE state = 2;"
+  "PRAGMA user_version = 1;";
+
+static void
+add_one (MsJournal  *journal,
+         gint64      batch,
+         const char *address,
+         gboolean    expect_duplicate)
+{
+  g_autoptr(GError) error = NULL;
+  const char *values[] = { address, "", "", NULL };
+  gboolean duplicate = !expect_duplicate;
+
+  g_assert_true (ms_journal_add_recipient (journal, batch, address, values, 9, &duplicate, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (duplicate, ==, expect_duplicate);
+}
+
+/* Duplicates inside one import (whose keys wait in memory until the commit),
+ * against an earlier import, and in a journal migrated from schema 1. */
+static void
+test_duplicate_keys (void)
+{
+  g_autofree char *path = tmp_db ("keys");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  gint64 batch, old_batch;
+  guint counts[MS_N_STATES];
+
+  /* An import: the batch is created inside the transaction. */
+  g_assert_true (ms_journal_begin (journal, &error));
+  batch = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
+
+      add_one (journal, batch, address, FALSE);
+    }
+  add_one (journal, batch, "P17@Example.ORG", TRUE);
+  add_one (journal, batch, "p2999@example.org", TRUE);
+  /* A savepoint in between (a nested begin) keeps what came before it. */
+  g_assert_true (ms_journal_begin (journal, &error));
+  add_one (journal, batch, "p5@example.org", TRUE);
+  add_one (journal, batch, "nested@example.org", FALSE);
+  ms_journal_rollback (journal);   /* the whole import goes */
+  g_assert_false (ms_journal_get_counts (journal, batch, counts, &error) && counts[MS_STATE_QUEUED] > 0);
+  g_clear_error (&error);
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  batch = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
+
+      add_one (journal, batch, address, FALSE);
+    }
+  add_one (journal, batch, "P17@Example.ORG", TRUE);
+  g_assert_true (ms_journal_begin (journal, &error));
+  add_one (journal, batch, "p5@example.org", TRUE);
+  add_one (journal, batch, "nested@example.org", FALSE);
+  g_assert_true (ms_journal_commit (journal, &error));
+  add_one (journal, batch, "NESTED@example.org", TRUE);
+  add_one (journal, batch, "last@example.org", FALSE);
+  g_assert_true (ms_journal_commit (journal, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 3002);
+
+  /* After the commit, from the table. */
+  add_one (journal, batch, "p2500@EXAMPLE.org", TRUE);
+  add_one (journal, batch, "Last@example.org", TRUE);
+  add_one (journal, batch, "later@example.org", FALSE);
+  old_batch = batch;
+
+  /* Back to schema 1, then opened again: migrated, and the keys still hold. */
+  g_clear_object (&journal);
+  raw_exec (path, recipients_v1);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
+  journal = open_journal (path);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 3003);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE tbl_name = 'recipients'"
+                                  " AND name LIKE 'sqlite_autoindex%'"), ==, 0);
+  add_one (journal, old_batch, "P1234@example.org", TRUE);
+  add_one (journal, old_batch, "later@example.org", TRUE);
+  add_one (journal, old_batch, "new@example.org", FALSE);
+  rows = ms_journal_list_rows (journal, old_batch, NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 3004);
+  /* An edit onto another row's address is refused; onto a free one works. */
+  g_assert_false (ms_journal_set_row_address (journal, ((MsJournalRow *) rows->pdata[0])->id,
+                                              "p1@example.org", &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_clear_error (&error);
+  g_assert_true (ms_journal_set_row_address (journal, ((MsJournalRow *) rows->pdata[0])->id,
+                                             "fixed@example.org", &error));
+  g_assert_no_error (error);
+  add_one (journal, old_batch, "p0@example.org", FALSE);   /* its old key is free again */
+  add_one (journal, old_batch, "Fixed@example.org", TRUE);
 }
 
 static void
@@ -1057,6 +1193,7 @@ main (int    argc,
 
   g_test_add_func ("/mailshot/journal/schema", test_schema);
   g_test_add_func ("/mailshot/journal/migration", test_migration);
+  g_test_add_func ("/mailshot/journal/duplicate-keys", test_duplicate_keys);
   g_test_add_func ("/mailshot/journal/corrupt", test_corrupt);
   g_test_add_func ("/mailshot/journal/import", test_import);
   g_test_add_func ("/mailshot/journal/values", test_values);

@@ -36,10 +36,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsCachedStmt, cached_stmt_reset)
  * length of an import; wait for them rather than fail. */
 #define BUSY_TIMEOUT_MS 15000
 /* The page cache: small by default so that a blast's memory stays flat;
- * large while a big import runs, where random inserts into the duplicate
- * index would otherwise spill pages to the WAL and read them back. */
+ * a little larger while a big import runs. An import only appends (its
+ * duplicate keys go in, sorted, at the commit), so it needs no more. */
 #define CACHE_KIB        4096
-#define IMPORT_CACHE_KIB 65536
+#define IMPORT_CACHE_KIB 8192
 #define IMPORT_BIG_ROWS  100000
 /* Times a contended batch lock is retried: recovery in another process holds
  * it for a few milliseconds only. */
@@ -95,6 +95,48 @@ static const char * const migrations[] = {
   "CREATE INDEX recipients_batch ON recipients (batch);"
   /* Seeding the pacer's rolling day; partial, so imports do not pay for it. */
   "CREATE INDEX recipients_sent ON recipients (sent_at) WHERE state = 2;",
+
+  /* 1 → 2: the duplicate keys move out of the recipients table into their
+   * own, which an import fills in key order at its commit: a UNIQUE index
+   * on random hashes, kept up to date row by row, was half of the CPU time
+   * of a million-row import. recipients.address_key stays, as the row's own
+   * copy of its key. (SQLite drops a constraint only by copying the table.) */
+  "CREATE TABLE recipient_keys ("
+  "  batch INTEGER NOT NULL,"
+  "  key INTEGER NOT NULL,"
+  "  row INTEGER NOT NULL,"
+  "  PRIMARY KEY (batch, key)"
+  ") WITHOUT ROWID;"
+  "INSERT INTO recipient_keys (batch, key, row) SELECT batch, address_key, id FROM recipients"
+  "  ORDER BY batch, address_key;"
+  "CREATE TABLE recipients_2 ("
+  "  id INTEGER PRIMARY KEY,"
+  "  batch INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,"
+  "  address TEXT NOT NULL,"
+  "  address_key INTEGER NOT NULL,"
+  "  vals BLOB,"
+  "  line INTEGER NOT NULL DEFAULT 0,"
+  "  state INTEGER NOT NULL DEFAULT 0,"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  reply_code INTEGER NOT NULL DEFAULT 0,"
+  "  reply_text TEXT,"
+  "  reply_class TEXT,"
+  "  advice TEXT,"
+  "  message_id TEXT,"
+  "  queued_at INTEGER NOT NULL DEFAULT 0,"
+  "  first_attempt_at INTEGER NOT NULL DEFAULT 0,"
+  "  sent_at INTEGER NOT NULL DEFAULT 0,"
+  "  next_due INTEGER NOT NULL DEFAULT 0,"
+  "  updated_at INTEGER NOT NULL DEFAULT 0"
+  ");"
+  "INSERT INTO recipients_2 SELECT id, batch, address, address_key, vals, line, state, attempts, reply_code,"
+  "  reply_text, reply_class, advice, message_id, queued_at, first_attempt_at, sent_at, next_due, updated_at"
+  "  FROM recipients;"
+  "DROP TABLE recipients;"
+  "ALTER TABLE recipients_2 RENAME TO recipients;"
+  "CREATE INDEX recipients_claim ON recipients (batch, state, next_due);"
+  "CREATE INDEX recipients_batch ON recipients (batch);"
+  "CREATE INDEX recipients_sent ON recipients (sent_at) WHERE state = 2;",
 };
 
 #define ROW_COLUMNS \
@@ -113,6 +155,9 @@ typedef enum {
   STMT_ROLLBACK_TO,
   STMT_INSERT_BATCH,
   STMT_INSERT_ROW,
+  STMT_INSERT_KEY,
+  STMT_DELETE_KEY,
+  STMT_ROW_ADDRESS,
   STMT_GET_SPEC,
   STMT_GET_INFO,
   STMT_LIST_BATCHES,
@@ -150,8 +195,12 @@ static const char * const stmt_sql[N_STMTS] = {
     " attachments, unsubscribe, fields, email_index, source, status, updated_at)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?1)",
   [STMT_INSERT_ROW] =
-    "INSERT OR IGNORE INTO recipients (batch, address, address_key, vals, line, queued_at, updated_at)"
+    "INSERT INTO recipients (batch, address, address_key, vals, line, queued_at, updated_at)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+  [STMT_INSERT_KEY] = "INSERT INTO recipient_keys (batch, key, row) VALUES (?1, ?2, ?3)",
+  [STMT_DELETE_KEY] =
+    "DELETE FROM recipient_keys WHERE batch = ?1 AND row = ?2"
+    " AND key = (SELECT address_key FROM recipients WHERE id = ?2)",
   [STMT_GET_SPEC] =
     "SELECT account, from_address, from_name, subject, text, html, attachments, unsubscribe,"
     " fields, email_index, source FROM batches WHERE id = ?1",
@@ -190,7 +239,10 @@ static const char * const stmt_sql[N_STMTS] = {
     "UPDATE recipients SET state = 7, next_due = 0, updated_at = ?2 WHERE id = ?1",
   [STMT_SET_ADDRESS] =
     "UPDATE recipients SET address = ?2, address_key = ?3, vals = ?4, updated_at = ?5 WHERE id = ?1",
-  [STMT_FIND_KEY] = "SELECT id, address FROM recipients WHERE batch = ?1 AND address_key = ?2",
+  [STMT_FIND_KEY] =
+    "SELECT k.row, r.address FROM recipient_keys AS k JOIN recipients AS r ON r.id = k.row"
+    " WHERE k.batch = ?1 AND k.key = ?2",
+  [STMT_ROW_ADDRESS] = "SELECT address FROM recipients WHERE id = ?1",
   [STMT_CANCEL_ROWS] =
     "UPDATE recipients SET state = 6, next_due = 0, updated_at = ?2"
     " WHERE batch = ?1 AND state IN (0, 3)",
@@ -227,7 +279,24 @@ struct _MsJournal
   /* Reused by ms_journal_add_recipient() so an import does not allocate per row. */
   GByteArray *blob;
   GString *key;
+
+  /* The duplicate keys of the rows the outermost transaction added to one
+   * batch, not yet in recipient_keys: written in key order before it
+   * commits (flush_pending_keys), which makes that a run of appends. An
+   * open-addressing index (1 + position in pending_keys, 0 = free) finds
+   * them meanwhile. 24 bytes a row at most: 24 MB for a million. */
+  gint64 pending_batch;
+  GArray *pending_keys;          /* PendingKey */
+  guint32 *pending_index;
+  gsize pending_mask;            /* index size - 1; 0 = no index yet */
+  /* A batch created by this transaction has no keys in the table yet. */
+  gint64 fresh_batch;
 };
+
+typedef struct {
+  gint64 key;
+  gint64 row;
+} PendingKey;
 
 G_DEFINE_FINAL_TYPE (MsJournal, ms_journal, G_TYPE_OBJECT)
 
@@ -495,7 +564,7 @@ address_key (GString    *key,
 }
 
 /* The duplicate key is a 64-bit hash of the lower-case address, not the
- * text: the UNIQUE index is then a third of the size, and random inserts
+ * text: the key index is then a third of the size, and random inserts
  * into a text index were most of the cost of a million-row import. Two
  * different addresses with one hash (about 1 in 10^7 for a million rows)
  * are still told apart: the second probes on to the next free key (see
@@ -650,9 +719,179 @@ run_stmt (MsJournal     *self,
   return TRUE;
 }
 
+/* Pending keys (see MsJournal) ------------------------------------------- */
+
+static gint64
+pending_lookup (MsJournal *self,
+                gint64     batch,
+                gint64     key)
+{
+  if (self->pending_mask == 0 || batch != self->pending_batch)
+    return 0;
+  /* The keys are hashes already: their low bits are a good slot. */
+  for (gsize i = (guint64) key & self->pending_mask; self->pending_index[i] != 0;
+       i = (i + 1) & self->pending_mask)
+    {
+      const PendingKey *p = &g_array_index (self->pending_keys, PendingKey, self->pending_index[i] - 1);
+
+      if (p->key == key)
+        return p->row;
+    }
+  return 0;
+}
+
+static void
+pending_index_insert (MsJournal *self,
+                      guint32    position)   /* 1-based */
+{
+  gint64 key = g_array_index (self->pending_keys, PendingKey, position - 1).key;
+  gsize i = (guint64) key & self->pending_mask;
+
+  while (self->pending_index[i] != 0)
+    i = (i + 1) & self->pending_mask;
+  self->pending_index[i] = position;
+}
+
+static void
+pending_add (MsJournal *self,
+             gint64     batch,
+             gint64     key,
+             gint64     row)
+{
+  PendingKey p = { key, row };
+
+  self->pending_batch = batch;
+  g_array_append_val (self->pending_keys, p);
+  /* At most half full, so that a probe stays short. */
+  if ((gsize) self->pending_keys->len * 2 > self->pending_mask)
+    {
+      gsize size = self->pending_mask != 0 ? (self->pending_mask + 1) * 2 : 1024;
+
+      g_free (self->pending_index);
+      self->pending_index = g_new0 (guint32, size);
+      self->pending_mask = size - 1;
+      for (guint32 i = 1; i <= self->pending_keys->len; i++)
+        pending_index_insert (self, i);
+    }
+  else
+    pending_index_insert (self, self->pending_keys->len);
+}
+
+static void
+pending_clear (MsJournal *self)
+{
+  if (self->pending_mask == 0 && self->pending_keys->len == 0)
+    return;
+  /* Give the memory back: a million rows held 24 MB. */
+  g_array_unref (self->pending_keys);
+  self->pending_keys = g_array_new (FALSE, FALSE, sizeof (PendingKey));
+  g_clear_pointer (&self->pending_index, g_free);
+  self->pending_mask = 0;
+  self->pending_batch = 0;
+}
+
+static int
+compare_pending (gconstpointer a,
+                 gconstpointer b)
+{
+  gint64 ka = ((const PendingKey *) a)->key;
+  gint64 kb = ((const PendingKey *) b)->key;
+
+  return ka < kb ? -1 : ka > kb;
+}
+
+static gboolean
+insert_key (MsJournal  *self,
+            gint64      batch,
+            gint64      key,
+            gint64      row,
+            int        *rc_out,
+            GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_INSERT_KEY, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, batch);
+  sqlite3_bind_int64 (stmt, 2, key);
+  sqlite3_bind_int64 (stmt, 3, row);
+  rc = sqlite3_step (stmt);
+  if (rc_out != NULL)
+    *rc_out = rc;
+  if (batch == self->fresh_batch)
+    self->fresh_batch = 0;
+  if (rc != SQLITE_DONE)
+    return rc_out != NULL ? FALSE : fail (self, rc, error);
+  return TRUE;
+}
+
+/* Writes the pending keys in key order: appends to the index, not random
+ * inserts. */
+static gboolean
+flush_pending_keys (MsJournal  *self,
+                    GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = NULL;
+  gint64 batch = self->pending_batch;
+
+  if (self->pending_keys->len == 0)
+    return TRUE;
+
+  g_array_sort (self->pending_keys, compare_pending);
+  stmt = get_stmt (self, STMT_INSERT_KEY, error);
+  if (stmt == NULL)
+    return FALSE;
+  for (guint i = 0; i < self->pending_keys->len; i++)
+    {
+      const PendingKey *p = &g_array_index (self->pending_keys, PendingKey, i);
+      int rc;
+
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, batch);
+      sqlite3_bind_int64 (stmt, 2, p->key);
+      sqlite3_bind_int64 (stmt, 3, p->row);
+      rc = sqlite3_step (stmt);
+      if (rc != SQLITE_DONE)
+        return fail (self, rc, error);
+    }
+  if (batch == self->fresh_batch)
+    self->fresh_batch = 0;
+  pending_clear (self);
+  return TRUE;
+}
+
+static gboolean
+row_address_key_equals (MsJournal   *self,
+                        gint64       row,
+                        const char  *address,   /* unused when @row_address given */
+                        const char  *key,
+                        GString     *other,
+                        gboolean    *equal,
+                        GError     **error)
+{
+  if (address == NULL)
+    {
+      g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_ROW_ADDRESS, error);
+      int rc;
+
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, row);
+      rc = sqlite3_step (stmt);
+      if (rc != SQLITE_ROW)
+        return fail (self, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, error);
+      *equal = g_str_equal (address_key (other, (const char *) sqlite3_column_text (stmt, 0)), key);
+      return TRUE;
+    }
+  *equal = g_str_equal (address_key (other, address), key);
+  return TRUE;
+}
+
 /* Finds the key for @key (a lower-case address) in @batch, starting from
  * its hash: the first that is free, or that holds the same address.
- * *existing is that row's id, or 0 when the key is free. */
+ * *existing is that row's id, or 0 when the key is free. The keys are in
+ * recipient_keys, or pending in memory for the rows of this transaction. */
 static gboolean
 probe_key (MsJournal   *self,
            gint64       batch,
@@ -661,32 +900,58 @@ probe_key (MsJournal   *self,
            gint64      *existing,
            GError     **error)
 {
-  g_autoptr(GString) other = g_string_new (NULL);
+  g_autoptr(GString) other = NULL;
   gint64 h = hash_key (key, strlen (key));
 
   for (;; h = (gint64) ((guint64) h + 1))
     {
-      g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_FIND_KEY, error);
-      int rc;
+      gint64 row = pending_lookup (self, batch, h);
+      gboolean equal = FALSE;
 
-      if (stmt == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (stmt, 1, batch);
-      sqlite3_bind_int64 (stmt, 2, h);
-      rc = sqlite3_step (stmt);
-      if (rc == SQLITE_DONE)
+      /* Only a taken key needs a comparison: no allocation for the rest. */
+      if (other == NULL && (row != 0 || batch != self->fresh_batch))
+        other = g_string_new (NULL);
+
+      if (row != 0)
         {
+          if (!row_address_key_equals (self, row, NULL, key, other, &equal, error))
+            return FALSE;
+        }
+      else if (batch == self->fresh_batch)
+        {
+          /* Nothing of this batch is in the table yet. */
           *slot = h;
           *existing = 0;
           return TRUE;
         }
-      if (rc != SQLITE_ROW)
-        return fail (self, rc, error);
+      else
+        {
+          g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_FIND_KEY, error);
+          int rc;
 
-      if (g_str_equal (address_key (other, (const char *) sqlite3_column_text (stmt, 1)), key))
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_int64 (stmt, 1, batch);
+          sqlite3_bind_int64 (stmt, 2, h);
+          rc = sqlite3_step (stmt);
+          if (rc == SQLITE_DONE)
+            {
+              *slot = h;
+              *existing = 0;
+              return TRUE;
+            }
+          if (rc != SQLITE_ROW)
+            return fail (self, rc, error);
+          row = sqlite3_column_int64 (stmt, 0);
+          if (!row_address_key_equals (self, row, (const char *) sqlite3_column_text (stmt, 1), key, other,
+                                       &equal, error))
+            return FALSE;
+        }
+
+      if (equal)
         {
           *slot = h;
-          *existing = sqlite3_column_int64 (stmt, 0);
+          *existing = row;
           return TRUE;
         }
       g_debug ("journal: two addresses share a duplicate key in batch %" G_GINT64_FORMAT, batch);
@@ -720,6 +985,8 @@ txn_ended (MsJournal *self)
 {
   self->txn_depth = 0;
   self->txn_rows = 0;
+  self->fresh_batch = 0;
+  pending_clear (self);
   if (self->big_cache)
     {
       set_cache_size (self, CACHE_KIB);
@@ -735,6 +1002,10 @@ static gboolean
 txn_begin (MsJournal  *self,
            GError    **error)
 {
+  /* Pending keys belong to the outer level: a rollback to the savepoint
+   * must not take them along. */
+  if (self->txn_depth > 0 && !flush_pending_keys (self, error))
+    return FALSE;
   if (!run_simple (self, self->txn_depth == 0 ? STMT_BEGIN : STMT_SAVEPOINT, error))
     return FALSE;
   self->txn_depth++;
@@ -755,7 +1026,7 @@ txn_commit (MsJournal  *self,
       return TRUE;
     }
 
-  if (!run_simple (self, STMT_COMMIT, error))
+  if (!flush_pending_keys (self, error) || !run_simple (self, STMT_COMMIT, error))
     {
       ms_journal_rollback (self);
       return FALSE;
@@ -1276,6 +1547,9 @@ ms_journal_create_batch (MsJournal         *self,
 
   if (!run_stmt (self, stmt, error))
     return 0;
+  /* Only at the outermost level: a savepoint rolled back could free the id. */
+  if (self->txn_depth == 1)
+    self->fresh_batch = sqlite3_last_insert_rowid (self->db);
   return sqlite3_last_insert_rowid (self->db);
 }
 
@@ -1346,6 +1620,7 @@ ms_journal_add_recipient (MsJournal          *self,
 {
   g_autoptr(MsCachedStmt) stmt = NULL;
   const char *key;
+  gint64 slot, existing, row;
   int rc;
 
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
@@ -1366,35 +1641,24 @@ ms_journal_add_recipient (MsJournal          *self,
     }
 
   key = address_key (self->key, address);
-  encode_strv (self->blob, values);
+  if (!probe_key (self, batch, key, &slot, &existing, error))
+    return FALSE;
+  if (existing != 0)
+    {
+      if (duplicate)
+        *duplicate = TRUE;
+      return TRUE;
+    }
 
+  encode_strv (self->blob, values);
   sqlite3_bind_int64 (stmt, 1, batch);
   sqlite3_bind_text (stmt, 2, address, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 3, hash_key (key, self->key->len));
+  sqlite3_bind_int64 (stmt, 3, slot);
   sqlite3_bind_blob (stmt, 4, self->blob->data, self->blob->len, SQLITE_STATIC);
   sqlite3_bind_int (stmt, 5, line);
   sqlite3_bind_int64 (stmt, 6, now_seconds ());
 
   rc = sqlite3_step (stmt);
-  if (rc == SQLITE_DONE && sqlite3_changes (self->db) == 0)
-    {
-      gint64 slot, existing;
-
-      /* The key is taken: by the same address (a duplicate), or, very
-       * rarely, by another one with the same hash. */
-      sqlite3_reset (stmt);
-      if (!probe_key (self, batch, key, &slot, &existing, error))
-        return FALSE;
-      if (existing != 0)
-        {
-          if (duplicate)
-            *duplicate = TRUE;
-          return TRUE;
-        }
-      sqlite3_bind_int64 (stmt, 3, slot);
-      rc = sqlite3_step (stmt);
-    }
-
   if (rc != SQLITE_DONE)
     {
       if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -1404,7 +1668,18 @@ ms_journal_add_recipient (MsJournal          *self,
         }
       return fail (self, rc, error);
     }
-  return TRUE;
+  row = sqlite3_last_insert_rowid (self->db);
+
+  /* In an import (the outermost transaction) the key waits for the commit,
+   * to go in in key order; anywhere else it goes in now. */
+  if (self->txn_depth == 1)
+    {
+      if (self->pending_batch != 0 && self->pending_batch != batch && !flush_pending_keys (self, error))
+        return FALSE;
+      pending_add (self, batch, slot, row);
+      return TRUE;
+    }
+  return insert_key (self, batch, slot, row, NULL, error);
 }
 
 /* Batches ----------------------------------------------------------------- */
@@ -2109,6 +2384,16 @@ ms_journal_set_row_address (MsJournal   *self,
     }
 
   {
+    g_autoptr(MsCachedStmt) del = get_stmt (self, STMT_DELETE_KEY, error);
+
+    if (del == NULL)
+      goto failed;
+    sqlite3_bind_int64 (del, 1, row->batch);
+    sqlite3_bind_int64 (del, 2, row_id);
+    if (!run_stmt (self, del, error))
+      goto failed;
+  }
+  {
     g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_SET_ADDRESS, error);
 
     if (stmt == NULL)
@@ -2121,8 +2406,14 @@ ms_journal_set_row_address (MsJournal   *self,
     sqlite3_bind_int64 (stmt, 5, now_seconds ());
     rc = sqlite3_step (stmt);
   }
+  if (rc == SQLITE_DONE && !insert_key (self, row->batch, slot, row_id, &rc, error) &&
+      rc != SQLITE_CONSTRAINT_PRIMARYKEY)
+    {
+      fail (self, rc, error);
+      goto failed;
+    }
 
-  if (rc == SQLITE_CONSTRAINT_UNIQUE)
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
     {
       g_autofree char *id = id_string (row->batch);
 
@@ -2442,6 +2733,8 @@ ms_journal_finalize (GObject *object)
 
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->blob, g_byte_array_unref);
+  g_clear_pointer (&self->pending_keys, g_array_unref);
+  g_clear_pointer (&self->pending_index, g_free);
   if (self->key)
     g_string_free (g_steal_pointer (&self->key), TRUE);
 
@@ -2514,4 +2807,5 @@ ms_journal_init (MsJournal *self)
                                        (GDestroyNotify) batch_lock_free);
   self->blob = g_byte_array_new ();
   self->key = g_string_new (NULL);
+  self->pending_keys = g_array_new (FALSE, FALSE, sizeof (PendingKey));
 }
