@@ -1097,17 +1097,26 @@ test_screenshots (void)
   /* Focus scrolls the page down to authentication and the limits. */
   gtk_widget_grab_focus (SETTINGS_CHILD (settings, "connections_spin"));
   screenshot (GTK_WIDGET (settings), "account-settings-limits.png");
-  if (g_getenv ("MS_SCREENSHOT_GMAIL") != NULL)
+  if (g_getenv ("MS_SCREENSHOT_REVIEW") != NULL)
     {
-      /* For a review of the hints only; not among the published screenshots. */
+      GtkWindow *overlay = GTK_WINDOW (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+
+      /* For a designer's review only; not among the published screenshots. */
       close_settings (settings);
       g_settings_set_string (get_settings (), "smtp-server", "smtp.gmail.com");
       g_settings_set_int (get_settings (), "smtp-port", 25);
       settings = open_settings ();
       screenshot (GTK_WIDGET (settings), "review-gmail.png");
+      close_settings (settings);
+      settings = NULL;
+
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
+      screenshot (GTK_WIDGET (overlay), "review-shortcuts.png");
+      gtk_window_close (overlay);
     }
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "office@example.org", NULL, NULL);
-  close_settings (settings);
+  if (settings != NULL)
+    close_settings (settings);
   reset_account ();
 }
 
