@@ -430,6 +430,11 @@ test_path (void)
   g_assert_null (ms_recipients_new_for_path (missing, NULL, &error));
   g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
   g_assert_nonnull (strstr (error->message, "missing.csv"));
+  g_assert_nonnull (strstr (error->message, "does not exist"));
+  g_clear_error (&error);
+  g_assert_null (ms_recipients_new_for_path (dir, NULL, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  g_assert_nonnull (strstr (error->message, "folder"));
 
   g_unlink (path);
   g_rmdir (dir);

@@ -630,8 +630,19 @@ ms_recipients_new_for_path (const char  *path,
   stream = g_file_read (file, NULL, &local_error);
   if (stream == NULL)
     {
-      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                   _("Could not open the recipient list %s: %s"), path, local_error->message);
+      /* GIO's own message repeats the path and the verb; say it once. */
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                     _("The recipient list %s does not exist: check the file name."), path);
+      else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY))
+        g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                     _("The recipient list %s is a folder: give the CSV file in it."), path);
+      else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+        g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                     _("The recipient list %s cannot be read: you do not have permission."), path);
+      else
+        g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                     _("Could not open the recipient list %s: %s"), path, local_error->message);
       return NULL;
     }
   return ms_recipients_new_for_stream (G_INPUT_STREAM (stream), path, email_column, error);
