@@ -13,7 +13,9 @@ typedef struct _MsTestServer MsTestServer;
  * @first_arg: NULL-terminated list of options for tests/smtp-server.py, e.g.
  *   "--tls=starttls", "--auth=PLAIN,LOGIN,CRAM-MD5", "--user=u", "--password=p",
  *   "--fault=RCPT:550 5.1.1 User unknown", "--reject-rcpt=.*@bad\\.example",
- *   "--drop-after-data", "--stall=DATA" (see smtp-server.py --help).
+ *   "--drop-after-data", "--stall=DATA", "--pipelining" (offer PIPELINING),
+ *   "--read-rate=BYTES" (read bodies slowly), "--drop-during-data=BYTES"
+ *   (reset while the body comes in) (see smtp-server.py --help).
  *
  * Starts the real aiosmtpd harness on 127.0.0.1 with a free port, waits until
  * it listens. Aborts the test if it cannot start. With no options at all, call
@@ -28,9 +30,11 @@ const char   *ms_test_server_get_cert_fingerprint (MsTestServer *self);
 /* What crossed the wire: one GBytes per accepted message, in order. */
 GPtrArray    *ms_test_server_get_messages (MsTestServer *self);
 /* The event log, one line per event: "connect", "tls", "tls-failed", "ehlo NAME",
- * "starttls", "auth MECH USER ok|fail", "mail FROM", "rcpt TO", "data N", "rset",
- * "quit", "disconnect", "reply CODE TEXT" (each 4xx/5xx sent), "fault CMD CODE",
- * "stall CMD", "drop N". Commands are logged when received. */
+ * "starttls", "auth MECH USER ok|fail", "mail FROM", "rcpt TO", "data-command"
+ * (the DATA command), "data N" (a body of N bytes), "noop", "rset", "quit",
+ * "disconnect", "reply CODE TEXT" (each 4xx/5xx sent), "fault CMD CODE",
+ * "stall CMD", "drop N", "drop-body N". Commands are logged when received,
+ * in order, also when pipelined. */
 char         *ms_test_server_get_log      (MsTestServer *self);
 gboolean      ms_test_server_log_contains (MsTestServer *self, const char *line);
 void          ms_test_server_stop         (MsTestServer *self);

@@ -9,15 +9,20 @@ else goes to stderr. What it receives lands in --state-dir:
   log          one line per event, flushed as it happens:
                  connect | tls | tls-failed | ehlo NAME | helo NAME | starttls |
                  auth MECH USER ok|fail | mail FROM | rcpt TO | data N (bytes) |
-                 rset | quit | reply CODE TEXT (every 4xx/5xx reply, first line) |
+                 data-command | noop | rset | quit |
+                 reply CODE TEXT (every 4xx/5xx reply, first line) |
                  fault CMD CODE | stall CMD | drop N (message N dropped after
-                 its body) | disconnect
+                 its body) | drop-body N (connection cut after N body bytes) |
+                 disconnect
   msg-000001.eml  each accepted message, exact bytes (CRLF kept, dot-unstuffed)
   envelopes    one line per accepted message: "N FROM TO,TO"
   cert.pem, key.pem, fingerprint   in TLS modes (SHA-256, uppercase hex with colons)
 
 Commands are logged when received, before any reply; "reply" lines tell what
 was refused. Message numbers count accepted messages over all connections.
+With --pipelining the EHLO reply offers PIPELINING (RFC 2920): a client may
+then send MAIL, RCPT and DATA in one write. They are still read and answered
+one at a time, in order, each reply written before the next command is read.
 """
 
 import argparse
@@ -201,7 +206,11 @@ class Handler:
         # aiosmtpd leaves this to the hook once one exists.
         session.host_name = hostname
         # An empty "AUTH" line would still claim AUTH support.
-        return [r for r in responses if r.strip() not in ("250-AUTH", "250 AUTH")]
+        responses = [r for r in responses if r.strip() not in ("250-AUTH", "250 AUTH")]
+        if self.state.args.pipelining:
+            # After the greeting line, as real servers list it.
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         limit = self.state.args.max_per_session
@@ -292,6 +301,10 @@ class HarnessSMTP(SMTP):
         self.state = state
         self.smtps = smtps
         self.session_messages = 0
+        self.in_body = False
+        self.body_bytes = 0
+        self.read_paused = False
+        self.held = bytearray()
         # Wrap every command so faults, stalls and the log apply uniformly.
         for name, method in list(self._smtp_methods.items()):
             self._smtp_methods[name] = self._wrap(name, method)
@@ -303,8 +316,11 @@ class HarnessSMTP(SMTP):
                 st.log("%s %s" % (cmd.lower(), arg or ""))
             elif cmd in ("MAIL", "RCPT"):
                 st.log("%s %s" % (cmd.lower(), addr_of(arg)))
-            elif cmd in ("STARTTLS", "RSET", "QUIT"):
+            elif cmd in ("STARTTLS", "RSET", "QUIT", "NOOP"):
                 st.log(cmd.lower())
+            elif cmd == "DATA":
+                # "data N" comes after the body; this is the command itself.
+                st.log("data-command")
             if cmd in st.delays:
                 await asyncio.sleep(st.delays[cmd])
             if cmd in st.stalls:
@@ -324,6 +340,13 @@ class HarnessSMTP(SMTP):
                 except TLSSetupException:
                     st.log("tls-failed")
                     raise
+            if cmd == "DATA":
+                self.body_bytes = 0
+                self.in_body = True
+                try:
+                    return await method(arg)
+                finally:
+                    self.in_body = False
             return await method(arg)
         for attr in ("__smtp_syntax__", "__smtp_syntax_when__", "__smtp_syntax_extended__"):
             if hasattr(method, attr):
@@ -359,6 +382,43 @@ class HarnessSMTP(SMTP):
             self.state.log("connect")
             if self.smtps:
                 self.state.log("tls")
+
+    def data_received(self, data):
+        st = self.state
+        if self.in_body:
+            self.body_bytes += len(data)
+            cut = st.args.drop_during_data
+            if cut and self.body_bytes >= cut and self.transport is not None:
+                # A reset, not a polite close: the client's next write fails.
+                st.log("drop-body %d" % self.body_bytes)
+                self.in_body = False
+                self.transport.abort()
+                return
+        if self.held or (self.in_body and st.args.read_rate):
+            # Take no more than --read-rate bytes a second: the rest waits
+            # here, reading stops, and the client's writes block (EAGAIN)
+            # until they can go on where they stopped. (Pausing alone would
+            # not hold: the StreamReader resumes the transport by itself.)
+            self.held += data
+            if not self.read_paused and self.transport is not None:
+                self.read_paused = True
+                self.transport.pause_reading()
+                self.loop.call_later(0.02, self._feed)
+            return
+        super().data_received(data)
+
+    def _feed(self):
+        if self.transport is None or self.transport.is_closing():
+            return
+        n = max(1, int(self.state.args.read_rate * 0.02))
+        chunk = bytes(self.held[:n])
+        del self.held[:n]
+        super().data_received(chunk)
+        if self.held:
+            self.loop.call_later(0.02, self._feed)
+        else:
+            self.read_paused = False
+            self.transport.resume_reading()
 
     def connection_lost(self, error):
         if self in self.state.protocols:
@@ -474,6 +534,15 @@ def parse_args(argv):
                    help="close the connection after a message body, before replying: every "
                         "message, only the Nth body received (=N), or the first N (=count=N). "
                         "Dropped messages are not saved.")
+    p.add_argument("--drop-during-data", type=int, default=0, metavar="BYTES",
+                   help="reset the connection once BYTES of a message body have arrived "
+                        "(the client is still writing it)")
+    p.add_argument("--read-rate", type=int, default=0, metavar="BYTES",
+                   help="read a message body at about BYTES per second, so that the client's "
+                        "writes block and resume")
+    p.add_argument("--pipelining", action="store_true",
+                   help="offer PIPELINING (RFC 2920) in the EHLO reply; pipelined commands are "
+                        "answered one by one, in order")
     p.add_argument("--stall", action="append", metavar="CMD[,CMD]",
                    help="never answer CMD (GREETING, EHLO, MAIL, RCPT, DATA, EOM, ...) until the "
                         "client disconnects. Repeatable.")

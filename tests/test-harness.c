@@ -362,6 +362,241 @@ test_max_per_session (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 2);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A raw client, for what libcurl does not do: several commands in one write. */
+
+typedef struct
+{
+  GSocketConnection *conn;
+  GDataInputStream  *in;
+  GOutputStream     *out;
+} Raw;
+
+static void
+raw_open (Raw          *raw,
+          MsTestServer *server)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_socket_client_set_timeout (client, 10);
+  raw->conn = g_socket_client_connect_to_host (client, "127.0.0.1", ms_test_server_get_port (server), NULL, &error);
+  g_assert_no_error (error);
+  raw->in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (raw->conn)));
+  g_data_input_stream_set_newline_type (raw->in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
+  raw->out = g_io_stream_get_output_stream (G_IO_STREAM (raw->conn));
+}
+
+static void
+raw_close (Raw *raw)
+{
+  g_clear_object (&raw->in);
+  if (raw->conn != NULL)
+    g_io_stream_close (G_IO_STREAM (raw->conn), NULL, NULL);
+  g_clear_object (&raw->conn);
+}
+
+/* Everything in one write, as a pipelining client does. */
+static void
+raw_write (Raw        *raw,
+           const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all (raw->out, text, strlen (text), NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* One whole reply, its lines joined with "|". */
+static char *
+raw_reply (Raw *raw)
+{
+  g_autoptr(GString) reply = g_string_new (NULL);
+
+  while (TRUE)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = g_data_input_stream_read_line (raw->in, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (reply->len > 0)
+        g_string_append_c (reply, '|');
+      g_string_append (reply, line);
+      g_assert_cmpuint (strlen (line), >=, 3);
+      if (line[3] != '-')
+        return g_string_free (g_steal_pointer (&reply), FALSE);
+    }
+}
+
+static void
+assert_reply (Raw        *raw,
+              const char *prefix)
+{
+  g_autofree char *reply = raw_reply (raw);
+
+  g_test_message ("reply: %s", reply);
+  if (!g_str_has_prefix (reply, prefix))
+    g_error ("expected a reply starting with “%s”, got “%s”", prefix, reply);
+}
+
+/* The log lines that are not "connect"/"disconnect" etc., in order, joined with "|". */
+static char *
+log_events (MsTestServer *server)
+{
+  g_autofree char *log = ms_test_server_get_log (server);
+  g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (*lines[i] == '\0' || g_str_equal (lines[i], "connect") || g_str_equal (lines[i], "disconnect"))
+        continue;
+      if (out->len > 0)
+        g_string_append_c (out, '|');
+      g_string_append (out, lines[i]);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static gboolean
+ehlo_offers_pipelining (MsTestServer *server)
+{
+  Raw raw = { 0 };
+  g_autofree char *reply = NULL;
+
+  raw_open (&raw, server);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO client.test\r\n");
+  reply = raw_reply (&raw);
+  raw_close (&raw);
+  g_assert_true (g_str_has_prefix (reply, "250-"));
+  return strstr (reply, "250-PIPELINING|") != NULL || g_str_has_suffix (reply, "250 PIPELINING");
+}
+
+/* --pipelining: offered in EHLO; commands sent in one write are each
+ * answered, in order, multi-line replies whole, and each is logged. */
+static void
+test_pipelining (void)
+{
+  g_autoptr(MsTestServer) plain = ms_test_server_startv (NULL);
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--pipelining", "--reject-rcpt=^bad@",
+                                                         "--fault=MAIL:550 5.4.5 Daily user sending quota exceeded.\\n5.4.5 See the help page:after=1:count=1",
+                                                         NULL);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autofree char *events = NULL;
+  Raw raw = { 0 };
+
+  g_assert_false (ehlo_offers_pipelining (plain));
+  g_assert_true (ehlo_offers_pipelining (server));
+
+  raw_open (&raw, server);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO client.test\r\n");
+  assert_reply (&raw, "250-");
+
+  /* A refused recipient in the middle of the batch. */
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<bad@example.net>\r\nRCPT TO:<good@example.net>\r\nDATA\r\n");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "550 5.1.1 <bad@example.net>");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "354 ");
+
+  /* The end of the message and the next transaction in one write; its
+   * MAIL gets a two-line refusal, so RCPT and DATA are refused too. */
+  raw_write (&raw, "Subject: x\r\n\r\n..dot\r\n.\r\n"
+                   "MAIL FROM:<b@example.org>\r\nRCPT TO:<good@example.net>\r\nDATA\r\n");
+  assert_reply (&raw, "250 2.0.0 Ok: queued as 1");
+  assert_reply (&raw, "550-5.4.5 Daily user sending quota exceeded.|550 5.4.5 See the help page");
+  assert_reply (&raw, "503 ");
+  assert_reply (&raw, "503 ");
+
+  raw_write (&raw, "RSET\r\nNOOP\r\nQUIT\r\n");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpmem (g_bytes_get_data (messages->pdata[0], NULL), g_bytes_get_size (messages->pdata[0]),
+                   "Subject: x\r\n\r\n.dot\r\n", 20);
+
+  g_assert_true (ms_test_server_wait_log (server, "quit", 5000));
+  events = log_events (server);
+  g_test_message ("log: %s", events);
+  /* The first EHLO is ehlo_offers_pipelining()'s. */
+  g_assert_cmpstr (events, ==,
+                   "ehlo client.test|ehlo client.test|"
+                   "mail a@example.org|rcpt bad@example.net|"
+                   "reply 550 5.1.1 <bad@example.net>: Recipient address rejected: User unknown|"
+                   "rcpt good@example.net|data-command|data 20|"
+                   "mail b@example.org|fault MAIL 550|reply 550-5.4.5 Daily user sending quota exceeded.|"
+                   "rcpt good@example.net|reply 503 Error: need MAIL command|"
+                   "data-command|reply 503 Error: need RCPT command|"
+                   "rset|noop|quit");
+}
+
+/* --read-rate: the body arrives slowly, whole; --drop-during-data: the
+ * connection is cut while the client still writes. */
+static void
+test_slow_and_cut_body (void)
+{
+  g_autoptr(MsTestServer) slow = ms_test_server_start ("--pipelining", "--read-rate=200000", NULL);
+  g_autoptr(MsTestServer) cut = ms_test_server_start ("--drop-during-data=65536", NULL);
+  g_autoptr(GString) body = g_string_new ("Subject: big\r\n\r\n");
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+  Raw raw = { 0 };
+
+  while (body->len < 400 * 1000)
+    g_string_append (body, "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n");
+
+  raw_open (&raw, slow);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+  assert_reply (&raw, "250-");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "354 ");
+  start = g_get_monotonic_time ();
+  raw_write (&raw, body->str);
+  raw_write (&raw, ".\r\n");
+  assert_reply (&raw, "250 ");
+  g_test_message ("400 kB at 200 kB/s took %.2f s", (g_get_monotonic_time () - start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, >, G_USEC_PER_SEC);
+  raw_close (&raw);
+  messages = ms_test_server_get_messages (slow);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpmem (g_bytes_get_data (messages->pdata[0], NULL), g_bytes_get_size (messages->pdata[0]),
+                   body->str, body->len);
+
+  /* Much more than the socket buffers hold: a write fails. */
+  while (body->len < 24 * 1000 * 1000)
+    g_string_append_len (body, body->str + 16, 64 * 1000);
+  raw_open (&raw, cut);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO client.test\r\n");
+  assert_reply (&raw, "250-");
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\n");
+  assert_reply (&raw, "250 ");
+  raw_write (&raw, "RCPT TO:<b@example.net>\r\n");
+  assert_reply (&raw, "250 ");
+  raw_write (&raw, "DATA\r\n");
+  assert_reply (&raw, "354 ");
+  g_output_stream_write_all (raw.out, body->str, body->len, NULL, NULL, &error);
+  g_assert_nonnull (error);
+  g_test_message ("write: %s", error->message);
+  raw_close (&raw);
+  g_assert_true (ms_test_server_wait_log (cut, "disconnect", 5000));
+  g_assert_cmpuint (ms_test_server_count_messages (cut), ==, 0);
+  {
+    g_autofree char *log = ms_test_server_get_log (cut);
+    g_assert_nonnull (strstr (log, "\ndrop-body "));
+  }
+}
+
 #define N_THREADS 4
 #define PER_THREAD 5
 
@@ -500,6 +735,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/harness/drop-stall", test_drop_stall);
   g_test_add_func ("/mailshot/harness/max-per-session", test_max_per_session);
   g_test_add_func ("/mailshot/harness/concurrent", test_concurrent);
+  g_test_add_func ("/mailshot/harness/pipelining", test_pipelining);
+  g_test_add_func ("/mailshot/harness/slow-and-cut-body", test_slow_and_cut_body);
   g_test_add_func ("/mailshot/harness/sink", test_sink);
   g_test_add_func ("/mailshot/harness/sink-capture", test_sink_capture);
   g_test_add_func ("/mailshot/harness/cli", test_cli);
