@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "mailshot-core.h"
@@ -199,7 +200,21 @@ on_progress (const MsBlastProgress *p,
 
   if (state->tty)
     {
-      glong width = g_utf8_strlen (line, -1);
+      struct winsize ws = { 0 };
+      glong width;
+
+      /* A line longer than the terminal wraps, and "\r" would then rewrite
+       * only its last row: cut it to fit. */
+      if (ioctl (STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 &&
+          g_utf8_strlen (line, -1) > ws.ws_col - 1)
+        {
+          const char *end = g_utf8_offset_to_pointer (line, ws.ws_col - 2);
+          char *cut = g_strdup_printf ("%.*s…", (int) (end - line), line);
+
+          g_free (line);
+          line = cut;
+        }
+      width = g_utf8_strlen (line, -1);
 
       /* One line, rewritten in place; pad to wipe a longer previous one. */
       g_printerr ("\r%s%*s", line, (int) (state->line_width > (gsize) width ? state->line_width - width : 0), "");
@@ -834,12 +849,18 @@ report_text_row (const MsJournalRow *row,
                  gpointer            user_data)
 {
   g_autofree char *when = format_time (row->sent_at > 0 ? row->sent_at : row->updated_at);
+  g_autoptr(GString) line = g_string_new (NULL);
 
-  g_print ("%-10s %-32s %3u  %-19s  ", ms_recipient_state_to_string (row->state), row->address,
-           row->attempts, when);
+  g_string_append_printf (line, "%-10s %-32s %3u  %-19s  ", ms_recipient_state_to_string (row->state),
+                          row->address, row->attempts, when);
   if (row->reply_code > 0)
-    g_print ("%d ", row->reply_code);
-  g_print ("%s\n", row->reply_text != NULL ? row->reply_text : "");
+    g_string_append_printf (line, "%d ", row->reply_code);
+  if (row->reply_text != NULL)
+    g_string_append (line, row->reply_text);
+  /* No trailing blanks on rows without a reply. */
+  while (line->len > 0 && line->str[line->len - 1] == ' ')
+    g_string_truncate (line, line->len - 1);
+  g_print ("%s\n", line->str);
   return TRUE;
 }
 
