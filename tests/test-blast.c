@@ -366,6 +366,57 @@ test_send_basic (void)
   }
 }
 
+/* On a terminal the progress is one line rewritten in place ("\r", no new
+ * line per update) with the counts, the rate and the ETA. script(1) gives
+ * the CLI a pseudo-terminal. */
+static void
+test_tty_progress (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--delay=EOM:0.01", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *text = write_file ("tty.txt", "Hello {{name}}\n");
+  g_autofree char *script = g_find_program_in_path ("script");
+  g_autofree char *command = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  guint rewrites = 0, newlines = 0;
+  int status = -1;
+
+  if (script == NULL)
+    {
+      g_test_skip ("script(1) is not installed");
+      return;
+    }
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("tty.csv", 300, NULL);
+  command = g_strdup_printf ("'%s' blast send --recipients '%s' --subject 'Hi {{name}}' --text '%s' 2>&1",
+                             g_getenv ("MS_CLI"), csv, text);
+  {
+    const char *argv[] = { script, "-qec", command, "/dev/null", NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                                 NULL, &status, &error));
+  }
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 300);
+
+  /* The terminal turns "\n" into "\r\n": a lone "\r" is a rewrite. */
+  for (const char *p = out; *p; p++)
+    {
+      if (*p == '\r' && p[1] != '\n')
+        rewrites++;
+      if (*p == '\n')
+        newlines++;
+    }
+  g_assert_cmpuint (rewrites, >=, 2);
+  g_assert_cmpuint (newlines, <=, 4);   /* the ID, "Imported", the last progress, "Finished" */
+  g_assert_nonnull (strstr (out, "/300 sent"));
+  g_assert_nonnull (strstr (out, "msg/s"));
+  g_assert_nonnull (strstr (out, "ETA"));
+  g_assert_nonnull (strstr (out, "Finished: 300 sent."));
+}
+
 /* Every command explains itself: --help exits 0 with a usage line naming the
  * command, a summary and examples. */
 static void
@@ -1196,6 +1247,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/missing-password", test_missing_password);
   g_test_add_func ("/mailshot/blast/api", test_api);
   g_test_add_func ("/mailshot/blast/help", test_help);
+  g_test_add_func ("/mailshot/blast/tty-progress", test_tty_progress);
   g_test_add_func ("/mailshot/blast/stop-classes", test_tls_and_sender_stop);
   g_test_add_func ("/mailshot/blast/temporary-gives-up", test_temporary_gives_up);
   return g_test_run ();
