@@ -417,6 +417,37 @@ test_tty_progress (void)
   g_assert_nonnull (strstr (out, "Finished: 300 sent."));
 }
 
+/* A subject with a line break or a tab still lists as one line of six
+ * tab-separated fields (the message itself folds them). */
+static void
+test_list_one_line (void)
+{
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = write_csv ("oneline.csv", 2, NULL);
+  g_autofree char *text = write_file ("oneline.txt", "Hello\n");
+  g_autofree char *out = NULL;
+  g_autofree char *list = NULL;
+  g_autofree char *status_text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_auto(GStrv) fields = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  g_assert_cmpint (ms_test_run_cli (NULL, &out, NULL, "blast", "send", "--recipients", csv,
+                                    "--subject", "Two\nlines\tand a tab", "--text", text, NULL), ==, 0);
+  batch = first_line_id (out);
+  g_assert_cmpint (ms_test_run_cli (NULL, &list, NULL, "blast", "list", NULL), ==, 0);
+  lines = g_strsplit (list, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && *lines[i] != '\0'; i++)
+    g_assert_true (g_ascii_isdigit (lines[i][0]));
+  fields = g_strsplit (lines[0], "\t", -1);
+  g_assert_cmpuint (g_strv_length (fields), ==, 6);
+  g_assert_cmpint (g_ascii_strtoll (fields[0], NULL, 10), ==, batch);
+  g_assert_cmpstr (fields[5], ==, "Two lines and a tab");
+  status_text = batch_status (batch);
+  g_assert_nonnull (strstr (status_text, "Subject: Two lines and a tab\n"));
+}
+
 /* Every command explains itself: --help exits 0 with a usage line naming the
  * command, a summary and examples. */
 static void
@@ -753,7 +784,11 @@ check_stops (MsTestServer *server,
   g_assert_nonnull (strstr (err, advice_word));
   g_assert_nonnull (strstr (err, "blast resume"));
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
-  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), <=, 4);
+  /* At most the jobs queued on the two connections were tried (typically
+   * one each), not the 30 rows; connections count the STARTTLS decision's
+   * reconnect too. */
+  g_assert_cmpuint (ms_test_server_log_count (server, "mail sender@example.org"), <=, 8);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), <=, 12);
   status_text = batch_status (batch);
   g_assert_nonnull (strstr (status_text, "paused"));
   g_assert_nonnull (strstr (status_text, advice_word));
@@ -1247,6 +1282,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/missing-password", test_missing_password);
   g_test_add_func ("/mailshot/blast/api", test_api);
   g_test_add_func ("/mailshot/blast/help", test_help);
+  g_test_add_func ("/mailshot/blast/list-one-line", test_list_one_line);
   g_test_add_func ("/mailshot/blast/tty-progress", test_tty_progress);
   g_test_add_func ("/mailshot/blast/stop-classes", test_tls_and_sender_stop);
   g_test_add_func ("/mailshot/blast/temporary-gives-up", test_temporary_gives_up);

@@ -50,6 +50,19 @@ format_duration (gint64 seconds)
   return g_strdup_printf ("%d:%02d", (int) (seconds / 60), (int) (seconds % 60));
 }
 
+/* A subject may hold a tab or a line break (the message folds them): the
+ * list keeps one batch per line, the fields separated by tabs. */
+static char *
+one_line (const char *text)
+{
+  char *copy = g_strdup (text != NULL ? text : "");
+
+  for (char *p = copy; *p; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  return copy;
+}
+
 /* "5 sent, 2 queued, 1 failed" in state order, leaving out zeros. */
 static char *
 format_counts (const guint counts[MS_N_STATES])
@@ -625,10 +638,12 @@ blast_list (int    argc,
     {
       MsBatchInfo *info = g_ptr_array_index (batches, i);
       g_autofree char *created = format_time (info->created);
+      g_autofree char *account = one_line (info->account);
+      g_autofree char *subject = one_line (info->subject);
 
       g_print ("%" G_GINT64_FORMAT "\t%s\t%s\t%u/%u sent\t%s\t%s\n", info->id,
                ms_batch_status_to_string (info->status), created, info->counts[MS_STATE_SENT], info->total,
-               info->account != NULL ? info->account : "", info->subject != NULL ? info->subject : "");
+               account, subject);
     }
   return MS_CLI_OK;
 }
@@ -639,9 +654,10 @@ print_status (const MsBatchInfo *info)
   g_autofree char *created = format_time (info->created);
   g_autofree char *counts = format_counts (info->counts);
   g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
+  g_autofree char *subject = one_line (info->subject);
 
   g_print (_("Batch %s: %s\n"), id, ms_batch_status_to_string (info->status));
-  g_print (_("Subject: %s\n"), info->subject != NULL ? info->subject : "");
+  g_print (_("Subject: %s\n"), subject);
   g_print (_("Account: %s\n"), info->account != NULL ? info->account : "");
   g_print (_("Created: %s\n"), created);
   g_print (_("Recipients: %u (%s)\n"), info->total, counts);
