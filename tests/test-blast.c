@@ -1187,6 +1187,99 @@ test_api (void)
                     info->counts[MS_STATE_UNCERTAIN], ==, 200);
 }
 
+/* A rate-limit reply on one connection while the other has messages in
+ * flight: their successes must not end the wait early, and every progress
+ * during the wait carries its end (time and text) and an ETA beyond it. */
+typedef struct {
+  ApiState   api;
+  guint      waiting;          /* progress events during the wait */
+  guint      with_eta;         /* ... that had an ETA */
+  char      *bad_until;        /* the first without the end of the wait */
+  char      *bad_eta;          /* the first with an ETA before that end */
+} WaitState;
+
+static void
+wait_progress (const MsBlastProgress *p,
+               gpointer               user_data)
+{
+  WaitState *s = user_data;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  api_progress (p, &s->api);
+  if (strstr (p->status_text, "rate limit") == NULL)
+    return;
+  s->waiting++;
+  if (p->waiting_until < now)
+    {
+      if (s->bad_until == NULL)
+        s->bad_until = g_strdup_printf ("waiting_until %" G_GINT64_FORMAT " (now %" G_GINT64_FORMAT "): %s",
+                                        p->waiting_until, now, p->status_text);
+      return;
+    }
+  else
+    {
+      g_autoptr(GDateTime) end = g_date_time_new_from_unix_local (p->waiting_until);
+      g_autofree char *hm = g_date_time_format (end, "%H:%M");
+
+      if (strstr (p->status_text, hm) == NULL && s->bad_until == NULL)
+        s->bad_until = g_strdup_printf ("status without the end of the wait (%s): %s", hm, p->status_text);
+    }
+  if (p->eta >= 0 && p->eta < p->waiting_until - now && s->bad_eta == NULL)
+    s->bad_eta = g_strdup_printf ("ETA %" G_GINT64_FORMAT " s with %" G_GINT64_FORMAT " s of wait left",
+                                  p->eta, p->waiting_until - now);
+  if (p->eta >= 0)
+    s->with_eta++;
+}
+
+static void
+test_api_rate_limit_wait (void)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--delay=EOM:0.05",
+                          "--fault=MAIL:421 4.7.0 Too many messages, try again in 4 seconds:count=1:after=50", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *csv = write_csv ("wait.csv", 150, NULL);
+  g_autofree char *journal_path = ms_test_tmp_path ("wait.sqlite");
+  g_autoptr(MsJournal) journal = ms_journal_open (journal_path, &error);
+  g_autoptr(MsSmtpConfig) config = ms_smtp_config_new ();
+  g_autoptr(MsBlast) blast = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GHashTable) counts = NULL;
+  MsPacerLimits limits = { .connections = 2 };
+  WaitState s = { 0 };
+  gint64 batch, start;
+
+  g_assert_no_error (error);
+  config->server = g_strdup ("127.0.0.1");
+  config->port = ms_test_server_get_port (server);
+  config->timeout = 10;
+  config->from_address = g_strdup ("sender@example.org");
+
+  batch = api_import (journal, csv);
+  s.api.loop = loop;
+  s.api.main_thread = g_thread_self ();
+  blast = ms_blast_new (config, &limits, journal_path, batch);
+  ms_blast_set_progress_func (blast, wait_progress, &s, NULL);
+  start = g_get_monotonic_time ();
+  ms_blast_run_async (blast, NULL, api_done, &s.api);
+  while (!s.api.done)
+    g_main_loop_run (loop);
+  g_assert_no_error (s.api.error);
+  g_assert_true (s.api.ok);
+  if (s.bad_until != NULL)
+    g_error ("during the rate-limit wait: %s", s.bad_until);
+  /* It did wait (most of the 4 s), and showed it all along. */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 3 * G_USEC_PER_SEC);
+  g_assert_cmpuint (s.waiting, >=, 10);
+  g_assert_cmpuint (s.api.final.counts[MS_STATE_SENT], ==, 150);
+  g_assert_cmpint (s.api.final.waiting_until, ==, 0);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 150);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 150);
+  g_free (s.bad_until);
+  g_free (s.bad_eta);
+}
+
 static gboolean
 collect_row (const MsJournalRow *row,
              gpointer            user_data)
@@ -1281,6 +1374,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/cannot-connect", test_cannot_connect);
   g_test_add_func ("/mailshot/blast/missing-password", test_missing_password);
   g_test_add_func ("/mailshot/blast/api", test_api);
+  g_test_add_func ("/mailshot/blast/api-rate-limit-wait", test_api_rate_limit_wait);
   g_test_add_func ("/mailshot/blast/help", test_help);
   g_test_add_func ("/mailshot/blast/list-one-line", test_list_one_line);
   g_test_add_func ("/mailshot/blast/tty-progress", test_tty_progress);

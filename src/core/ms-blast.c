@@ -526,6 +526,8 @@ describe_status (Run           *run,
   switch (run->wait)
     {
     case WAIT_RATE_LIMIT:
+      if (run->rate_limited_until <= 0)
+        return g_strdup (_("Waiting for the rate limit"));
       clock = format_clock (run->rate_limited_until);
       return g_strdup_printf (_("Waiting for the rate limit until %s"), clock);
     case WAIT_DEFERRED:
@@ -1005,8 +1007,12 @@ handle_result (Run    *run,
       run->done++;
       run->transport_failures = 0;
       /* The wait is over; the account keeps the (past) time it waited
-       * until, which means "not limited" to every reader. */
-      if (run->rate_limited_until != 0)
+       * until, which means "not limited" to every reader. A message that
+       * was already in flight on another connection when the limit came
+       * says nothing about the limit: until the wait has ended, its time
+       * stays (progress shows it, the pacer holds every connection). */
+      if (run->rate_limited_until != 0 && run->wait != WAIT_RATE_LIMIT &&
+          g_get_real_time () >= run->rate_limited_until * G_USEC_PER_SEC)
         {
           run->rate_limited_until = 0;
           ms_pacer_clear_rate_limit (run->pacer);
@@ -1075,8 +1081,10 @@ handle_result (Run    *run,
         gint64 until = ms_pacer_rate_limited (run->pacer, reply->until, now);
 
         /* Not the row's fault: it goes back to the queue, and the whole
-         * account waits; the caller persists the time. */
+         * account waits; the caller persists the time. The jobs the other
+         * connections have not started yet wait too. */
         add_outcome (run, row->id, MS_STATE_QUEUED, reply, NULL, NULL, 0);
+        take_back_jobs (run);
         if (until > run->rate_limited_until)
           {
             run->rate_limited_until = until;
