@@ -1266,11 +1266,13 @@ test_api_rate_limit_wait (void)
     g_main_loop_run (loop);
   g_assert_no_error (s.api.error);
   g_assert_true (s.api.ok);
-  if (s.bad_until != NULL)
-    g_error ("during the rate-limit wait: %s", s.bad_until);
+  if (s.bad_until != NULL || s.bad_eta != NULL)
+    g_error ("during the rate-limit wait: %s; %s", s.bad_until ? s.bad_until : "end shown",
+             s.bad_eta ? s.bad_eta : "ETA fine");
   /* It did wait (most of the 4 s), and showed it all along. */
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 3 * G_USEC_PER_SEC);
   g_assert_cmpuint (s.waiting, >=, 10);
+  g_assert_cmpuint (s.with_eta, >=, 1);
   g_assert_cmpuint (s.api.final.counts[MS_STATE_SENT], ==, 150);
   g_assert_cmpint (s.api.final.waiting_until, ==, 0);
   counts = server_counts (server);

@@ -362,6 +362,7 @@ struct _Run {
   gint64            deferred_due;     /* unix seconds */
 
   RateSample        samples[RATE_SAMPLES];
+  double            sending_rate;     /* msg/s, the recent rate outside rate-limit waits */
   guint             n_samples, sample_head;
   gint64            last_progress;
 };
@@ -574,13 +575,23 @@ publish_progress (Run           *run,
   if (mono - oldest->when > G_USEC_PER_SEC / 5)
     p.rate = (double) (run->done - oldest->done) * G_USEC_PER_SEC / (double) (mono - oldest->when);
   left = run->counts[MS_STATE_QUEUED] + run->counts[MS_STATE_DEFERRED] + run->counts[MS_STATE_SENDING];
+  p.waiting_until = run->wait == WAIT_RATE_LIMIT && !final ? run->rate_limited_until : 0;
+  if (p.waiting_until == 0 && p.rate > 0.01)
+    run->sending_rate = p.rate;
   if (left == 0)
     p.eta = 0;
+  else if (p.waiting_until > 0)
+    {
+      /* The recent rate falls to nothing during the wait: the rest goes at
+       * the rate of before, once the wait is over. */
+      gint64 wait = MAX (p.waiting_until - g_get_real_time () / G_USEC_PER_SEC, 0);
+
+      p.eta = run->sending_rate > 0.01 ? wait + (gint64) (left / run->sending_rate + 0.5) : -1;
+    }
   else if (p.rate > 0.01)
     p.eta = (gint64) (left / p.rate + 0.5);
   else
     p.eta = -1;
-  p.waiting_until = run->wait == WAIT_RATE_LIMIT && !final ? run->rate_limited_until : 0;
 
   g_mutex_lock (&self->lock);
   self->latest = p;
