@@ -36,6 +36,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -218,6 +219,8 @@ class Handler:
             return "452 4.4.5 Maximum number of messages per session exceeded."
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        if self.state.args.multiline_replies:
+            return "250-2.1.0 Sender <%s>\r\n250-2.1.0 looks fine\r\n250 2.1.0 Ok" % address
         return "250 2.1.0 Ok"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -225,6 +228,8 @@ class Handler:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
+        if self.state.args.multiline_replies:
+            return "250-2.1.5 Recipient <%s>\r\n250 2.1.5 Ok" % address
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
@@ -254,6 +259,8 @@ class Handler:
             return "\r\n".join(f.lines)
         st.save(envelope)
         server.session_messages += 1
+        if st.args.multiline_replies:
+            return "250-2.0.0 Ok\r\n250 2.0.0 queued as %d" % st.accepted
         return "250 2.0.0 Ok: queued as %d" % st.accepted
 
     async def handle_exception(self, error):
@@ -293,6 +300,22 @@ def make_authenticator(state):
         # handled=False: aiosmtpd then sends the 535 itself; otherwise the client waits forever.
         return AuthResult(success=False, handled=False)
     return authenticator
+
+
+class _ReaderTransport:
+    """The transport as the StreamReader sees it under --read-rate: no flow control."""
+
+    def __init__(self, transport):
+        self._transport = transport
+
+    def pause_reading(self):
+        pass
+
+    def resume_reading(self):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
 
 
 class HarnessSMTP(SMTP):
@@ -374,7 +397,18 @@ class HarnessSMTP(SMTP):
 
     def connection_made(self, transport):
         starttls = self._original_transport is not None
+        if self.state.args.read_rate and not starttls:
+            # A small window, or the kernel takes megabytes off the client
+            # at once and its writes never block.
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         super().connection_made(transport)
+        if self.state.args.read_rate:
+            # The reader pauses and resumes the transport by itself once a
+            # chunk is over twice its (line-sized) limit, which would undo
+            # the pauses of --read-rate: it gets a transport without them.
+            self._reader._transport = _ReaderTransport(transport)
         if starttls:
             self.state.log("tls")
         else:
@@ -397,8 +431,7 @@ class HarnessSMTP(SMTP):
         if self.held or (self.in_body and st.args.read_rate):
             # Take no more than --read-rate bytes a second: the rest waits
             # here, reading stops, and the client's writes block (EAGAIN)
-            # until they can go on where they stopped. (Pausing alone would
-            # not hold: the StreamReader resumes the transport by itself.)
+            # until they can go on where they stopped.
             self.held += data
             if not self.read_paused and self.transport is not None:
                 self.read_paused = True
@@ -538,8 +571,10 @@ def parse_args(argv):
                    help="reset the connection once BYTES of a message body have arrived "
                         "(the client is still writing it)")
     p.add_argument("--read-rate", type=int, default=0, metavar="BYTES",
-                   help="read a message body at about BYTES per second, so that the client's "
-                        "writes block and resume")
+                   help="read a message body at about BYTES per second, with a small receive "
+                        "buffer, so that the client's writes block and resume")
+    p.add_argument("--multiline-replies", action="store_true",
+                   help="accept MAIL, RCPT and the end of a message with replies of several lines")
     p.add_argument("--pipelining", action="store_true",
                    help="offer PIPELINING (RFC 2920) in the EHLO reply; pipelined commands are "
                         "answered one by one, in order")
