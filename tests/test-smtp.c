@@ -29,6 +29,35 @@ typedef enum { METHOD_AUTOMATIC, METHOD_CRAM_MD5, METHOD_PLAIN, METHOD_LOGIN, ME
 static const char * const mode_names[] = { "plain", "starttls", "smtps" };
 static const char * const method_names[] = { "automatic", "cram-md5", "plain", "login", "none" };
 
+/* How a test sends: ms_smtp_send() (libcurl does the transaction), or
+ * ms_smtp_send_bulk() (what every e-blast message goes through) against a
+ * server without or with PIPELINING. Each case is registered once per way
+ * it applies to, under /mailshot/smtp/, /mailshot/smtp/bulk/ and
+ * /mailshot/smtp/pipelined/. */
+typedef enum { VIA_SEND, VIA_BULK, VIA_PIPELINED, N_VIAS } Via;
+
+#define VIA_MASK(v) (1u << (v))
+#define VIAS_ALL    (VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK) | VIA_MASK (VIA_PIPELINED))
+#define VIAS_BULK   (VIA_MASK (VIA_BULK) | VIA_MASK (VIA_PIPELINED))
+
+static const char * const via_prefixes[] = { "", "bulk/", "pipelined/" };
+
+/* The way the running test sends (tests run one at a time). */
+static Via via;
+
+static gboolean
+send_via (MsSmtp       *smtp,
+          const char   *from,
+          const char   *to,
+          GBytes       *message,
+          GCancellable *cancellable,
+          GError      **error)
+{
+  if (via == VIA_SEND)
+    return ms_smtp_send (smtp, from, to, message, cancellable, error);
+  return ms_smtp_send_bulk (smtp, from, to, message, cancellable, error);
+}
+
 static GBytes *
 test_message (void)
 {
@@ -59,6 +88,8 @@ start_server (Mode        mode,
                                      mode == MODE_STARTTLS ? "--tls=starttls" : "--tls=smtps"));
   g_ptr_array_add (args, (gpointer) "--user=" USER);
   g_ptr_array_add (args, (gpointer) "--password=" PASSWORD);
+  if (via == VIA_PIPELINED)
+    g_ptr_array_add (args, (gpointer) "--pipelining");
   va_start (ap, first_extra);
   for (const char *arg = first_extra; arg != NULL; arg = va_arg (ap, const char *))
     g_ptr_array_add (args, (gpointer) arg);
@@ -99,7 +130,7 @@ send_one (MsSmtp  *smtp,
 {
   g_autoptr(GBytes) message = test_message ();
 
-  return ms_smtp_send (smtp, FROM, TO, message, NULL, error);
+  return send_via (smtp, FROM, TO, message, NULL, error);
 }
 
 static gboolean
@@ -532,33 +563,40 @@ test_stalled_greeting (void)
   assert_quick_failure (srv, MODE_PLAIN, MS_TRANSPORT_NO_GREETING, 2 + MARGIN);
 }
 
+/* The server stops answering at CMD (MAIL, RCPT, DATA or EOM, the end of
+ * the message) with a 2 s timeout: the failure comes within it, and only a
+ * stall after the final "." leaves the delivery uncertain. With PIPELINING
+ * the commands behind the stalled one are already on the wire. */
 static void
-test_stalled_mail (void)
+test_stalled (gconstpointer data)
 {
-  g_autoptr(MsTestServer) srv = start_server (MODE_STARTTLS, "--stall=MAIL", NULL);
-
-  assert_quick_failure (srv, MODE_STARTTLS, MS_TRANSPORT_RESPONSE_TIMEOUT, 2 + MARGIN);
-}
-
-/* A stall after the final ".": bounded by the response timeout (120 s in
- * libcurl otherwise), and the message may have been delivered. */
-static void
-test_stalled_end_of_message (void)
-{
-  g_autoptr(MsTestServer) srv = start_server (MODE_STARTTLS, "--stall=EOM", NULL);
+  const char *cmd = data;
+  g_autofree char *stall = g_strdup_printf ("--stall=%s", cmd);
+  g_autoptr(MsTestServer) srv = start_server (MODE_STARTTLS, stall, NULL);
   g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_STARTTLS, METHOD_NONE);
   g_autoptr(MsSmtp) smtp = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GTimer) timer = NULL;
+  gboolean eom = g_str_equal (cmd, "EOM");
+  MsSmtpStage want_stage = g_str_equal (cmd, "MAIL") ? MS_SMTP_STAGE_MAIL :
+                           g_str_equal (cmd, "RCPT") ? MS_SMTP_STAGE_RCPT : MS_SMTP_STAGE_DATA;
+  double elapsed;
 
   config->timeout = 2;
   smtp = ms_smtp_new (config);
   timer = g_timer_new ();
   g_assert_false (send_one (smtp, &error));
-  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 2 + MARGIN);
+  elapsed = g_timer_elapsed (timer, NULL);
+  g_test_message ("failed after %.2f s: %s", elapsed, error->message);
+  g_assert_cmpfloat (elapsed, <, 2 + MARGIN);
+  g_assert_cmpfloat (elapsed, >=, 1.9);
   g_assert_error (error, MS_ERROR, MS_ERROR_TIMEOUT);
   g_assert_cmpint (ms_smtp_get_reply (smtp)->transport, ==, MS_TRANSPORT_RESPONSE_TIMEOUT);
-  g_assert_true (ms_smtp_get_delivery_uncertain (smtp));
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->klass, ==, MS_REPLY_CLASS_TIMEOUT);
+  g_assert_cmpint (ms_smtp_get_delivery_uncertain (smtp), ==, eom);
+  g_assert_cmpint (ms_smtp_get_stage (smtp), ==, want_stage);
+  g_assert_cmpint (log_has_prefix (srv, "data "), ==, eom);
+  g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 0);
 }
 
 static guint16
@@ -727,7 +765,7 @@ test_drop_after_data_no_dots (void)
   g_autofree char *transcript = NULL;
 
   ms_smtp_set_record_transcript (smtp, TRUE);
-  g_assert_false (ms_smtp_send (smtp, FROM, TO, message, NULL, &error));
+  g_assert_false (send_via (smtp, FROM, TO, message, NULL, &error));
   g_assert_nonnull (error);
   g_assert_cmpint (ms_smtp_get_reply (smtp)->klass, ==, MS_REPLY_CLASS_CONNECTION_LOST);
   g_assert_true (ms_smtp_get_delivery_uncertain (smtp));
@@ -825,7 +863,7 @@ test_cancel (void)
   smtp = ms_smtp_new (config);
   timer = g_timer_new ();
   thread = g_thread_new ("cancel", cancel_later, &cl);
-  g_assert_false (ms_smtp_send (smtp, FROM, TO, message, cancellable, &error));
+  g_assert_false (send_via (smtp, FROM, TO, message, cancellable, &error));
   g_thread_join (thread);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 2.5);
@@ -1015,6 +1053,445 @@ test_config_copy (void)
   g_assert_null (copy->ehlo_host);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Refusals inside the transaction. With PIPELINING, MAIL, RCPT and DATA go
+ * out in one write: the failure is the first refused command's reply, not
+ * the 503s the server sends for the commands behind it; no body goes out;
+ * the session sends the next message normally. */
+
+static GBytes *
+text_bytes (char *text)
+{
+  return g_bytes_new_take (text, strlen (text));
+}
+
+static GBytes *
+message_to (const char *to,
+            guint       n)
+{
+  return text_bytes (g_strdup_printf ("From: <" FROM ">\r\nTo: <%s>\r\nSubject: number %u\r\n\r\n"
+                                      ".Message %u\r\n", to, n, n));
+}
+
+static GBytes *
+numbered_message (guint n)
+{
+  return text_bytes (g_strdup_printf ("From: <" FROM ">\r\nTo: <" TO ">\r\nSubject: number %u\r\n\r\n"
+                                      ".Message %u\r\n", n, n));
+}
+
+/* The reply as ms_reply_classify() sees the server's own words. */
+static void
+assert_classified_as (MsSmtp     *smtp,
+                      int         code,
+                      const char *text)
+{
+  const MsReply *reply = ms_smtp_get_reply (smtp);
+  MsReplyContext context = { .server = "127.0.0.1", .port = 25 };
+  g_autoptr(MsReply) want = ms_reply_classify (code, text, &context, g_get_real_time () / G_USEC_PER_SEC);
+
+  g_assert_nonnull (reply);
+  g_test_message ("reply: %d %s → %s", reply->code, reply->text, ms_reply_class_to_string (reply->klass));
+  g_assert_cmpint (reply->code, ==, code);
+  g_assert_cmpint (reply->klass, ==, want->klass);
+  g_assert_cmpstr (reply->enhanced, ==, want->enhanced);
+  g_assert_nonnull (strstr (reply->text, text + (want->enhanced != NULL ? strlen (want->enhanced) + 1 : 0)));
+}
+
+/* After a refusal: the next message goes, and arrives whole. */
+static void
+assert_next_message_goes (MsTestServer *srv,
+                          MsSmtp       *smtp,
+                          guint         n_before)
+{
+  g_autoptr(GBytes) message = numbered_message (2);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (send_via (smtp, FROM, TO, message, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (ms_smtp_get_reply (smtp));
+  g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_DONE);
+  messages = ms_test_server_get_messages (srv);
+  g_assert_cmpuint (messages->len, ==, n_before + 1);
+  g_assert_true (g_bytes_equal (messages->pdata[n_before], message));
+}
+
+typedef struct {
+  const char  *name;
+  const char  *fault;    /* harness option */
+  int          code;
+  const char  *text;     /* the reply's first line without the code */
+  MsSmtpStage  stage;
+  gboolean     closes;   /* the server ends the connection (421) */
+} Refusal;
+
+static const Refusal refusals[] = {
+  { "mail-550", "--fault=MAIL:550 5.7.1 Sender address rejected: not allowed to send as this address:count=1",
+    550, "5.7.1 Sender address rejected: not allowed to send as this address", MS_SMTP_STAGE_MAIL, FALSE },
+  { "mail-421", "--fault=MAIL:421 4.7.0 Too many messages, try again in 5 seconds:count=1",
+    421, "4.7.0 Too many messages, try again in 5 seconds", MS_SMTP_STAGE_MAIL, TRUE },
+  { "mail-452", "--fault=MAIL:452 4.4.5 Maximum number of messages per session exceeded.:count=1",
+    452, "4.4.5 Maximum number of messages per session exceeded.", MS_SMTP_STAGE_MAIL, FALSE },
+  { "rcpt-550", "--fault=RCPT:550 5.1.1 <" TO ">: Recipient address rejected: User unknown:count=1",
+    550, "5.1.1 <" TO ">: Recipient address rejected: User unknown", MS_SMTP_STAGE_RCPT, FALSE },
+  { "rcpt-452", "--fault=RCPT:452 4.5.3 Your message has too many recipients:count=1",
+    452, "4.5.3 Your message has too many recipients", MS_SMTP_STAGE_RCPT, FALSE },
+  { "data-451", "--fault=DATA:451 4.3.0 Mail server temporarily rejected message:count=1",
+    451, "4.3.0 Mail server temporarily rejected message", MS_SMTP_STAGE_DATA, FALSE },
+  { "data-554", "--fault=DATA:554 5.7.1 Message refused by policy:count=1",
+    554, "5.7.1 Message refused by policy", MS_SMTP_STAGE_DATA, FALSE },
+  { "eom-451", "--fault=EOM:451 4.7.1 Ratelimit \"user\" exceeded:count=1",
+    451, "4.7.1 Ratelimit \"user\" exceeded", MS_SMTP_STAGE_DATA, FALSE },
+  { "eom-421", "--fault=EOM:421 4.4.2 Message submission rate for this client has exceeded the configured limit:count=1",
+    421, "4.4.2 Message submission rate for this client has exceeded the configured limit", MS_SMTP_STAGE_DATA, TRUE },
+  { "eom-550-multiline", "--fault=EOM:550 5.4.5 Daily user sending quota exceeded.\\n5.4.5 Learn more at https://support.example.com/mail/?p=SendingQuota:count=1",
+    550, "5.4.5 Daily user sending quota exceeded.", MS_SMTP_STAGE_DATA, FALSE },
+  { "rcpt-550-multiline", "--fault=RCPT:550 5.1.1 The email account that you tried to reach does not exist.\\n5.1.1 Please try double-checking the address:count=1",
+    550, "5.1.1 The email account that you tried to reach does not exist.", MS_SMTP_STAGE_RCPT, FALSE },
+};
+
+static void
+test_refused (gconstpointer data)
+{
+  const Refusal *rf = data;
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, rf->fault, NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GBytes) message = numbered_message (1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  gboolean eom = rf->code != 0 && g_str_has_prefix (rf->name, "eom");
+  guint connects;
+
+  g_assert_false (send_via (smtp, FROM, TO, message, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == MS_ERROR);
+  g_test_message ("error: %s", error->message);
+  assert_classified_as (smtp, rf->code, rf->text);
+  g_assert_cmpint (ms_smtp_get_stage (smtp), ==, rf->stage);
+  /* The server answered: it did not take the message. */
+  g_assert_false (ms_smtp_get_delivery_uncertain (smtp));
+  g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 0);
+  /* The body went out only when the end of the message was refused. */
+  g_assert_cmpint (log_has_prefix (srv, "data "), ==, eom);
+  /* Every line of a multi-line reply, once. */
+  if (g_str_has_suffix (rf->name, "multiline"))
+    {
+      g_assert_nonnull (strstr (ms_smtp_get_reply (smtp)->text, g_str_has_prefix (rf->name, "eom") ? "Learn more" : "double-checking"));
+      g_assert_null (strstr (ms_smtp_get_reply (smtp)->text, "5.4.5 Learn"));
+    }
+
+  log = ms_test_server_get_log (srv);
+  g_test_message ("server log:\n%s", log);
+  if (via == VIA_PIPELINED && rf->stage == MS_SMTP_STAGE_MAIL && !rf->closes)
+    {
+      /* RCPT and DATA were on the wire behind MAIL, and refused in turn:
+       * the classification still comes from the MAIL reply. */
+      g_assert_true (ms_test_server_log_contains (srv, "rcpt " TO));
+      g_assert_true (ms_test_server_log_contains (srv, "reply 503 Error: need MAIL command"));
+      g_assert_nonnull (strstr (error->message, rf->text + 6));
+      g_assert_null (strstr (error->message, "503"));
+    }
+  else if (via == VIA_PIPELINED && rf->stage == MS_SMTP_STAGE_RCPT)
+    {
+      g_assert_true (ms_test_server_log_contains (srv, "data-command"));
+      g_assert_true (ms_test_server_log_contains (srv, "reply 503 Error: need RCPT command"));
+      g_assert_null (strstr (error->message, "503"));
+    }
+  else if (rf->stage == MS_SMTP_STAGE_MAIL)
+    g_assert_false (log_has_prefix (srv, "rcpt "));
+  if (rf->stage != MS_SMTP_STAGE_DATA)
+    g_assert_cmpint (log_has_prefix (srv, "data-command"), ==, via == VIA_PIPELINED && !rf->closes);
+
+  connects = ms_test_server_log_count (srv, "connect");
+  assert_next_message_goes (srv, smtp, 0);
+  /* A 421 ends the connection: the next message opened a new one. */
+  if (rf->closes)
+    g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, connects + 1);
+}
+
+/* A recipient refused in the middle of a blast costs that recipient only:
+ * the bulk session resets the transaction and keeps its connection (no new
+ * TLS handshake and sign-in per bad address, which providers count as login
+ * attempts). */
+static void
+test_recipient_refused_keeps_connection (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_STARTTLS, "--auth=PLAIN", "--reject-rcpt=^nobody", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_STARTTLS, METHOD_PLAIN);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GPtrArray) envelopes = NULL;
+
+  ms_smtp_set_record_transcript (smtp, FALSE);
+  for (guint i = 0; i < 6; i++)
+    {
+      const char *to = i % 2 == 1 ? "nobody@example.net" : TO;
+      g_autoptr(GBytes) message = message_to (to, i);
+      g_autoptr(GError) error = NULL;
+      gboolean ok = send_via (smtp, FROM, to, message, NULL, &error);
+
+      if (i % 2 == 1)
+        {
+          g_assert_false (ok);
+          g_assert_error (error, MS_ERROR, MS_ERROR_RECIPIENT);
+          g_assert_cmpint (ms_smtp_get_reply (smtp)->klass, ==, MS_REPLY_CLASS_RECIPIENT_REJECTED);
+          g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_RCPT);
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+        }
+    }
+  envelopes = ms_test_server_get_envelopes (srv);
+  g_assert_cmpuint (envelopes->len, ==, 3);
+  for (guint i = 0; i < envelopes->len; i++)
+    g_assert_true (g_str_has_suffix (envelopes->pdata[i], " " FROM " " TO));
+  g_assert_false (log_has_prefix (srv, "data 0"));
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "auth PLAIN " USER " ok"), ==, 1);
+}
+
+/* Replies of several lines in the pipelined stream: a "250-" continuation
+ * must not be taken for the next command's reply. */
+static void
+test_multiline_success (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--multiline-replies", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GBytes) message = numbered_message (1);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (send_via (smtp, FROM, TO, message, NULL, &error));
+  g_assert_no_error (error);
+  messages = ms_test_server_get_messages (srv);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_true (g_bytes_equal (messages->pdata[0], message));
+  assert_next_message_goes (srv, smtp, 1);
+  /* The first connection only found that STARTTLS is not offered; the
+   * second carried both messages. */
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 2);
+}
+
+/* What the server saves is the message, byte for byte, whatever dots and
+ * line ends it has (SMTP adds the CRLF a last line lacks). */
+static void
+test_dot_stuffing (void)
+{
+  static const char * const bodies[] = {
+    ".",
+    "..",
+    ".\r\n",
+    "\r\n",
+    "no line end at all",
+    "Subject: dots\r\n\r\n.leading\r\n..two\r\n...three\r\n.\r\nafter a lone dot\r\n",
+    "Subject: lone dot last\r\n\r\nbody\r\n.\r\n",
+    "Subject: dot without line end\r\n\r\nbody\r\n.",
+    "Subject: no final CRLF\r\n\r\nlast line",
+    "Subject: smuggling\r\n\r\nbody\r\n.\r\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\n",
+    "Subject: CR LF dot CR\r\n\r\na\r\n.\rb\r\n.\r\r\n",
+    ".first line is a dot line\r\n\r\n. \r\n",
+  };
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GPtrArray) messages = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      g_autoptr(GBytes) message = g_bytes_new_static (bodies[i], strlen (bodies[i]));
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (send_via (smtp, FROM, TO, message, NULL, &error));
+      g_assert_no_error (error);
+    }
+  messages = ms_test_server_get_messages (srv);
+  g_assert_cmpuint (messages->len, ==, G_N_ELEMENTS (bodies));
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      g_autofree char *want = g_str_has_suffix (bodies[i], "\r\n") ? g_strdup (bodies[i])
+                                                                   : g_strconcat (bodies[i], "\r\n", NULL);
+      gsize len = 0;
+      const char *got = g_bytes_get_data (messages->pdata[i], &len);
+
+      g_test_message ("body %u", i);
+      g_assert_cmpmem (got, len, want, strlen (want));
+    }
+  /* One connection to learn that STARTTLS is not offered, one for all. */
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 2);
+  g_assert_false (ms_test_server_log_contains (srv, "mail evil@example.com"));
+}
+
+static GBytes *
+big_message (gsize size)
+{
+  GString *text = g_string_sized_new (size + 100);
+  guint n = 0;
+
+  g_string_append (text, "From: <" FROM ">\r\nTo: <" TO ">\r\nSubject: big\r\n\r\n");
+  while (text->len < size)
+    {
+      g_string_append_printf (text, "%s%08u the quick brown fox jumps over the lazy dog 0123456789\r\n",
+                              n % 7 == 0 ? "." : "", n);
+      n++;
+    }
+  return g_string_free_to_bytes (text);
+}
+
+/* With the kernel's buffers at their usual megabytes, most of a message
+ * leaves at once and the rest of the wait is for the reply. */
+static curl_socket_t
+small_buffer_socket (void                 *data,
+                     curlsocktype          purpose,
+                     struct curl_sockaddr *address)
+{
+  curl_socket_t fd = socket (address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  int size = 32 * 1024;
+
+  if (fd != CURL_SOCKET_BAD)
+    g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size), ==, 0);
+  return fd;
+}
+
+static int
+close_socket (void          *data,
+              curl_socket_t  fd)
+{
+  return close (fd);
+}
+
+/* 5 MB that the server reads at 3.5 MB/s: the writes block again and again
+ * (EAGAIN, short writes), the whole takes longer than the 1 s timeout, and
+ * every byte arrives: the timeout is for a server that stops reading, not
+ * for a large message. */
+static void
+test_large_message (gconstpointer data)
+{
+  Mode mode = GPOINTER_TO_INT (data);
+  g_autoptr(MsTestServer) srv = start_server (mode, "--read-rate=3500000", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, mode, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GBytes) message = big_message (5 * 1000 * 1000);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = g_timer_new ();
+
+  config->timeout = 1;
+  smtp = ms_smtp_new (config);
+  ms_smtp_set_socket_funcs (smtp, (gpointer) small_buffer_socket, (gpointer) close_socket, NULL);
+  if (!send_via (smtp, FROM, TO, message, NULL, &error))
+    g_test_message ("failed after %.2f s: %s", g_timer_elapsed (timer, NULL), error->message);
+  g_assert_no_error (error);
+  g_test_message ("5 MB in %.2f s", g_timer_elapsed (timer, NULL));
+  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), >, 1.2);
+  messages = ms_test_server_get_messages (srv);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_true (g_bytes_equal (messages->pdata[0], message));
+}
+
+/* The server resets the connection while the body is still going out
+ * (20 MB: more than the socket buffers hold): the end of the message never
+ * left, so it was certainly not delivered. The next message opens a new
+ * connection. */
+static void
+test_drop_during_body (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--drop-during-data=65536", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GBytes) message = big_message (20 * 1000 * 1000);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (send_via (smtp, FROM, TO, message, NULL, &error));
+  g_assert_nonnull (error);
+  g_test_message ("error: %s", error->message);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->klass, ==, MS_REPLY_CLASS_CONNECTION_LOST);
+  g_assert_false (ms_smtp_get_delivery_uncertain (smtp));
+  g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_DATA);
+  g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 0);
+}
+
+/* The connection drops at the DATA command: nothing of the body went out. */
+static void
+test_drop_at_data (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--fault=DATA:DROP:count=1", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (send_one (smtp, &error));
+  g_assert_nonnull (error);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->klass, ==, MS_REPLY_CLASS_CONNECTION_LOST);
+  g_assert_false (ms_smtp_get_delivery_uncertain (smtp));
+  g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_DATA);
+  g_assert_false (log_has_prefix (srv, "data "));
+  assert_next_message_goes (srv, smtp, 0);
+}
+
+typedef struct {
+  GTestFunc     func0;
+  GTestDataFunc func;
+  gconstpointer data;
+  Via           via;
+} ViaCase;
+
+static void
+run_via (gconstpointer data)
+{
+  const ViaCase *vc = data;
+
+  via = vc->via;
+  if (vc->func0 != NULL)
+    vc->func0 ();
+  else
+    vc->func (vc->data);
+}
+
+static void
+add_case_full (const char    *name,
+               GTestFunc      func0,
+               GTestDataFunc  func,
+               gconstpointer  data,
+               guint          vias)
+{
+  for (Via v = 0; v < N_VIAS; v++)
+    {
+      ViaCase *vc;
+      g_autofree char *path = NULL;
+
+      if ((vias & VIA_MASK (v)) == 0)
+        continue;
+      vc = g_new0 (ViaCase, 1);
+      vc->func0 = func0;
+      vc->func = func;
+      vc->data = data;
+      vc->via = v;
+      path = g_strdup_printf ("/mailshot/smtp/%s%s", via_prefixes[v], name);
+      g_test_add_data_func_full (path, vc, run_via, g_free);
+    }
+}
+
+static void
+add_case (const char *name,
+          GTestFunc   func,
+          guint       vias)
+{
+  add_case_full (name, func, NULL, NULL, vias);
+}
+
+static void
+add_data_case (const char    *name,
+               GTestDataFunc  func,
+               gconstpointer  data,
+               guint          vias)
+{
+  add_case_full (name, NULL, func, data, vias);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1029,46 +1506,63 @@ main (int argc, char **argv)
     for (guint a = 0; a < 5; a++)
       {
         MatrixCase *mc = &cases[m * 5 + a];
-        g_autofree char *path = NULL;
+        g_autofree char *name = NULL;
 
         mc->mode = m;
         mc->method = a;
-        path = g_strdup_printf ("/mailshot/smtp/matrix/%s/%s", mode_names[m], method_names[a]);
-        g_test_add_data_func (path, mc, test_matrix);
+        name = g_strdup_printf ("matrix/%s/%s", mode_names[m], method_names[a]);
+        add_data_case (name, test_matrix, mc, VIAS_ALL);
       }
 
   g_test_add_func ("/mailshot/smtp/config-copy", test_config_copy);
-  g_test_add_func ("/mailshot/smtp/ehlo-default", test_ehlo_default);
-  g_test_add_func ("/mailshot/smtp/stages", test_stages);
-  g_test_add_func ("/mailshot/smtp/wrong-password", test_wrong_password);
-  g_test_add_func ("/mailshot/smtp/mechanism-not-advertised", test_mechanism_not_advertised);
-  g_test_add_data_func ("/mailshot/smtp/no-auth-advertised/starttls", GINT_TO_POINTER (MODE_STARTTLS), test_no_auth_advertised);
-  g_test_add_data_func ("/mailshot/smtp/no-auth-advertised/smtps", GINT_TO_POINTER (MODE_SMTPS), test_no_auth_advertised);
-  g_test_add_data_func ("/mailshot/smtp/no-auth-advertised/plain", GINT_TO_POINTER (MODE_PLAIN), test_no_auth_advertised);
-  g_test_add_func ("/mailshot/smtp/plaintext-allowed", test_plaintext_allowed);
-  g_test_add_func ("/mailshot/smtp/plaintext-refused-automatic", test_plaintext_refused_automatic);
-  g_test_add_func ("/mailshot/smtp/starttls-downgrade", test_starttls_downgrade);
-  g_test_add_func ("/mailshot/smtp/fallback-once", test_fallback_once);
-  g_test_add_func ("/mailshot/smtp/certificate/untrusted", test_certificate_untrusted);
-  g_test_add_data_func ("/mailshot/smtp/certificate/pinned", "colons", test_certificate_pinned);
-  g_test_add_data_func ("/mailshot/smtp/certificate/pinned-no-colons", "no-colons", test_certificate_pinned);
-  g_test_add_data_func ("/mailshot/smtp/certificate/pinned-other-name", "other-name", test_certificate_pinned);
-  g_test_add_func ("/mailshot/smtp/certificate/pin-mismatch", test_certificate_pin_mismatch);
-  g_test_add_func ("/mailshot/smtp/timeout/stalled-greeting", test_stalled_greeting);
-  g_test_add_func ("/mailshot/smtp/timeout/stalled-mail", test_stalled_mail);
-  g_test_add_func ("/mailshot/smtp/timeout/stalled-end-of-message", test_stalled_end_of_message);
-  g_test_add_func ("/mailshot/smtp/closed-port", test_closed_port);
-  g_test_add_func ("/mailshot/smtp/wrong-port/plain-to-smtps", test_wrong_port_plain_to_smtps);
-  g_test_add_func ("/mailshot/smtp/wrong-port/smtps-to-plain", test_wrong_port_smtps_to_plain);
-  g_test_add_func ("/mailshot/smtp/recipient-rejected", test_recipient_rejected);
-  g_test_add_func ("/mailshot/smtp/end-of-message-temporary", test_end_of_message_temporary);
-  g_test_add_func ("/mailshot/smtp/rate-limited", test_rate_limited);
-  g_test_add_func ("/mailshot/smtp/multiline-reply", test_multiline_reply);
-  g_test_add_func ("/mailshot/smtp/drop-after-data", test_drop_after_data);
-  g_test_add_func ("/mailshot/smtp/drop-after-data-no-dots", test_drop_after_data_no_dots);
-  g_test_add_func ("/mailshot/smtp/connection-reuse", test_connection_reuse);
-  g_test_add_func ("/mailshot/smtp/cancel", test_cancel);
-  g_test_add_func ("/mailshot/smtp/ipv6-literal", test_ipv6_literal);
+  add_case ("ehlo-default", test_ehlo_default, VIAS_ALL);
+  add_case ("stages", test_stages, VIAS_ALL);
+  add_case ("wrong-password", test_wrong_password, VIAS_ALL);
+  add_case ("mechanism-not-advertised", test_mechanism_not_advertised, VIAS_ALL);
+  add_data_case ("no-auth-advertised/starttls", test_no_auth_advertised, GINT_TO_POINTER (MODE_STARTTLS), VIAS_ALL);
+  add_data_case ("no-auth-advertised/smtps", test_no_auth_advertised, GINT_TO_POINTER (MODE_SMTPS), VIAS_ALL);
+  add_data_case ("no-auth-advertised/plain", test_no_auth_advertised, GINT_TO_POINTER (MODE_PLAIN), VIAS_ALL);
+  add_case ("plaintext-allowed", test_plaintext_allowed, VIAS_ALL);
+  add_case ("plaintext-refused-automatic", test_plaintext_refused_automatic, VIAS_ALL);
+  add_case ("starttls-downgrade", test_starttls_downgrade, VIAS_ALL);
+  add_case ("fallback-once", test_fallback_once, VIAS_ALL);
+  add_case ("certificate/untrusted", test_certificate_untrusted, VIAS_ALL);
+  add_data_case ("certificate/pinned", test_certificate_pinned, "colons", VIAS_ALL);
+  add_data_case ("certificate/pinned-no-colons", test_certificate_pinned, "no-colons", VIAS_ALL);
+  add_data_case ("certificate/pinned-other-name", test_certificate_pinned, "other-name", VIAS_ALL);
+  add_case ("certificate/pin-mismatch", test_certificate_pin_mismatch, VIAS_ALL);
+  /* libcurl opens the connection in every way of sending: once for bulk. */
+  add_case ("timeout/stalled-greeting", test_stalled_greeting, VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_data_case ("timeout/stalled-mail", test_stalled, "MAIL", VIAS_ALL);
+  add_data_case ("timeout/stalled-rcpt", test_stalled, "RCPT", VIA_MASK (VIA_PIPELINED));
+  add_data_case ("timeout/stalled-data", test_stalled, "DATA", VIA_MASK (VIA_PIPELINED));
+  add_data_case ("timeout/stalled-end-of-message", test_stalled, "EOM", VIAS_ALL);
+  add_case ("closed-port", test_closed_port, VIAS_ALL);
+  add_case ("wrong-port/plain-to-smtps", test_wrong_port_plain_to_smtps, VIA_MASK (VIA_SEND));
+  add_case ("wrong-port/smtps-to-plain", test_wrong_port_smtps_to_plain, VIAS_ALL);
+  add_case ("recipient-rejected", test_recipient_rejected, VIAS_ALL);
+  add_case ("end-of-message-temporary", test_end_of_message_temporary, VIAS_ALL);
+  add_case ("rate-limited", test_rate_limited, VIAS_ALL);
+  add_case ("multiline-reply", test_multiline_reply, VIAS_ALL);
+  add_case ("drop-after-data", test_drop_after_data, VIAS_ALL);
+  add_case ("drop-after-data-no-dots", test_drop_after_data_no_dots, VIAS_ALL);
+  add_case ("connection-reuse", test_connection_reuse, VIAS_ALL);
+  add_case ("cancel", test_cancel, VIAS_ALL);
+  add_case ("ipv6-literal", test_ipv6_literal, VIAS_ALL);
+  for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("refused/%s", refusals[i].name);
+
+      add_data_case (name, test_refused, &refusals[i], VIAS_ALL);
+    }
+  add_case ("recipient-refused-keeps-connection", test_recipient_refused_keeps_connection, 0);
+  add_case ("multiline-success", test_multiline_success, VIAS_ALL);
+  add_case ("dot-stuffing", test_dot_stuffing, VIAS_ALL);
+  add_data_case ("large-message/plain", test_large_message, GINT_TO_POINTER (MODE_PLAIN), VIA_MASK (VIA_SEND));
+  add_data_case ("large-message/starttls", test_large_message, GINT_TO_POINTER (MODE_STARTTLS), 0);
+  add_data_case ("large-message/smtps", test_large_message, GINT_TO_POINTER (MODE_SMTPS), 0);
+  add_case ("drop-during-body", test_drop_during_body, VIAS_ALL);
+  add_case ("drop-at-data", test_drop_at_data, VIAS_ALL);
   g_test_add_func ("/mailshot/smtp/multi", test_multi);
 
   return g_test_run ();

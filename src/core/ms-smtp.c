@@ -74,6 +74,7 @@ struct _MsSmtp
 
   /* The transfer in progress or last finished. */
   MsSmtpStage      stage;
+  gboolean         stage_held;       /* a pipelined command failed: the stage stays at it */
   Command          last_command;
   gboolean         auth_open;
   gboolean         auth_ok;          /* a 235 answered AUTH in this transfer */
@@ -211,7 +212,7 @@ static void
 set_stage (MsSmtp      *self,
            MsSmtpStage  stage)
 {
-  if (self->stage == stage)
+  if (self->stage == stage || self->stage_held)
     return;
   self->stage = stage;
   if (self->stage_func != NULL)
@@ -1080,6 +1081,7 @@ reset_transfer (MsSmtp       *self,
 
   self->errbuf[0] = '\0';
   self->stage = MS_SMTP_STAGE_NONE;
+  self->stage_held = FALSE;
   self->last_command = CMD_NONE;
   self->auth_open = FALSE;
   self->auth_ok = FALSE;
@@ -1986,6 +1988,11 @@ bulk_transaction (MsSmtp     *self,
         failed = TRUE;
       if (failed && !pipelining)
         break;
+      /* The replies to the commands pipelined behind the refused one
+       * (503 "need MAIL/RCPT") are read, but the step that failed is the
+       * refused one. */
+      if (failed)
+        self->stage_held = TRUE;
     }
   if (failed)
     {
