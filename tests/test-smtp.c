@@ -1558,7 +1558,7 @@ main (int argc, char **argv)
   add_case ("recipient-refused-keeps-connection", test_recipient_refused_keeps_connection, 0);
   add_case ("multiline-success", test_multiline_success, VIAS_ALL);
   add_case ("dot-stuffing", test_dot_stuffing, VIAS_ALL);
-  add_data_case ("large-message/plain", test_large_message, GINT_TO_POINTER (MODE_PLAIN), VIA_MASK (VIA_SEND));
+  add_data_case ("large-message/plain", test_large_message, GINT_TO_POINTER (MODE_PLAIN), VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
   add_data_case ("large-message/starttls", test_large_message, GINT_TO_POINTER (MODE_STARTTLS), 0);
   add_data_case ("large-message/smtps", test_large_message, GINT_TO_POINTER (MODE_SMTPS), 0);
   add_case ("drop-during-body", test_drop_during_body, VIAS_ALL);

@@ -1637,6 +1637,11 @@ bulk_send_all (MsSmtp     *self,
         return BULK_IO_CLOSED;
       data += sent;
       len -= sent;
+      /* The timeout is for a server that stops reading, as
+       * CURLOPT_LOW_SPEED_TIME is for ms_smtp_send(): a large message to a
+       * slow reader may take far longer as a whole. */
+      if (sent > 0)
+        deadline = bulk_deadline (self);
     }
   return BULK_IO_OK;
 }
