@@ -1559,8 +1559,8 @@ main (int argc, char **argv)
   add_case ("multiline-success", test_multiline_success, VIAS_ALL);
   add_case ("dot-stuffing", test_dot_stuffing, VIAS_ALL);
   add_data_case ("large-message/plain", test_large_message, GINT_TO_POINTER (MODE_PLAIN), VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
-  add_data_case ("large-message/starttls", test_large_message, GINT_TO_POINTER (MODE_STARTTLS), 0);
-  add_data_case ("large-message/smtps", test_large_message, GINT_TO_POINTER (MODE_SMTPS), 0);
+  add_data_case ("large-message/starttls", test_large_message, GINT_TO_POINTER (MODE_STARTTLS), VIA_MASK (VIA_PIPELINED));
+  add_data_case ("large-message/smtps", test_large_message, GINT_TO_POINTER (MODE_SMTPS), VIA_MASK (VIA_BULK));
   add_case ("drop-during-body", test_drop_during_body, VIAS_ALL);
   add_case ("drop-at-data", test_drop_at_data, VIAS_ALL);
   g_test_add_func ("/mailshot/smtp/multi", test_multi);

@@ -1539,6 +1539,7 @@ ms_smtp_send (MsSmtp       *self,
  * servers close idle connections, often with an unsolicited 421. */
 #define BULK_IDLE_CHECK_USEC G_USEC_PER_SEC
 #define BULK_MAX_REPLY       (64 * 1024)
+#define BULK_SEND_CHUNK      (64 * 1024)
 
 typedef enum {
   BULK_IO_OK,
@@ -1623,7 +1624,10 @@ bulk_send_all (MsSmtp     *self,
   while (len > 0)
     {
       size_t sent = 0;
-      CURLcode rc = curl_easy_send (self->curl, data, len, &sent);
+      /* In pieces: over TLS, curl_easy_send() of the whole buffer reports
+       * nothing until all of it is out (OpenSSL without partial writes),
+       * so the deadline could not tell a slow reader from a stalled one. */
+      CURLcode rc = curl_easy_send (self->curl, data, MIN (len, BULK_SEND_CHUNK), &sent);
 
       if (rc == CURLE_AGAIN)
         {
