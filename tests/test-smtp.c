@@ -1555,7 +1555,7 @@ main (int argc, char **argv)
 
       add_data_case (name, test_refused, &refusals[i], VIAS_ALL);
     }
-  add_case ("recipient-refused-keeps-connection", test_recipient_refused_keeps_connection, 0);
+  add_case ("recipient-refused-keeps-connection", test_recipient_refused_keeps_connection, VIAS_BULK);
   add_case ("multiline-success", test_multiline_success, VIAS_ALL);
   add_case ("dot-stuffing", test_dot_stuffing, VIAS_ALL);
   add_data_case ("large-message/plain", test_large_message, GINT_TO_POINTER (MODE_PLAIN), VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));

@@ -99,6 +99,7 @@ struct _MsSmtp
    * CURLOPT_CONNECT_ONLY, and what is buffered on it. */
   gboolean         bulk;
   gboolean         bulk_open;
+  gboolean         bulk_refused;     /* a command was refused; the transaction is still open */
   gint64           bulk_last_use;    /* monotonic µs */
   curl_socket_t    bulk_fd;
   GByteArray      *bulk_in;
@@ -1738,6 +1739,7 @@ bulk_close_full (MsSmtp   *self,
   self->curl = curl_easy_init ();
   apply_options (self);
   self->bulk_open = FALSE;
+  self->bulk_refused = FALSE;
   self->bulk_fd = CURL_SOCKET_BAD;
   g_byte_array_set_size (self->bulk_in, 0);
 }
@@ -2005,7 +2007,10 @@ bulk_transaction (MsSmtp     *self,
     }
   if (failed)
     {
-      bulk_close_full (self, TRUE);
+      /* The connection is fine; ms_smtp_send_bulk() decides, once the
+       * refusal is classified, whether it is worth keeping. */
+      self->bulk_refused = TRUE;
+      self->bulk_last_use = g_get_monotonic_time ();
       return CURLE_SEND_ERROR;
     }
 
@@ -2034,6 +2039,42 @@ bulk_transaction (MsSmtp     *self,
       return CURLE_WEIRD_SERVER_REPLY;
     }
   return CURLE_OK;
+}
+
+/* After a refused MAIL, RCPT or DATA: a refused recipient says nothing
+ * about the session, so the transaction is reset and the connection kept
+ * (a new one would cost a TLS handshake and a sign-in per bad address, and
+ * providers throttle sign-ins). Anything else ends the connection politely,
+ * as libcurl does after a failure: a sender refused, a limit reached (452
+ * "too many messages in this session" wants a new connection). */
+static void
+bulk_after_refusal (MsSmtp *self)
+{
+  int code = 0;
+  BulkIo io;
+
+  self->bulk_refused = FALSE;
+  if (!self->bulk_open)
+    return;
+  if (self->reply == NULL || self->reply->klass != MS_REPLY_CLASS_RECIPIENT_REJECTED ||
+      self->reply->new_connection)
+    {
+      bulk_close_full (self, TRUE);
+      return;
+    }
+
+  io = bulk_send_all (self, "RSET\r\n", 6);
+  if (io == BULK_IO_OK)
+    {
+      on_client_line (self, "RSET\r\n", 6);
+      io = bulk_read_reply (self, CMD_OTHER, &code);
+    }
+  if (io != BULK_IO_OK || code != 250)
+    {
+      bulk_close (self);
+      return;
+    }
+  self->bulk_last_use = g_get_monotonic_time ();
 }
 
 /**
@@ -2104,6 +2145,8 @@ ms_smtp_send_bulk (MsSmtp       *self,
         continue;   /* a connection that died while idle: a new one, as libcurl does */
       if (ms_smtp_complete (self, rc, &local_error))
         return TRUE;
+      if (self->bulk_refused)
+        bulk_after_refusal (self);
       /* The security decision happens once, on the first connection. */
       if (!self->retry_now || retried_security)
         {
