@@ -415,11 +415,15 @@ static void
 on_bad_row (guint              line,
             MsRecipientProblem problem,
             const char        *address,
+            const char        *detail,
             gpointer           user_data)
 {
   ImportPrint *p = user_data;
 
-  if (address != NULL && *address != '\0')
+  if (detail != NULL)
+    g_printerr (_("%s:%u: %s (%s): left out\n"), p->source, line, ms_recipient_problem_get_label (problem),
+                detail);
+  else if (address != NULL && *address != '\0')
     g_printerr (_("%s:%u: %s “%s”: left out\n"), p->source, line, ms_recipient_problem_get_label (problem),
                 address);
   else

@@ -1687,8 +1687,19 @@ ms_blast_import (MsJournal             *journal,
             default: break;
             }
           if (bad_row_func != NULL)
-            bad_row_func (line, problem, problem == MS_RECIPIENT_FIELD_COUNT ||
-                                         problem == MS_RECIPIENT_BAD_UTF8 ? NULL : address, user_data);
+            {
+              g_autofree char *detail = NULL;
+
+              /* A row split on a delimiter inside an unquoted value: the
+               * counts show which way it went wrong. */
+              if (problem == MS_RECIPIENT_FIELD_COUNT)
+                detail = g_strdup_printf (_("expected %u fields, got %u"),
+                                          ms_recipients_get_n_fields (recipients),
+                                          ms_recipients_get_row_field_count (recipients));
+              bad_row_func (line, problem, problem == MS_RECIPIENT_FIELD_COUNT ||
+                                           problem == MS_RECIPIENT_BAD_UTF8 ? NULL : address,
+                            detail, user_data);
+            }
           continue;
         }
       if (!ms_journal_add_recipient (journal, batch, address, values, line, &duplicate, &local_error))

@@ -86,9 +86,11 @@ typedef struct {
   guint  bad_address, empty_address, field_count, bad_utf8;
 } MsBlastImportSummary;
 
-/* Called for each row left out (line, problem label, the address as written). */
+/* Called for each row left out: its line, the problem, the address as
+ * written (NULL when the row has none to trust: wrong field count, bad
+ * UTF-8), and a translated detail or NULL: "expected 3 fields, got 2". */
 typedef void (*MsBlastBadRowFunc) (guint line, MsRecipientProblem problem, const char *address,
-                                   gpointer user_data);
+                                   const char *detail, gpointer user_data);
 typedef void (*MsBlastDuplicateFunc) (guint line, const char *address, gpointer user_data);
 
 /**
