@@ -813,6 +813,61 @@ test_tls_and_sender_stop (void)
   }
 }
 
+/* A blast arms the downgrade check: once it has seen the server offer
+ * STARTTLS, a session without it (here: a plain server that would take
+ * CRAM-MD5 in clear) is refused before any AUTH or message. */
+static void
+test_starttls_seen (void)
+{
+  g_autofree char *seen = NULL;
+  g_autofree char *csv = write_csv ("seen.csv", 10, NULL);
+
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN,CRAM-MD5",
+                                                           "--user=u", "--password=p", NULL);
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    configure_account (ms_test_server_get_port (server));
+    cli_ok ("config", "set", "needs-authentication", "true", NULL);
+    cli_ok ("config", "set", "user-id", "u", NULL);
+    cli_ok ("config", "set", "trusted-certificate", ms_test_server_get_cert_fingerprint (server), NULL);
+    g_assert_cmpint (ms_test_run_cli ("p\n", NULL, NULL, "password", "set", NULL), ==, 0);
+    g_assert_cmpint (ms_test_run_cli (NULL, &seen, NULL, "config", "get", "starttls-seen", NULL), ==, 0);
+    g_assert_cmpstr (g_strstrip (seen), ==, "false");
+    g_clear_pointer (&seen, g_free);
+
+    if (blast_send (csv, &out, &err, "--connections", "2", NULL) != 0)
+      g_error ("blast over STARTTLS failed:\n%s%s", out, err);
+    g_assert_cmpuint (ms_test_server_count_messages (server), ==, 10);
+    g_assert_true (ms_test_server_log_contains (server, "tls"));
+    g_assert_cmpint (ms_test_run_cli (NULL, &seen, NULL, "config", "get", "starttls-seen", NULL), ==, 0);
+    g_assert_cmpstr (g_strstrip (seen), ==, "true");
+  }
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--auth=PLAIN,LOGIN,CRAM-MD5", "--user=u",
+                                                           "--password=p", NULL);
+    g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (server));
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *log = NULL;
+    g_autofree char *status_text = NULL;
+    gint64 batch;
+
+    cli_ok ("config", "set", "smtp-port", port, NULL);
+    g_assert_cmpint (blast_send (csv, &out, &err, "--connections", "2", NULL), ==, 1);
+    batch = first_line_id (out);
+    g_assert_nonnull (strstr (err, "offered STARTTLS before"));
+    g_assert_nonnull (strstr (err, "blast resume"));
+    status_text = batch_status (batch);
+    g_assert_nonnull (strstr (status_text, "paused"));
+    log = ms_test_server_get_log (server);
+    g_assert_null (strstr (log, "\nauth "));
+    g_assert_null (strstr (log, "\nmail "));
+    g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  }
+}
+
 /* Starts `blast send` in the background. */
 static GSubprocess *
 spawn_send (const char *csv,
@@ -1381,6 +1436,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/list-one-line", test_list_one_line);
   g_test_add_func ("/mailshot/blast/tty-progress", test_tty_progress);
   g_test_add_func ("/mailshot/blast/stop-classes", test_tls_and_sender_stop);
+  g_test_add_func ("/mailshot/blast/starttls-seen", test_starttls_seen);
   g_test_add_func ("/mailshot/blast/temporary-gives-up", test_temporary_gives_up);
   return g_test_run ();
 }

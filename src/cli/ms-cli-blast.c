@@ -259,6 +259,16 @@ on_rate_limited (gint64   until,
   ms_account_set_rate_limited_until (state->account, until);
 }
 
+static void
+on_session (gboolean starttls_offered,
+            gpointer user_data)
+{
+  RunState *state = user_data;
+
+  /* Arms the downgrade check for the next session of this account. */
+  ms_account_note_session (state->account, starttls_offered, NULL);
+}
+
 static gboolean
 on_signal (gpointer user_data)
 {
@@ -352,6 +362,7 @@ run_batch (MsAccount  *account,
   state.tty = isatty (STDERR_FILENO);
   ms_blast_set_progress_func (blast, on_progress, &state, NULL);
   ms_blast_set_rate_limit_func (blast, on_rate_limited, &state);
+  ms_blast_set_session_func (blast, on_session, &state);
 
   sigint_id = g_unix_signal_add (SIGINT, on_signal, &state);
   sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &state);

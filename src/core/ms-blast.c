@@ -56,6 +56,8 @@ struct _MsBlast
   GDestroyNotify      progress_destroy;
   void              (*rate_limit_func) (gint64 until, gpointer user_data);
   gpointer            rate_limit_data;
+  MsBlastSessionFunc  session_func;
+  gpointer            session_data;
 
   gboolean       running;
   MsBatchStatus  status;
@@ -163,6 +165,26 @@ ms_blast_set_rate_limit_func (MsBlast  *self,
   self->rate_limit_data = user_data;
 }
 
+/**
+ * ms_blast_set_session_func:
+ * @func: (nullable): called in the thread-default context of the caller of
+ *   ms_blast_run_async(), at most once a run
+ *
+ * Tells the caller what a connection learnt about the server that the
+ * account keeps: that it offered STARTTLS (the downgrade check needs it).
+ */
+void
+ms_blast_set_session_func (MsBlast            *self,
+                           MsBlastSessionFunc  func,
+                           gpointer            user_data)
+{
+  g_return_if_fail (MS_IS_BLAST (self));
+  g_return_if_fail (!self->running);
+
+  self->session_func = func;
+  self->session_data = user_data;
+}
+
 void
 ms_blast_set_wait_for_deferred (MsBlast  *self,
                                 gboolean  wait)
@@ -262,6 +284,16 @@ rate_limit_call_free (gpointer data)
   g_free (call);
 }
 
+static gboolean
+session_dispatch (gpointer data)
+{
+  MsBlast *self = data;
+
+  if (self->session_func != NULL)
+    self->session_func (TRUE, self->session_data);
+  return G_SOURCE_REMOVE;
+}
+
 /* ------------------------------------------------------------------ the run */
 
 /* One message handed to a connection's thread. */
@@ -336,6 +368,7 @@ struct _Run {
   GAsyncQueue      *results;          /* Result*, from the connections' threads */
 
   gint              eager;            /* atomic: report every result at once */
+  gint              starttls_noted;   /* atomic: STARTTLS offered, told the caller */
   Slot             *slots;
   guint             n_slots;
   guint             in_flight;
@@ -724,6 +757,22 @@ shut_down_connections (Run *run)
     }
 }
 
+/* Once a server was seen offering STARTTLS, a later session without it is
+ * an attack (DESIGN.md): the account must learn it from a blast too. Given
+ * a higher priority than the task's end, so that it is delivered first. */
+static void
+note_session (Slot *slot)
+{
+  Run *run = slot->run;
+
+  if (run->self->session_func == NULL || g_atomic_int_get (&run->starttls_noted) ||
+      !ms_smtp_get_starttls_offered (slot->smtp) ||
+      !g_atomic_int_compare_and_exchange (&run->starttls_noted, FALSE, TRUE))
+    return;
+  g_main_context_invoke_full (g_task_get_context (run->task), G_PRIORITY_HIGH,
+                              session_dispatch, g_object_ref (run->self), g_object_unref);
+}
+
 static void
 send_job (Slot   *slot,
           Result *r)
@@ -735,6 +784,7 @@ send_job (Slot   *slot,
   /* libcurl opens the connection; the transactions go pipelined on it
    * (ms_smtp_send_bulk): half the round trips of a libcurl transfer. */
   r->ok = ms_smtp_send_bulk (slot->smtp, run->from, job->row->address, job->message, run->abort, &error);
+  note_session (slot);
   if (r->ok)
     return;
 

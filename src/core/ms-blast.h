@@ -49,6 +49,11 @@ void      ms_blast_set_progress_func (MsBlast             *self,
 /* Called (in the caller's context) when the account must wait; persist it to
  * `rate-limited-until`. */
 void      ms_blast_set_rate_limit_func (MsBlast *self, void (*func) (gint64 until, gpointer), gpointer user_data);
+/* Called (in the caller's context, at most once a run) when a connection
+ * saw the server offer STARTTLS: persist it with ms_account_note_session (),
+ * so that a later session without STARTTLS is refused as a downgrade. */
+typedef void (*MsBlastSessionFunc) (gboolean starttls_offered, gpointer user_data);
+void      ms_blast_set_session_func (MsBlast *self, MsBlastSessionFunc func, gpointer user_data);
 
 void      ms_blast_run_async    (MsBlast             *self,
                                  GCancellable        *cancellable,
