@@ -49,6 +49,9 @@ static gboolean
 secret_is_checkable (const char *secret)
 {
   return secret != NULL && secret[0] != '\0' &&
+         /* a password is text (libsecret stores UTF-8); a stray byte such as
+          * 0x90 would "match" inside the lines' own UTF-8 characters */
+         g_utf8_validate (secret, -1, NULL) &&
          strchr (secret, '*') == NULL &&
          /* what stands in for bytes that are no UTF-8 (U+FFFD) and for control
           * characters (U+2400...U+2421) */
