@@ -871,6 +871,33 @@ test_cancel (void)
   g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 0);
 }
 
+/* Cancelled while waiting for the reply to the final ".": the server may
+ * have the message, so the cancel also says uncertain. */
+static void
+test_cancel_after_body (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--stall=EOM", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GBytes) message = test_message ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = NULL;
+  CancelLater cl = { cancellable, 300 };
+  GThread *thread;
+
+  config->timeout = 30;
+  smtp = ms_smtp_new (config);
+  timer = g_timer_new ();
+  thread = g_thread_new ("cancel", cancel_later, &cl);
+  g_assert_false (send_via (smtp, FROM, TO, message, cancellable, &error));
+  g_thread_join (thread);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 2.5);
+  g_assert_true (ms_test_server_log_contains (srv, "stall EOM"));
+  g_assert_true (ms_smtp_get_delivery_uncertain (smtp));
+}
+
 static void
 on_stage (MsSmtp      *smtp,
           MsSmtpStage  stage,
@@ -1558,6 +1585,9 @@ main (int argc, char **argv)
   add_case ("drop-after-data-no-dots", test_drop_after_data_no_dots, VIAS_ALL);
   add_case ("connection-reuse", test_connection_reuse, VIAS_ALL);
   add_case ("cancel", test_cancel, VIAS_ALL);
+  /* libcurl 7.88 waits for the end-of-data reply without calling the
+   * progress callback: ms_smtp_send() would sit out the timeout. */
+  add_case ("cancel-after-body", test_cancel_after_body, VIAS_BULK);
   add_case ("ipv6-literal", test_ipv6_literal, VIAS_ALL);
   for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
     {
