@@ -386,6 +386,9 @@ class HarnessSMTP(SMTP):
         await self.push("\r\n".join(f.lines))
         if f.code == "421":
             # 421 means the server is closing the channel (RFC 5321 3.8).
+            if self.state.args.close_delay:
+                # The goodbye and the hang-up apart, as over a real network.
+                await asyncio.sleep(self.state.args.close_delay)
             self.transport.close()
             await self.hang()
 
@@ -573,6 +576,8 @@ def parse_args(argv):
     p.add_argument("--read-rate", type=int, default=0, metavar="BYTES",
                    help="read a message body at about BYTES per second, with a small receive "
                         "buffer, so that the client's writes block and resume")
+    p.add_argument("--close-delay", type=float, default=0, metavar="SECONDS",
+                   help="after a 421 fault, close the connection only SECONDS later")
     p.add_argument("--multiline-replies", action="store_true",
                    help="accept MAIL, RCPT and the end of a message with replies of several lines")
     p.add_argument("--pipelining", action="store_true",

@@ -1147,7 +1147,7 @@ assert_next_message_goes (MsTestServer *srv,
 typedef struct {
   const char  *name;
   const char  *fault;    /* harness option */
-  const char  *fault2;   /* another one, or NULL */
+  const char  *fault2;   /* another one, or NULL (then pipelined only) */
   int          code;
   const char  *text;     /* the reply's first line without the code */
   MsSmtpStage  stage;
@@ -1188,7 +1188,9 @@ static void
 test_refused (gconstpointer data)
 {
   const Refusal *rf = data;
-  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, rf->fault, rf->fault2, NULL);
+  /* A 421's hang-up comes a moment after it, as over a network: the session
+   * itself must know that the connection is spent. */
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--close-delay=0.3", rf->fault, rf->fault2, NULL);
   g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
   g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
   g_autoptr(GBytes) message = numbered_message (1);
@@ -1206,6 +1208,9 @@ test_refused (gconstpointer data)
   /* The server answered: it did not take the message. */
   g_assert_false (ms_smtp_get_delivery_uncertain (smtp));
   g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 0);
+  /* Nothing of the 503s that answer the commands pipelined behind. */
+  g_assert_null (strstr (ms_smtp_get_reply (smtp)->text, "need "));
+  g_assert_null (strstr (ms_smtp_get_reply (smtp)->text, "not recognized"));
   /* The body went out only when the end of the message was refused. */
   g_assert_cmpint (log_has_prefix (srv, "data "), ==, eom);
   /* Every line of a multi-line reply, once. */

@@ -90,6 +90,7 @@ struct _MsSmtp
   MsReply         *reply;
   gboolean         delivery_uncertain;
   gboolean         retry_now;
+  gboolean         fresh_connect;    /* the server is closing the connection (421) */
   GBytes          *message;
   gsize            offset;
   struct curl_slist *rcpt;
@@ -1133,6 +1134,10 @@ prepare_transfer (MsSmtp       *self,
   curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, self->rcpt);
   curl_easy_setopt (self->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) size);
   apply_time_cap (self, size);
+  /* libcurl keeps a connection after a refused end of message, even one the
+   * server said goodbye on with 421 and is about to close. */
+  curl_easy_setopt (self->curl, CURLOPT_FRESH_CONNECT, self->fresh_connect ? 1L : 0L);
+  self->fresh_connect = FALSE;
 
   apply_security (self);
   set_stage (self, MS_SMTP_STAGE_RESOLVE);
@@ -1467,6 +1472,9 @@ ms_smtp_complete (MsSmtp  *self,
       self->reply = ms_reply_classify_transport (failure, detail, &context,
                                                  g_get_real_time () / G_USEC_PER_SEC);
     }
+
+  if (self->reply->code == 421 || self->reply->new_connection)
+    self->fresh_connect = TRUE;
 
   set_reply_error (self, failure, error);
   return FALSE;
