@@ -477,6 +477,7 @@ read_header (MsRecipients  *self,
              GError       **error)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *columns = NULL;
   guint start_line;
   ReadResult r;
@@ -511,6 +512,8 @@ read_header (MsRecipients  *self,
     {
       const char *raw = self->rec + self->offsets[i];
       char *name;
+      char *key;
+      guint earlier;
 
       if (!g_utf8_validate (raw, -1, NULL))
         {
@@ -528,15 +531,20 @@ read_header (MsRecipients  *self,
                          "Give every column a name in the first line."), i + 1, self->name);
           return FALSE;
         }
-      for (guint j = 0; j < names->len; j++)
-        if (name_matches (g_ptr_array_index (names, j), name))
-          {
-            g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                         _("Columns %u and %u of %s are both called “%s”. "
-                           "Give each column its own name."), j + 1, i + 1, self->name, name);
-            g_free (name);
-            return FALSE;
-          }
+      /* A hash of the names seen, not a scan of them: a header of tens of
+       * thousands of columns (a wrong file picked) must not take minutes. */
+      key = g_ascii_strdown (name, -1);
+      earlier = GPOINTER_TO_UINT (g_hash_table_lookup (seen, key));
+      if (earlier != 0)
+        {
+          g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                       _("Columns %u and %u of %s are both called “%s”. "
+                         "Give each column its own name."), earlier, i + 1, self->name, name);
+          g_free (key);
+          g_free (name);
+          return FALSE;
+        }
+      g_hash_table_insert (seen, key, GUINT_TO_POINTER (i + 1));
       g_ptr_array_add (names, name);
     }
   g_ptr_array_add (names, NULL);
