@@ -369,6 +369,7 @@ struct _Run {
 
   gint              eager;            /* atomic: report every result at once */
   gint              starttls_noted;   /* atomic: STARTTLS offered, told the caller */
+  gint              starttls_seen;    /* atomic: a connection of this run saw STARTTLS offered */
   Slot             *slots;
   guint             n_slots;
   guint             in_flight;
@@ -735,7 +736,15 @@ close_socket_cb (void          *data,
 static MsSmtp *
 new_session (Slot *slot)
 {
-  MsSmtp *smtp = ms_smtp_new (slot->run->self->config);
+  g_autoptr(MsSmtpConfig) config = ms_smtp_config_copy (slot->run->self->config);
+  MsSmtp *smtp;
+
+  /* What one connection of this run learnt holds for the next: a reconnect
+   * that finds STARTTLS gone is the downgrade DESIGN.md refuses, even
+   * before the caller has stored starttls-seen. */
+  if (g_atomic_int_get (&slot->run->starttls_seen))
+    config->starttls_seen = TRUE;
+  smtp = ms_smtp_new (config);
 
   /* The transcript costs per message; the journal keeps what matters. */
   ms_smtp_set_record_transcript (smtp, FALSE);
@@ -765,6 +774,8 @@ note_session (Slot *slot)
 {
   Run *run = slot->run;
 
+  if (ms_smtp_get_starttls_offered (slot->smtp))
+    g_atomic_int_set (&run->starttls_seen, TRUE);
   if (run->self->session_func == NULL || g_atomic_int_get (&run->starttls_noted) ||
       !ms_smtp_get_starttls_offered (slot->smtp) ||
       !g_atomic_int_compare_and_exchange (&run->starttls_noted, FALSE, TRUE))
