@@ -552,6 +552,72 @@ test_connections (void)
   cli_ok ("config", "reset", "trusted-certificate", NULL);
 }
 
+/* A sent row keeps the server's answer to the end of its message (the
+ * provider's queue id), in bulk mode where no transcript is recorded. */
+static void
+test_final_reply (void)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=EOM:250 2.0.0 Ok: queued as ABC", NULL);
+    g_autofree char *csv = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GHashTable) lines = NULL;
+    GHashTableIter iter;
+    ReportLine *l;
+
+    configure_account (ms_test_server_get_port (server));
+    csv = write_csv ("final.csv", 8, NULL);
+    g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+    lines = report (first_line_id (out));
+    g_assert_cmpuint (count_state (lines, "sent"), ==, 8);
+    g_assert_cmpuint (ms_test_server_count_messages (server), ==, 8);
+    g_hash_table_iter_init (&iter, lines);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &l))
+      {
+        g_assert_cmpstr (l->code, ==, "250");
+        g_assert_cmpstr (l->text, ==, "2.0.0 Ok: queued as ABC");
+      }
+  }
+
+  /* A reply of several lines: its last line, each message its own (no
+   * text left over from the message before); a refused recipient still
+   * shows its refusal. */
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--multiline-replies", "--reject-rcpt=rcpt3@", NULL);
+    g_autofree char *csv = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GHashTable) lines = NULL;
+    GHashTableIter iter;
+    ReportLine *l;
+
+    configure_account (ms_test_server_get_port (server));
+    csv = write_csv ("final-multi.csv", 6, NULL);
+    g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+    lines = report (first_line_id (out));
+    g_assert_cmpuint (count_state (lines, "sent"), ==, 5);
+    g_hash_table_iter_init (&iter, lines);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &l))
+      {
+        if (g_strcmp0 (l->address, "rcpt3@example.net") == 0)
+          {
+            g_assert_cmpstr (l->state, ==, "failed");
+            g_assert_cmpstr (l->code, ==, "550");
+            g_assert_nonnull (strstr (l->text, "User unknown"));
+            continue;
+          }
+        g_assert_cmpstr (l->state, ==, "sent");
+        g_assert_cmpstr (l->code, ==, "250");
+        g_assert_true (g_str_has_prefix (l->text, "2.0.0 queued as "));
+        g_assert_true (g_hash_table_add (seen, g_strdup (l->text)));
+      }
+    g_assert_cmpuint (g_hash_table_size (seen), ==, 5);
+  }
+}
+
 static void
 test_recipient_rejected (void)
 {
@@ -1423,6 +1489,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/send-basic", test_send_basic);
   g_test_add_func ("/mailshot/blast/missing-field", test_missing_field);
   g_test_add_func ("/mailshot/blast/connections", test_connections);
+  g_test_add_func ("/mailshot/blast/final-reply", test_final_reply);
   g_test_add_func ("/mailshot/blast/recipient-rejected", test_recipient_rejected);
   g_test_add_func ("/mailshot/blast/temporary", test_temporary);
   g_test_add_func ("/mailshot/blast/rate-limited", test_rate_limited);

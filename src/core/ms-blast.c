@@ -331,6 +331,8 @@ typedef struct {
   gboolean  cancelled;
   MsReply  *reply;
   char     *error_message;
+  int       final_code;      /* after success: the reply to the end of the message */
+  char     *final_text;      /* its text after the code, for the journal */
 } Result;
 
 typedef struct {
@@ -460,6 +462,36 @@ flush_outcomes (Run     *run,
 }
 
 static void
+push_outcome (Run     *run,
+              Outcome *o)
+{
+  g_array_append_val (run->outcomes, *o);
+
+  run->counts[MS_STATE_SENDING] = run->counts[MS_STATE_SENDING] > 0 ? run->counts[MS_STATE_SENDING] - 1 : 0;
+  run->counts[o->state]++;
+}
+
+/* A sent row keeps the server's answer to its end ("250 2.0.0 Ok: queued
+ * as …"): the provider's reference when someone asks where it went. */
+static void
+add_sent_outcome (Run    *run,
+                  gint64  row_id,
+                  int     code,
+                  char   *text,         /* transfer full */
+                  char   *message_id)   /* transfer full */
+{
+  Outcome o = { 0 };
+
+  o.row_id = row_id;
+  o.state = MS_STATE_SENT;
+  o.code = code;
+  o.text = text;
+  o.klass = MS_REPLY_CLASS_NONE;
+  o.message_id = message_id;
+  push_outcome (run, &o);
+}
+
+static void
 add_outcome (Run              *run,
              gint64            row_id,
              MsRecipientState  state,
@@ -483,10 +515,7 @@ add_outcome (Run              *run,
     o.text = g_strdup (text);
   o.message_id = message_id;
   o.next_due = next_due;
-  g_array_append_val (run->outcomes, o);
-
-  run->counts[MS_STATE_SENDING] = run->counts[MS_STATE_SENDING] > 0 ? run->counts[MS_STATE_SENDING] - 1 : 0;
-  run->counts[state]++;
+  push_outcome (run, &o);
 }
 
 static gboolean
@@ -680,6 +709,7 @@ result_free (Result *r)
   job_free (r->job);
   g_clear_pointer (&r->reply, ms_reply_free);
   g_free (r->error_message);
+  g_free (r->final_text);
   g_free (r);
 }
 
@@ -797,7 +827,16 @@ send_job (Slot   *slot,
   r->ok = ms_smtp_send_bulk (slot->smtp, run->from, job->row->address, job->message, run->abort, &error);
   note_session (slot);
   if (r->ok)
-    return;
+    {
+      const char *line = ms_smtp_get_final_reply (slot->smtp);
+
+      /* The text as failures keep it: after the code, with the enhanced
+       * status. The one allocation per message this costs. */
+      r->final_code = ms_smtp_get_final_code (slot->smtp);
+      if (line != NULL && strlen (line) > 4)
+        r->final_text = g_strdup (line + 4);
+      return;
+    }
 
   r->uncertain = ms_smtp_get_delivery_uncertain (slot->smtp);
   r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -1089,7 +1128,8 @@ handle_result (Run    *run,
           run->rate_limited_until = 0;
           ms_pacer_clear_rate_limit (run->pacer);
         }
-      add_outcome (run, row->id, MS_STATE_SENT, NULL, NULL, g_steal_pointer (&job->message_id), 0);
+      add_sent_outcome (run, row->id, r->final_code, g_steal_pointer (&r->final_text),
+                        g_steal_pointer (&job->message_id));
       return;
     }
 

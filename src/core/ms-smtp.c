@@ -84,6 +84,7 @@ struct _MsSmtp
   gboolean         body_started;
   gboolean         body_done;
   int              eom_code;         /* the reply to the end of the message */
+  GString         *eom_line;         /* its last line, "250 2.0.0 Ok: queued as …" */
   int              fail_code;        /* the first 4xx/5xx reply */
   GString         *fail_text;
   gboolean         fail_collecting;  /* the failure reply has more lines */
@@ -574,6 +575,9 @@ on_server_line (MsSmtp     *self,
   if (self->body_done && self->eom_code == 0 && last)
     {
       self->eom_code = code;
+      /* Reused: no allocation per message once it has grown. */
+      g_string_truncate (self->eom_line, 0);
+      g_string_append_len (self->eom_line, line, len);
       if (code / 100 == 2)
         set_stage (self, MS_SMTP_STAGE_DONE);
     }
@@ -912,6 +916,8 @@ ms_smtp_finalize (GObject *object)
   g_clear_pointer (&self->peer_fingerprint, g_free);
   if (self->fail_text != NULL)
     g_string_free (g_steal_pointer (&self->fail_text), TRUE);
+  if (self->eom_line != NULL)
+    g_string_free (g_steal_pointer (&self->eom_line), TRUE);
   g_clear_pointer (&self->reply, ms_reply_free);
   wipe (self->pin, sizeof self->pin);
 
@@ -932,6 +938,7 @@ ms_smtp_init (MsSmtp *self)
   self->transcript = ms_transcript_new ();
   self->record_transcript = TRUE;
   self->fail_text = g_string_new (NULL);
+  self->eom_line = g_string_sized_new (64);
   self->security = SECURITY_TLS;
   self->bulk_fd = CURL_SOCKET_BAD;
 }
@@ -1093,6 +1100,7 @@ reset_transfer (MsSmtp       *self,
   self->body_started = FALSE;
   self->body_done = FALSE;
   self->eom_code = 0;
+  g_string_truncate (self->eom_line, 0);
   self->fail_code = 0;
   g_string_truncate (self->fail_text, 0);
   self->fail_collecting = FALSE;
@@ -2376,4 +2384,38 @@ ms_smtp_get_peer_fingerprint (MsSmtp *self)
   g_return_val_if_fail (MS_IS_SMTP (self), NULL);
 
   return self->peer_fingerprint;
+}
+
+/**
+ * ms_smtp_get_final_reply:
+ *
+ * The server's answer to the end of the last message, its last line as
+ * sent ("250 2.0.0 Ok: queued as 4F2A1"): after a success, what a user
+ * quotes to the provider to trace the message. Kept with or without the
+ * transcript, after ms_smtp_send() and ms_smtp_send_bulk() alike.
+ *
+ * Returns: (nullable): the line, or %NULL when the server did not answer
+ *   the end of the last message (it failed earlier, or the connection
+ *   dropped); valid until the next message
+ */
+const char *
+ms_smtp_get_final_reply (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->eom_code != 0 ? self->eom_line->str : NULL;
+}
+
+/**
+ * ms_smtp_get_final_code:
+ *
+ * Returns: the code of ms_smtp_get_final_reply() (250), or 0 when the
+ *   server did not answer the end of the last message
+ */
+int
+ms_smtp_get_final_code (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), 0);
+
+  return self->eom_code;
 }

@@ -152,5 +152,10 @@ gboolean       ms_smtp_get_retry_now   (MsSmtp           *self);
 /* SHA-256 fingerprint "AB:CD:…" of the certificate the server presented on
  * the last TLS connection, or NULL: lets a user compare and trust it. */
 const char    *ms_smtp_get_peer_fingerprint (MsSmtp      *self);
+/* The last line of the server's answer to the end of the last message
+ * ("250 2.0.0 Ok: queued as 4F2A1") and its code, or NULL / 0 when the
+ * message ended before that answer. Recorded without the transcript. */
+const char    *ms_smtp_get_final_reply (MsSmtp           *self);
+int            ms_smtp_get_final_code  (MsSmtp           *self);
 
 G_END_DECLS
