@@ -719,6 +719,36 @@ run_stmt (MsJournal     *self,
   return TRUE;
 }
 
+/* Steps @id, bound to @key, to the one row it selects and leaves it there
+ * for the caller to read (the caller's g_autoptr resets it). No row is the
+ * user's mistake, told by @not_found, not a SQLite failure. */
+static MsCachedStmt *
+step_one (MsJournal  *self,
+          StmtId      id,
+          gint64      key,
+          void      (*not_found) (gint64 key, GError **error),
+          GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, id, error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, key);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      not_found (key, error);
+      return NULL;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      fail (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&stmt);
+}
+
 /* Pending keys (see MsJournal) ------------------------------------------- */
 
 static gint64
@@ -968,6 +998,34 @@ run_simple (MsJournal  *self,
   return stmt != NULL && run_stmt (self, stmt, error);
 }
 
+/* Every statement that changes rows by one key takes (key, updated_at) in
+ * that order; release passes one @now for all its rows so that they share a
+ * timestamp. */
+static gboolean
+update_row_at (MsJournal  *self,
+               StmtId      id,
+               gint64      row_id,
+               gint64      now,
+               GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = get_stmt (self, id, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, row_id);
+  sqlite3_bind_int64 (stmt, 2, now);
+  return run_stmt (self, stmt, error);
+}
+
+static gboolean
+update_row (MsJournal  *self,
+            StmtId      id,
+            gint64      row_id,
+            GError    **error)
+{
+  return update_row_at (self, id, row_id, now_seconds (), error);
+}
+
 static void
 set_cache_size (MsJournal *self,
                 int        kib)
@@ -1092,6 +1150,17 @@ info_from_stmt (sqlite3_stmt *stmt)
 }
 
 /* Batch locks ------------------------------------------------------------- */
+
+/* The batch's own row, without the counts (those walk the index). */
+static MsBatchInfo *
+read_info (MsJournal  *self,
+           gint64      batch,
+           GError    **error)
+{
+  g_autoptr(MsCachedStmt) stmt = step_one (self, STMT_GET_INFO, batch, set_batch_not_found, error);
+
+  return stmt != NULL ? info_from_stmt (stmt) : NULL;
+}
 
 static char *
 batch_lock_path (MsJournal *self,
@@ -1697,27 +1766,13 @@ ms_journal_get_batch_spec (MsJournal  *self,
 {
   g_autoptr(MsCachedStmt) stmt = NULL;
   MsBatchSpec *spec;
-  int rc;
 
   g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  stmt = get_stmt (self, STMT_GET_SPEC, error);
+  stmt = step_one (self, STMT_GET_SPEC, batch, set_batch_not_found, error);
   if (stmt == NULL)
     return NULL;
-
-  sqlite3_bind_int64 (stmt, 1, batch);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_DONE)
-    {
-      set_batch_not_found (batch, error);
-      return NULL;
-    }
-  if (rc != SQLITE_ROW)
-    {
-      fail (self, rc, error);
-      return NULL;
-    }
 
   spec = g_new0 (MsBatchSpec, 1);
   spec->account = column_dup (stmt, 0);
@@ -1783,26 +1838,9 @@ ms_journal_get_batch_info (MsJournal  *self,
   g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  {
-    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_GET_INFO, error);
-    int rc;
-
-    if (stmt == NULL)
-      return NULL;
-    sqlite3_bind_int64 (stmt, 1, batch);
-    rc = sqlite3_step (stmt);
-    if (rc == SQLITE_DONE)
-      {
-        set_batch_not_found (batch, error);
-        return NULL;
-      }
-    if (rc != SQLITE_ROW)
-      {
-        fail (self, rc, error);
-        return NULL;
-      }
-    info = info_from_stmt (stmt);
-  }
+  info = read_info (self, batch, error);
+  if (info == NULL)
+    return NULL;
 
   if (!fill_counts (self, batch, info->counts, &info->total, error))
     return NULL;
@@ -1871,23 +1909,9 @@ ms_journal_set_batch_status (MsJournal      *self,
   g_return_val_if_fail (status <= MS_BATCH_CANCELLED, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  {
-    g_autoptr(MsCachedStmt) get = get_stmt (self, STMT_GET_INFO, error);
-    int rc;
-
-    if (get == NULL)
-      return FALSE;
-    sqlite3_bind_int64 (get, 1, batch);
-    rc = sqlite3_step (get);
-    if (rc == SQLITE_DONE)
-      {
-        set_batch_not_found (batch, error);
-        return FALSE;
-      }
-    if (rc != SQLITE_ROW)
-      return fail (self, rc, error);
-    info = info_from_stmt (get);
-  }
+  info = read_info (self, batch, error);
+  if (info == NULL)
+    return FALSE;
 
   /* `cancel` from another process wins over the blast that then runs dry. */
   if (info->status == MS_BATCH_CANCELLED && status == MS_BATCH_FINISHED)
@@ -2098,16 +2122,8 @@ ms_journal_release (MsJournal     *self,
     return FALSE;
 
   for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RELEASE_ROW, error);
-
-      if (stmt == NULL)
-        goto failed;
-      sqlite3_bind_int64 (stmt, 1, row_ids[i]);
-      sqlite3_bind_int64 (stmt, 2, now);
-      if (!run_stmt (self, stmt, error))
-        goto failed;
-    }
+    if (!update_row_at (self, STMT_RELEASE_ROW, row_ids[i], now, error))
+      goto failed;
 
   return txn_commit (self, error);
 
@@ -2175,24 +2191,9 @@ get_row (MsJournal  *self,
          gint64      row_id,
          GError    **error)
 {
-  g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_GET_ROW, error);
-  int rc;
+  g_autoptr(MsCachedStmt) stmt = step_one (self, STMT_GET_ROW, row_id, set_row_not_found, error);
 
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_int64 (stmt, 1, row_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_DONE)
-    {
-      set_row_not_found (row_id, error);
-      return NULL;
-    }
-  if (rc != SQLITE_ROW)
-    {
-      fail (self, rc, error);
-      return NULL;
-    }
-  return row_from_stmt (stmt);
+  return stmt != NULL ? row_from_stmt (stmt) : NULL;
 }
 
 static gboolean
@@ -2214,19 +2215,65 @@ refuse_row (const MsJournalRow  *row,
   return FALSE;
 }
 
+/* Gets a row the user may still change. Sent and sending rows are refused
+ * here, once, so that retry, skip and a new address all give the same
+ * answer for them. */
+static MsJournalRow *
+get_changeable_row (MsJournal  *self,
+                    gint64      row_id,
+                    GError    **error)
+{
+  g_autoptr(MsJournalRow) row = get_row (self, row_id, error);
+
+  if (row == NULL)
+    return NULL;
+  if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
+    {
+      refuse_row (row, error);
+      return NULL;
+    }
+  return g_steal_pointer (&row);
+}
+
+/* Retry and skip are the same decision on one row: refuse a sent or sending
+ * row, else run @id on it, all in one transaction. Retry also reopens a
+ * finished or cancelled batch, in that same transaction, so that the row is
+ * never queued in a batch nothing will resume. */
 static gboolean
-update_row (MsJournal  *self,
-            StmtId      id,
+change_row (MsJournal  *self,
             gint64      row_id,
+            StmtId      id,
+            gboolean    reopen_batch,
             GError    **error)
 {
-  g_autoptr(MsCachedStmt) stmt = get_stmt (self, id, error);
+  g_autoptr(MsJournalRow) row = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
 
-  if (stmt == NULL)
+  if (!txn_begin (self, error))
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, row_id);
-  sqlite3_bind_int64 (stmt, 2, now_seconds ());
-  return run_stmt (self, stmt, error);
+
+  row = get_changeable_row (self, row_id, error);
+  if (row == NULL)
+    goto failed;
+
+  if (!update_row (self, id, row_id, error))
+    goto failed;
+
+  if (reopen_batch)
+    {
+      info = ms_journal_get_batch_info (self, row->batch, error);
+      if (info == NULL)
+        goto failed;
+      if ((info->status == MS_BATCH_FINISHED || info->status == MS_BATCH_CANCELLED) &&
+          !ms_journal_set_batch_status (self, row->batch, MS_BATCH_PAUSED, NULL, error))
+        goto failed;
+    }
+
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
 }
 
 /**
@@ -2241,40 +2288,10 @@ ms_journal_retry_row (MsJournal  *self,
                       gint64      row_id,
                       GError    **error)
 {
-  g_autoptr(MsJournalRow) row = NULL;
-  g_autoptr(MsBatchInfo) info = NULL;
-
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!txn_begin (self, error))
-    return FALSE;
-
-  row = get_row (self, row_id, error);
-  if (row == NULL)
-    goto failed;
-
-  if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
-    {
-      refuse_row (row, error);
-      goto failed;
-    }
-
-  if (!update_row (self, STMT_RETRY_ROW, row_id, error))
-    goto failed;
-
-  info = ms_journal_get_batch_info (self, row->batch, error);
-  if (info == NULL)
-    goto failed;
-  if ((info->status == MS_BATCH_FINISHED || info->status == MS_BATCH_CANCELLED) &&
-      !ms_journal_set_batch_status (self, row->batch, MS_BATCH_PAUSED, NULL, error))
-    goto failed;
-
-  return txn_commit (self, error);
-
-failed:
-  txn_abort (self);
-  return FALSE;
+  return change_row (self, row_id, STMT_RETRY_ROW, TRUE, error);
 }
 
 /**
@@ -2288,30 +2305,25 @@ ms_journal_skip_row (MsJournal  *self,
                      gint64      row_id,
                      GError    **error)
 {
-  g_autoptr(MsJournalRow) row = NULL;
-
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!txn_begin (self, error))
-    return FALSE;
+  return change_row (self, row_id, STMT_SKIP_ROW, FALSE, error);
+}
 
-  row = get_row (self, row_id, error);
-  if (row == NULL)
-    goto failed;
-  if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
-    {
-      refuse_row (row, error);
-      goto failed;
-    }
-  if (!update_row (self, STMT_SKIP_ROW, row_id, error))
-    goto failed;
+/* One message for both ways a new address can clash with another row of the
+ * batch: the key probe, and the key insert's constraint. */
+static void
+set_duplicate_recipient (gint64       batch,
+                         const char  *address,
+                         GError     **error)
+{
+  g_autofree char *id = id_string (batch);
 
-  return txn_commit (self, error);
-
-failed:
-  txn_abort (self);
-  return FALSE;
+  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+               _("Batch %s already has the recipient %s. "
+                 "Skip this row instead."),
+               id, address);
 }
 
 /**
@@ -2350,14 +2362,9 @@ ms_journal_set_row_address (MsJournal   *self,
   if (!txn_begin (self, error))
     return FALSE;
 
-  row = get_row (self, row_id, error);
+  row = get_changeable_row (self, row_id, error);
   if (row == NULL)
     goto failed;
-  if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
-    {
-      refuse_row (row, error);
-      goto failed;
-    }
 
   spec = ms_journal_get_batch_spec (self, row->batch, error);
   if (spec == NULL)
@@ -2374,12 +2381,7 @@ ms_journal_set_row_address (MsJournal   *self,
     goto failed;
   if (existing != 0 && existing != row_id)
     {
-      g_autofree char *id = id_string (row->batch);
-
-      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                   _("Batch %s already has the recipient %s. "
-                     "Skip this row instead."),
-                   id, trimmed);
+      set_duplicate_recipient (row->batch, trimmed, error);
       goto failed;
     }
 
@@ -2415,12 +2417,7 @@ ms_journal_set_row_address (MsJournal   *self,
 
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
     {
-      g_autofree char *id = id_string (row->batch);
-
-      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                   _("Batch %s already has the recipient %s. "
-                     "Skip this row instead."),
-                   id, trimmed);
+      set_duplicate_recipient (row->batch, trimmed, error);
       goto failed;
     }
   if (rc != SQLITE_DONE)
