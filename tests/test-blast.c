@@ -1248,6 +1248,19 @@ api_import (MsJournal  *journal,
   return batch;
 }
 
+/* The account snapshot the API tests send with: the harness, no AUTH. */
+static MsSmtpConfig *
+api_config (MsTestServer *server)
+{
+  MsSmtpConfig *config = ms_smtp_config_new ();
+
+  config->server = g_strdup ("127.0.0.1");
+  config->port = ms_test_server_get_port (server);
+  config->timeout = 10;
+  config->from_address = g_strdup ("sender@example.org");
+  return config;
+}
+
 static void
 test_api (void)
 {
@@ -1256,7 +1269,7 @@ test_api (void)
   g_autofree char *csv = write_csv ("api.csv", 200, NULL);
   g_autofree char *journal_path = ms_test_tmp_path ("api.sqlite");
   g_autoptr(MsJournal) journal = ms_journal_open (journal_path, &error);
-  g_autoptr(MsSmtpConfig) config = ms_smtp_config_new ();
+  g_autoptr(MsSmtpConfig) config = api_config (server);
   g_autoptr(MsBlast) blast = NULL;
   g_autoptr(MsBlast) blast2 = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
@@ -1266,10 +1279,6 @@ test_api (void)
   gint64 batch, batch2;
 
   g_assert_no_error (error);
-  config->server = g_strdup ("127.0.0.1");
-  config->port = ms_test_server_get_port (server);
-  config->timeout = 10;
-  config->from_address = g_strdup ("sender@example.org");
 
   batch = api_import (journal, csv);
   s.loop = loop;
@@ -1366,7 +1375,7 @@ test_api_rate_limit_wait (void)
   g_autofree char *csv = write_csv ("wait.csv", 150, NULL);
   g_autofree char *journal_path = ms_test_tmp_path ("wait.sqlite");
   g_autoptr(MsJournal) journal = ms_journal_open (journal_path, &error);
-  g_autoptr(MsSmtpConfig) config = ms_smtp_config_new ();
+  g_autoptr(MsSmtpConfig) config = api_config (server);
   g_autoptr(MsBlast) blast = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GHashTable) counts = NULL;
@@ -1375,10 +1384,6 @@ test_api_rate_limit_wait (void)
   gint64 batch, start;
 
   g_assert_no_error (error);
-  config->server = g_strdup ("127.0.0.1");
-  config->port = ms_test_server_get_port (server);
-  config->timeout = 10;
-  config->from_address = g_strdup ("sender@example.org");
 
   batch = api_import (journal, csv);
   s.api.loop = loop;
@@ -1430,7 +1435,7 @@ test_temporary_gives_up (void)
   g_autofree char *csv = write_csv ("old.csv", 2, NULL);
   g_autofree char *journal_path = ms_test_tmp_path ("old.sqlite");
   g_autoptr(MsJournal) journal = ms_journal_open (journal_path, &error);
-  g_autoptr(MsSmtpConfig) config = ms_smtp_config_new ();
+  g_autoptr(MsSmtpConfig) config = api_config (server);
   g_autoptr(MsBlast) blast = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GHashTable) states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1442,10 +1447,6 @@ test_temporary_gives_up (void)
   gint64 batch;
 
   g_assert_no_error (error);
-  config->server = g_strdup ("127.0.0.1");
-  config->port = ms_test_server_get_port (server);
-  config->timeout = 10;
-  config->from_address = g_strdup ("sender@example.org");
   batch = api_import (journal, csv);
 
   /* rcpt1 was first tried 25 hours ago, eleven times since. */
