@@ -1,11 +1,17 @@
 /* test-journal.c: the SQLite journal: schema, import, claim/record, crash recovery, locks
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE 1   /* unshare() */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -1180,6 +1186,345 @@ test_foreach (void)
   g_assert_cmpuint (walk.n, ==, 5);
 }
 
+/* A full disk and a read-only file system, for real ----------------------------- */
+
+/* The test runs in a subprocess with its own mount namespace, so that the
+ * small tmpfs it mounts goes away with it, whatever happens. As root only
+ * (CI and the dev machine run the suite as root); chmod would not stop root. */
+static gboolean
+can_mount_tmpfs (void)
+{
+  g_autofree char *dir = ms_test_tmp_path ("mount-probe");
+  int status = 0;
+  pid_t pid;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (unshare (CLONE_NEWNS) == 0 &&
+           mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount ("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 ? 0 : 1);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+/* In the test subprocess: a private tmpfs of @kib KiB at a new folder. */
+static char *
+mount_private_tmpfs (const char *name,
+                     guint       kib)
+{
+  g_autofree char *dir = ms_test_tmp_path (name);
+  g_autofree char *options = g_strdup_printf ("size=%uk,mode=0700", kib);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    g_error ("unshare: %s", g_strerror (errno));
+  if (mount ("tmpfs", dir, "tmpfs", 0, options) != 0)
+    g_error ("mount tmpfs: %s", g_strerror (errno));
+  return g_steal_pointer (&dir);
+}
+
+/* Fills the file system of @dir to the last byte; returns the filler. */
+static char *
+fill_disk (const char *dir)
+{
+  char *filler = g_build_filename (dir, "filler", NULL);
+  static const char zeros[16384];
+  int fd = open (filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+  g_assert_cmpint (fd, >=, 0);
+  for (;;)
+    {
+      ssize_t n = write (fd, zeros, sizeof zeros);
+
+      if (n > 0)
+        continue;
+      g_assert_cmpint (errno, ==, ENOSPC);
+      break;
+    }
+  /* The tail of a block, too. */
+  while (write (fd, zeros, 1) == 1)
+    ;
+  close (fd);
+  return filler;
+}
+
+static void
+run_in_namespace (const char *test_path)
+{
+  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
+
+  if (!can_mount_tmpfs ())
+    {
+      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
+      return;
+    }
+  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* A batch of 6 on @path: 2 sent, 1 failed, 3 queued; the journal is closed
+ * cleanly, so that no -wal file is left. */
+static gint64
+make_outcome_batch (const char *path)
+{
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 batch = make_batch (journal, 6);
+
+  rows = ms_journal_claim (journal, batch, 3, now, &error);
+  g_assert_no_error (error);
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = ((MsJournalRow *) rows->pdata[0])->id, .state = MS_STATE_SENT, .reply_code = 250,
+        .reply_text = "2.0.0 Ok: queued as A1" },
+      { .row_id = ((MsJournalRow *) rows->pdata[1])->id, .state = MS_STATE_SENT, .reply_code = 250,
+        .reply_text = "2.0.0 Ok: queued as A2" },
+      { .row_id = ((MsJournalRow *) rows->pdata[2])->id, .state = MS_STATE_FAILED, .reply_code = 550,
+        .reply_text = "5.1.1 User unknown", .reply_class = MS_REPLY_CLASS_RECIPIENT_REJECTED },
+    };
+    g_assert_true (ms_journal_record (journal, outcomes, G_N_ELEMENTS (outcomes), &error));
+    g_assert_no_error (error);
+  }
+  return batch;
+}
+
+/* Reads everything a reading command shows, and checks every change is
+ * refused with @why in the message. */
+static void
+assert_readable_not_writable (const char  *path,
+                              gint64       batch,
+                              const guint  expected[MS_N_STATES],
+                              const char  *why)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autofree char *reason = NULL;
+  guint total = 0;
+
+  /* First, as a reading command finds it after the disk filled up. */
+  journal = ms_journal_open_for_reading (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (journal);
+  g_assert_true (ms_journal_is_read_only (journal));
+  reason = ms_journal_dup_read_only_reason (journal);
+  g_assert_nonnull (reason);
+
+  batches = ms_journal_list_batches (journal, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (batches->len, ==, 1);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < MS_N_STATES; i++)
+    {
+      g_assert_cmpuint (info->counts[i], ==, expected[i]);
+      total += expected[i];
+    }
+  g_assert_cmpuint (info->total, ==, total);
+  rows = ms_journal_list_rows (journal, batch, NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, total);
+  {
+    g_autoptr(MsBatchSpec) spec = ms_journal_get_batch_spec (journal, batch, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (spec->subject, ==, "Hello {{name}}");
+  }
+
+  /* Every change is refused, with the reason. */
+  g_assert_false (ms_journal_cancel_batch (journal, batch, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_JOURNAL);
+  g_test_message ("cancel: %s", error->message);
+  g_assert_nonnull (strstr (error->message, why));
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+  /* The failed row: retrying it is allowed, were the journal writable. */
+  g_assert_cmpint (((MsJournalRow *) rows->pdata[2])->state, ==, MS_STATE_FAILED);
+  g_assert_false (ms_journal_retry_row (journal, ((MsJournalRow *) rows->pdata[2])->id, &error));
+  g_assert_nonnull (strstr (error->message, why));
+  g_clear_error (&error);
+  g_assert_false (ms_journal_lock_batch (journal, batch, &error));
+  g_assert_nonnull (strstr (error->message, why));
+  g_clear_error (&error);
+  g_assert_null (ms_journal_claim (journal, batch, 2, g_get_real_time () / G_USEC_PER_SEC, &error));
+  g_assert_nonnull (strstr (error->message, why));
+  g_clear_error (&error);
+
+  /* Nothing changed. */
+  g_clear_pointer (&info, ms_batch_info_free);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < MS_N_STATES; i++)
+    g_assert_cmpuint (info->counts[i], ==, expected[i]);
+  g_clear_object (&journal);
+
+  /* Opening to write says what is wrong and what to do. */
+  journal = ms_journal_open (path, &error);
+  if (journal != NULL)
+    {
+      /* Opening may find room in the -shm file an earlier try made; the
+       * first change still fails. */
+      g_assert_false (ms_journal_cancel_batch (journal, batch, &error));
+      g_clear_object (&journal);
+    }
+  g_assert_error (error, MS_ERROR, MS_ERROR_JOURNAL);
+  g_test_message ("write open: %s", error->message);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, why));
+  g_clear_error (&error);
+}
+
+static void
+test_full_disk (void)
+{
+  run_in_namespace ("/mailshot/journal/full-disk");
+}
+
+static void
+test_full_disk_subprocess (void)
+{
+  g_autofree char *dir = mount_private_tmpfs ("full", 1024);
+  g_autofree char *path = g_build_filename (dir, "journal.sqlite", NULL);
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  g_autofree char *filler = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  guint expected[MS_N_STATES] = { 0 };
+  gint64 batch = make_outcome_batch (path);
+
+  /* Closed cleanly: the main file alone; a reader must not need to create
+   * the -wal and -shm files, which a full disk refuses. */
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  filler = fill_disk (dir);
+  expected[MS_STATE_SENT] = 2;
+  expected[MS_STATE_FAILED] = 1;
+  expected[MS_STATE_QUEUED] = 3;
+  assert_readable_not_writable (path, batch, expected, "the disk that holds it is full");
+
+  /* A crash leaves rows `sending` in the -wal file: the reader sees them
+   * (recovery needs to write, so it waits for a disk with room). */
+  g_assert_cmpint (g_unlink (filler), ==, 0);
+  child = spawn_child ("crash", path, batch, 2, &line);
+  g_assert_cmpstr (line, ==, "claimed 2");
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_signaled (child));
+  g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+  g_free (filler);
+  filler = fill_disk (dir);
+  expected[MS_STATE_QUEUED] = 1;
+  expected[MS_STATE_SENDING] = 2;
+  assert_readable_not_writable (path, batch, expected, "the disk that holds it is full");
+
+  /* With room again, the journal opens to write and recovers. */
+  g_assert_cmpint (g_unlink (filler), ==, 0);
+  {
+    g_autoptr(MsJournal) journal = open_journal (path);
+    guint counts[MS_N_STATES];
+
+    g_assert_false (ms_journal_is_read_only (journal));
+    g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+    g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 0);
+    g_assert_cmpuint (counts[MS_STATE_UNCERTAIN], ==, 2);
+  }
+}
+
+static void
+test_read_only_fs (void)
+{
+  run_in_namespace ("/mailshot/journal/read-only");
+}
+
+static void
+test_read_only_fs_subprocess (void)
+{
+  g_autofree char *dir = mount_private_tmpfs ("ro", 4096);
+  g_autofree char *clean = g_build_filename (dir, "clean.sqlite", NULL);
+  g_autofree char *crashed = g_build_filename (dir, "crashed.sqlite", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing", "journal.sqlite", NULL);
+  g_autofree char *crashed_wal = g_strconcat (crashed, "-wal", NULL);
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  guint expected[MS_N_STATES] = { 0 };
+  gint64 clean_batch = make_outcome_batch (clean);
+  gint64 crashed_batch = make_outcome_batch (crashed);
+
+  child = spawn_child ("crash", crashed, crashed_batch, 2, &line);
+  g_assert_cmpstr (line, ==, "claimed 2");
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (crashed_wal, G_FILE_TEST_EXISTS));
+
+  if (mount (NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0)
+    g_error ("remount read-only: %s", g_strerror (errno));
+
+  expected[MS_STATE_SENT] = 2;
+  expected[MS_STATE_FAILED] = 1;
+  expected[MS_STATE_QUEUED] = 3;
+  assert_readable_not_writable (clean, clean_batch, expected, "read-only file system");
+  /* The committed frames in the -wal file are read too. */
+  expected[MS_STATE_QUEUED] = 1;
+  expected[MS_STATE_SENDING] = 2;
+  assert_readable_not_writable (crashed, crashed_batch, expected, "read-only file system");
+
+  /* No journal yet: empty, and nothing is created. */
+  {
+    g_autoptr(MsJournal) journal = ms_journal_open_for_reading (missing, &error);
+    g_autoptr(GPtrArray) batches = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (ms_journal_is_read_only (journal));
+    g_assert_null (ms_journal_dup_read_only_reason (journal));
+    batches = ms_journal_list_batches (journal, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (batches->len, ==, 0);
+    g_assert_false (ms_journal_cancel_batch (journal, 1, &error));
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+    g_assert_false (g_file_test (missing, G_FILE_TEST_EXISTS));
+  }
+}
+
+static void
+test_open_for_reading (void)
+{
+  g_autofree char *path = tmp_db ("reading");
+  g_autofree char *missing = tmp_db ("reading-missing");
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 batch = make_outcome_batch (path);
+
+  /* A journal that can be written opens as usual: migrated and recovered. */
+  journal = ms_journal_open_for_reading (path, &error);
+  g_assert_no_error (error);
+  g_assert_false (ms_journal_is_read_only (journal));
+  g_assert_null (ms_journal_dup_read_only_reason (journal));
+  g_assert_true (ms_journal_cancel_batch (journal, batch, &error));
+  g_assert_no_error (error);
+  g_clear_object (&journal);
+
+  /* A missing one is not created by a reader. */
+  journal = ms_journal_open_for_reading (missing, &error);
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (missing, G_FILE_TEST_EXISTS));
+  g_clear_object (&journal);
+
+  /* A damaged one is reported as such, not read read-only. */
+  g_assert_true (g_file_set_contents (missing, "not a database, not at all, really not", -1, NULL));
+  journal = ms_journal_open_for_reading (missing, &error);
+  g_assert_null (journal);
+  g_assert_error (error, MS_ERROR, MS_ERROR_JOURNAL);
+  g_assert_nonnull (strstr (error->message, "damaged"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1205,6 +1550,11 @@ main (int    argc,
   g_test_add_func ("/mailshot/journal/user-actions", test_user_actions);
   g_test_add_func ("/mailshot/journal/list-batches", test_list_batches);
   g_test_add_func ("/mailshot/journal/foreach", test_foreach);
+  g_test_add_func ("/mailshot/journal/open-for-reading", test_open_for_reading);
+  g_test_add_func ("/mailshot/journal/full-disk", test_full_disk);
+  g_test_add_func ("/mailshot/journal/full-disk/subprocess", test_full_disk_subprocess);
+  g_test_add_func ("/mailshot/journal/read-only", test_read_only_fs);
+  g_test_add_func ("/mailshot/journal/read-only/subprocess", test_read_only_fs_subprocess);
 
   return g_test_run ();
 }

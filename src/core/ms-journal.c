@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -41,6 +42,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsCachedStmt, cached_stmt_reset)
 #define CACHE_KIB        4096
 #define IMPORT_CACHE_KIB 8192
 #define IMPORT_BIG_ROWS  100000
+/* Below this much free space, a journal that failed to write is on a full
+ * disk: SQLite needs up to 32 KiB for the -shm file and a few pages of WAL,
+ * and ext4 keeps a reserve that root may still use. */
+#define FULL_DISK_BYTES (1024 * 1024)
 /* Times a contended batch lock is retried: recovery in another process holds
  * it for a few milliseconds only. */
 #define LOCK_RETRIES 10
@@ -270,6 +275,10 @@ struct _MsJournal
   char *path;
   sqlite3 *db;
   sqlite3_stmt *stmts[N_STMTS];
+  /* Opened by ms_journal_open_for_reading() without write access: no
+   * migration, no recovery, every change refused. */
+  gboolean read_only;
+  int unwritable;           /* an Unwritable: why, when known */
   /* 0 = no transaction; 1 = BEGIN IMMEDIATE; deeper levels are savepoints. */
   guint txn_depth;
   guint txn_rows;         /* rows added in this transaction */
@@ -599,6 +608,93 @@ bind_text_or_null (sqlite3_stmt *stmt,
     sqlite3_bind_null (stmt, col);
 }
 
+/* Why the journal cannot be written, when a failure says it may be so. */
+typedef enum {
+  UNWRITABLE_UNKNOWN,
+  UNWRITABLE_FULL,
+  UNWRITABLE_READ_ONLY_FS,
+  UNWRITABLE_PERMISSION,
+} Unwritable;
+
+/* Looks at the disk instead of trusting the SQLite code alone: a full
+ * tmpfs fails the -shm file with SQLITE_IOERR, not SQLITE_FULL, and a
+ * read-only mount looks like SQLITE_READONLY or SQLITE_CANTOPEN. */
+static Unwritable
+diagnose_unwritable (const char *path,
+                     int         rc)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  const char *where = g_file_test (path, G_FILE_TEST_EXISTS) ? path : dir;
+  struct statvfs vfs;
+
+  if (statvfs (where, &vfs) == 0)
+    {
+      if (vfs.f_flag & ST_RDONLY)
+        return UNWRITABLE_READ_ONLY_FS;
+      /* Some file systems (btrfs) count no inodes at all: f_files is 0. */
+      if ((guint64) vfs.f_bavail * vfs.f_frsize < FULL_DISK_BYTES || (vfs.f_files > 0 && vfs.f_favail == 0))
+        return UNWRITABLE_FULL;
+    }
+  /* Over quota shows as ENOSPC/EDQUOT, which SQLite reports as FULL. */
+  if ((rc & 0xff) == SQLITE_FULL)
+    return UNWRITABLE_FULL;
+  if ((g_file_test (path, G_FILE_TEST_EXISTS) && access (path, W_OK) != 0) || access (dir, W_OK | X_OK) != 0)
+    return UNWRITABLE_PERMISSION;
+  return UNWRITABLE_UNKNOWN;
+}
+
+/* Why, in words, for the note of a journal opened read-only. */
+static char *
+unwritable_reason (Unwritable why)
+{
+  switch (why)
+    {
+    case UNWRITABLE_FULL:
+      return g_strdup (_("the disk that holds it is full"));
+    case UNWRITABLE_READ_ONLY_FS:
+      return g_strdup (_("it is on a read-only file system"));
+    case UNWRITABLE_PERMISSION:
+      return g_strdup (_("there is no permission to change the file or its folder"));
+    case UNWRITABLE_UNKNOWN:
+    default:
+      return g_strdup (_("it could not be opened for writing"));
+    }
+}
+
+/* What is wrong, what to do, and that reading still works. */
+static gboolean
+set_unwritable_error (const char  *path,
+                      Unwritable   why,
+                      GError     **error)
+{
+  switch (why)
+    {
+    case UNWRITABLE_FULL:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s cannot be written: the disk that holds it is full. Free some space "
+                     "on that disk, then try again. Until then, Mailshot can show the journal but not change it."),
+                   path);
+      return TRUE;
+    case UNWRITABLE_READ_ONLY_FS:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s cannot be written: it is on a read-only file system. Make that file "
+                     "system writable, then try again. Until then, Mailshot can show the journal but not "
+                     "change it."),
+                   path);
+      return TRUE;
+    case UNWRITABLE_PERMISSION:
+      g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                   _("The journal at %s cannot be written: there is no permission to change the file or its "
+                     "folder. Check their owner and permissions, then try again. Until then, Mailshot can show "
+                     "the journal but not change it."),
+                   path);
+      return TRUE;
+    case UNWRITABLE_UNKNOWN:
+    default:
+      return FALSE;
+    }
+}
+
 static void
 set_sqlite_error (const char  *path,
                   int          rc,
@@ -609,6 +705,21 @@ set_sqlite_error (const char  *path,
 
   if (detail == NULL)
     detail = sqlite3_errstr (rc);
+
+  switch (rc & 0xff)
+    {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_AUTH:
+      if (set_unwritable_error (path, diagnose_unwritable (path, rc), error))
+        return;
+      break;
+    default:
+      break;
+    }
 
   switch (rc & 0xff)
     {
@@ -652,6 +763,11 @@ fail (MsJournal  *self,
       int         rc,
       GError    **error)
 {
+  /* A read-only journal refuses every change with SQLITE_READONLY (see
+   * PRAGMA query_only): say why it cannot be written, as the open found. */
+  if (self->read_only && (rc & 0xff) == SQLITE_READONLY &&
+      set_unwritable_error (self->path, self->unwritable, error))
+    return FALSE;
   set_sqlite_error (self->path, rc, sqlite3_errmsg (self->db), error);
   return FALSE;
 }
@@ -1502,36 +1618,25 @@ configure (MsJournal  *self,
   return TRUE;
 }
 
-/**
- * ms_journal_open:
- * @path: (nullable): the database file; %NULL for
- *   `$XDG_DATA_HOME/mailshot/journal.sqlite`
- *
- * Opens (creating or migrating as needed) the journal, and recovers what a
- * crashed process left behind.
- *
- * Returns: (transfer full): the journal, or %NULL with %MS_ERROR_JOURNAL.
- */
-MsJournal *
-ms_journal_open (const char  *path,
+/* Opens @path for reading and writing, creating, migrating and recovering
+ * as needed. *rc_out is the SQLite code of a failure (SQLITE_CANTOPEN when
+ * the folder could not be made). */
+static MsJournal *
+open_read_write (const char  *path,
+                 int         *rc_out,
                  GError     **error)
 {
   g_autoptr(MsJournal) self = NULL;
   g_autoptr(sqlite3) db = NULL;
-  g_autofree char *default_path = NULL;
-  g_autofree char *dir = NULL;
+  g_autofree char *dir = g_path_get_dirname (path);
   int rc;
 
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (path == NULL)
-    path = default_path = g_build_filename (g_get_user_data_dir (), "mailshot", "journal.sqlite", NULL);
-
-  dir = g_path_get_dirname (path);
+  *rc_out = SQLITE_OK;
   if (g_mkdir_with_parents (dir, 0700) < 0)
     {
       int saved = errno;
 
+      *rc_out = SQLITE_CANTOPEN;
       g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
                    _("The folder %s for the journal could not be created: %s. "
                      "Check the permissions and the disk space."),
@@ -1546,6 +1651,7 @@ ms_journal_open (const char  *path,
                         NULL);
   if (rc != SQLITE_OK)
     {
+      *rc_out = rc;
       set_sqlite_error (path, rc, db ? sqlite3_errmsg (db) : sqlite3_errstr (rc), error);
       return NULL;
     }
@@ -1556,9 +1662,281 @@ ms_journal_open (const char  *path,
   if (!configure (self, error) ||
       !migrate (self, error) ||
       !recover (self, error))
-    return NULL;
+    {
+      *rc_out = sqlite3_extended_errcode (self->db);
+      return NULL;
+    }
 
+  /* SQLite opens a file it may not write read-only, without a word. */
+  if (sqlite3_db_readonly (self->db, "main") == 1)
+    {
+      self->read_only = TRUE;
+      self->unwritable = diagnose_unwritable (path, SQLITE_READONLY);
+    }
   return g_steal_pointer (&self);
+}
+
+static char *
+default_path (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "mailshot", "journal.sqlite", NULL);
+}
+
+/**
+ * ms_journal_open:
+ * @path: (nullable): the database file; %NULL for
+ *   `$XDG_DATA_HOME/mailshot/journal.sqlite`
+ *
+ * Opens (creating or migrating as needed) the journal, and recovers what a
+ * crashed process left behind.
+ *
+ * Returns: (transfer full): the journal, or %NULL with %MS_ERROR_JOURNAL.
+ */
+MsJournal *
+ms_journal_open (const char  *path,
+                 GError     **error)
+{
+  g_autofree char *fallback = NULL;
+  int rc;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (path == NULL)
+    path = fallback = default_path ();
+  return open_read_write (path, &rc, error);
+}
+
+/* Settings for a connection that only reads: no journal_mode (setting it
+ * writes the header), and query_only so that a change fails instead of
+ * landing in a private copy. */
+static int
+configure_read_only (MsJournal *self)
+{
+  sqlite3_extended_result_codes (self->db, 1);
+  sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
+  set_cache_size (self, CACHE_KIB);
+  return sqlite3_exec (self->db, "PRAGMA query_only = ON", NULL, NULL, NULL);
+}
+
+/* The schema a reader can use as it is: the current one. An older journal
+ * needs a migration, which writes; a newer one is not ours to read. */
+static gboolean
+check_version_read_only (MsJournal  *self,
+                         GError    **error)
+{
+  int version = 0;
+  int rc = get_user_version (self->db, &version);
+
+  if (rc != SQLITE_OK)
+    return fail (self, rc, error);
+  if (version == (int) G_N_ELEMENTS (migrations))
+    return TRUE;
+  if (version > (int) G_N_ELEMENTS (migrations))
+    g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                 _("The journal at %s was written by a newer version of Mailshot "
+                   "(schema %d; this version knows %d). Update Mailshot, or move the file aside."),
+                 self->path, version, (int) G_N_ELEMENTS (migrations));
+  else if (!set_unwritable_error (self->path, self->unwritable, error))
+    g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                 _("The journal at %s must be updated to this version of Mailshot, which needs to write "
+                   "to it. Check the disk space and the permissions of the file and its folder."),
+                 self->path);
+  return FALSE;
+}
+
+/* SQLite URIs take the path percent-encoded: a '?' or '#' in it would
+ * otherwise start the parameters. */
+static char *
+file_uri (const char *path,
+          const char *params)
+{
+  g_autofree char *escaped = g_uri_escape_string (path, "/", FALSE);
+
+  return g_strconcat ("file:", escaped, "?", params, NULL);
+}
+
+/* A read-only connection to a WAL journal still wants the -wal and -shm
+ * files: it creates them when they are missing, and a full disk fails that
+ * (a read-only file system does not: SQLite then keeps the index in
+ * memory). When the -wal file holds no frame, the main file alone is the
+ * whole journal, and `immutable` reads it without those files. Immutable
+ * also drops locking: a writer that started meanwhile could be read half
+ * done, which only a freed disk allows, for the length of one command. */
+static MsJournal *
+open_read_only (const char  *path,
+                Unwritable   why,
+                GError     **error)
+{
+  static const char * const modes[] = { "mode=ro", "mode=ro&immutable=1" };
+  g_autoptr(GError) first_error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(MsJournal) self = NULL;
+      g_autoptr(sqlite3) db = NULL;
+      g_autoptr(GError) local_error = NULL;
+      g_autofree char *uri = file_uri (path, modes[i]);
+      int rc;
+
+      if (i > 0)
+        {
+          g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+          GStatBuf st;
+
+          /* 32 bytes is the WAL header: below it there is no frame. */
+          if (g_stat (wal, &st) == 0 && st.st_size >= 32)
+            break;
+          g_debug ("journal %s: no WAL frames, reading the main file alone", path);
+        }
+
+      rc = sqlite3_open_v2 (uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+      if (rc != SQLITE_OK)
+        {
+          set_sqlite_error (path, rc, db ? sqlite3_errmsg (db) : sqlite3_errstr (rc), &local_error);
+        }
+      else
+        {
+          self = g_object_new (MS_TYPE_JOURNAL, "path", path, NULL);
+          self->db = g_steal_pointer (&db);
+          self->read_only = TRUE;
+          self->unwritable = why;
+          rc = configure_read_only (self);
+          if (rc != SQLITE_OK)
+            fail (self, rc, &local_error);
+          /* The first read: a missing -shm that cannot be made fails here. */
+          else if (check_version_read_only (self, &local_error))
+            return g_steal_pointer (&self);
+        }
+      g_debug ("journal %s: read-only open (%s) failed: %s", path, modes[i], local_error->message);
+      if (first_error == NULL)
+        first_error = g_steal_pointer (&local_error);
+    }
+
+  g_propagate_error (error, g_steal_pointer (&first_error));
+  return NULL;
+}
+
+/* No journal yet: an empty one in memory, so that reading commands write
+ * nothing at all (not even the folder). */
+static MsJournal *
+open_empty (const char  *path,
+            GError     **error)
+{
+  g_autoptr(MsJournal) self = NULL;
+  g_autoptr(sqlite3) db = NULL;
+  int rc = sqlite3_open_v2 (":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (path, rc, sqlite3_errstr (rc), error);
+      return NULL;
+    }
+  self = g_object_new (MS_TYPE_JOURNAL, "path", path, NULL);
+  self->db = g_steal_pointer (&db);
+  sqlite3_extended_result_codes (self->db, 1);
+  if (!migrate (self, error))
+    return NULL;
+  rc = sqlite3_exec (self->db, "PRAGMA query_only = ON", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    {
+      fail (self, rc, error);
+      return NULL;
+    }
+  self->read_only = TRUE;
+  self->unwritable = UNWRITABLE_UNKNOWN;
+  return g_steal_pointer (&self);
+}
+
+/**
+ * ms_journal_open_for_reading:
+ * @path: (nullable): the database file; %NULL for the default
+ *
+ * Opens the journal to show it (lists, status, reports), also when it
+ * cannot be written: on a full disk, a read-only file system, or without
+ * permission to change it. It tries ms_journal_open() first, so that what
+ * it shows is migrated and recovered; when that fails because the journal
+ * cannot be written, it opens the file read-only instead, without
+ * migration or recovery (rows a crashed process left `sending` still say
+ * so). Then ms_journal_is_read_only() is %TRUE and every change fails with
+ * an error that says why. A journal that does not exist yet reads as empty
+ * and is not created.
+ *
+ * Returns: (transfer full): the journal, or %NULL with %MS_ERROR_JOURNAL.
+ */
+MsJournal *
+ms_journal_open_for_reading (const char  *path,
+                             GError     **error)
+{
+  g_autofree char *fallback = NULL;
+  g_autoptr(GError) write_error = NULL;
+  MsJournal *self;
+  Unwritable why;
+  int rc;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (path == NULL)
+    path = fallback = default_path ();
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return open_empty (path, error);
+
+  self = open_read_write (path, &rc, &write_error);
+  if (self != NULL)
+    return self;
+
+  /* The code may be lost (a rollback after a failed recovery resets it):
+   * the disk has the last word. */
+  why = diagnose_unwritable (path, rc);
+  switch (rc & 0xff)
+    {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_AUTH:
+      break;
+    default:
+      if (why != UNWRITABLE_UNKNOWN)
+        break;
+      /* Damaged, newer, busy: reading read-only would not help. */
+      g_propagate_error (error, g_steal_pointer (&write_error));
+      return NULL;
+    }
+
+  g_debug ("journal %s: cannot be written (%s), opening it read-only", path, write_error->message);
+  self = open_read_only (path, why, error);
+  return self;
+}
+
+/**
+ * ms_journal_is_read_only:
+ *
+ * Returns: %TRUE when the journal was opened without write access (see
+ *   ms_journal_open_for_reading()).
+ */
+gboolean
+ms_journal_is_read_only (MsJournal *self)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  return self->read_only;
+}
+
+/**
+ * ms_journal_dup_read_only_reason:
+ *
+ * Returns: (transfer full) (nullable): why the journal cannot be written,
+ *   in words ("the disk that holds it is full"), or %NULL when it can be,
+ *   or when there is no journal yet.
+ */
+char *
+ms_journal_dup_read_only_reason (MsJournal *self)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+
+  if (!self->read_only || !g_file_test (self->path, G_FILE_TEST_EXISTS))
+    return NULL;
+  return unwritable_reason (self->unwritable);
 }
 
 /**
@@ -2613,6 +2991,11 @@ ms_journal_lock_batch (MsJournal  *self,
 
   if (g_hash_table_contains (self->locks, &batch))
     return TRUE;
+
+  /* Whoever locks a batch is about to change it; the lock file would be a
+   * write too. */
+  if (self->read_only)
+    return fail (self, SQLITE_READONLY, error);
 
   info = ms_journal_get_batch_info (self, batch, error);
   if (info == NULL)

@@ -114,6 +114,12 @@ G_DECLARE_FINAL_TYPE (MsJournal, ms_journal, MS, JOURNAL, GObject)
  * opens its own. Several processes may open the same file. */
 MsJournal   *ms_journal_open            (const char        *path,
                                          GError           **error);
+/* For showing the journal: falls back to a read-only connection when it
+ * cannot be written (full disk, read-only file or folder). */
+MsJournal   *ms_journal_open_for_reading (const char       *path,
+                                          GError          **error);
+gboolean     ms_journal_is_read_only    (MsJournal         *self);
+char        *ms_journal_dup_read_only_reason (MsJournal    *self);
 const char  *ms_journal_get_path        (MsJournal         *self);
 
 /* Import: begin, add rows, commit (one transaction). */
