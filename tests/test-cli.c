@@ -11,8 +11,11 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mailshot-core.h"
@@ -648,6 +651,221 @@ test_no_password_leak (void)
     }
 }
 
+/* A full disk and a read-only journal ------------------------------------------ */
+
+/* As in test-journal: a tmpfs in a private mount namespace, root only. */
+static gboolean
+can_mount_tmpfs (void)
+{
+  g_autofree char *dir = ms_test_tmp_path ("mount-probe");
+  int status = 0;
+  pid_t pid;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (unshare (CLONE_NEWNS) == 0 &&
+           mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount ("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 ? 0 : 1);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+/* The CLI's journal folder on a private 1 MiB tmpfs, holding batch 1 of
+ * six recipients: two sent, one failed, three queued. Returns the journal's path. */
+static char *
+journal_on_tmpfs (void)
+{
+  static const char *fields[] = { "email", "name", NULL };
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "mailshot", NULL);
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  MsBatchSpec spec = {
+    .account = (char *) "default", .from_address = (char *) "sender@example.org",
+    .subject = (char *) "Full {{name}}", .text = (char *) "Hello {{name}}\n",
+    .fields = (char **) fields, .email_index = 0, .source = (char *) "list.csv",
+  };
+  gint64 batch;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    g_error ("unshare: %s", g_strerror (errno));
+  if (mount ("tmpfs", dir, "tmpfs", 0, "size=1024k,mode=0700") != 0)
+    g_error ("mount tmpfs: %s", g_strerror (errno));
+
+  journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  batch = ms_journal_create_batch (journal, &spec, &error);
+  g_assert_cmpint (batch, ==, 1);
+  g_assert_true (ms_journal_begin (journal, &error));
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("full%u@example.org", i);
+      g_autofree char *name = g_strdup_printf ("N%u", i);
+      const char *values[] = { address, name, NULL };
+      gboolean duplicate = FALSE;
+
+      g_assert_true (ms_journal_add_recipient (journal, batch, address, values, i + 2, &duplicate, &error));
+    }
+  g_assert_true (ms_journal_commit (journal, &error));
+  rows = ms_journal_claim (journal, batch, 3, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = ((MsJournalRow *) rows->pdata[0])->id, .state = MS_STATE_SENT, .reply_code = 250,
+        .reply_text = "2.0.0 Ok: queued as F0" },
+      { .row_id = ((MsJournalRow *) rows->pdata[1])->id, .state = MS_STATE_SENT, .reply_code = 250,
+        .reply_text = "2.0.0 Ok: queued as F1" },
+      { .row_id = ((MsJournalRow *) rows->pdata[2])->id, .state = MS_STATE_FAILED, .reply_code = 550,
+        .reply_text = "5.1.1 User unknown", .reply_class = MS_REPLY_CLASS_RECIPIENT_REJECTED },
+    };
+    g_assert_true (ms_journal_record (journal, outcomes, G_N_ELEMENTS (outcomes), &error));
+    g_assert_no_error (error);
+  }
+  return g_strdup (ms_journal_get_path (journal));
+}
+
+/* The reading commands work and say why the journal is shown as saved;
+ * the changing ones fail with exit 1, naming the journal, what is wrong
+ * and what to do. */
+static void
+assert_cli_reads_not_writes (const char *path,
+                             const char *why,
+                             const char *what_to_do)
+{
+  g_autofree char *csv = ms_test_tmp_path ("full.csv");
+  g_autofree char *text = ms_test_tmp_path ("full.txt");
+  const char *reading[][5] = {
+    { "blast", "list", NULL },
+    { "blast", "status", "1", NULL },
+    { "blast", "report", "1", NULL },
+    { "blast", "report", "1", "--csv", NULL },
+    { "pending", NULL },
+  };
+  const char *writing[][12] = {
+    { "blast", "cancel", "1", NULL },
+    { "blast", "resume", "1", NULL },
+    { "pending", "--retry", "3", NULL },
+    { "pending", "--skip", "4", NULL },
+    { "blast", "send", "--recipients", csv, "--subject", "S", "--text", text, "--no-wait", NULL },
+  };
+
+  g_assert_true (g_file_set_contents (csv, "email\nnew@example.org\n", -1, NULL));
+  g_assert_true (g_file_set_contents (text, "Hello\n", -1, NULL));
+
+  for (guint i = 0; i < G_N_ELEMENTS (reading); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (ms_test_run_cliv (NULL, &out, &err, reading[i]), ==, 0);
+      g_test_message ("%s %s: %s%s", reading[i][0], reading[i][1] ? reading[i][1] : "", out, err);
+      assert_contains (err, "note: the journal at ");
+      assert_contains (err, path);
+      assert_contains (err, why);
+      if (g_str_equal (reading[i][0], "pending"))
+        {
+          assert_contains (out, "full3@example.org");
+          assert_contains (out, "failed");
+          assert_contains (out, "5.1.1 User unknown");
+        }
+      else if (g_str_equal (reading[i][1], "list"))
+        g_assert_true (g_str_has_prefix (out, "1\tready\t"));
+      else if (g_str_equal (reading[i][1], "status"))
+        assert_contains (out, "Recipients: 6 (3 queued, 2 sent, 1 failed)");
+      else if (reading[i][3] != NULL)   /* --csv */
+        {
+          g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+
+          g_assert_cmpuint (g_strv_length (lines), ==, 8);   /* header, 6 rows, "" */
+          assert_contains (out, "full0@example.org,sent,1,");
+          assert_contains (out, "2.0.0 Ok: queued as F0");
+        }
+      else
+        assert_contains (out, "full5@example.org");
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (writing); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (ms_test_run_cliv (NULL, &out, &err, writing[i]), ==, 1);
+      g_test_message ("%s %s: %s", writing[i][0], writing[i][1], err);
+      assert_contains (err, path);
+      assert_contains (err, why);
+      assert_contains (err, what_to_do);
+      g_assert_null (strstr (out, "cancelled"));
+    }
+}
+
+static void
+config_unreachable_account (void)
+{
+  set_ok ("default", "smtp-server", "127.0.0.1");
+  set_ok ("default", "smtp-port", "9");
+  set_ok ("default", "email-address", "sender@example.org");
+  set_ok ("default", "needs-authentication", "false");
+}
+
+static void
+run_journal_case (const char *test_path)
+{
+  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
+
+  if (!can_mount_tmpfs ())
+    {
+      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
+      return;
+    }
+  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_journal_full_disk (void)
+{
+  run_journal_case ("/mailshot/cli/journal/full-disk");
+}
+
+static void
+test_journal_full_disk_subprocess (void)
+{
+  g_autofree char *path = journal_on_tmpfs ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *filler = g_build_filename (dir, "filler", NULL);
+  const char *dd[] = { "sh", "-c", "dd if=/dev/zero of=\"$1\" bs=16k; dd if=/dev/zero bs=1 >> \"$1\"; true",
+                       "sh", filler, NULL };
+  GStatBuf st;
+
+  config_unreachable_account ();
+  g_assert_true (g_spawn_sync (NULL, (char **) dd, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                               G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+  g_assert_cmpint (g_stat (filler, &st), ==, 0);
+  g_assert_cmpint (st.st_size, >, 512 * 1024);
+  assert_cli_reads_not_writes (path, "the disk that holds it is full", "Free some space on that disk");
+}
+
+static void
+test_journal_read_only (void)
+{
+  run_journal_case ("/mailshot/cli/journal/read-only");
+}
+
+static void
+test_journal_read_only_subprocess (void)
+{
+  g_autofree char *path = journal_on_tmpfs ();
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  config_unreachable_account ();
+  if (mount (NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0)
+    g_error ("remount read-only: %s", g_strerror (errno));
+  assert_cli_reads_not_writes (path, "it is on a read-only file system", "Make that file system writable");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -678,6 +896,10 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/test/check-settings-hints", test_check_settings_hints);
   g_test_add_func ("/mailshot/cli/test/keyring-errors", test_test_keyring_errors);
   g_test_add_func ("/mailshot/cli/leak/no-password", test_no_password_leak);
+  g_test_add_func ("/mailshot/cli/journal/full-disk", test_journal_full_disk);
+  g_test_add_func ("/mailshot/cli/journal/full-disk/subprocess", test_journal_full_disk_subprocess);
+  g_test_add_func ("/mailshot/cli/journal/read-only", test_journal_read_only);
+  g_test_add_func ("/mailshot/cli/journal/read-only/subprocess", test_journal_read_only_subprocess);
 
   status = g_test_run ();
   g_string_free (all_output, TRUE);

@@ -89,6 +89,28 @@ open_journal (int *status)
   return journal;
 }
 
+/* For the commands that only show the journal: they work on a full disk
+ * and on a read-only journal too, and say that it is shown as saved. */
+static MsJournal *
+open_journal_for_reading (int *status)
+{
+  g_autoptr(GError) error = NULL;
+  MsJournal *journal = ms_journal_open_for_reading (NULL, &error);
+  g_autofree char *reason = NULL;
+
+  if (journal == NULL)
+    {
+      *status = ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+      return NULL;
+    }
+  reason = ms_journal_dup_read_only_reason (journal);
+  if (reason != NULL)
+    g_printerr (_("mailshot-cli: note: the journal at %s cannot be written (%s); it is shown as it was last "
+                  "saved, and commands that change it will fail until that is fixed.\n"),
+                ms_journal_get_path (journal), reason);
+  return journal;
+}
+
 static MsBatchInfo *
 get_batch (MsJournal  *journal,
            const char *arg,
@@ -643,7 +665,7 @@ blast_list (int    argc,
     return status;
   if (argc > 1)
     return ms_cli_fail (MS_CLI_USAGE, _("blast list: unexpected argument “%s”"), argv[1]);
-  journal = open_journal (&status);
+  journal = open_journal_for_reading (&status);
   if (journal == NULL)
     return status;
   batches = ms_journal_list_batches (journal, &error);
@@ -702,7 +724,7 @@ blast_status (int    argc,
     return status;
   if (argc > 2)
     return ms_cli_fail (MS_CLI_USAGE, _("blast status: unexpected argument “%s”"), argv[2]);
-  journal = open_journal (&status);
+  journal = open_journal_for_reading (&status);
   if (journal == NULL)
     return status;
   info = get_batch (journal, argv[1], "status", &status);
@@ -925,7 +947,7 @@ blast_report (int    argc,
     return status;
   if (argc > 2)
     return ms_cli_fail (MS_CLI_USAGE, _("blast report: unexpected argument “%s”"), argv[2]);
-  journal = open_journal (&status);
+  journal = open_journal_for_reading (&status);
   if (journal == NULL)
     return status;
   info = get_batch (journal, argv[1], "report", &status);

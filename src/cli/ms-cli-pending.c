@@ -51,6 +51,19 @@ print_row (const MsJournalRow *row,
   return TRUE;
 }
 
+/* Listing works on a full disk and on a read-only journal too: it says
+ * that the journal is shown as saved. */
+static void
+note_read_only (MsJournal *journal)
+{
+  g_autofree char *reason = ms_journal_dup_read_only_reason (journal);
+
+  if (reason != NULL)
+    g_printerr (_("mailshot-cli: note: the journal at %s cannot be written (%s); it is shown as it was last "
+                  "saved, and commands that change it will fail until that is fixed.\n"),
+                ms_journal_get_path (journal), reason);
+}
+
 static gboolean
 parse_id (const char *text,
           gint64     *id)
@@ -141,9 +154,14 @@ ms_cli_pending (const MsCliContext *ctx,
         return ms_cli_fail (MS_CLI_USAGE, _("--skip: “%s” is not a row number (the ROW column)"), skip_args[i]);
     }
 
-  journal = ms_journal_open (NULL, &error);
+  /* --retry and --skip change rows: they need a journal that can be written. */
+  if (retry_args != NULL || skip_args != NULL)
+    journal = ms_journal_open (NULL, &error);
+  else
+    journal = ms_journal_open_for_reading (NULL, &error);
   if (journal == NULL)
     return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  note_read_only (journal);
 
   if (retry_args != NULL || skip_args != NULL)
     {
