@@ -182,6 +182,8 @@ test_templates (void)
                   ms_window_get_test_dialog (window) != NULL);
 
   g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+  /* Dialogs and pages tell the window through this action, not by its type. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-toast", "s", "Saved"));
 
   /* The shortcuts and About windows open, and every app action has its keys. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
@@ -984,7 +986,7 @@ static void
 test_window_size (void)
 {
   g_autoptr(GSettings) app_settings = g_settings_new (APP_ID);
-  MsWindow *window = ms_window_new (app);
+  MsWindow *window = ms_window_new (GTK_APPLICATION (app), get_account ());
 
   gtk_window_set_default_size (GTK_WINDOW (window), 700, 500);
   gtk_window_present (GTK_WINDOW (window));

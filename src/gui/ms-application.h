@@ -19,8 +19,4 @@ MsApplication *ms_application_new             (void);
 MsAccount     *ms_application_get_account     (MsApplication *self);
 GSettings     *ms_application_get_settings    (MsApplication *self);
 
-/* Registers the templates, menus and icons once; every widget class calls it,
- * so that tests can build a widget without an application. */
-void           ms_gui_ensure_resources        (void);
-
 G_END_DECLS

@@ -27,18 +27,19 @@ struct _MsWindow
 
 G_DEFINE_FINAL_TYPE (MsWindow, ms_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static void ms_window_setup (MsWindow *self, MsApplication *app);
+static void ms_window_setup (MsWindow *self, MsAccount *account);
 
 MsWindow *
-ms_window_new (MsApplication *application)
+ms_window_new (GtkApplication *application,
+               MsAccount      *account)
 {
   MsWindow *self;
 
-  g_return_val_if_fail (MS_IS_APPLICATION (application), NULL);
-  g_return_val_if_fail (ms_application_get_account (application) != NULL, NULL);
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (MS_IS_ACCOUNT (account), NULL);
 
   self = g_object_new (MS_TYPE_WINDOW, "application", application, NULL);
-  ms_window_setup (self, application);
+  ms_window_setup (self, account);
   return self;
 }
 
@@ -170,6 +171,14 @@ on_test_dialog_open_settings (MsTestDialog *dialog,
 }
 
 static void
+show_toast_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  ms_window_add_toast (MS_WINDOW (widget), adw_toast_new (g_variant_get_string (parameter, NULL)));
+}
+
+static void
 send_test_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
@@ -212,11 +221,11 @@ ms_window_close_request (GtkWindow *window)
 
 /* GtkWindow:application is not a construct property, so this runs once it is set. */
 static void
-ms_window_setup (MsWindow      *self,
-                 MsApplication *app)
+ms_window_setup (MsWindow  *self,
+                 MsAccount *account)
 {
-  self->account = g_object_ref (ms_application_get_account (app));
-  self->app_settings = g_object_ref (ms_application_get_settings (app));
+  self->account = g_object_ref (account);
+  self->app_settings = g_settings_new (APP_ID);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->app_settings, "window-width"),
@@ -263,7 +272,6 @@ ms_window_class_init (MsWindowClass *klass)
   object_class->dispose = ms_window_dispose;
   window_class->close_request = ms_window_close_request;
 
-  ms_gui_ensure_resources ();
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MsWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, stack);
@@ -274,6 +282,8 @@ ms_window_class_init (MsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsWindow, limits_row);
 
   gtk_widget_class_install_action (widget_class, "win.send-test", NULL, send_test_action);
+  /* For the windows and pages below: a quiet confirmation, without knowing this class. */
+  gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
 }
 
 static void

@@ -4,7 +4,7 @@
 
 #include <adwaita.h>
 
-#include "ms-application.h"
+#include "mailshot-core.h"
 #include "ms-test-dialog.h"
 
 G_BEGIN_DECLS
@@ -12,7 +12,8 @@ G_BEGIN_DECLS
 #define MS_TYPE_WINDOW (ms_window_get_type ())
 G_DECLARE_FINAL_TYPE (MsWindow, ms_window, MS, WINDOW, AdwApplicationWindow)
 
-MsWindow     *ms_window_new                    (MsApplication *application);
+MsWindow     *ms_window_new                    (GtkApplication *application,
+                                                MsAccount     *account);
 MsAccount    *ms_window_get_account            (MsWindow      *self);
 /* Opens (or raises) the account settings window; transfer none. */
 GtkWindow    *ms_window_show_account_settings  (MsWindow      *self);
