@@ -14,6 +14,9 @@ struct _MsApplication
   GSettings      *settings;
   MsAccount      *account;
   GError         *account_error;
+  MsBlastRunner  *runner;
+  gboolean        held;
+  char           *last_notification;
 };
 
 G_DEFINE_FINAL_TYPE (MsApplication, ms_application, ADW_TYPE_APPLICATION)
@@ -42,6 +45,65 @@ ms_application_get_settings (MsApplication *self)
   g_return_val_if_fail (MS_IS_APPLICATION (self), NULL);
 
   return self->settings;
+}
+
+MsBlastRunner *
+ms_application_get_runner (MsApplication *self)
+{
+  g_return_val_if_fail (MS_IS_APPLICATION (self), NULL);
+
+  return self->runner;
+}
+
+const char *
+ms_application_get_last_notification (MsApplication *self)
+{
+  g_return_val_if_fail (MS_IS_APPLICATION (self), NULL);
+
+  return self->last_notification;
+}
+
+/* A blast goes on with every window closed: the app stays while it runs. */
+static void
+on_runner_active (MsApplication *self)
+{
+  gboolean active = ms_blast_runner_get_active (self->runner);
+
+  if (active && !self->held)
+    g_application_hold (G_APPLICATION (self));
+  else if (!active && self->held)
+    g_application_release (G_APPLICATION (self));
+  self->held = active;
+}
+
+static void
+on_runner_finished (MsApplication *self,
+                    gint64         batch,
+                    guint          sent,
+                    guint          failed,
+                    guint          uncertain,
+                    const char    *message)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autoptr(GString) body = g_string_new (NULL);
+  const char *title = message == NULL ? _("E-blast sent") : _("E-blast stopped");
+
+  if (message != NULL)
+    g_string_append_printf (body, "%s\n", message);
+  g_string_append_printf (body, ngettext ("%'u sent", "%'u sent", sent), sent);
+  if (failed > 0)
+    g_string_append_printf (body, ngettext (", %'u failed", ", %'u failed", failed), failed);
+  if (uncertain > 0)
+    g_string_append_printf (body, ngettext (", %'u uncertain", ", %'u uncertain", uncertain), uncertain);
+
+  notification = g_notification_new (title);
+  g_notification_set_body (notification, body->str);
+  g_notification_set_default_action_and_target_value (notification, "app.show-batch", g_variant_new_int64 (batch));
+  g_notification_add_button_with_target_value (notification, _("Show Batch"), "app.show-batch",
+                                               g_variant_new_int64 (batch));
+  g_application_send_notification (G_APPLICATION (self), "blast-finished", notification);
+  g_free (self->last_notification);
+  self->last_notification = g_strdup_printf ("%s\n%s", title, body->str);
 }
 
 static void
@@ -111,7 +173,23 @@ ms_application_preferences_action (GSimpleAction *action,
     ms_window_show_account_settings (MS_WINDOW (window));
 }
 
+static void
+ms_application_show_batch_action (GSimpleAction *action,
+                                  GVariant      *parameter,
+                                  gpointer       user_data)
+{
+  MsApplication *self = user_data;
+  GtkWindow *window;
+
+  g_application_activate (G_APPLICATION (self));
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  /* TODO(gui): open the batch's report once the Batches page has one. */
+  if (MS_IS_WINDOW (window))
+    ms_window_show_page (MS_WINDOW (window), "batches");
+}
+
 static const GActionEntry app_actions[] = {
+  { .name = "show-batch", .activate = ms_application_show_batch_action, .parameter_type = "x" },
   { .name = "quit", .activate = ms_application_quit_action },
   { .name = "about", .activate = ms_application_about_action },
   { .name = "preferences", .activate = ms_application_preferences_action },
@@ -132,6 +210,13 @@ ms_application_startup (GApplication *app)
   self->settings = g_settings_new (MS_APP_SCHEMA_ID);
   account_name = g_settings_get_string (self->settings, "current-account");
   self->account = ms_account_new (account_name[0] != '\0' ? account_name : NULL, &self->account_error);
+
+  if (self->account != NULL)
+    {
+      self->runner = ms_blast_runner_new (self->account);
+      g_signal_connect_object (self->runner, "notify::active", G_CALLBACK (on_runner_active), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->runner, "finished", G_CALLBACK (on_runner_finished), self, G_CONNECT_SWAPPED);
+    }
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions), self);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
@@ -164,7 +249,7 @@ ms_application_activate (GApplication *app)
       return;
     }
 
-  window = GTK_WINDOW (ms_window_new (GTK_APPLICATION (self), self->account));
+  window = GTK_WINDOW (ms_window_new (GTK_APPLICATION (self), self->account, self->runner));
   gtk_window_present (window);
 }
 
@@ -173,6 +258,7 @@ ms_application_dispose (GObject *object)
 {
   MsApplication *self = MS_APPLICATION (object);
 
+  g_clear_object (&self->runner);
   g_clear_object (&self->account);
   g_clear_object (&self->settings);
 
@@ -185,6 +271,7 @@ ms_application_finalize (GObject *object)
   MsApplication *self = MS_APPLICATION (object);
 
   g_clear_error (&self->account_error);
+  g_clear_pointer (&self->last_notification, g_free);
 
   G_OBJECT_CLASS (ms_application_parent_class)->finalize (object);
 }
