@@ -1458,6 +1458,42 @@ test_screenshots (void)
   g_assert_true (ms_account_set_from_string (get_account (), "max-per-day", "2000", NULL));
   screenshot (GTK_WIDGET (window), "main-window.png");
 
+  /* The E-blast page with a list and a message, then the blast under way. */
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--hostname=smtp.example.org", NULL);
+    MsBlastRunner *runner = ms_application_get_runner (app);
+    Finished f = { 0 };
+    MsBlastPage *page;
+    gulong id;
+
+    configure_account ("127.0.0.1", ms_test_server_get_port (server));
+    g_assert_true (ms_account_set_from_string (get_account (), "email-address", "news@example.org", NULL));
+    g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+    g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "120", NULL));
+    page = compose (1234, "Spring news for {{name}}",
+                    "Dear {{name}},\n\nthe garden party is on Saturday 14 June, from 3 pm.\n\nSee you there!\n");
+    screenshot (GTK_WIDGET (window), "blast-compose.png");
+    id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+    adw_message_dialog_response (press_send (page), "send");
+    wait_until (runner_sent_some, runner, 30000);
+    spin_for (1500);
+    screenshot (GTK_WIDGET (window), "blast-progress.png");
+    adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_DARK);
+    screenshot (GTK_WIDGET (window), "blast-progress-dark.png");
+    adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+    if (g_getenv ("MS_SCREENSHOT_REVIEW") != NULL)
+      {
+        gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
+        screenshot (GTK_WIDGET (window), "review-blast-narrow.png");
+        gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+      }
+    ms_blast_runner_cancel (runner);
+    wait_until (finished_once, &f, 30000);
+    g_signal_handler_disconnect (runner, id);
+    g_free (f.message);
+    reset_account ();
+  }
+
   for (guint i = 0; i < 2; i++)
     {
       gboolean pass = i == 0;
