@@ -19,6 +19,79 @@
 
 static MsApplication *app;
 
+/* A stand-in notification server on the test's session bus: it keeps the
+ * last notification, as the desktop would show it. */
+static char *notified;
+
+static void
+notifications_method_call (GDBusConnection       *connection,
+                           const char            *sender,
+                           const char            *object_path,
+                           const char            *interface_name,
+                           const char            *method_name,
+                           GVariant              *parameters,
+                           GDBusMethodInvocation *invocation,
+                           gpointer               user_data)
+{
+  static guint32 next_id = 1;
+
+  if (g_str_equal (method_name, "Notify"))
+    {
+      const char *summary, *body;
+
+      g_variant_get_child (parameters, 3, "&s", &summary);
+      g_variant_get_child (parameters, 4, "&s", &body);
+      g_free (notified);
+      notified = g_strdup_printf ("%s\n%s", summary, body);
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", next_id++));
+    }
+  else if (g_str_equal (method_name, "GetCapabilities"))
+    {
+      const char *caps[] = { "body", "actions", NULL };
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+    }
+  else if (g_str_equal (method_name, "GetServerInformation"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "mailshot", "1", "1.2"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+start_notification_server (void)
+{
+  static const char xml[] =
+    "<node><interface name='org.freedesktop.Notifications'>"
+    "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+    "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+    "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+    "<arg type='u' direction='out'/></method>"
+    "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+    "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+    "<method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
+    "<arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
+    "</interface></node>";
+  static const GDBusInterfaceVTable vtable = { notifications_method_call, NULL, NULL, { 0 } };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (xml, NULL);
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0], &vtable,
+                                     NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "RequestName", g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+notification_arrived (gpointer data)
+{
+  return notified != NULL && strstr (notified, data) != NULL;
+}
+
 /* Runs the default main context until @done says so, or fails the test
  * after @timeout_ms. */
 static void
@@ -170,18 +243,20 @@ test_templates (void)
   MsWindow *window;
   MsAccountWindow *settings;
   g_autoptr(MsTestDialog) dialog = NULL;
-  AdwViewStack *stack;
+  GtkStack *stack;
 
   reset_account ();
   window = get_window ();
 
   /* Not configured: the setup page, and no test e-mail. */
   stack = child (window, MS_TYPE_WINDOW, "stack");
-  g_assert_cmpstr (adw_view_stack_get_visible_child_name (stack), ==, "setup");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "setup");
   g_assert_false (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL) &&
                   ms_window_get_test_dialog (window) != NULL);
 
   g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+  /* Dialogs and pages tell the window through this action, not by its type. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-toast", "s", "Saved"));
 
   /* The shortcuts and About windows open, and every app action has its keys. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
@@ -250,9 +325,15 @@ test_templates (void)
 
   /* Configured: the summary and the action. */
   configure_account ("smtp.example.org", 587);
-  g_assert_cmpstr (adw_view_stack_get_visible_child_name (stack), ==, "account");
-  g_assert_cmpstr (adw_status_page_get_title (child (window, MS_TYPE_WINDOW, "account_page")), ==,
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "main");
+  g_assert_cmpstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "account_title")), ==,
                    "sender@example.org");
+  /* Three pages to switch between. */
+  {
+    g_autoptr(GtkSelectionModel) pages = adw_view_stack_get_pages (child (window, MS_TYPE_WINDOW, "view_stack"));
+
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pages)), ==, 3);
+  }
   g_assert_cmpstr (adw_action_row_get_subtitle (child (window, MS_TYPE_WINDOW, "server_row")), ==,
                    "smtp.example.org:587");
   g_assert_cmpstr (adw_action_row_get_subtitle (child (window, MS_TYPE_WINDOW, "limits_row")), ==, "No limit");
@@ -262,7 +343,7 @@ test_templates (void)
                    "1 message a minute, 2000 messages a day");
 
   reset_account ();
-  g_assert_cmpstr (adw_view_stack_get_visible_child_name (stack), ==, "setup");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "setup");
 }
 
 /* ------------------------------------------------------- settings → widgets */
@@ -978,13 +1059,332 @@ test_dialog_cancel (void)
   reset_account ();
 }
 
+
+/* ------------------------------------------------------------- e-blasts */
+
+typedef struct {
+  guint  finished;
+  gint64 batch;
+  guint  sent, failed, uncertain;
+  char  *message;
+} Finished;
+
+static void
+on_finished (MsBlastRunner *runner,
+             gint64         batch,
+             guint          sent,
+             guint          failed,
+             guint          uncertain,
+             const char    *message,
+             Finished      *f)
+{
+  f->finished++;
+  f->batch = batch;
+  f->sent = sent;
+  f->failed = failed;
+  f->uncertain = uncertain;
+  g_free (f->message);
+  f->message = g_strdup (message);
+}
+
+static gboolean
+finished_once (gpointer data)
+{
+  return ((Finished *) data)->finished > 0;
+}
+
+static gboolean
+page_loaded (gpointer data)
+{
+  return !ms_blast_page_get_loading (data);
+}
+
+static MsTestServer *
+start_blast_server (const char *fault)
+{
+  MsTestServer *server = ms_test_server_start (fault != NULL ? fault : "--hostname=mail.harness.test", NULL);
+
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_server_get_port (server));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+  return server;
+}
+
+/* A list of @n members, plus one bad row and one duplicate. */
+static GFile *
+write_members (guint n)
+{
+  g_autofree char *path = ms_test_tmp_path ("members.csv");
+  g_autoptr(GString) csv = g_string_new ("name,email\n");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (csv, "Member %u,member%u@example.org\n", i, i);
+  g_string_append (csv, "Nobody,not-an-address\n");
+  g_string_append (csv, "Again,MEMBER0@example.org\n");
+  g_assert_true (g_file_set_contents (path, csv->str, -1, NULL));
+  return g_file_new_for_path (path);
+}
+
+static MsBlastPage *
+compose (guint       n,
+         const char *subject,
+         const char *text)
+{
+  MsWindow *window = get_window ();
+  MsBlastPage *page = ms_window_get_blast_page (window);
+  g_autoptr(GFile) members = write_members (n);
+
+  ms_window_show_page (window, "blast");
+  ms_blast_page_load_recipients (page, members);
+  wait_until (page_loaded, page, 10000);
+  gtk_editable_set_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row")), subject);
+  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), text, -1);
+  return page;
+}
+
+static AdwMessageDialog *
+press_send (MsBlastPage *page)
+{
+  AdwMessageDialog *dialog;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.send", NULL));
+  dialog = ms_blast_page_get_dialog (page);
+  g_assert_nonnull (dialog);
+  return dialog;
+}
+
+static void
+test_blast_compose_and_send (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server (NULL);
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  Finished f = { 0 };
+  MsBlastPage *page;
+  AdwMessageDialog *dialog;
+  MsWindow *window;
+  GtkLabel *fields_label;
+  const char *summary;
+  gulong id;
+
+  page = compose (200, "News for {{name}}", "Dear {{nmae}},\nthe news.\n");
+  window = get_window ();
+
+  /* What the list holds, before anything is sent. */
+  g_assert_cmpuint (ms_blast_page_get_valid_count (page), ==, 200);
+  summary = adw_action_row_get_subtitle (child (page, MS_TYPE_BLAST_PAGE, "summary_row"));
+  g_test_message ("summary: %s", summary);
+  g_assert_nonnull (strstr (summary, "202 rows"));
+  g_assert_nonnull (strstr (summary, "1 left out"));
+  g_assert_nonnull (strstr (summary, "1 duplicate"));
+  g_assert_true (gtk_widget_get_visible (child (page, MS_TYPE_BLAST_PAGE, "problems_button")));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.show-problems", NULL));
+  dialog = ms_blast_page_get_dialog (page);
+  g_assert_nonnull (dialog);
+  adw_message_dialog_response (dialog, "close");
+  spin_for (50);
+
+  /* An unknown field is pointed out, and stops Send with the reason. */
+  fields_label = child (page, MS_TYPE_BLAST_PAGE, "fields_label");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (fields_label)));
+  g_assert_nonnull (strstr (gtk_label_get_text (fields_label), "{{nmae}}"));
+  dialog = press_send (page);
+  g_test_message ("unknown field: %s", adw_message_dialog_get_body (dialog));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "nmae"));
+  g_assert_false (ms_blast_runner_get_active (runner));
+  adw_message_dialog_response (dialog, "close");
+
+  /* Merge Fields inserts at the cursor. */
+  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Dear ", -1);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.insert-field", "s", "name"));
+  gtk_text_buffer_insert_at_cursor (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), ",\nthe news.\n", -1);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (fields_label)));
+
+  /* The confirmation says how many, then the blast runs in the background. */
+  dialog = press_send (page);
+  g_test_message ("confirm: %s / %s", adw_message_dialog_get_heading (dialog), adw_message_dialog_get_body (dialog));
+  g_assert_nonnull (strstr (adw_message_dialog_get_heading (dialog), "200"));
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+  adw_message_dialog_response (dialog, "send");
+  g_assert_true (ms_blast_runner_get_active (runner));
+  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "progress_revealer")));
+  wait_until (finished_once, &f, 60000);
+  g_signal_handler_disconnect (runner, id);
+
+  /* The counts shown match what the server received. */
+  g_assert_null (f.message);
+  g_assert_cmpuint (f.sent, ==, 200);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 200);
+  g_assert_cmpfloat (ms_blast_runner_get_fraction (runner), ==, 1.0);
+  g_assert_cmpstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), ==, "200 of 200 sent");
+  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "progress_revealer")));
+  g_assert_nonnull (strstr (ms_application_get_last_notification (app), "200 sent"));
+  /* …and the desktop got it. */
+  wait_until (notification_arrived, (gpointer) "200 sent", 10000);
+  {
+    g_autoptr(GPtrArray) messages = ms_test_server_get_messages (server);
+    gsize size;
+    const char *data = g_bytes_get_data (g_ptr_array_index (messages, 0), &size);
+    g_autofree char *text = g_strndup (data, size);
+
+    g_assert_nonnull (strstr (text, "Dear Member"));
+  }
+  g_free (f.message);
+  reset_account ();
+}
+
+/* What was composed is there again in a new window (and a new app run). */
+static void
+test_blast_draft (void)
+{
+  g_autofree char *path = ms_test_tmp_path ("draft.ini");
+  g_autofree char *attachment = ms_test_tmp_path ("agenda.txt");
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFile) members = write_members (3);
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  MsBlastPage *page;
+  GtkTextBuffer *buffer;
+  GtkTextIter start, end;
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_set_contents (attachment, "Agenda", -1, NULL));
+  file = g_file_new_for_path (attachment);
+  g_unlink (path);
+  page = g_object_ref_sink (ms_blast_page_new (get_account (), runner, path));
+  ms_blast_page_load_recipients (page, members);
+  wait_until (page_loaded, page, 10000);
+  gtk_editable_set_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row")), "Kept");
+  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Kept text {{name}}", -1);
+  ms_blast_page_add_attachment (page, file);
+  g_object_run_dispose (G_OBJECT (page));
+  g_object_unref (page);
+
+  page = g_object_ref_sink (ms_blast_page_new (get_account (), runner, path));
+  wait_until (page_loaded, page, 10000);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row"))), ==, "Kept");
+  buffer = child (page, MS_TYPE_BLAST_PAGE, "body_buffer");
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  g_assert_cmpstr (text, ==, "Kept text {{name}}");
+  g_assert_cmpuint (ms_blast_page_get_valid_count (page), ==, 3);
+  g_assert_true (gtk_widget_get_visible (child (page, MS_TYPE_BLAST_PAGE, "attachments_list")));
+  g_object_run_dispose (G_OBJECT (page));
+  g_object_unref (page);
+}
+
+static gboolean
+runner_waiting_for_limit (gpointer data)
+{
+  return strstr (ms_blast_runner_get_detail (data), "Paused by the server") != NULL;
+}
+
+/* A rate-limit reply: the wait and its end time show, then it resumes by itself. */
+static void
+test_blast_rate_limit (void)
+{
+  g_autoptr(MsTestServer) server =
+    start_blast_server ("--fault=MAIL:421 4.7.0 Too many messages, try again in 2 seconds:count=1:after=5");
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  Finished f = { 0 };
+  MsBlastPage *page = compose (20, "Hello {{name}}", "Hello {{name}}\n");
+  MsWindow *window = get_window ();
+  gulong id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+
+  adw_message_dialog_response (press_send (page), "send");
+  wait_until (runner_waiting_for_limit, runner, 30000);
+  g_test_message ("wait: %s", ms_blast_runner_get_detail (runner));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "detail_label")),
+                            "resumes by itself"));
+  g_assert_cmpint (g_settings_get_int64 (get_settings (), "rate-limited-until"), >, 0);
+  wait_until (finished_once, &f, 60000);
+  g_signal_handler_disconnect (runner, id);
+  g_assert_null (f.message);
+  g_assert_cmpuint (f.sent, ==, 20);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 20);
+  g_free (f.message);
+  reset_account ();
+}
+
+static gboolean
+runner_sent_some (gpointer data)
+{
+  return ms_blast_runner_get_fraction (data) > 0;
+}
+
+static gboolean
+runner_paused (gpointer data)
+{
+  return ms_blast_runner_get_paused (data);
+}
+
+/* Closing the window keeps the blast going; a new window shows it live;
+ * pause, resume, and a confirmed cancel; the notification at the end. */
+static void
+test_blast_background (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server (NULL);
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  Finished f = { 0 };
+  MsBlastPage *page;
+  MsWindow *window;
+  AdwMessageDialog *dialog;
+  gulong id;
+  guint sent;
+
+  /* One message every 0.2 s: slow enough to act in between. */
+  g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "300", NULL));
+  page = compose (40, "Hello {{name}}", "Hello {{name}}\n");
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+  adw_message_dialog_response (press_send (page), "send");
+  wait_until (runner_sent_some, runner, 30000);
+
+  gtk_window_close (GTK_WINDOW (get_window ()));
+  spin_for (300);
+  g_assert_null (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_true (ms_blast_runner_get_active (runner));
+
+  window = get_window ();
+  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "progress_revealer")));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), "of 40 sent"));
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.pause-blast", NULL));
+  wait_until (runner_paused, runner, 30000);
+  sent = ms_test_server_count_messages (server);
+  spin_for (600);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, sent);
+  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resume_button")));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-blast", NULL));
+  g_assert_false (ms_blast_runner_get_paused (runner));
+  spin_for (600);
+  g_assert_cmpuint (ms_test_server_count_messages (server), >, sent);
+
+  /* Cancel asks first; keeping on changes nothing. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel-blast", NULL));
+  dialog = ms_window_get_cancel_dialog (window);
+  g_assert_nonnull (dialog);
+  adw_message_dialog_response (dialog, "keep");
+  g_assert_true (ms_blast_runner_get_active (runner));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel-blast", NULL));
+  adw_message_dialog_response (ms_window_get_cancel_dialog (window), "cancel-blast");
+  wait_until (finished_once, &f, 30000);
+  g_signal_handler_disconnect (runner, id);
+
+  g_test_message ("cancelled: %u sent, %s", f.sent, f.message);
+  g_assert_nonnull (f.message);
+  g_assert_cmpuint (f.sent, <, 40);
+  g_assert_cmpuint (f.sent, ==, ms_test_server_count_messages (server));
+  g_assert_nonnull (strstr (ms_application_get_last_notification (app), "E-blast stopped"));
+  wait_until (notification_arrived, (gpointer) "E-blast stopped", 10000);
+  g_free (f.message);
+  reset_account ();
+}
+
 /* ------------------------------------------------------------- window size */
 
 static void
 test_window_size (void)
 {
   g_autoptr(GSettings) app_settings = g_settings_new (APP_ID);
-  MsWindow *window = ms_window_new (app);
+  MsWindow *window = ms_window_new (GTK_APPLICATION (app), get_account (), ms_application_get_runner (app));
 
   gtk_window_set_default_size (GTK_WINDOW (window), 700, 500);
   gtk_window_present (GTK_WINDOW (window));
@@ -1057,6 +1457,42 @@ test_screenshots (void)
   g_assert_true (ms_account_set_from_string (get_account (), "max-per-hour", "500", NULL));
   g_assert_true (ms_account_set_from_string (get_account (), "max-per-day", "2000", NULL));
   screenshot (GTK_WIDGET (window), "main-window.png");
+
+  /* The E-blast page with a list and a message, then the blast under way. */
+  {
+    g_autoptr(MsTestServer) server = ms_test_server_start ("--hostname=smtp.example.org", NULL);
+    MsBlastRunner *runner = ms_application_get_runner (app);
+    Finished f = { 0 };
+    MsBlastPage *page;
+    gulong id;
+
+    configure_account ("127.0.0.1", ms_test_server_get_port (server));
+    g_assert_true (ms_account_set_from_string (get_account (), "email-address", "news@example.org", NULL));
+    g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+    g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "120", NULL));
+    page = compose (1234, "Spring news for {{name}}",
+                    "Dear {{name}},\n\nthe garden party is on Saturday 14 June, from 3 pm.\n\nSee you there!\n");
+    screenshot (GTK_WIDGET (window), "blast-compose.png");
+    id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+    adw_message_dialog_response (press_send (page), "send");
+    wait_until (runner_sent_some, runner, 30000);
+    spin_for (1500);
+    screenshot (GTK_WIDGET (window), "blast-progress.png");
+    adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_DARK);
+    screenshot (GTK_WIDGET (window), "blast-progress-dark.png");
+    adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+    if (g_getenv ("MS_SCREENSHOT_REVIEW") != NULL)
+      {
+        gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
+        screenshot (GTK_WIDGET (window), "review-blast-narrow.png");
+        gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+      }
+    ms_blast_runner_cancel (runner);
+    wait_until (finished_once, &f, 30000);
+    g_signal_handler_disconnect (runner, id);
+    g_free (f.message);
+    reset_account ();
+  }
 
   for (guint i = 0; i < 2; i++)
     {
@@ -1145,6 +1581,7 @@ main (int   argc,
     }
   adw_init ();
 
+  start_notification_server ();
   app = ms_application_new ();
   /* One test process, no single-instance handover. */
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
@@ -1166,6 +1603,10 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/test-dialog/wrong-port", test_dialog_wrong_port);
   g_test_add_func ("/mailshot/gui/test-dialog/no-password", test_dialog_no_password);
   g_test_add_func ("/mailshot/gui/test-dialog/cancel", test_dialog_cancel);
+  g_test_add_func ("/mailshot/gui/blast/compose-and-send", test_blast_compose_and_send);
+  g_test_add_func ("/mailshot/gui/blast/draft", test_blast_draft);
+  g_test_add_func ("/mailshot/gui/blast/rate-limit", test_blast_rate_limit);
+  g_test_add_func ("/mailshot/gui/blast/background", test_blast_background);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 

@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include "ms-account-window.h"
-#include "ms-application.h"
-#include "ms-window.h"
 
 struct _MsAccountWindow
 {
@@ -549,8 +547,9 @@ password_stored (GObject      *source,
   parent = gtk_window_get_transient_for (GTK_WINDOW (self));
   if (self->close_after_store)
     {
-      if (MS_IS_WINDOW (parent))
-        ms_window_add_toast (MS_WINDOW (parent), adw_toast_new (_("Password saved in the keyring")));
+      /* Up through an action: whichever window opened this one may show it. */
+      if (parent != NULL)
+        gtk_widget_activate_action (GTK_WIDGET (parent), "win.show-toast", "s", _("Password saved in the keyring"));
       gtk_window_destroy (GTK_WINDOW (self));
     }
   else
@@ -767,7 +766,6 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  ms_gui_ensure_resources ();
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-account-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, provider_group);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, email_row);

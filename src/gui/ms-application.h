@@ -5,6 +5,7 @@
 #include <adwaita.h>
 
 #include "mailshot-core.h"
+#include "ms-blast-runner.h"
 
 G_BEGIN_DECLS
 
@@ -18,9 +19,9 @@ MsApplication *ms_application_new             (void);
  * when the account schema is missing. */
 MsAccount     *ms_application_get_account     (MsApplication *self);
 GSettings     *ms_application_get_settings    (MsApplication *self);
-
-/* Registers the templates, menus and icons once; every widget class calls it,
- * so that tests can build a widget without an application. */
-void           ms_gui_ensure_resources        (void);
+/* The e-blast the app sends, with or without a window; NULL without an account. */
+MsBlastRunner *ms_application_get_runner      (MsApplication *self);
+/* "Title\nbody" of the last notification sent, for tests; NULL before any. */
+const char    *ms_application_get_last_notification (MsApplication *self);
 
 G_END_DECLS

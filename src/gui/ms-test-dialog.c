@@ -4,7 +4,6 @@
 
 #include <glib/gi18n.h>
 
-#include "ms-application.h"
 #include "ms-test-dialog.h"
 
 struct _MsTestDialog
@@ -618,7 +617,6 @@ ms_test_dialog_class_init (MsTestDialogClass *klass)
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
 
-  ms_gui_ensure_resources ();
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-test-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, heading_label);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, summary_label);

@@ -1,10 +1,11 @@
-/* ms-window.c: the main window: account summary, setup page, test e-mail
+/* ms-window.c: the main window: E-blast, Batches and Pending, the running blast, the account
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
 #include "ms-account-window.h"
+#include "ms-blast-page.h"
 #include "ms-window.h"
 
 struct _MsWindow
@@ -12,13 +13,30 @@ struct _MsWindow
   AdwApplicationWindow  parent_instance;
 
   MsAccount            *account;
+  MsBlastRunner        *runner;
   GSettings            *app_settings;
+  MsBlastPage          *blast_page;
+  AdwMessageDialog     *cancel_dialog;    /* weak */
   GtkWindow            *account_window;   /* weak */
   MsTestDialog         *test_dialog;      /* weak */
 
   AdwToastOverlay      *toast_overlay;
-  AdwViewStack         *stack;
-  AdwStatusPage        *account_page;
+  GtkStack             *stack;
+  AdwViewStack         *view_stack;
+  AdwViewSwitcherTitle *switcher_title;
+  AdwViewSwitcherBar   *switcher_bar;
+  AdwViewStackPage     *pending_page;
+  AdwBin               *blast_bin;
+  AdwBin               *batches_bin;
+  AdwBin               *pending_bin;
+  GtkRevealer          *progress_revealer;
+  GtkLabel             *progress_label;
+  GtkProgressBar       *progress_bar;
+  GtkLabel             *detail_label;
+  GtkButton            *pause_button;
+  GtkButton            *resume_button;
+  GtkLabel             *account_title;
+  GtkLabel             *account_description;
   AdwActionRow         *server_row;
   AdwActionRow         *security_row;
   AdwActionRow         *auth_row;
@@ -27,19 +45,48 @@ struct _MsWindow
 
 G_DEFINE_FINAL_TYPE (MsWindow, ms_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static void ms_window_setup (MsWindow *self, MsApplication *app);
+static void ms_window_setup (MsWindow *self, MsAccount *account, MsBlastRunner *runner);
 
 MsWindow *
-ms_window_new (MsApplication *application)
+ms_window_new (GtkApplication *application,
+               MsAccount      *account,
+               MsBlastRunner  *runner)
 {
   MsWindow *self;
 
-  g_return_val_if_fail (MS_IS_APPLICATION (application), NULL);
-  g_return_val_if_fail (ms_application_get_account (application) != NULL, NULL);
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (MS_IS_ACCOUNT (account), NULL);
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (runner), NULL);
 
   self = g_object_new (MS_TYPE_WINDOW, "application", application, NULL);
-  ms_window_setup (self, application);
+  ms_window_setup (self, account, runner);
   return self;
+}
+
+MsBlastPage *
+ms_window_get_blast_page (MsWindow *self)
+{
+  g_return_val_if_fail (MS_IS_WINDOW (self), NULL);
+
+  return self->blast_page;
+}
+
+AdwMessageDialog *
+ms_window_get_cancel_dialog (MsWindow *self)
+{
+  g_return_val_if_fail (MS_IS_WINDOW (self), NULL);
+
+  return self->cancel_dialog;
+}
+
+void
+ms_window_show_page (MsWindow   *self,
+                     const char *name)
+{
+  g_return_if_fail (MS_IS_WINDOW (self));
+
+  if (ms_account_is_configured (self->account))
+    adw_view_stack_set_visible_child_name (self->view_stack, name);
 }
 
 MsAccount *
@@ -100,20 +147,23 @@ ms_window_update (MsWindow *self)
   int port = g_settings_get_int (settings, "smtp-port");
   int limit;
 
-  adw_view_stack_set_visible_child_name (self->stack, configured ? "account" : "setup");
+  gtk_stack_set_visible_child_name (self->stack, configured ? "main" : "setup");
+  /* The switcher only where there is something to switch. */
+  gtk_widget_set_visible (GTK_WIDGET (self->switcher_title), configured);
+  gtk_widget_set_visible (GTK_WIDGET (self->switcher_bar), configured);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-test", configured);
   if (!configured)
     return;
 
-  adw_status_page_set_title (self->account_page, name[0] != '\0' ? name : address);
+  gtk_label_set_text (self->account_title, name[0] != '\0' ? name : address);
   if (name[0] != '\0')
     {
       /* Translators: %s is the sender's e-mail address. */
       title = g_strdup_printf (_("Messages go out from %s through this account."), address);
-      adw_status_page_set_description (self->account_page, title);
+      gtk_label_set_text (self->account_description, title);
     }
   else
-    adw_status_page_set_description (self->account_page, _("Messages go out through this account."));
+    gtk_label_set_text (self->account_description, _("Messages go out through this account."));
 
   server_text = g_strdup_printf ("%s:%d", server, port);
   adw_action_row_set_subtitle (self->server_row, server_text);
@@ -170,6 +220,14 @@ on_test_dialog_open_settings (MsTestDialog *dialog,
 }
 
 static void
+show_toast_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  ms_window_add_toast (MS_WINDOW (widget), adw_toast_new (g_variant_get_string (parameter, NULL)));
+}
+
+static void
 send_test_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
@@ -189,6 +247,123 @@ send_test_action (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (self->test_dialog));
   if (!ms_test_dialog_get_running (self->test_dialog))
     ms_test_dialog_start (self->test_dialog);
+}
+
+/* ---------------------------------------------------------- the running blast */
+
+static void
+update_progress (MsWindow *self)
+{
+  gboolean active = ms_blast_runner_get_active (self->runner);
+  gboolean paused = ms_blast_runner_get_paused (self->runner);
+
+  gtk_revealer_set_reveal_child (self->progress_revealer, active);
+  gtk_label_set_text (self->progress_label, ms_blast_runner_get_text (self->runner));
+  gtk_progress_bar_set_fraction (self->progress_bar, ms_blast_runner_get_fraction (self->runner));
+  gtk_label_set_text (self->detail_label, ms_blast_runner_get_detail (self->runner));
+  gtk_widget_set_visible (GTK_WIDGET (self->detail_label), ms_blast_runner_get_detail (self->runner)[0] != '\0');
+  gtk_widget_set_visible (GTK_WIDGET (self->pause_button), !paused);
+  gtk_widget_set_visible (GTK_WIDGET (self->resume_button), paused);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.pause-blast", active && !paused);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.resume-blast", active && paused);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.cancel-blast", active);
+  if (!active && self->cancel_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->cancel_dialog));
+}
+
+static void
+on_runner_notify (MsWindow   *self,
+                  GParamSpec *pspec)
+{
+  update_progress (self);
+}
+
+/* TODO(core7): a journal count of the rows that need the user (failed and
+ * uncertain; deferred ones retry by themselves), as the Pending page lists them. */
+static guint
+count_needing_attention (void)
+{
+  g_autoptr(MsJournal) journal = ms_journal_open (NULL, NULL);
+  g_autoptr(GPtrArray) batches = journal != NULL ? ms_journal_list_batches (journal, NULL) : NULL;
+  guint count = 0;
+
+  for (guint i = 0; batches != NULL && i < batches->len; i++)
+    {
+      MsBatchInfo *info = g_ptr_array_index (batches, i);
+
+      count += info->counts[MS_STATE_FAILED] + info->counts[MS_STATE_UNCERTAIN];
+    }
+  return count;
+}
+
+static void
+update_badge (MsWindow *self)
+{
+  adw_view_stack_page_set_badge_number (self->pending_page, count_needing_attention ());
+}
+
+static void
+on_runner_finished (MsWindow   *self,
+                    gint64      batch,
+                    guint       sent,
+                    guint       failed,
+                    guint       uncertain,
+                    const char *message)
+{
+  update_badge (self);
+  if (message != NULL)
+    ms_window_add_toast (self, adw_toast_new (message));
+}
+
+static void
+pause_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  ms_blast_runner_pause (MS_WINDOW (widget)->runner);
+}
+
+static void
+resume_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  ms_blast_runner_resume (MS_WINDOW (widget)->runner);
+}
+
+static void
+on_cancel_response (AdwMessageDialog *dialog,
+                    const char       *response,
+                    MsWindow         *self)
+{
+  if (g_str_equal (response, "cancel-blast"))
+    ms_blast_runner_cancel (self->runner);
+}
+
+static void
+cancel_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  MsWindow *self = MS_WINDOW (widget);
+  GtkWidget *dialog;
+
+  if (!ms_blast_runner_get_active (self->runner) || self->cancel_dialog != NULL)
+    return;
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Cancel the E-blast?"),
+                                   _("The messages not sent yet will not be sent. Those sent stay sent. "
+                                     "A cancelled e-blast cannot be resumed."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", _("_Keep Sending"),
+                                    "cancel-blast", _("_Cancel E-blast"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "cancel-blast", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_cancel_response), self, 0);
+  self->cancel_dialog = ADW_MESSAGE_DIALOG (dialog);
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->cancel_dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static gboolean
@@ -211,12 +386,40 @@ ms_window_close_request (GtkWindow *window)
 }
 
 /* GtkWindow:application is not a construct property, so this runs once it is set. */
+static GtkWidget *
+placeholder (const char *icon,
+             const char *title,
+             const char *description)
+{
+  GtkWidget *page = adw_status_page_new ();
+
+  adw_status_page_set_icon_name (ADW_STATUS_PAGE (page), icon);
+  adw_status_page_set_title (ADW_STATUS_PAGE (page), title);
+  adw_status_page_set_description (ADW_STATUS_PAGE (page), description);
+  return page;
+}
+
 static void
 ms_window_setup (MsWindow      *self,
-                 MsApplication *app)
+                 MsAccount     *account,
+                 MsBlastRunner *runner)
 {
-  self->account = g_object_ref (ms_application_get_account (app));
-  self->app_settings = g_object_ref (ms_application_get_settings (app));
+  self->account = g_object_ref (account);
+  self->runner = g_object_ref (runner);
+  self->blast_page = ms_blast_page_new (account, runner, NULL);
+  adw_bin_set_child (self->blast_bin, GTK_WIDGET (self->blast_page));
+  /* TODO(gui): the Batches and Pending pages (report, retry, skip). */
+  adw_bin_set_child (self->batches_bin,
+                     placeholder ("view-list-symbolic", _("Batches"),
+                                  _("Every e-blast sent from this computer will be listed here with its report.")));
+  adw_bin_set_child (self->pending_bin,
+                     placeholder ("mail-unread-symbolic", _("Pending E-mails"),
+                                  _("Messages that did not go out will be listed here, with what to do.")));
+  g_signal_connect_object (runner, "notify", G_CALLBACK (on_runner_notify), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (runner, "finished", G_CALLBACK (on_runner_finished), self, G_CONNECT_SWAPPED);
+  update_progress (self);
+  update_badge (self);
+  self->app_settings = g_settings_new (APP_ID);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->app_settings, "window-width"),
@@ -246,7 +449,10 @@ ms_window_dispose (GObject *object)
       gtk_window_destroy (self->account_window);
       self->account_window = NULL;
     }
+  if (self->cancel_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->cancel_dialog));
   gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_WINDOW);
+  g_clear_object (&self->runner);
   g_clear_object (&self->account);
   g_clear_object (&self->app_settings);
 
@@ -263,21 +469,42 @@ ms_window_class_init (MsWindowClass *klass)
   object_class->dispose = ms_window_dispose;
   window_class->close_request = ms_window_close_request;
 
-  ms_gui_ensure_resources ();
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MsWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, stack);
-  gtk_widget_class_bind_template_child (widget_class, MsWindow, account_page);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, switcher_bar);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, pending_page);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, blast_bin);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, batches_bin);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, pending_bin);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, progress_revealer);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, progress_label);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, detail_label);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, pause_button);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, resume_button);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, account_title);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, account_description);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, security_row);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, auth_row);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, limits_row);
 
   gtk_widget_class_install_action (widget_class, "win.send-test", NULL, send_test_action);
+  /* For the windows and pages below: a quiet confirmation, without knowing this class. */
+  gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
+  gtk_widget_class_install_action (widget_class, "win.pause-blast", NULL, pause_action);
+  gtk_widget_class_install_action (widget_class, "win.resume-blast", NULL, resume_action);
+  gtk_widget_class_install_action (widget_class, "win.cancel-blast", NULL, cancel_action);
 }
 
 static void
 ms_window_init (MsWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* Narrow: the switcher moves from the header bar to the bottom. */
+  g_object_bind_property (self->switcher_title, "title-visible", self->switcher_bar, "reveal",
+                          G_BINDING_SYNC_CREATE);
 }

@@ -1,10 +1,12 @@
-/* ms-window.h: the main window: account summary, setup page, test e-mail
+/* ms-window.h: the main window: E-blast, Batches and Pending, the running blast, the account
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
 #include <adwaita.h>
 
-#include "ms-application.h"
+#include "mailshot-core.h"
+#include "ms-blast-page.h"
+#include "ms-blast-runner.h"
 #include "ms-test-dialog.h"
 
 G_BEGIN_DECLS
@@ -12,7 +14,15 @@ G_BEGIN_DECLS
 #define MS_TYPE_WINDOW (ms_window_get_type ())
 G_DECLARE_FINAL_TYPE (MsWindow, ms_window, MS, WINDOW, AdwApplicationWindow)
 
-MsWindow     *ms_window_new                    (MsApplication *application);
+MsWindow     *ms_window_new                    (GtkApplication *application,
+                                                MsAccount     *account,
+                                                MsBlastRunner *runner);
+/* Shows one of the pages "blast", "batches", "pending" (once the account is set up). */
+void          ms_window_show_page              (MsWindow      *self,
+                                                const char    *name);
+MsBlastPage  *ms_window_get_blast_page         (MsWindow      *self);
+/* The "Cancel the e-blast?" question while it is open, else NULL; transfer none. */
+AdwMessageDialog *ms_window_get_cancel_dialog  (MsWindow      *self);
 MsAccount    *ms_window_get_account            (MsWindow      *self);
 /* Opens (or raises) the account settings window; transfer none. */
 GtkWindow    *ms_window_show_account_settings  (MsWindow      *self);

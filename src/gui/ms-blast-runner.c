@@ -1,0 +1,631 @@
+/* ms-blast-runner.c: the e-blast the app runs in the background, and its progress in words
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ms-blast-runner.h"
+
+struct _MsBlastRunner
+{
+  GObject        parent_instance;
+
+  MsAccount     *account;
+  MsSmtpConfig  *config;         /* with the password, for a resume */
+  MsPacerLimits  limits;
+  MsBlast       *blast;
+  GCancellable  *cancellable;
+  gint64         batch;
+  gboolean       active;
+  gboolean       paused;
+  gboolean       pausing;
+  double         fraction;
+  char          *text;
+  char          *detail;
+  gint64         waiting_until;
+  guint          countdown_id;
+};
+
+G_DEFINE_FINAL_TYPE (MsBlastRunner, ms_blast_runner, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ACTIVE,
+  PROP_PAUSED,
+  PROP_BATCH,
+  PROP_FRACTION,
+  PROP_TEXT,
+  PROP_DETAIL,
+  N_PROPS
+};
+
+enum {
+  FINISHED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void run_batch (MsBlastRunner *self);
+
+MsBlastRunner *
+ms_blast_runner_new (MsAccount *account)
+{
+  MsBlastRunner *self;
+
+  g_return_val_if_fail (MS_IS_ACCOUNT (account), NULL);
+
+  self = g_object_new (MS_TYPE_BLAST_RUNNER, NULL);
+  self->account = g_object_ref (account);
+  return self;
+}
+
+static void
+set_string (MsBlastRunner  *self,
+            char          **field,
+            const char     *value,
+            guint           prop)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static void
+set_boolean (MsBlastRunner *self,
+             gboolean      *field,
+             gboolean       value,
+             guint          prop)
+{
+  if (*field == value)
+    return;
+  *field = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+/* TODO(core7): ms_account_get_pacer_limits (): the limits as the CLI builds
+ * them from the account, in one place. */
+static void
+pacer_limits_from_account (MsAccount     *account,
+                           MsPacerLimits *limits)
+{
+  limits->per_minute = MAX (ms_account_get_max_per_minute (account), 0);
+  limits->per_hour = MAX (ms_account_get_max_per_hour (account), 0);
+  limits->per_day = MAX (ms_account_get_max_per_day (account), 0);
+  limits->connections = MAX (ms_account_get_max_connections (account), 1);
+  limits->rate_limited_until = ms_account_get_rate_limited_until (account);
+}
+
+/* TODO(core7): ms_account_load_config_async (): the snapshot with the
+ * password from the keyring. Runs in the import thread: the snapshot was
+ * taken in the main thread, only the keyring is asked here. */
+static gboolean
+fill_password (MsSmtpConfig  *config,
+               const char    *account_name,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  char *password;
+
+  if (!config->needs_auth)
+    return TRUE;
+  password = ms_secret_lookup_sync (account_name, config->server, config->user, cancellable, error);
+  if (password == NULL)
+    return FALSE;
+  config->password = g_strdup (password);
+  ms_secret_free (password);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------- progress */
+
+static char *
+format_duration (gint64 seconds)
+{
+  if (seconds >= 3600)
+    /* Translators: hours and minutes left, e.g. "2 h 05 min". */
+    return g_strdup_printf (_("%d h %02d min"), (int) (seconds / 3600), (int) (seconds / 60 % 60));
+  if (seconds >= 60)
+    /* Translators: minutes and seconds left, e.g. "4 min 10 s". */
+    return g_strdup_printf (_("%d min %02d s"), (int) (seconds / 60), (int) (seconds % 60));
+  return g_strdup_printf (ngettext ("%d second", "%d seconds", (int) seconds), (int) seconds);
+}
+
+static void
+update_wait_detail (MsBlastRunner *self)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autoptr(GDateTime) until = g_date_time_new_from_unix_local (self->waiting_until);
+  g_autofree char *clock = until != NULL ? g_date_time_format (until, "%H:%M") : g_strdup ("");
+  g_autofree char *left = format_duration (MAX (self->waiting_until - now, 0));
+  g_autofree char *detail = NULL;
+
+  /* Translators: %s is a time of day (14:10), then how long is left. */
+  detail = g_strdup_printf (_("Paused by the server’s limit until %s — resumes by itself (%s left)"), clock, left);
+  set_string (self, &self->detail, detail, PROP_DETAIL);
+}
+
+static gboolean
+countdown_tick (gpointer user_data)
+{
+  MsBlastRunner *self = user_data;
+
+  if (self->waiting_until <= g_get_real_time () / G_USEC_PER_SEC)
+    {
+      self->countdown_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  update_wait_detail (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_progress (const MsBlastProgress *p,
+             gpointer               user_data)
+{
+  MsBlastRunner *self = user_data;
+  guint left = p->counts[MS_STATE_QUEUED] + p->counts[MS_STATE_DEFERRED] + p->counts[MS_STATE_SENDING];
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autofree char *detail = NULL;
+  double fraction = p->total > 0 ? (double) (p->total - MIN (left, p->total)) / p->total : 0;
+
+  /* Whole phrases, so that each language puts the numbers where they go;
+   * %'u groups the thousands as the language does. */
+  g_string_printf (text, ngettext ("%'u of %'u sent", "%'u of %'u sent", p->total),
+                   p->counts[MS_STATE_SENT], p->total);
+  if (p->counts[MS_STATE_FAILED] > 0)
+    g_string_append_printf (text, ngettext (" · %'u failed", " · %'u failed", p->counts[MS_STATE_FAILED]),
+                            p->counts[MS_STATE_FAILED]);
+  if (p->counts[MS_STATE_DEFERRED] > 0)
+    g_string_append_printf (text, ngettext (" · %'u waiting to retry", " · %'u waiting to retry",
+                                            p->counts[MS_STATE_DEFERRED]),
+                            p->counts[MS_STATE_DEFERRED]);
+  if (p->counts[MS_STATE_UNCERTAIN] > 0)
+    g_string_append_printf (text, ngettext (" · %'u uncertain", " · %'u uncertain", p->counts[MS_STATE_UNCERTAIN]),
+                            p->counts[MS_STATE_UNCERTAIN]);
+  set_string (self, &self->text, text->str, PROP_TEXT);
+
+  if (self->fraction != fraction)
+    {
+      self->fraction = fraction;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
+    }
+
+  self->waiting_until = p->waiting_until;
+  if (p->waiting_until > 0)
+    {
+      update_wait_detail (self);
+      if (self->countdown_id == 0)
+        self->countdown_id = g_timeout_add_seconds (1, countdown_tick, self);
+      return;
+    }
+  g_clear_handle_id (&self->countdown_id, g_source_remove);
+
+  if (left == 0)
+    detail = g_strdup ("");
+  else if (p->rate < 0.5)
+    /* A slow server, not a stopped job: never "0 messages a second". */
+    detail = g_strdup (p->status_text != NULL && g_strcmp0 (p->status_text, _("Sending")) != 0
+                       ? p->status_text : _("Waiting for the server"));
+  else if (p->eta > 0)
+    {
+      g_autofree char *eta = format_duration (p->eta);
+
+      /* Translators: the sending rate, then the time left, e.g. "12 messages a second · about 4 min 10 s left". */
+      detail = g_strdup_printf (ngettext ("%.0f message a second · about %s left",
+                                          "%.0f messages a second · about %s left", (gulong) (p->rate + 0.5)),
+                                p->rate, eta);
+    }
+  else
+    detail = g_strdup_printf (ngettext ("%.0f message a second", "%.0f messages a second", (gulong) (p->rate + 0.5)),
+                              p->rate);
+  set_string (self, &self->detail, detail, PROP_DETAIL);
+}
+
+static void
+on_rate_limited (gint64   until,
+                 gpointer user_data)
+{
+  MsBlastRunner *self = user_data;
+
+  /* Kept on the account, so that the settings, a test and the CLI see it. */
+  ms_account_set_rate_limited_until (self->account, until);
+}
+
+static void
+on_session (gboolean starttls_offered,
+            gpointer user_data)
+{
+  MsBlastRunner *self = user_data;
+
+  ms_account_note_session (self->account, starttls_offered, NULL);
+}
+
+/* ------------------------------------------------------------- running */
+
+static void
+end_run (MsBlastRunner *self,
+         const char    *message)
+{
+  g_autoptr(MsJournal) journal = ms_journal_open (NULL, NULL);
+  g_autoptr(MsBatchInfo) info = journal != NULL ? ms_journal_get_batch_info (journal, self->batch, NULL) : NULL;
+  guint sent = info != NULL ? info->counts[MS_STATE_SENT] : 0;
+  guint failed = info != NULL ? info->counts[MS_STATE_FAILED] : 0;
+  guint uncertain = info != NULL ? info->counts[MS_STATE_UNCERTAIN] : 0;
+
+  g_clear_handle_id (&self->countdown_id, g_source_remove);
+  g_clear_pointer (&self->config, ms_smtp_config_free);
+  set_boolean (self, &self->paused, FALSE, PROP_PAUSED);
+  set_boolean (self, &self->active, FALSE, PROP_ACTIVE);
+  g_signal_emit (self, signals[FINISHED], 0, self->batch, sent, failed, uncertain, message);
+}
+
+static void
+run_done (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(MsBlastRunner) self = user_data;
+  g_autoptr(MsBlast) blast = g_object_ref (MS_BLAST (source));
+  g_autoptr(GError) error = NULL;
+  gboolean ok = ms_blast_run_finish (blast, result, &error);
+
+  if (blast != self->blast)
+    return;
+  g_clear_object (&self->blast);
+
+  if (ok && ms_blast_get_status (blast) == MS_BATCH_PAUSED && self->pausing)
+    {
+      self->pausing = FALSE;
+      g_clear_handle_id (&self->countdown_id, g_source_remove);
+      set_string (self, &self->detail, _("Paused"), PROP_DETAIL);
+      set_boolean (self, &self->paused, TRUE, PROP_PAUSED);
+      return;
+    }
+  self->pausing = FALSE;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    end_run (self, _("The e-blast was cancelled."));
+  else if (error != NULL)
+    end_run (self, error->message);
+  else if (ms_blast_get_status (blast) == MS_BATCH_PAUSED)
+    {
+      g_autoptr(MsJournal) journal = ms_journal_open (NULL, NULL);
+      g_autoptr(MsBatchInfo) info = journal != NULL ? ms_journal_get_batch_info (journal, self->batch, NULL) : NULL;
+
+      end_run (self, info != NULL && info->pause_reason != NULL ? info->pause_reason : _("The e-blast paused."));
+    }
+  else
+    end_run (self, NULL);
+}
+
+static void
+run_batch (MsBlastRunner *self)
+{
+  g_assert (self->blast == NULL);
+
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  self->blast = ms_blast_new (self->config, &self->limits, NULL, self->batch);
+  ms_blast_set_progress_func (self->blast, on_progress, self, NULL);
+  ms_blast_set_rate_limit_func (self->blast, on_rate_limited, self);
+  ms_blast_set_session_func (self->blast, on_session, self);
+  set_boolean (self, &self->paused, FALSE, PROP_PAUSED);
+  set_string (self, &self->detail, _("Waiting for the server"), PROP_DETAIL);
+  ms_blast_run_async (self->blast, self->cancellable, run_done, g_object_ref (self));
+}
+
+typedef struct {
+  MsBatchSpec  *spec;
+  char         *csv_path;
+  char         *email_column;
+  MsSmtpConfig *config;
+  char         *account_name;
+} StartData;
+
+static void
+start_data_free (StartData *data)
+{
+  g_clear_pointer (&data->spec, ms_batch_spec_free);
+  g_free (data->csv_path);
+  g_free (data->email_column);
+  g_clear_pointer (&data->config, ms_smtp_config_free);
+  g_free (data->account_name);
+  g_free (data);
+}
+
+static void
+start_thread (GTask        *task,
+              gpointer      source,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  StartData *data = task_data;
+  g_autoptr(MsJournal) journal = NULL;
+  GError *error = NULL;
+  gint64 batch;
+
+  /* The password first: a batch that can never be sent would only clutter the list. */
+  if (!fill_password (data->config, data->account_name, cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  journal = ms_journal_open (NULL, &error);
+  if (journal == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  batch = ms_blast_import (journal, data->spec, data->csv_path, data->email_column, NULL, NULL, NULL, NULL, &error);
+  if (batch <= 0)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_int (task, batch);
+}
+
+static void
+start_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  MsBlastRunner *self = MS_BLAST_RUNNER (source);
+  g_autoptr(GTask) outer = user_data;
+  StartData *data = g_task_get_task_data (G_TASK (result));
+  GError *error = NULL;
+  gint64 batch;
+
+  batch = g_task_propagate_int (G_TASK (result), &error);
+  if (batch <= 0)
+    {
+      /* Nothing was stored or sent. */
+      set_boolean (self, &self->active, FALSE, PROP_ACTIVE);
+      g_task_return_error (outer, error);
+      return;
+    }
+
+  self->batch = batch;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH]);
+  g_clear_pointer (&self->config, ms_smtp_config_free);
+  self->config = g_steal_pointer (&data->config);
+  pacer_limits_from_account (self->account, &self->limits);
+  run_batch (self);
+  g_task_return_int (outer, batch);
+}
+
+void
+ms_blast_runner_start_async (MsBlastRunner       *self,
+                             MsBatchSpec         *spec,
+                             const char          *csv_path,
+                             const char          *email_column,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) outer = NULL;
+  g_autoptr(GTask) task = NULL;
+  StartData *data;
+
+  g_return_if_fail (MS_IS_BLAST_RUNNER (self));
+  g_return_if_fail (spec != NULL);
+  g_return_if_fail (csv_path != NULL);
+
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, ms_blast_runner_start_async);
+  if (self->active)
+    {
+      ms_batch_spec_free (spec);
+      g_task_return_new_error (outer, MS_ERROR, MS_ERROR_INVALID_INPUT, "%s",
+                               _("An e-blast is already being sent. Wait until it has finished, or cancel it."));
+      return;
+    }
+
+  data = g_new0 (StartData, 1);
+  data->spec = spec;
+  data->csv_path = g_strdup (csv_path);
+  data->email_column = g_strdup (email_column);
+  data->config = ms_account_make_smtp_config (self->account, NULL);
+  data->account_name = g_strdup (ms_account_get_name (self->account));
+  /* The inner task updates the runner whether or not the caller is still
+   * there to hear about it. */
+  task = g_task_new (self, cancellable, start_done, g_object_ref (outer));
+  g_task_set_task_data (task, data, (GDestroyNotify) start_data_free);
+
+  /* Active from now: a second Send waits, and the app stays up. */
+  set_string (self, &self->text, _("Preparing the e-blast…"), PROP_TEXT);
+  set_string (self, &self->detail, "", PROP_DETAIL);
+  self->fraction = 0;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
+  set_boolean (self, &self->active, TRUE, PROP_ACTIVE);
+  g_task_run_in_thread (task, start_thread);
+}
+
+gint64
+ms_blast_runner_start_finish (MsBlastRunner  *self,
+                              GAsyncResult   *result,
+                              GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+void
+ms_blast_runner_pause (MsBlastRunner *self)
+{
+  g_return_if_fail (MS_IS_BLAST_RUNNER (self));
+
+  if (self->blast == NULL || self->pausing)
+    return;
+  self->pausing = TRUE;
+  set_string (self, &self->detail, _("Pausing: the messages on their way finish first…"), PROP_DETAIL);
+  ms_blast_pause (self->blast);
+}
+
+void
+ms_blast_runner_resume (MsBlastRunner *self)
+{
+  g_return_if_fail (MS_IS_BLAST_RUNNER (self));
+
+  if (!self->active || !self->paused || self->blast != NULL)
+    return;
+  /* A wait that ended during the pause is not waited again. */
+  self->limits.rate_limited_until = ms_account_get_rate_limited_until (self->account);
+  run_batch (self);
+}
+
+void
+ms_blast_runner_cancel (MsBlastRunner *self)
+{
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (MS_IS_BLAST_RUNNER (self));
+
+  if (!self->active)
+    return;
+  if (self->blast != NULL)
+    {
+      g_cancellable_cancel (self->cancellable);
+      return;
+    }
+  /* Paused: nothing runs to cancel, the journal is told directly.
+   * TODO(core7): ms_journal_check_can_cancel () decides whether it may be. */
+  journal = ms_journal_open (NULL, &error);
+  if (journal == NULL || !ms_journal_cancel_batch (journal, self->batch, &error))
+    g_debug ("Cancelling batch %" G_GINT64_FORMAT ": %s", self->batch, error->message);
+  end_run (self, _("The e-blast was cancelled."));
+}
+
+gboolean
+ms_blast_runner_get_active (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), FALSE);
+  return self->active;
+}
+
+gboolean
+ms_blast_runner_get_paused (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), FALSE);
+  return self->paused;
+}
+
+gint64
+ms_blast_runner_get_batch (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), 0);
+  return self->batch;
+}
+
+double
+ms_blast_runner_get_fraction (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), 0);
+  return self->fraction;
+}
+
+const char *
+ms_blast_runner_get_text (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), NULL);
+  return self->text != NULL ? self->text : "";
+}
+
+const char *
+ms_blast_runner_get_detail (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), NULL);
+  return self->detail != NULL ? self->detail : "";
+}
+
+static void
+ms_blast_runner_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  MsBlastRunner *self = MS_BLAST_RUNNER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACTIVE:   g_value_set_boolean (value, self->active); break;
+    case PROP_PAUSED:   g_value_set_boolean (value, self->paused); break;
+    case PROP_BATCH:    g_value_set_int64 (value, self->batch); break;
+    case PROP_FRACTION: g_value_set_double (value, self->fraction); break;
+    case PROP_TEXT:     g_value_set_string (value, ms_blast_runner_get_text (self)); break;
+    case PROP_DETAIL:   g_value_set_string (value, ms_blast_runner_get_detail (self)); break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ms_blast_runner_dispose (GObject *object)
+{
+  MsBlastRunner *self = MS_BLAST_RUNNER (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->countdown_id, g_source_remove);
+  g_clear_object (&self->blast);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->account);
+
+  G_OBJECT_CLASS (ms_blast_runner_parent_class)->dispose (object);
+}
+
+static void
+ms_blast_runner_finalize (GObject *object)
+{
+  MsBlastRunner *self = MS_BLAST_RUNNER (object);
+
+  g_clear_pointer (&self->config, ms_smtp_config_free);
+  g_clear_pointer (&self->text, g_free);
+  g_clear_pointer (&self->detail, g_free);
+
+  G_OBJECT_CLASS (ms_blast_runner_parent_class)->finalize (object);
+}
+
+static void
+ms_blast_runner_class_init (MsBlastRunnerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = ms_blast_runner_get_property;
+  object_class->dispose = ms_blast_runner_dispose;
+  object_class->finalize = ms_blast_runner_finalize;
+
+  properties[PROP_ACTIVE] = g_param_spec_boolean ("active", NULL, NULL, FALSE,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PAUSED] = g_param_spec_boolean ("paused", NULL, NULL, FALSE,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_BATCH] = g_param_spec_int64 ("batch", NULL, NULL, 0, G_MAXINT64, 0,
+                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_FRACTION] = g_param_spec_double ("fraction", NULL, NULL, 0, 1, 0,
+                                                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_TEXT] = g_param_spec_string ("text", NULL, NULL, "",
+                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_DETAIL] = g_param_spec_string ("detail", NULL, NULL, "",
+                                                 G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * MsBlastRunner::finished:
+   * @batch: the batch ID
+   * @sent, @failed, @uncertain: its counts at the end
+   * @message: (nullable): why it stopped early (cancelled, a server's refusal), NULL when it finished
+   */
+  signals[FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                    G_TYPE_NONE, 5, G_TYPE_INT64, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_UINT,
+                                    G_TYPE_STRING);
+}
+
+static void
+ms_blast_runner_init (MsBlastRunner *self)
+{
+}
