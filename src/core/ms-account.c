@@ -8,7 +8,6 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-#include "mailshot-core.h"
 #include "ms-account.h"
 #include "ms-core-enums.h"
 #include "ms-error.h"
@@ -776,7 +775,6 @@ gmime_reads_one_mailbox (const char *text)
   InternetAddressList *list;
   gboolean ok = FALSE;
 
-  ms_core_init ();   /* GMime's parser options come from g_mime_init() */
   list = internet_address_list_parse (NULL, text);
   if (list == NULL)
     return FALSE;
