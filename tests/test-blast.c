@@ -1480,6 +1480,30 @@ test_temporary_gives_up (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
 }
 
+/* A test the server accepted proves it takes mail again: a stale
+ * rate-limited-until is cleared. A test that failed before the message was
+ * accepted proves nothing and leaves it. */
+static void
+test_test_clears_rate_limit (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--reject-rcpt=.*@bad\\.example", NULL);
+  g_autofree char *future = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_autofree char *until1 = NULL;
+  g_autofree char *until2 = NULL;
+  g_autofree char *line = g_strconcat (future, "\n", NULL);
+
+  configure_account (ms_test_server_get_port (server));
+  cli_ok ("config", "set", "rate-limited-until", future, NULL);
+
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "test", "--to", "someone@bad.example", NULL), ==, 1);
+  g_assert_cmpint (ms_test_run_cli (NULL, &until1, NULL, "config", "get", "rate-limited-until", NULL), ==, 0);
+  g_assert_cmpstr (until1, ==, line);
+
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "test", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, &until2, NULL, "config", "get", "rate-limited-until", NULL), ==, 0);
+  g_assert_cmpstr (until2, ==, "0\n");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1510,5 +1534,6 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/stop-classes", test_tls_and_sender_stop);
   g_test_add_func ("/mailshot/blast/starttls-seen", test_starttls_seen);
   g_test_add_func ("/mailshot/blast/temporary-gives-up", test_temporary_gives_up);
+  g_test_add_func ("/mailshot/blast/test-clears-rate-limit", test_test_clears_rate_limit);
   return g_test_run ();
 }

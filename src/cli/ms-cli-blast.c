@@ -302,17 +302,40 @@ on_run_done (GObject      *source,
   g_main_loop_quit (state->loop);
 }
 
-static int
-run_batch (MsAccount  *account,
-           MsJournal  *journal,
-           gint64      batch,
-           int         connections,
-           gboolean    no_wait)
+/* The account must have a server and an address before anything else is
+ * looked at: say which keys to set. Then the snapshot with its password. */
+static MsSmtpConfig *
+load_config (MsAccount *account,
+             int       *status)
 {
-  g_autoptr(MsSmtpConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+  MsSmtpConfig *config;
+
+  if (!ms_account_is_configured (account))
+    {
+      *status = ms_cli_fail (MS_CLI_USAGE,
+                             _("account “%s” has no SMTP server or e-mail address: set them with "
+                               "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set "
+                               "email-address ADDR”"),
+                             ms_account_get_name (account));
+      return NULL;
+    }
+  config = ms_account_load_config_sync (account, NULL, &error);
+  if (config == NULL)
+    *status = ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  return config;
+}
+
+static int
+run_batch (MsAccount          *account,
+           const MsSmtpConfig *config,
+           MsJournal          *journal,
+           gint64              batch,
+           int                 connections,
+           gboolean            no_wait)
+{
   g_autoptr(MsBlast) blast = NULL;
   g_autoptr(GMainLoop) loop = NULL;
-  g_autoptr(GError) error = NULL;
   MsPacerLimits limits = { 0 };
   RunState state = { 0 };
   guint sigint_id, sigterm_id;
@@ -321,29 +344,9 @@ run_batch (MsAccount  *account,
   g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
   int status;
 
-  if (!ms_account_is_configured (account))
-    return ms_cli_fail (MS_CLI_USAGE,
-                        _("account “%s” has no SMTP server or e-mail address: set them with "
-                          "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set email-address ADDR”"),
-                        ms_account_get_name (account));
-
-  config = ms_account_make_smtp_config (account, NULL);
-  if (config->needs_auth)
-    {
-      char *password = ms_secret_lookup_sync (ms_account_get_name (account), config->server,
-                                              config->user, NULL, &error);
-
-      if (password == NULL)
-        return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
-      config->password = g_strdup (password);
-      ms_secret_free (password);
-    }
-
-  limits.per_minute = MAX (ms_account_get_max_per_minute (account), 0);
-  limits.per_hour = MAX (ms_account_get_max_per_hour (account), 0);
-  limits.per_day = MAX (ms_account_get_max_per_day (account), 0);
-  limits.connections = connections > 0 ? connections : MAX (ms_account_get_max_connections (account), 1);
-  limits.rate_limited_until = ms_account_get_rate_limited_until (account);
+  ms_account_get_pacer_limits (account, &limits);
+  if (connections > 0)
+    limits.connections = connections;
 
   /* Per message the job allocates and frees a few KB: keep glibc from
    * giving memory back (a brk syscall) and taking it again every time. */
@@ -489,6 +492,7 @@ blast_send (const MsCliContext *ctx,
   g_autofree char *unsubscribe = NULL;
   g_autofree char *from_name = NULL;
   g_autoptr(MsAccount) account = NULL;
+  g_autoptr(MsSmtpConfig) config = NULL;
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchSpec) spec = NULL;
   g_autofree char *summary_text = NULL;
@@ -551,11 +555,11 @@ blast_send (const MsCliContext *ctx,
   account = ms_account_new (ctx->account, &error);
   if (account == NULL)
     return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
-  if (!ms_account_is_configured (account))
-    return ms_cli_fail (MS_CLI_USAGE,
-                        _("account “%s” has no SMTP server or e-mail address: set them with "
-                          "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set email-address ADDR”"),
-                        ms_account_get_name (account));
+  /* The password is looked up before anything is read or imported: a batch
+   * that can never be sent would only clutter the list. */
+  config = load_config (account, &status);
+  if (config == NULL)
+    return status;
 
   spec = g_new0 (MsBatchSpec, 1);
   spec->account = g_strdup (ms_account_get_name (account));
@@ -585,17 +589,6 @@ blast_send (const MsCliContext *ctx,
         }
     }
 
-  /* The password is checked before anything is imported: a batch that can
-   * never be sent would only clutter the list. */
-  if (ms_account_get_needs_authentication (account))
-    {
-      char *password = ms_secret_lookup_sync (ms_account_get_name (account), ms_account_get_smtp_server (account),
-                                              ms_account_get_user_id (account), NULL, &error);
-      if (password == NULL)
-        return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
-      ms_secret_free (password);
-    }
-
   journal = open_journal (&status);
   if (journal == NULL)
     return status;
@@ -619,7 +612,7 @@ blast_send (const MsCliContext *ctx,
   summary_text = ms_blast_import_summary_to_string (&summary);
   g_printerr ("%s\n", summary_text);
 
-  return run_batch (account, journal, batch, connections, no_wait);
+  return run_batch (account, config, journal, batch, connections, no_wait);
 }
 
 /* ------------------------------------------------------------------ the rest */
@@ -721,6 +714,7 @@ blast_resume (const MsCliContext *ctx,
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchInfo) info = NULL;
   g_autoptr(MsAccount) account = NULL;
+  g_autoptr(MsSmtpConfig) config = NULL;
   g_autofree char *id = NULL;
   gboolean no_wait = FALSE;
   int connections = 0;
@@ -768,7 +762,10 @@ blast_resume (const MsCliContext *ctx,
   account = ms_account_new (info->account != NULL && *info->account ? info->account : ctx->account, &error);
   if (account == NULL)
     return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
-  return run_batch (account, journal, info->id, connections, no_wait);
+  config = load_config (account, &status);
+  if (config == NULL)
+    return status;
+  return run_batch (account, config, journal, info->id, connections, no_wait);
 }
 
 static int

@@ -168,8 +168,7 @@ ms_cli_test (const MsCliContext  *ctx,
   if (to != NULL && !ms_recipients_address_is_valid (to))
     return ms_cli_fail (MS_CLI_USAGE, _("--to: “%s” is not a valid e-mail address"), to);
 
-  config = ms_account_make_smtp_config (account, NULL);
-  if (config->needs_auth && (config->user == NULL || *config->user == '\0'))
+  if (ms_account_get_needs_authentication (account) && *ms_account_get_user_id (account) == '\0')
     return ms_cli_fail (MS_CLI_USAGE,
                         _("account “%s” needs authentication but has no user-id: set it with "
                           "“mailshot-cli config set user-id NAME”, or turn authentication off with "
@@ -178,10 +177,11 @@ ms_cli_test (const MsCliContext  *ctx,
 
   /* Hints come from the settings alone: they show before anything is
    * looked up or sent, so a wrong port for Gmail is pointed out at once. */
-  hints = ms_provider_get_hints (config->server, config->port, config->use_smtps);
+  hints = ms_provider_get_hints (ms_account_get_smtp_server (account), ms_account_get_smtp_port (account),
+                                 ms_account_get_use_smtps (account));
   if (check_only)
     {
-      g_auto(GStrv) pacing = ms_provider_check_pacing (config->server,
+      g_auto(GStrv) pacing = ms_provider_check_pacing (ms_account_get_smtp_server (account),
                                                        ms_account_get_max_per_minute (account),
                                                        ms_account_get_max_per_hour (account),
                                                        ms_account_get_max_per_day (account),
@@ -202,23 +202,16 @@ ms_cli_test (const MsCliContext  *ctx,
       print_keys_named (ctx, all, FALSE, FALSE);
     }
 
-  if (config->needs_auth)
-    {
-      g_autoptr(GError) secret_error = NULL;
-      char *password = ms_secret_lookup_sync (ms_account_get_name (account), config->server,
-                                              config->user, NULL, &secret_error);
-
-      if (password == NULL && g_error_matches (secret_error, MS_ERROR, MS_ERROR_NO_PASSWORD) &&
-          strcmp (ctx->account, MS_ACCOUNT_DEFAULT) != 0)
-        return ms_cli_fail (MS_CLI_FAILED,
-                            _("No password is stored for account “%s” (user “%s” on %s): "
-                              "run “mailshot-cli --account %s password set”."),
-                            ctx->account, config->user, config->server, ctx->account);
-      if (password == NULL)
-        return ms_cli_fail (MS_CLI_FAILED, "%s", secret_error->message);
-      config->password = g_strdup (password);
-      ms_secret_free (password);
-    }
+  config = ms_account_load_config_sync (account, NULL, &error);
+  if (config == NULL && g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD) &&
+      strcmp (ctx->account, MS_ACCOUNT_DEFAULT) != 0)
+    return ms_cli_fail (MS_CLI_FAILED,
+                        _("No password is stored for account “%s” (user “%s” on %s): "
+                          "run “mailshot-cli --account %s password set”."),
+                        ctx->account, ms_account_get_user_id (account), ms_account_get_smtp_server (account),
+                        ctx->account);
+  if (config == NULL)
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
 
   if (check_only)
     {
@@ -259,7 +252,7 @@ ms_cli_test (const MsCliContext  *ctx,
 
   /* What the server told us is worth keeping for the next session. */
   reply = ms_probe_get_reply (probe);
-  ms_account_note_session (account, ms_probe_get_starttls_offered (probe), reply);
+  ms_account_note_test (account, probe);
 
   if (transcript)
     {

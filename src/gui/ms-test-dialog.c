@@ -339,11 +339,9 @@ probe_done (GObject      *source,
 }
 
 static void
-run_probe (MsTestDialog *self,
-           const char   *password)
+run_probe (MsTestDialog       *self,
+           const MsSmtpConfig *config)
 {
-  g_autoptr(MsSmtpConfig) config = ms_account_make_smtp_config (self->account, password);
-
   g_clear_object (&self->probe);
   self->probe = ms_probe_new (config, NULL);
   g_signal_connect_object (self->probe, "step-changed", G_CALLBACK (on_step_changed), self, 0);
@@ -351,23 +349,19 @@ run_probe (MsTestDialog *self,
 }
 
 static void
-password_looked_up (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+config_loaded (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
   g_autoptr(MsTestDialog) self = user_data;
   g_autoptr(GError) error = NULL;
-  char *password;
+  g_autoptr(MsSmtpConfig) config = NULL;
 
-  password = ms_secret_lookup_finish (result, &error);
+  config = ms_account_load_config_finish (MS_ACCOUNT (source), result, &error);
   if (self->cancellable == NULL)
-    {
-      if (password != NULL)
-        ms_secret_free (password);
-      return;
-    }
+    return;
 
-  if (password == NULL)
+  if (config == NULL)
     {
       gboolean cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
@@ -376,6 +370,8 @@ password_looked_up (GObject      *source,
       else if (g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
         show_problem (self, _("No password is stored for this account"),
                       _("Enter the password in the account settings, then send the test again."));
+      else if (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_CONFIGURED))
+        show_problem (self, _("The test failed"), error->message);
       else
         show_problem (self, _("The password could not be read from the keyring"),
                       error != NULL ? error->message : NULL);
@@ -383,8 +379,7 @@ password_looked_up (GObject      *source,
       return;
     }
 
-  run_probe (self, password);
-  ms_secret_free (password);
+  run_probe (self, config);
 }
 
 void
@@ -393,7 +388,6 @@ ms_test_dialog_start (MsTestDialog *self)
   GSettings *settings;
   g_autofree char *address = NULL;
   g_autofree char *server = NULL;
-  g_autofree char *user = NULL;
   g_autofree char *heading = NULL;
   g_autofree char *summary = NULL;
 
@@ -405,7 +399,6 @@ ms_test_dialog_start (MsTestDialog *self)
   settings = ms_account_get_settings (self->account);
   address = g_settings_get_string (settings, "email-address");
   server = g_settings_get_string (settings, "smtp-server");
-  user = g_settings_get_string (settings, "user-id");
 
   g_clear_object (&self->probe);
   g_clear_object (&self->cancellable);
@@ -419,11 +412,7 @@ ms_test_dialog_start (MsTestDialog *self)
   set_heading (self, heading, summary);
   set_running (self, TRUE);
 
-  if (g_settings_get_boolean (settings, "needs-authentication"))
-    ms_secret_lookup_async (ms_account_get_name (self->account), server, user,
-                            self->cancellable, password_looked_up, g_object_ref (self));
-  else
-    run_probe (self, NULL);
+  ms_account_load_config_async (self->account, self->cancellable, config_loaded, g_object_ref (self));
 }
 
 void
