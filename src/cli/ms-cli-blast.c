@@ -751,8 +751,8 @@ blast_resume (const MsCliContext *ctx,
   if (info == NULL)
     return status;
   id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
-  if (info->status == MS_BATCH_CANCELLED)
-    return ms_cli_fail (MS_CLI_FAILED, _("batch %s was cancelled; it cannot be resumed"), id);
+  if (!ms_journal_check_can_resume (journal, info->id, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "blast resume: %s", error->message);
   if (info->counts[MS_STATE_UNCERTAIN] > 0)
     g_printerr (_("%u messages are uncertain and are not sent again; see “mailshot-cli pending --state uncertain "
                   "--batch %s” and retry them with “mailshot-cli pending --retry ROW”.\n"),
@@ -798,11 +798,8 @@ blast_cancel (int    argc,
   if (info == NULL)
     return status;
   id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
-  /* A finished batch has nothing left to stop; calling it cancelled would
-   * hide that every recipient was dealt with. */
-  if (info->status == MS_BATCH_FINISHED)
-    return ms_cli_fail (MS_CLI_FAILED, _("batch %s has finished: nothing is left to cancel (see “mailshot-cli "
-                                         "blast report %s”)"), id, id);
+  if (!ms_journal_check_can_cancel (journal, info->id, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "blast cancel: %s", error->message);
   if (info->status == MS_BATCH_CANCELLED)
     {
       g_print (_("Batch %s was cancelled already.\n"), id);
