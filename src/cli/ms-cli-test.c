@@ -277,21 +277,14 @@ ms_cli_test (const MsCliContext  *ctx,
     }
 
   {
-    MsProbeStep failed = ms_probe_get_failed_step (probe);
+    g_autoptr(MsProbeFailure) failure = ms_probe_get_failure (probe, run.error);
 
-    if (failed < MS_PROBE_N_STEPS)
-      g_printerr (_("Failed at step: %s\n"), ms_probe_step_get_label (failed));
-    if (reply != NULL && reply->code > 0)
-      g_printerr (_("Server reply: %d %s%s%s\n"), reply->code,
-                  reply->enhanced != NULL ? reply->enhanced : "",
-                  reply->enhanced != NULL ? " " : "",
-                  reply->text != NULL ? reply->text : "");
-    else if (reply != NULL && (reply->transport == MS_TRANSPORT_NO_GREETING ||
-                               reply->transport == MS_TRANSPORT_RESPONSE_TIMEOUT ||
-                               reply->transport == MS_TRANSPORT_CONNECT_TIMEOUT))
-      g_printerr (_("Detail: no answer from the server within %d seconds (timeout)\n"), config->timeout);
-    else if (reply != NULL && reply->text != NULL && *reply->text != '\0')
-      g_printerr (_("Detail: %s\n"), reply->text);
+    if (failure->step_label != NULL)
+      g_printerr (_("Failed at step: %s\n"), failure->step_label);
+    if (failure->reply != NULL)
+      g_printerr ("%s\n", failure->reply);
+    else if (failure->detail != NULL)
+      g_printerr (_("Detail: %s\n"), failure->detail);
     if (reply != NULL && reply->klass == MS_REPLY_CLASS_RATE_LIMITED && reply->until > 0)
       {
         g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (reply->until);
@@ -300,15 +293,12 @@ ms_cli_test (const MsCliContext  *ctx,
         g_printerr (_("The account now waits until %s (rate-limited-until): e-blasts send nothing "
                       "before then; “mailshot-cli config reset rate-limited-until” clears it.\n"), text);
       }
-    if (reply != NULL && reply->advice != NULL)
+    if (failure->advice != NULL)
       {
-        g_printerr (_("What to change: %s\n"), reply->advice);
-        print_keys_named (ctx, reply->advice, reply->klass == MS_REPLY_CLASS_AUTH_FAILED, TRUE);
-      }
-    else if (run.error != NULL)
-      {
-        g_printerr (_("What to change: %s\n"), run.error->message);
-        print_keys_named (ctx, run.error->message, FALSE, TRUE);
+        g_printerr (_("What to change: %s\n"), failure->advice);
+        print_keys_named (ctx, failure->advice,
+                          reply != NULL && reply->advice != NULL && reply->klass == MS_REPLY_CLASS_AUTH_FAILED,
+                          TRUE);
       }
   }
   g_clear_error (&run.error);

@@ -221,42 +221,6 @@ show_problem (MsTestDialog *self,
   gtk_widget_set_visible (GTK_WIDGET (self->settings_button), TRUE);
 }
 
-/* What happened at the failed step, as mailshot-cli test says it: the
- * server's reply, or the low-level reason when there was none. */
-static char *
-describe_failure (MsTestDialog  *self,
-                  const MsReply *reply)
-{
-  g_autoptr(GString) s = NULL;
-
-  if (reply == NULL)
-    return NULL;
-  if (reply->code <= 0)
-    {
-      if (reply->transport == MS_TRANSPORT_NO_GREETING ||
-          reply->transport == MS_TRANSPORT_RESPONSE_TIMEOUT ||
-          reply->transport == MS_TRANSPORT_CONNECT_TIMEOUT)
-        {
-          int timeout = g_settings_get_int (ms_account_get_settings (self->account), "timeout");
-
-          return g_strdup_printf (ngettext ("No answer from the server within %d second",
-                                            "No answer from the server within %d seconds", timeout),
-                                  timeout);
-        }
-      return reply->text != NULL && reply->text[0] != '\0' ? g_strdup (reply->text) : NULL;
-    }
-
-  s = g_string_new (NULL);
-  g_string_append_printf (s, "%d ", reply->code);
-  if (reply->enhanced != NULL)
-    g_string_append_printf (s, "%s ", reply->enhanced);
-  if (reply->text != NULL)
-    g_string_append (s, reply->text);
-  g_strstrip (s->str);
-  /* Translators: %s is what the server answered, e.g. "535 5.7.8 Authentication credentials invalid". */
-  return g_strdup_printf (_("Server reply: %s"), s->str);
-}
-
 static void
 finish (MsTestDialog *self,
         gboolean      failed)
@@ -282,10 +246,8 @@ probe_done (GObject      *source,
   MsProbe *probe = MS_PROBE (source);
   g_autoptr(MsTestDialog) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *what_happened = NULL;
+  g_autoptr(MsProbeFailure) failure = NULL;
   g_autofree char *heading = NULL;
-  const MsReply *reply;
-  MsProbeStep failed;
   gboolean ok;
 
   ok = ms_probe_run_finish (probe, result, &error);
@@ -321,20 +283,20 @@ probe_done (GObject      *source,
       return;
     }
 
-  failed = ms_probe_get_failed_step (probe);
-  reply = ms_probe_get_reply (probe);
-  what_happened = describe_failure (self, reply);
-  if (failed < MS_PROBE_N_STEPS)
+  /* What happened at the failed step, as mailshot-cli test says it: the
+   * server's reply, or the low-level reason when there was none. */
+  failure = ms_probe_get_failure (probe, error);
+  if (failure->step_label != NULL)
     {
       /* Translators: %s is a step of the test, e.g. "Authenticate". */
-      heading = g_strdup_printf (_("The test failed at “%s”"), ms_probe_step_get_label (failed));
-      show_step (self, failed, MS_PROBE_STATE_FAILED, what_happened);
+      heading = g_strdup_printf (_("The test failed at “%s”"), failure->step_label);
+      show_step (self, failure->step, MS_PROBE_STATE_FAILED,
+                 failure->reply != NULL ? failure->reply : failure->detail);
     }
   else
     heading = g_strdup (_("The test failed"));
 
-  show_problem (self, heading,
-                reply != NULL && reply->advice != NULL ? reply->advice : error->message);
+  show_problem (self, heading, failure->advice);
   finish (self, TRUE);
 }
 
