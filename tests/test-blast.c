@@ -1640,6 +1640,29 @@ test_pending_mark_sent (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 9);
 }
 
+/* The batch ID alone on standard output's first line, for scripts; standard
+ * error tells a person the batch was created, before the progress. */
+static void
+test_send_announces_batch (void)
+{
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *announce = NULL;
+  g_auto(GStrv) out_lines = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("announce.csv", 3, NULL);
+  g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+  batch = first_line_id (out);
+  announce = g_strdup_printf ("Batch %" G_GINT64_FORMAT " created.\n", batch);
+  g_assert_true (g_str_has_prefix (err, announce));
+  out_lines = g_strsplit (out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (out_lines), ==, 2);   /* the ID and the trailing "" */
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1673,5 +1696,6 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/test-clears-rate-limit", test_test_clears_rate_limit);
   g_test_add_func ("/mailshot/blast/pending-batch-line", test_pending_batch_line);
   g_test_add_func ("/mailshot/blast/pending-mark-sent", test_pending_mark_sent);
+  g_test_add_func ("/mailshot/blast/send-announces-batch", test_send_announces_batch);
   return g_test_run ();
 }

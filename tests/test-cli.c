@@ -726,6 +726,19 @@ test_account_load_config (void)
   g_settings_sync ();
 }
 
+/* --version prints the version on standard output and exits 0. */
+static void
+test_version (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *expected = g_strdup_printf ("mailshot-cli %s\n", PACKAGE_VERSION);
+
+  g_assert_cmpint (run (NULL, &out, &err, "--version", NULL), ==, 0);
+  g_assert_cmpstr (out, ==, expected);
+  g_assert_cmpstr (err, ==, "");
+}
+
 /* Runs last: nothing the CLI printed, and nothing in the settings file,
  * holds a password or its base64. */
 static void
@@ -793,6 +806,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/test/check-settings-hints", test_check_settings_hints);
   g_test_add_func ("/mailshot/cli/test/keyring-errors", test_test_keyring_errors);
   g_test_add_func ("/mailshot/cli/account/load-config", test_account_load_config);
+  g_test_add_func ("/mailshot/cli/version", test_version);
   g_test_add_func ("/mailshot/cli/leak/no-password", test_no_password_leak);
 
   status = g_test_run ();

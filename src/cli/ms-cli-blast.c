@@ -609,6 +609,12 @@ blast_send (const MsCliContext *ctx,
 
   g_print ("%" G_GINT64_FORMAT "\n", batch);
   fflush (stdout);
+  {
+    g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+
+    /* Standard output holds the bare ID for scripts; a person reads this. */
+    g_printerr (_("Batch %s created.\n"), id);
+  }
   summary_text = ms_blast_import_summary_to_string (&summary);
   g_printerr ("%s\n", summary_text);
 
