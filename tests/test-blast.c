@@ -1234,14 +1234,14 @@ api_import (MsJournal  *journal,
 {
   g_autoptr(GError) error = NULL;
   MsBatchSpec spec = { 0 };
-  MsBlastImportSummary summary;
+  MsImportSummary summary;
   gint64 batch;
 
   spec.account = (char *) "default";
   spec.from_address = (char *) "sender@example.org";
   spec.subject = (char *) "API {{name}}";
   spec.text = (char *) "Hello {{name}}\n";
-  batch = ms_blast_import (journal, &spec, csv, NULL, NULL, NULL, NULL, &summary, &error);
+  batch = ms_import_csv (journal, &spec, csv, NULL, NULL, NULL, NULL, &summary, &error);
   g_assert_no_error (error);
   g_strfreev (spec.fields);
   g_free (spec.source);

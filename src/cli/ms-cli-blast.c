@@ -496,7 +496,7 @@ blast_send (const MsCliContext *ctx,
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchSpec) spec = NULL;
   g_autofree char *summary_text = NULL;
-  MsBlastImportSummary summary = { 0 };
+  MsImportSummary summary = { 0 };
   ImportPrint print = { 0 };
   gboolean no_wait = FALSE;
   int connections = 0;
@@ -594,13 +594,13 @@ blast_send (const MsCliContext *ctx,
     return status;
 
   print.source = recipients;
-  batch = ms_blast_import (journal, spec, recipients, email_column, on_bad_row, on_duplicate, &print,
+  batch = ms_import_csv (journal, spec, recipients, email_column, on_bad_row, on_duplicate, &print,
                            &summary, &error);
   if (batch <= 0)
     {
       if (summary.left_out > 0 || summary.duplicates > 0)
         {
-          summary_text = ms_blast_import_summary_to_string (&summary);
+          summary_text = ms_import_summary_to_string (&summary);
           g_printerr ("%s\n", summary_text);
         }
       return ms_cli_fail (error->domain == MS_ERROR && error->code == MS_ERROR_JOURNAL ? MS_CLI_FAILED
@@ -615,7 +615,7 @@ blast_send (const MsCliContext *ctx,
     /* Standard output holds the bare ID for scripts; a person reads this. */
     g_printerr (_("Batch %s created.\n"), id);
   }
-  summary_text = ms_blast_import_summary_to_string (&summary);
+  summary_text = ms_import_summary_to_string (&summary);
   g_printerr ("%s\n", summary_text);
 
   return run_batch (account, config, journal, batch, connections, no_wait);

@@ -7,6 +7,7 @@
 #include "ms-core-enums.h"
 #include "ms-account.h"
 #include "ms-blast.h"
+#include "ms-import.h"
 #include "ms-journal.h"
 #include "ms-message.h"
 #include "ms-pacer.h"
