@@ -1663,6 +1663,45 @@ test_send_announces_batch (void)
   g_assert_cmpuint (g_strv_length (out_lines), ==, 2);   /* the ID and the trailing "" */
 }
 
+/* --dry-run prints the count and one merged message, and neither stores a
+ * batch nor sends anything; --row picks the row. */
+static void
+test_send_dry_run (void)
+{
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *out3 = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *list_before = NULL;
+  g_autofree char *list_after = NULL;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("dry.csv", 5, "Bad One,not-an-address\n");
+  g_assert_cmpint (ms_test_run_cli (NULL, &list_before, NULL, "blast", "list", NULL), ==, 0);
+
+  g_assert_cmpint (blast_send (csv, &out, NULL, "--dry-run", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Dry run: nothing was sent or stored."));
+  g_assert_nonnull (strstr (out, "Recipients: 5\n"));
+  g_assert_nonnull (strstr (out, "Left out: 1"));
+  g_assert_nonnull (strstr (out, "Subject: News for Person 1\n"));
+  g_assert_nonnull (strstr (out, "rcpt1@example.net"));
+  g_assert_nonnull (strstr (out, "Hello Person 1,"));
+  g_assert_null (strchr (out, '\r'));
+
+  g_assert_cmpint (blast_send (csv, &out3, NULL, "--dry-run", "--row", "3", NULL), ==, 0);
+  g_assert_nonnull (strstr (out3, "Subject: News for Person 3\n"));
+  g_assert_nonnull (strstr (out3, "line 4 of"));
+  g_assert_cmpint (blast_send (csv, NULL, &err, "--dry-run", "--row", "6", NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "left out"));
+
+  /* Nothing went out, and no batch was made. */
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, &list_after, NULL, "blast", "list", NULL), ==, 0);
+  g_assert_cmpstr (list_after, ==, list_before);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1697,5 +1736,6 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/pending-batch-line", test_pending_batch_line);
   g_test_add_func ("/mailshot/blast/pending-mark-sent", test_pending_mark_sent);
   g_test_add_func ("/mailshot/blast/send-announces-batch", test_send_announces_batch);
+  g_test_add_func ("/mailshot/blast/send-dry-run", test_send_dry_run);
   return g_test_run ();
 }

@@ -304,6 +304,20 @@ on_run_done (GObject      *source,
 
 /* The account must have a server and an address before anything else is
  * looked at: say which keys to set. Then the snapshot with its password. */
+static gboolean
+check_configured (MsAccount *account,
+                  int       *status)
+{
+  if (ms_account_is_configured (account))
+    return TRUE;
+  *status = ms_cli_fail (MS_CLI_USAGE,
+                         _("account “%s” has no SMTP server or e-mail address: set them with "
+                           "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set "
+                           "email-address ADDR”"),
+                         ms_account_get_name (account));
+  return FALSE;
+}
+
 static MsSmtpConfig *
 load_config (MsAccount *account,
              int       *status)
@@ -311,15 +325,8 @@ load_config (MsAccount *account,
   g_autoptr(GError) error = NULL;
   MsSmtpConfig *config;
 
-  if (!ms_account_is_configured (account))
-    {
-      *status = ms_cli_fail (MS_CLI_USAGE,
-                             _("account “%s” has no SMTP server or e-mail address: set them with "
-                               "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set "
-                               "email-address ADDR”"),
-                             ms_account_get_name (account));
-      return NULL;
-    }
+  if (!check_configured (account, status))
+    return NULL;
   config = ms_account_load_config_sync (account, NULL, &error);
   if (config == NULL)
     *status = ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
@@ -477,6 +484,47 @@ read_text_arg (const char  *option,
   return contents;
 }
 
+/* --dry-run: the count and one merged message on standard output; nothing
+ * is stored, nothing is sent. */
+static int
+dry_run (MsBatchSpec *spec,
+         const char  *recipients,
+         const char  *email_column,
+         int          row)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GString) text = NULL;
+  g_autofree char *row_text = g_strdup_printf ("%d", row);
+  MsImportSummary summary = { 0 };
+  const char *data;
+  gsize len;
+  guint line = 0;
+
+  message = ms_import_dry_run (spec, recipients, email_column, (guint) row, &line, &summary, &error);
+  if (message == NULL)
+    return ms_cli_fail (error->domain == MS_ERROR && error->code == MS_ERROR_JOURNAL ? MS_CLI_FAILED
+                        : MS_CLI_USAGE, "%s", error->message);
+
+  g_print ("%s\n", _("Dry run: nothing was sent or stored."));
+  g_print (_("Recipients: %u\n"), summary.imported);
+  if (summary.left_out > 0)
+    g_print (_("Left out: %u (the rows “blast send” would list)\n"), summary.left_out);
+  if (summary.duplicates > 0)
+    g_print (_("Duplicates, sent once: %u\n"), summary.duplicates);
+  /* Translators: "Row 1, line 2 of members.csv:", then the merged message. */
+  g_print (_("Row %s, line %u of %s:\n\n"), row_text, line, recipients);
+
+  /* The message goes out with CRLF; a person reads it with plain newlines. */
+  data = g_bytes_get_data (message, &len);
+  text = g_string_new_len (data, len);
+  g_string_replace (text, "\r\n", "\n", 0);
+  fwrite (text->str, 1, text->len, stdout);
+  if (text->len > 0 && text->str[text->len - 1] != '\n')
+    g_print ("\n");
+  return MS_CLI_OK;
+}
+
 static int
 blast_send (const MsCliContext *ctx,
             int                 argc,
@@ -499,6 +547,8 @@ blast_send (const MsCliContext *ctx,
   MsImportSummary summary = { 0 };
   ImportPrint print = { 0 };
   gboolean no_wait = FALSE;
+  gboolean dry = FALSE;
+  int row = 0;
   int connections = 0;
   int status = MS_CLI_OK;
   gint64 batch;
@@ -513,6 +563,8 @@ blast_send (const MsCliContext *ctx,
     { "unsubscribe", 0, 0, G_OPTION_ARG_STRING, &unsubscribe, N_("A List-Unsubscribe address (mailto: or https:)"), N_("URI") },
     { "from-name", 0, 0, G_OPTION_ARG_STRING, &from_name, N_("The sender’s display name (default: the account’s)"), N_("NAME") },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, N_("Do not wait for deferred messages: pause, and let “resume” send them later"), NULL },
+    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry, N_("Send nothing, store nothing: print the recipient count and one merged message"), NULL },
+    { "row", 0, 0, G_OPTION_ARG_INT, &row, N_("With --dry-run, the row of the list to merge (1 = the first after the header)"), N_("N") },
     { NULL }
   };
 
@@ -533,6 +585,7 @@ blast_send (const MsCliContext *ctx,
                         "  mailshot-cli blast send -r members.csv -s \"Spring news\" -t news.txt --html news.html \\\n"
                         "      --attach programme.pdf --connections 4\n"
                         "  mailshot-cli --account office blast send -r staff.csv -s \"Closed on Friday\" -t note.txt\n"
+                        "  mailshot-cli blast send -r members.csv -s \"News for {{name}}\" -t news.txt --dry-run --row 3\n"
                         "\n"
                         "Exit status: 0 every recipient was dealt with (see “mailshot-cli blast report ID”), "
                         "1 the batch paused, was cancelled or failed (the reason is on standard error), "
@@ -551,14 +604,20 @@ blast_send (const MsCliContext *ctx,
     return ms_cli_fail (MS_CLI_USAGE, _("blast send: --connections must be a whole number from 1 to 64"));
   if (unsubscribe != NULL && !g_str_has_prefix (unsubscribe, "mailto:") && !g_str_has_prefix (unsubscribe, "https:"))
     return ms_cli_fail (MS_CLI_USAGE, _("blast send: --unsubscribe must be a mailto: or https: address"));
+  if (row != 0 && !dry)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --row goes with --dry-run"));
+  if (dry && row == 0)
+    row = 1;
+  if (row < 0)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --row must be a whole number from 1 (the first row after the header)"));
 
   account = ms_account_new (ctx->account, &error);
   if (account == NULL)
     return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
   /* The password is looked up before anything is read or imported: a batch
-   * that can never be sent would only clutter the list. */
-  config = load_config (account, &status);
-  if (config == NULL)
+   * that can never be sent would only clutter the list. A dry run sends
+   * nothing: it needs no password. */
+  if (dry ? !check_configured (account, &status) : (config = load_config (account, &status)) == NULL)
     return status;
 
   spec = g_new0 (MsBatchSpec, 1);
@@ -588,6 +647,9 @@ blast_send (const MsCliContext *ctx,
           spec->attachments[i] = g_file_get_path (file);
         }
     }
+
+  if (dry)
+    return dry_run (spec, recipients, email_column, row);
 
   journal = open_journal (&status);
   if (journal == NULL)

@@ -47,4 +47,36 @@ gint64    ms_import_csv       (MsJournal              *journal,
 /* "Imported 5 recipients; left out 3: 2 invalid address, 1 wrong field count; 1 duplicate sent once" */
 char     *ms_import_summary_to_string (const MsImportSummary *summary);
 
+/* ---- Preview: what an import would give, nothing stored ---- */
+
+typedef struct {
+  guint               line;        /* where the row starts in the file (1 = header) */
+  MsRecipientProblem  problem;     /* why it is left out; MS_RECIPIENT_OK for a duplicate */
+  gboolean            duplicate;   /* an address seen before: sent once, not left out */
+  char               *reason;      /* translated: "Invalid address “x”", "Wrong number of fields (…)" */
+} MsImportProblem;
+
+typedef struct _MsImportPreview MsImportPreview;
+
+MsImportPreview       *ms_import_preview                 (const char            *path,
+                                                          const char            *email_column,
+                                                          GError               **error);
+void                   ms_import_preview_free            (MsImportPreview       *preview);
+const char * const    *ms_import_preview_get_columns     (const MsImportPreview *preview);
+int                    ms_import_preview_get_email_index (const MsImportPreview *preview);
+guint                  ms_import_preview_get_rows        (const MsImportPreview *preview);
+const MsImportSummary *ms_import_preview_get_summary     (const MsImportPreview *preview);
+const MsImportProblem *ms_import_preview_get_problems    (const MsImportPreview *preview,
+                                                          guint                 *n_problems);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsImportPreview, ms_import_preview_free)
+
+/* `blast send --dry-run`: one row merged into its message, and the counts. */
+GBytes                *ms_import_dry_run                 (MsBatchSpec           *spec,
+                                                          const char            *csv_path,
+                                                          const char            *email_column,
+                                                          guint                  row,
+                                                          guint                 *line,
+                                                          MsImportSummary       *summary,
+                                                          GError               **error);
+
 G_END_DECLS
