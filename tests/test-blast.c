@@ -1234,14 +1234,14 @@ api_import (MsJournal  *journal,
 {
   g_autoptr(GError) error = NULL;
   MsBatchSpec spec = { 0 };
-  MsBlastImportSummary summary;
+  MsImportSummary summary;
   gint64 batch;
 
   spec.account = (char *) "default";
   spec.from_address = (char *) "sender@example.org";
   spec.subject = (char *) "API {{name}}";
   spec.text = (char *) "Hello {{name}}\n";
-  batch = ms_blast_import (journal, &spec, csv, NULL, NULL, NULL, NULL, &summary, &error);
+  batch = ms_import_csv (journal, &spec, csv, NULL, NULL, NULL, NULL, &summary, &error);
   g_assert_no_error (error);
   g_strfreev (spec.fields);
   g_free (spec.source);
@@ -1480,6 +1480,228 @@ test_temporary_gives_up (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
 }
 
+/* A test the server accepted proves it takes mail again: a stale
+ * rate-limited-until is cleared. A test that failed before the message was
+ * accepted proves nothing and leaves it. */
+static void
+test_test_clears_rate_limit (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--reject-rcpt=.*@bad\\.example", NULL);
+  g_autofree char *future = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_autofree char *until1 = NULL;
+  g_autofree char *until2 = NULL;
+  g_autofree char *line = g_strconcat (future, "\n", NULL);
+
+  configure_account (ms_test_server_get_port (server));
+  cli_ok ("config", "set", "rate-limited-until", future, NULL);
+
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "test", "--to", "someone@bad.example", NULL), ==, 1);
+  g_assert_cmpint (ms_test_run_cli (NULL, &until1, NULL, "config", "get", "rate-limited-until", NULL), ==, 0);
+  g_assert_cmpstr (until1, ==, line);
+
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "test", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, &until2, NULL, "config", "get", "rate-limited-until", NULL), ==, 0);
+  g_assert_cmpstr (until2, ==, "0\n");
+}
+
+/* The pending line of @address in `pending` output, or NULL. */
+static char *
+pending_line (const char *pending,
+              const char *address)
+{
+  g_auto(GStrv) lines = g_strsplit (pending, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], address) != NULL)
+      return g_strdup (lines[i]);
+  return NULL;
+}
+
+/* `pending` names each row by BATCH:LINE too (the line of the user's CSV);
+ * --retry, --skip and --mark-sent take it; --retry/--skip without a row act
+ * on every row --state selects; --mark-sent settles an uncertain row. */
+static void
+test_pending_batch_line (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--reject-rcpt=rcpt(4|9)@", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *pending = NULL;
+  g_autofree char *line4 = NULL;
+  g_autofree char *line9 = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *ref4 = NULL;
+  g_autofree char *ref9 = NULL;
+  g_autofree char *ref_header = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("pending-line.csv", 12, NULL);
+  g_assert_cmpint (blast_send (csv, &out, NULL, NULL), ==, 0);
+  batch = first_line_id (out);
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  ref4 = g_strdup_printf ("%s:5", id);    /* the header is line 1 */
+  ref9 = g_strdup_printf ("%s:10", id);
+  ref_header = g_strdup_printf ("%s:1", id);
+
+  g_assert_cmpint (ms_test_run_cli (NULL, &pending, NULL, "pending", "--batch", id, NULL), ==, 0);
+  g_assert_nonnull (strstr (pending, "BATCH:LINE"));
+  line4 = pending_line (pending, "rcpt4@example.net");
+  line9 = pending_line (pending, "rcpt9@example.net");
+  g_assert_nonnull (line4);
+  g_assert_nonnull (line9);
+  g_assert_true (g_ascii_isdigit (line4[0]));     /* ROW first, as before */
+  {
+    g_autofree char *with_blanks = g_strdup_printf (" %s ", ref4);
+    g_autofree char *with_blanks9 = g_strdup_printf (" %s ", ref9);
+
+    g_assert_nonnull (strstr (line4, with_blanks));
+    g_assert_nonnull (strstr (line9, with_blanks9));
+  }
+
+  /* Rows named by BATCH:LINE. */
+  {
+    g_autofree char *skip_out = NULL;
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint (ms_test_run_cli (NULL, &skip_out, NULL, "pending", "--skip", ref9, NULL), ==, 0);
+    g_assert_nonnull (strstr (skip_out, "is skipped"));
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "pending", "--retry", ref_header, NULL), ==, 2);
+    g_assert_nonnull (strstr (err, "line 1"));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "pending", "--retry", "3:x", NULL), ==, 2);
+    g_assert_nonnull (strstr (err, "BATCH:LINE"));
+    g_clear_pointer (&err, g_free);
+    /* Many at once needs --state, and never sent rows. */
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "pending", "--retry", NULL), ==, 2);
+    g_assert_nonnull (strstr (err, "--state"));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "pending", "--retry", "--state", "sent", NULL), ==, 2);
+    g_clear_pointer (&err, g_free);
+    /* Only an uncertain row can be marked as sent. */
+    g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "pending", "--mark-sent", ref4, NULL), ==, 1);
+    g_assert_nonnull (strstr (err, "not uncertain"));
+  }
+  {
+    g_autofree char *retry_out = NULL;
+
+    g_assert_cmpint (ms_test_run_cli (NULL, &retry_out, NULL, "pending", "--retry", "--state", "failed",
+                                      "--batch", id, NULL), ==, 0);
+    g_assert_nonnull (strstr (retry_out, "1 row is queued again"));
+  }
+  lines = report (batch);
+  g_assert_cmpstr (((ReportLine *) g_hash_table_lookup (lines, "rcpt4@example.net"))->state, ==, "queued");
+  g_assert_cmpstr (((ReportLine *) g_hash_table_lookup (lines, "rcpt9@example.net"))->state, ==, "skipped");
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 10);
+}
+
+/* Mark as sent: the uncertain row (the connection dropped after its body)
+ * becomes sent and is never sent again; a second time is refused. */
+static void
+test_pending_mark_sent (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--drop-after-data=3", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *pending = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *row = NULL;
+  g_autofree char *mark_out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *resume_err = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_auto(GStrv) plines = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("mark.csv", 10, NULL);
+  g_assert_cmpint (blast_send (csv, &out, NULL, NULL), ==, 0);
+  batch = first_line_id (out);
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_assert_cmpint (ms_test_run_cli (NULL, &pending, NULL, "pending", "--state", "uncertain", "--batch", id, NULL),
+                   ==, 0);
+  plines = g_strsplit (pending, "\n", -1);
+  for (guint i = 0; plines[i] != NULL && row == NULL; i++)
+    if (g_ascii_isdigit (plines[i][0]))
+      row = g_strndup (plines[i], strcspn (plines[i], " "));
+  g_assert_nonnull (row);
+
+  g_assert_cmpint (ms_test_run_cli (NULL, &mark_out, NULL, "pending", "--mark-sent", row, NULL), ==, 0);
+  g_assert_nonnull (strstr (mark_out, "marked as sent"));
+  lines = report (batch);
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 10);
+  g_assert_cmpuint (count_state (lines, "uncertain"), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "pending", "--mark-sent", row, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "sent already"));
+
+  /* Resume has nothing to send: the server got 9 and still has 9. */
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, &resume_err, "blast", "resume", id, NULL), ==, 0);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 9);
+}
+
+/* The batch ID alone on standard output's first line, for scripts; standard
+ * error tells a person the batch was created, before the progress. */
+static void
+test_send_announces_batch (void)
+{
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *announce = NULL;
+  g_auto(GStrv) out_lines = NULL;
+  gint64 batch;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("announce.csv", 3, NULL);
+  g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+  batch = first_line_id (out);
+  announce = g_strdup_printf ("Batch %" G_GINT64_FORMAT " created.\n", batch);
+  g_assert_true (g_str_has_prefix (err, announce));
+  out_lines = g_strsplit (out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (out_lines), ==, 2);   /* the ID and the trailing "" */
+}
+
+/* --dry-run prints the count and one merged message, and neither stores a
+ * batch nor sends anything; --row picks the row. */
+static void
+test_send_dry_run (void)
+{
+  g_autoptr(MsTestServer) server = start_plain_server ();
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *out3 = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *list_before = NULL;
+  g_autofree char *list_after = NULL;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("dry.csv", 5, "Bad One,not-an-address\n");
+  g_assert_cmpint (ms_test_run_cli (NULL, &list_before, NULL, "blast", "list", NULL), ==, 0);
+
+  g_assert_cmpint (blast_send (csv, &out, NULL, "--dry-run", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Dry run: nothing was sent or stored."));
+  g_assert_nonnull (strstr (out, "Recipients: 5\n"));
+  g_assert_nonnull (strstr (out, "Left out: 1"));
+  g_assert_nonnull (strstr (out, "Subject: News for Person 1\n"));
+  g_assert_nonnull (strstr (out, "rcpt1@example.net"));
+  g_assert_nonnull (strstr (out, "Hello Person 1,"));
+  g_assert_null (strchr (out, '\r'));
+
+  g_assert_cmpint (blast_send (csv, &out3, NULL, "--dry-run", "--row", "3", NULL), ==, 0);
+  g_assert_nonnull (strstr (out3, "Subject: News for Person 3\n"));
+  g_assert_nonnull (strstr (out3, "line 4 of"));
+  g_assert_cmpint (blast_send (csv, NULL, &err, "--dry-run", "--row", "6", NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "left out"));
+
+  /* Nothing went out, and no batch was made. */
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 0);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, &list_after, NULL, "blast", "list", NULL), ==, 0);
+  g_assert_cmpstr (list_after, ==, list_before);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1510,5 +1732,10 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/stop-classes", test_tls_and_sender_stop);
   g_test_add_func ("/mailshot/blast/starttls-seen", test_starttls_seen);
   g_test_add_func ("/mailshot/blast/temporary-gives-up", test_temporary_gives_up);
+  g_test_add_func ("/mailshot/blast/test-clears-rate-limit", test_test_clears_rate_limit);
+  g_test_add_func ("/mailshot/blast/pending-batch-line", test_pending_batch_line);
+  g_test_add_func ("/mailshot/blast/pending-mark-sent", test_pending_mark_sent);
+  g_test_add_func ("/mailshot/blast/send-announces-batch", test_send_announces_batch);
+  g_test_add_func ("/mailshot/blast/send-dry-run", test_send_dry_run);
   return g_test_run ();
 }

@@ -614,6 +614,134 @@ test_test_keyring_errors (void)
   assert_keyring_has ("cli-kr", "127.0.0.1", "kr-user", "Pw-Canary-0009");
 }
 
+/* ms_account_load_config: the snapshot with its password, the one way every
+ * front end gets it, sync and async alike; and the account's pacer limits. */
+typedef struct {
+  GMainLoop    *loop;
+  MsSmtpConfig *config;
+  GError       *error;
+} LoadRun;
+
+static void
+load_config_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  LoadRun *run = user_data;
+
+  run->config = ms_account_load_config_finish (MS_ACCOUNT (source), result, &run->error);
+  g_main_loop_quit (run->loop);
+}
+
+static MsSmtpConfig *
+load_config_async (MsAccount  *account,
+                   GError    **error)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  LoadRun run = { loop, NULL, NULL };
+
+  ms_account_load_config_async (account, NULL, load_config_done, &run);
+  g_main_loop_run (loop);
+  if (run.error != NULL)
+    g_propagate_error (error, run.error);
+  return run.config;
+}
+
+static void
+assert_load_fails (MsAccount  *account,
+                   int         code,
+                   const char *message_part)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) async_error = NULL;
+  g_autoptr(MsSmtpConfig) config = ms_account_load_config_sync (account, NULL, &error);
+  g_autoptr(MsSmtpConfig) async_config = load_config_async (account, &async_error);
+
+  g_assert_null (config);
+  g_assert_error (error, MS_ERROR, code);
+  assert_contains (error->message, message_part);
+  g_assert_null (async_config);
+  g_assert_error (async_error, MS_ERROR, code);
+  g_assert_cmpstr (async_error->message, ==, error->message);
+}
+
+static void
+test_account_load_config (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsAccount) account = ms_account_new ("cli-load", &error);
+  MsPacerLimits limits;
+
+  g_assert_no_error (error);
+  assert_load_fails (account, MS_ERROR_NOT_CONFIGURED, "has no SMTP server or e-mail address");
+
+  g_assert_true (ms_account_set_from_string (account, "smtp-server", "127.0.0.1", NULL));
+  g_assert_true (ms_account_set_from_string (account, "email-address", "load@example.org", NULL));
+  g_assert_true (ms_account_set_from_string (account, "user-id", "load-user", NULL));
+  g_assert_true (ms_account_set_from_string (account, "needs-authentication", "true", NULL));
+  assert_load_fails (account, MS_ERROR_NO_PASSWORD, "No password is stored for account “cli-load”");
+
+  g_assert_true (ms_secret_store_sync ("cli-load", "127.0.0.1", "load-user", "Pw-Canary-0010", NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(MsSmtpConfig) config = i == 0 ? ms_account_load_config_sync (account, NULL, &error)
+                                              : load_config_async (account, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (config);
+      g_assert_cmpstr (config->server, ==, "127.0.0.1");
+      g_assert_cmpstr (config->user, ==, "load-user");
+      g_assert_cmpstr (config->from_address, ==, "load@example.org");
+      g_assert_true (config->needs_auth);
+      g_assert_cmpstr (config->password, ==, "Pw-Canary-0010");
+    }
+
+  set_keyring_locked (TRUE);
+  assert_load_fails (account, MS_ERROR_KEYRING_LOCKED, "The keyring is locked");
+  set_keyring_locked (FALSE);
+
+  /* Without authentication the keyring is not asked at all. */
+  g_assert_true (ms_account_set_from_string (account, "needs-authentication", "false", NULL));
+  set_keyring_locked (TRUE);
+  {
+    g_autoptr(MsSmtpConfig) config = load_config_async (account, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (config);
+    g_assert_null (config->password);
+  }
+  set_keyring_locked (FALSE);
+
+  /* The pacer's limits: negative or zero connections mean one. */
+  g_assert_true (ms_account_set_from_string (account, "max-per-minute", "30", NULL));
+  g_assert_true (ms_account_set_from_string (account, "max-per-hour", "0", NULL));
+  g_assert_true (ms_account_set_from_string (account, "max-per-day", "500", NULL));
+  g_assert_true (ms_account_set_from_string (account, "max-connections", "3", NULL));
+  ms_account_set_rate_limited_until (account, 2000000000);
+  ms_account_get_pacer_limits (account, &limits);
+  g_assert_cmpuint (limits.per_minute, ==, 30);
+  g_assert_cmpuint (limits.per_hour, ==, 0);
+  g_assert_cmpuint (limits.per_day, ==, 500);
+  g_assert_cmpuint (limits.connections, ==, 3);
+  g_assert_cmpint (limits.rate_limited_until, ==, 2000000000);
+  ms_account_set_rate_limited_until (account, 0);
+  g_settings_sync ();
+}
+
+/* --version prints the version on standard output and exits 0. */
+static void
+test_version (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *expected = g_strdup_printf ("mailshot-cli %s\n", PACKAGE_VERSION);
+
+  g_assert_cmpint (run (NULL, &out, &err, "--version", NULL), ==, 0);
+  g_assert_cmpstr (out, ==, expected);
+  g_assert_cmpstr (err, ==, "");
+}
+
 /* Runs last: nothing the CLI printed, and nothing in the settings file,
  * holds a password or its base64. */
 static void
@@ -895,6 +1023,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/password/tty", test_password_tty);
   g_test_add_func ("/mailshot/cli/test/check-settings-hints", test_check_settings_hints);
   g_test_add_func ("/mailshot/cli/test/keyring-errors", test_test_keyring_errors);
+  g_test_add_func ("/mailshot/cli/account/load-config", test_account_load_config);
+  g_test_add_func ("/mailshot/cli/version", test_version);
   g_test_add_func ("/mailshot/cli/leak/no-password", test_no_password_leak);
   g_test_add_func ("/mailshot/cli/journal/full-disk", test_journal_full_disk);
   g_test_add_func ("/mailshot/cli/journal/full-disk/subprocess", test_journal_full_disk_subprocess);

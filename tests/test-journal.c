@@ -1104,6 +1104,108 @@ test_user_actions (void)
   g_assert_null (info->pause_reason);
 }
 
+/* The batch-level rules and "Mark as sent", the same for every front end;
+ * BATCH:LINE finds the row a line of the user's file became. */
+static void
+test_batch_rules (void)
+{
+  g_autofree char *path = tmp_db ("rules");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  gint64 batch = make_batch (journal, 4);   /* lines 2 to 5 */
+  gint64 id[4];
+
+  rows = ms_journal_claim (journal, batch, 4, 1000, &error);
+  g_assert_cmpuint (rows->len, ==, 4);
+  for (guint i = 0; i < 4; i++)
+    id[i] = ((MsJournalRow *) rows->pdata[i])->id;
+
+  /* BATCH:LINE */
+  g_assert_cmpint (ms_journal_find_row (journal, batch, 2, &error), ==, id[0]);
+  g_assert_cmpint (ms_journal_find_row (journal, batch, 5, &error), ==, id[3]);
+  g_assert_no_error (error);
+  g_assert_cmpint (ms_journal_find_row (journal, batch, 1, &error), ==, 0);   /* the header */
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "line 1"));
+  g_clear_error (&error);
+  g_assert_cmpint (ms_journal_find_row (journal, 999, 2, &error), ==, 0);
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* 0 sent, 1 failed, 2 uncertain (interrupted at 1234), 3 still sending. */
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = id[0], .state = MS_STATE_SENT, .reply_code = 250 },
+      { .row_id = id[1], .state = MS_STATE_FAILED, .reply_code = 550 },
+    };
+    g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET state = 5, updated_at = 1234, "
+                                            "advice = 'It may have been delivered.' WHERE id = %" G_GINT64_FORMAT,
+                                            id[2]);
+
+    g_assert_true (ms_journal_record (journal, outcomes, G_N_ELEMENTS (outcomes), &error));
+    raw_exec (path, sql);
+  }
+
+  g_assert_true (ms_journal_mark_sent (journal, id[2], &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(MsJournalRow) row = find_row (journal, batch, id[2]);
+
+    g_assert_cmpint (row->state, ==, MS_STATE_SENT);
+    g_assert_cmpint (row->sent_at, ==, 1234);
+    g_assert_null (row->advice);
+  }
+  /* Only an uncertain row: sent, failed and sending ones are refused. */
+  g_assert_false (ms_journal_mark_sent (journal, id[2], &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "sent already"));
+  g_clear_error (&error);
+  g_assert_false (ms_journal_mark_sent (journal, id[1], &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "Failed"));
+  g_assert_nonnull (strstr (error->message, "r1@example.org"));
+  g_clear_error (&error);
+  g_assert_false (ms_journal_mark_sent (journal, id[3], &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_clear_error (&error);
+  g_assert_false (ms_journal_mark_sent (journal, 98765, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  {
+    g_autoptr(MsJournalRow) row = find_row (journal, batch, id[1]);
+
+    g_assert_cmpint (row->state, ==, MS_STATE_FAILED);
+  }
+
+  /* Running: both allowed. Finished: resumable (nothing to do), not cancellable. */
+  g_assert_true (ms_journal_check_can_resume (journal, batch, &error));
+  g_assert_true (ms_journal_check_can_cancel (journal, batch, &error));
+  g_assert_no_error (error);
+  g_assert_true (ms_journal_set_batch_status (journal, batch, MS_BATCH_FINISHED, NULL, &error));
+  g_assert_true (ms_journal_check_can_resume (journal, batch, &error));
+  g_assert_false (ms_journal_check_can_cancel (journal, batch, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "finished"));
+  g_clear_error (&error);
+
+  /* Cancelled: not resumable; cancelling again is harmless. */
+  g_assert_true (ms_journal_set_batch_status (journal, batch, MS_BATCH_PAUSED, NULL, &error));
+  g_assert_true (ms_journal_cancel_batch (journal, batch, &error));
+  g_assert_false (ms_journal_check_can_resume (journal, batch, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "cancelled"));
+  g_clear_error (&error);
+  g_assert_true (ms_journal_check_can_cancel (journal, batch, &error));
+
+  g_assert_false (ms_journal_check_can_resume (journal, 777, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (ms_journal_check_can_cancel (journal, 777, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+}
+
 static void
 test_list_batches (void)
 {
@@ -1549,6 +1651,7 @@ main (int    argc,
   g_test_add_func ("/mailshot/journal/lock", test_lock);
   g_test_add_func ("/mailshot/journal/user-actions", test_user_actions);
   g_test_add_func ("/mailshot/journal/list-batches", test_list_batches);
+  g_test_add_func ("/mailshot/journal/batch-rules", test_batch_rules);
   g_test_add_func ("/mailshot/journal/foreach", test_foreach);
   g_test_add_func ("/mailshot/journal/open-for-reading", test_open_for_reading);
   g_test_add_func ("/mailshot/journal/full-disk", test_full_disk);

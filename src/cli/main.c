@@ -60,8 +60,10 @@ main (int   argc,
   g_autofree char *account = NULL;
   g_autofree char *description = NULL;
   MsCliContext ctx = { 0 };
+  gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "account", 'a', 0, G_OPTION_ARG_STRING, &account, N_("The account to use (default: “default”)"), N_("NAME") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
     { NULL }
   };
 
@@ -86,6 +88,12 @@ main (int   argc,
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
+
+  if (version)
+    {
+      g_print ("mailshot-cli %s\n", PACKAGE_VERSION);
+      return MS_CLI_OK;
+    }
 
   if (argc < 2)
     {

@@ -324,17 +324,47 @@ on_run_done (GObject      *source,
   g_main_loop_quit (state->loop);
 }
 
-static int
-run_batch (MsAccount  *account,
-           MsJournal  *journal,
-           gint64      batch,
-           int         connections,
-           gboolean    no_wait)
+/* The account must have a server and an address before anything else is
+ * looked at: say which keys to set. Then the snapshot with its password. */
+static gboolean
+check_configured (MsAccount *account,
+                  int       *status)
 {
-  g_autoptr(MsSmtpConfig) config = NULL;
+  if (ms_account_is_configured (account))
+    return TRUE;
+  *status = ms_cli_fail (MS_CLI_USAGE,
+                         _("account “%s” has no SMTP server or e-mail address: set them with "
+                           "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set "
+                           "email-address ADDR”"),
+                         ms_account_get_name (account));
+  return FALSE;
+}
+
+static MsSmtpConfig *
+load_config (MsAccount *account,
+             int       *status)
+{
+  g_autoptr(GError) error = NULL;
+  MsSmtpConfig *config;
+
+  if (!check_configured (account, status))
+    return NULL;
+  config = ms_account_load_config_sync (account, NULL, &error);
+  if (config == NULL)
+    *status = ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  return config;
+}
+
+static int
+run_batch (MsAccount          *account,
+           const MsSmtpConfig *config,
+           MsJournal          *journal,
+           gint64              batch,
+           int                 connections,
+           gboolean            no_wait)
+{
   g_autoptr(MsBlast) blast = NULL;
   g_autoptr(GMainLoop) loop = NULL;
-  g_autoptr(GError) error = NULL;
   MsPacerLimits limits = { 0 };
   RunState state = { 0 };
   guint sigint_id, sigterm_id;
@@ -343,29 +373,9 @@ run_batch (MsAccount  *account,
   g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
   int status;
 
-  if (!ms_account_is_configured (account))
-    return ms_cli_fail (MS_CLI_USAGE,
-                        _("account “%s” has no SMTP server or e-mail address: set them with "
-                          "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set email-address ADDR”"),
-                        ms_account_get_name (account));
-
-  config = ms_account_make_smtp_config (account, NULL);
-  if (config->needs_auth)
-    {
-      char *password = ms_secret_lookup_sync (ms_account_get_name (account), config->server,
-                                              config->user, NULL, &error);
-
-      if (password == NULL)
-        return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
-      config->password = g_strdup (password);
-      ms_secret_free (password);
-    }
-
-  limits.per_minute = MAX (ms_account_get_max_per_minute (account), 0);
-  limits.per_hour = MAX (ms_account_get_max_per_hour (account), 0);
-  limits.per_day = MAX (ms_account_get_max_per_day (account), 0);
-  limits.connections = connections > 0 ? connections : MAX (ms_account_get_max_connections (account), 1);
-  limits.rate_limited_until = ms_account_get_rate_limited_until (account);
+  ms_account_get_pacer_limits (account, &limits);
+  if (connections > 0)
+    limits.connections = connections;
 
   /* Per message the job allocates and frees a few KB: keep glibc from
    * giving memory back (a brk syscall) and taking it again every time. */
@@ -496,6 +506,47 @@ read_text_arg (const char  *option,
   return contents;
 }
 
+/* --dry-run: the count and one merged message on standard output; nothing
+ * is stored, nothing is sent. */
+static int
+dry_run (MsBatchSpec *spec,
+         const char  *recipients,
+         const char  *email_column,
+         int          row)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(GString) text = NULL;
+  g_autofree char *row_text = g_strdup_printf ("%d", row);
+  MsImportSummary summary = { 0 };
+  const char *data;
+  gsize len;
+  guint line = 0;
+
+  message = ms_import_dry_run (spec, recipients, email_column, (guint) row, &line, &summary, &error);
+  if (message == NULL)
+    return ms_cli_fail (error->domain == MS_ERROR && error->code == MS_ERROR_JOURNAL ? MS_CLI_FAILED
+                        : MS_CLI_USAGE, "%s", error->message);
+
+  g_print ("%s\n", _("Dry run: nothing was sent or stored."));
+  g_print (_("Recipients: %u\n"), summary.imported);
+  if (summary.left_out > 0)
+    g_print (_("Left out: %u (the rows “blast send” would list)\n"), summary.left_out);
+  if (summary.duplicates > 0)
+    g_print (_("Duplicates, sent once: %u\n"), summary.duplicates);
+  /* Translators: "Row 1, line 2 of members.csv:", then the merged message. */
+  g_print (_("Row %s, line %u of %s:\n\n"), row_text, line, recipients);
+
+  /* The message goes out with CRLF; a person reads it with plain newlines. */
+  data = g_bytes_get_data (message, &len);
+  text = g_string_new_len (data, len);
+  g_string_replace (text, "\r\n", "\n", 0);
+  fwrite (text->str, 1, text->len, stdout);
+  if (text->len > 0 && text->str[text->len - 1] != '\n')
+    g_print ("\n");
+  return MS_CLI_OK;
+}
+
 static int
 blast_send (const MsCliContext *ctx,
             int                 argc,
@@ -511,12 +562,15 @@ blast_send (const MsCliContext *ctx,
   g_autofree char *unsubscribe = NULL;
   g_autofree char *from_name = NULL;
   g_autoptr(MsAccount) account = NULL;
+  g_autoptr(MsSmtpConfig) config = NULL;
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchSpec) spec = NULL;
   g_autofree char *summary_text = NULL;
-  MsBlastImportSummary summary = { 0 };
+  MsImportSummary summary = { 0 };
   ImportPrint print = { 0 };
   gboolean no_wait = FALSE;
+  gboolean dry = FALSE;
+  int row = 0;
   int connections = 0;
   int status = MS_CLI_OK;
   gint64 batch;
@@ -531,6 +585,8 @@ blast_send (const MsCliContext *ctx,
     { "unsubscribe", 0, 0, G_OPTION_ARG_STRING, &unsubscribe, N_("A List-Unsubscribe address (mailto: or https:)"), N_("URI") },
     { "from-name", 0, 0, G_OPTION_ARG_STRING, &from_name, N_("The sender’s display name (default: the account’s)"), N_("NAME") },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, N_("Do not wait for deferred messages: pause, and let “resume” send them later"), NULL },
+    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry, N_("Send nothing, store nothing: print the recipient count and one merged message"), NULL },
+    { "row", 0, 0, G_OPTION_ARG_INT, &row, N_("With --dry-run, the row of the list to merge (1 = the first after the header)"), N_("N") },
     { NULL }
   };
 
@@ -551,6 +607,7 @@ blast_send (const MsCliContext *ctx,
                         "  mailshot-cli blast send -r members.csv -s \"Spring news\" -t news.txt --html news.html \\\n"
                         "      --attach programme.pdf --connections 4\n"
                         "  mailshot-cli --account office blast send -r staff.csv -s \"Closed on Friday\" -t note.txt\n"
+                        "  mailshot-cli blast send -r members.csv -s \"News for {{name}}\" -t news.txt --dry-run --row 3\n"
                         "\n"
                         "Exit status: 0 every recipient was dealt with (see “mailshot-cli blast report ID”), "
                         "1 the batch paused, was cancelled or failed (the reason is on standard error), "
@@ -569,15 +626,21 @@ blast_send (const MsCliContext *ctx,
     return ms_cli_fail (MS_CLI_USAGE, _("blast send: --connections must be a whole number from 1 to 64"));
   if (unsubscribe != NULL && !g_str_has_prefix (unsubscribe, "mailto:") && !g_str_has_prefix (unsubscribe, "https:"))
     return ms_cli_fail (MS_CLI_USAGE, _("blast send: --unsubscribe must be a mailto: or https: address"));
+  if (row != 0 && !dry)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --row goes with --dry-run"));
+  if (dry && row == 0)
+    row = 1;
+  if (row < 0)
+    return ms_cli_fail (MS_CLI_USAGE, _("blast send: --row must be a whole number from 1 (the first row after the header)"));
 
   account = ms_account_new (ctx->account, &error);
   if (account == NULL)
     return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
-  if (!ms_account_is_configured (account))
-    return ms_cli_fail (MS_CLI_USAGE,
-                        _("account “%s” has no SMTP server or e-mail address: set them with "
-                          "“mailshot-cli config set smtp-server HOST” and “mailshot-cli config set email-address ADDR”"),
-                        ms_account_get_name (account));
+  /* The password is looked up before anything is read or imported: a batch
+   * that can never be sent would only clutter the list. A dry run sends
+   * nothing: it needs no password. */
+  if (dry ? !check_configured (account, &status) : (config = load_config (account, &status)) == NULL)
+    return status;
 
   spec = g_new0 (MsBatchSpec, 1);
   spec->account = g_strdup (ms_account_get_name (account));
@@ -607,29 +670,21 @@ blast_send (const MsCliContext *ctx,
         }
     }
 
-  /* The password is checked before anything is imported: a batch that can
-   * never be sent would only clutter the list. */
-  if (ms_account_get_needs_authentication (account))
-    {
-      char *password = ms_secret_lookup_sync (ms_account_get_name (account), ms_account_get_smtp_server (account),
-                                              ms_account_get_user_id (account), NULL, &error);
-      if (password == NULL)
-        return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
-      ms_secret_free (password);
-    }
+  if (dry)
+    return dry_run (spec, recipients, email_column, row);
 
   journal = open_journal (&status);
   if (journal == NULL)
     return status;
 
   print.source = recipients;
-  batch = ms_blast_import (journal, spec, recipients, email_column, on_bad_row, on_duplicate, &print,
+  batch = ms_import_csv (journal, spec, recipients, email_column, on_bad_row, on_duplicate, &print,
                            &summary, &error);
   if (batch <= 0)
     {
       if (summary.left_out > 0 || summary.duplicates > 0)
         {
-          summary_text = ms_blast_import_summary_to_string (&summary);
+          summary_text = ms_import_summary_to_string (&summary);
           g_printerr ("%s\n", summary_text);
         }
       return ms_cli_fail (error->domain == MS_ERROR && error->code == MS_ERROR_JOURNAL ? MS_CLI_FAILED
@@ -638,10 +693,16 @@ blast_send (const MsCliContext *ctx,
 
   g_print ("%" G_GINT64_FORMAT "\n", batch);
   fflush (stdout);
-  summary_text = ms_blast_import_summary_to_string (&summary);
+  {
+    g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+
+    /* Standard output holds the bare ID for scripts; a person reads this. */
+    g_printerr (_("Batch %s created.\n"), id);
+  }
+  summary_text = ms_import_summary_to_string (&summary);
   g_printerr ("%s\n", summary_text);
 
-  return run_batch (account, journal, batch, connections, no_wait);
+  return run_batch (account, config, journal, batch, connections, no_wait);
 }
 
 /* ------------------------------------------------------------------ the rest */
@@ -743,6 +804,7 @@ blast_resume (const MsCliContext *ctx,
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchInfo) info = NULL;
   g_autoptr(MsAccount) account = NULL;
+  g_autoptr(MsSmtpConfig) config = NULL;
   g_autofree char *id = NULL;
   gboolean no_wait = FALSE;
   int connections = 0;
@@ -779,8 +841,8 @@ blast_resume (const MsCliContext *ctx,
   if (info == NULL)
     return status;
   id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
-  if (info->status == MS_BATCH_CANCELLED)
-    return ms_cli_fail (MS_CLI_FAILED, _("batch %s was cancelled; it cannot be resumed"), id);
+  if (!ms_journal_check_can_resume (journal, info->id, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "blast resume: %s", error->message);
   if (info->counts[MS_STATE_UNCERTAIN] > 0)
     g_printerr (_("%u messages are uncertain and are not sent again; see “mailshot-cli pending --state uncertain "
                   "--batch %s” and retry them with “mailshot-cli pending --retry ROW”.\n"),
@@ -790,7 +852,10 @@ blast_resume (const MsCliContext *ctx,
   account = ms_account_new (info->account != NULL && *info->account ? info->account : ctx->account, &error);
   if (account == NULL)
     return ms_cli_fail (MS_CLI_USAGE, "%s", error->message);
-  return run_batch (account, journal, info->id, connections, no_wait);
+  config = load_config (account, &status);
+  if (config == NULL)
+    return status;
+  return run_batch (account, config, journal, info->id, connections, no_wait);
 }
 
 static int
@@ -823,11 +888,8 @@ blast_cancel (int    argc,
   if (info == NULL)
     return status;
   id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
-  /* A finished batch has nothing left to stop; calling it cancelled would
-   * hide that every recipient was dealt with. */
-  if (info->status == MS_BATCH_FINISHED)
-    return ms_cli_fail (MS_CLI_FAILED, _("batch %s has finished: nothing is left to cancel (see “mailshot-cli "
-                                         "blast report %s”)"), id, id);
+  if (!ms_journal_check_can_cancel (journal, info->id, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "blast cancel: %s", error->message);
   if (info->status == MS_BATCH_CANCELLED)
     {
       g_print (_("Batch %s was cancelled already.\n"), id);

@@ -168,8 +168,7 @@ ms_cli_test (const MsCliContext  *ctx,
   if (to != NULL && !ms_recipients_address_is_valid (to))
     return ms_cli_fail (MS_CLI_USAGE, _("--to: “%s” is not a valid e-mail address"), to);
 
-  config = ms_account_make_smtp_config (account, NULL);
-  if (config->needs_auth && (config->user == NULL || *config->user == '\0'))
+  if (ms_account_get_needs_authentication (account) && *ms_account_get_user_id (account) == '\0')
     return ms_cli_fail (MS_CLI_USAGE,
                         _("account “%s” needs authentication but has no user-id: set it with "
                           "“mailshot-cli config set user-id NAME”, or turn authentication off with "
@@ -178,10 +177,11 @@ ms_cli_test (const MsCliContext  *ctx,
 
   /* Hints come from the settings alone: they show before anything is
    * looked up or sent, so a wrong port for Gmail is pointed out at once. */
-  hints = ms_provider_get_hints (config->server, config->port, config->use_smtps);
+  hints = ms_provider_get_hints (ms_account_get_smtp_server (account), ms_account_get_smtp_port (account),
+                                 ms_account_get_use_smtps (account));
   if (check_only)
     {
-      g_auto(GStrv) pacing = ms_provider_check_pacing (config->server,
+      g_auto(GStrv) pacing = ms_provider_check_pacing (ms_account_get_smtp_server (account),
                                                        ms_account_get_max_per_minute (account),
                                                        ms_account_get_max_per_hour (account),
                                                        ms_account_get_max_per_day (account),
@@ -202,23 +202,16 @@ ms_cli_test (const MsCliContext  *ctx,
       print_keys_named (ctx, all, FALSE, FALSE);
     }
 
-  if (config->needs_auth)
-    {
-      g_autoptr(GError) secret_error = NULL;
-      char *password = ms_secret_lookup_sync (ms_account_get_name (account), config->server,
-                                              config->user, NULL, &secret_error);
-
-      if (password == NULL && g_error_matches (secret_error, MS_ERROR, MS_ERROR_NO_PASSWORD) &&
-          strcmp (ctx->account, MS_ACCOUNT_DEFAULT) != 0)
-        return ms_cli_fail (MS_CLI_FAILED,
-                            _("No password is stored for account “%s” (user “%s” on %s): "
-                              "run “mailshot-cli --account %s password set”."),
-                            ctx->account, config->user, config->server, ctx->account);
-      if (password == NULL)
-        return ms_cli_fail (MS_CLI_FAILED, "%s", secret_error->message);
-      config->password = g_strdup (password);
-      ms_secret_free (password);
-    }
+  config = ms_account_load_config_sync (account, NULL, &error);
+  if (config == NULL && g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD) &&
+      strcmp (ctx->account, MS_ACCOUNT_DEFAULT) != 0)
+    return ms_cli_fail (MS_CLI_FAILED,
+                        _("No password is stored for account “%s” (user “%s” on %s): "
+                          "run “mailshot-cli --account %s password set”."),
+                        ctx->account, ms_account_get_user_id (account), ms_account_get_smtp_server (account),
+                        ctx->account);
+  if (config == NULL)
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
 
   if (check_only)
     {
@@ -259,7 +252,7 @@ ms_cli_test (const MsCliContext  *ctx,
 
   /* What the server told us is worth keeping for the next session. */
   reply = ms_probe_get_reply (probe);
-  ms_account_note_session (account, ms_probe_get_starttls_offered (probe), reply);
+  ms_account_note_test (account, probe);
 
   if (transcript)
     {
@@ -284,21 +277,14 @@ ms_cli_test (const MsCliContext  *ctx,
     }
 
   {
-    MsProbeStep failed = ms_probe_get_failed_step (probe);
+    g_autoptr(MsProbeFailure) failure = ms_probe_get_failure (probe, run.error);
 
-    if (failed < MS_PROBE_N_STEPS)
-      g_printerr (_("Failed at step: %s\n"), ms_probe_step_get_label (failed));
-    if (reply != NULL && reply->code > 0)
-      g_printerr (_("Server reply: %d %s%s%s\n"), reply->code,
-                  reply->enhanced != NULL ? reply->enhanced : "",
-                  reply->enhanced != NULL ? " " : "",
-                  reply->text != NULL ? reply->text : "");
-    else if (reply != NULL && (reply->transport == MS_TRANSPORT_NO_GREETING ||
-                               reply->transport == MS_TRANSPORT_RESPONSE_TIMEOUT ||
-                               reply->transport == MS_TRANSPORT_CONNECT_TIMEOUT))
-      g_printerr (_("Detail: no answer from the server within %d seconds (timeout)\n"), config->timeout);
-    else if (reply != NULL && reply->text != NULL && *reply->text != '\0')
-      g_printerr (_("Detail: %s\n"), reply->text);
+    if (failure->step_label != NULL)
+      g_printerr (_("Failed at step: %s\n"), failure->step_label);
+    if (failure->reply != NULL)
+      g_printerr ("%s\n", failure->reply);
+    else if (failure->detail != NULL)
+      g_printerr (_("Detail: %s\n"), failure->detail);
     if (reply != NULL && reply->klass == MS_REPLY_CLASS_RATE_LIMITED && reply->until > 0)
       {
         g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (reply->until);
@@ -307,15 +293,12 @@ ms_cli_test (const MsCliContext  *ctx,
         g_printerr (_("The account now waits until %s (rate-limited-until): e-blasts send nothing "
                       "before then; “mailshot-cli config reset rate-limited-until” clears it.\n"), text);
       }
-    if (reply != NULL && reply->advice != NULL)
+    if (failure->advice != NULL)
       {
-        g_printerr (_("What to change: %s\n"), reply->advice);
-        print_keys_named (ctx, reply->advice, reply->klass == MS_REPLY_CLASS_AUTH_FAILED, TRUE);
-      }
-    else if (run.error != NULL)
-      {
-        g_printerr (_("What to change: %s\n"), run.error->message);
-        print_keys_named (ctx, run.error->message, FALSE, TRUE);
+        g_printerr (_("What to change: %s\n"), failure->advice);
+        print_keys_named (ctx, failure->advice,
+                          reply != NULL && reply->advice != NULL && reply->klass == MS_REPLY_CLASS_AUTH_FAILED,
+                          TRUE);
       }
   }
   g_clear_error (&run.error);

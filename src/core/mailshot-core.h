@@ -2,10 +2,12 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "ms-core.h"
 #include "ms-error.h"
 #include "ms-core-enums.h"
 #include "ms-account.h"
 #include "ms-blast.h"
+#include "ms-import.h"
 #include "ms-journal.h"
 #include "ms-message.h"
 #include "ms-pacer.h"
@@ -17,6 +19,3 @@
 #include "ms-smtp.h"
 #include "ms-template.h"
 #include "ms-transcript.h"
-
-/* Call once in main(), before any thread: curl_global_init, GMime init, gettext. */
-void ms_core_init (void);

@@ -8,10 +8,10 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-#include "mailshot-core.h"
 #include "ms-account.h"
 #include "ms-core-enums.h"
 #include "ms-error.h"
+#include "ms-secret.h"
 
 /* How a key's text is checked; the rule's wording lives in check_value(). */
 typedef enum {
@@ -776,7 +776,6 @@ gmime_reads_one_mailbox (const char *text)
   InternetAddressList *list;
   gboolean ok = FALSE;
 
-  ms_core_init ();   /* GMime's parser options come from g_mime_init() */
   list = internet_address_list_parse (NULL, text);
   if (list == NULL)
     return FALSE;
@@ -1360,4 +1359,161 @@ ms_account_check_backend (GError **error)
         }
     }
   return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The snapshot with its password, and the account's limits           */
+
+static gboolean
+check_configured (MsAccount  *self,
+                  GError    **error)
+{
+  if (ms_account_is_configured (self))
+    return TRUE;
+  g_set_error (error, MS_ERROR, MS_ERROR_NOT_CONFIGURED,
+               _("The account “%s” has no SMTP server or e-mail address: enter both in the account "
+                 "settings."), self->name);
+  return FALSE;
+}
+
+static void
+load_config_looked_up (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  MsSmtpConfig *config = g_task_get_task_data (task);
+  char *password = ms_secret_lookup_finish (result, &error);
+
+  if (password == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  config->password = g_strdup (password);
+  ms_secret_free (password);
+  g_task_return_pointer (task, ms_smtp_config_copy (config), (GDestroyNotify) ms_smtp_config_free);
+}
+
+/**
+ * ms_account_load_config_async:
+ * @cancellable: (nullable): stops the keyring lookup
+ *
+ * Takes the snapshot now, in the caller's thread (the settings are read
+ * here, never later), then looks the password up when it is needed.
+ */
+void
+ms_account_load_config_async (MsAccount           *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  MsSmtpConfig *config;
+
+  g_return_if_fail (MS_IS_ACCOUNT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ms_account_load_config_async);
+  if (!check_configured (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  config = ms_account_make_smtp_config (self, NULL);
+  if (!config->needs_auth)
+    {
+      g_task_return_pointer (task, config, (GDestroyNotify) ms_smtp_config_free);
+      return;
+    }
+  g_task_set_task_data (task, config, (GDestroyNotify) ms_smtp_config_free);
+  ms_secret_lookup_async (self->name, config->server, config->user, cancellable,
+                          load_config_looked_up, g_steal_pointer (&task));
+}
+
+MsSmtpConfig *
+ms_account_load_config_finish (MsAccount     *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == ms_account_load_config_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * ms_account_load_config_sync:
+ *
+ * Like ms_account_load_config_async(), blocking.
+ *
+ * Returns: (transfer full): the snapshot, or %NULL with @error set
+ */
+MsSmtpConfig *
+ms_account_load_config_sync (MsAccount     *self,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  g_autoptr(MsSmtpConfig) config = NULL;
+  char *password;
+
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_configured (self, error))
+    return NULL;
+  config = ms_account_make_smtp_config (self, NULL);
+  if (!config->needs_auth)
+    return g_steal_pointer (&config);
+  password = ms_secret_lookup_sync (self->name, config->server, config->user, cancellable, error);
+  if (password == NULL)
+    return NULL;
+  config->password = g_strdup (password);
+  ms_secret_free (password);
+  return g_steal_pointer (&config);
+}
+
+/**
+ * ms_account_get_pacer_limits:
+ * @out: (out caller-allocates): the limits
+ *
+ * A negative limit (a hand-edited key) counts as none, and there is always
+ * at least one connection.
+ */
+void
+ms_account_get_pacer_limits (MsAccount     *self,
+                             MsPacerLimits *out)
+{
+  g_return_if_fail (MS_IS_ACCOUNT (self));
+  g_return_if_fail (out != NULL);
+
+  memset (out, 0, sizeof *out);
+  out->per_minute = MAX (self->max_per_minute, 0);
+  out->per_hour = MAX (self->max_per_hour, 0);
+  out->per_day = MAX (self->max_per_day, 0);
+  out->connections = MAX (self->max_connections, 1);
+  out->rate_limited_until = self->rate_limited_until;
+}
+
+/**
+ * ms_account_note_test:
+ * @probe: a probe that has run
+ */
+void
+ms_account_note_test (MsAccount *self,
+                      MsProbe   *probe)
+{
+  g_return_if_fail (MS_IS_ACCOUNT (self));
+  g_return_if_fail (MS_IS_PROBE (probe));
+
+  ms_account_note_session (self, ms_probe_get_starttls_offered (probe), ms_probe_get_reply (probe));
+  /* Only the accepted message proves it: a test that stopped earlier (or
+   * was cancelled) says nothing about the server's limit. */
+  if (ms_probe_get_state (probe, MS_PROBE_STEP_DATA) == MS_PROBE_STATE_PASSED &&
+      self->rate_limited_until != 0)
+    ms_account_set_rate_limited_until (self, 0);
 }

@@ -4,6 +4,8 @@
 
 #include <gio/gio.h>
 
+#include "ms-pacer.h"
+#include "ms-probe.h"
 #include "ms-reply.h"
 #include "ms-smtp.h"
 
@@ -96,5 +98,38 @@ char       **ms_account_list_keys           (void);
 /* A snapshot for a worker thread; @password may be NULL. */
 MsSmtpConfig *ms_account_make_smtp_config   (MsAccount   *self,
                                              const char  *password);
+
+/**
+ * ms_account_load_config_async:
+ *
+ * The snapshot a session needs, with the password from the keyring when the
+ * account needs authentication: the one way every front end gets it.
+ * Errors: MS_ERROR_NOT_CONFIGURED (no server or address), and ms-secret's
+ * MS_ERROR_NO_PASSWORD, MS_ERROR_KEYRING_LOCKED, MS_ERROR_KEYRING_UNAVAILABLE,
+ * each with a sentence that says what to do; G_IO_ERROR_CANCELLED.
+ */
+void          ms_account_load_config_async  (MsAccount            *self,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data);
+/* Returns: (transfer full): the snapshot; ms_smtp_config_free() wipes the password. */
+MsSmtpConfig *ms_account_load_config_finish (MsAccount            *self,
+                                             GAsyncResult         *result,
+                                             GError              **error);
+/* Blocking twin, for the command line. */
+MsSmtpConfig *ms_account_load_config_sync   (MsAccount            *self,
+                                             GCancellable         *cancellable,
+                                             GError              **error);
+
+/* The sending budgets of the account (max-per-*, max-connections, at least 1,
+ * and rate-limited-until), for ms_blast_new() and the pre-flight estimate. */
+void          ms_account_get_pacer_limits   (MsAccount            *self,
+                                             MsPacerLimits        *out);
+
+/* After a test: ms_account_note_session() with what the probe saw, and when
+ * the server accepted the test message, a rate limit is cleared: the server
+ * has just shown that it takes mail again. */
+void          ms_account_note_test          (MsAccount            *self,
+                                             MsProbe              *probe);
 
 G_END_DECLS

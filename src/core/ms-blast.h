@@ -14,7 +14,6 @@
 
 #include "ms-journal.h"
 #include "ms-pacer.h"
-#include "ms-recipients.h"
 #include "ms-reply.h"
 #include "ms-smtp.h"
 
@@ -81,45 +80,5 @@ gint64    ms_blast_get_batch    (MsBlast *self);
  * until they are due. FALSE: the run ends then, with the batch PAUSED and a
  * pause reason saying when they are due (resume sends them). */
 void      ms_blast_set_wait_for_deferred (MsBlast *self, gboolean wait);
-
-/* ---- Import: a CSV into a new batch (shared by the CLI and the GUI) ---- */
-
-typedef struct {
-  guint  imported;           /* rows added to the batch */
-  guint  duplicates;         /* addresses seen before (sent once) */
-  guint  left_out;           /* bad rows, by problem below */
-  guint  bad_address, empty_address, field_count, bad_utf8;
-} MsBlastImportSummary;
-
-/* Called for each row left out: its line, the problem, the address as
- * written (NULL when the row has none to trust: wrong field count, bad
- * UTF-8), and a translated detail or NULL: "expected 3 fields, got 2". */
-typedef void (*MsBlastBadRowFunc) (guint line, MsRecipientProblem problem, const char *address,
-                                   const char *detail, gpointer user_data);
-typedef void (*MsBlastDuplicateFunc) (guint line, const char *address, gpointer user_data);
-
-/**
- * ms_blast_import:
- * @spec: the batch to create; fields and email_index are filled in from the
- *   CSV header, so leave them unset
- *
- * Reads @csv_path with MsRecipients, checks the templates and attachments
- * against its columns before anything is stored (a missing field is an
- * MS_ERROR_INVALID_INPUT naming the field and where it was used), then adds
- * every usable row to a new batch in one transaction. Blocking.
- *
- * Returns: the new batch ID, 0 on error (nothing stored then).
- */
-gint64    ms_blast_import       (MsJournal             *journal,
-                                 MsBatchSpec           *spec,
-                                 const char            *csv_path,
-                                 const char            *email_column,
-                                 MsBlastBadRowFunc      bad_row_func,
-                                 MsBlastDuplicateFunc   duplicate_func,
-                                 gpointer               user_data,
-                                 MsBlastImportSummary  *summary,
-                                 GError               **error);
-/* "Imported 5 recipients; left out 3: 2 invalid address, 1 wrong field count; 1 duplicate sent once" */
-char     *ms_blast_import_summary_to_string (const MsBlastImportSummary *summary);
 
 G_END_DECLS

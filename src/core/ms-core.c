@@ -6,7 +6,7 @@
 #include <glib/gi18n-lib.h>
 #include <gmime/gmime.h>
 
-#include "mailshot-core.h"
+#include "ms-core.h"
 
 void
 ms_core_init (void)

@@ -3085,6 +3085,199 @@ ms_journal_get_sent_times (MsJournal   *self,
   return g_steal_pointer (&times);
 }
 
+/* Batch-level rules and the user's other decisions ----------------------- */
+
+/**
+ * ms_journal_check_can_resume:
+ * @batch: a batch ID
+ *
+ * Whether @batch may be sent (again): every front end asks here before it
+ * runs a batch. A cancelled batch may not: the user stopped it for good. A
+ * finished one may (there is nothing left to do, and the run says so).
+ *
+ * Returns: %FALSE with %MS_ERROR_NOT_FOUND or %MS_ERROR_INVALID_VALUE and a
+ *   sentence that says what to do instead
+ */
+gboolean
+ms_journal_check_can_resume (MsJournal  *self,
+                             gint64      batch,
+                             GError    **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autofree char *id = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  info = read_info (self, batch, error);
+  if (info == NULL)
+    return FALSE;
+  if (info->status != MS_BATCH_CANCELLED)
+    return TRUE;
+  id = id_string (batch);
+  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+               _("Batch %s was cancelled, so it cannot be resumed. To send some of its messages after all, "
+                 "retry them from the pending e-mails; to send all of them, send the list again as a new batch."),
+               id);
+  return FALSE;
+}
+
+/**
+ * ms_journal_check_can_cancel:
+ * @batch: a batch ID
+ *
+ * Whether @batch may be cancelled. A finished batch may not: every
+ * recipient was dealt with, and calling it cancelled would hide that. A
+ * batch cancelled already may (it stays cancelled).
+ *
+ * Returns: %FALSE with %MS_ERROR_NOT_FOUND or %MS_ERROR_INVALID_VALUE
+ */
+gboolean
+ms_journal_check_can_cancel (MsJournal  *self,
+                             gint64      batch,
+                             GError    **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autofree char *id = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  info = read_info (self, batch, error);
+  if (info == NULL)
+    return FALSE;
+  if (info->status != MS_BATCH_FINISHED)
+    return TRUE;
+  id = id_string (batch);
+  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+               _("Batch %s has finished: every recipient was dealt with, so nothing is left to cancel. "
+                 "Its report shows what happened to each message."),
+               id);
+  return FALSE;
+}
+
+/**
+ * ms_journal_mark_sent:
+ * @row: a row ID
+ *
+ * "Mark as sent": the user knows that an `uncertain` message arrived. The
+ * row becomes `sent`, as sent when it was interrupted, and is never sent
+ * again. Only uncertain rows: any other state has a surer answer.
+ *
+ * Returns: %FALSE with %MS_ERROR_NOT_FOUND or %MS_ERROR_INVALID_VALUE
+ */
+gboolean
+ms_journal_mark_sent (MsJournal  *self,
+                      gint64      row_id,
+                      GError    **error)
+{
+  g_autoptr(MsJournalRow) row = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *id = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!txn_begin (self, error))
+    return FALSE;
+  row = get_row (self, row_id, error);
+  if (row == NULL)
+    goto failed;
+  if (row->state != MS_STATE_UNCERTAIN)
+    {
+      id = id_string (row_id);
+      if (row->state == MS_STATE_SENT || row->state == MS_STATE_SENDING)
+        refuse_row (row, error);
+      else
+        /* Translators: the second %s is a row number, the third a state such as “Failed”. */
+        g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                     _("The message to %s (row %s) is not uncertain but “%s”: only a message that may have "
+                       "been delivered can be marked as sent. Retry it or skip it instead."),
+                     row->address, id, ms_recipient_state_get_label (row->state));
+      goto failed;
+    }
+
+  /* Not a cached statement: a rare decision, not a hot path. */
+  rc = sqlite3_prepare_v2 (self->db,
+                           "UPDATE recipients SET state = 2, next_due = 0, advice = NULL,"
+                           " sent_at = CASE WHEN updated_at > 0 THEN updated_at ELSE ?2 END,"
+                           " updated_at = ?2 WHERE id = ?1 AND state = 5",
+                           -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      fail (self, rc, error);
+      goto failed;
+    }
+  sqlite3_bind_int64 (stmt, 1, row_id);
+  sqlite3_bind_int64 (stmt, 2, now_seconds ());
+  if (!run_stmt (self, stmt, error))
+    goto failed;
+  return txn_commit (self, error);
+
+failed:
+  txn_abort (self);
+  return FALSE;
+}
+
+/**
+ * ms_journal_find_row:
+ * @batch: a batch ID
+ * @line: the line of the recipient list the row came from
+ *
+ * The row that line @line of @batch's list became: the way a user names a
+ * row from their own file (BATCH:LINE).
+ *
+ * Returns: the row ID, or 0 with %MS_ERROR_NOT_FOUND (a line that was the
+ *   header, was left out or a duplicate, or does not exist) or
+ *   %MS_ERROR_JOURNAL
+ */
+gint64
+ms_journal_find_row (MsJournal  *self,
+                     gint64      batch,
+                     guint       line,
+                     GError    **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  info = read_info (self, batch, error);
+  if (info == NULL)
+    return 0;
+  rc = sqlite3_prepare_v2 (self->db, "SELECT id FROM recipients WHERE batch = ?1 AND line = ?2 ORDER BY id LIMIT 1",
+                           -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      fail (self, rc, error);
+      return 0;
+    }
+  sqlite3_bind_int64 (stmt, 1, batch);
+  sqlite3_bind_int64 (stmt, 2, line);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return sqlite3_column_int64 (stmt, 0);
+  if (rc != SQLITE_DONE)
+    {
+      fail (self, rc, error);
+      return 0;
+    }
+  {
+    g_autofree char *id = id_string (batch);
+
+    /* Translators: the first %s is a batch ID, %u a line of the CSV file. */
+    g_set_error (error, MS_ERROR, MS_ERROR_NOT_FOUND,
+                 _("Batch %s has no recipient from line %u of its list: that line is the header, was left "
+                   "out when the list was imported, or repeats an earlier address. The pending e-mails show "
+                   "each row’s batch and line."),
+                 id, line);
+  }
+  return 0;
+}
+
 /* GObject ------------------------------------------------------------------- */
 
 static void

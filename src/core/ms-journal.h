@@ -174,6 +174,15 @@ gboolean     ms_journal_foreach_row     (MsJournal *self, gint64 batch, const Ms
                                          guint n_states, MsJournalRowFunc func, gpointer user_data,
                                          GError **error);
 
+/* Batch-level rules, the same for every front end: a cancelled batch cannot
+ * be resumed, a finished one cannot be cancelled. The errors say what to do. */
+gboolean     ms_journal_check_can_resume (MsJournal *self, gint64 batch, GError **error);
+gboolean     ms_journal_check_can_cancel (MsJournal *self, gint64 batch, GError **error);
+/* "Mark as sent": an `uncertain` row the user knows arrived -> sent. Other states are refused. */
+gboolean     ms_journal_mark_sent       (MsJournal *self, gint64 row, GError **error);
+/* The row made from line @line of @batch's CSV (BATCH:LINE); 0 and MS_ERROR_NOT_FOUND when none. */
+gint64       ms_journal_find_row        (MsJournal *self, gint64 batch, guint line, GError **error);
+
 /* A process that runs a batch holds its lock, so that two processes never send
  * the same batch and recovery never touches a live batch. */
 gboolean     ms_journal_lock_batch      (MsJournal *self, gint64 batch, GError **error);

@@ -953,3 +953,76 @@ ms_probe_get_starttls_offered (MsProbe *self)
   g_return_val_if_fail (MS_IS_PROBE (self), FALSE);
   return self->starttls_offered;
 }
+
+/* ------------------------------------------------------------------ */
+/* How a failed test is told, the same in every front end             */
+
+/**
+ * ms_probe_get_failure:
+ * @error: (nullable): what ms_probe_run_finish() set; its message is the
+ *   advice when the reply has none
+ *
+ * Phrases a failed run: the step, what the server said (or, when it said
+ * nothing, why), and what to change.
+ *
+ * Returns: (transfer full): the wording; free with ms_probe_failure_free()
+ */
+MsProbeFailure *
+ms_probe_get_failure (MsProbe      *self,
+                      const GError *error)
+{
+  MsProbeFailure *failure;
+  const MsReply *reply;
+
+  g_return_val_if_fail (MS_IS_PROBE (self), NULL);
+
+  failure = g_new0 (MsProbeFailure, 1);
+  failure->step = self->failed_step;
+  if (self->failed_step < MS_PROBE_N_STEPS)
+    failure->step_label = ms_probe_step_get_label (self->failed_step);
+
+  reply = self->reply;
+  if (reply != NULL && reply->code > 0)
+    {
+      g_autoptr(GString) s = g_string_new (NULL);
+
+      g_string_append_printf (s, "%d ", reply->code);
+      if (reply->enhanced != NULL)
+        g_string_append_printf (s, "%s ", reply->enhanced);
+      if (reply->text != NULL)
+        g_string_append (s, reply->text);
+      g_strstrip (s->str);
+      /* Translators: %s is what the server answered, e.g. "535 5.7.8 Authentication credentials invalid". */
+      failure->reply = g_strdup_printf (_("Server reply: %s"), s->str);
+    }
+  else if (reply != NULL && (reply->transport == MS_TRANSPORT_NO_GREETING ||
+                             reply->transport == MS_TRANSPORT_RESPONSE_TIMEOUT ||
+                             reply->transport == MS_TRANSPORT_CONNECT_TIMEOUT))
+    {
+      int timeout = self->config->timeout;
+
+      failure->detail = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                      "No answer from the server within %d second",
+                                                      "No answer from the server within %d seconds", timeout),
+                                         timeout);
+    }
+  else if (reply != NULL && reply->text != NULL && *reply->text != '\0')
+    failure->detail = g_strdup (reply->text);
+
+  if (reply != NULL && reply->advice != NULL)
+    failure->advice = g_strdup (reply->advice);
+  else if (error != NULL)
+    failure->advice = g_strdup (error->message);
+  return failure;
+}
+
+void
+ms_probe_failure_free (MsProbeFailure *failure)
+{
+  if (failure == NULL)
+    return;
+  g_free (failure->reply);
+  g_free (failure->detail);
+  g_free (failure->advice);
+  g_free (failure);
+}

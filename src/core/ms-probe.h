@@ -57,4 +57,27 @@ MsTranscript *ms_probe_get_transcript     (MsProbe *self);   /* redacted */
 const char * const *ms_probe_get_capabilities (MsProbe *self);
 gboolean      ms_probe_get_starttls_offered (MsProbe *self);
 
+/**
+ * MsProbeFailure:
+ * @step: the failed step, %MS_PROBE_N_STEPS when none failed (e.g. refused before it ran)
+ * @step_label: (nullable): its translated label ("Authenticate")
+ * @reply: (nullable): "Server reply: 535 5.7.8 …", translated; %NULL when the server said nothing
+ * @detail: (nullable): when there was no reply, why: "No answer from the server within 30 seconds",
+ *   or what the connection reported
+ * @advice: (nullable): what to change, in one sentence
+ *
+ * A failed test in words, the same for the test dialog and `mailshot-cli test`.
+ */
+typedef struct {
+  MsProbeStep  step;
+  const char  *step_label;
+  char        *reply;
+  char        *detail;
+  char        *advice;
+} MsProbeFailure;
+
+MsProbeFailure *ms_probe_get_failure    (MsProbe *self, const GError *error);
+void            ms_probe_failure_free   (MsProbeFailure *failure);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsProbeFailure, ms_probe_failure_free)
+
 G_END_DECLS

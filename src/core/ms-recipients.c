@@ -936,3 +936,48 @@ ms_recipients_address_key (const char *address)
       return g_utf8_strdown (address, -1);
   return g_ascii_strdown (address, -1);
 }
+
+/**
+ * ms_recipients_read_header:
+ * @stream: the CSV bytes
+ * @name: how to call the list in messages
+ * @email_index: (out): the address column found by name, or -1 when no
+ *   column is recognised as the address
+ *
+ * The header alone, for a caller that lets the user pick the address column
+ * (the import preview): unlike ms_recipients_new_for_stream(), a list whose
+ * address column is not recognised is not an error here. Every other problem
+ * of the header is, with the same message.
+ *
+ * Returns: (transfer full): the column names, or %NULL with @error set
+ */
+char **
+ms_recipients_read_header (GInputStream  *stream,
+                           const char    *name,
+                           int           *email_index,
+                           GError       **error)
+{
+  g_autoptr(MsRecipients) self = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (G_IS_INPUT_STREAM (stream), NULL);
+  g_return_val_if_fail (email_index != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (MS_TYPE_RECIPIENTS, NULL);
+  self->stream = g_object_ref (stream);
+  self->name = g_strdup (name ? name : _("the recipient list"));
+
+  if (read_header (self, NULL, &local_error))
+    *email_index = (int) self->email_index;
+  /* read_header() keeps the names once it has read them all; the only
+   * failure after that is the search for the address column. */
+  else if (self->fields != NULL)
+    *email_index = -1;
+  else
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  return g_strdupv (self->fields);
+}

@@ -63,6 +63,13 @@ const char         *ms_recipients_get_problem_detail  (MsRecipients *self);
  * "Ann@Example.org" and "ann@example.org" are one recipient). Transfer full. */
 char               *ms_recipients_address_key         (const char   *address);
 
+/* Added: the header's column names even when no column is recognised as the
+ * address (*email_index is then -1), for the import preview. Transfer full. */
+char              **ms_recipients_read_header         (GInputStream *stream,
+                                                       const char   *name,
+                                                       int          *email_index,
+                                                       GError      **error);
+
 /* Validates one address with GMime: a single mailbox, addr-spec with a dot-atom domain. */
 gboolean ms_recipients_address_is_valid (const char *address);
 

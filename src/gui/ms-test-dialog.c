@@ -220,42 +220,6 @@ show_problem (MsTestDialog *self,
   gtk_widget_set_visible (GTK_WIDGET (self->settings_button), TRUE);
 }
 
-/* What happened at the failed step, as mailshot-cli test says it: the
- * server's reply, or the low-level reason when there was none. */
-static char *
-describe_failure (MsTestDialog  *self,
-                  const MsReply *reply)
-{
-  g_autoptr(GString) s = NULL;
-
-  if (reply == NULL)
-    return NULL;
-  if (reply->code <= 0)
-    {
-      if (reply->transport == MS_TRANSPORT_NO_GREETING ||
-          reply->transport == MS_TRANSPORT_RESPONSE_TIMEOUT ||
-          reply->transport == MS_TRANSPORT_CONNECT_TIMEOUT)
-        {
-          int timeout = g_settings_get_int (ms_account_get_settings (self->account), "timeout");
-
-          return g_strdup_printf (ngettext ("No answer from the server within %d second",
-                                            "No answer from the server within %d seconds", timeout),
-                                  timeout);
-        }
-      return reply->text != NULL && reply->text[0] != '\0' ? g_strdup (reply->text) : NULL;
-    }
-
-  s = g_string_new (NULL);
-  g_string_append_printf (s, "%d ", reply->code);
-  if (reply->enhanced != NULL)
-    g_string_append_printf (s, "%s ", reply->enhanced);
-  if (reply->text != NULL)
-    g_string_append (s, reply->text);
-  g_strstrip (s->str);
-  /* Translators: %s is what the server answered, e.g. "535 5.7.8 Authentication credentials invalid". */
-  return g_strdup_printf (_("Server reply: %s"), s->str);
-}
-
 static void
 finish (MsTestDialog *self,
         gboolean      failed)
@@ -281,10 +245,8 @@ probe_done (GObject      *source,
   MsProbe *probe = MS_PROBE (source);
   g_autoptr(MsTestDialog) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *what_happened = NULL;
+  g_autoptr(MsProbeFailure) failure = NULL;
   g_autofree char *heading = NULL;
-  const MsReply *reply;
-  MsProbeStep failed;
   gboolean ok;
 
   ok = ms_probe_run_finish (probe, result, &error);
@@ -320,29 +282,27 @@ probe_done (GObject      *source,
       return;
     }
 
-  failed = ms_probe_get_failed_step (probe);
-  reply = ms_probe_get_reply (probe);
-  what_happened = describe_failure (self, reply);
-  if (failed < MS_PROBE_N_STEPS)
+  /* What happened at the failed step, as mailshot-cli test says it: the
+   * server's reply, or the low-level reason when there was none. */
+  failure = ms_probe_get_failure (probe, error);
+  if (failure->step_label != NULL)
     {
       /* Translators: %s is a step of the test, e.g. "Authenticate". */
-      heading = g_strdup_printf (_("The test failed at “%s”"), ms_probe_step_get_label (failed));
-      show_step (self, failed, MS_PROBE_STATE_FAILED, what_happened);
+      heading = g_strdup_printf (_("The test failed at “%s”"), failure->step_label);
+      show_step (self, failure->step, MS_PROBE_STATE_FAILED,
+                 failure->reply != NULL ? failure->reply : failure->detail);
     }
   else
     heading = g_strdup (_("The test failed"));
 
-  show_problem (self, heading,
-                reply != NULL && reply->advice != NULL ? reply->advice : error->message);
+  show_problem (self, heading, failure->advice);
   finish (self, TRUE);
 }
 
 static void
-run_probe (MsTestDialog *self,
-           const char   *password)
+run_probe (MsTestDialog       *self,
+           const MsSmtpConfig *config)
 {
-  g_autoptr(MsSmtpConfig) config = ms_account_make_smtp_config (self->account, password);
-
   g_clear_object (&self->probe);
   self->probe = ms_probe_new (config, NULL);
   g_signal_connect_object (self->probe, "step-changed", G_CALLBACK (on_step_changed), self, 0);
@@ -350,23 +310,19 @@ run_probe (MsTestDialog *self,
 }
 
 static void
-password_looked_up (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+config_loaded (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
   g_autoptr(MsTestDialog) self = user_data;
   g_autoptr(GError) error = NULL;
-  char *password;
+  g_autoptr(MsSmtpConfig) config = NULL;
 
-  password = ms_secret_lookup_finish (result, &error);
+  config = ms_account_load_config_finish (MS_ACCOUNT (source), result, &error);
   if (self->cancellable == NULL)
-    {
-      if (password != NULL)
-        ms_secret_free (password);
-      return;
-    }
+    return;
 
-  if (password == NULL)
+  if (config == NULL)
     {
       gboolean cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
@@ -375,6 +331,8 @@ password_looked_up (GObject      *source,
       else if (g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
         show_problem (self, _("No password is stored for this account"),
                       _("Enter the password in the account settings, then send the test again."));
+      else if (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_CONFIGURED))
+        show_problem (self, _("The test failed"), error->message);
       else
         show_problem (self, _("The password could not be read from the keyring"),
                       error != NULL ? error->message : NULL);
@@ -382,8 +340,7 @@ password_looked_up (GObject      *source,
       return;
     }
 
-  run_probe (self, password);
-  ms_secret_free (password);
+  run_probe (self, config);
 }
 
 void
@@ -392,7 +349,6 @@ ms_test_dialog_start (MsTestDialog *self)
   GSettings *settings;
   g_autofree char *address = NULL;
   g_autofree char *server = NULL;
-  g_autofree char *user = NULL;
   g_autofree char *heading = NULL;
   g_autofree char *summary = NULL;
 
@@ -404,7 +360,6 @@ ms_test_dialog_start (MsTestDialog *self)
   settings = ms_account_get_settings (self->account);
   address = g_settings_get_string (settings, "email-address");
   server = g_settings_get_string (settings, "smtp-server");
-  user = g_settings_get_string (settings, "user-id");
 
   g_clear_object (&self->probe);
   g_clear_object (&self->cancellable);
@@ -418,11 +373,7 @@ ms_test_dialog_start (MsTestDialog *self)
   set_heading (self, heading, summary);
   set_running (self, TRUE);
 
-  if (g_settings_get_boolean (settings, "needs-authentication"))
-    ms_secret_lookup_async (ms_account_get_name (self->account), server, user,
-                            self->cancellable, password_looked_up, g_object_ref (self));
-  else
-    run_probe (self, NULL);
+  ms_account_load_config_async (self->account, self->cancellable, config_loaded, g_object_ref (self));
 }
 
 void

@@ -1,0 +1,14 @@
+/* ms-core.h: one-time initialisation of the core's libraries
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Call once in main() of each program (and each test), before any thread:
+ * curl_global_init, g_mime_init (the address parser's options), gettext.
+ * The core's files rely on it having run; none of them calls it. */
+void ms_core_init (void);
+
+G_END_DECLS

@@ -1,0 +1,492 @@
+/* ms-import.c: a CSV recipient list into a new batch, the import rules shared by the CLI and the GUI
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
+
+#include "ms-error.h"
+#include "ms-import.h"
+#include "ms-message.h"
+
+gint64
+ms_import_csv (MsJournal              *journal,
+               MsBatchSpec            *spec,
+               const char             *csv_path,
+               const char             *email_column,
+               MsImportBadRowFunc      bad_row_func,
+               MsImportDuplicateFunc   duplicate_func,
+               gpointer                user_data,
+               MsImportSummary        *summary,
+               GError                **error)
+{
+  g_autoptr(MsRecipients) recipients = NULL;
+  g_autoptr(MsMessageBuilder) builder = NULL;
+  MsImportSummary local = { 0 };
+  MsMessageSpec mspec = { 0 };
+  const char * const *values;
+  MsRecipientProblem problem;
+  g_autoptr(GError) local_error = NULL;
+  guint line;
+  gint64 batch;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (journal), 0);
+  g_return_val_if_fail (spec != NULL, 0);
+  g_return_val_if_fail (csv_path != NULL, 0);
+
+  if (summary == NULL)
+    summary = &local;
+  memset (summary, 0, sizeof *summary);
+
+  recipients = ms_recipients_new_for_path (csv_path, email_column, error);
+  if (recipients == NULL)
+    return 0;
+
+  g_strfreev (spec->fields);
+  spec->fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
+  spec->email_index = ms_recipients_get_email_index (recipients);
+  if (spec->source == NULL)
+    spec->source = g_strdup (csv_path);
+
+  /* Pre-flight: every field the templates use must be a column, and the
+   * attachments must be readable, before anything is stored. */
+  mspec.from_address = spec->from_address;
+  mspec.from_name = spec->from_name;
+  mspec.subject = spec->subject;
+  mspec.text = spec->text;
+  mspec.html = spec->html;
+  mspec.attachments = (const char * const *) spec->attachments;
+  mspec.unsubscribe = spec->unsubscribe;
+  mspec.fields = (const char * const *) spec->fields;
+  mspec.email_index = spec->email_index;
+  builder = ms_message_builder_new (&mspec, error);
+  if (builder == NULL)
+    return 0;
+
+  if (!ms_journal_begin (journal, error))
+    return 0;
+  batch = ms_journal_create_batch (journal, spec, error);
+  if (batch <= 0)
+    {
+      ms_journal_rollback (journal);
+      return 0;
+    }
+
+  while (ms_recipients_next (recipients, &values, &line, &problem, &local_error))
+    {
+      const char *address = values != NULL ? values[spec->email_index] : NULL;
+      gboolean duplicate = FALSE;
+
+      if (problem != MS_RECIPIENT_OK)
+        {
+          summary->left_out++;
+          switch (problem)
+            {
+            case MS_RECIPIENT_BAD_ADDRESS: summary->bad_address++; break;
+            case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
+            case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
+            case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
+            case MS_RECIPIENT_OK:
+            default: break;
+            }
+          if (bad_row_func != NULL)
+            {
+              g_autofree char *detail = NULL;
+
+              /* A row split on a delimiter inside an unquoted value: the
+               * counts show which way it went wrong. */
+              if (problem == MS_RECIPIENT_FIELD_COUNT)
+                detail = g_strdup_printf (_("expected %u fields, got %u"),
+                                          ms_recipients_get_n_fields (recipients),
+                                          ms_recipients_get_row_field_count (recipients));
+              bad_row_func (line, problem, problem == MS_RECIPIENT_FIELD_COUNT ||
+                                           problem == MS_RECIPIENT_BAD_UTF8 ? NULL : address,
+                            detail, user_data);
+            }
+          continue;
+        }
+      if (!ms_journal_add_recipient (journal, batch, address, values, line, &duplicate, &local_error))
+        break;
+      if (duplicate)
+        {
+          summary->duplicates++;
+          if (duplicate_func != NULL)
+            duplicate_func (line, address, user_data);
+        }
+      else
+        summary->imported++;
+    }
+  if (local_error != NULL)
+    {
+      ms_journal_rollback (journal);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return 0;
+    }
+  if (summary->imported == 0)
+    {
+      ms_journal_rollback (journal);
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                   _("%s: no usable recipients; check the address column and the rows listed above."),
+                   csv_path);
+      return 0;
+    }
+  if (!ms_journal_commit (journal, error))
+    {
+      ms_journal_rollback (journal);
+      return 0;
+    }
+  return batch;
+}
+
+char *
+ms_import_summary_to_string (const MsImportSummary *s)
+{
+  GString *out = g_string_new (NULL);
+
+  g_return_val_if_fail (s != NULL, NULL);
+
+  g_string_append_printf (out, g_dngettext (GETTEXT_PACKAGE, "Imported %u recipient", "Imported %u recipients",
+                                            s->imported), s->imported);
+  if (s->left_out > 0)
+    {
+      const struct { guint n; const char *what; } parts[] = {
+        { s->bad_address, N_("invalid address") },
+        { s->empty_address, N_("empty address") },
+        { s->field_count, N_("wrong field count") },
+        { s->bad_utf8, N_("invalid UTF-8") },
+      };
+      gboolean first = TRUE;
+
+      g_string_append_printf (out, _("; left out %u: "), s->left_out);
+      for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+        if (parts[i].n > 0)
+          {
+            g_string_append_printf (out, "%s%u %s", first ? "" : ", ", parts[i].n, _(parts[i].what));
+            first = FALSE;
+          }
+    }
+  if (s->duplicates > 0)
+    g_string_append_printf (out, g_dngettext (GETTEXT_PACKAGE, "; %u duplicate sent once",
+                                              "; %u duplicates sent once", s->duplicates), s->duplicates);
+  return g_string_free (out, FALSE);
+}
+
+/* ------------------------------------------------------------------ preview */
+
+/* Problems kept for "Show problems": a list of a million bad rows is the
+ * wrong file, and its first ten thousand say so; the counts stay exact. */
+#define MAX_PROBLEMS 10000
+
+struct _MsImportPreview
+{
+  char            **columns;
+  int               email_index;
+  guint             rows;
+  MsImportSummary   summary;
+  GArray           *problems;     /* MsImportProblem */
+};
+
+static void
+problem_clear (gpointer data)
+{
+  MsImportProblem *p = data;
+
+  g_free (p->reason);
+}
+
+static MsImportPreview *
+preview_new (void)
+{
+  MsImportPreview *preview = g_new0 (MsImportPreview, 1);
+
+  preview->email_index = -1;
+  preview->problems = g_array_new (FALSE, TRUE, sizeof (MsImportProblem));
+  g_array_set_clear_func (preview->problems, problem_clear);
+  return preview;
+}
+
+void
+ms_import_preview_free (MsImportPreview *preview)
+{
+  if (preview == NULL)
+    return;
+  g_strfreev (preview->columns);
+  g_array_unref (preview->problems);
+  g_free (preview);
+}
+
+static void
+add_problem (MsImportPreview    *preview,
+             guint               line,
+             MsRecipientProblem  problem,
+             gboolean            duplicate,
+             char               *reason)
+{
+  MsImportProblem p = { line, problem, duplicate, reason };
+
+  if (preview->problems->len < MAX_PROBLEMS)
+    g_array_append_val (preview->problems, p);
+  else
+    g_free (reason);
+}
+
+/* Reads every row as ms_import_csv() would, counting and listing what it
+ * would leave out, without storing anything. The values of data row
+ * @want_row (1 = the first after the header), when asked for, are copied
+ * out with its line and problem. */
+static gboolean
+walk (MsRecipients        *recipients,
+      MsImportPreview     *preview,
+      guint                want_row,
+      char              ***want_values,
+      guint               *want_line,
+      MsRecipientProblem  *want_problem,
+      GError             **error)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint email_index = ms_recipients_get_email_index (recipients);
+  const char * const *values;
+  MsRecipientProblem problem;
+  guint line;
+  MsImportSummary *summary = &preview->summary;
+
+  while (ms_recipients_next (recipients, &values, &line, &problem, error))
+    {
+      const char *address = values != NULL ? values[email_index] : NULL;
+
+      preview->rows++;
+      if (want_values != NULL && preview->rows == want_row)
+        {
+          *want_values = values != NULL ? g_strdupv ((char **) values) : g_new0 (char *, 1);
+          *want_line = line;
+          *want_problem = problem;
+        }
+      if (problem != MS_RECIPIENT_OK)
+        {
+          g_autofree char *detail = NULL;
+          char *reason;
+
+          summary->left_out++;
+          switch (problem)
+            {
+            case MS_RECIPIENT_BAD_ADDRESS: summary->bad_address++; break;
+            case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
+            case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
+            case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
+            case MS_RECIPIENT_OK:
+            default: break;
+            }
+          if (problem == MS_RECIPIENT_FIELD_COUNT)
+            detail = g_strdup_printf (_("expected %u fields, got %u"), ms_recipients_get_n_fields (recipients),
+                                      ms_recipients_get_row_field_count (recipients));
+          if (detail != NULL)
+            reason = g_strdup_printf ("%s (%s)", ms_recipient_problem_get_label (problem), detail);
+          else if (problem != MS_RECIPIENT_BAD_UTF8 && address != NULL && *address != '\0')
+            reason = g_strdup_printf ("%s “%s”", ms_recipient_problem_get_label (problem), address);
+          else
+            reason = g_strdup (ms_recipient_problem_get_label (problem));
+          add_problem (preview, line, problem, FALSE, reason);
+          continue;
+        }
+      if (!g_hash_table_add (seen, ms_recipients_address_key (address)))
+        {
+          summary->duplicates++;
+          /* Translators: %s is an e-mail address that came earlier in the list. */
+          add_problem (preview, line, MS_RECIPIENT_OK, TRUE,
+                       g_strdup_printf (_("Duplicate address “%s”"), address));
+        }
+      else
+        summary->imported++;
+    }
+  return error == NULL || *error == NULL;
+}
+
+/**
+ * ms_import_preview:
+ * @path: a CSV file
+ * @email_column: (nullable): the address column's name; %NULL to find it
+ *   by name
+ *
+ * What importing @path would give, without storing anything: its columns,
+ * the address column, the counts and the problems with their lines. When
+ * @email_column is %NULL and no column is recognised as the address, that
+ * is not an error: the preview has the columns, an email index of -1 and no
+ * counts, so that the user can pick the column (then preview again with it).
+ * Blocking; run it in a thread for a large file.
+ *
+ * Returns: (transfer full): the preview, or %NULL with @error
+ *   (%MS_ERROR_INVALID_INPUT: the file cannot be read, its header is
+ *   unusable, or @email_column is not one of its columns)
+ */
+MsImportPreview *
+ms_import_preview (const char  *path,
+                   const char  *email_column,
+                   GError     **error)
+{
+  g_autoptr(MsImportPreview) preview = NULL;
+  g_autoptr(MsRecipients) recipients = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  preview = preview_new ();
+  recipients = ms_recipients_new_for_path (path, email_column, &local_error);
+  if (recipients == NULL)
+    {
+      g_autoptr(GFile) file = NULL;
+      g_autoptr(GFileInputStream) stream = NULL;
+
+      /* Maybe only the address column is missing: then the columns are
+       * what the user needs, to pick it. */
+      if (email_column == NULL)
+        {
+          file = g_file_new_for_path (path);
+          stream = g_file_read (file, NULL, NULL);
+        }
+      if (stream != NULL)
+        preview->columns = ms_recipients_read_header (G_INPUT_STREAM (stream), path, &preview->email_index, NULL);
+      if (preview->columns == NULL || preview->email_index >= 0)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      return g_steal_pointer (&preview);
+    }
+
+  preview->columns = g_strdupv ((char **) ms_recipients_get_fields (recipients));
+  preview->email_index = (int) ms_recipients_get_email_index (recipients);
+  if (!walk (recipients, preview, 0, NULL, NULL, NULL, error))
+    return NULL;
+  return g_steal_pointer (&preview);
+}
+
+/* Returns: (transfer none) (array zero-terminated=1): the CSV's column names */
+const char * const *
+ms_import_preview_get_columns (const MsImportPreview *preview)
+{
+  g_return_val_if_fail (preview != NULL, NULL);
+  return (const char * const *) preview->columns;
+}
+
+/* The address column, -1 when none was recognised. */
+int
+ms_import_preview_get_email_index (const MsImportPreview *preview)
+{
+  g_return_val_if_fail (preview != NULL, -1);
+  return preview->email_index;
+}
+
+/* The data rows read (the header not counted), usable or not. */
+guint
+ms_import_preview_get_rows (const MsImportPreview *preview)
+{
+  g_return_val_if_fail (preview != NULL, 0);
+  return preview->rows;
+}
+
+/* The counts ms_import_csv() would report: imported is the number of
+ * recipients (valid addresses, each once). */
+const MsImportSummary *
+ms_import_preview_get_summary (const MsImportPreview *preview)
+{
+  g_return_val_if_fail (preview != NULL, NULL);
+  return &preview->summary;
+}
+
+/* Returns: (transfer none): the problems in line order, at most 10,000 */
+const MsImportProblem *
+ms_import_preview_get_problems (const MsImportPreview *preview,
+                                guint                 *n_problems)
+{
+  g_return_val_if_fail (preview != NULL, NULL);
+  g_return_val_if_fail (n_problems != NULL, NULL);
+
+  *n_problems = preview->problems->len;
+  return (const MsImportProblem *) preview->problems->data;
+}
+
+/* ------------------------------------------------------------------ dry run */
+
+/**
+ * ms_import_dry_run:
+ * @spec: as for ms_import_csv(): its fields and email_index are filled in
+ * @row: the data row to merge, 1 = the first after the header
+ * @line: (out) (optional): the line @row starts on
+ * @summary: (out) (optional): the counts the import would report
+ *
+ * `blast send --dry-run`: checks the list, the templates and the attachments
+ * exactly as ms_import_csv() would, and merges one row into the message its
+ * recipient would get. Nothing is stored, nothing is sent.
+ *
+ * Returns: (transfer full): the message (CRLF), or %NULL with @error: those
+ *   of ms_import_csv(), or %MS_ERROR_INVALID_VALUE when @row is past the end
+ *   of the list or is a row the import would leave out (the message says why)
+ */
+GBytes *
+ms_import_dry_run (MsBatchSpec      *spec,
+                   const char       *csv_path,
+                   const char       *email_column,
+                   guint             row,
+                   guint            *line,
+                   MsImportSummary  *summary,
+                   GError          **error)
+{
+  g_autoptr(MsRecipients) recipients = NULL;
+  g_autoptr(MsMessageBuilder) builder = NULL;
+  g_autoptr(MsImportPreview) preview = preview_new ();
+  g_auto(GStrv) values = NULL;
+  MsMessageSpec mspec = { 0 };
+  MsRecipientProblem problem = MS_RECIPIENT_OK;
+  guint row_line = 0;
+
+  g_return_val_if_fail (spec != NULL, NULL);
+  g_return_val_if_fail (csv_path != NULL, NULL);
+  g_return_val_if_fail (row >= 1, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  recipients = ms_recipients_new_for_path (csv_path, email_column, error);
+  if (recipients == NULL)
+    return NULL;
+  g_strfreev (spec->fields);
+  spec->fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
+  spec->email_index = ms_recipients_get_email_index (recipients);
+
+  mspec.from_address = spec->from_address;
+  mspec.from_name = spec->from_name;
+  mspec.subject = spec->subject;
+  mspec.text = spec->text;
+  mspec.html = spec->html;
+  mspec.attachments = (const char * const *) spec->attachments;
+  mspec.unsubscribe = spec->unsubscribe;
+  mspec.fields = (const char * const *) spec->fields;
+  mspec.email_index = spec->email_index;
+  builder = ms_message_builder_new (&mspec, error);
+  if (builder == NULL)
+    return NULL;
+
+  if (!walk (recipients, preview, row, &values, &row_line, &problem, error))
+    return NULL;
+  if (summary != NULL)
+    *summary = preview->summary;
+  if (line != NULL)
+    *line = row_line;
+
+  if (values == NULL)
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                   g_dngettext (GETTEXT_PACKAGE, "%s has only %u row after its header: choose a row from 1 to %u.",
+                                "%s has only %u rows after its header: choose a row from 1 to %u.", preview->rows),
+                   csv_path, preview->rows, preview->rows);
+      return NULL;
+    }
+  if (problem != MS_RECIPIENT_OK)
+    {
+      /* Translators: %u is a row of the list, the second one its line; the last %s why it is left out. */
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                   _("Row %u (line %u of %s) would be left out: %s. Choose another row."),
+                   row, row_line, csv_path, ms_recipient_problem_get_label (problem));
+      return NULL;
+    }
+  return ms_message_builder_render (builder, (const char * const *) values, NULL, error);
+}
