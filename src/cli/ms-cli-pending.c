@@ -363,8 +363,8 @@ ms_cli_pending (const MsCliContext *ctx,
                             ms_recipient_state_to_string (state));
     }
 
-  /* --retry and --skip change rows: they need a journal that can be written. */
-  if (retry_args != NULL || skip_args != NULL)
+  /* --retry, --skip and --mark-sent change rows: they need a journal that can be written. */
+  if (actions->len > 0)
     journal = ms_journal_open (NULL, &error);
   else
     journal = ms_journal_open_for_reading (NULL, &error);

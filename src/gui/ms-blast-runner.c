@@ -360,7 +360,7 @@ start_thread (GTask        *task,
       g_task_return_error (task, error);
       return;
     }
-  batch = ms_blast_import (journal, data->spec, data->csv_path, data->email_column, NULL, NULL, NULL, NULL, &error);
+  batch = ms_import_csv (journal, data->spec, data->csv_path, data->email_column, NULL, NULL, NULL, NULL, &error);
   if (batch <= 0)
     {
       g_task_return_error (task, error);
