@@ -1067,8 +1067,18 @@ static void
 enter_stop (Run           *run,
             const MsReply *reply)
 {
-  if (run->stop_error == NULL)
-    run->stop_error = ms_reply_to_error (reply);
+  if (run->stop_error != NULL)
+    return;
+  run->stop_error = ms_reply_to_error (reply);
+  /* The pause reason quotes the server, as a failed test does: its words
+   * are what a user shows the provider. */
+  if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
+    {
+      g_autofree char *advice = g_steal_pointer (&run->stop_error->message);
+
+      run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s”"),
+                                                  advice, reply->code, reply->text);
+    }
 }
 
 /* A transport failure without a reply at the end of DATA: back off, retry,
