@@ -376,10 +376,16 @@ class HarnessSMTP(SMTP):
                 # once (in the same packet), or once the client is in its
                 # handshake.
                 st.log("starttls-garbage")
-                await self.push("220 2.0.0 Ready to start TLS")
+                garbage = b"HTTP/1.1 400 Bad Request\r\n\x00\xff\xfe garbage \x1b[2J" * 64
+                go_ahead = b"220 2.0.0 Ready to start TLS\r\n"
                 if st.args.starttls_garbage > 0:
+                    self._writer.write(go_ahead)
+                    await self._writer.drain()
                     await asyncio.sleep(st.args.starttls_garbage)
-                self._writer.write(b"HTTP/1.1 400 Bad Request\r\n\x00\xff\xfe garbage \x1b[2J" * 64)
+                    self._writer.write(garbage)
+                else:
+                    # One write: the client reads both at once.
+                    self._writer.write(go_ahead + garbage)
                 await self._writer.drain()
                 await self.hang()
             f = st.fault_for(cmd)
