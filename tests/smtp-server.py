@@ -13,6 +13,8 @@ else goes to stderr. What it receives lands in --state-dir:
                  reply CODE TEXT (every 4xx/5xx reply, first line) |
                  fault CMD CODE | stall CMD | drop N (message N dropped after
                  its body) | drop-body N (connection cut after N body bytes) |
+                 endless CMD N (N continuation lines sent before the client
+                 went away) | drip GREETING N (bytes) | starttls-garbage |
                  disconnect
   msg-000001.eml  each accepted message, exact bytes (CRLF kept, dot-unstuffed)
   envelopes    one line per accepted message: "N FROM TO,TO"
@@ -48,6 +50,14 @@ try:
     from aiosmtpd.smtp import TLSSetupException
 except ImportError:  # pragma: no cover
     TLSSetupException = Exception
+
+# Hostile modes: the code an endless reply carries at each command.
+ENDLESS_CODES = {"GREETING": "220", "EHLO": "250", "HELO": "250", "MAIL": "250", "RCPT": "250",
+                 "DATA": "354", "EOM": "250", "AUTH": "334"}
+# The success reply to the end of a message under --escape-reply: a colour, a
+# window title (OSC), BEL, a C1 control, invalid UTF-8 and a bare CR.
+ESCAPE_REPLY = (b"250 2.0.0 Ok: queued as \x1b[31mQ%d\x1b[0m \x1b]0;owned\x07 bell\x07 "
+                b"c1\xc2\x9b latin1\xe9 bad\xff\xfe cr\rend")
 
 COMMANDS_WITH_FAULTS = ("GREETING", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
                         "RCPT", "DATA", "EOM", "RSET", "NOOP", "QUIT")
@@ -150,6 +160,12 @@ class State:
             else:
                 die(f"bad --drop-after-data={v}: want N (only the Nth message) or count=N (the first N)")
         self.protocols = set()
+        self.endless = None
+        if args.endless:
+            c = args.endless.strip().upper()
+            if c not in ENDLESS_CODES:
+                die(f"bad --endless {args.endless!r}: want one of {', '.join(ENDLESS_CODES)}")
+            self.endless = c
 
     def log(self, line):
         # One text line per event, whatever a client sent (a TLS ClientHello
@@ -257,8 +273,12 @@ class Handler:
             if f.code == "421":
                 await server.reply_fault(f)
             return "\r\n".join(f.lines)
+        if st.endless == "EOM":
+            await server.endless_reply("EOM")
         st.save(envelope)
         server.session_messages += 1
+        if st.args.escape_reply:
+            return ESCAPE_REPLY % st.accepted
         if st.args.multiline_replies:
             return "250-2.0.0 Ok\r\n250 2.0.0 queued as %d" % st.accepted
         return "250 2.0.0 Ok: queued as %d" % st.accepted
@@ -349,6 +369,25 @@ class HarnessSMTP(SMTP):
             if cmd in st.stalls:
                 st.log("stall " + cmd)
                 await self.hang()
+            if cmd == st.endless:
+                await self.endless_reply(cmd)
+            if cmd == "STARTTLS" and st.args.starttls_garbage is not None:
+                # "Go ahead", then bytes that are no TLS record at all: at
+                # once (in the same packet), or once the client is in its
+                # handshake.
+                st.log("starttls-garbage")
+                garbage = b"HTTP/1.1 400 Bad Request\r\n\x00\xff\xfe garbage \x1b[2J" * 64
+                go_ahead = b"220 2.0.0 Ready to start TLS\r\n"
+                if st.args.starttls_garbage > 0:
+                    self._writer.write(go_ahead)
+                    await self._writer.drain()
+                    await asyncio.sleep(st.args.starttls_garbage)
+                    self._writer.write(garbage)
+                else:
+                    # One write: the client reads both at once.
+                    self._writer.write(go_ahead + garbage)
+                await self._writer.drain()
+                await self.hang()
             f = st.fault_for(cmd)
             if f is not None:
                 if f.drop:
@@ -381,6 +420,22 @@ class HarnessSMTP(SMTP):
         if close and self.transport is not None:
             self.transport.close()
         await self.loop.create_future()
+
+    async def endless_reply(self, cmd):
+        """Continuation lines of --endless-line bytes, never a last line,
+        until the client goes away."""
+        code = ENDLESS_CODES[cmd].encode()
+        line = code + b"-" + b"x" * max(1, self.state.args.endless_line - 6) + b"\r\n"
+        n = 0
+        try:
+            while self.transport is not None and not self.transport.is_closing():
+                self._writer.write(line)
+                n += 1
+                await self._writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        self.state.log("endless %s %d" % (cmd, n))
+        await self.hang(close=True)
 
     async def reply_fault(self, f):
         await self.push("\r\n".join(f.lines))
@@ -464,6 +519,23 @@ class HarnessSMTP(SMTP):
 
     async def _handle_client(self):
         st = self.state
+        if st.endless == "GREETING":
+            await self.endless_reply("GREETING")
+        if st.args.drip_greeting:
+            # One byte at a time: a client must bound the whole greeting by
+            # its timeout, not each read.
+            greeting = b"220 " + st.args.hostname.encode() + b" ESMTP drip-fed greeting\r\n"
+            n = 0
+            try:
+                for b in greeting:
+                    self._writer.write(bytes([b]))
+                    await self._writer.drain()
+                    n += 1
+                    await asyncio.sleep(st.args.drip_greeting)
+            except (ConnectionError, OSError):
+                pass
+            st.log("drip GREETING %d" % n)
+            await self.hang(close=True)
         if "GREETING" in st.delays:
             await asyncio.sleep(st.delays["GREETING"])
         if "GREETING" in st.stalls:
@@ -588,6 +660,19 @@ def parse_args(argv):
                         "client disconnects. Repeatable.")
     p.add_argument("--delay", action="append", metavar="CMD:SECONDS",
                    help="answer CMD only after SECONDS. Repeatable.")
+    p.add_argument("--escape-reply", action="store_true",
+                   help="hostile: answer the end of each message with a success reply full of "
+                        "terminal escapes (ESC sequences, BEL, C1), invalid UTF-8 and a bare CR")
+    p.add_argument("--endless", metavar="CMD",
+                   help="hostile: answer CMD (GREETING, EHLO, MAIL, RCPT, DATA, EOM, AUTH) with "
+                        "continuation lines that never end, until the client disconnects")
+    p.add_argument("--endless-line", type=int, default=10000, metavar="BYTES",
+                   help="length of each --endless line (default 10000)")
+    p.add_argument("--drip-greeting", type=float, default=0, metavar="SECONDS",
+                   help="hostile: send the greeting one byte every SECONDS, then hang up")
+    p.add_argument("--starttls-garbage", type=float, nargs="?", const=0.0, default=None, metavar="SECONDS",
+                   help="hostile: answer STARTTLS with 220, then (SECONDS later, default at once) "
+                        "send bytes that are no TLS (use with --tls=starttls)")
     p.add_argument("--max-per-session", type=int, default=0, metavar="N",
                    help="after N accepted messages on one connection, MAIL gets "
                         "452 4.4.5 Maximum number of messages per session exceeded.")

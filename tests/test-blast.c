@@ -413,7 +413,7 @@ test_tty_progress (void)
         newlines++;
     }
   g_assert_cmpuint (rewrites, >=, 2);
-  g_assert_cmpuint (newlines, <=, 4);   /* the ID, "Imported", the last progress, "Finished" */
+  g_assert_cmpuint (newlines, <=, 5);   /* the ID, "Batch N created", "Imported", the last progress, "Finished" */
   g_assert_nonnull (strstr (out, "/300 sent"));
   g_assert_nonnull (strstr (out, "msg/s"));
   g_assert_nonnull (strstr (out, "ETA"));
@@ -880,6 +880,58 @@ test_tls_and_sender_stop (void)
 
     check_stops (server, "sender.csv", "E-mail address");
   }
+}
+
+/* A server that refuses the connection in its greeting refuses every
+ * message alike: the batch pauses with the advice (exit 1), every row
+ * stays queued for resume, none is failed. */
+static void
+test_greeting_refused (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=GREETING:554 5.7.1 Go away", NULL);
+
+  check_stops (server, "greeting.csv", "before any message was sent");
+  /* With the server's own words. */
+  check_stops (server, "greeting2.csv", "554 Go away");
+}
+
+static void
+assert_printable_utf8 (const char *what,
+                       const char *text)
+{
+  g_test_message ("%s:\n%s", what, text);
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      g_assert_false ((c < 0x20 && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0));
+    }
+}
+
+/* The server's answer to the end of each message is full of terminal
+ * escapes and invalid UTF-8: `blast report` and `report --csv` print none
+ * of it, and the CSV is valid UTF-8. */
+static void
+test_escape_reply (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--escape-reply", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *csv_out = NULL;
+  g_autofree char *id = NULL;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv ("escape.csv", 3, NULL);
+  g_assert_cmpint (blast_send (csv, &out, NULL, NULL), ==, 0);
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, first_line_id (out));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 3);
+  g_assert_cmpint (ms_test_run_cli (NULL, &text, NULL, "blast", "report", id, NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, &csv_out, NULL, "blast", "report", id, "--csv", NULL), ==, 0);
+  assert_printable_utf8 ("report", text);
+  assert_printable_utf8 ("report --csv", csv_out);
+  g_assert_nonnull (strstr (csv_out, "queued as"));
 }
 
 /* A blast arms the downgrade check: once it has seen the server offer
@@ -1737,5 +1789,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/pending-mark-sent", test_pending_mark_sent);
   g_test_add_func ("/mailshot/blast/send-announces-batch", test_send_announces_batch);
   g_test_add_func ("/mailshot/blast/send-dry-run", test_send_dry_run);
+  g_test_add_func ("/mailshot/blast/greeting-refused", test_greeting_refused);
+  g_test_add_func ("/mailshot/blast/escape-reply", test_escape_reply);
   return g_test_run ();
 }

@@ -582,6 +582,84 @@ test_probe_cli_wrong_port (void)
   g_assert_nonnull (strstr (err, "--to"));
 }
 
+/* A 554 greeting refuses the connection: the failed step is the greeting,
+ * not "Sender and recipient", and the steps after it never ran. */
+static void
+test_probe_greeting_refused (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=GREETING:554 5.7.1 Go away", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  ProbeRun run = { 0 };
+
+  config->needs_auth = FALSE;
+  probe = run_probe (config, &run);
+  g_assert_false (run.ok);
+  g_test_message ("%s: %s", run.events->str, run.error->message);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_EHLO);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_EHLO), ==, MS_PROBE_STATE_FAILED);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_ENVELOPE), ==, MS_PROBE_STATE_PENDING);
+  g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_DATA), ==, MS_PROBE_STATE_PENDING);
+  g_assert_null (strstr (run.events->str, "ehlo:passed"));
+  g_assert_cmpint (ms_probe_get_reply (probe)->code, ==, 554);
+  g_assert_cmpint (ms_probe_get_reply (probe)->klass, ==, MS_REPLY_CLASS_MISCONFIGURED);
+  g_assert_nonnull (strstr (run.error->message, "Go away"));
+  run_clear (&run);
+  assert_finalized (g_steal_pointer (&probe));
+}
+
+/* A reply that never ends: the test gives up at once, on the step it was
+ * at, with advice for a test (which never tries again). */
+static void
+test_probe_endless_reply (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--endless=EHLO", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  ProbeRun run = { 0 };
+  const MsReply *reply;
+
+  config->needs_auth = FALSE;
+  probe = run_probe (config, &run);
+  g_assert_false (run.ok);
+  reply = ms_probe_get_reply (probe);
+  g_test_message ("%s: %s", run.error->message, reply->advice);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_EHLO);
+  g_assert_cmpint (reply->transport, ==, MS_TRANSPORT_REPLY_TOO_LONG);
+  g_assert_null (strstr (reply->advice, "tried again"));
+  g_assert_null (strstr (run.error->message, "tried again"));
+  g_assert_nonnull (strstr (reply->advice, "127.0.0.1"));
+  g_assert_nonnull (strstr (reply->advice, "EHLO"));
+  run_clear (&run);
+  assert_finalized (g_steal_pointer (&probe));
+}
+
+/* CRAM-MD5 chosen, the server does not offer it: a setting to change on
+ * the "Authenticate" step; storing the password again would not help, so
+ * the CLI does not suggest it. */
+static void
+test_probe_cli_cram_md5_not_offered (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN",
+                                                         "--user=" USER, "--password=" PASSWORD, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  cli_configure (ms_test_server_get_port (server));
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "auth-method", "cram-md5", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "trusted-certificate",
+                                    ms_test_server_get_cert_fingerprint (server), NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (PASSWORD "\n", NULL, NULL, "password", "set", NULL), ==, 0);
+  status = ms_test_run_cli (NULL, &out, &err, "test", NULL);
+  g_test_message ("stdout: %s\nstderr: %s", out, err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "Failed at step: Authenticate"));
+  g_assert_nonnull (strstr (err, "“Authentication method” is the key auth-method"));
+  g_assert_null (strstr (err, "password set"));
+  g_assert_false (ms_test_server_log_contains (server, "auth CRAM-MD5 " USER " fail"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -605,6 +683,9 @@ main (int   argc,
   g_test_add_func ("/mailshot/probe/cli-wrong-port", test_probe_cli_wrong_port);
   g_test_add_func ("/mailshot/probe/cli-smtps-cram-md5", test_probe_cli_smtps_cram_md5);
   g_test_add_func ("/mailshot/probe/cli-rate-limited", test_probe_cli_rate_limited);
+  g_test_add_func ("/mailshot/probe/greeting-refused", test_probe_greeting_refused);
+  g_test_add_func ("/mailshot/probe/endless-reply", test_probe_endless_reply);
+  g_test_add_func ("/mailshot/probe/cli-cram-md5-not-offered", test_probe_cli_cram_md5_not_offered);
 
   return g_test_run ();
 }

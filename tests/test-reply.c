@@ -406,7 +406,7 @@ test_transport_failures (void)
     { MS_TRANSPORT_STARTTLS_MISSING,   587, FALSE, MS_REPLY_CLASS_TLS,             MS_ERROR_INSECURE, "starttls-seen" },
     { MS_TRANSPORT_STARTTLS_REQUIRED,  25,  FALSE, MS_REPLY_CLASS_TLS,             MS_ERROR_INSECURE, "CRAM-MD5" },
     { MS_TRANSPORT_NO_AUTH_ADVERTISED, 25,  FALSE, MS_REPLY_CLASS_AUTH_FAILED,     MS_ERROR_AUTH,     "“Needs authentication”" },
-    { MS_TRANSPORT_MECH_UNSUPPORTED,   587, FALSE, MS_REPLY_CLASS_AUTH_FAILED,     MS_ERROR_AUTH,     "“Automatic”" },
+    { MS_TRANSPORT_MECH_UNSUPPORTED,   587, FALSE, MS_REPLY_CLASS_MISCONFIGURED,   MS_ERROR_MISCONFIGURED, "“Automatic”" },
     { MS_TRANSPORT_RESPONSE_TIMEOUT,   587, FALSE, MS_REPLY_CLASS_TIMEOUT,         MS_ERROR_TIMEOUT,  "“Timeout in seconds”" },
     { MS_TRANSPORT_CONNECTION_LOST,    587, FALSE, MS_REPLY_CLASS_CONNECTION_LOST, MS_ERROR_TEMPORARY, "new connection" },
     { MS_TRANSPORT_OTHER,              587, FALSE, MS_REPLY_CLASS_TEMPORARY,       MS_ERROR_TEMPORARY, "again" },
@@ -690,6 +690,134 @@ test_copy (void)
   ms_reply_free (NULL);
 }
 
+/* What a refusal is about depends on what it answered: before MAIL nothing
+ * can be about a recipient, and a 421 anywhere is the server closing the
+ * channel. Each case also reads differently without the step. */
+typedef struct {
+  int           code;
+  const char   *text;
+  MsReplyTo     answering;
+  MsReplyClass  klass;
+  gboolean      new_connection;
+} StepCase;
+
+static const StepCase step_cases[] = {
+  /* The greeting refuses the connection, not a recipient. */
+  { 554, "5.7.1 Go away", MS_REPLY_TO_GREETING, MS_REPLY_CLASS_MISCONFIGURED, TRUE },
+  { 554, "5.7.1 Go away", MS_REPLY_TO_UNKNOWN, MS_REPLY_CLASS_RECIPIENT_REJECTED, FALSE },
+  { 554, "No SMTP service here", MS_REPLY_TO_GREETING, MS_REPLY_CLASS_MISCONFIGURED, TRUE },
+  { 421, "4.3.2 Service shutting down", MS_REPLY_TO_GREETING, MS_REPLY_CLASS_CANNOT_CONNECT, TRUE },
+  { 450, "Try later", MS_REPLY_TO_GREETING, MS_REPLY_CLASS_CANNOT_CONNECT, TRUE },
+  /* A limit stays a limit wherever it comes. */
+  { 421, "4.7.0 Too many connections from your host", MS_REPLY_TO_GREETING, MS_REPLY_CLASS_RATE_LIMITED, TRUE },
+  { 421, "4.4.2 Message submission rate for this client has exceeded the configured limit",
+    MS_REPLY_TO_END_OF_DATA, MS_REPLY_CLASS_RATE_LIMITED, TRUE },
+  /* 421 closes the channel at any step: retried uncharged, not deferred. */
+  { 421, "4.3.0 Temporary System Problem. Try again later (10).", MS_REPLY_TO_MAIL,
+    MS_REPLY_CLASS_CONNECTION_LOST, TRUE },
+  { 421, "4.3.0 Temporary System Problem. Try again later (10).", MS_REPLY_TO_RCPT,
+    MS_REPLY_CLASS_CONNECTION_LOST, TRUE },
+  { 421, "4.3.0 Temporary System Problem. Try again later (10).", MS_REPLY_TO_END_OF_DATA,
+    MS_REPLY_CLASS_CONNECTION_LOST, TRUE },
+  { 421, "4.3.0 Temporary System Problem. Try again later (10).", MS_REPLY_TO_UNKNOWN,
+    MS_REPLY_CLASS_TEMPORARY, TRUE },
+  /* EHLO and MAIL name no recipient. */
+  { 554, "5.7.1 Access denied", MS_REPLY_TO_EHLO, MS_REPLY_CLASS_MISCONFIGURED, TRUE },
+  { 554, "5.7.1 Access denied", MS_REPLY_TO_MAIL, MS_REPLY_CLASS_MISCONFIGURED, FALSE },
+  { 550, "5.1.1 Unknown", MS_REPLY_TO_MAIL, MS_REPLY_CLASS_MISCONFIGURED, FALSE },
+  { 554, "5.7.1 Access denied", MS_REPLY_TO_RCPT, MS_REPLY_CLASS_RECIPIENT_REJECTED, FALSE },
+  /* About this computer, even when said to RCPT (Postfix). */
+  { 554, "5.7.1 <unknown[192.0.2.7]>: Client host rejected: Access denied", MS_REPLY_TO_RCPT,
+    MS_REPLY_CLASS_MISCONFIGURED, FALSE },
+  /* Relaying and a missing login stop the batch at RCPT and MAIL. */
+  { 550, "5.7.1 <x@example.net>: Relay access denied", MS_REPLY_TO_RCPT, MS_REPLY_CLASS_RELAY_DENIED, FALSE },
+  { 530, "5.7.0 Authentication required", MS_REPLY_TO_MAIL, MS_REPLY_CLASS_AUTH_FAILED, FALSE },
+  /* The login step. */
+  { 554, "5.7.0 Go away", MS_REPLY_TO_AUTH, MS_REPLY_CLASS_AUTH_FAILED, FALSE },
+  { 454, "4.7.0 Temporary authentication failure", MS_REPLY_TO_AUTH, MS_REPLY_CLASS_CANNOT_CONNECT, TRUE },
+  /* A recipient's own problems stay its own. */
+  { 550, "5.1.1 User unknown", MS_REPLY_TO_RCPT, MS_REPLY_CLASS_RECIPIENT_REJECTED, FALSE },
+  { 451, "4.3.0 Temporary local problem", MS_REPLY_TO_DATA, MS_REPLY_CLASS_TEMPORARY, FALSE },
+};
+
+static void
+test_step_audit (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (step_cases); i++)
+    {
+      const StepCase *c = &step_cases[i];
+      MsReplyContext context = { .server = "mail.example.org", .port = 587, .needs_auth = TRUE,
+                                 .answering = c->answering };
+      g_autoptr(MsReply) reply = ms_reply_classify (c->code, c->text, &context, 1700000000);
+
+      g_test_message ("%d %s to %s: %s, %s", c->code, c->text, ms_reply_to_get_label (c->answering),
+                      ms_reply_class_to_string (reply->klass), reply->advice);
+      g_assert_cmpstr (ms_reply_class_to_string (reply->klass), ==, ms_reply_class_to_string (c->klass));
+      g_assert_cmpint (reply->new_connection, ==, c->new_connection);
+      g_assert_cmpint (reply->code, ==, c->code);
+    }
+}
+
+/* A test sends one message and never retries: its advice must not say
+ * "the message is tried again". */
+static void
+test_single_message_advice (void)
+{
+  static const MsTransportFailure failures[] = {
+    MS_TRANSPORT_REPLY_TOO_LONG, MS_TRANSPORT_RESPONSE_TIMEOUT, MS_TRANSPORT_CONNECTION_LOST, MS_TRANSPORT_OTHER,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (failures); i++)
+    {
+      MsReplyContext blast = { .server = "mail.example.org", .port = 587, .answering = MS_REPLY_TO_EHLO };
+      MsReplyContext test = blast;
+      g_autoptr(MsReply) in_blast = NULL;
+      g_autoptr(MsReply) in_test = NULL;
+
+      test.single_message = TRUE;
+      in_blast = ms_reply_classify_transport (failures[i], NULL, &blast, 0);
+      in_test = ms_reply_classify_transport (failures[i], NULL, &test, 0);
+      g_test_message ("%d: %s | %s", failures[i], in_blast->advice, in_test->advice);
+      g_assert_nonnull (strstr (in_blast->advice, "tried again"));
+      g_assert_null (strstr (in_test->advice, "tried again"));
+      g_assert_null (strstr (in_test->advice, "new connection"));
+      g_assert_cmpint (in_test->klass, ==, in_blast->klass);
+    }
+
+  {
+    MsReplyContext test = { .server = "mail.example.org", .port = 587, .answering = MS_REPLY_TO_EHLO,
+                            .single_message = TRUE };
+    g_autoptr(MsReply) reply = ms_reply_classify_transport (MS_TRANSPORT_REPLY_TOO_LONG, NULL, &test, 0);
+
+    /* Names the server and the step. */
+    g_assert_nonnull (strstr (reply->advice, "mail.example.org"));
+    g_assert_nonnull (strstr (reply->advice, "EHLO"));
+  }
+}
+
+/* The one sanitizer every kept server string goes through. */
+static void
+test_sanitize_text (void)
+{
+  static const char raw[] = "250 Ok \x1b[31mred\x1b[0m \x1b]0;title\x07 \xc2\x9b c1 \xff\xfe bad\rcr\0after";
+  g_autofree char *clean = ms_reply_sanitize_text (raw, sizeof raw - 1);
+  g_autofree char *huge_raw = g_strnfill (100000, 'x');
+  g_autofree char *huge = ms_reply_sanitize_text (huge_raw, -1);
+
+  g_test_message ("%s", clean);
+  g_assert_true (g_utf8_validate (clean, -1, NULL));
+  for (const char *p = clean; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      g_assert_false (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0));
+    }
+  g_assert_true (g_str_has_prefix (clean, "250 Ok"));
+  g_assert_nonnull (strstr (clean, "after"));
+  g_assert_cmpuint (strlen (huge), <=, MS_REPLY_MAX_TEXT);
+  g_free (ms_reply_sanitize_text (NULL, -1));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -713,6 +841,9 @@ main (int   argc,
   g_test_add_func ("/mailshot/reply/hostile-random", test_hostile_random);
   g_test_add_func ("/mailshot/reply/class-nicks", test_class_nicks);
   g_test_add_func ("/mailshot/reply/copy", test_copy);
+  g_test_add_func ("/mailshot/reply/step-audit", test_step_audit);
+  g_test_add_func ("/mailshot/reply/single-message-advice", test_single_message_advice);
+  g_test_add_func ("/mailshot/reply/sanitize-text", test_sanitize_text);
 
   return g_test_run ();
 }

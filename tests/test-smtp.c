@@ -2,7 +2,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -1502,6 +1504,174 @@ test_drop_at_data (void)
   assert_next_message_goes (srv, smtp, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Hostile servers (smtp-server.py's hostile modes)                         */
+
+typedef struct {
+  const char   *fault;
+  MsReplyClass  klass;
+  const char   *advice;   /* a piece of the advice */
+  const char   *said;     /* the server's words, quoted in the error */
+} GreetingCase;
+
+/* A refused greeting refuses the connection, not a recipient: a 554 stops
+ * the batch with the greeting's advice, a 4xx waits and retries on a new
+ * connection. Neither may read as a bad address (5.7.* alone would). */
+static const GreetingCase greeting_cases[] = {
+  { "--fault=GREETING:554 5.7.1 Go away", MS_REPLY_CLASS_MISCONFIGURED, "before any message was sent", "Go away" },
+  { "--fault=GREETING:554 5.7.1 No SMTP service here", MS_REPLY_CLASS_MISCONFIGURED, "network address", "No SMTP service here" },
+  { "--fault=GREETING:421 4.3.2 Service shutting down", MS_REPLY_CLASS_CANNOT_CONNECT, "new connection", "Service shutting down" },
+};
+
+static void
+test_hostile_greeting (gconstpointer data)
+{
+  const GreetingCase *gc = data;
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, gc->fault, NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GError) error = NULL;
+  const MsReply *reply;
+
+  g_assert_false (send_one (smtp, &error));
+  reply = ms_smtp_get_reply (smtp);
+  g_test_message ("error: %s", error->message);
+  g_assert_nonnull (reply);
+  g_assert_cmpint (reply->code, ==, atoi (gc->fault + strlen ("--fault=GREETING:")));
+  g_assert_cmpint (reply->klass, ==, gc->klass);
+  g_assert_true (ms_reply_class_stops_batch (reply->klass));
+  g_assert_true (reply->new_connection);
+  g_assert_nonnull (strstr (reply->advice, gc->advice));
+  g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_GREETING);
+  g_assert_false (ms_smtp_get_delivery_uncertain (smtp));
+  g_assert_false (log_has_prefix (srv, "mail "));
+  /* The server's own words reach the user. */
+  g_assert_nonnull (strstr (error->message, gc->said));
+}
+
+/* The answer to the end of a message is kept for the journal and printed
+ * by `blast report`: no terminal escape, no invalid UTF-8 may come through. */
+static void
+test_hostile_escape_reply (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--escape-reply", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GError) error = NULL;
+  const char *line;
+
+  g_assert_true (send_one (smtp, &error));
+  g_assert_no_error (error);
+  line = ms_smtp_get_final_reply (smtp);
+  g_test_message ("final reply: %s", line);
+  g_assert_nonnull (line);
+  g_assert_cmpint (ms_smtp_get_final_code (smtp), ==, 250);
+  g_assert_true (g_str_has_prefix (line, "250 2.0.0 Ok: queued as"));
+  g_assert_true (g_utf8_validate (line, -1, NULL));
+  for (const char *p = line; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      g_assert_false (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0));
+    }
+  g_assert_nonnull (strstr (line, "end"));
+}
+
+static glong
+max_rss_kb (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+/* A reply that never ends (10 KB continuation lines, for ever) is given up
+ * on within its limits, long before the timeout, with memory flat and an
+ * error that names the server and the step. After the final dot the
+ * message may have arrived: uncertain. */
+static void
+test_hostile_endless (gconstpointer data)
+{
+  const char *cmd = data;
+  g_autofree char *endless = g_strdup_printf ("--endless=%s", cmd);
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, endless, NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = NULL;
+  gboolean eom = g_str_equal (cmd, "EOM");
+  const char *step = g_str_equal (cmd, "GREETING") ? "the greeting" :
+                     g_str_equal (cmd, "EHLO") ? "EHLO" :
+                     g_str_equal (cmd, "MAIL") ? "MAIL FROM" : "the end of the message";
+  const MsReply *reply;
+  glong rss_before = max_rss_kb ();
+  double elapsed;
+
+  config->timeout = 10;
+  smtp = ms_smtp_new (config);
+  timer = g_timer_new ();
+  g_assert_false (send_one (smtp, &error));
+  elapsed = g_timer_elapsed (timer, NULL);
+  g_test_message ("failed after %.2f s, max RSS %ld → %ld KiB: %s", elapsed, rss_before, max_rss_kb (),
+                  error->message);
+  reply = ms_smtp_get_reply (smtp);
+  g_assert_cmpint (reply->transport, ==, MS_TRANSPORT_REPLY_TOO_LONG);
+  g_assert_cmpint (reply->klass, ==, MS_REPLY_CLASS_CONNECTION_LOST);
+  g_assert_true (reply->new_connection);
+  g_assert_cmpuint (strlen (reply->text), <=, MS_REPLY_MAX_TEXT);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+  g_assert_nonnull (strstr (error->message, step));
+  g_assert_cmpint (ms_smtp_get_delivery_uncertain (smtp), ==, eom);
+  g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 0);
+  /* Given up on at the limit, not at the timeout. */
+  g_assert_cmpfloat (elapsed, <, 5);
+#if !defined(__SANITIZE_ADDRESS__)
+  /* Skipped under ASan, whose allocator keeps freed memory on purpose. */
+  g_assert_cmpint (max_rss_kb () - rss_before, <, 32 * 1024);
+#endif
+}
+
+/* A greeting that comes one byte at a time is bounded by the account's
+ * timeout as a whole, not per byte. */
+static void
+test_hostile_drip_greeting (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--drip-greeting=0.3", NULL);
+
+  assert_quick_failure (srv, MODE_PLAIN, MS_TRANSPORT_NO_GREETING, 2 + MARGIN);
+  g_assert_false (log_has_prefix (srv, "ehlo "));
+}
+
+/* STARTTLS answered with "go ahead" and then no TLS at all: a TLS error
+ * that says STARTTLS, at once, and nothing goes in clear. */
+static void
+test_hostile_starttls_garbage (gconstpointer data)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_STARTTLS, data, "--auth=PLAIN", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_STARTTLS, METHOD_PLAIN);
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = NULL;
+  const MsReply *reply;
+
+  config->timeout = 10;
+  smtp = ms_smtp_new (config);
+  timer = g_timer_new ();
+  g_assert_false (send_one (smtp, &error));
+  g_test_message ("failed after %.2f s: %s", g_timer_elapsed (timer, NULL), error->message);
+  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 5);
+  reply = ms_smtp_get_reply (smtp);
+  g_assert_error (error, MS_ERROR, MS_ERROR_TLS);
+  g_assert_cmpint (reply->klass, ==, MS_REPLY_CLASS_TLS);
+  g_assert_cmpint (reply->transport, ==, MS_TRANSPORT_TLS_HANDSHAKE);
+  g_assert_nonnull (strstr (error->message, "STARTTLS"));
+  g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_TLS);
+  g_assert_true (ms_test_server_log_contains (srv, "starttls-garbage"));
+  g_assert_false (log_has_prefix (srv, "auth "));
+  g_assert_false (log_has_prefix (srv, "mail "));
+}
+
 typedef struct {
   GTestFunc     func0;
   GTestDataFunc func;
@@ -1651,6 +1821,20 @@ main (int argc, char **argv)
   /* libcurl reports that one as a failure (ms_smtp_send sends one message). */
   add_case ("drop-at-mail-reused", test_drop_at_mail_reused, VIAS_BULK);
   g_test_add_func ("/mailshot/smtp/multi", test_multi);
+  add_data_case ("hostile/greeting-554", test_hostile_greeting, &greeting_cases[0], VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_data_case ("hostile/greeting-554-no-service", test_hostile_greeting, &greeting_cases[1], VIA_MASK (VIA_SEND));
+  add_data_case ("hostile/greeting-421", test_hostile_greeting, &greeting_cases[2], VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_case ("hostile/escape-reply", test_hostile_escape_reply, VIAS_ALL);
+  add_data_case ("hostile/endless-greeting", test_hostile_endless, "GREETING", VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_data_case ("hostile/endless-ehlo", test_hostile_endless, "EHLO", VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_data_case ("hostile/endless-mail", test_hostile_endless, "MAIL", VIAS_ALL);
+  add_data_case ("hostile/endless-end-of-message", test_hostile_endless, "EOM", VIAS_ALL);
+  add_case ("hostile/drip-greeting", test_hostile_drip_greeting, VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  /* With the "go ahead", or once the client is in its handshake. */
+  add_data_case ("hostile/starttls-garbage", test_hostile_starttls_garbage, "--starttls-garbage",
+                 VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_data_case ("hostile/starttls-garbage-later", test_hostile_starttls_garbage, "--starttls-garbage=0.3",
+                 VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
 
   return g_test_run ();
 }

@@ -713,16 +713,19 @@ result_free (Result *r)
   g_free (r);
 }
 
+/* Hands @r to the coordinator, which may free it at once: nothing of it is
+ * read after the push. */
 static void
 post_result (Run    *run,
              Result *r)
 {
   Slot *slot = r->slot;
+  gboolean ok = r->ok;
 
-  g_async_queue_push (run->results, r);
+  g_async_queue_push (run->results, g_steal_pointer (&r));
   /* The coordinator comes by at least every 100 ms; wake it early only when
    * this connection is about to run dry, on a failure, or when it waits. */
-  if (!r->ok || g_async_queue_length (slot->jobs) < 2 || g_atomic_int_get (&run->eager))
+  if (!ok || g_async_queue_length (slot->jobs) < 2 || g_atomic_int_get (&run->eager))
     wake (run->self);
 }
 
@@ -864,16 +867,19 @@ connection_thread (gpointer data)
   while ((job = g_async_queue_pop (slot->jobs)) != &stop_job)
     {
       Result *r = g_new0 (Result, 1);
+      gboolean ok;
 
       r->slot = slot;
       r->job = job;
       r->started = TRUE;
       send_job (slot, r);
-      post_result (run, r);
+      /* Read before the hand-over: the coordinator may free r at once. */
+      ok = r->ok;
+      post_result (run, g_steal_pointer (&r));
 
       /* After a failure, the jobs queued behind it go back unsent: the
        * coordinator decides (wait, stop, retry) before anything else goes. */
-      if (!r->ok)
+      if (!ok)
         while ((job = g_async_queue_try_pop (slot->jobs)) != NULL)
           {
             Result *back;
@@ -1061,8 +1067,18 @@ static void
 enter_stop (Run           *run,
             const MsReply *reply)
 {
-  if (run->stop_error == NULL)
-    run->stop_error = ms_reply_to_error (reply);
+  if (run->stop_error != NULL)
+    return;
+  run->stop_error = ms_reply_to_error (reply);
+  /* The pause reason quotes the server, as a failed test does: its words
+   * are what a user shows the provider. */
+  if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
+    {
+      g_autofree char *advice = g_steal_pointer (&run->stop_error->message);
+
+      run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s”"),
+                                                  advice, reply->code, reply->text);
+    }
 }
 
 /* A transport failure without a reply at the end of DATA: back off, retry,

@@ -208,6 +208,10 @@ step_for_failure (const MsReply *reply,
 {
   if (reply != NULL)
     {
+      /* Found before any AUTH command went out, but about signing in. */
+      if (reply->transport == MS_TRANSPORT_MECH_UNSUPPORTED ||
+          reply->transport == MS_TRANSPORT_NO_AUTH_ADVERTISED)
+        return MS_PROBE_STEP_AUTH;
       switch (reply->klass)
         {
         case MS_REPLY_CLASS_TLS:
@@ -217,7 +221,9 @@ step_for_failure (const MsReply *reply,
         case MS_REPLY_CLASS_SENDER_NOT_ALLOWED:
         case MS_REPLY_CLASS_RELAY_DENIED:
         case MS_REPLY_CLASS_RECIPIENT_REJECTED:
-          if (stage < MS_SMTP_STAGE_DATA)
+          /* Before MAIL no sender or recipient was named: the stage says
+           * where it failed (a refused greeting is the greeting's). */
+          if (stage >= MS_SMTP_STAGE_MAIL && stage < MS_SMTP_STAGE_DATA)
             return MS_PROBE_STEP_ENVELOPE;
           break;
         case MS_REPLY_CLASS_NONE:
@@ -592,6 +598,8 @@ run_session (ProbeJob     *job,
     job_set_step (job, MS_PROBE_STEP_EHLO, MS_PROBE_STATE_RUNNING, NULL);
 
   ms_smtp_set_record_transcript (smtp, TRUE);
+  /* A test sends once: its advice must not promise a retry. */
+  ms_smtp_set_retried (smtp, FALSE);
   ms_smtp_set_stage_func (smtp, on_smtp_stage, &watch);
   ok = ms_smtp_send (smtp, job->config->from_address, job->to, message, cancellable, &local_error);
   ms_smtp_set_stage_func (smtp, NULL, NULL);

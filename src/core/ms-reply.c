@@ -229,6 +229,16 @@ static const Rule rules[] = {
     N_("The provider has blocked this account from sending, usually after it sent mail seen as spam: "
        "stop, and ask the provider to unblock it.") },
 
+  /* ---- This computer's network address: every message alike, whatever
+   *      step the server says it at (Postfix's "Client host rejected") ---- */
+  { 5, NULL, "client host rejected|client host blocked|client host [|your ip address|your ip |"
+             "ip address is blocked|ip address has been blocked|ip is blocked|ip blocked|"
+             "no smtp service|not accepting connections|refuses connections from|"
+             "connections from your|not allowed to connect", NULL,
+    MS_REPLY_CLASS_MISCONFIGURED, WAIT_BACKOFF, 0,
+    N_("The server refuses mail from this computer’s network address: no message can go from here "
+       "until the provider lifts the block; ask it, or send through your provider’s own server.") },
+
   /* ---- Relaying: after the daily relay limits above ---- */
   { 5, NULL, "relay", "denied|not permitted|not allowed|prohibited|refused|unable|disallowed|"
                       "do not|don't|not authori|rejected",
@@ -383,7 +393,8 @@ truncate_utf8 (GString *s,
  * (a server must not be able to send terminal escapes to our CLI), at most
  * MS_REPLY_MAX_TEXT bytes. */
 static char *
-sanitize_line (const char *raw)
+sanitize_len (const char *raw,
+              gsize       len)
 {
   g_autofree char *valid = NULL;
   GString *out;
@@ -392,7 +403,7 @@ sanitize_line (const char *raw)
   if (raw == NULL)
     return g_strdup ("");
 
-  valid = g_utf8_make_valid (raw, strnlen (raw, MAX_SCAN));
+  valid = g_utf8_make_valid (raw, MIN (len, MAX_SCAN));
   out = g_string_sized_new (MIN (strlen (valid), MS_REPLY_MAX_TEXT + 8));
 
   for (const char *p = valid; *p && out->len <= MS_REPLY_MAX_TEXT; p = g_utf8_next_char (p))
@@ -415,6 +426,33 @@ sanitize_line (const char *raw)
   truncate_utf8 (out, MS_REPLY_MAX_TEXT);
 
   return g_string_free (out, FALSE);
+}
+
+static char *
+sanitize_line (const char *raw)
+{
+  return sanitize_len (raw, raw != NULL ? strnlen (raw, MAX_SCAN) : 0);
+}
+
+/**
+ * ms_reply_sanitize_text:
+ * @raw: (nullable): bytes from a server, not necessarily UTF-8 or terminated
+ * @len: the length of @raw, or -1 when it is NUL-terminated
+ *
+ * The sanitizer every server string goes through where it enters the
+ * program (failure replies, the answer to the end of a message, the EHLO
+ * capabilities): invalid UTF-8 replaced, control characters (ESC, BEL, C1)
+ * turned into single spaces, at most %MS_REPLY_MAX_TEXT bytes.
+ *
+ * Returns: (transfer full): one line of valid UTF-8, never %NULL
+ */
+char *
+ms_reply_sanitize_text (const char *raw,
+                        gssize      len)
+{
+  if (raw == NULL)
+    return g_strdup ("");
+  return sanitize_len (raw, len < 0 ? strnlen (raw, MAX_SCAN) : (gsize) len);
 }
 
 /* Joins a (possibly multi-line) reply into one line, taking the reply code
@@ -591,6 +629,127 @@ resolve_now (gint64 now)
   return now > 0 ? now : g_get_real_time () / G_USEC_PER_SEC;
 }
 
+/* The rules read the words; the step says whom a refusal is about. Before
+ * MAIL no recipient has been named, so nothing said there can be about one:
+ * a refused greeting (554 "no SMTP service here", a blocklisted address)
+ * refuses the connection, and every message would fail the same way. A 421
+ * anywhere closes the channel: the server is busy, the recipient is fine.
+ * A rate limit stays a rate limit wherever it comes. */
+static void
+refine_for_step (MsReply              *reply,
+                 const MsReplyContext *context)
+{
+  MsReplyTo to = context != NULL ? context->answering : MS_REPLY_TO_UNKNOWN;
+  gboolean per_recipient = reply->klass == MS_REPLY_CLASS_RECIPIENT_REJECTED ||
+                           reply->klass == MS_REPLY_CLASS_TEMPORARY;
+  const char *advice = NULL;
+
+  if (to == MS_REPLY_TO_UNKNOWN || reply->klass == MS_REPLY_CLASS_RATE_LIMITED)
+    return;
+
+  switch (to)
+    {
+    case MS_REPLY_TO_GREETING:
+    case MS_REPLY_TO_EHLO:
+    case MS_REPLY_TO_STARTTLS:
+      /* A refused greeting is the end of that connection, whatever it says. */
+      if (to == MS_REPLY_TO_GREETING)
+        reply->new_connection = TRUE;
+      if (reply->code / 100 == 4)
+        {
+          /* The session could not be set up right now: wait, retry on a
+           * new connection, and pause when it keeps happening. */
+          reply->klass = MS_REPLY_CLASS_CANNOT_CONNECT;
+          reply->new_connection = TRUE;
+          reply->permanent = FALSE;
+          advice = context->single_message
+                   ? N_("The server is not taking mail from this connection right now (it is busy or "
+                        "closing down): try again later; the server’s reply may say why.")
+                   : N_("The server is not taking mail from this connection right now (it is busy or "
+                        "closing down): sending waits and tries again on a new connection, and pauses "
+                        "if this keeps happening.");
+        }
+      else if (per_recipient || reply->klass == MS_REPLY_CLASS_RELAY_DENIED ||
+               reply->klass == MS_REPLY_CLASS_SENDER_NOT_ALLOWED ||
+               (to == MS_REPLY_TO_GREETING && reply->klass != MS_REPLY_CLASS_MISCONFIGURED))
+        {
+          reply->klass = MS_REPLY_CLASS_MISCONFIGURED;
+          reply->new_connection = TRUE;
+          reply->permanent = FALSE;
+          advice = to == MS_REPLY_TO_GREETING
+                   ? N_("The server refused the connection before any message was sent (it may block this "
+                        "computer’s network address, or not take mail on this port): check “SMTP server” "
+                        "and “SMTP port”, or ask the provider; the server’s reply may say why.")
+                   : N_("The server refused this connection before any message was sent: check “SMTP "
+                        "server”, “SMTP port” and “EHLO host name”, or ask the provider; the server’s "
+                        "reply may say why.");
+        }
+      break;
+
+    case MS_REPLY_TO_AUTH:
+      if (reply->code / 100 == 4)
+        {
+          reply->klass = MS_REPLY_CLASS_CANNOT_CONNECT;
+          reply->new_connection = TRUE;
+          reply->permanent = FALSE;
+          advice = context->single_message
+                   ? N_("The server could not check the login right now: try again later; the server’s "
+                        "reply may say why.")
+                   : N_("The server could not check the login right now: sending waits and tries again on "
+                        "a new connection, and pauses if this keeps happening.");
+        }
+      else if (per_recipient || reply->klass == MS_REPLY_CLASS_RELAY_DENIED ||
+               reply->klass == MS_REPLY_CLASS_SENDER_NOT_ALLOWED)
+        {
+          reply->klass = MS_REPLY_CLASS_AUTH_FAILED;
+          reply->permanent = FALSE;
+          advice = N_("The server refused the login: check the user ID, the password and “Authentication "
+                      "method”; the server’s reply may say why.");
+        }
+      break;
+
+    case MS_REPLY_TO_MAIL:
+      /* Only the sender, the account or this computer is named yet. */
+      if (reply->code == 421)
+        break;
+      if (reply->klass == MS_REPLY_CLASS_RECIPIENT_REJECTED)
+        {
+          reply->klass = MS_REPLY_CLASS_MISCONFIGURED;
+          advice = N_("The server refused to take mail from this account or this computer before any "
+                      "recipient was named, so every message would fail alike: check “E-mail address” and "
+                      "the login; the server’s reply says why.");
+        }
+      break;
+
+    case MS_REPLY_TO_RCPT:
+    case MS_REPLY_TO_DATA:
+    case MS_REPLY_TO_END_OF_DATA:
+    case MS_REPLY_TO_UNKNOWN:
+    default:
+      break;
+    }
+
+  /* The server closes the channel: a busy server, not this recipient. The
+   * message goes again on a new connection, uncharged, and the batch pauses
+   * when it keeps happening. */
+  if (reply->code == 421 && reply->klass == MS_REPLY_CLASS_TEMPORARY)
+    {
+      reply->klass = MS_REPLY_CLASS_CONNECTION_LOST;
+      reply->new_connection = TRUE;
+      advice = context->single_message
+               ? N_("The server is busy or closing the connection: try again later; the server’s reply may "
+                    "say why.")
+               : N_("The server is busy or closing the connection: the message is tried again on a new "
+                    "connection, and sending pauses if this keeps happening.");
+    }
+
+  if (advice != NULL)
+    {
+      g_free (reply->advice);
+      reply->advice = g_strdup (_(advice));
+    }
+}
+
 /**
  * ms_reply_classify:
  * @code: the SMTP reply code, or 0 when it is only in @text
@@ -647,6 +806,7 @@ ms_reply_classify (int                   code,
   reply->permanent = (rule->flags & F_PERMANENT) != 0;
   /* 421 means the server is closing the channel, whatever else it says. */
   reply->new_connection = (rule->flags & F_NEW_CONNECTION) != 0 || code == 421;
+  refine_for_step (reply, context);
 
   if (reply->klass == MS_REPLY_CLASS_RATE_LIMITED)
     {
@@ -677,6 +837,8 @@ transport_advice (MsTransportFailure    failure,
   const char *server = context && context->server && *context->server ? context->server : NULL;
   int port = context ? context->port : 0;
   gboolean use_smtps = context ? context->use_smtps : FALSE;
+  /* A test sends one message and never tries again: its advice says what to do, not what happens next. */
+  gboolean single = context ? context->single_message : FALSE;
   g_autofree char *host = server ? sanitize_line (server) : NULL;
 
   switch (failure)
@@ -770,23 +932,57 @@ transport_advice (MsTransportFailure    failure,
                          "try 587)."));
 
     case MS_TRANSPORT_MECH_UNSUPPORTED:
-      *klass = MS_REPLY_CLASS_AUTH_FAILED;
+      /* A setting that does not fit the server, not a refused login: the
+       * password is not the problem, and no advice should send a user to
+       * store it again. */
+      *klass = MS_REPLY_CLASS_MISCONFIGURED;
       return g_strdup (_("The server does not offer the chosen authentication method: choose “Automatic” "
                          "or another “Authentication method”."));
 
     case MS_TRANSPORT_RESPONSE_TIMEOUT:
       *klass = MS_REPLY_CLASS_TIMEOUT;
+      if (single)
+        return g_strdup (_("The server stopped answering in the middle of the conversation: try again later, "
+                           "and if this keeps happening, raise “Timeout in seconds”."));
       return g_strdup (_("The server stopped answering in the middle of the conversation: the message is "
                          "tried again, and if this keeps happening, raise “Timeout in seconds”."));
 
     case MS_TRANSPORT_CONNECTION_LOST:
       *klass = MS_REPLY_CLASS_CONNECTION_LOST;
+      if (single)
+        return g_strdup (_("The connection to the server was lost: try again; if this keeps happening, check "
+                           "“SMTP port” and whether a firewall cuts the connection."));
       return g_strdup (_("The connection to the server was lost: the message is tried again on a new "
                          "connection."));
+
+    case MS_TRANSPORT_REPLY_TOO_LONG:
+      {
+        /* Not a connection that broke: a server that does not stop talking.
+         * Retried like a lost connection, so a batch pauses when it repeats. */
+        MsReplyTo to = context ? context->answering : MS_REPLY_TO_UNKNOWN;
+        g_autofree char *what = to != MS_REPLY_TO_UNKNOWN
+                                ? g_strdup_printf (_("its answer to %s"), ms_reply_to_get_label (to))
+                                : g_strdup (_("an answer"));
+
+        *klass = MS_REPLY_CLASS_CONNECTION_LOST;
+        if (single)
+          return g_strdup_printf (_("The server %s did not end %s (it went on far longer than any real reply), so Mailshot gave up "
+                                    "and closed the connection: check “SMTP server” and “SMTP port”; if "
+                                    "they are right, the server is misbehaving: tell its administrator."),
+                                  host != NULL ? host : "", what);
+        return g_strdup_printf (_("The server %s did not end %s (it went on far longer than any real reply), so Mailshot gave up and "
+                                  "closed the connection: the message is tried again on a new connection, "
+                                  "and sending pauses if this keeps happening; tell the server’s "
+                                  "administrator."),
+                                host != NULL ? host : "", what);
+      }
 
     case MS_TRANSPORT_OTHER:
     default:
       *klass = MS_REPLY_CLASS_TEMPORARY;
+      if (single)
+        return g_strdup (_("Something went wrong talking to the server: try again later; the details may "
+                           "say more."));
       return g_strdup (_("Something went wrong talking to the server: the message is tried again later, "
                          "and the details may say more."));
     }
@@ -846,6 +1042,30 @@ ms_reply_free (MsReply *reply)
   g_free (reply->text);
   g_free (reply->advice);
   g_free (reply);
+}
+
+/**
+ * ms_reply_to_get_label:
+ * @answering: what a reply answered
+ *
+ * Returns: the step for people ("the greeting", "RCPT TO"), translated
+ */
+const char *
+ms_reply_to_get_label (MsReplyTo answering)
+{
+  switch (answering)
+    {
+    case MS_REPLY_TO_GREETING:    return _("the greeting");
+    case MS_REPLY_TO_EHLO:        return _("EHLO");
+    case MS_REPLY_TO_STARTTLS:    return _("STARTTLS");
+    case MS_REPLY_TO_AUTH:        return _("the login (AUTH)");
+    case MS_REPLY_TO_MAIL:        return _("MAIL FROM");
+    case MS_REPLY_TO_RCPT:        return _("RCPT TO");
+    case MS_REPLY_TO_DATA:        return _("DATA");
+    case MS_REPLY_TO_END_OF_DATA: return _("the end of the message");
+    case MS_REPLY_TO_UNKNOWN:
+    default:                      return _("a command");
+    }
 }
 
 /* ------------------------------------------------------------------------ */

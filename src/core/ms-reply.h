@@ -49,7 +49,28 @@ typedef enum {
   MS_TRANSPORT_RESPONSE_TIMEOUT,    /* the server stalled in the middle of the dialog */
   MS_TRANSPORT_CONNECTION_LOST,     /* the connection dropped */
   MS_TRANSPORT_OTHER,
+  MS_TRANSPORT_REPLY_TOO_LONG,      /* a reply went on past the limit: given up, connection closed */
 } MsTransportFailure;
+
+/**
+ * MsReplyTo:
+ *
+ * What a reply answered. The same words mean different things at different
+ * steps: a 554 in the greeting refuses the connection (every message alike),
+ * a 554 to RCPT refuses one recipient. %MS_REPLY_TO_UNKNOWN classifies on
+ * the code and the text alone.
+ */
+typedef enum {
+  MS_REPLY_TO_UNKNOWN = 0,
+  MS_REPLY_TO_GREETING,
+  MS_REPLY_TO_EHLO,           /* EHLO or HELO */
+  MS_REPLY_TO_STARTTLS,
+  MS_REPLY_TO_AUTH,
+  MS_REPLY_TO_MAIL,
+  MS_REPLY_TO_RCPT,
+  MS_REPLY_TO_DATA,           /* the DATA command */
+  MS_REPLY_TO_END_OF_DATA,    /* the final "." of the message */
+} MsReplyTo;
 
 typedef struct {
   MsReplyClass klass;
@@ -72,6 +93,8 @@ typedef struct {
   int         port;
   gboolean    use_smtps;
   gboolean    needs_auth;
+  MsReplyTo   answering;      /* what the reply answered; UNKNOWN when not known */
+  gboolean    single_message; /* a test: one message, never retried, so no advice promises a retry */
 } MsReplyContext;
 
 MsReply     *ms_reply_classify            (int                   code,
@@ -83,6 +106,12 @@ MsReply     *ms_reply_classify_transport  (MsTransportFailure    failure,
                                            const MsReplyContext *context,
                                            gint64                now);
 MsReply     *ms_reply_copy                (const MsReply        *reply);
+/* Any bytes from a server as one line of valid UTF-8 without control
+ * characters (no terminal escapes), at most MS_REPLY_MAX_TEXT bytes: the one
+ * sanitizer for every server string the program keeps. */
+char        *ms_reply_sanitize_text       (const char           *raw,
+                                           gssize                len);
+const char  *ms_reply_to_get_label        (MsReplyTo             answering);   /* translated: "the greeting", "RCPT TO" */
 void         ms_reply_free                (MsReply              *reply);
 
 const char  *ms_reply_class_to_string     (MsReplyClass          klass);   /* "rate-limited", stable, for the journal */

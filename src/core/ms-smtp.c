@@ -21,6 +21,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
 
 #define SHA256_LEN 32
 
+/* A reply longer than this is given up on (a hostile or broken server could
+ * go on forever); a real one is a few lines. Below libcurl 7.88's own limit
+ * (300 KiB of replies per transfer, which it reports as a failure to
+ * receive), so that the user learns what happened. */
+#define MAX_REPLY_BYTES        (256 * 1024)
+#define MAX_REPLY_LINES        1000
+/* What is kept of one reply: the failure text (ms-reply keeps about 1 KB of
+ * it), the EHLO keywords, the lines shown in the transcript. */
+#define MAX_FAIL_TEXT          (8 * 1024)
+#define MAX_CAPABILITIES       100
+#define MAX_TRANSCRIPT_LINES   40
+#define MAX_TRANSCRIPT_LINE    2048
+
 /* How the session protects the connection; decided once per session. */
 typedef enum {
   SECURITY_TLS,     /* SMTPS, or STARTTLS required (CURLUSESSL_ALL) */
@@ -31,6 +44,7 @@ typedef enum {
 typedef enum {
   CMD_NONE,
   CMD_EHLO,
+  CMD_HELO,         /* after a refused EHLO: its refusal is the failure */
   CMD_STARTTLS,
   CMD_AUTH,
   CMD_MAIL,
@@ -76,6 +90,14 @@ struct _MsSmtp
   MsSmtpStage      stage;
   gboolean         stage_held;       /* a pipelined command failed: the stage stays at it */
   Command          last_command;
+  Command          fail_command;     /* what the failure reply answered */
+  gsize            reply_bytes;      /* of the reply being read */
+  guint            reply_lines;
+  gboolean         reply_overflow;   /* it went past the limits: given up */
+  Command          overflow_command;
+  Command          reply_command;    /* what the reply being read answers */
+  curl_socket_t    curl_fd;          /* the socket libcurl opened last */
+  gboolean         retried;          /* a failed message is tried again (a blast), not a test */
   gboolean         auth_open;
   gboolean         auth_ok;          /* a 235 answered AUTH in this transfer */
   gboolean         new_connection;   /* EHLO was sent in this transfer */
@@ -427,7 +449,7 @@ parse_command (const char *line,
                gsize       len)
 {
   static const struct { const char *verb; Command command; } verbs[] = {
-    { "EHLO", CMD_EHLO }, { "HELO", CMD_EHLO }, { "STARTTLS", CMD_STARTTLS },
+    { "EHLO", CMD_EHLO }, { "HELO", CMD_HELO }, { "STARTTLS", CMD_STARTTLS },
     { "AUTH", CMD_AUTH }, { "MAIL", CMD_MAIL }, { "RCPT", CMD_RCPT },
     { "DATA", CMD_DATA }, { "QUIT", CMD_QUIT },
   };
@@ -469,6 +491,7 @@ on_client_line (MsSmtp     *self,
   switch (command)
     {
     case CMD_EHLO:
+    case CMD_HELO:
       self->new_connection = TRUE;
       self->ehlo_first_line = TRUE;
       g_clear_pointer (&self->caps_building, g_ptr_array_unref);
@@ -534,9 +557,54 @@ append_fail_text (MsSmtp     *self,
       if (strncmp (text, self->fail_text->str, elen) == 0)
         text += elen;
     }
+  /* Enough to classify and quote; the rest of a long reply is dropped. */
+  if (self->fail_text->len >= MAX_FAIL_TEXT)
+    return;
   if (self->fail_text->len > 0)
     g_string_append_c (self->fail_text, ' ');
-  g_string_append (self->fail_text, text);
+  g_string_append_len (self->fail_text, text, strnlen (text, MAX_FAIL_TEXT - self->fail_text->len));
+}
+
+/* What a reply answered, for ms-reply: the same words mean different things
+ * in the greeting and in answer to RCPT. */
+static MsReplyTo
+reply_to_for (MsSmtp  *self,
+              Command  command)
+{
+  switch (command)
+    {
+    case CMD_NONE:     return MS_REPLY_TO_GREETING;
+    case CMD_EHLO:
+    case CMD_HELO:     return MS_REPLY_TO_EHLO;
+    case CMD_STARTTLS: return MS_REPLY_TO_STARTTLS;
+    case CMD_AUTH:     return MS_REPLY_TO_AUTH;
+    case CMD_MAIL:     return MS_REPLY_TO_MAIL;
+    case CMD_RCPT:     return MS_REPLY_TO_RCPT;
+    case CMD_DATA:     return self->body_done ? MS_REPLY_TO_END_OF_DATA : MS_REPLY_TO_DATA;
+    case CMD_OTHER:    return self->body_done ? MS_REPLY_TO_END_OF_DATA : MS_REPLY_TO_UNKNOWN;
+    case CMD_QUIT:
+    default:           return MS_REPLY_TO_UNKNOWN;
+    }
+}
+
+/* A reply that does not end: stop reading it. The socket is shut down, so
+ * that libcurl's own reading loop ends at once (it does not call the
+ * progress callback while it waits for the end of a message). */
+static void
+give_up_on_reply (MsSmtp *self)
+{
+  self->reply_overflow = TRUE;
+  self->overflow_command = self->reply_command;
+  self->abandon = TRUE;
+  g_debug ("SMTP to %s:%d: gave up on a reply after %u lines, %" G_GSIZE_FORMAT " bytes",
+           self->config->server, self->config->port, self->reply_lines, self->reply_bytes);
+  if (recording (self))
+    ms_transcript_add_info (self->transcript, "Gave up on this reply after %u lines (%" G_GSIZE_FORMAT
+                            " bytes): the connection is closed", self->reply_lines, self->reply_bytes);
+  if (self->bulk && self->bulk_fd != CURL_SOCKET_BAD)
+    shutdown (self->bulk_fd, SHUT_RDWR);
+  else if (self->curl_fd != CURL_SOCKET_BAD)
+    shutdown (self->curl_fd, SHUT_RDWR);
 }
 
 static void
@@ -548,6 +616,17 @@ on_server_line (MsSmtp     *self,
   gsize raw_len = len;
   gboolean last;
   int code;
+
+  if (self->reply_overflow)
+    return;
+  self->reply_bytes += raw_len;
+  if (self->reply_lines++ == 0)
+    self->reply_command = self->last_command;
+  if (self->reply_bytes > MAX_REPLY_BYTES || self->reply_lines > MAX_REPLY_LINES)
+    {
+      give_up_on_reply (self);
+      return;
+    }
 
   while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
     len--;
@@ -564,20 +643,42 @@ on_server_line (MsSmtp     *self,
   if (self->tls_pending)
     tls_started (self, NULL);
 
-  if (recording (self))
-    ms_transcript_add (self->transcript, MS_TRANSCRIPT_SERVER, data, raw_len, self->config->password);
+  /* The transcript shows the start of a long reply; memory stays bounded. */
+  if (recording (self) && self->reply_lines <= MAX_TRANSCRIPT_LINES)
+    {
+      if (raw_len <= MAX_TRANSCRIPT_LINE)
+        ms_transcript_add (self->transcript, MS_TRANSCRIPT_SERVER, data, raw_len, self->config->password);
+      else
+        {
+          g_autofree char *cut = g_strdup_printf ("%.*s…\r\n", MAX_TRANSCRIPT_LINE, data);
+
+          ms_transcript_add (self->transcript, MS_TRANSCRIPT_SERVER, cut, strlen (cut), self->config->password);
+        }
+    }
 
   if (len < 3 || !g_ascii_isdigit (line[0]) || !g_ascii_isdigit (line[1]) || !g_ascii_isdigit (line[2]))
     return;
   code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
   last = len == 3 || line[3] != '-';
 
+  if (last)
+    {
+      if (recording (self) && self->reply_lines > MAX_TRANSCRIPT_LINES)
+        ms_transcript_add_info (self->transcript, "(%u more lines of this reply not shown)",
+                                self->reply_lines - MAX_TRANSCRIPT_LINES);
+      self->reply_bytes = 0;
+      self->reply_lines = 0;
+    }
+
   if (self->body_done && self->eom_code == 0 && last)
     {
+      g_autofree char *clean = ms_reply_sanitize_text (line, len);
+
       self->eom_code = code;
-      /* Reused: no allocation per message once it has grown. */
+      /* Kept as every server string is: no terminal escapes, valid UTF-8
+       * (blast report and report --csv print it). */
       g_string_truncate (self->eom_line, 0);
-      g_string_append_len (self->eom_line, line, len);
+      g_string_append (self->eom_line, clean);
       if (code / 100 == 2)
         set_stage (self, MS_SMTP_STAGE_DONE);
     }
@@ -593,11 +694,11 @@ on_server_line (MsSmtp     *self,
     case CMD_EHLO:
       if (code == 250 && self->caps_building != NULL)
         {
-          if (!self->ehlo_first_line && len > 4)
+          if (!self->ehlo_first_line && len > 4 && self->caps_building->len < MAX_CAPABILITIES)
             {
-              const char *cap = line + 4;
+              char *cap = ms_reply_sanitize_text (line + 4, len - 4);
 
-              g_ptr_array_add (self->caps_building, g_strdup (cap));
+              g_ptr_array_add (self->caps_building, cap);
               if (g_ascii_strcasecmp (cap, "STARTTLS") == 0)
                 self->starttls_offered = TRUE;
             }
@@ -627,6 +728,7 @@ on_server_line (MsSmtp     *self,
         }
       break;
 
+    case CMD_HELO:
     case CMD_MAIL:
     case CMD_RCPT:
     case CMD_DATA:
@@ -637,7 +739,8 @@ on_server_line (MsSmtp     *self,
     }
 
   /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last,
-   * and a refused EHLO only makes libcurl fall back to HELO. */
+   * and a refused EHLO only makes libcurl fall back to HELO (whose refusal
+   * then counts). */
   if (self->fail_collecting)
     {
       append_fail_text (self, len > 4 ? line + 4 : "");
@@ -647,8 +750,9 @@ on_server_line (MsSmtp     *self,
            self->last_command != CMD_EHLO && self->last_command != CMD_QUIT)
     {
       self->fail_code = code;
+      self->fail_command = self->last_command;
       g_string_truncate (self->fail_text, 0);
-      g_string_append (self->fail_text, len > 4 ? line + 4 : "");
+      append_fail_text (self, len > 4 ? line + 4 : "");
       self->fail_collecting = !last;
     }
 }
@@ -758,6 +862,7 @@ sockopt_cb (void          *user_data,
 
   /* A new connection: what we knew about the old one no longer holds. */
   reset_connection (self);
+  self->curl_fd = fd;
   set_stage (self, MS_SMTP_STAGE_CONNECT);
 
   return CURL_SOCKOPT_OK;
@@ -814,7 +919,7 @@ xferinfo_cb (void       *user_data,
 {
   MsSmtp *self = user_data;
 
-  if (self->abandon)
+  if (self->abandon || self->reply_overflow)
     return 1;
   return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable) ? 1 : 0;
 }
@@ -941,6 +1046,8 @@ ms_smtp_init (MsSmtp *self)
   self->eom_line = g_string_sized_new (64);
   self->security = SECURITY_TLS;
   self->bulk_fd = CURL_SOCKET_BAD;
+  self->curl_fd = CURL_SOCKET_BAD;
+  self->retried = TRUE;
 }
 
 /* The options that stay the same for every message of the session. */
@@ -1092,6 +1199,12 @@ reset_transfer (MsSmtp       *self,
   self->stage = MS_SMTP_STAGE_NONE;
   self->stage_held = FALSE;
   self->last_command = CMD_NONE;
+  self->fail_command = CMD_NONE;
+  self->reply_bytes = 0;
+  self->reply_lines = 0;
+  self->reply_overflow = FALSE;
+  self->overflow_command = CMD_NONE;
+  self->reply_command = CMD_NONE;
   self->auth_open = FALSE;
   self->auth_ok = FALSE;
   self->new_connection = FALSE;
@@ -1208,6 +1321,8 @@ reply_context (MsSmtp *self)
     .port = self->config->port,
     .use_smtps = self->config->use_smtps,
     .needs_auth = self->config->needs_auth,
+    .answering = reply_to_for (self, self->fail_command),
+    .single_message = !self->retried,
   };
 
   return context;
@@ -1336,7 +1451,20 @@ failure_for_code (MsSmtp    *self,
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+      if (self->last_command == CMD_STARTTLS && !self->tls_active)
+        return MS_TRANSPORT_TLS_HANDSHAKE;
       return MS_TRANSPORT_CONNECTION_LOST;
+
+    case CURLE_WEIRD_SERVER_REPLY:
+      /* libcurl refuses bytes that come with the "go ahead" to STARTTLS,
+       * before the handshake (they could be injected in clear). */
+      if (self->last_command == CMD_STARTTLS && !self->tls_active)
+        {
+          *detail = g_strdup (_("The server sent more than its answer to STARTTLS before the encryption "
+                                "started; nothing was sent"));
+          return MS_TRANSPORT_TLS_HANDSHAKE;
+        }
+      return MS_TRANSPORT_OTHER;
 
     default:
       return MS_TRANSPORT_OTHER;
@@ -1441,6 +1569,27 @@ ms_smtp_complete (MsSmtp  *self,
 
   context = reply_context (self);
 
+  /* libcurl gives up by itself on replies past 300 KiB in one transfer. */
+  if (!self->reply_overflow && rc == CURLE_RECV_ERROR && strstr (self->errbuf, "Too large response") != NULL)
+    {
+      self->reply_overflow = TRUE;
+      /* libcurl may have said QUIT since. */
+      self->overflow_command = self->reply_lines > 0 ? self->reply_command : self->last_command;
+    }
+  if (self->reply_overflow)
+    {
+      /* Given up on: whatever libcurl made of the shut-down socket, this
+       * is what happened, and the connection is spent. */
+      context.answering = reply_to_for (self, self->overflow_command);
+      detail = g_strdup_printf (_("Gave up on the answer to %s after %u lines (%" G_GSIZE_FORMAT " bytes)"),
+                                ms_reply_to_get_label (context.answering), self->reply_lines, self->reply_bytes);
+      self->reply = ms_reply_classify_transport (MS_TRANSPORT_REPLY_TOO_LONG, detail, &context,
+                                                 g_get_real_time () / G_USEC_PER_SEC);
+      self->fresh_connect = TRUE;
+      set_reply_error (self, MS_TRANSPORT_REPLY_TOO_LONG, error);
+      return FALSE;
+    }
+
   if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
     {
       failure = decide_without_starttls (self);
@@ -1465,6 +1614,7 @@ ms_smtp_complete (MsSmtp  *self,
     }
   else if (!failure_is_transport_only (rc) && response >= 400)
     {
+      context.answering = reply_to_for (self, self->last_command);
       self->reply = ms_reply_classify ((int) response, self->errbuf, &context,
                                        g_get_real_time () / G_USEC_PER_SEC);
     }
@@ -1701,6 +1851,8 @@ bulk_read_reply (MsSmtp  *self,
           self->last_command = command;
           on_server_line (self, line, llen);
           start = i + 1;
+          if (self->reply_overflow)
+            return BULK_IO_CLOSED;
           if (bare >= 3 && g_ascii_isdigit (line[0]) && g_ascii_isdigit (line[1]) && g_ascii_isdigit (line[2]) &&
               (bare == 3 || line[3] != '-'))
             {
@@ -2387,10 +2539,27 @@ ms_smtp_get_peer_fingerprint (MsSmtp *self)
 }
 
 /**
+ * ms_smtp_set_retried:
+ * @retried: %FALSE when a failed message is not tried again (a test)
+ *
+ * The advice of a failure then says what to do rather than promising a
+ * retry that will not happen.
+ */
+void
+ms_smtp_set_retried (MsSmtp   *self,
+                     gboolean  retried)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  self->retried = !!retried;
+}
+
+/**
  * ms_smtp_get_final_reply:
  *
- * The server's answer to the end of the last message, its last line as
- * sent ("250 2.0.0 Ok: queued as 4F2A1"): after a success, what a user
+ * The server's answer to the end of the last message, its last line
+ * ("250 2.0.0 Ok: queued as 4F2A1") with control characters and invalid
+ * UTF-8 taken out, as every kept server string: after a success, what a user
  * quotes to the provider to trace the message. Kept with or without the
  * transcript, after ms_smtp_send() and ms_smtp_send_bulk() alike.
  *

@@ -130,6 +130,10 @@ gboolean       ms_smtp_get_starttls_offered (MsSmtp      *self);   /* persist in
 const char    *ms_smtp_get_auth_mechanism (MsSmtp        *self);   /* mechanism used, or NULL */
 void           ms_smtp_set_record_transcript (MsSmtp     *self,    /* off in bulk mode: cost */
                                               gboolean    record);
+/* TRUE (the default): a failed message is tried again, as a blast does; FALSE
+ * for a test, whose advice then promises no retry. */
+void           ms_smtp_set_retried     (MsSmtp           *self,
+                                        gboolean          retried);
 
 /* Called in the thread that runs the session each time it enters a stage
  * (the probe shows its steps live from this). Must be cheap and must not call
@@ -153,8 +157,9 @@ gboolean       ms_smtp_get_retry_now   (MsSmtp           *self);
  * the last TLS connection, or NULL: lets a user compare and trust it. */
 const char    *ms_smtp_get_peer_fingerprint (MsSmtp      *self);
 /* The last line of the server's answer to the end of the last message
- * ("250 2.0.0 Ok: queued as 4F2A1") and its code, or NULL / 0 when the
- * message ended before that answer. Recorded without the transcript. */
+ * ("250 2.0.0 Ok: queued as 4F2A1"), sanitized (ms_reply_sanitize_text),
+ * and its code, or NULL / 0 when the message ended before that answer.
+ * Recorded without the transcript. */
 const char    *ms_smtp_get_final_reply (MsSmtp           *self);
 int            ms_smtp_get_final_code  (MsSmtp           *self);
 
