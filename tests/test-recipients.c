@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <glib/gstdio.h>
 
 #include "mailshot-core.h"
@@ -440,6 +442,43 @@ test_path (void)
   g_rmdir (dir);
 }
 
+/* Issue 8: a named pipe with no writer as the recipient list blocked in
+ * open() for ever. The reader runs in a subprocess with a time limit, so a
+ * regression fails the test instead of hanging the suite. */
+static void
+test_fifo (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ms-recipients-XXXXXX", &error);
+  g_autofree char *fifo = g_build_filename (dir, "list.csv", NULL);
+
+  if (g_test_subprocess ())
+    {
+      const char *path = g_getenv ("MS_TEST_FIFO");
+      g_autoptr(MsRecipients) r = ms_recipients_new_for_path (path, NULL, &error);
+
+      g_assert_null (r);
+      g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+      g_assert_nonnull (strstr (error->message, path));
+      g_assert_nonnull (strstr (error->message, "named pipe"));
+      g_clear_error (&error);
+
+      /* A device never ends: refused the same way, not read for ever. */
+      g_assert_null (ms_recipients_new_for_path ("/dev/zero", NULL, &error));
+      g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+      g_assert_nonnull (strstr (error->message, "device"));
+      return;
+    }
+
+  g_assert_no_error (error);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_setenv ("MS_TEST_FIFO", fifo, TRUE);
+  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_unlink (fifo);
+  g_rmdir (dir);
+  g_test_trap_assert_passed ();
+}
+
 static gsize
 rss_kb (void)
 {
@@ -530,6 +569,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mailshot/recipients/addresses", test_addresses);
   g_test_add_func ("/mailshot/recipients/tiny-reads", test_tiny_reads);
   g_test_add_func ("/mailshot/recipients/path", test_path);
+  g_test_add_func ("/mailshot/recipients/fifo", test_fifo);
   g_test_add_func ("/mailshot/recipients/streaming", test_streaming);
 
   return g_test_run ();

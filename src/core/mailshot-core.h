@@ -17,6 +17,7 @@
 #include "ms-smtp.h"
 #include "ms-template.h"
 #include "ms-transcript.h"
+#include "ms-user-file.h"
 
 /* Call once in main(), before any thread: curl_global_init, GMime init, gettext. */
 void ms_core_init (void);

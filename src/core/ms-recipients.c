@@ -9,6 +9,7 @@
 
 #include "ms-error.h"
 #include "ms-recipients.h"
+#include "ms-user-file.h"
 
 /* Large reads keep the syscall count negligible next to the parse itself. */
 #define CHUNK_SIZE (128 * 1024)
@@ -627,15 +628,15 @@ ms_recipients_new_for_path (const char  *path,
                             const char  *email_column,
                             GError     **error)
 {
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GFileInputStream) stream = NULL;
+  g_autoptr(GInputStream) stream = NULL;
   g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  file = g_file_new_for_path (path);
-  stream = g_file_read (file, NULL, &local_error);
+  /* Regular files only, checked without blocking: a named pipe with no
+   * writer hung the import for ever in open(). */
+  stream = ms_user_file_open (path, &local_error);
   if (stream == NULL)
     {
       /* GIO's own message repeats the path and the verb; say it once. */
@@ -653,7 +654,7 @@ ms_recipients_new_for_path (const char  *path,
                      _("Could not open the recipient list %s: %s"), path, local_error->message);
       return NULL;
     }
-  return ms_recipients_new_for_stream (G_INPUT_STREAM (stream), path, email_column, error);
+  return ms_recipients_new_for_stream (stream, path, email_column, error);
 }
 
 const char * const *
