@@ -1784,6 +1784,7 @@ ms_blast_import (MsJournal             *journal,
             case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
             case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
             case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
+            case MS_RECIPIENT_NUL_BYTE: summary->nul_byte++; break;
             case MS_RECIPIENT_OK:
             default: break;
             }
@@ -1852,6 +1853,7 @@ ms_blast_import_summary_to_string (const MsBlastImportSummary *s)
         { s->empty_address, N_("empty address") },
         { s->field_count, N_("wrong field count") },
         { s->bad_utf8, N_("invalid UTF-8") },
+        { s->nul_byte, N_("NUL byte") },
       };
       gboolean first = TRUE;
 

@@ -12,6 +12,7 @@ typedef enum {
   MS_RECIPIENT_EMPTY_ADDRESS,
   MS_RECIPIENT_FIELD_COUNT,
   MS_RECIPIENT_BAD_UTF8,
+  MS_RECIPIENT_NUL_BYTE,     /* a NUL inside a value (it used to cut the value short) */
 } MsRecipientProblem;
 
 const char *ms_recipient_problem_get_label (MsRecipientProblem problem);  /* translated */
@@ -63,7 +64,8 @@ const char         *ms_recipients_get_problem_detail  (MsRecipients *self);
  * "Ann@Example.org" and "ann@example.org" are one recipient). Transfer full. */
 char               *ms_recipients_address_key         (const char   *address);
 
-/* Validates one address with GMime: a single mailbox, addr-spec with a dot-atom domain. */
+/* The one address rule (recipients and the account's own address): GMime
+ * reads exactly one bare mailbox, plus the checks listed in the .c file. */
 gboolean ms_recipients_address_is_valid (const char *address);
 
 G_END_DECLS
