@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
 #include "mailshot-core.h"
+#include "ms-test-support.h"
 
 /* Reads a whole CSV given as a string; each row becomes
  * "LINE:PROBLEM:v1|v2|…" so a case reads as one expected string per row. */
@@ -786,6 +788,115 @@ test_fifo (void)
   g_test_trap_assert_passed ();
 }
 
+/* ASan and UBSan builds: a sanitizer's shadow memory and quarantine make
+ * RSS figures meaningless there. */
+#if defined(__SANITIZE_ADDRESS__)
+# define MS_TEST_SANITIZED 1
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define MS_TEST_SANITIZED 1
+# endif
+#endif
+
+/* Writes @head, then @size bytes of @filler (a repeated pattern), then @tail. */
+static void
+write_big_file (const char *path,
+                const char *head,
+                const char *filler,
+                gsize       size,
+                const char *tail)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GFileOutputStream) out = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_NONE, NULL, &error);
+  g_autoptr(GString) chunk = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  while (chunk->len < 1024 * 1024)
+    g_string_append (chunk, filler);
+  g_assert_true (g_output_stream_write_all (G_OUTPUT_STREAM (out), head, strlen (head), NULL, NULL, &error));
+  for (gsize done = 0; done < size; )
+    {
+      gsize n = MIN (chunk->len, size - done);
+
+      g_assert_true (g_output_stream_write_all (G_OUTPUT_STREAM (out), chunk->str, n, NULL, NULL, &error));
+      done += n;
+    }
+  g_assert_true (g_output_stream_write_all (G_OUTPUT_STREAM (out), tail, strlen (tail), NULL, NULL, &error));
+  g_assert_true (g_output_stream_close (G_OUTPUT_STREAM (out), NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* Issue 8: a single 50 MB field peaked at 679 MB RSS, and a 50 MB header
+ * line made a 52 MB error message. Through the real command, as a user runs
+ * it: peak RSS (by /usr/bin/time) under 64 MB and a short message. */
+static void
+test_huge_inputs (void)
+{
+  const struct {
+    const char *what, *head, *filler, *tail, *says;
+  } cases[] = {
+    { "one 50 MB value", "email,name\na@example.org,", "x", "\nb@example.org,B\n",
+      "the value in column “name” is longer than 64 KiB" },
+    { "one 50 MB quoted value, never closed", "email,name\na@example.org,\"", "y", "\n",
+      "the value in column “name” is longer than 64 KiB" },
+    { "a 50 MB header line", "", "column,", "email\n", "Line 1 of " },
+    { "a quote opened before 50 MB of rows", "email,name\na@example.org,\"A\n", "b@example.org,B\n", "\"\n",
+      "closes only on line 3276803, and the value it holds reads like rows of their own (line 3: “b@example.org,B”)" },
+  };
+  g_autofree char *csv = ms_test_tmp_path ("huge.csv");
+  g_autofree char *text = ms_test_tmp_path ("huge.txt");
+  g_autofree char *rss = ms_test_tmp_path ("huge.rss");
+  g_autoptr(GError) error = NULL;
+
+#ifdef MS_TEST_SANITIZED
+  g_test_skip ("built with a sanitizer: its shadow memory makes peak RSS meaningless");
+  return;
+#endif
+  if (!g_file_test ("/usr/bin/time", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("/usr/bin/time is missing (Debian package time)");
+      return;
+    }
+
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "smtp-server", "127.0.0.1", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "email-address", "news@example.org", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "needs-authentication", "false", NULL), ==, 0);
+  g_assert_true (g_file_set_contents (text, "Hello\n", -1, &error));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *argv[] = { "/usr/bin/time", "-f", "%M", "-o", rss, g_getenv ("MS_CLI"), "blast", "send",
+                             "--recipients", csv, "--subject", "Hi", "--text", text, "--no-wait", NULL };
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autofree char *peak = NULL;
+      guint64 peak_kb;
+      int status = 0;
+
+      write_big_file (csv, cases[i].head, cases[i].filler, 50 * 1024 * 1024, cases[i].tail);
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                   &out, &err, &status, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_file_get_contents (rss, &peak, NULL, &error));
+      /* time writes "Command exited with non-zero status 2" first. */
+      peak_kb = g_ascii_strtoull (strrchr (g_strstrip (peak), '\n') ? strrchr (peak, '\n') + 1 : peak, NULL, 10);
+      g_test_message ("%s: peak RSS %" G_GUINT64_FORMAT " kB, exit %d, %zu bytes on stderr: %s", cases[i].what,
+                      peak_kb, WEXITSTATUS (status), strlen (err), err);
+      /* Refused as bad input, nothing imported. */
+      g_assert_true (WIFEXITED (status));
+      g_assert_cmpint (WEXITSTATUS (status), ==, 2);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_nonnull (strstr (err, cases[i].says));
+      g_assert_cmpuint (strlen (err), <, 600);
+      g_assert_cmpuint (peak_kb, >, 1000);   /* really read */
+      g_assert_cmpuint (peak_kb, <, 64 * 1024);
+      g_unlink (csv);
+    }
+  g_unlink (text);
+  g_unlink (rss);
+}
+
 static gsize
 rss_kb (void)
 {
@@ -884,6 +995,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mailshot/recipients/path", test_path);
   g_test_add_func ("/mailshot/recipients/fifo", test_fifo);
   g_test_add_func ("/mailshot/recipients/streaming", test_streaming);
+  g_test_add_func ("/mailshot/recipients/huge-inputs", test_huge_inputs);
 
   return g_test_run ();
 }

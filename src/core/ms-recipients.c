@@ -338,6 +338,15 @@ room_for (MsRecipients  *self,
   return FALSE;
 }
 
+/* How many more bytes the current field may take. */
+static gsize
+room_left (MsRecipients *self)
+{
+  gsize field_len = self->rec_len - self->offsets[self->n_offsets - 1];
+
+  return MIN (MAX_FIELD_SIZE - field_len, MAX_RECORD_SIZE - self->rec_len);
+}
+
 /* Watches a quoted value as it is read, for the signs of a stray quote: more
  * than MAX_QUOTED_LINES line breaks, or a line after a break that reads like
  * a row of its own (the delimiter, and an address where the address column
@@ -602,9 +611,17 @@ read_record (MsRecipients  *self,
               {
                 const char *q = memchr (p, '"', end - p);
                 const char *stop = q ? q : end;
+                gsize room = room_left (self);
+                gboolean full = FALSE;
 
-                if (!room_for (self, stop - p, field_line, error))
-                  return READ_ERROR;
+                /* Take what fits, and watch it first: past the limit, a
+                 * stray quote is the better diagnosis than the length. */
+                if ((gsize) (stop - p) > room)
+                  {
+                    stop = p + room;
+                    q = NULL;
+                    full = TRUE;
+                  }
                 for (const char *s = p; s < stop; s++)
                   if (*s == '\r' || *s == '\n' || self->after_cr)
                     count_newline_byte (self, *s);
@@ -614,6 +631,11 @@ read_record (MsRecipients  *self,
                   {
                     set_stray_quote_error (self, &watch, quote_line, FALSE, error);
                     g_free (watch.row_text);
+                    return READ_ERROR;
+                  }
+                if (full)
+                  {
+                    room_for (self, 1, field_line, error);
                     return READ_ERROR;
                   }
                 if (q == NULL)
