@@ -1049,7 +1049,10 @@ merge_row (MsMessageBuilder   *self,
     }
 
   row->subject = g_string_sized_new (128);
-  ms_template_expand (self->subject, values, row->subject);
+  /* A merged subject longer than a header line fails this row, naming the
+   * field (a 64 KiB note merged in would be folded over many lines). */
+  if (!ms_template_expand_checked (self->subject, values, row->subject, error))
+    return FALSE;
   if (self->name_index >= 0 && values[self->name_index] && *values[self->name_index])
     {
       row->to_name = header_safe (values[self->name_index]);
