@@ -18,6 +18,11 @@
 
 /* At most this many rows per input, so one input stays fast. */
 #define MAX_ROWS 20000
+/* ms-recipients.c's limit on one value (issue 8). */
+#define MAX_FIELD_SIZE (64 * 1024)
+/* A message quotes at most about 80 characters of the input; with the
+ * sentence, the file's name and the advice it stays well under this. */
+#define MAX_MESSAGE 1024
 
 /* A stream that returns at most @step bytes per read. */
 #define FUZZ_TYPE_TRICKLE_STREAM (fuzz_trickle_stream_get_type ())
@@ -118,6 +123,7 @@ read_all (GInputStream *stream,
   if (r == NULL)
     {
       fuzz_check (error == NULL || *error != NULL);
+      fuzz_check (error == NULL || strlen ((*error)->message) < MAX_MESSAGE);
       return NULL;
     }
 
@@ -149,14 +155,25 @@ read_all (GInputStream *stream,
       fuzz_check (values != NULL);
       n_values = g_strv_length ((char **) values);
       fuzz_check (n_values >= n_fields);
-      fuzz_check (problem >= MS_RECIPIENT_OK && problem <= MS_RECIPIENT_BAD_UTF8);
+      fuzz_check (problem >= MS_RECIPIENT_OK && problem <= MS_RECIPIENT_NUL_BYTE);
       fuzz_check (ms_recipient_problem_get_label (problem) != NULL);
       /* Callers print every value, good row or bad. */
       for (guint i = 0; i < n_values; i++)
-        fuzz_check (g_utf8_validate (values[i], -1, NULL));
+        {
+          fuzz_check (g_utf8_validate (values[i], -1, NULL));
+          /* No value past the limit; a repaired one (U+FFFD for each bad
+           * byte) may be 3 times longer. */
+          if (problem == MS_RECIPIENT_BAD_UTF8 || problem == MS_RECIPIENT_NUL_BYTE)
+            fuzz_check (strlen (values[i]) <= 3 * MAX_FIELD_SIZE);
+          else
+            fuzz_check (strlen (values[i]) <= MAX_FIELD_SIZE);
+        }
       fuzz_check ((problem == MS_RECIPIENT_OK) == (detail == NULL));
       if (detail != NULL)
-        fuzz_check (g_utf8_validate (detail, -1, NULL));
+        {
+          fuzz_check (g_utf8_validate (detail, -1, NULL));
+          fuzz_check (strlen (detail) < MAX_MESSAGE);
+        }
       if (problem == MS_RECIPIENT_FIELD_COUNT)
         fuzz_check (ms_recipients_get_row_field_count (r) != n_fields);
 
@@ -179,7 +196,10 @@ read_all (GInputStream *stream,
     }
 
   if (local_error != NULL)
-    g_ptr_array_add (seen, g_strdup_printf ("error %s", local_error->message));
+    {
+      fuzz_check (strlen (local_error->message) < MAX_MESSAGE);
+      g_ptr_array_add (seen, g_strdup_printf ("error %s", local_error->message));
+    }
 
   return g_steal_pointer (&seen);
 }

@@ -300,6 +300,58 @@ static const struct {
   { "sender-name", "\xff\xfe", "sender-name: the value is not valid UTF-8" },
 };
 
+/* Issue 8: the account's address check and the recipient list's disagreed.
+ * These are the addresses on which they differed (the second column is what
+ * the recipient list said, the third what the account said); now both give
+ * the first column's answer, through the one rule in ms-recipients.c. */
+static void
+test_one_address_rule (void)
+{
+  const struct {
+    gboolean valid;
+    const char *address;
+  } cases[] = {
+    { FALSE, "a@1.2.3.4" },              /* recipients: yes, account: no */
+    { FALSE, "a@example.123" },          /* yes, no */
+    { FALSE, "a@exa_mple.org" },         /* yes, no */
+    { FALSE, "a@-example.org" },         /* yes, no */
+    { FALSE, "a@example-.org" },         /* yes, no */
+    { FALSE, "a@example.-org" },         /* yes, no */
+    { FALSE, "a@[1.2.3]" },              /* yes, no */
+    { FALSE, "a@[foo]" },                /* yes, no */
+    { FALSE, "a(comment)@example.org" }, /* yes, no */
+    { FALSE, "a@example.org(c)" },       /* yes, no */
+    { FALSE, "a@example.org;" },         /* yes, no */
+    { FALSE, "a\xC2\x85@example.org" },  /* yes, no: a C1 control */
+    { TRUE, "a@xn--bcher-kva.example" }, /* yes, no: the ASCII form of a@bücher.example */
+    /* Both said yes before; both say no now. */
+    { FALSE, "a\xEF\xBB\xBF@example.org" },
+    { FALSE, "\xEF\xBB\xBF" "a@example.org" },
+    { FALSE, "a\xE2\x80\x8B@example.org" },
+    { FALSE, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.org" },
+    /* Both yes, still. */
+    { TRUE, "a@example.org" },
+    { TRUE, "a@bücher.example" },
+    { TRUE, "a@[192.0.2.1]" },
+    { TRUE, "a@[IPv6:2001:db8::1]" },
+    { TRUE, "\"john\"@example.org" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean account = ms_account_check_value ("email-address", cases[i].address, NULL, &error);
+      gboolean recipients = ms_recipients_address_is_valid (cases[i].address);
+
+      if (account != cases[i].valid || recipients != cases[i].valid)
+        g_error ("“%s”: expected %s, the account says %s, the recipient list %s", cases[i].address,
+                 cases[i].valid ? "valid" : "invalid", account ? "valid" : "invalid",
+                 recipients ? "valid" : "invalid");
+      if (!account)
+        g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE);
+    }
+}
+
 static void
 test_validation (void)
 {
@@ -630,6 +682,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/account/names", test_names);
   g_test_add_func ("/mailshot/account/round-trip", test_round_trip);
   g_test_add_func ("/mailshot/account/validation", test_validation);
+  g_test_add_func ("/mailshot/account/one-address-rule", test_one_address_rule);
   g_test_add_func ("/mailshot/account/unknown-key", test_unknown_key);
   g_test_add_func ("/mailshot/account/binding", test_binding);
   g_test_add_func ("/mailshot/account/reset", test_reset);

@@ -120,6 +120,66 @@ test_missing_field (void)
                    "column. Columns: email, name, first name, Company.");
 }
 
+/* Issue 8: a merged header value has a limit. A 64 KiB note merged into
+ * the subject made a subject of 64 KiB; now it is an error naming the field. */
+static void
+test_header_limit (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsTemplate) t = ms_template_new ("News for {{name}} at {{Company}}", MS_TEMPLATE_HEADER, "subject", &error);
+  g_autoptr(MsTemplate) body = ms_template_new ("{{name}}", MS_TEMPLATE_PLAIN, "text body", &error);
+  g_autofree char *fits = g_strnfill (MS_TEMPLATE_HEADER_MAX_LENGTH - strlen ("News for  at ACME"), 'n');
+  g_autofree char *long_name = g_strnfill (64 * 1024, 'n');
+  const char *values[] = { "a@example.org", fits, "Ada", "ACME", NULL };
+  g_autoptr(GString) out = g_string_new ("kept|");
+
+  g_assert_no_error (error);
+  g_assert_true (ms_template_bind (t, fields, &error));
+  g_assert_true (ms_template_bind (body, fields, &error));
+
+  /* 998 bytes: the most a header line holds. */
+  g_assert_true (ms_template_expand_checked (t, values, out, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (out->len, ==, strlen ("kept|") + MS_TEMPLATE_HEADER_MAX_LENGTH);
+
+  /* One more: refused, naming the part and the field; @out as it was. */
+  g_string_assign (out, "kept|");
+  values[1] = long_name;
+  g_assert_false (ms_template_expand_checked (t, values, out, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  g_assert_cmpstr (error->message, ==,
+                   "The subject is 65553 bytes long once merged, more than the 998 a mail header may hold: "
+                   "{{name}} brings 65536 of them. Shorten that column’s value, or leave it out of the subject.");
+  g_assert_cmpstr (out->str, ==, "kept|");
+  g_clear_error (&error);
+
+  /* Bodies have no such limit. */
+  g_assert_true (ms_template_expand_checked (body, values, out, &error));
+  g_assert_cmpuint (out->len, ==, strlen ("kept|") + 64 * 1024);
+}
+
+/* Issue 8: the list of columns in a message is cut to about 80 characters. */
+static void
+test_long_column_list (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsTemplate) t = ms_template_new ("{{nope}}", MS_TEMPLATE_PLAIN, "text body", &error);
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) many = NULL;
+
+  for (guint i = 0; i < 50000; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("column %u", i);
+      g_strv_builder_add (b, name);
+    }
+  many = g_strv_builder_end (b);
+  g_assert_false (ms_template_bind (t, (const char * const *) many, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  g_assert_cmpuint (strlen (error->message), <, 300);
+  g_assert_nonnull (strstr (error->message, "Columns: column 0, column 1, column 2"));
+  g_assert_true (g_str_has_suffix (error->message, "….") );
+}
+
 static void
 test_parse_errors (void)
 {
@@ -279,6 +339,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mailshot/template/field-names", test_field_names);
   g_test_add_func ("/mailshot/template/missing-field", test_missing_field);
   g_test_add_func ("/mailshot/template/parse-errors", test_parse_errors);
+  g_test_add_func ("/mailshot/template/header-limit", test_header_limit);
+  g_test_add_func ("/mailshot/template/long-column-list", test_long_column_list);
   g_test_add_func ("/mailshot/template/injection", test_injection);
   g_test_add_func ("/mailshot/template/speed", test_speed);
   g_test_add_func ("/mailshot/template/many-placeholders", test_many_placeholders);

@@ -492,7 +492,9 @@ read_text_arg (const char  *option,
   char *contents = NULL;
   gsize length;
 
-  if (!g_file_get_contents (path, &contents, &length, &error))
+  /* Regular files only, checked without blocking: a named pipe with no
+   * writer hung the command for ever in open(). */
+  if (!ms_user_file_load (path, &contents, &length, &error))
     {
       *status = ms_cli_fail (MS_CLI_USAGE, _("%s: cannot read “%s”: %s"), option, path, error->message);
       return NULL;

@@ -19,3 +19,4 @@
 #include "ms-smtp.h"
 #include "ms-template.h"
 #include "ms-transcript.h"
+#include "ms-user-file.h"

@@ -768,56 +768,13 @@ has_control_characters (const char *text)
   return FALSE;
 }
 
-/* GMime is lenient (it accepts comments, missing domains, a display name);
- * the key holds the bare address, so GMime must read back exactly what was typed. */
-static gboolean
-gmime_reads_one_mailbox (const char *text)
-{
-  InternetAddressList *list;
-  gboolean ok = FALSE;
-
-  list = internet_address_list_parse (NULL, text);
-  if (list == NULL)
-    return FALSE;
-  if (internet_address_list_length (list) == 1)
-    {
-      InternetAddress *address = internet_address_list_get_address (list, 0);
-
-      if (INTERNET_ADDRESS_IS_MAILBOX (address))
-        {
-          const char *addr = internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address));
-          ok = addr != NULL && strcmp (addr, text) == 0;
-        }
-    }
-  g_object_unref (list);
-  return ok;
-}
-
+/* One rule for every e-mail address, the recipients' and the account's own:
+ * this one and ms-recipients.c used to disagree (a@1.2.3.4, a@exa_mple.org,
+ * a@example.org; were accepted by one and refused by the other). */
 static gboolean
 is_email_address (const char *text)
 {
-  const char *at;
-  const char *domain;
-
-  if (*text == '\0' || strlen (text) > 254 || has_control_characters (text) || strchr (text, ' '))
-    return FALSE;
-  if (!gmime_reads_one_mailbox (text))
-    return FALSE;
-
-  at = strrchr (text, '@');
-  if (at == NULL || at == text)
-    return FALSE;
-  domain = at + 1;
-  if (is_address_literal (domain))
-    return TRUE;
-  if (strchr (domain, '.') == NULL)
-    return FALSE;
-  if (g_hostname_is_non_ascii (domain))
-    {
-      g_autofree char *ascii = g_hostname_to_ascii (domain);
-      return ascii != NULL && is_host_name (ascii);
-    }
-  return is_host_name (domain);
+  return ms_recipients_address_is_valid (text);
 }
 
 static gboolean

@@ -86,6 +86,7 @@ ms_import_csv (MsJournal              *journal,
             case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
             case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
             case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
+            case MS_RECIPIENT_NUL_BYTE: summary->nul_byte++; break;
             case MS_RECIPIENT_OK:
             default: break;
             }
@@ -154,6 +155,7 @@ ms_import_summary_to_string (const MsImportSummary *s)
         { s->empty_address, N_("empty address") },
         { s->field_count, N_("wrong field count") },
         { s->bad_utf8, N_("invalid UTF-8") },
+        { s->nul_byte, N_("NUL byte") },
       };
       gboolean first = TRUE;
 

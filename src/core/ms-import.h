@@ -13,7 +13,7 @@ typedef struct {
   guint  imported;           /* rows added to the batch */
   guint  duplicates;         /* addresses seen before (sent once) */
   guint  left_out;           /* bad rows, by problem below */
-  guint  bad_address, empty_address, field_count, bad_utf8;
+  guint  bad_address, empty_address, field_count, bad_utf8, nul_byte;
 } MsImportSummary;
 
 /* Called for each row left out: its line, the problem, the address as

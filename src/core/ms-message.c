@@ -10,6 +10,7 @@
 #include "ms-error.h"
 #include "ms-message.h"
 #include "ms-template.h"
+#include "ms-user-file.h"
 
 /*
  * Speed. A full GMime build and serialisation costs about 44 µs a message,
@@ -715,7 +716,6 @@ load_attachment (MsMessageBuilder *self,
                  const char       *path,
                  GError          **error)
 {
-  g_autoptr(GFile) file = g_file_new_for_path (path);
   g_autoptr(GError) local_error = NULL;
   g_autofree char *contents = NULL;
   g_autofree char *content_type = NULL;
@@ -724,7 +724,8 @@ load_attachment (MsMessageBuilder *self,
   Attachment *a;
   gsize len = 0;
 
-  if (!g_file_load_contents (file, NULL, &contents, &len, NULL, &local_error))
+  /* Regular files only, checked without blocking (a FIFO hung the import). */
+  if (!ms_user_file_load (path, &contents, &len, &local_error))
     {
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
                    _("Could not read the attachment %s: %s"), path, local_error->message);
@@ -1048,7 +1049,10 @@ merge_row (MsMessageBuilder   *self,
     }
 
   row->subject = g_string_sized_new (128);
-  ms_template_expand (self->subject, values, row->subject);
+  /* A merged subject longer than a header line fails this row, naming the
+   * field (a 64 KiB note merged in would be folded over many lines). */
+  if (!ms_template_expand_checked (self->subject, values, row->subject, error))
+    return FALSE;
   if (self->name_index >= 0 && values[self->name_index] && *values[self->name_index])
     {
       row->to_name = header_safe (values[self->name_index]);

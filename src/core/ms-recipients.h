@@ -12,6 +12,7 @@ typedef enum {
   MS_RECIPIENT_EMPTY_ADDRESS,
   MS_RECIPIENT_FIELD_COUNT,
   MS_RECIPIENT_BAD_UTF8,
+  MS_RECIPIENT_NUL_BYTE,     /* a NUL inside a value (it used to cut the value short) */
 } MsRecipientProblem;
 
 const char *ms_recipient_problem_get_label (MsRecipientProblem problem);  /* translated */
@@ -70,7 +71,8 @@ char              **ms_recipients_read_header         (GInputStream *stream,
                                                        int          *email_index,
                                                        GError      **error);
 
-/* Validates one address with GMime: a single mailbox, addr-spec with a dot-atom domain. */
+/* The one address rule (recipients and the account's own address): GMime
+ * reads exactly one bare mailbox, plus the checks listed in the .c file. */
 gboolean ms_recipients_address_is_valid (const char *address);
 
 G_END_DECLS

@@ -326,6 +326,26 @@ ms_template_new (const char      *source,
   return g_steal_pointer (&self);
 }
 
+/* The columns for a message: at most about 80 characters of them (a header
+ * line of 50 MB made a 52 MB message in the recipient list's errors). */
+static char *
+column_list (const char * const *fields)
+{
+  GString *list = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; fields[i] != NULL && list->len < 80; i++)
+    g_string_append_printf (list, "%s%s", i > 0 ? ", " : "", fields[i]);
+  if (list->len > 80 || fields[i] != NULL)
+    {
+      const char *cut = g_utf8_offset_to_pointer (list->str, MIN (80, g_utf8_strlen (list->str, -1)));
+
+      g_string_truncate (list, cut - list->str);
+      g_string_append (list, "…");
+    }
+  return g_string_free (list, FALSE);
+}
+
 static int
 find_column (const char * const *fields,
              const char         *name)
@@ -361,7 +381,7 @@ ms_template_bind (MsTemplate          *self,
 
       if (column < 0)
         {
-          g_autofree char *columns = g_strjoinv (", ", (char **) fields);
+          g_autofree char *columns = column_list (fields);
           const Chunk *use = NULL;
 
           for (guint k = 0; k < self->chunks->len; k++)
@@ -423,6 +443,61 @@ ms_template_expand (MsTemplate          *self,
           break;
         }
     }
+}
+
+/**
+ * ms_template_expand_checked:
+ * @values: one row
+ * @out: the merged text is appended here
+ *
+ * Returns: %FALSE when a header template merges to more than
+ * %MS_TEMPLATE_HEADER_MAX_LENGTH bytes (a 64 KiB note merged into the
+ * subject), with an error naming the part and the field.
+ */
+gboolean
+ms_template_expand_checked (MsTemplate          *self,
+                            const char * const  *values,
+                            GString             *out,
+                            GError             **error)
+{
+  gsize start;
+  gsize longest = 0;
+  int longest_slot = -1;
+
+  g_return_val_if_fail (MS_IS_TEMPLATE (self), FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  start = out->len;
+  ms_template_expand (self, values, out);
+  if (self->kind != MS_TEMPLATE_HEADER || out->len - start <= MS_TEMPLATE_HEADER_MAX_LENGTH)
+    return TRUE;
+
+  /* The field with the longest value is the one to name. */
+  for (guint i = 0; i < self->names->len; i++)
+    {
+      gsize len = strlen (values[self->indexes[i]]);
+
+      if (longest_slot < 0 || len > longest)
+        {
+          longest = len;
+          longest_slot = i;
+        }
+    }
+  if (longest_slot >= 0)
+    g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                 _("The %s is %" G_GSIZE_FORMAT " bytes long once merged, more than the %u a mail header "
+                   "may hold: {{%s}} brings %" G_GSIZE_FORMAT " of them. Shorten that column’s value, or "
+                   "leave it out of the %s."),
+                 self->where, out->len - start, MS_TEMPLATE_HEADER_MAX_LENGTH,
+                 (const char *) g_ptr_array_index (self->names, longest_slot), longest, self->where);
+  else
+    g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                 _("The %s is %" G_GSIZE_FORMAT " bytes long, more than the %u a mail header may hold. "
+                   "Shorten it."),
+                 self->where, out->len - start, MS_TEMPLATE_HEADER_MAX_LENGTH);
+  g_string_truncate (out, start);
+  return FALSE;
 }
 
 char **

@@ -33,6 +33,17 @@ gboolean     ms_template_bind    (MsTemplate          *self,
 void         ms_template_expand  (MsTemplate          *self,
                                   const char * const  *values,
                                   GString             *out);
+/* RFC 5322 2.1.1: a header line holds at most 998 characters. A header
+ * template (the subject) longer than that once merged is a merge gone wrong. */
+#define MS_TEMPLATE_HEADER_MAX_LENGTH 998
+/* ms_template_expand(), and for a header template a check that the merged
+ * value is at most MS_TEMPLATE_HEADER_MAX_LENGTH bytes: longer is an error
+ * (MS_ERROR_INVALID_INPUT) naming the field that made it long; @out is then
+ * left as it was. Added for issue 8. */
+gboolean     ms_template_expand_checked (MsTemplate          *self,
+                                         const char * const  *values,
+                                         GString             *out,
+                                         GError             **error);
 char       **ms_template_get_field_names (MsTemplate *self);  /* transfer full */
 gboolean     ms_template_is_constant     (MsTemplate *self);  /* no fields at all */
 MsTemplateKind ms_template_get_kind      (MsTemplate *self);  /* added */
