@@ -5,12 +5,12 @@
 #define G_SETTINGS_ENABLE_BACKEND
 #include <gio/gsettingsbackend.h>
 #include <glib/gi18n-lib.h>
-#include <gmime/gmime.h>
 #include <string.h>
 
 #include "ms-account.h"
 #include "ms-core-enums.h"
 #include "ms-error.h"
+#include "ms-recipients.h"
 #include "ms-secret.h"
 
 /* How a key's text is checked; the rule's wording lives in check_value(). */
