@@ -1556,6 +1556,212 @@ test_screenshots (void)
   reset_account ();
 }
 
+/* --------------------------------------------------------------------- help */
+
+static GtkWidget *
+find_widget (GtkWidget *widget,
+             gboolean (*match) (GtkWidget *widget))
+{
+  if (match (widget))
+    return widget;
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_widget (c, match);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+is_primary_menu_button (GtkWidget *widget)
+{
+  return GTK_IS_MENU_BUTTON (widget) && gtk_menu_button_get_primary (GTK_MENU_BUTTON (widget));
+}
+
+static gboolean
+is_help_shortcut (GtkWidget *widget)
+{
+  g_autofree char *action = NULL;
+
+  if (!GTK_IS_SHORTCUTS_SHORTCUT (widget))
+    return FALSE;
+  g_object_get (widget, "action-name", &action, NULL);
+  return g_strcmp0 (action, "app.help") == 0;
+}
+
+static gboolean
+menu_has_action (GMenuModel *model,
+                 const char *action)
+{
+  for (int i = 0; i < g_menu_model_get_n_items (model); i++)
+    {
+      g_autofree char *name = NULL;
+      g_autoptr(GMenuLinkIter) links = NULL;
+      const char *link;
+      GMenuModel *sub;
+
+      if (g_menu_model_get_item_attribute (model, i, G_MENU_ATTRIBUTE_ACTION, "s", &name) &&
+          g_strcmp0 (name, action) == 0)
+        return TRUE;
+      links = g_menu_model_iterate_item_links (model, i);
+      while (g_menu_link_iter_get_next (links, &link, &sub))
+        {
+          gboolean found = menu_has_action (sub, action);
+
+          g_object_unref (sub);
+          if (found)
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* What a help: URI opens, through the desktop's handler for the scheme: a
+ * stand-in for Yelp that writes the URI down. */
+static char *
+help_uri_file (void)
+{
+  return g_build_filename (g_getenv ("MS_TEST_TMPDIR"), "help-uri", NULL);
+}
+
+static void
+install_help_handler (void)
+{
+  g_autofree char *apps = g_build_filename (g_get_user_data_dir (), "applications", NULL);
+  g_autofree char *desktop = g_build_filename (apps, "mailshot-test-help.desktop", NULL);
+  g_autofree char *mimeapps = g_build_filename (g_get_user_config_dir (), "mimeapps.list", NULL);
+  g_autofree char *out = help_uri_file ();
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (apps, 0700), ==, 0);
+  contents = g_strdup_printf ("[Desktop Entry]\nType=Application\nName=Help stand-in\n"
+                              "Exec=sh -c 'printf %%s \"$1\" > \"$0.tmp\" && mv \"$0.tmp\" \"$0\"' %s %%u\n"
+                              "MimeType=x-scheme-handler/help;\nNoDisplay=true\n", out);
+  g_assert_true (g_file_set_contents (desktop, contents, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (mimeapps,
+                                      "[Default Applications]\nx-scheme-handler/help=mailshot-test-help.desktop\n",
+                                      -1, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+help_uri_written (gpointer data)
+{
+  g_autofree char *out = help_uri_file ();
+
+  return g_file_test (out, G_FILE_TEST_EXISTS);
+}
+
+static char *
+opened_help_uri (void)
+{
+  g_autofree char *out = help_uri_file ();
+  char *uri = NULL;
+
+  wait_until (help_uri_written, NULL, 10000);
+  g_assert_true (g_file_get_contents (out, &uri, NULL, NULL));
+  g_unlink (out);
+  return uri;
+}
+
+/* help:mailshot/PAGE is a page of help/C, and declares that id. */
+static void
+assert_help_page_exists (const char *uri)
+{
+  const char *page = uri + strlen ("help:mailshot/");
+  g_autofree char *file = g_strconcat (page, ".page", NULL);
+  g_autofree char *path = g_build_filename (g_getenv ("MS_TEST_SRCDIR"), "..", "help", "C", file, NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *id = g_strdup_printf ("id=\"%s\"", page);
+
+  g_assert_true (g_str_has_prefix (uri, "help:mailshot/"));
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, id));
+}
+
+static void
+test_help_action (void)
+{
+  MsWindow *window = get_window ();
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (app), "help");
+  g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "app.help");
+  GtkWidget *menu_button = find_widget (GTK_WIDGET (window), is_primary_menu_button);
+  GtkWidget *overlay = GTK_WIDGET (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+  g_autofree char *uri = NULL;
+
+  g_assert_nonnull (action);
+  g_assert_true (g_action_get_enabled (action));
+  g_assert_null (g_action_get_parameter_type (action));
+  g_assert_true (g_strv_contains ((const char * const *) accels, "F1"));
+  /* In the primary menu, and in the shortcuts window with its key. */
+  g_assert_nonnull (menu_button);
+  g_assert_true (menu_has_action (gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (menu_button)), "app.help"));
+  g_assert_nonnull (overlay);
+  g_assert_nonnull (find_widget (overlay, is_help_shortcut));
+
+  /* It opens the index, through whatever handles help: URIs. */
+  install_help_handler ();
+  g_action_activate (action, NULL);
+  uri = opened_help_uri ();
+  g_assert_cmpstr (uri, ==, "help:mailshot");
+}
+
+static gboolean
+test_dialog_gone (gpointer data)
+{
+  return ms_window_get_test_dialog (data) == NULL;
+}
+
+/* The test dialog's advice links to the page about the failed step. */
+static void
+test_dialog_help_link (void)
+{
+  MsTestDialog *dialog;
+  GtkLinkButton *link;
+
+  {
+    g_autoptr(MsTestServer) server = start_server_and_account ("wrong-password");
+
+    dialog = run_test_dialog ();
+    g_assert_cmpint (ms_probe_get_failed_step (ms_test_dialog_get_probe (dialog)), ==, MS_PROBE_STEP_AUTH);
+    link = DIALOG_CHILD (dialog, "help_button");
+    g_assert_true (gtk_widget_is_visible (GTK_WIDGET (link)));
+    g_assert_cmpstr (gtk_link_button_get_uri (link), ==, "help:mailshot/test-auth");
+    assert_help_page_exists (gtk_link_button_get_uri (link));
+
+    /* Clicking it opens that page. */
+    install_help_handler ();
+    g_signal_emit_by_name (link, "clicked");
+    {
+      g_autofree char *uri = opened_help_uri ();
+
+      g_assert_cmpstr (uri, ==, "help:mailshot/test-auth");
+    }
+    /* The launch holds the dialog (its parent) until it reports back. */
+    gtk_window_destroy (GTK_WINDOW (dialog));
+    wait_until (test_dialog_gone, get_window (), 10000);
+    ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
+  }
+
+  /* Stopped before the first step, for want of a password: the account. */
+  {
+    g_autoptr(MsTestServer) server = start_server_and_account (NULL);
+
+    dialog = run_test_dialog ();
+    g_assert_null (ms_test_dialog_get_probe (dialog));
+    link = DIALOG_CHILD (dialog, "help_button");
+    g_assert_true (gtk_widget_is_visible (GTK_WIDGET (link)));
+    g_assert_cmpstr (gtk_link_button_get_uri (link), ==, "help:mailshot/account-setup");
+    assert_help_page_exists (gtk_link_button_get_uri (link));
+    close_dialog (dialog);
+  }
+  reset_account ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1608,6 +1814,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/blast/rate-limit", test_blast_rate_limit);
   g_test_add_func ("/mailshot/gui/blast/background", test_blast_background);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
+  g_test_add_func ("/mailshot/gui/help/action", test_help_action);
+  g_test_add_func ("/mailshot/gui/help/test-dialog-link", test_dialog_help_link);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 
   status = g_test_run ();

@@ -1034,3 +1034,39 @@ ms_probe_failure_free (MsProbeFailure *failure)
   g_free (failure->advice);
   g_free (failure);
 }
+
+/* ------------------------------------------------------------------ */
+/* Where the user help explains a failure                             */
+
+/**
+ * ms_probe_step_get_help_page:
+ * @step: the failed step; %MS_PROBE_N_STEPS when the test stopped before
+ *   its first step (no server, no password, the keyring)
+ * @klass: the class of the failure; %MS_REPLY_CLASS_NONE when unknown
+ *
+ * The page of the user help (`help:mailshot/PAGE`, from help/C/PAGE.page)
+ * that says what a failure at @step means and what to do about it. The ids
+ * are stable: the help pages keep them, and a data test checks that each one
+ * this returns exists.
+ *
+ * Returns: a Mallard page id, e.g. "test-auth"
+ */
+const char *
+ms_probe_step_get_help_page (MsProbeStep  step,
+                             MsReplyClass klass)
+{
+  static const char * const pages[] = {
+    "test-resolve", "test-connect", "test-tls", "test-ehlo", "test-auth", "test-envelope", "test-data",
+  };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (pages) == MS_PROBE_N_STEPS);
+
+  /* A rate limit is no setting to fix at the step where it came: the page on
+   * the providers' limits says how it is waited out and how to stay under it. */
+  if (klass == MS_REPLY_CLASS_RATE_LIMITED)
+    return "blast-limits";
+  if (step < MS_PROBE_N_STEPS)
+    return pages[step];
+  /* Refused before anything was sent: the account is not complete. */
+  return "account-setup";
+}

@@ -80,4 +80,7 @@ MsProbeFailure *ms_probe_get_failure    (MsProbe *self, const GError *error);
 void            ms_probe_failure_free   (MsProbeFailure *failure);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsProbeFailure, ms_probe_failure_free)
 
+/* The help page (help:mailshot/PAGE) about a failure at @step of class @klass. */
+const char     *ms_probe_step_get_help_page (MsProbeStep step, MsReplyClass klass);
+
 G_END_DECLS

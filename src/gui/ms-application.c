@@ -156,6 +156,18 @@ ms_application_about_action (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (about));
 }
 
+/* Yelp, or whatever handles help: URIs (the portal under Flatpak), shows the
+ * index of help/; the test dialog links to its pages itself. */
+static void
+ms_application_help_action (GSimpleAction *action,
+                            GVariant      *parameter,
+                            gpointer       user_data)
+{
+  MsApplication *self = user_data;
+
+  gtk_show_uri (gtk_application_get_active_window (GTK_APPLICATION (self)), "help:mailshot", GDK_CURRENT_TIME);
+}
+
 static void
 ms_application_preferences_action (GSimpleAction *action,
                                    GVariant      *parameter,
@@ -192,6 +204,7 @@ static const GActionEntry app_actions[] = {
   { .name = "show-batch", .activate = ms_application_show_batch_action, .parameter_type = "x" },
   { .name = "quit", .activate = ms_application_quit_action },
   { .name = "about", .activate = ms_application_about_action },
+  { .name = "help", .activate = ms_application_help_action },
   { .name = "preferences", .activate = ms_application_preferences_action },
 };
 
@@ -204,6 +217,7 @@ ms_application_startup (GApplication *app)
   static const char *preferences_accels[] = { "<Control>comma", NULL };
   static const char *send_test_accels[] = { "<Control>t", NULL };
   static const char *close_accels[] = { "<Control>w", NULL };
+  static const char *help_accels[] = { "F1", NULL };
 
   G_APPLICATION_CLASS (ms_application_parent_class)->startup (app);
 
@@ -223,6 +237,7 @@ ms_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", preferences_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.send-test", send_test_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "window.close", close_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.help", help_accels);
 }
 
 static void

@@ -24,6 +24,7 @@ struct _MsTestDialog
   GtkListBox    *steps_list;
   AdwPreferencesGroup *failure_group;
   AdwActionRow  *advice_row;
+  GtkLinkButton *help_button;
   GtkButton     *settings_button;
   GtkButton     *cancel_button;
   GtkButton     *retry_button;
@@ -214,8 +215,19 @@ show_problem (MsTestDialog *self,
               const char   *heading,
               const char   *advice)
 {
+  const MsReply *reply = self->probe != NULL ? ms_probe_get_reply (self->probe) : NULL;
+  g_autofree char *help_uri = NULL;
+
   set_heading (self, heading, NULL);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->advice_row), advice != NULL ? advice : "");
+  /* The help page about this step, or about the account when the test
+   * stopped before its first step (no probe then). */
+  help_uri = g_strconcat ("help:mailshot/",
+                          ms_probe_step_get_help_page (self->probe != NULL ? ms_probe_get_failed_step (self->probe)
+                                                                           : MS_PROBE_N_STEPS,
+                                                       reply != NULL ? reply->klass : MS_REPLY_CLASS_NONE),
+                          NULL);
+  gtk_link_button_set_uri (self->help_button, help_uri);
   gtk_widget_set_visible (GTK_WIDGET (self->failure_group), advice != NULL && advice[0] != '\0');
   gtk_widget_set_visible (GTK_WIDGET (self->settings_button), TRUE);
 }
@@ -574,6 +586,7 @@ ms_test_dialog_class_init (MsTestDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, steps_list);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, failure_group);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, advice_row);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, help_button);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, settings_button);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, retry_button);
