@@ -79,6 +79,8 @@ struct _MsBatchesPage
   GtkLabel          *report_title;
   GtkLabel          *report_subtitle;
   GtkLabel          *report_counts;
+  GtkButton         *resume_button;
+  GtkButton         *cancel_button;
   GtkSearchEntry    *search_entry;
   GtkColumnView     *column_view;
   GtkColumnViewColumn *address_column;
@@ -427,6 +429,11 @@ update_report_actions (MsBatchesPage *self)
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "batches.resume", can_resume);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "batches.cancel", can_cancel);
+  /* A greyed button says why, in the journal's words. */
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->resume_button),
+                               resume_error != NULL ? resume_error->message : _("Resume the Batch"));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->cancel_button),
+                               cancel_error != NULL ? cancel_error->message : _("Cancel the Batch"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "batches.export", self->open_batch > 0);
 }
 
@@ -912,6 +919,8 @@ ms_batches_page_class_init (MsBatchesPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, report_title);
   gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, report_subtitle);
   gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, report_counts);
+  gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, resume_button);
+  gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, search_entry);
   gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, column_view);
   gtk_widget_class_bind_template_child (widget_class, MsBatchesPage, address_column);
