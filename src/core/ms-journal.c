@@ -3413,6 +3413,66 @@ ms_journal_write_report_csv (MsJournal     *self,
 }
 
 /**
+ * ms_journal_write_rows_csv:
+ * @rows: (element-type MsJournalRow): the rows, in the order to write
+ * @out: where the CSV goes; not closed
+ *
+ * Writes rows of any batches as the Pending view lists them: the header
+ * `batch,line,address,state,attempts,time,reply_code,reply_text,advice`,
+ * then one RFC 4180 line per row, quoted as the report is; the advice is
+ * ms_journal_row_dup_advice()'s.
+ *
+ * Returns: %FALSE with the stream's error
+ */
+gboolean
+ms_journal_write_rows_csv (GPtrArray     *rows,
+                           GOutputStream *out,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  g_autoptr(GString) buffer = g_string_sized_new (80 * 1024);
+  ReportCsv report = { .buffer = buffer, .out = out, .cancellable = cancellable };
+
+  g_return_val_if_fail (rows != NULL, FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (out), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_string_append (buffer, "batch,line,address,state,attempts,time,reply_code,reply_text,advice\n");
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const MsJournalRow *row = g_ptr_array_index (rows, i);
+      g_autofree char *advice = ms_journal_row_dup_advice (row);
+      g_autofree char *time = NULL;
+      char code[16] = "";
+      gint64 when = row->sent_at > 0 ? row->sent_at : row->updated_at;
+
+      if (when > 0)
+        {
+          g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (when);
+          time = dt != NULL ? g_date_time_format_iso8601 (dt) : NULL;
+        }
+      if (row->reply_code > 0)
+        g_snprintf (code, sizeof code, "%d", row->reply_code);
+      g_string_append_printf (buffer, "%" G_GINT64_FORMAT ",%u,", row->batch, row->line);
+      csv_field (buffer, row->address, FALSE);
+      csv_field (buffer, ms_recipient_state_to_string (row->state), FALSE);
+      g_string_append_printf (buffer, "%u,", row->attempts);
+      csv_field (buffer, time, FALSE);
+      csv_field (buffer, code, FALSE);
+      csv_field (buffer, row->reply_text, FALSE);
+      csv_field (buffer, advice, TRUE);
+      if (buffer->len > 64 * 1024 && !report_csv_flush (&report))
+        break;
+    }
+  if (!report_csv_flush (&report) || !g_output_stream_flush (out, cancellable, &report.error))
+    {
+      g_propagate_error (error, report.error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * ms_journal_count_needing_attention:
  *
  * The rows that wait for the user's decision, in every batch: `failed` (to

@@ -205,6 +205,13 @@ gboolean     ms_journal_write_report_csv (MsJournal     *self,
                                           GOutputStream *out,
                                           GCancellable  *cancellable,
                                           GError       **error);
+/* Rows as the Pending view shows them, as CSV: a header line, then
+ * batch,line,address,state,attempts,time,reply_code,reply_text,advice.
+ * @rows: (element-type MsJournalRow). */
+gboolean     ms_journal_write_rows_csv  (GPtrArray     *rows,
+                                         GOutputStream *out,
+                                         GCancellable  *cancellable,
+                                         GError       **error);
 /* The rows that need the user, across batches: failed and uncertain
  * (deferred ones are retried by themselves). The Pending badge. */
 guint        ms_journal_count_needing_attention (MsJournal *self, GError **error);

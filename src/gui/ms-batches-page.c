@@ -259,8 +259,15 @@ setup_cell (GtkSignalListItemFactory *factory,
 {
   GtkWidget *label = gtk_label_new (NULL);
 
+  int column = GPOINTER_TO_INT (user_data);
+  /* Readable widths even on a narrow window: the table scrolls sideways
+   * rather than cutting every cell to a few letters. */
+  int chars = column == COL_ADDRESS ? 22 : column == COL_REPLY ? 28 : column == COL_MESSAGE_ID ? 20 :
+              column == COL_TIME ? 17 : column == COL_ATTEMPTS ? 3 : column == COL_STATE ? 8 : 10;
+
   gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_label_set_width_chars (GTK_LABEL (label), chars);
   gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
   gtk_list_item_set_child (item, label);
 }

@@ -168,9 +168,16 @@ setup_cell (GtkSignalListItemFactory *factory,
 {
   GtkWidget *label = gtk_label_new (NULL);
 
+  int column = GPOINTER_TO_INT (user_data);
+  /* Readable widths even on a narrow window: the table scrolls sideways
+   * rather than cutting every cell to a few letters. */
+  int chars = column == COL_RECIPIENT ? 22 : column == COL_BATCH ? 18 : column == COL_REPLY ? 24 :
+              column == COL_ADVICE ? 36 : column == COL_ATTEMPTS ? 3 : 8;
+
   gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
-  gtk_label_set_max_width_chars (GTK_LABEL (label), GPOINTER_TO_INT (user_data) == COL_ADVICE ? 60 : 32);
+  gtk_label_set_width_chars (GTK_LABEL (label), chars);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), column == COL_ADVICE ? 60 : 32);
   gtk_list_item_set_child (item, label);
 }
 
@@ -1171,6 +1178,8 @@ ms_pending_page_init (MsPendingPage *self)
                                     g_object_ref (gtk_column_view_get_sorter (self->column_view)));
   self->selection = gtk_multi_selection_new (G_LIST_MODEL (sorted));
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
+  /* The newest batch's rows first, as the Batches page lists them. */
+  gtk_column_view_sort_by_column (self->column_view, self->batch_column, GTK_SORT_ASCENDING);
   g_signal_connect_object (self->selection, "selection-changed", G_CALLBACK (on_selection_changed), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->selection, "items-changed", G_CALLBACK (on_selection_changed), self,
