@@ -1627,6 +1627,192 @@ test_open_for_reading (void)
   g_assert_nonnull (strstr (error->message, "damaged"));
 }
 
+/* The Batches and Pending views ------------------------------------------------ */
+
+static char *
+report_csv (MsJournal *journal,
+            gint64     batch)
+{
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ms_journal_write_report_csv (journal, batch, out, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_close (out, NULL, NULL));
+  return g_strndup (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (out)),
+                    g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)));
+}
+
+static void
+test_report_csv (void)
+{
+  g_autofree char *path = tmp_db ("report");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GOutputStream) out = NULL;
+  g_autofree char *csv = NULL;
+  g_autofree char *big = NULL;
+  gint64 batch = make_batch (journal, 3);
+  gint64 many = make_batch (journal, 3000);
+  g_auto(GStrv) lines = NULL;
+
+  rows = ms_journal_claim (journal, batch, 3, 1000, &error);
+  g_assert_cmpuint (rows->len, ==, 3);
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = ((MsJournalRow *) rows->pdata[0])->id, .state = MS_STATE_SENT, .reply_code = 250,
+        .message_id = "<1@example.org>" },
+      { .row_id = ((MsJournalRow *) rows->pdata[1])->id, .state = MS_STATE_FAILED, .reply_code = 550,
+        .reply_text = "5.1.1 <r1@example.org>: user unknown, \"really\"" },
+    };
+
+    g_assert_true (ms_journal_record (journal, outcomes, G_N_ELEMENTS (outcomes), &error));
+    g_assert_no_error (error);
+  }
+  raw_exec (path, "UPDATE recipients SET sent_at = 1700000000, updated_at = 1700000000 WHERE state = 2;"
+                  "UPDATE recipients SET updated_at = 1700000060 WHERE state = 4;"
+                  "UPDATE recipients SET updated_at = 0 WHERE state = 1");
+
+  csv = report_csv (journal, batch);
+  g_assert_cmpstr (csv, ==,
+                   "address,state,attempts,time,reply_code,reply_text,message_id\n"
+                   "r0@example.org,sent,1,2023-11-14T22:13:20Z,250,,<1@example.org>\n"
+                   "r1@example.org,failed,1,2023-11-14T22:14:20Z,550,"
+                   "\"5.1.1 <r1@example.org>: user unknown, \"\"really\"\"\",\n"
+                   "r2@example.org,sending,1,,,,\n");
+
+  /* Larger than one 64 KB piece: every line, in order. */
+  big = report_csv (journal, many);
+  lines = g_strsplit (big, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3000 + 2);
+  g_assert_true (g_str_has_prefix (lines[3000], "r2999@example.org,queued,0,"));
+  g_assert_true (g_str_has_suffix (lines[3000], "Z,,,"));
+  g_assert_cmpstr (lines[3001], ==, "");
+
+  out = g_memory_output_stream_new_resizable ();
+  g_assert_false (ms_journal_write_report_csv (journal, 999, out, NULL, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+}
+
+static void
+test_count_needing_attention (void)
+{
+  g_autofree char *path = tmp_db ("attention");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  gint64 a = make_batch (journal, 4);
+  gint64 b = make_batch (journal, 3);
+
+  g_assert_cmpuint (ms_journal_count_needing_attention (journal, &error), ==, 0);
+  g_assert_no_error (error);
+
+  /* Failed and uncertain count, in every batch; deferred, queued and sent do not. */
+  raw_exec (path, "UPDATE recipients SET state = 4 WHERE address IN ('r0@example.org', 'r1@example.org');"
+                  "UPDATE recipients SET state = 3 WHERE address = 'r2@example.org';"
+                  "UPDATE recipients SET state = 2 WHERE address = 'r3@example.org'");
+  {
+    g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET state = 5 WHERE batch = %" G_GINT64_FORMAT
+                                            " AND address = 'r2@example.org'", b);
+
+    raw_exec (path, sql);
+  }
+  g_assert_cmpuint (ms_journal_count_needing_attention (journal, &error), ==, 5);
+  g_assert_no_error (error);
+
+  /* Skipping one and marking the uncertain one sent leave three. */
+  {
+    g_autoptr(GPtrArray) rows = ms_journal_list_rows (journal, a, (MsRecipientState[]) { MS_STATE_FAILED }, 1,
+                                                      &error);
+    g_autoptr(GPtrArray) uncertain = ms_journal_list_rows (journal, b,
+                                                           (MsRecipientState[]) { MS_STATE_UNCERTAIN }, 1, &error);
+
+    g_assert_cmpuint (rows->len, ==, 2);
+    g_assert_cmpuint (uncertain->len, ==, 1);
+    g_assert_true (ms_journal_skip_row (journal, ((MsJournalRow *) rows->pdata[0])->id, &error));
+    g_assert_true (ms_journal_mark_sent (journal, ((MsJournalRow *) uncertain->pdata[0])->id, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (ms_journal_count_needing_attention (journal, &error), ==, 3);
+  g_assert_no_error (error);
+}
+
+static void
+test_check_changed (void)
+{
+  g_autofree char *path = tmp_db ("changed");
+  g_autoptr(MsJournal) watcher = open_journal (path);
+  g_autoptr(MsJournal) writer = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  gint64 stamp = 0;
+  gint64 batch;
+
+  /* The first look always counts as a change; then nothing until a commit. */
+  g_assert_true (ms_journal_check_changed (watcher, &stamp));
+  g_assert_cmpint (stamp, !=, 0);
+  g_assert_false (ms_journal_check_changed (watcher, &stamp));
+
+  /* Another connection (as another process would) commits a batch. */
+  batch = make_batch (writer, 2);
+  g_assert_true (ms_journal_check_changed (watcher, &stamp));
+  g_assert_false (ms_journal_check_changed (watcher, &stamp));
+  g_assert_true (ms_journal_set_batch_status (writer, batch, MS_BATCH_PAUSED, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (ms_journal_check_changed (watcher, &stamp));
+  /* Also a raw change from outside, as mailshot-cli's own connection. */
+  raw_exec (path, "UPDATE recipients SET state = 4");
+  g_assert_true (ms_journal_check_changed (watcher, &stamp));
+  g_assert_false (ms_journal_check_changed (watcher, &stamp));
+}
+
+static void
+test_row_advice (void)
+{
+  MsJournalRow row = { .address = (char *) "a@example.org" };
+  g_autofree char *stored = NULL;
+  g_autofree char *full = NULL;
+  g_autofree char *unknown = NULL;
+  g_autofree char *uncertain = NULL;
+  g_autofree char *queued = NULL;
+  g_autoptr(MsReply) reply = ms_reply_classify (552, "5.2.2 Mailbox full", NULL, 0);
+
+  row.state = MS_STATE_SENT;
+  g_assert_null (ms_journal_row_dup_advice (&row));
+
+  /* The advice stored when the reply came wins. */
+  row.state = MS_STATE_FAILED;
+  row.reply_code = 550;
+  row.reply_text = (char *) "5.1.1 User unknown";
+  row.advice = (char *) "Stored advice.";
+  stored = ms_journal_row_dup_advice (&row);
+  g_assert_cmpstr (stored, ==, "Stored advice.");
+
+  /* Without it, the stored reply is classified again: the same words as at sending. */
+  row.advice = NULL;
+  row.state = MS_STATE_DEFERRED;
+  row.reply_code = 552;
+  row.reply_text = (char *) "5.2.2 Mailbox full";
+  full = ms_journal_row_dup_advice (&row);
+  g_assert_cmpstr (full, ==, reply->advice);
+  g_assert_nonnull (strstr (full, "mailbox is full"));
+  row.state = MS_STATE_FAILED;
+  row.reply_code = 550;
+  row.reply_text = (char *) "5.1.1 User unknown";
+  unknown = ms_journal_row_dup_advice (&row);
+  g_assert_nonnull (unknown);
+  g_assert_cmpstr (unknown, !=, full);
+
+  /* No reply at all: a sentence for the state. */
+  row.reply_code = 0;
+  row.reply_text = NULL;
+  row.state = MS_STATE_UNCERTAIN;
+  uncertain = ms_journal_row_dup_advice (&row);
+  g_assert_nonnull (strstr (uncertain, "may have been delivered"));
+  row.state = MS_STATE_QUEUED;
+  queued = ms_journal_row_dup_advice (&row);
+  g_assert_nonnull (strstr (queued, "resumed"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1654,6 +1840,10 @@ main (int    argc,
   g_test_add_func ("/mailshot/journal/batch-rules", test_batch_rules);
   g_test_add_func ("/mailshot/journal/foreach", test_foreach);
   g_test_add_func ("/mailshot/journal/open-for-reading", test_open_for_reading);
+  g_test_add_func ("/mailshot/journal/report-csv", test_report_csv);
+  g_test_add_func ("/mailshot/journal/count-needing-attention", test_count_needing_attention);
+  g_test_add_func ("/mailshot/journal/check-changed", test_check_changed);
+  g_test_add_func ("/mailshot/journal/row-advice", test_row_advice);
   g_test_add_func ("/mailshot/journal/full-disk", test_full_disk);
   g_test_add_func ("/mailshot/journal/full-disk/subprocess", test_full_disk_subprocess);
   g_test_add_func ("/mailshot/journal/read-only", test_read_only_fs);

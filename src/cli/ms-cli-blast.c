@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 #include <malloc.h>
 #include <signal.h>
@@ -905,62 +906,6 @@ blast_cancel (int    argc,
   return MS_CLI_OK;
 }
 
-/* RFC 4180: quote a field when it holds a comma, a quote or a line break. */
-static void
-csv_field (GString    *out,
-           const char *value,
-           gboolean    last)
-{
-  if (value == NULL)
-    value = "";
-  if (strpbrk (value, ",\"\r\n") != NULL || (*value == ' ' || (*value && value[strlen (value) - 1] == ' ')))
-    {
-      g_string_append_c (out, '"');
-      for (const char *p = value; *p; p++)
-        {
-          if (*p == '"')
-            g_string_append_c (out, '"');
-          g_string_append_c (out, *p);
-        }
-      g_string_append_c (out, '"');
-    }
-  else
-    g_string_append (out, value);
-  g_string_append_c (out, last ? '\n' : ',');
-}
-
-static gboolean
-report_csv_row (const MsJournalRow *row,
-                gpointer            user_data)
-{
-  GString *out = user_data;
-  g_autofree char *time = NULL;
-  char code[16] = "";
-  gint64 when = row->sent_at > 0 ? row->sent_at : row->updated_at;
-
-  if (when > 0)
-    {
-      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (when);
-      time = dt != NULL ? g_date_time_format_iso8601 (dt) : NULL;
-    }
-  if (row->reply_code > 0)
-    g_snprintf (code, sizeof code, "%d", row->reply_code);
-
-  csv_field (out, row->address, FALSE);
-  csv_field (out, ms_recipient_state_to_string (row->state), FALSE);
-  g_string_append_printf (out, "%u,", row->attempts);
-  csv_field (out, time, FALSE);
-  csv_field (out, code, FALSE);
-  csv_field (out, row->reply_text, FALSE);
-  csv_field (out, row->message_id, TRUE);
-  if (out->len > 64 * 1024)
-    {
-      fwrite (out->str, 1, out->len, stdout);
-      g_string_truncate (out, 0);
-    }
-  return TRUE;
-}
-
 static gboolean
 report_text_row (const MsJournalRow *row,
                  gpointer            user_data)
@@ -1020,16 +965,12 @@ blast_report (int    argc,
 
   if (csv)
     {
-      g_autoptr(GString) out = g_string_sized_new (80 * 1024);
+      /* The same CSV as the desktop app's Export CSV: the format is core's. */
+      g_autoptr(GOutputStream) out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
 
-      g_string_append (out, "address,state,attempts,time,reply_code,reply_text,message_id\n");
-      if (!ms_journal_foreach_row (journal, info->id, NULL, 0, report_csv_row, out, &error))
-        {
-          fwrite (out->str, 1, out->len, stdout);
-          return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
-        }
-      fwrite (out->str, 1, out->len, stdout);
       fflush (stdout);
+      if (!ms_journal_write_report_csv (journal, info->id, out, NULL, &error))
+        return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
       return MS_CLI_OK;
     }
 

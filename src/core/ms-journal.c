@@ -3278,6 +3278,327 @@ ms_journal_find_row (MsJournal  *self,
   return 0;
 }
 
+/* The Batches and Pending views -------------------------------------------- */
+
+/* RFC 4180: quote a field when it holds a comma, a quote or a line break,
+ * or starts or ends with a blank (which spreadsheets would trim). */
+static void
+csv_field (GString    *out,
+           const char *value,
+           gboolean    last)
+{
+  if (value == NULL)
+    value = "";
+  if (strpbrk (value, ",\"\r\n") != NULL || (*value == ' ' || (*value && value[strlen (value) - 1] == ' ')))
+    {
+      g_string_append_c (out, '"');
+      for (const char *p = value; *p; p++)
+        {
+          if (*p == '"')
+            g_string_append_c (out, '"');
+          g_string_append_c (out, *p);
+        }
+      g_string_append_c (out, '"');
+    }
+  else
+    g_string_append (out, value);
+  g_string_append_c (out, last ? '\n' : ',');
+}
+
+typedef struct {
+  GString       *buffer;
+  GOutputStream *out;
+  GCancellable  *cancellable;
+  GError        *error;
+} ReportCsv;
+
+static gboolean
+report_csv_flush (ReportCsv *report)
+{
+  if (report->error == NULL &&
+      !g_output_stream_write_all (report->out, report->buffer->str, report->buffer->len, NULL,
+                                  report->cancellable, &report->error))
+    return FALSE;
+  g_string_truncate (report->buffer, 0);
+  return report->error == NULL;
+}
+
+static gboolean
+report_csv_row (const MsJournalRow *row,
+                gpointer            user_data)
+{
+  ReportCsv *report = user_data;
+  GString *out = report->buffer;
+  g_autofree char *time = NULL;
+  char code[16] = "";
+  gint64 when = row->sent_at > 0 ? row->sent_at : row->updated_at;
+
+  if (when > 0)
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (when);
+      time = dt != NULL ? g_date_time_format_iso8601 (dt) : NULL;
+    }
+  if (row->reply_code > 0)
+    g_snprintf (code, sizeof code, "%d", row->reply_code);
+
+  csv_field (out, row->address, FALSE);
+  csv_field (out, ms_recipient_state_to_string (row->state), FALSE);
+  g_string_append_printf (out, "%u,", row->attempts);
+  csv_field (out, time, FALSE);
+  csv_field (out, code, FALSE);
+  csv_field (out, row->reply_text, FALSE);
+  csv_field (out, row->message_id, TRUE);
+  /* Memory stays flat for a million rows: written in 64 KB pieces. */
+  if (out->len > 64 * 1024)
+    return report_csv_flush (report);
+  return TRUE;
+}
+
+/**
+ * ms_journal_write_report_csv:
+ * @batch: a batch ID
+ * @out: where the CSV goes; not closed
+ * @cancellable: (nullable): stops between pieces
+ *
+ * Writes the report of @batch as CSV: the header line
+ * `address,state,attempts,time,reply_code,reply_text,message_id`, then one
+ * RFC 4180 line per recipient in row order. The state is the lower-case word
+ * of ms_recipient_state_to_string(), the time (sent, else last changed) in
+ * UTC ISO 8601. The command line's `blast report --csv` and the desktop
+ * app's Export CSV both write this, so that the two files are the same.
+ *
+ * Returns: %FALSE with @error set (%MS_ERROR_NOT_FOUND for an unknown
+ *   batch, the stream's error, or %MS_ERROR_JOURNAL); what was written
+ *   before the error stays written.
+ */
+gboolean
+ms_journal_write_report_csv (MsJournal     *self,
+                             gint64         batch,
+                             GOutputStream *out,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(GString) buffer = NULL;
+  ReportCsv report = { 0 };
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (out), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  info = read_info (self, batch, error);
+  if (info == NULL)
+    return FALSE;
+
+  buffer = g_string_sized_new (80 * 1024);
+  g_string_append (buffer, "address,state,attempts,time,reply_code,reply_text,message_id\n");
+  report.buffer = buffer;
+  report.out = out;
+  report.cancellable = cancellable;
+  if (!ms_journal_foreach_row (self, batch, NULL, 0, report_csv_row, &report, &local_error))
+    {
+      /* The rows read so far still go out, as a stream of them would. */
+      report_csv_flush (&report);
+      g_clear_error (&report.error);
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (!report_csv_flush (&report) || !g_output_stream_flush (out, cancellable, &report.error))
+    {
+      g_propagate_error (error, report.error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * ms_journal_write_rows_csv:
+ * @rows: (element-type MsJournalRow): the rows, in the order to write
+ * @out: where the CSV goes; not closed
+ *
+ * Writes rows of any batches as the Pending view lists them: the header
+ * `batch,line,address,state,attempts,time,reply_code,reply_text,advice`,
+ * then one RFC 4180 line per row, quoted as the report is; the advice is
+ * ms_journal_row_dup_advice()'s.
+ *
+ * Returns: %FALSE with the stream's error
+ */
+gboolean
+ms_journal_write_rows_csv (GPtrArray     *rows,
+                           GOutputStream *out,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  g_autoptr(GString) buffer = g_string_sized_new (80 * 1024);
+  ReportCsv report = { .buffer = buffer, .out = out, .cancellable = cancellable };
+
+  g_return_val_if_fail (rows != NULL, FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (out), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_string_append (buffer, "batch,line,address,state,attempts,time,reply_code,reply_text,advice\n");
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const MsJournalRow *row = g_ptr_array_index (rows, i);
+      g_autofree char *advice = ms_journal_row_dup_advice (row);
+      g_autofree char *time = NULL;
+      char code[16] = "";
+      gint64 when = row->sent_at > 0 ? row->sent_at : row->updated_at;
+
+      if (when > 0)
+        {
+          g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (when);
+          time = dt != NULL ? g_date_time_format_iso8601 (dt) : NULL;
+        }
+      if (row->reply_code > 0)
+        g_snprintf (code, sizeof code, "%d", row->reply_code);
+      g_string_append_printf (buffer, "%" G_GINT64_FORMAT ",%u,", row->batch, row->line);
+      csv_field (buffer, row->address, FALSE);
+      csv_field (buffer, ms_recipient_state_to_string (row->state), FALSE);
+      g_string_append_printf (buffer, "%u,", row->attempts);
+      csv_field (buffer, time, FALSE);
+      csv_field (buffer, code, FALSE);
+      csv_field (buffer, row->reply_text, FALSE);
+      csv_field (buffer, advice, TRUE);
+      if (buffer->len > 64 * 1024 && !report_csv_flush (&report))
+        break;
+    }
+  if (!report_csv_flush (&report) || !g_output_stream_flush (out, cancellable, &report.error))
+    {
+      g_propagate_error (error, report.error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * ms_journal_count_needing_attention:
+ *
+ * The rows that wait for the user's decision, in every batch: `failed` (to
+ * fix and retry, or skip) and `uncertain` (to retry, or mark as sent).
+ * Deferred rows are not counted: they are tried again by themselves.
+ *
+ * Returns: the count; 0 with @error set when the journal cannot be read
+ */
+guint
+ms_journal_count_needing_attention (MsJournal  *self,
+                                    GError    **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  /* Per batch and state, so that the (batch, state, next_due) index answers
+   * it without reading every row of a million-row batch. */
+  rc = sqlite3_prepare_v2 (self->db,
+                           "SELECT count(*) FROM recipients WHERE batch IN (SELECT id FROM batches)"
+                           " AND state IN (?1, ?2)",
+                           -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      fail (self, rc, error);
+      return 0;
+    }
+  sqlite3_bind_int (stmt, 1, MS_STATE_FAILED);
+  sqlite3_bind_int (stmt, 2, MS_STATE_UNCERTAIN);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      fail (self, rc, error);
+      return 0;
+    }
+  return (guint) sqlite3_column_int64 (stmt, 0);
+}
+
+/**
+ * ms_journal_check_changed:
+ * @stamp: (inout): the caller's memory of this journal; 0 at first
+ *
+ * Whether the journal changed since the last call with @stamp: a commit by
+ * any other connection, in this process (a blast's worker) or in another
+ * one (mailshot-cli). SQLite's `PRAGMA data_version` answers that from
+ * memory, so a window may ask every second or two. Changes made through
+ * @self itself are not reported: its caller knows about them.
+ *
+ * Returns: %TRUE on the first call and after a change; %TRUE also when the
+ *   journal cannot be read (a reload then shows the error)
+ */
+gboolean
+ms_journal_check_changed (MsJournal *self,
+                          gint64    *stamp)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 version;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), TRUE);
+  g_return_val_if_fail (stamp != NULL, TRUE);
+
+  if (sqlite3_prepare_v2 (self->db, "PRAGMA data_version", -1, &stmt, NULL) != SQLITE_OK ||
+      sqlite3_step (stmt) != SQLITE_ROW)
+    return TRUE;
+  /* + 1: a stamp of 0 means "never asked". */
+  version = sqlite3_column_int64 (stmt, 0) + 1;
+  if (version == *stamp)
+    return FALSE;
+  *stamp = version;
+  return TRUE;
+}
+
+/**
+ * ms_journal_row_dup_advice:
+ * @row: a row as listed
+ *
+ * What to do about @row, in one sentence: the advice stored when its reply
+ * came (in the language of that moment); else the advice of its stored reply,
+ * classified again by ms_reply_classify(); else a sentence for its state
+ * (an uncertain row has no reply: the connection ended after the message).
+ *
+ * Returns: (transfer full) (nullable): the advice; %NULL for a sent row
+ */
+char *
+ms_journal_row_dup_advice (const MsJournalRow *row)
+{
+  g_return_val_if_fail (row != NULL, NULL);
+
+  if (row->state == MS_STATE_SENT)
+    return NULL;
+  if (row->advice != NULL && row->advice[0] != '\0')
+    return g_strdup (row->advice);
+  if (row->state == MS_STATE_UNCERTAIN)
+    return g_strdup (_("The connection ended after the message was sent: it may have been delivered. "
+                       "Retry it only if the recipient did not get it."));
+  if (row->reply_code >= 400 || (row->reply_text != NULL && row->reply_text[0] != '\0'))
+    {
+      g_autoptr(MsReply) reply = ms_reply_classify (row->reply_code, row->reply_text, NULL, 0);
+
+      if (reply->advice != NULL && reply->klass != MS_REPLY_CLASS_NONE)
+        return g_strdup (reply->advice);
+    }
+  switch (row->state)
+    {
+    case MS_STATE_QUEUED:
+      return g_strdup (_("Not sent yet: it goes out when its batch is resumed."));
+    case MS_STATE_SENDING:
+      return g_strdup (_("Being sent right now."));
+    case MS_STATE_DEFERRED:
+      return g_strdup (_("The server asked to try again later: it is tried again by itself."));
+    case MS_STATE_FAILED:
+      return g_strdup (_("The message could not be sent: correct the address and retry it, or skip it."));
+    case MS_STATE_CANCELLED:
+      return g_strdup (_("Its batch was cancelled: retry it to send it after all."));
+    case MS_STATE_SKIPPED:
+      return g_strdup (_("Left out: retry it to send it after all."));
+    case MS_STATE_SENT:
+    case MS_STATE_UNCERTAIN:
+    case MS_N_STATES:
+    default:
+      return NULL;
+    }
+}
+
 /* GObject ------------------------------------------------------------------- */
 
 static void

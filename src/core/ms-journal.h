@@ -195,4 +195,33 @@ void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
 GArray      *ms_journal_get_sent_times  (MsJournal *self, const char *account, gint64 since,
                                          GError **error);
 
+/* What the Batches and Pending views need, the same for every front end. */
+
+/* The report of @batch as CSV (RFC 4180): a header line, then one line per
+ * recipient: address,state,attempts,time,reply_code,reply_text,message_id.
+ * `mailshot-cli blast report --csv` and Export CSV write exactly this. */
+gboolean     ms_journal_write_report_csv (MsJournal     *self,
+                                          gint64         batch,
+                                          GOutputStream *out,
+                                          GCancellable  *cancellable,
+                                          GError       **error);
+/* Rows as the Pending view shows them, as CSV: a header line, then
+ * batch,line,address,state,attempts,time,reply_code,reply_text,advice.
+ * @rows: (element-type MsJournalRow). */
+gboolean     ms_journal_write_rows_csv  (GPtrArray     *rows,
+                                         GOutputStream *out,
+                                         GCancellable  *cancellable,
+                                         GError       **error);
+/* The rows that need the user, across batches: failed and uncertain
+ * (deferred ones are retried by themselves). The Pending badge. */
+guint        ms_journal_count_needing_attention (MsJournal *self, GError **error);
+/* TRUE when another connection (another process, or a blast's own) has
+ * changed the journal since the last call with the same @stamp, and on the
+ * first call (@stamp 0). Cheap: for a poll while a window is shown. */
+gboolean     ms_journal_check_changed   (MsJournal *self, gint64 *stamp);
+/* What to do about a row: its stored advice, else the advice of its stored
+ * reply classified again, else a sentence for its state. Transfer full; NULL
+ * for a sent row. */
+char        *ms_journal_row_dup_advice  (const MsJournalRow *row);
+
 G_END_DECLS

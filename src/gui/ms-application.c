@@ -200,7 +200,42 @@ ms_application_show_batch_action (GSimpleAction *action,
     ms_window_show_page (MS_WINDOW (window), "batches");
 }
 
+static void
+on_resume_batch_done (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(MsApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GtkWindow *window;
+
+  if (ms_blast_runner_resume_batch_finish (MS_BLAST_RUNNER (source), result, &error))
+    return;
+  /* Said where the user asked: the window's toast (a page cannot be reached from here). */
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  if (window != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.show-toast", "s", error->message);
+  else
+    g_warning ("Resuming a batch: %s", error->message);
+}
+
+/* The Batches and Pending pages resume a batch here: the runner is the
+ * application's, so that the blast outlives the window. */
+static void
+ms_application_resume_batch_action (GSimpleAction *action,
+                                    GVariant      *parameter,
+                                    gpointer       user_data)
+{
+  MsApplication *self = user_data;
+  gint64 batch = g_variant_get_int64 (parameter);
+
+  if (self->runner == NULL || batch <= 0)
+    return;
+  ms_blast_runner_resume_batch_async (self->runner, batch, NULL, on_resume_batch_done, g_object_ref (self));
+}
+
 static const GActionEntry app_actions[] = {
+  { .name = "resume-batch", .activate = ms_application_resume_batch_action, .parameter_type = "x" },
   { .name = "show-batch", .activate = ms_application_show_batch_action, .parameter_type = "x" },
   { .name = "quit", .activate = ms_application_quit_action },
   { .name = "about", .activate = ms_application_about_action },

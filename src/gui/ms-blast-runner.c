@@ -629,3 +629,88 @@ static void
 ms_blast_runner_init (MsBlastRunner *self)
 {
 }
+
+/* ------------------------------------------------- resuming a stored batch */
+
+static void
+resume_batch_config_done (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MsBlastRunner *self = g_task_get_source_object (task);
+  MsSmtpConfig *config;
+  GError *error = NULL;
+
+  config = ms_account_load_config_finish (MS_ACCOUNT (source), result, &error);
+  if (config == NULL)
+    {
+      /* Nothing was sent. */
+      set_boolean (self, &self->active, FALSE, PROP_ACTIVE);
+      g_task_return_error (task, error);
+      return;
+    }
+  self->batch = *(gint64 *) g_task_get_task_data (task);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH]);
+  g_clear_pointer (&self->config, ms_smtp_config_free);
+  self->config = config;
+  ms_account_get_pacer_limits (self->account, &self->limits);
+  run_batch (self);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+ms_blast_runner_resume_batch_async (MsBlastRunner       *self,
+                                    gint64               batch,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (MS_IS_BLAST_RUNNER (self));
+  g_return_if_fail (batch > 0);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ms_blast_runner_resume_batch_async);
+  g_task_set_task_data (task, g_memdup2 (&batch, sizeof batch), g_free);
+
+  if (self->active && self->paused && self->batch == batch && self->blast == NULL)
+    {
+      ms_blast_runner_resume (self);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (self->active)
+    {
+      g_task_return_new_error (task, MS_ERROR, MS_ERROR_INVALID_INPUT, "%s",
+                               _("An e-blast is already being sent. Wait until it has finished, or cancel it."));
+      return;
+    }
+  /* The rule is the journal's, the same as for mailshot-cli blast resume. */
+  journal = ms_journal_open (NULL, &error);
+  if (journal == NULL || !ms_journal_check_can_resume (journal, batch, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  set_string (self, &self->text, _("Preparing the e-blast…"), PROP_TEXT);
+  set_string (self, &self->detail, "", PROP_DETAIL);
+  self->fraction = 0;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
+  set_boolean (self, &self->active, TRUE, PROP_ACTIVE);
+  ms_account_load_config_async (self->account, cancellable, resume_batch_config_done, g_steal_pointer (&task));
+}
+
+gboolean
+ms_blast_runner_resume_batch_finish (MsBlastRunner  *self,
+                                     GAsyncResult   *result,
+                                     GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

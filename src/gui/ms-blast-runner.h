@@ -45,4 +45,19 @@ double         ms_blast_runner_get_fraction (MsBlastRunner       *self);
 const char    *ms_blast_runner_get_text     (MsBlastRunner       *self);
 const char    *ms_blast_runner_get_detail   (MsBlastRunner       *self);
 
+/* Added for the Batches and Pending pages: sends @batch from the journal
+ * again (paused, interrupted, or with rows queued again by a retry), with
+ * the password from the keyring; completes once sending has started. When
+ * @batch is the one paused in this runner, it simply resumes. Errors: an
+ * e-blast is already being sent, ms_journal_check_can_resume()'s, and the
+ * account's (no password, a locked keyring), each saying what to do. */
+void           ms_blast_runner_resume_batch_async  (MsBlastRunner       *self,
+                                                    gint64               batch,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean       ms_blast_runner_resume_batch_finish (MsBlastRunner       *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+
 G_END_DECLS

@@ -5,7 +5,9 @@
 #include <glib/gi18n.h>
 
 #include "ms-account-window.h"
+#include "ms-batches-page.h"
 #include "ms-blast-page.h"
+#include "ms-pending-page.h"
 #include "ms-window.h"
 
 struct _MsWindow
@@ -16,6 +18,11 @@ struct _MsWindow
   MsBlastRunner        *runner;
   GSettings            *app_settings;
   MsBlastPage          *blast_page;
+  MsBatchesPage        *batches_page;
+  MsPendingPage        *pending_page_widget;
+  MsJournal            *badge_journal;    /* for reading the badge's count */
+  gint64                badge_stamp;
+  guint                 badge_poll_id;
   AdwMessageDialog     *cancel_dialog;    /* weak */
   GtkWindow            *account_window;   /* weak */
   MsTestDialog         *test_dialog;      /* weak */
@@ -278,28 +285,38 @@ on_runner_notify (MsWindow   *self,
   update_progress (self);
 }
 
-/* TODO(core7): a journal count of the rows that need the user (failed and
- * uncertain; deferred ones retry by themselves), as the Pending page lists them. */
-static guint
-count_needing_attention (void)
-{
-  g_autoptr(MsJournal) journal = ms_journal_open (NULL, NULL);
-  g_autoptr(GPtrArray) batches = journal != NULL ? ms_journal_list_batches (journal, NULL) : NULL;
-  guint count = 0;
-
-  for (guint i = 0; batches != NULL && i < batches->len; i++)
-    {
-      MsBatchInfo *info = g_ptr_array_index (batches, i);
-
-      count += info->counts[MS_STATE_FAILED] + info->counts[MS_STATE_UNCERTAIN];
-    }
-  return count;
-}
-
+/* The rows that need the user, from the journal's one count; any process
+ * may change them (mailshot-cli too), so a cheap look every two seconds
+ * asks whether to count again. */
 static void
 update_badge (MsWindow *self)
 {
-  adw_view_stack_page_set_badge_number (self->pending_page, count_needing_attention ());
+  g_autoptr(GError) error = NULL;
+  guint count;
+
+  if (self->badge_journal == NULL)
+    self->badge_journal = ms_journal_open_for_reading (NULL, &error);
+  if (self->badge_journal == NULL)
+    {
+      g_debug ("The Pending badge: %s", error->message);
+      return;
+    }
+  ms_journal_check_changed (self->badge_journal, &self->badge_stamp);
+  count = ms_journal_count_needing_attention (self->badge_journal, &error);
+  if (error != NULL)
+    g_debug ("The Pending badge: %s", error->message);
+  else
+    adw_view_stack_page_set_badge_number (self->pending_page, count);
+}
+
+static gboolean
+poll_badge (gpointer user_data)
+{
+  MsWindow *self = user_data;
+
+  if (self->badge_journal == NULL || ms_journal_check_changed (self->badge_journal, &self->badge_stamp))
+    update_badge (self);
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -386,19 +403,6 @@ ms_window_close_request (GtkWindow *window)
 }
 
 /* GtkWindow:application is not a construct property, so this runs once it is set. */
-static GtkWidget *
-placeholder (const char *icon,
-             const char *title,
-             const char *description)
-{
-  GtkWidget *page = adw_status_page_new ();
-
-  adw_status_page_set_icon_name (ADW_STATUS_PAGE (page), icon);
-  adw_status_page_set_title (ADW_STATUS_PAGE (page), title);
-  adw_status_page_set_description (ADW_STATUS_PAGE (page), description);
-  return page;
-}
-
 static void
 ms_window_setup (MsWindow      *self,
                  MsAccount     *account,
@@ -408,17 +412,15 @@ ms_window_setup (MsWindow      *self,
   self->runner = g_object_ref (runner);
   self->blast_page = ms_blast_page_new (account, runner, NULL);
   adw_bin_set_child (self->blast_bin, GTK_WIDGET (self->blast_page));
-  /* TODO(gui): the Batches and Pending pages (report, retry, skip). */
-  adw_bin_set_child (self->batches_bin,
-                     placeholder ("view-list-symbolic", _("Batches"),
-                                  _("Every e-blast sent from this computer will be listed here with its report.")));
-  adw_bin_set_child (self->pending_bin,
-                     placeholder ("mail-unread-symbolic", _("Pending E-mails"),
-                                  _("Messages that did not go out will be listed here, with what to do.")));
+  self->batches_page = ms_batches_page_new (runner);
+  adw_bin_set_child (self->batches_bin, GTK_WIDGET (self->batches_page));
+  self->pending_page_widget = ms_pending_page_new (runner);
+  adw_bin_set_child (self->pending_bin, GTK_WIDGET (self->pending_page_widget));
   g_signal_connect_object (runner, "notify", G_CALLBACK (on_runner_notify), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (runner, "finished", G_CALLBACK (on_runner_finished), self, G_CONNECT_SWAPPED);
   update_progress (self);
   update_badge (self);
+  self->badge_poll_id = g_timeout_add_seconds (2, poll_badge, self);
   self->app_settings = g_settings_new (APP_ID);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
@@ -451,6 +453,8 @@ ms_window_dispose (GObject *object)
     }
   if (self->cancel_dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (self->cancel_dialog));
+  g_clear_handle_id (&self->badge_poll_id, g_source_remove);
+  g_clear_object (&self->badge_journal);
   gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_WINDOW);
   g_clear_object (&self->runner);
   g_clear_object (&self->account);

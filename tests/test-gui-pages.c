@@ -1,0 +1,780 @@
+/* test-gui-pages.c: the Batches and Pending pages under Xvfb, against the CLI and the harness server
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <adwaita.h>
+#ifdef GDK_WINDOWING_X11
+#include <gdk/x11/gdkx.h>
+#endif
+#include <string.h>
+
+#include "mailshot-core.h"
+#include "ms-application.h"
+#include "ms-batches-page.h"
+#include "ms-pending-page.h"
+#include "ms-test-support.h"
+#include "ms-window.h"
+
+static MsApplication *app;
+static MsTestServer *server;
+
+/* A stand-in notification server on the test's session bus, so that the
+ * runner's notification at the end of a blast has somewhere to go. */
+static void
+notifications_method_call (GDBusConnection       *connection,
+                           const char            *sender,
+                           const char            *object_path,
+                           const char            *interface_name,
+                           const char            *method_name,
+                           GVariant              *parameters,
+                           GDBusMethodInvocation *invocation,
+                           gpointer               user_data)
+{
+  if (g_str_equal (method_name, "Notify"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", 1));
+  else if (g_str_equal (method_name, "GetCapabilities"))
+    {
+      const char *caps[] = { "body", "actions", NULL };
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+    }
+  else if (g_str_equal (method_name, "GetServerInformation"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "mailshot", "1", "1.2"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+start_notification_server (void)
+{
+  static const char xml[] =
+    "<node><interface name='org.freedesktop.Notifications'>"
+    "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+    "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+    "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+    "<arg type='u' direction='out'/></method>"
+    "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+    "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+    "<method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
+    "<arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
+    "</interface></node>";
+  static const GDBusInterfaceVTable vtable = { notifications_method_call, NULL, NULL, { 0 } };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (xml, NULL);
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0], &vtable,
+                                     NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "RequestName", g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Runs the default main context until @done says so, or fails after @timeout_ms. */
+static void
+wait_until (gboolean (*done) (gpointer data),
+            gpointer  data,
+            guint     timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!done (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out after %u ms", timeout_ms);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+}
+
+static void
+spin_for (guint ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+}
+
+static MsWindow *
+get_window (void)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (window == NULL || !MS_IS_WINDOW (window))
+    {
+      g_application_activate (G_APPLICATION (app));
+      window = gtk_application_get_active_window (GTK_APPLICATION (app));
+    }
+  g_assert_true (MS_IS_WINDOW (window));
+  return MS_WINDOW (window);
+}
+
+static gpointer
+window_child (const char *name)
+{
+  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (get_window ()), MS_TYPE_WINDOW, name);
+
+  g_assert_nonnull (object);
+  return object;
+}
+
+/* A template child of a page; aborts when there is none. */
+static gpointer
+child (gpointer    widget,
+       GType       type,
+       const char *name)
+{
+  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
+
+  g_assert_nonnull (object);
+  return object;
+}
+
+static MsBatchesPage *
+get_batches_page (void)
+{
+  return MS_BATCHES_PAGE (adw_bin_get_child (window_child ("batches_bin")));
+}
+
+static MsPendingPage *
+get_pending_page (void)
+{
+  return MS_PENDING_PAGE (adw_bin_get_child (window_child ("pending_bin")));
+}
+
+/* The account the app and the CLI share, pointed at the harness. */
+static void
+configure_account (void)
+{
+  MsAccount *account = ms_application_get_account (app);
+  g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (server));
+
+  g_assert_true (ms_account_set_from_string (account, "email-address", "news@example.org", NULL));
+  g_assert_true (ms_account_set_from_string (account, "smtp-server", "127.0.0.1", NULL));
+  g_assert_true (ms_account_set_from_string (account, "smtp-port", port, NULL));
+  g_assert_true (ms_account_set_from_string (account, "timeout", "5", NULL));
+  g_assert_true (ms_account_set_from_string (account, "needs-authentication", "false", NULL));
+  g_settings_sync ();
+}
+
+/* A list of @n members; those in @typos are at the misspelt yahho.example,
+ * which the harness refuses with 550 5.1.1. */
+static char *
+write_members (const char *name,
+               guint       n,
+               const char *typos)
+{
+  g_autofree char *path = ms_test_tmp_path (name);
+  g_autoptr(GString) csv = g_string_new ("name,email,city\n");
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *tag = g_strdup_printf (",%u,", i);
+      gboolean typo = typos != NULL && strstr (typos, tag) != NULL;
+
+      g_string_append_printf (csv, "Member %u,member%u@%s,Town %u\n", i, i, typo ? "yahho.example" : "example.org",
+                              n - i);
+    }
+  g_assert_true (g_file_set_contents (path, csv->str, -1, NULL));
+  return g_steal_pointer (&path);
+}
+
+/* mailshot-cli blast send, as another process; returns the batch ID. */
+static gint64
+cli_send (const char *csv,
+          const char *subject)
+{
+  g_autofree char *text = ms_test_tmp_path ("letter.txt");
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  gint64 batch;
+
+  g_assert_true (g_file_set_contents (text, "Dear {{name}},\nthe news.\n", -1, NULL));
+  ms_test_run_cli (NULL, &out, &err, "blast", "send", "--recipients", csv, "--subject", subject, "--text", text,
+                   NULL);
+  g_test_message ("blast send: %s", err);
+  batch = g_ascii_strtoll (out, NULL, 10);
+  g_assert_cmpint (batch, >, 0);
+  return batch;
+}
+
+static char *
+cli_output (const char *first_arg,
+            ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *out = NULL;
+  va_list ap;
+
+  va_start (ap, first_arg);
+  for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  g_assert_cmpint (ms_test_run_cliv (NULL, &out, NULL, (const char * const *) args->pdata), ==, 0);
+  return g_steal_pointer (&out);
+}
+
+static char *
+id_text (gint64 id)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, id);
+}
+
+/* The CLI's "Recipients: N (5 sent, 2 failed)" line, made from the page's counts. */
+static char *
+status_line (const MsBatchInfo *info)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+
+  for (guint i = 0; i < MS_N_STATES; i++)
+    if (info->counts[i] > 0)
+      g_string_append_printf (s, "%s%u %s", s->len > 0 ? ", " : "", info->counts[i], ms_recipient_state_to_string (i));
+  return g_strdup_printf ("Recipients: %u (%s)", info->total, s->str);
+}
+
+static MsBatchInfo *
+page_batch (gint64 id)
+{
+  GPtrArray *batches = ms_batches_page_get_batches (get_batches_page ());
+
+  for (guint i = 0; i < batches->len; i++)
+    if (((MsBatchInfo *) batches->pdata[i])->id == id)
+      return batches->pdata[i];
+  return NULL;
+}
+
+static gboolean
+page_has_batch (gpointer data)
+{
+  return page_batch (*(gint64 *) data) != NULL;
+}
+
+static gboolean
+report_has_n_rows (gpointer data)
+{
+  return g_list_model_get_n_items (ms_batches_page_get_report_model (get_batches_page ())) == GPOINTER_TO_UINT (data);
+}
+
+typedef struct {
+  gboolean done;
+  gboolean ok;
+  GError  *error;
+} Result;
+
+static void
+on_exported (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Result *r = user_data;
+
+  r->ok = ms_batches_page_export_finish (MS_BATCHES_PAGE (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static gboolean
+result_done (gpointer data)
+{
+  return ((Result *) data)->done;
+}
+
+static gint64 first_batch;   /* made by the batches case, used by the pending one */
+
+/* ------------------------------------------------------------- Batches */
+
+static void
+test_batches (void)
+{
+  g_autofree char *members = write_members ("members.csv", 12, ",2,5,9,");
+  g_autofree char *others = write_members ("others.csv", 5, NULL);
+  g_autofree char *list = NULL;
+  g_autofree char *export_path = ms_test_tmp_path ("report.csv");
+  g_autoptr(GFile) export_file = g_file_new_for_path (export_path);
+  g_autofree char *exported = NULL;
+  g_autofree char *cli_csv = NULL;
+  g_autofree char *a_id = NULL;
+  g_autofree char *b_id = NULL;
+  MsBatchesPage *page;
+  GPtrArray *batches;
+  GListModel *report;
+  g_auto(GStrv) lines = NULL;
+  Result r = { 0 };
+  gint64 a, b, c;
+  guint failed = 0;
+
+  configure_account ();
+  a = cli_send (members, "Spring news for {{name}}");
+  b = cli_send (others, "Committee meeting");
+  first_batch = a;
+  a_id = id_text (a);
+  b_id = id_text (b);
+
+  ms_window_show_page (get_window (), "batches");
+  gtk_window_present (GTK_WINDOW (get_window ()));
+  page = get_batches_page ();
+  spin_for (200);
+
+  /* Newest first, in the CLI's order, with the counts `blast status` gives. */
+  batches = ms_batches_page_get_batches (page);
+  list = cli_output ("blast", "list", NULL);
+  lines = g_strsplit (list, "\n", -1);
+  g_assert_cmpuint (batches->len, ==, 2);
+  for (guint i = 0; i < batches->len; i++)
+    {
+      MsBatchInfo *info = batches->pdata[i];
+      g_autofree char *id = id_text (info->id);
+      g_autofree char *status = cli_output ("blast", "status", id, NULL);
+      g_autofree char *line = status_line (info);
+
+      g_assert_true (g_str_has_prefix (lines[i], id));
+      g_test_message ("batch %s: %s", id, line);
+      g_assert_nonnull (strstr (status, line));
+    }
+  g_assert_cmpint (((MsBatchInfo *) batches->pdata[0])->id, ==, b);
+  g_assert_cmpuint (page_batch (a)->counts[MS_STATE_SENT], ==, 9);
+  g_assert_cmpuint (page_batch (a)->counts[MS_STATE_FAILED], ==, 3);
+  {
+    /* What a person reads: the row of the batch says the same. */
+    GtkWidget *row = GTK_WIDGET (gtk_list_box_get_row_at_index (
+      GTK_LIST_BOX (child (page, MS_TYPE_BATCHES_PAGE, "batch_list")), 1));
+    const char *subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (row));
+
+    g_test_message ("row: %s", subtitle);
+    g_assert_nonnull (strstr (subtitle, "9 of 12 sent · 3 failed · 0 uncertain"));
+  }
+
+  /* The report: every recipient, the merge fields, the reply. */
+  g_assert_true (ms_batches_page_open_batch (page, a));
+  report = ms_batches_page_get_report_model (page);
+  g_assert_cmpuint (g_list_model_get_n_items (report), ==, 12);
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autofree char *address = ms_batches_page_dup_report_cell (page, i, "address");
+      g_autofree char *state = ms_batches_page_dup_report_cell (page, i, "state");
+      g_autofree char *reply = ms_batches_page_dup_report_cell (page, i, "reply");
+      g_autofree char *city = ms_batches_page_dup_report_cell (page, i, "city");
+      g_autofree char *name = ms_batches_page_dup_report_cell (page, i, "name");
+
+      g_test_message ("%s: %s, %s", address, state, reply);
+      g_assert_true (g_str_has_prefix (name, "Member "));
+      g_assert_true (g_str_has_prefix (city, "Town "));
+      if (strstr (address, "yahho") != NULL)
+        {
+          failed++;
+          g_assert_cmpstr (state, ==, "Failed");
+          /* The code and the server's text as the journal stores them. */
+          g_assert_true (g_str_has_prefix (reply, "550 "));
+          g_assert_nonnull (strstr (reply, "User unknown"));
+        }
+      else
+        {
+          g_autofree char *message_id = ms_batches_page_dup_report_cell (page, i, "message-id");
+
+          g_assert_cmpstr (state, ==, "Sent");
+          g_assert_cmpstr (message_id, !=, "");
+        }
+    }
+  g_assert_cmpuint (failed, ==, 3);
+
+  /* Sorting by a column header, then a search. */
+  {
+    GtkColumnView *view = child (page, MS_TYPE_BATCHES_PAGE, "column_view");
+    GtkColumnViewColumn *city = NULL;
+    GListModel *columns = gtk_column_view_get_columns (view);
+    g_autofree char *first = NULL;
+    g_autofree char *last = NULL;
+
+    for (guint i = 0; i < g_list_model_get_n_items (columns); i++)
+      {
+        g_autoptr(GtkColumnViewColumn) column = g_list_model_get_item (columns, i);
+
+        if (g_strcmp0 (gtk_column_view_column_get_title (column), "city") == 0)
+          city = column;
+      }
+    g_assert_nonnull (city);
+    gtk_column_view_sort_by_column (view, city, GTK_SORT_DESCENDING);
+    first = ms_batches_page_dup_report_cell (page, 0, "city");
+    last = ms_batches_page_dup_report_cell (page, 11, "city");
+    g_assert_cmpstr (first, ==, "Town 9");   /* "Town 9" > "Town 12" > "Town 1" as text */
+    g_assert_cmpstr (last, ==, "Town 1");
+    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
+                           "YAHHO");
+    wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
+    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
+                           "user unknown");
+    wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
+    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"), "");
+    wait_until (report_has_n_rows, GUINT_TO_POINTER (12), 5000);
+  }
+
+  /* Export CSV writes what blast report --csv writes, byte for byte. */
+  ms_batches_page_export_async (page, export_file, NULL, on_exported, &r);
+  wait_until (result_done, &r, 10000);
+  g_assert_no_error (r.error);
+  g_assert_true (r.ok);
+  g_assert_true (g_file_get_contents (export_path, &exported, NULL, NULL));
+  cli_csv = cli_output ("blast", "report", a_id, "--csv", NULL);
+  g_assert_cmpstr (exported, ==, cli_csv);
+
+  /* A finished batch cannot be cancelled: the journal's rule greys it out. */
+  g_assert_false (gtk_widget_get_sensitive (child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")));
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")),
+                            "has finished"));
+  g_assert_true (gtk_widget_get_sensitive (child (page, MS_TYPE_BATCHES_PAGE, "resume_button")));
+
+  /* A batch made by mailshot-cli shows up without a restart, while the page shows. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "batches.back", NULL));
+  c = cli_send (others, "A third one");
+  wait_until (page_has_batch, &c, 10000);
+  g_assert_cmpint (((MsBatchInfo *) ms_batches_page_get_batches (page)->pdata[0])->id, ==, c);
+}
+
+/* ------------------------------------------------------------- Pending */
+
+static int
+find_position (const char *address)
+{
+  MsPendingPage *page = get_pending_page ();
+  GListModel *model = G_LIST_MODEL (ms_pending_page_get_selection (page));
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    if (g_strcmp0 (ms_pending_page_get_row (page, i)->address, address) == 0)
+      return (int) i;
+  return -1;
+}
+
+static gboolean
+row_listed (gpointer address)
+{
+  return find_position (address) >= 0;
+}
+
+static gboolean
+row_gone (gpointer address)
+{
+  return find_position (address) < 0;
+}
+
+static void
+select_only (const char *address)
+{
+  int position = find_position (address);
+
+  g_assert_cmpint (position, >=, 0);
+  g_assert_true (gtk_selection_model_select_item (ms_pending_page_get_selection (get_pending_page ()),
+                                                  position, TRUE));
+}
+
+typedef struct {
+  guint  finished;
+  char  *message;
+} Finished;
+
+static void
+on_finished (MsBlastRunner *runner,
+             gint64         batch,
+             guint          sent,
+             guint          failed,
+             guint          uncertain,
+             const char    *message,
+             Finished      *f)
+{
+  f->finished++;
+  g_free (f->message);
+  f->message = g_strdup (message);
+}
+
+static gboolean
+finished_once (gpointer data)
+{
+  return ((Finished *) data)->finished > 0;
+}
+
+static gboolean
+badge_is (gpointer data)
+{
+  return adw_view_stack_page_get_badge_number (window_child ("pending_page")) == GPOINTER_TO_UINT (data);
+}
+
+/* An uncertain row, as a crash leaves one: claimed for sending, never recorded. */
+static gint64
+make_uncertain_batch (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = ms_journal_open (NULL, &error);
+  g_autoptr(MsJournal) again = NULL;
+  g_autoptr(GPtrArray) claimed = NULL;
+  static const char *fields[] = { "email", NULL };
+  MsBatchSpec spec = {
+    .account = (char *) "default", .from_address = (char *) "news@example.org", .subject = (char *) "Interrupted",
+    .text = (char *) "Hello\n", .fields = (char **) fields, .email_index = 0, .source = (char *) "crash.csv",
+  };
+  const char *values[] = { "maybe@example.org", NULL };
+  gboolean duplicate;
+  gint64 batch;
+
+  g_assert_no_error (error);
+  batch = ms_journal_create_batch (journal, &spec, &error);
+  g_assert_true (ms_journal_begin (journal, &error));
+  g_assert_true (ms_journal_add_recipient (journal, batch, values[0], values, 2, &duplicate, &error));
+  g_assert_true (ms_journal_commit (journal, &error));
+  claimed = ms_journal_claim (journal, batch, 1, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (claimed->len, ==, 1);
+  g_clear_object (&journal);
+  /* Opening again finds the row left `sending`: uncertain now. */
+  again = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  return batch;
+}
+
+static void
+test_pending (void)
+{
+  MsPendingPage *page;
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  AdwMessageDialog *dialog;
+  GtkEditable *entry;
+  g_autofree char *a_id = id_text (first_batch);
+  g_autofree char *status = NULL;
+  g_autofree char *pending = NULL;
+  g_auto(GStrv) causes = NULL;
+  Finished f = { 0 };
+  gint64 uncertain_batch;
+  gulong id;
+
+  g_assert_cmpint (first_batch, >, 0);
+  configure_account ();
+  ms_window_show_page (get_window (), "pending");
+  page = get_pending_page ();
+  spin_for (200);
+
+  /* The three refused recipients, each with the advice for its stored reply. */
+  ms_pending_page_set_filter (page, MS_STATE_FAILED, first_batch, NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (ms_pending_page_get_selection (page))), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      const MsJournalRow *row = ms_pending_page_get_row (page, i);
+      g_autofree char *advice = ms_journal_row_dup_advice (row);
+
+      g_assert_nonnull (strstr (row->address, "@yahho.example"));
+      g_assert_cmpint (row->reply_code, ==, 550);
+      g_assert_cmpstr (ms_pending_page_get_advice (page, i), ==, advice);
+      g_assert_cmpuint (strlen (advice), >, 20);
+      g_test_message ("%s: %s", row->address, advice);
+    }
+  /* Grouped by cause: one line, three messages. */
+  causes = ms_pending_page_dup_causes (page);
+  g_assert_cmpuint (g_strv_length (causes), ==, 1);
+  g_assert_true (g_str_has_prefix (causes[0], "3\t"));
+  g_assert_cmpuint (adw_view_stack_page_get_badge_number (window_child ("pending_page")), ==, 3);
+
+  /* Mark as sent is only for an uncertain row. */
+  select_only ("member2@yahho.example");
+  gtk_widget_activate_action (GTK_WIDGET (page), "pending.mark-sent", NULL);
+  g_assert_cmpint (ms_pending_page_get_row (page, find_position ("member2@yahho.example"))->state, ==,
+                   MS_STATE_FAILED);
+
+  /* Edit the address: a bad value is named, a good one is stored, retried and arrives. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "pending.edit-address", NULL));
+  dialog = ms_pending_page_get_dialog (page);
+  g_assert_nonnull (dialog);
+  entry = GTK_EDITABLE (gtk_widget_get_first_child (adw_message_dialog_get_extra_child (dialog)));
+  gtk_editable_set_text (entry, "member2@yahoo");
+  g_assert_false (adw_message_dialog_get_response_enabled (dialog, "retry"));
+  {
+    GtkWidget *problem = gtk_widget_get_next_sibling (GTK_WIDGET (entry));
+
+    g_assert_true (gtk_widget_get_visible (problem));
+    g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (problem)), "“member2@yahoo”"));
+  }
+  gtk_editable_set_text (entry, "member2@yahoo.example");
+  g_assert_true (adw_message_dialog_get_response_enabled (dialog, "retry"));
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+  adw_message_dialog_response (dialog, "retry");
+  wait_until (finished_once, &f, 30000);
+  g_signal_handler_disconnect (runner, id);
+  g_assert_null (f.message);
+  g_assert_true (ms_test_server_log_contains (server, "rcpt member2@yahoo.example"));
+  wait_until (row_gone, (gpointer) "member2@yahoo.example", 5000);
+  status = cli_output ("blast", "status", a_id, NULL);
+  g_assert_nonnull (strstr (status, "Recipients: 12 (10 sent, 2 failed)"));
+  wait_until (badge_is, GUINT_TO_POINTER (2), 5000);
+
+  /* Skip: the CLI then shows the row skipped. */
+  select_only ("member5@yahho.example");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "pending.skip", NULL));
+  g_assert_cmpint (find_position ("member5@yahho.example"), <, 0);
+  pending = cli_output ("pending", "--batch", a_id, "--state", "skipped", NULL);
+  g_assert_nonnull (strstr (pending, "member5@yahho.example"));
+  g_clear_pointer (&pending, g_free);
+  wait_until (badge_is, GUINT_TO_POINTER (1), 5000);
+
+  /* Mark as sent: an uncertain row (a crash's) appears by itself, is marked, and the CLI agrees. */
+  ms_pending_page_set_filter (page, MS_N_STATES, 0, NULL);
+  uncertain_batch = make_uncertain_batch ();
+  wait_until (row_listed, (gpointer) "maybe@example.org", 10000);
+  select_only ("maybe@example.org");
+  g_assert_cmpint (ms_pending_page_get_row (page, find_position ("maybe@example.org"))->state, ==, MS_STATE_UNCERTAIN);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "pending.mark-sent", NULL));
+  g_assert_cmpint (find_position ("maybe@example.org"), <, 0);
+  {
+    g_autofree char *u_id = id_text (uncertain_batch);
+
+    g_free (status);
+    status = cli_output ("blast", "status", u_id, NULL);
+    g_assert_nonnull (strstr (status, "Recipients: 1 (1 sent)"));
+  }
+
+  /* Export CSV: the rows shown, one line each. */
+  {
+    g_autofree char *path = ms_test_tmp_path ("pending.csv");
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *csv = NULL;
+
+    ms_pending_page_set_filter (page, MS_STATE_FAILED, 0, NULL);
+    g_assert_true (ms_pending_page_export (page, file, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_file_get_contents (path, &csv, NULL, NULL));
+    g_assert_true (g_str_has_prefix (csv, "batch,line,address,state,attempts,time,reply_code,reply_text,advice\n"));
+    g_assert_nonnull (strstr (csv, "member9@yahho.example,failed,1,"));
+    g_assert_null (strstr (csv, "member5@"));
+  }
+  g_free (f.message);
+}
+
+/* ------------------------------------------------------------- screenshots */
+
+static void
+screenshot (GtkWidget  *widget,
+            const char *name)
+{
+  const char *dir = g_getenv ("MS_SCREENSHOT_DIR");
+  g_autofree char *path = NULL;
+  g_autofree char *xid = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  spin_for (700);
+  path = g_build_filename (dir, name, NULL);
+#ifdef GDK_WINDOWING_X11
+  xid = g_strdup_printf ("0x%lx", (unsigned long) gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (widget))));
+  g_spawn_sync (NULL, (char *[]) { "import", "-window", xid, path, NULL },
+                NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &error);
+#endif
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_test_message ("wrote %s", path);
+}
+
+static void
+shots (const char *name)
+{
+  MsWindow *window = get_window ();
+  g_autofree char *light = g_strdup_printf ("%s.png", name);
+  g_autofree char *dark = g_strdup_printf ("%s-dark.png", name);
+  g_autofree char *narrow = g_strdup_printf ("review-%s-narrow.png", name);
+
+  screenshot (GTK_WIDGET (window), light);
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_DARK);
+  screenshot (GTK_WIDGET (window), dark);
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+  if (g_getenv ("MS_SCREENSHOT_REVIEW") != NULL)
+    {
+      gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
+      screenshot (GTK_WIDGET (window), narrow);
+      gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+    }
+}
+
+static void
+test_screenshots (void)
+{
+  MsWindow *window;
+
+#ifdef GDK_WINDOWING_X11
+  if (!GDK_IS_X11_DISPLAY (gdk_display_get_default ()))
+#endif
+    {
+      g_test_skip ("screenshots need an X11 display (Xvfb)");
+      return;
+    }
+  if (g_getenv ("MS_SCREENSHOT_DIR") == NULL)
+    {
+      g_test_skip ("set MS_SCREENSHOT_DIR to write screenshots (build-aux/dev screenshots)");
+      return;
+    }
+  g_assert_cmpint (first_batch, >, 0);
+  configure_account ();
+  {
+    /* A list that reads like a real one: a few hundred members, some refused. */
+    g_autofree char *members = write_members ("shots.csv", 240, ",3,17,40,41,77,120,121,199,");
+    g_autofree char *more = write_members ("more.csv", 60, ",8,");
+
+    cli_send (more, "Garden party on Saturday 14 June");
+    cli_send (members, "Spring newsletter for {{name}}");
+  }
+  /* A fresh window, without the toasts of the cases before (a toast waits
+   * for a focused window to time out, and Xvfb has no window manager). */
+  gtk_window_destroy (GTK_WINDOW (get_window ()));
+  window = get_window ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  ms_window_show_page (window, "batches");
+  ms_batches_page_reload (get_batches_page ());
+  shots ("batches");
+  ms_batches_page_open_batch (get_batches_page (),
+                              ((MsBatchInfo *) ms_batches_page_get_batches (get_batches_page ())->pdata[0])->id);
+  shots ("batch-report");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (get_batches_page ()), "batches.back", NULL));
+
+  ms_window_show_page (window, "pending");
+  ms_pending_page_set_filter (get_pending_page (), MS_N_STATES, 0, NULL);
+  shots ("pending");
+  gtk_toggle_button_set_active (child (get_pending_page (), MS_TYPE_PENDING_PAGE,
+                                                               "cause_toggle"), TRUE);
+  shots ("pending-by-cause");
+  gtk_toggle_button_set_active (child (get_pending_page (), MS_TYPE_PENDING_PAGE,
+                                                               "cause_toggle"), FALSE);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  ms_core_init ();
+  g_setenv ("GTK_A11Y", "test", TRUE);
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  start_notification_server ();
+  server = ms_test_server_start ("--hostname=mail.harness.test", "--reject-rcpt=@yahho\\.example", NULL);
+  app = ms_application_new ();
+  /* One test process, no single-instance handover. */
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_hold (G_APPLICATION (app));
+
+  /* In order: the pending case works on the batches case's batch. */
+  g_test_add_func ("/mailshot/gui-pages/batches", test_batches);
+  g_test_add_func ("/mailshot/gui-pages/pending", test_pending);
+  g_test_add_func ("/mailshot/gui-pages/screenshots", test_screenshots);
+
+  status = g_test_run ();
+  g_application_release (G_APPLICATION (app));
+  g_clear_object (&app);
+  ms_test_server_stop (server);
+  return status;
+}
