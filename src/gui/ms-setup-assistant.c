@@ -86,6 +86,11 @@ set_page (MsSetupAssistant *self,
 {
   gtk_stack_set_visible_child_name (self->stack, page);
   gtk_widget_set_visible (GTK_WIDGET (self->back_button), g_str_equal (page, "settings"));
+  /* The first field of the page, not a selectable label, gets the keyboard. */
+  if (g_str_equal (page, "settings"))
+    gtk_widget_grab_focus (GTK_WIDGET (self->server_row));
+  else if (g_str_equal (page, "address"))
+    gtk_widget_grab_focus (GTK_WIDGET (self->address_row));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAGE]);
 }
 
