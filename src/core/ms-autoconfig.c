@@ -603,6 +603,8 @@ fetch_once (DetectData    *data,
       for (guint i = 0; data->connect_to[i] != NULL; i++)
         connect_to = curl_slist_append (connect_to, data->connect_to[i]);
       curl_easy_setopt (curl, CURLOPT_CONNECT_TO, connect_to);
+      /* Nor through a proxy from the environment: the test's server only. */
+      curl_easy_setopt (curl, CURLOPT_PROXY, "");
     }
   if (data->cainfo != NULL)
     curl_easy_setopt (curl, CURLOPT_CAINFO, data->cainfo);
