@@ -20,6 +20,7 @@
 
 #include "mailshot-core.h"
 #include "ms-test-support.h"
+#include "ms-test-autoconfig.h"
 
 /* Everything the CLI printed in this run: no password may appear in it. */
 static GString *all_output;
@@ -994,6 +995,129 @@ test_journal_read_only_subprocess (void)
   assert_cli_reads_not_writes (path, "it is on a read-only file system", "Make that file system writable");
 }
 
+/* ---- config detect --------------------------------------------------------- */
+
+/* Keeps `config detect` off the network: no host but the local server's is
+ * fetched, and MX answers come from @mx ("domain=host;…"). */
+static MsTestHttps *
+detect_server_start (const char *mx)
+{
+  static const char * const names[] = { "autoconfig.cli-detect.test", "cli-detect.test", NULL };
+  MsTestHttps *https = ms_test_https_start (FALSE, names);
+
+  ms_test_https_export (https);
+  g_setenv ("MS_AUTOCONFIG_MX", mx, TRUE);
+  return https;
+}
+
+static void
+detect_server_stop (MsTestHttps *https)
+{
+  g_unsetenv ("MS_AUTOCONFIG_CONNECT_TO");
+  g_unsetenv ("MS_AUTOCONFIG_CAINFO");
+  g_unsetenv ("MS_AUTOCONFIG_MX");
+  ms_test_https_stop (https);
+}
+
+static void
+test_config_detect_table (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  MsTestHttps *https = detect_server_start ("");
+  g_autofree char *log = NULL;
+
+  g_assert_cmpint (run (NULL, &out, &err, "--account", "cli-detect", "config", "detect", "hans@web.de", NULL), ==, 0);
+  g_assert_cmpstr (out, ==,
+                   "Provider: WEB.DE\n"
+                   "Found in: the built-in table of providers\n"
+                   "Security: SMTPS (TLS from the first byte)\n"
+                   "Sign-in: password\n"
+                   "smtp-server           smtp.web.de\n"
+                   "smtp-port             465\n"
+                   "use-smtps             true\n"
+                   "email-address         hans@web.de\n"
+                   "user-id               hans\n"
+                   "needs-authentication  true\n"
+                   "auth-method           automatic\n");
+  assert_contains (err, "config detect hans@web.de --apply");
+  /* Without --apply, nothing is stored; the table needs no request. */
+  assert_get ("cli-detect", "smtp-server", "");
+  log = ms_test_https_get_log (https);
+  g_assert_cmpstr (log, ==, "");
+  detect_server_stop (https);
+}
+
+static void
+test_config_detect_apply (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  MsTestHttps *https = detect_server_start ("");
+
+  ms_test_https_put (https, "autoconfig.cli-detect.test", "mail/config-v1.1.xml",
+                     "<clientConfig version=\"1.1\"><emailProvider id=\"cli-detect.test\">"
+                     "<displayName>CLI Detect Mail</displayName>"
+                     "<outgoingServer type=\"smtp\"><hostname>submit.cli-detect.test</hostname>"
+                     "<port>2525</port><socketType>STARTTLS</socketType>"
+                     "<username>%EMAILLOCALPART%</username>"
+                     "<authentication>password-encrypted</authentication></outgoingServer>"
+                     "</emailProvider></clientConfig>", -1);
+  set_ok ("cli-detect-apply", "use-smtps", "true");
+  g_assert_cmpint (run (NULL, &out, &err, "--account", "cli-detect-apply", "config", "detect",
+                        "news@cli-detect.test", "--apply", NULL), ==, 0);
+  assert_contains (out, "Provider: CLI Detect Mail\n");
+  assert_contains (out, "Found in: the autoconfig file at "
+                   "https://autoconfig.cli-detect.test/mail/config-v1.1.xml?emailaddress=news%40cli-detect.test\n");
+  assert_contains (err, "Stored in account “cli-detect-apply”.");
+  assert_contains (err, "password set");
+  assert_get ("cli-detect-apply", "smtp-server", "submit.cli-detect.test");
+  assert_get ("cli-detect-apply", "smtp-port", "2525");
+  assert_get ("cli-detect-apply", "use-smtps", "false");
+  assert_get ("cli-detect-apply", "email-address", "news@cli-detect.test");
+  assert_get ("cli-detect-apply", "user-id", "news");
+  assert_get ("cli-detect-apply", "needs-authentication", "true");
+  assert_get ("cli-detect-apply", "auth-method", "cram-md5");
+  detect_server_stop (https);
+}
+
+static void
+test_config_detect_mx (void)
+{
+  g_autofree char *out = NULL;
+  MsTestHttps *https = detect_server_start ("cli-detect.test=alt2.aspmx.l.google.com");
+
+  g_assert_cmpint (run (NULL, &out, NULL, "config", "detect", "office@cli-detect.test", NULL), ==, 0);
+  assert_contains (out, "Provider: Google Workspace\n");
+  assert_contains (out, "Found in: MX records point to Google (alt2.aspmx.l.google.com)\n");
+  assert_contains (out, "smtp-server           smtp.gmail.com\n");
+  detect_server_stop (https);
+}
+
+static void
+test_config_detect_errors (void)
+{
+  g_autofree char *err = NULL;
+  g_autofree char *err2 = NULL;
+  g_autofree char *out = NULL;
+  MsTestHttps *https = detect_server_start ("cli-detect.test=mx.cli-detect.test");
+
+  g_assert_cmpint (run (NULL, &out, &err, "--account", "cli-detect-none", "config", "detect",
+                        "a@cli-detect.test", "--apply", NULL), ==, 1);
+  g_assert_cmpstr (out, ==, "");
+  assert_contains (err, "mailshot-cli: No SMTP settings found for cli-detect.test. Tried: the built-in table of providers; ");
+  assert_contains (err, "(HTTP status 404)");
+  assert_contains (err, "its MX records (mx.cli-detect.test), which are not Google’s or Microsoft’s");
+  assert_get ("cli-detect-none", "smtp-server", "");
+
+  g_assert_cmpint (run (NULL, NULL, &err2, "config", "detect", "not an address", NULL), ==, 2);
+  assert_contains (err2, "is not an e-mail address");
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "detect", NULL), ==, 2);
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "detect", "a@b.test", "c@d.test", NULL), ==, 2);
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "detect", "a@gmail.com", "--force", NULL), ==, 2);
+  detect_server_stop (https);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1017,6 +1141,10 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/config/usage", test_config_usage);
   g_test_add_func ("/mailshot/cli/config/reset", test_config_reset);
   g_test_add_func ("/mailshot/cli/config/backends", test_config_backends);
+  g_test_add_func ("/mailshot/cli/config/detect-table", test_config_detect_table);
+  g_test_add_func ("/mailshot/cli/config/detect-apply", test_config_detect_apply);
+  g_test_add_func ("/mailshot/cli/config/detect-mx", test_config_detect_mx);
+  g_test_add_func ("/mailshot/cli/config/detect-errors", test_config_detect_errors);
   g_test_add_func ("/mailshot/cli/password/set", test_password_set);
   g_test_add_func ("/mailshot/cli/password/clear", test_password_clear);
   g_test_add_func ("/mailshot/cli/password/no-bus", test_password_no_bus);

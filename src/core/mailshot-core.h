@@ -6,6 +6,7 @@
 #include "ms-error.h"
 #include "ms-core-enums.h"
 #include "ms-account.h"
+#include "ms-autoconfig.h"
 #include "ms-blast.h"
 #include "ms-import.h"
 #include "ms-journal.h"

@@ -247,3 +247,164 @@ ms_provider_check_pacing (const char *server,
 
   return g_strv_builder_end (builder);
 }
+
+/* The settings each provider documents for sending, checked against the
+ * provider's help pages and Thunderbird's ISPDB (github.com/thunderbird/autoconfig,
+ * March 2026). Where a provider offers both, the table keeps the port its own
+ * documentation leads with. */
+
+static const char * const gmail_domains[] = { "gmail.com", "googlemail.com", NULL };
+
+/* Outlook.com's consumer domains: Thunderbird's hotmail.com entry, the common part. */
+static const char * const outlook_domains[] = {
+  "outlook.com", "hotmail.com", "live.com", "msn.com", "windowslive.com", "passport.com",
+  "outlook.at", "outlook.be", "outlook.cl", "outlook.cz", "outlook.de", "outlook.dk",
+  "outlook.es", "outlook.fr", "outlook.hu", "outlook.ie", "outlook.in", "outlook.it",
+  "outlook.jp", "outlook.kr", "outlook.pt", "outlook.sa", "outlook.sg", "outlook.sk",
+  "outlook.com.ar", "outlook.com.au", "outlook.com.br", "outlook.com.tr",
+  "hotmail.be", "hotmail.ca", "hotmail.ch", "hotmail.de", "hotmail.dk", "hotmail.es",
+  "hotmail.fi", "hotmail.fr", "hotmail.gr", "hotmail.it", "hotmail.nl", "hotmail.no",
+  "hotmail.se", "hotmail.co.uk", "hotmail.co.jp", "hotmail.com.au", "hotmail.com.br",
+  "live.at", "live.be", "live.ca", "live.de", "live.dk", "live.fr", "live.it", "live.nl",
+  "live.no", "live.se", "live.co.uk", "live.com.au",
+  NULL
+};
+/* Microsoft 365 tenants' own domains are found through their MX; this is the
+ * one domain every tenant has. */
+static const char * const office365_domains[] = { "onmicrosoft.com", NULL };
+static const char * const yahoo_domains[] = {
+  "yahoo.com", "yahoo.ca", "yahoo.de", "yahoo.it", "yahoo.fr", "yahoo.es", "yahoo.se",
+  "yahoo.co.in", "yahoo.co.uk", "yahoo.co.nz", "yahoo.com.au", "yahoo.com.ar",
+  "yahoo.com.br", "yahoo.com.mx", "ymail.com", "myyahoo.com", "rocketmail.com", NULL
+};
+static const char * const icloud_domains[] = { "icloud.com", "me.com", "mac.com", NULL };
+static const char * const gmx_domains[] = {
+  "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "gmx.eu", "gmx.biz", "gmx.org", "gmx.info", NULL
+};
+static const char * const gmx_com_domains[] = {
+  "gmx.com", "gmx.us", "gmx.co.uk", "gmx.es", "gmx.fr", "gmx.ca", "gmx.it", "gmx.pt", NULL
+};
+static const char * const webde_domains[] = { "web.de", NULL };
+static const char * const tonline_domains[] = { "t-online.de", "magenta.de", NULL };
+static const char * const fastmail_domains[] = {
+  "fastmail.com", "fastmail.fm", "fastmail.net", "fastmail.org", "fastmail.de",
+  "fastmail.co.uk", "fastmail.to", "fastmail.us", "fastmail.in", "fastmail.jp",
+  "fastmail.cn", "fastmail.es", "fastmail.mx", "fastmail.se", "fastmail.nl",
+  "messagingengine.com", NULL
+};
+static const char * const zoho_domains[] = { "zoho.com", "zohomail.com", NULL };
+static const char * const no_domains[] = { NULL };
+
+static const MsProviderSettings provider_settings[] = {
+  /* support.google.com/mail/answer/7126229: SSL on 465, or STARTTLS on 587.
+   * Passwords work as app passwords, so OAuth2 is not required. */
+  { "gmail", "Gmail", "smtp.gmail.com", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, "google", "%EMAILADDRESS%", FALSE, gmail_domains },
+  /* Outlook.com: smtp-mail.outlook.com 587 STARTTLS; basic authentication is
+   * gone for consumer accounts, only OAuth2 signs in. */
+  { "outlook", "Outlook.com", "smtp-mail.outlook.com", 587, FALSE,
+    MS_PROVIDER_AUTH_OAUTH2, "microsoft", "%EMAILADDRESS%", FALSE, outlook_domains },
+  /* Exchange Online: smtp.office365.com 587 STARTTLS; SMTP AUTH with a
+   * password is being retired, OAuth2 is what keeps working. */
+  { "office365", "Microsoft 365", "smtp.office365.com", 587, FALSE,
+    MS_PROVIDER_AUTH_OAUTH2, "microsoft", "%EMAILADDRESS%", FALSE, office365_domains },
+  /* help.yahoo.com: smtp.mail.yahoo.com, 465 SSL (or 587), an app password. */
+  { "yahoo", "Yahoo Mail", "smtp.mail.yahoo.com", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILADDRESS%", FALSE, yahoo_domains },
+  /* support.apple.com/102525: smtp.mail.me.com, 587 STARTTLS, an app-specific password. */
+  { "icloud", "iCloud Mail", "smtp.mail.me.com", 587, FALSE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILADDRESS%", FALSE, icloud_domains },
+  /* GMX (1&1's own entries in the ISPDB): mail.gmx.net, 465 SSL. */
+  { "gmx", "GMX", "mail.gmx.net", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILADDRESS%", FALSE, gmx_domains },
+  { "gmx-com", "GMX", "mail.gmx.com", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILADDRESS%", FALSE, gmx_com_domains },
+  /* WEB.DE: smtp.web.de, 465 SSL, signed in with the part before the @. */
+  { "webde", "WEB.DE", "smtp.web.de", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILLOCALPART%", FALSE, webde_domains },
+  /* Telekom: securesmtp.t-online.de, 465 SSL, the e-mail password. */
+  { "t-online", "T-Online", "securesmtp.t-online.de", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILADDRESS%", FALSE, tonline_domains },
+  /* fastmail.com/help/technical/servernamesandports.html: 465 SSL, an app password. */
+  { "fastmail", "Fastmail", "smtp.fastmail.com", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILADDRESS%", FALSE, fastmail_domains },
+  /* Zoho Mail: smtp.zoho.com, 465 SSL (or 587 TLS). */
+  { "zoho", "Zoho Mail", "smtp.zoho.com", 465, TRUE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "%EMAILADDRESS%", FALSE, zoho_domains },
+  /* Sending services. Mailgun: smtp.mailgun.org, 587 recommended, signed in
+   * with the domain's SMTP login (postmaster@ by default). */
+  { "mailgun", "Mailgun", "smtp.mailgun.org", 587, FALSE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "postmaster@%EMAILDOMAIN%", TRUE, no_domains },
+  /* SendGrid: smtp.sendgrid.net 587, user "apikey", the API key as password. */
+  { "sendgrid", "SendGrid", "smtp.sendgrid.net", 587, FALSE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "apikey", TRUE, no_domains },
+  /* Amazon SES: email-smtp.REGION.amazonaws.com, 587 STARTTLS, with the SMTP
+   * credentials made in the SES console; the first region is the default. */
+  { "amazon-ses", "Amazon SES", "email-smtp.us-east-1.amazonaws.com", 587, FALSE,
+    MS_PROVIDER_AUTH_PASSWORD, NULL, "", TRUE, no_domains },
+};
+
+/**
+ * ms_provider_settings_for_domain:
+ * @domain: the domain of an e-mail address
+ *
+ * Looks the domain up in the built-in table, ignoring case and a trailing
+ * dot. Only the exact domain matches: a subdomain may be anyone's.
+ *
+ * Returns: (transfer none) (nullable): the provider's settings
+ */
+const MsProviderSettings *
+ms_provider_settings_for_domain (const char *domain)
+{
+  g_autofree char *d = NULL;
+  size_t len;
+
+  g_return_val_if_fail (domain != NULL, NULL);
+
+  d = g_ascii_strdown (domain, -1);
+  len = strlen (d);
+  while (len > 0 && d[len - 1] == '.')
+    d[--len] = '\0';
+
+  for (guint i = 0; i < G_N_ELEMENTS (provider_settings); i++)
+    for (guint j = 0; provider_settings[i].domains[j] != NULL; j++)
+      if (strcmp (d, provider_settings[i].domains[j]) == 0)
+        return &provider_settings[i];
+  return NULL;
+}
+
+/**
+ * ms_provider_settings_for_id:
+ * @id: an identifier from the table ("office365")
+ *
+ * Returns: (transfer none) (nullable): the provider's settings
+ */
+const MsProviderSettings *
+ms_provider_settings_for_id (const char *id)
+{
+  g_return_val_if_fail (id != NULL, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (provider_settings); i++)
+    if (strcmp (id, provider_settings[i].id) == 0)
+      return &provider_settings[i];
+  return NULL;
+}
+
+const MsProviderSettings * const *
+ms_provider_list_relays (void)
+{
+  static const MsProviderSettings *relays[G_N_ELEMENTS (provider_settings) + 1];
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      guint n = 0;
+
+      for (guint i = 0; i < G_N_ELEMENTS (provider_settings); i++)
+        if (provider_settings[i].relay)
+          relays[n++] = &provider_settings[i];
+      relays[n] = NULL;
+      g_once_init_leave (&done, 1);
+    }
+  return relays;
+}

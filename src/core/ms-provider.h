@@ -71,4 +71,58 @@ char      **ms_provider_check_pacing (const char *server,
                                       guint       per_day,
                                       guint       connections);
 
+
+/**
+ * MsProviderAuth:
+ * @MS_PROVIDER_AUTH_NONE: no sign-in (a relay that trusts the address)
+ * @MS_PROVIDER_AUTH_PASSWORD: a password (or app password); the mechanism is negotiated
+ * @MS_PROVIDER_AUTH_CRAM_MD5: a password, through CRAM-MD5 only
+ * @MS_PROVIDER_AUTH_OAUTH2: OAuth2 sign-in; the provider no longer takes passwords
+ *
+ * How a provider's SMTP server wants the user to sign in.
+ */
+typedef enum {
+  MS_PROVIDER_AUTH_NONE,
+  MS_PROVIDER_AUTH_PASSWORD,
+  MS_PROVIDER_AUTH_CRAM_MD5,
+  MS_PROVIDER_AUTH_OAUTH2,
+} MsProviderAuth;
+
+/**
+ * MsProviderSettings:
+ * @id: a stable identifier ("gmail", "mailgun")
+ * @name: the provider's brand name ("Gmail")
+ * @server: the documented submission host
+ * @port: the documented submission port
+ * @use_smtps: %TRUE for implicit TLS (465), %FALSE for STARTTLS
+ * @auth: how to sign in
+ * @oauth2_provider: (nullable): "microsoft" or "google" when the provider
+ *   signs in with OAuth2 (the account's oauth2-provider value)
+ * @user_id: the user ID pattern, in Thunderbird's placeholders:
+ *   %EMAILADDRESS%, %EMAILLOCALPART%, %EMAILDOMAIN%; "" when the provider
+ *   issues one (Amazon SES)
+ * @relay: %TRUE for a sending service that hosts no mailboxes (Mailgun,
+ *   SendGrid, Amazon SES): never found from an address, offered by name
+ * @domains: (array zero-terminated=1): the address domains served
+ *
+ * The SMTP settings the provider documents for sending.
+ */
+typedef struct {
+  const char         *id;
+  const char         *name;
+  const char         *server;
+  int                 port;
+  gboolean            use_smtps;
+  MsProviderAuth      auth;
+  const char         *oauth2_provider;
+  const char         *user_id;
+  gboolean            relay;
+  const char * const *domains;
+} MsProviderSettings;
+
+const MsProviderSettings  *ms_provider_settings_for_domain (const char *domain);
+const MsProviderSettings  *ms_provider_settings_for_id     (const char *id);
+/* The sending services (@relay), NULL-terminated, in the table's order. */
+const MsProviderSettings * const *ms_provider_list_relays (void);
+
 G_END_DECLS

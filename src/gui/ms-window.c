@@ -8,6 +8,7 @@
 #include "ms-batches-page.h"
 #include "ms-blast-page.h"
 #include "ms-pending-page.h"
+#include "ms-setup-assistant.h"
 #include "ms-window.h"
 
 struct _MsWindow
@@ -256,6 +257,18 @@ send_test_action (GtkWidget  *widget,
     ms_test_dialog_start (self->test_dialog);
 }
 
+/* The first-run assistant, from the setup page. */
+static void
+setup_account_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  MsWindow *self = MS_WINDOW (widget);
+  MsSetupAssistant *assistant = ms_setup_assistant_new (GTK_WINDOW (self), self->account);
+
+  gtk_window_present (GTK_WINDOW (assistant));
+}
+
 /* ---------------------------------------------------------- the running blast */
 
 static void
@@ -497,6 +510,7 @@ ms_window_class_init (MsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsWindow, limits_row);
 
   gtk_widget_class_install_action (widget_class, "win.send-test", NULL, send_test_action);
+  gtk_widget_class_install_action (widget_class, "win.setup-account", NULL, setup_account_action);
   /* For the windows and pages below: a quiet confirmation, without knowing this class. */
   gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
   gtk_widget_class_install_action (widget_class, "win.pause-blast", NULL, pause_action);
