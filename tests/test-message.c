@@ -654,7 +654,12 @@ test_speed (void)
   slow = (g_get_monotonic_time () - start) * 10;
   g_test_message ("render %.2f µs, render_slow %.2f µs per message", (double) fast / n, (double) slow / n);
   /* Not a benchmark (bench/bench-message is), but the layout must pay off. */
+#ifdef MS_TEST_SANITIZER
+  g_test_skip ("speeds not compared under the " MS_TEST_SANITIZER " sanitizer: it slows "
+               "the instrumented render much more than GMime's own code in render_slow");
+#else
   g_assert_cmpint (fast, <, slow);
+#endif
 }
 
 int
