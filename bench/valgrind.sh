@@ -70,14 +70,15 @@ printf 'Hello {{name}},\n\nthe news of the month.\n' > "$T/letter.txt"
 vg() {   # NAME CLI-ARG...
     local name=$1 rc=0
     shift
-    G_SLICE=always-malloc G_DEBUG=gc-friendly valgrind --leak-check=full \
+    G_SLICE=always-malloc G_DEBUG=gc-friendly valgrind --leak-check=full --suppressions="$top/bench/valgrind.supp" \
         --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=99 \
         --num-callers=40 --log-file="$T/$name.vg" "$cli" "$@" > "$T/$name.out" 2> "$T/$name.err" || rc=$?
     # Without leaks there is no "definitely lost" line: "All heap blocks were freed".
     lost=$( (grep -o 'definitely lost: [0-9,]* bytes' "$T/$name.vg" || echo 0) | tr -dc '0-9\n' | tail -1)
     errors=$( (grep -o 'ERROR SUMMARY: [0-9,]* errors' "$T/$name.vg" || echo '?') | tr -dc '0-9?\n' | tail -1)
+    suppressed=$( (grep -o 'suppressed: [0-9,]* bytes' "$T/$name.vg" || echo 0) | tr -dc '0-9\n' | tail -1)
     if [ "$rc" -eq 0 ]; then
-        echo "$name: $lost bytes definitely lost, $errors errors"
+        echo "$name: $lost bytes definitely lost, $errors errors (leaks suppressed by bench/valgrind.supp: $suppressed bytes)"
     else
         echo "$name: exit $rc; $lost bytes definitely lost, $errors errors (definite leaks count as errors); valgrind's findings:"
         sed -n '/^==[0-9]*== [A-Z]/,$p' "$T/$name.vg" | grep -v '^==[0-9]*== *$' | sed '/HEAP SUMMARY/,$d'
