@@ -743,20 +743,33 @@ test_version (void)
   g_assert_cmpstr (err, ==, "");
 }
 
-/* Runs last: nothing the CLI printed, and nothing in the settings file,
- * holds a password or its base64. */
+/* Nothing the CLI printed, and nothing in the settings file, holds a password
+ * or its base64. Run last, it also covers what every other test printed; it
+ * stores a password of its own and runs the commands that read the account
+ * first, so that it checks something when it runs alone (-p): it used to find
+ * no settings file then. */
 static void
 test_no_password_leak (void)
 {
   static const char * const canaries[] = {
     "Pw-Canary-0001", "Pw-Canary-0002", "Pw Canary 0003 with spaces", "Pw-Canary-0005",
     "Pw-Canary-0006", "Tty-Canary-0007", "Pw-Canary-0008", "Pw-Canary-0009",
+    "Pw-Canary-0010",
   };
   g_autofree char *path = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
   g_autofree char *keyfile = NULL;
 
+  set_ok ("cli-leak", "smtp-server", "smtp.example.org");
+  set_ok ("cli-leak", "email-address", "leak@example.org");
+  set_ok ("cli-leak", "user-id", "leak-user");
+  g_assert_cmpint (run ("Pw-Canary-0010\n", NULL, NULL, "--account", "cli-leak", "password", "set", NULL), ==, 0);
+  assert_keyring_has ("cli-leak", "smtp.example.org", "leak-user", "Pw-Canary-0010");
+  g_assert_cmpint (run (NULL, NULL, NULL, "--account", "cli-leak", "config", "list", NULL), ==, 0);
+  /* Reads the password from the keyring, and contacts nothing. */
+  g_assert_cmpint (run (NULL, NULL, NULL, "--account", "cli-leak", "test", "--check-settings", NULL), ==, 0);
+
   g_assert_true (g_file_get_contents (path, &keyfile, NULL, NULL));
-  assert_contains (keyfile, "accounts/cli-pw]");
+  assert_contains (keyfile, "accounts/cli-leak]");
   g_assert_cmpuint (all_output->len, >, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (canaries); i++)

@@ -155,11 +155,15 @@ typedef struct {
 
 static const char *row_fields[] = { "Email", "name", "note", "city", NULL };
 
+/* The PDF attachment's bytes: its length comes from sizeof, not a count by hand
+ * (25 read two bytes past the 23-byte literal). */
+static const char pdf_bytes[] = "%PDF-1.4\n\x01\x02\x03 binary \xff\xfe";
+
 static MsMessageBuilder *
 builder_for (const Shape *shape,
              GError     **error)
 {
-  g_autofree char *pdf = tmp_file ("rapport annuel é.pdf", "%PDF-1.4\n\x01\x02\x03 binary \xff\xfe", 25);
+  g_autofree char *pdf = tmp_file ("rapport annuel é.pdf", pdf_bytes, sizeof pdf_bytes - 1);
   g_autofree char *png = tmp_file ("pixel.png", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
   g_autofree char *txt = tmp_file ("notes.txt", "plain\nnotes\n", -1);
   const char *attachments[] = { pdf, png, txt, NULL };
@@ -242,7 +246,7 @@ test_structure (void)
     g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (stream), FALSE);
     g_mime_data_wrapper_write_to_stream (content, stream);
     g_object_unref (stream);
-    g_assert_cmpmem (array->data, array->len, "%PDF-1.4\n\x01\x02\x03 binary \xff\xfe", 25);
+    g_assert_cmpmem (array->data, array->len, pdf_bytes, sizeof pdf_bytes - 1);
     g_byte_array_unref (array);
   }
   /* The non-ASCII file name goes as RFC 2231 in UTF-8. */
@@ -711,7 +715,7 @@ test_python (void)
               g_assert_cmpstr (v, ==, html);
             else if (g_str_equal (kv[0], "attachment"))
               {
-                const char *expected[] = { "rapport annuel é.pdf|application/pdf|25", "pixel.png|image/png|16",
+                const char *expected[] = { "rapport annuel é.pdf|application/pdf|22", "pixel.png|image/png|16",
                                            "notes.txt|text/plain|12" };
                 g_assert_cmpuint (attachments, <, 3);
                 g_assert_cmpstr (v, ==, expected[attachments]);
@@ -759,7 +763,12 @@ test_speed (void)
   slow = (g_get_monotonic_time () - start) * 10;
   g_test_message ("render %.2f µs, render_slow %.2f µs per message", (double) fast / n, (double) slow / n);
   /* Not a benchmark (bench/bench-message is), but the layout must pay off. */
+#ifdef MS_TEST_SANITIZER
+  g_test_skip ("speeds not compared under the " MS_TEST_SANITIZER " sanitizer: it slows "
+               "the instrumented render much more than GMime's own code in render_slow");
+#else
   g_assert_cmpint (fast, <, slow);
+#endif
 }
 
 int

@@ -963,7 +963,12 @@ test_streaming (void)
    * header, the other rows, and the second lines of the 199 broken rows before it. */
   g_assert_cmpuint (line, ==, 1 + n_rows + (n_rows / 1000 - 1));
   /* The file is about 13 MB; holding it would show. */
+#ifdef MS_TEST_SANITIZER
+  g_test_skip ("RSS not checked under the " MS_TEST_SANITIZER " sanitizer: its shadow memory and "
+               "quarantine of freed blocks grow it whatever the reader holds");
+#else
   g_assert_cmpuint (rss_after, <, rss_before + 4096);
+#endif
 
   g_unlink (path);
   g_rmdir (dir);

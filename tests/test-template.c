@@ -318,7 +318,13 @@ test_many_placeholders (void)
   g_clear_object (&t);
   t = ms_template_new (big->str, MS_TEMPLATE_PLAIN, "text body", &error);
   g_assert_no_error (error);
+#ifdef MS_TEST_SANITIZER
+  g_test_message ("parsed in %.1f s", (g_get_monotonic_time () - start) / 1e6);
+  g_test_skip ("time not checked under the " MS_TEST_SANITIZER " sanitizer: its string "
+               "interceptors make the parse many times slower");
+#else
   g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+#endif
 
   /* Line 3, after "äö{{a}}" (7 characters): column 8. */
   bad = ms_template_new ("x{{a}}\n{{b}}\näö{{a}}{{ c", MS_TEMPLATE_PLAIN, "text body", &error);
