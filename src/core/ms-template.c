@@ -224,11 +224,14 @@ compile (MsTemplate  *self,
 {
   g_autoptr(GString) pending = g_string_new (NULL);
   const char *p = source;
+  /* Searched within the known length: strstr () may measure the rest of the
+   * text on every call (ASan's does), which made many placeholders quadratic. */
+  const char *end = source + strlen (source);
   Locator loc = { source, 1, 1 };
 
   for (;;)
     {
-      const char *open = strstr (p, "{{");
+      const char *open = g_strstr_len (p, end - p, "{{");
       const char *name_start, *name_end, *close;
       g_autofree char *name = NULL;
       gboolean triple;
@@ -236,7 +239,7 @@ compile (MsTemplate  *self,
 
       if (open == NULL)
         {
-          add_literal (self, pending, p, strlen (p));
+          add_literal (self, pending, p, end - p);
           flush_chunk (self, pending, -1, FALSE, 0, 0);
           return TRUE;
         }
