@@ -821,6 +821,36 @@ test_blast_report_left_out (void)
   assert_contains (help, "left-out for a row the import left out");
 }
 
+/* pending prints each row's advice as the journal gives it (the Pending
+ * page's): a failed row recorded without advice gets its reply's. */
+static void
+test_pending_advice (void)
+{
+  gint64 batch = make_report_batch ();
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_autofree char *out = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (run (NULL, &out, NULL, "pending", "--batch", id, NULL), ==, 0);
+  journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  rows = ms_journal_list_rows (journal, batch, NULL, 0, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const MsJournalRow *row = rows->pdata[i];
+      g_autofree char *advice = ms_journal_row_dup_advice (row);
+
+      if (row->state == MS_STATE_SENT)
+        continue;
+      g_assert_nonnull (advice);
+      g_test_message ("%s: %s", row->address, advice);
+      assert_contains (out, advice);
+    }
+}
+
 /* Runs last: nothing the CLI printed, and nothing in the settings file,
  * holds a password or its base64. */
 static void
@@ -1105,6 +1135,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/account/load-config", test_account_load_config);
   g_test_add_func ("/mailshot/cli/version", test_version);
   g_test_add_func ("/mailshot/cli/blast/report-left-out", test_blast_report_left_out);
+  g_test_add_func ("/mailshot/cli/pending/advice", test_pending_advice);
   g_test_add_func ("/mailshot/cli/leak/no-password", test_no_password_leak);
   g_test_add_func ("/mailshot/cli/journal/full-disk", test_journal_full_disk);
   g_test_add_func ("/mailshot/cli/journal/full-disk/subprocess", test_journal_full_disk_subprocess);
