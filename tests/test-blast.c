@@ -122,10 +122,10 @@ server_counts (MsTestServer *server)
   return counts;
 }
 
-/* Parses `report ID --csv` (no quoted commas in these tests' fields but the
- * reply text, which comes before the Message-ID: split from both ends). */
+/* One line of `report ID --csv`: the fixed columns, then the merge fields. */
 typedef struct {
-  char *address, *state, *attempts, *time, *code, *text, *message_id;
+  char *address, *state, *attempts, *time, *code, *text, *message_id, *enhanced, *line;
+  char **fields;   /* the batch's CSV columns, in its order */
 } ReportLine;
 
 static void
@@ -134,7 +134,8 @@ report_line_free (gpointer data)
   ReportLine *l = data;
 
   g_free (l->address); g_free (l->state); g_free (l->attempts); g_free (l->time);
-  g_free (l->code); g_free (l->text); g_free (l->message_id);
+  g_free (l->code); g_free (l->text); g_free (l->message_id); g_free (l->enhanced); g_free (l->line);
+  g_strfreev (l->fields);
   g_free (l);
 }
 
@@ -179,6 +180,7 @@ report (gint64 batch)
   g_autofree char *err = NULL;
   GHashTable *lines = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, report_line_free);
   const char *p;
+  guint n_columns;
   int status;
 
   status = ms_test_run_cli (NULL, &out, &err, "blast", "report", id, "--csv", NULL);
@@ -187,17 +189,26 @@ report (gint64 batch)
   {
     g_autoptr(GPtrArray) header = parse_csv_fields (&p);
 
-    g_assert_cmpuint (header->len, ==, 7);
+    /* The fixed columns, then the list's own (these tests' lists have two or more). */
+    g_assert_cmpuint (header->len, >=, 9 + 2);
     g_assert_cmpstr (g_ptr_array_index (header, 0), ==, "address");
     g_assert_cmpstr (g_ptr_array_index (header, 1), ==, "state");
+    g_assert_cmpstr (g_ptr_array_index (header, 7), ==, "enhanced_code");
+    g_assert_cmpstr (g_ptr_array_index (header, 8), ==, "line");
+    n_columns = header->len;
   }
   while (*p)
     {
       g_autoptr(GPtrArray) f = parse_csv_fields (&p);
       ReportLine *l;
 
-      g_assert_cmpuint (f->len, ==, 7);
+      g_assert_cmpuint (f->len, ==, n_columns);
       l = g_new0 (ReportLine, 1);
+      l->enhanced = g_strdup (g_ptr_array_index (f, 7));
+      l->line = g_strdup (g_ptr_array_index (f, 8));
+      l->fields = g_new0 (char *, n_columns - 9 + 1);
+      for (guint i = 9; i < n_columns; i++)
+        l->fields[i - 9] = g_strdup (g_ptr_array_index (f, i));
       l->address = g_strdup (g_ptr_array_index (f, 0));
       l->state = g_strdup (g_ptr_array_index (f, 1));
       l->attempts = g_strdup (g_ptr_array_index (f, 2));
@@ -321,10 +332,12 @@ test_send_basic (void)
     g_assert_nonnull (strstr (text, "Hello Person"));
   }
 
-  /* The report: one line per recipient, sent, with its Message-ID. */
+  /* The report: one line per recipient, sent, with its Message-ID; and
+   * one per row left out (the duplicate was sent once: it is no row). */
   lines = report (batch);
-  g_assert_cmpuint (g_hash_table_size (lines), ==, 20);
+  g_assert_cmpuint (g_hash_table_size (lines), ==, 20 + 2);
   g_assert_cmpuint (count_state (lines, "sent"), ==, 20);
+  g_assert_cmpuint (count_state (lines, "left-out"), ==, 2);
   {
     ReportLine *l = g_hash_table_lookup (lines, "rcpt7@example.net");
 
@@ -632,7 +645,8 @@ test_recipient_rejected (void)
   gint64 batch;
 
   configure_account (ms_test_server_get_port (server));
-  csv = write_csv ("reject.csv", 12, NULL);
+  /* Lines 14 and 15 are left out at import. */
+  csv = write_csv ("reject.csv", 12, "Bad Row,not-an-address\nA short row\n");
   g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
   batch = first_line_id (out);
   lines = report (batch);
@@ -642,13 +656,34 @@ test_recipient_rejected (void)
   g_assert_cmpstr (l->state, ==, "failed");
   g_assert_cmpstr (l->code, ==, "550");
   g_assert_nonnull (strstr (l->text, "User unknown"));
+  /* The enhanced status code stays, as the server wrote it, and has a column. */
+  g_assert_true (g_str_has_prefix (l->text, "5.1.1 <rcpt4@example.net>: "));
+  g_assert_cmpstr (l->enhanced, ==, "5.1.1");
+  g_assert_cmpstr (l->line, ==, "5");
+  g_assert_cmpstr (l->fields[0], ==, "Person 4");
+  g_assert_cmpstr (l->fields[1], ==, "rcpt4@example.net");
+  l = g_hash_table_lookup (lines, "rcpt5@example.net");
+  g_assert_cmpstr (l->enhanced, ==, "2.0.0");   /* the server's "250 2.0.0 Ok" */
+  g_assert_cmpstr (l->fields[0], ==, "Person 5");
+  /* The rows left out at import, with their line and reason. */
+  g_assert_cmpuint (count_state (lines, "left-out"), ==, 2);
+  l = g_hash_table_lookup (lines, "not-an-address");
+  g_assert_cmpstr (l->state, ==, "left-out");
+  g_assert_cmpstr (l->line, ==, "14");
+  g_assert_cmpstr (l->text, ==, "Line 14: “not-an-address” is not a valid e-mail address.");
+  g_assert_cmpstr (l->fields[0], ==, "Bad Row");
+  l = g_hash_table_lookup (lines, "");
+  g_assert_cmpstr (l->state, ==, "left-out");
+  g_assert_cmpstr (l->line, ==, "15");
+  g_assert_true (g_str_has_prefix (l->text, "Line 15: expected 2 fields, got 1."));
+  g_assert_cmpstr (l->fields[0], ==, "");
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 10);
 
   id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
   g_assert_cmpint (ms_test_run_cli (NULL, &pending, NULL, "pending", "--batch", id, NULL), ==, 0);
   g_assert_nonnull (strstr (pending, "rcpt4@example.net"));
   g_assert_nonnull (strstr (pending, "rcpt9@example.net"));
-  g_assert_nonnull (strstr (pending, "550"));
+  g_assert_nonnull (strstr (pending, "550 5.1.1 <rcpt4@example.net>: "));
   g_assert_null (strstr (pending, "rcpt5@example.net"));
 }
 

@@ -743,6 +743,115 @@ test_version (void)
   g_assert_cmpstr (err, ==, "");
 }
 
+/* A batch imported from a list with bad rows, some recipients failed
+ * (550 5.1.1) as a blast records them. Returns the batch ID. */
+static gint64
+make_report_batch (void)
+{
+  g_autofree char *csv = ms_test_tmp_path ("report-cli.csv");
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  MsBatchSpec spec = {
+    .account = (char *) "default", .from_address = (char *) "news@example.org", .subject = (char *) "Report",
+    .text = (char *) "Hello {{name}}\n",
+  };
+  gint64 batch;
+
+  g_assert_true (g_file_set_contents (csv,
+                                      "email,name\n"
+                                      "ann@example.org,Ann\n"         /* 2 */
+                                      "not-an-address,Bob\n"          /* 3: left out */
+                                      "carl@example.org,Carl\n"       /* 4 */
+                                      "dan@example.org,Dan,extra\n",  /* 5: left out */
+                                      -1, NULL));
+  journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  batch = ms_import_csv (journal, &spec, csv, NULL, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_strfreev (spec.fields);
+  g_free (spec.source);
+  rows = ms_journal_claim (journal, batch, 2, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 2);
+  {
+    MsJournalOutcome outcomes[] = {
+      { .row_id = ((MsJournalRow *) rows->pdata[0])->id, .state = MS_STATE_SENT, .reply_code = 250,
+        .reply_text = "2.0.0 Ok: queued as A1" },
+      { .row_id = ((MsJournalRow *) rows->pdata[1])->id, .state = MS_STATE_FAILED, .reply_code = 550,
+        .reply_text = "5.1.1 <carl@example.org>: User unknown",
+        .reply_class = MS_REPLY_CLASS_RECIPIENT_REJECTED },
+    };
+    g_assert_true (ms_journal_record (journal, outcomes, G_N_ELEMENTS (outcomes), &error));
+    g_assert_no_error (error);
+  }
+  return batch;
+}
+
+/* blast report lists the rows left out at import among the recipients, in
+ * the order of the list, with their reason; its --help says what left-out is. */
+static void
+test_blast_report_left_out (void)
+{
+  gint64 batch = make_report_batch ();
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_autofree char *out = NULL;
+  g_autofree char *help = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint first = 0;
+
+  g_assert_cmpint (run (NULL, &out, NULL, "blast", "report", id, NULL), ==, 0);
+  g_test_message ("%s", out);
+  assert_contains (out, "Left out at import: 2 rows of the list");
+  lines = g_strsplit (out, "\n", -1);
+  while (lines[first] != NULL && !g_str_has_prefix (lines[first], "sent "))
+    first++;
+  g_assert_nonnull (lines[first]);
+  g_assert_true (g_str_has_prefix (lines[first], "sent       ann@example.org "));
+  g_assert_true (g_str_has_prefix (lines[first + 1], "left-out   not-an-address "));
+  g_assert_true (g_str_has_suffix (lines[first + 1],
+                                   "  Line 3: “not-an-address” is not a valid e-mail address."));
+  g_assert_true (g_str_has_prefix (lines[first + 2], "failed     carl@example.org "));
+  g_assert_true (g_str_has_suffix (lines[first + 2], " 550 5.1.1 <carl@example.org>: User unknown"));
+  g_assert_true (g_str_has_prefix (lines[first + 3], "left-out   "));
+  assert_contains (lines[first + 3], "  Line 5: expected 2 fields, got 3.");
+  g_assert_cmpstr (lines[first + 4], ==, "");
+
+  g_assert_cmpint (run (NULL, &help, NULL, "blast", "report", "--help", NULL), ==, 0);
+  assert_contains (help, "address,state,attempts,time,reply_code,reply_text,message_id,enhanced_code,line,");
+  assert_contains (help, "left-out for a row the import left out");
+}
+
+/* pending prints each row's advice as the journal gives it (the Pending
+ * page's): a failed row recorded without advice gets its reply's. */
+static void
+test_pending_advice (void)
+{
+  gint64 batch = make_report_batch ();
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_autofree char *out = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (run (NULL, &out, NULL, "pending", "--batch", id, NULL), ==, 0);
+  journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  rows = ms_journal_list_rows (journal, batch, NULL, 0, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const MsJournalRow *row = rows->pdata[i];
+      g_autofree char *advice = ms_journal_row_dup_advice (row);
+
+      if (row->state == MS_STATE_SENT)
+        continue;
+      g_assert_nonnull (advice);
+      g_test_message ("%s: %s", row->address, advice);
+      assert_contains (out, advice);
+    }
+}
+
 /* Nothing the CLI printed, and nothing in the settings file, holds a password
  * or its base64. Run last, it also covers what every other test printed; it
  * stores a password of its own and runs the commands that read the account
@@ -1166,6 +1275,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/test/keyring-errors", test_test_keyring_errors);
   g_test_add_func ("/mailshot/cli/account/load-config", test_account_load_config);
   g_test_add_func ("/mailshot/cli/version", test_version);
+  g_test_add_func ("/mailshot/cli/blast/report-left-out", test_blast_report_left_out);
+  g_test_add_func ("/mailshot/cli/pending/advice", test_pending_advice);
   g_test_add_func ("/mailshot/cli/leak/no-password", test_no_password_leak);
   g_test_add_func ("/mailshot/cli/journal/full-disk", test_journal_full_disk);
   g_test_add_func ("/mailshot/cli/journal/full-disk/subprocess", test_journal_full_disk_subprocess);

@@ -311,6 +311,15 @@ test_batches (void)
   guint failed = 0;
 
   configure_account ();
+  {
+    /* Line 14 is left out at import: it is part of the report. */
+    g_autofree char *contents = NULL;
+    g_autofree char *more = NULL;
+
+    g_assert_true (g_file_get_contents (members, &contents, NULL, NULL));
+    more = g_strconcat (contents, "Bad Member,not-an-address,Atown\n", NULL);
+    g_assert_true (g_file_set_contents (members, more, -1, NULL));
+  }
   a = cli_send (members, "Spring news for {{name}}");
   b = cli_send (others, "Committee meeting");
   first_batch = a;
@@ -351,11 +360,14 @@ test_batches (void)
     g_assert_nonnull (strstr (subtitle, "9 of 12 sent · 3 failed · 0 uncertain"));
   }
 
-  /* The report: every recipient, the merge fields, the reply. */
+  /* The report: every recipient, the merge fields, the reply; the row
+   * left out at import, in its place, with its reason. */
   g_assert_true (ms_batches_page_open_batch (page, a));
   report = ms_batches_page_get_report_model (page);
-  g_assert_cmpuint (g_list_model_get_n_items (report), ==, 12);
-  for (guint i = 0; i < 12; i++)
+  g_assert_cmpuint (g_list_model_get_n_items (report), ==, 12 + 1);
+  g_assert_nonnull (strstr (gtk_label_get_text (child (page, MS_TYPE_BATCHES_PAGE, "report_counts")),
+                            "9 of 12 sent · 3 failed · 0 uncertain · 1 left out at import"));
+  for (guint i = 0; i < 12 + 1; i++)
     {
       g_autofree char *address = ms_batches_page_dup_report_cell (page, i, "address");
       g_autofree char *state = ms_batches_page_dup_report_cell (page, i, "state");
@@ -364,14 +376,26 @@ test_batches (void)
       g_autofree char *name = ms_batches_page_dup_report_cell (page, i, "name");
 
       g_test_message ("%s: %s, %s", address, state, reply);
+      if (i == 12)
+        {
+          g_autofree char *attempts = ms_batches_page_dup_report_cell (page, i, "attempts");
+
+          g_assert_cmpstr (address, ==, "not-an-address");
+          g_assert_cmpstr (state, ==, "Left out");
+          g_assert_cmpstr (reply, ==, "Line 14: “not-an-address” is not a valid e-mail address.");
+          g_assert_cmpstr (name, ==, "Bad Member");
+          g_assert_cmpstr (city, ==, "Atown");
+          g_assert_cmpstr (attempts, ==, "");
+          continue;
+        }
       g_assert_true (g_str_has_prefix (name, "Member "));
       g_assert_true (g_str_has_prefix (city, "Town "));
       if (strstr (address, "yahho") != NULL)
         {
           failed++;
           g_assert_cmpstr (state, ==, "Failed");
-          /* The code and the server's text as the journal stores them. */
-          g_assert_true (g_str_has_prefix (reply, "550 "));
+          /* The code, the enhanced code and the server's text as the journal stores them. */
+          g_assert_true (g_str_has_prefix (reply, "550 5.1.1 <member"));
           g_assert_nonnull (strstr (reply, "User unknown"));
         }
       else
@@ -403,16 +427,21 @@ test_batches (void)
     gtk_column_view_sort_by_column (view, city, GTK_SORT_DESCENDING);
     first = ms_batches_page_dup_report_cell (page, 0, "city");
     last = ms_batches_page_dup_report_cell (page, 11, "city");
-    g_assert_cmpstr (first, ==, "Town 9");   /* "Town 9" > "Town 12" > "Town 1" as text */
+    g_assert_cmpstr (first, ==, "Town 9");   /* "Town 9" > "Town 12" > "Town 1" > "Atown" as text */
     g_assert_cmpstr (last, ==, "Town 1");
+    g_clear_pointer (&last, g_free);
+    last = ms_batches_page_dup_report_cell (page, 12, "city");
+    g_assert_cmpstr (last, ==, "Atown");
     gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
                            "YAHHO");
     wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
     gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
                            "user unknown");
     wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
+    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"), "not a valid");
+    wait_until (report_has_n_rows, GUINT_TO_POINTER (1), 5000);
     gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"), "");
-    wait_until (report_has_n_rows, GUINT_TO_POINTER (12), 5000);
+    wait_until (report_has_n_rows, GUINT_TO_POINTER (12 + 1), 5000);
   }
 
   /* Export CSV writes what blast report --csv writes, byte for byte. */
@@ -423,12 +452,22 @@ test_batches (void)
   g_assert_true (g_file_get_contents (export_path, &exported, NULL, NULL));
   cli_csv = cli_output ("blast", "report", a_id, "--csv", NULL);
   g_assert_cmpstr (exported, ==, cli_csv);
+  g_assert_nonnull (strstr (exported, "\nnot-an-address,left-out,0,,,"));
 
   /* A finished batch cannot be cancelled: the journal's rule greys it out. */
   g_assert_false (gtk_widget_get_sensitive (child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")));
   g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")),
                             "has finished"));
   g_assert_true (gtk_widget_get_sensitive (child (page, MS_TYPE_BATCHES_PAGE, "resume_button")));
+
+  /* The notification's action opens the batch's report, from another page. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "batches.back", NULL));
+  ms_window_show_page (get_window (), "pending");
+  g_action_group_activate_action (G_ACTION_GROUP (app), "show-batch", g_variant_new_int64 (b));
+  g_assert_cmpstr (adw_view_stack_get_visible_child_name (window_child ("view_stack")), ==, "batches");
+  g_assert_cmpint (ms_batches_page_get_open_batch (page), ==, b);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (child (page, MS_TYPE_BATCHES_PAGE, "stack")), ==, "report");
+  g_assert_cmpuint (g_list_model_get_n_items (report), ==, 5);
 
   /* A batch made by mailshot-cli shows up without a restart, while the page shows. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "batches.back", NULL));

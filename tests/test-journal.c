@@ -134,7 +134,7 @@ test_schema (void)
   GStatBuf st;
 
   g_assert_cmpstr (ms_journal_get_path (journal), ==, path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 3);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE name IN ('batches', 'recipients')"), ==, 2);
   g_assert_cmpint (raw_int (path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), ==, 1);
 
@@ -143,7 +143,7 @@ test_schema (void)
 
   /* Reopening keeps the data and does not migrate again. */
   again = open_journal (path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 3);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 3);
 
   /* The default place is under the user data dir, in a private folder. */
@@ -171,7 +171,7 @@ test_migration (void)
   /* A version-0 file (created by hand, no schema yet) is migrated. */
   raw_exec (v0, "PRAGMA user_version = 0; CREATE TABLE notes (x);");
   journal = open_journal (v0);
-  g_assert_cmpint (raw_int (v0, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (v0, "PRAGMA user_version"), ==, 3);
   g_assert_cmpint (raw_int (v0, "SELECT count(*) FROM sqlite_master WHERE name = 'recipients_claim'"), ==, 1);
   make_batch (journal, 2);
   g_clear_object (&journal);
@@ -215,6 +215,7 @@ static const char recipients_v1[] =
   "  FROM recipients;"
   "DROP TABLE recipients;"
   "DROP TABLE recipient_keys;"
+  "DROP TABLE left_out;"         /* schema 3's */
   "ALTER TABLE recipients_1 RENAME TO recipients;"
   "CREATE INDEX recipients_claim ON recipients (batch, state, next_due);"
   "CREATE INDEX recipients_batch ON recipients (batch);"
@@ -300,7 +301,7 @@ test_duplicate_keys (void)
   raw_exec (path, recipients_v1);
   g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
   journal = open_journal (path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 3);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 3003);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE tbl_name = 'recipients'"
                                   " AND name LIKE 'sqlite_autoindex%'"), ==, 0);
@@ -320,6 +321,87 @@ test_duplicate_keys (void)
   g_assert_no_error (error);
   add_one (journal, old_batch, "p0@example.org", FALSE);   /* its old key is free again */
   add_one (journal, old_batch, "Fixed@example.org", TRUE);
+}
+
+/* The rows an import leaves out: a table of schema 3, filled by
+ * ms_import_csv() in the import's transaction, listed in line order. */
+static void
+test_left_out (void)
+{
+  g_autofree char *path = tmp_db ("left-out");
+  g_autofree char *csv = ms_test_tmp_path ("left-out.csv");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *values[] = { "not-an-address", "Ann", "", NULL };
+  MsJournalLeftOut *l;
+  MsImportSummary summary;
+  gint64 old_batch, batch;
+
+  /* A journal of schema 2, with a batch, is migrated: the batch stays, with none left out. */
+  old_batch = make_batch (journal, 2);
+  g_clear_object (&journal);
+  raw_exec (path, "DROP TABLE left_out; PRAGMA user_version = 2;");
+  journal = open_journal (path);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 3);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE name = 'left_out'"), ==, 1);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 2);
+  list = ms_journal_list_left_out (journal, old_batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* Added in a transaction, they go with it. */
+  g_assert_true (ms_journal_begin (journal, &error));
+  g_assert_true (ms_journal_add_left_out (journal, old_batch, 9, values, "Line 9: bad.", &error));
+  g_assert_no_error (error);
+  ms_journal_rollback (journal);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM left_out"), ==, 0);
+  g_assert_false (ms_journal_add_left_out (journal, 999, 2, NULL, "Line 2: bad.", &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* An import keeps each row it leaves out, with its line and the reason it
+   * gave; its values when it read the row as one. */
+  g_assert_true (g_file_set_contents (csv,
+                                      "email,name,note\n"
+                                      "ann@example.org,Ann,\n"             /* 2 */
+                                      "not-an-address,Bob,x\n"             /* 3 */
+                                      "carl@example.org,Carl\n"            /* 4 */
+                                      "dan@example.org,Dan,x,extra\n"      /* 5 */
+                                      ",Eve,\n"                            /* 6 */
+                                      "ann@example.org,Ann again,\n",      /* 7: a duplicate, not left out */
+                                      -1, NULL));
+  g_clear_pointer (&spec->fields, g_strfreev);
+  g_clear_pointer (&spec->attachments, g_strfreev);   /* not files here */
+  batch = ms_import_csv (journal, spec, csv, NULL, NULL, NULL, NULL, &summary, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.left_out, ==, 4);
+  g_assert_cmpuint (summary.imported, ==, 1);
+  list = ms_journal_list_left_out (journal, batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, summary.left_out);
+
+  l = list->pdata[0];
+  g_assert_cmpint (l->batch, ==, batch);
+  g_assert_cmpuint (l->line, ==, 3);
+  g_assert_cmpstr (l->address, ==, "not-an-address");
+  g_assert_cmpstr (l->values[1], ==, "Bob");
+  g_assert_cmpstr (l->reason, ==, "Line 3: “not-an-address” is not a valid e-mail address.");
+  l = list->pdata[1];
+  g_assert_cmpuint (l->line, ==, 4);
+  g_assert_null (l->address);
+  g_assert_null (l->values);
+  g_assert_true (g_str_has_prefix (l->reason, "Line 4: expected 3 fields, got 2."));
+  l = list->pdata[2];
+  g_assert_cmpuint (l->line, ==, 5);
+  g_assert_true (g_str_has_prefix (l->reason, "Line 5: expected 3 fields, got 4."));
+  l = list->pdata[3];
+  g_assert_cmpuint (l->line, ==, 6);
+  g_assert_cmpstr (l->address, ==, "");
+  g_assert_cmpstr (l->values[1], ==, "Eve");
+  g_assert_true (g_str_has_prefix (l->reason, "Line 6: the address"));
 }
 
 static void
@@ -1674,20 +1756,58 @@ test_report_csv (void)
                   "UPDATE recipients SET updated_at = 1700000060 WHERE state = 4;"
                   "UPDATE recipients SET updated_at = 0 WHERE state = 1");
 
+  /* The enhanced code has a column of its own; the merge fields follow the line. */
   csv = report_csv (journal, batch);
   g_assert_cmpstr (csv, ==,
-                   "address,state,attempts,time,reply_code,reply_text,message_id\n"
-                   "r0@example.org,sent,1,2023-11-14T22:13:20Z,250,,<1@example.org>\n"
+                   "address,state,attempts,time,reply_code,reply_text,message_id,enhanced_code,line,"
+                   "email,name,note\n"
+                   "r0@example.org,sent,1,2023-11-14T22:13:20Z,250,,<1@example.org>,,2,r0@example.org,Name 0,\n"
                    "r1@example.org,failed,1,2023-11-14T22:14:20Z,550,"
-                   "\"5.1.1 <r1@example.org>: user unknown, \"\"really\"\"\",\n"
-                   "r2@example.org,sending,1,,,,\n");
+                   "\"5.1.1 <r1@example.org>: user unknown, \"\"really\"\"\",,5.1.1,3,r1@example.org,Name 1,\n"
+                   "r2@example.org,sending,1,,,,,,4,r2@example.org,Name 2,\n");
+
+  /* Rows the import left out come in line order among the recipients,
+   * with their reason; a merge field's name is quoted as a value is. */
+  {
+    static const char *fields[] = { "email", "name, full", NULL };
+    g_autoptr(MsBatchSpec) spec = make_spec ();
+    const char *ann[] = { "ann@example.org", "Ann", NULL };
+    const char *bad[] = { "ann@", "Bad", NULL };
+    const char *eve[] = { "eve@example.org", "Eve \"E\"", NULL };
+    g_autofree char *mixed = NULL;
+    gint64 other;
+
+    g_strfreev (spec->fields);
+    spec->fields = g_strdupv ((char **) fields);
+    g_assert_true (ms_journal_begin (journal, &error));
+    other = ms_journal_create_batch (journal, spec, &error);
+    g_assert_true (ms_journal_add_recipient (journal, other, ann[0], ann, 2, NULL, &error));
+    g_assert_true (ms_journal_add_left_out (journal, other, 3, bad, "Line 3: “ann@” is not a valid e-mail address.",
+                                            &error));
+    g_assert_true (ms_journal_add_left_out (journal, other, 4, NULL, "Line 4: expected 2 fields, got 3.", &error));
+    g_assert_true (ms_journal_add_recipient (journal, other, eve[0], eve, 5, NULL, &error));
+    g_assert_true (ms_journal_add_left_out (journal, other, 7, NULL, "Line 7: not UTF-8", &error));
+    g_assert_true (ms_journal_commit (journal, &error));
+    g_assert_no_error (error);
+    raw_exec (path, "UPDATE recipients SET updated_at = 0 WHERE address LIKE '%@example.org'"
+                    " AND batch = (SELECT max (id) FROM batches)");
+    mixed = report_csv (journal, other);
+    g_assert_cmpstr (mixed, ==,
+                     "address,state,attempts,time,reply_code,reply_text,message_id,enhanced_code,line,"
+                     "email,\"name, full\"\n"
+                     "ann@example.org,queued,0,,,,,,2,ann@example.org,Ann\n"
+                     "ann@,left-out,0,,,Line 3: “ann@” is not a valid e-mail address.,,,3,ann@,Bad\n"
+                     ",left-out,0,,,\"Line 4: expected 2 fields, got 3.\",,,4,,\n"
+                     "eve@example.org,queued,0,,,,,,5,eve@example.org,\"Eve \"\"E\"\"\"\n"
+                     ",left-out,0,,,Line 7: not UTF-8,,,7,,\n");
+  }
 
   /* Larger than one 64 KB piece: every line, in order. */
   big = report_csv (journal, many);
   lines = g_strsplit (big, "\n", -1);
   g_assert_cmpuint (g_strv_length (lines), ==, 3000 + 2);
   g_assert_true (g_str_has_prefix (lines[3000], "r2999@example.org,queued,0,"));
-  g_assert_true (g_str_has_suffix (lines[3000], "Z,,,"));
+  g_assert_true (g_str_has_suffix (lines[3000], "Z,,,,,3001,r2999@example.org,Name 2999,"));
   g_assert_cmpstr (lines[3001], ==, "");
 
   out = g_memory_output_stream_new_resizable ();
@@ -1827,6 +1947,7 @@ main (int    argc,
   g_test_add_func ("/mailshot/journal/schema", test_schema);
   g_test_add_func ("/mailshot/journal/migration", test_migration);
   g_test_add_func ("/mailshot/journal/duplicate-keys", test_duplicate_keys);
+  g_test_add_func ("/mailshot/journal/left-out", test_left_out);
   g_test_add_func ("/mailshot/journal/corrupt", test_corrupt);
   g_test_add_func ("/mailshot/journal/import", test_import);
   g_test_add_func ("/mailshot/journal/values", test_values);

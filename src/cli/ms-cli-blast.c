@@ -906,6 +906,28 @@ blast_cancel (int    argc,
   return MS_CLI_OK;
 }
 
+typedef struct {
+  GPtrArray *left_out;   /* MsJournalLeftOut, in line order */
+  guint      next;       /* the first not printed yet */
+} ReportText;
+
+/* A row the import left out, in the recipients' columns: its reason
+ * (which names its line) where their replies go. */
+static void
+report_text_left_out_before (ReportText *report,
+                             guint       line)
+{
+  for (; report->next < report->left_out->len; report->next++)
+    {
+      const MsJournalLeftOut *l = g_ptr_array_index (report->left_out, report->next);
+
+      if (l->line >= line)
+        break;
+      g_print ("%-10s %-32s %3u  %-19s  %s\n", MS_JOURNAL_LEFT_OUT, l->address != NULL ? l->address : "", 0, "",
+               l->reason);
+    }
+}
+
 static gboolean
 report_text_row (const MsJournalRow *row,
                  gpointer            user_data)
@@ -913,6 +935,8 @@ report_text_row (const MsJournalRow *row,
   g_autofree char *when = format_time (row->sent_at > 0 ? row->sent_at : row->updated_at);
   g_autoptr(GString) line = g_string_new (NULL);
 
+  /* Rows and left-out rows in the order of the list's lines. */
+  report_text_left_out_before (user_data, row->line);
   g_string_append_printf (line, "%-10s %-32s %3u  %-19s  ", ms_recipient_state_to_string (row->state),
                           row->address, row->attempts, when);
   if (row->reply_code > 0)
@@ -933,20 +957,30 @@ blast_report (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(GPtrArray) left_out = NULL;
+  ReportText report = { 0 };
   gboolean csv = FALSE;
   int status = MS_CLI_OK;
   const GOptionEntry entries[] = {
-    { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, N_("One CSV line per recipient: address, state, attempts, time, reply code, reply text, Message-ID"), NULL },
+    { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, N_("One CSV line per recipient and per row left out: address, state, "
+                                               "attempts, time, reply code, reply text, Message-ID, enhanced code, "
+                                               "line, then the list’s columns"), NULL },
     { NULL }
   };
 
   if (!parse_options ("report", _("ID"),
                       _("Show every recipient of batch ID with its outcome: the state, the attempts, when, and the "
-                        "server’s last reply."),
-                      _("With --csv, standard output is a header line, then one RFC 4180 line per recipient:\n"
-                        "  address,state,attempts,time,reply_code,reply_text,message_id\n"
+                        "server’s last reply; and the rows of the list that were left out at import, with their "
+                        "line and why."),
+                      _("With --csv, standard output is a header line, then one RFC 4180 line per recipient and "
+                        "per row left out, in the order of the list:\n"
+                        "  address,state,attempts,time,reply_code,reply_text,message_id,enhanced_code,line,…\n"
+                        "followed by the columns of the recipient list, named as in its header (the merge fields).\n"
                         "The state is one of queued, sending, sent, deferred, failed, uncertain, cancelled, "
-                        "skipped; the time is in UTC (ISO 8601).\n"
+                        "skipped, or left-out for a row the import left out (its reason is in reply_text; it was "
+                        "never a recipient, so blast status does not count it). The time is in UTC (ISO 8601); "
+                        "enhanced_code is the server’s enhanced status code, such as 5.1.1; line is the row’s "
+                        "line in the list (the header is line 1).\n"
                         "\n"
                         "Examples:\n"
                         "  mailshot-cli blast report 3\n"
@@ -974,10 +1008,19 @@ blast_report (int    argc,
       return MS_CLI_OK;
     }
 
-  print_status (info);
-  g_print ("\n");
-  if (!ms_journal_foreach_row (journal, info->id, NULL, 0, report_text_row, NULL, &error))
+  left_out = ms_journal_list_left_out (journal, info->id, &error);
+  if (left_out == NULL)
     return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  print_status (info);
+  if (left_out->len > 0)
+    g_print (ngettext ("Left out at import: %u row of the list (see “left-out” below)\n",
+                       "Left out at import: %u rows of the list (see “left-out” below)\n", left_out->len),
+             left_out->len);
+  g_print ("\n");
+  report.left_out = left_out;
+  if (!ms_journal_foreach_row (journal, info->id, NULL, 0, report_text_row, &report, &error))
+    return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
+  report_text_left_out_before (&report, G_MAXUINT);
   return MS_CLI_OK;
 }
 

@@ -24,6 +24,7 @@ print_row (const MsJournalRow *row,
   PendingPrint *p = user_data;
   GString *line = g_string_new (NULL);
   g_autofree char *where = g_strdup_printf ("%" G_GINT64_FORMAT ":%u", row->batch, row->line);
+  g_autofree char *advice = NULL;
 
   if (p->n++ == 0)
     g_print ("%-8s %-11s %-10s %-8s %-32s %s\n", _("ROW"), _("BATCH:LINE"), _("STATE"), _("ATTEMPTS"),
@@ -43,11 +44,10 @@ print_row (const MsJournalRow *row,
         g_string_append_printf (line, _(" (next try %s)"), when);
     }
   g_print ("%s\n", line->str);
-  if (row->advice != NULL && *row->advice != '\0')
-    g_print ("         %s\n", row->advice);
-  else if (row->state == MS_STATE_UNCERTAIN)
-    g_print ("         %s\n", _("The connection ended after the message was sent: it may have been delivered. "
-                                  "Retry it only if the recipient did not get it."));
+  /* The journal's advice, as the Pending page shows it. */
+  advice = ms_journal_row_dup_advice (row);
+  if (advice != NULL && *advice != '\0')
+    g_print ("         %s\n", advice);
   g_string_free (line, TRUE);
   return TRUE;
 }

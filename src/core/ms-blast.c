@@ -507,7 +507,16 @@ add_outcome (Run              *run,
   if (reply != NULL)
     {
       o.code = reply->code;
-      o.text = g_strdup (reply->text);
+      /* Stored as the server wrote it after the code, with the enhanced
+       * status code ms-reply took off to classify it ("5.1.1 <ann@…>: User
+       * unknown"), as a sent row keeps its "2.0.0 Ok": it is what a user
+       * quotes to the provider, and the report's enhanced_code column. */
+      if (reply->enhanced != NULL && reply->text != NULL && reply->text[0] != '\0')
+        o.text = g_strdup_printf ("%s %s", reply->enhanced, reply->text);
+      else if (reply->enhanced != NULL)
+        o.text = g_strdup (reply->enhanced);
+      else
+        o.text = g_strdup (reply->text);
       o.klass = reply->klass;
       o.advice = g_strdup (reply->advice);
     }

@@ -104,6 +104,10 @@ ms_import_csv (MsJournal              *journal,
                                            problem == MS_RECIPIENT_BAD_UTF8 ? NULL : address,
                             detail, user_data);
             }
+          /* The batch's report lists it too, with its line and why. */
+          if (!ms_journal_add_left_out (journal, batch, line, problem == MS_RECIPIENT_FIELD_COUNT ? NULL : values,
+                                        ms_recipients_get_problem_detail (recipients), &local_error))
+            break;
           continue;
         }
       if (!ms_journal_add_recipient (journal, batch, address, values, line, &duplicate, &local_error))

@@ -142,6 +142,17 @@ static const char * const migrations[] = {
   "CREATE INDEX recipients_claim ON recipients (batch, state, next_due);"
   "CREATE INDEX recipients_batch ON recipients (batch);"
   "CREATE INDEX recipients_sent ON recipients (sent_at) WHERE state = 2;",
+
+  /* 2 → 3: the rows an import left out (a bad address, a wrong number of
+   * fields...), which never become recipients, kept with their line and
+   * why, so that the batch's report lists them. */
+  "CREATE TABLE left_out ("
+  "  batch INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,"
+  "  line INTEGER NOT NULL,"
+  "  vals BLOB,"                 /* the CSV row, NULL when it was not one (wrong field count) */
+  "  reason TEXT NOT NULL,"      /* translated at import: ms_recipients_get_problem_detail() */
+  "  PRIMARY KEY (batch, line)"
+  ") WITHOUT ROWID;",
 };
 
 #define ROW_COLUMNS \
@@ -185,6 +196,7 @@ typedef enum {
   STMT_RECOVERABLE_BATCHES,
   STMT_RECOVER_ROWS,
   STMT_SET_LOCKED_BY,
+  STMT_INSERT_LEFT_OUT,
   N_STMTS
 } StmtId;
 
@@ -261,7 +273,15 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_RECOVER_ROWS] =
     "UPDATE recipients SET state = 5, advice = ?2, updated_at = ?3 WHERE batch = ?1 AND state = 1",
   [STMT_SET_LOCKED_BY] = "UPDATE batches SET locked_by = ?2 WHERE id = ?1",
+  [STMT_INSERT_LEFT_OUT] = "INSERT OR REPLACE INTO left_out (batch, line, vals, reason) VALUES (?1, ?2, ?3, ?4)",
 };
+
+/* The left-out rows of a batch in line order (the primary key's), with the
+ * batch's address column to find their address in. */
+#define LEFT_OUT_SQL \
+  "SELECT l.batch, l.line, l.vals, l.reason, b.email_index FROM left_out AS l" \
+  " JOIN batches AS b ON b.id = l.batch WHERE l.batch = ?1 ORDER BY l.line"
+
 
 typedef struct {
   int   fd;
@@ -484,6 +504,17 @@ ms_journal_row_free (MsJournalRow *row)
   g_free (row->advice);
   g_free (row->message_id);
   g_free (row);
+}
+
+void
+ms_journal_left_out_free (MsJournalLeftOut *left_out)
+{
+  if (left_out == NULL)
+    return;
+  g_free (left_out->address);
+  g_strfreev (left_out->values);
+  g_free (left_out->reason);
+  g_free (left_out);
 }
 
 /* Helpers ----------------------------------------------------------------- */
@@ -2129,6 +2160,113 @@ ms_journal_add_recipient (MsJournal          *self,
   return insert_key (self, batch, slot, row, NULL, error);
 }
 
+/**
+ * ms_journal_add_left_out:
+ * @batch: the batch being imported
+ * @line: the line of the CSV the row starts on
+ * @values: (nullable) (array zero-terminated=1): the row's values, in the
+ *   batch's columns; %NULL when the row could not be read as one (a wrong
+ *   number of fields)
+ * @reason: why it was left out, for people: a sentence that names the line
+ *
+ * Keeps a row of the list that the import left out (it never becomes a
+ * recipient), so that the batch's report lists it with its line and
+ * reason. Call it inside the import's transaction: it goes, or stays, with
+ * the batch.
+ */
+gboolean
+ms_journal_add_left_out (MsJournal          *self,
+                         gint64              batch,
+                         guint               line,
+                         const char * const *values,
+                         const char         *reason,
+                         GError            **error)
+{
+  g_autoptr(MsCachedStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (reason != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  stmt = get_stmt (self, STMT_INSERT_LEFT_OUT, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, batch);
+  sqlite3_bind_int (stmt, 2, line);
+  if (values != NULL)
+    {
+      encode_strv (self->blob, values);
+      sqlite3_bind_blob (stmt, 3, self->blob->data, self->blob->len, SQLITE_STATIC);
+    }
+  sqlite3_bind_text (stmt, 4, reason, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+    {
+      set_batch_not_found (batch, error);
+      return FALSE;
+    }
+  if (rc != SQLITE_DONE)
+    return fail (self, rc, error);
+  return TRUE;
+}
+
+static MsJournalLeftOut *
+left_out_from_stmt (sqlite3_stmt *stmt)
+{
+  MsJournalLeftOut *left_out = g_new0 (MsJournalLeftOut, 1);
+  int email_index = sqlite3_column_int (stmt, 4);
+
+  left_out->batch = sqlite3_column_int64 (stmt, 0);
+  left_out->line = sqlite3_column_int (stmt, 1);
+  if (sqlite3_column_type (stmt, 2) != SQLITE_NULL)
+    left_out->values = column_strv (stmt, 2);
+  left_out->reason = column_dup (stmt, 3);
+  if (left_out->values != NULL && email_index >= 0 &&
+      (guint) email_index < g_strv_length (left_out->values))
+    left_out->address = g_strdup (left_out->values[email_index]);
+  return left_out;
+}
+
+/**
+ * ms_journal_list_left_out:
+ * @batch: a batch ID
+ *
+ * The rows the import of @batch left out, in line order.
+ *
+ * Returns: (transfer full) (element-type MsJournalLeftOut): the rows (none
+ *   for a batch without any, or imported before Mailshot kept them), or
+ *   %NULL with @error
+ */
+GPtrArray *
+ms_journal_list_left_out (MsJournal  *self,
+                          gint64      batch,
+                          GError    **error)
+{
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_journal_left_out_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  rc = sqlite3_prepare_v2 (self->db, LEFT_OUT_SQL, -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      fail (self, rc, error);
+      return NULL;
+    }
+  sqlite3_bind_int64 (stmt, 1, batch);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (list, left_out_from_stmt (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      fail (self, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&list);
+}
+
 /* Batches ----------------------------------------------------------------- */
 
 /**
@@ -3310,6 +3448,12 @@ typedef struct {
   GOutputStream *out;
   GCancellable  *cancellable;
   GError        *error;
+  /* The report's own: the merge fields, and the left-out rows read
+   * alongside the recipients so that both come in line order. */
+  guint          n_fields;
+  sqlite3_stmt  *left_out;
+  MsJournalLeftOut *next_left_out;   /* read, not written yet; NULL at the end */
+  int            left_out_rc;
 } ReportCsv;
 
 static gboolean
@@ -3323,6 +3467,85 @@ report_csv_flush (ReportCsv *report)
   return report->error == NULL;
 }
 
+/* RFC 3463: the enhanced status code that the server put before the text
+ * of its reply, and ms-blast keeps there ("5.1.1 <ann@…>: User unknown").
+ * Its class is the reply code's first digit; anything else is text.
+ * Returns: the code's length at @text, 0 when it has none. */
+static gsize
+enhanced_code_length (int         reply_code,
+                      const char *text)
+{
+  const char *p = text;
+
+  if (text == NULL || reply_code < 200 || reply_code > 599 || *p != '0' + reply_code / 100)
+    return 0;
+  p++;
+  for (guint part = 0; part < 2; part++)
+    {
+      guint n = 0;
+
+      if (*p++ != '.')
+        return 0;
+      while (g_ascii_isdigit (*p) && n <= 3)
+        p++, n++;
+      if (n == 0 || n > 3)
+        return 0;
+    }
+  if (*p != '\0' && *p != ' ')
+    return 0;
+  return p - text;
+}
+
+/* The values of a row in the batch's columns, one field each, "" where the
+ * row has none. */
+static void
+report_csv_values (ReportCsv   *report,
+                   char       **values)
+{
+  guint n = values != NULL ? g_strv_length (values) : 0;
+
+  for (guint i = 0; i < report->n_fields; i++)
+    csv_field (report->buffer, i < n ? values[i] : NULL, i + 1 == report->n_fields);
+}
+
+static void
+report_csv_write_left_out (ReportCsv              *report,
+                           const MsJournalLeftOut *left_out)
+{
+  GString *out = report->buffer;
+
+  csv_field (out, left_out->address, FALSE);
+  csv_field (out, MS_JOURNAL_LEFT_OUT, FALSE);
+  /* Never tried, never answered: its reason goes where a reply's text does. */
+  g_string_append (out, "0,,,");
+  csv_field (out, left_out->reason, FALSE);
+  g_string_append_printf (out, ",,%u%s", left_out->line, report->n_fields > 0 ? "," : "\n");
+  report_csv_values (report, left_out->values);
+}
+
+static void
+report_csv_read_left_out (ReportCsv *report)
+{
+  g_clear_pointer (&report->next_left_out, ms_journal_left_out_free);
+  if (report->left_out == NULL || report->left_out_rc != SQLITE_ROW)
+    return;
+  report->left_out_rc = sqlite3_step (report->left_out);
+  if (report->left_out_rc == SQLITE_ROW)
+    report->next_left_out = left_out_from_stmt (report->left_out);
+}
+
+/* Writes the left-out rows that come before @line (all of them: G_MAXUINT). */
+static void
+report_csv_left_out_before (ReportCsv *report,
+                            guint      line)
+{
+  while (report->next_left_out != NULL && report->next_left_out->line < line)
+    {
+      report_csv_write_left_out (report, report->next_left_out);
+      report_csv_read_left_out (report);
+    }
+}
+
 static gboolean
 report_csv_row (const MsJournalRow *row,
                 gpointer            user_data)
@@ -3332,7 +3555,9 @@ report_csv_row (const MsJournalRow *row,
   g_autofree char *time = NULL;
   char code[16] = "";
   gint64 when = row->sent_at > 0 ? row->sent_at : row->updated_at;
+  gsize enhanced = enhanced_code_length (row->reply_code, row->reply_text);
 
+  report_csv_left_out_before (report, row->line);
   if (when > 0)
     {
       g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (when);
@@ -3347,7 +3572,11 @@ report_csv_row (const MsJournalRow *row,
   csv_field (out, time, FALSE);
   csv_field (out, code, FALSE);
   csv_field (out, row->reply_text, FALSE);
-  csv_field (out, row->message_id, TRUE);
+  csv_field (out, row->message_id, FALSE);
+  /* A code is digits and dots: it needs no quoting. */
+  g_string_append_len (out, row->reply_text, enhanced);
+  g_string_append_printf (out, ",%u%s", row->line, report->n_fields > 0 ? "," : "\n");
+  report_csv_values (report, row->values);
   /* Memory stays flat for a million rows: written in 64 KB pieces. */
   if (out->len > 64 * 1024)
     return report_csv_flush (report);
@@ -3361,11 +3590,16 @@ report_csv_row (const MsJournalRow *row,
  * @cancellable: (nullable): stops between pieces
  *
  * Writes the report of @batch as CSV: the header line
- * `address,state,attempts,time,reply_code,reply_text,message_id`, then one
- * RFC 4180 line per recipient in row order. The state is the lower-case word
- * of ms_recipient_state_to_string(), the time (sent, else last changed) in
- * UTC ISO 8601. The command line's `blast report --csv` and the desktop
- * app's Export CSV both write this, so that the two files are the same.
+ * `address,state,attempts,time,reply_code,reply_text,message_id,enhanced_code,line`
+ * followed by the batch's CSV columns (the merge fields, named as in its
+ * header), then one RFC 4180 line per recipient and per row the import
+ * left out, in the order of their lines in the list. The state is the
+ * lower-case word of ms_recipient_state_to_string(), or
+ * %MS_JOURNAL_LEFT_OUT for a row left out (its reason is in reply_text);
+ * the time (sent, else last changed) is in UTC ISO 8601; enhanced_code is
+ * the RFC 3463 code the reply text starts with ("5.1.1"), if any. The
+ * command line's `blast report --csv` and the desktop app's Export CSV both
+ * write this, so that the two files are the same.
  *
  * Returns: %FALSE with @error set (%MS_ERROR_NOT_FOUND for an unknown
  *   batch, the stream's error, or %MS_ERROR_JOURNAL); what was written
@@ -3378,25 +3612,47 @@ ms_journal_write_report_csv (MsJournal     *self,
                              GCancellable  *cancellable,
                              GError       **error)
 {
-  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(MsBatchSpec) spec = NULL;
   g_autoptr(GString) buffer = NULL;
+  g_autoptr(sqlite3_stmt) left_out = NULL;
   ReportCsv report = { 0 };
   GError *local_error = NULL;
+  gboolean ok;
+  int rc;
 
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
   g_return_val_if_fail (G_IS_OUTPUT_STREAM (out), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  info = read_info (self, batch, error);
-  if (info == NULL)
+  spec = ms_journal_get_batch_spec (self, batch, error);
+  if (spec == NULL)
     return FALSE;
+  /* Not a cached statement: it stays open across the rows' callbacks. */
+  rc = sqlite3_prepare_v2 (self->db, LEFT_OUT_SQL, -1, &left_out, NULL);
+  if (rc != SQLITE_OK)
+    return fail (self, rc, error);
+  sqlite3_bind_int64 (left_out, 1, batch);
 
   buffer = g_string_sized_new (80 * 1024);
-  g_string_append (buffer, "address,state,attempts,time,reply_code,reply_text,message_id\n");
+  report.n_fields = spec->fields != NULL ? g_strv_length (spec->fields) : 0;
+  g_string_append (buffer, "address,state,attempts,time,reply_code,reply_text,message_id,enhanced_code,line");
+  g_string_append_c (buffer, report.n_fields > 0 ? ',' : '\n');
+  for (guint i = 0; i < report.n_fields; i++)
+    csv_field (buffer, spec->fields[i], i + 1 == report.n_fields);
   report.buffer = buffer;
   report.out = out;
   report.cancellable = cancellable;
-  if (!ms_journal_foreach_row (self, batch, NULL, 0, report_csv_row, &report, &local_error))
+  report.left_out = left_out;
+  report.left_out_rc = SQLITE_ROW;
+  report_csv_read_left_out (&report);
+
+  ok = ms_journal_foreach_row (self, batch, NULL, 0, report_csv_row, &report, &local_error);
+  if (ok)
+    report_csv_left_out_before (&report, G_MAXUINT);
+  g_clear_pointer (&report.next_left_out, ms_journal_left_out_free);
+  if (ok && report.left_out_rc != SQLITE_DONE)
+    ok = fail (self, report.left_out_rc, &local_error);
+  if (!ok)
     {
       /* The rows read so far still go out, as a stream of them would. */
       report_csv_flush (&report);

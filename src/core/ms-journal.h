@@ -90,6 +90,24 @@ typedef struct {
 void ms_journal_row_free (MsJournalRow *row);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsJournalRow, ms_journal_row_free)
 
+/* A row of the CSV that the import left out (a bad or empty address, a
+ * wrong number of fields, text that is not UTF-8): never a recipient, but
+ * part of the batch's report, where its state reads MS_JOURNAL_LEFT_OUT. */
+typedef struct {
+  gint64   batch;
+  guint    line;        /* where the row starts in the CSV (1 = header) */
+  char    *address;     /* as written, or NULL when the row was not read as one */
+  char   **values;      /* the CSV row, or NULL (a wrong number of fields) */
+  char    *reason;      /* translated at import: "Line 7: “ann@” is not a valid e-mail address." */
+} MsJournalLeftOut;
+
+/* The state word of a left-out row in `report --csv` and `blast report`:
+ * not one of MsRecipientState, which are the states of a recipient. */
+#define MS_JOURNAL_LEFT_OUT "left-out"
+
+void ms_journal_left_out_free (MsJournalLeftOut *left_out);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsJournalLeftOut, ms_journal_left_out_free)
+
 /* An outcome to record; recorded in short transactions of several outcomes. */
 typedef struct {
   gint64            row_id;
@@ -138,6 +156,16 @@ gboolean     ms_journal_add_recipient   (MsJournal          *self,
                                          guint               line,
                                          gboolean           *duplicate,
                                          GError            **error);
+/* A row the import left out, with why (see MsJournalLeftOut); in the
+ * import's transaction. @values: (nullable). */
+gboolean     ms_journal_add_left_out    (MsJournal          *self,
+                                         gint64              batch,
+                                         guint               line,
+                                         const char * const *values,
+                                         const char         *reason,
+                                         GError            **error);
+/* Returns: (transfer full) (element-type MsJournalLeftOut): in line order. */
+GPtrArray   *ms_journal_list_left_out   (MsJournal *self, gint64 batch, GError **error);
 
 MsBatchSpec *ms_journal_get_batch_spec  (MsJournal *self, gint64 batch, GError **error);
 MsBatchInfo *ms_journal_get_batch_info  (MsJournal *self, gint64 batch, GError **error);

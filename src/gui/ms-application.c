@@ -195,9 +195,8 @@ ms_application_show_batch_action (GSimpleAction *action,
 
   g_application_activate (G_APPLICATION (self));
   window = gtk_application_get_active_window (GTK_APPLICATION (self));
-  /* TODO(gui): open the batch's report once the Batches page has one. */
   if (MS_IS_WINDOW (window))
-    ms_window_show_page (MS_WINDOW (window), "batches");
+    ms_window_show_batch (MS_WINDOW (window), g_variant_get_int64 (parameter));
 }
 
 static void

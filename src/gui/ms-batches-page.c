@@ -12,15 +12,17 @@
 
 /* ------------------------------------------------------------ a report row */
 
-/* One recipient of the report, for the list models: a GObject that owns
- * the journal's row. Private to this page. */
+/* One line of the report, for the list models: a GObject that owns
+ * the journal's recipient row, or a row the import left out (exactly one
+ * of the two). Private to this page. */
 #define MS_TYPE_REPORT_ROW (ms_report_row_get_type ())
 G_DECLARE_FINAL_TYPE (MsReportRow, ms_report_row, MS, REPORT_ROW, GObject)
 
 struct _MsReportRow
 {
-  GObject       parent_instance;
-  MsJournalRow *row;
+  GObject           parent_instance;
+  MsJournalRow     *row;
+  MsJournalLeftOut *left_out;
 };
 
 G_DEFINE_FINAL_TYPE (MsReportRow, ms_report_row, G_TYPE_OBJECT)
@@ -29,6 +31,7 @@ static void
 ms_report_row_finalize (GObject *object)
 {
   g_clear_pointer (&MS_REPORT_ROW (object)->row, ms_journal_row_free);
+  g_clear_pointer (&MS_REPORT_ROW (object)->left_out, ms_journal_left_out_free);
   G_OBJECT_CLASS (ms_report_row_parent_class)->finalize (object);
 }
 
@@ -218,10 +221,39 @@ create_batch_row (MsBatchInfo *info)
 
 /* ---------------------------------------------------------------- report */
 
+/* A row the import left out: never tried, its reason where a reply goes. */
 static char *
-cell_text (const MsJournalRow *row,
-           int                 column)
+left_out_cell_text (const MsJournalLeftOut *left_out,
+                    int                     column)
 {
+  switch (column)
+    {
+    case COL_ADDRESS:
+      return g_strdup (left_out->address != NULL ? left_out->address : "");
+    case COL_STATE:
+      return g_strdup (C_("recipient state", "Left out"));
+    case COL_REPLY:
+      return g_strdup (left_out->reason != NULL ? left_out->reason : "");
+    case COL_ATTEMPTS:
+    case COL_TIME:
+    case COL_MESSAGE_ID:
+      return g_strdup ("");
+    default:
+      if (column >= FIELD_BASE && left_out->values != NULL &&
+          (guint) (column - FIELD_BASE) < g_strv_length (left_out->values))
+        return g_strdup (left_out->values[column - FIELD_BASE]);
+      return g_strdup ("");
+    }
+}
+
+static char *
+cell_text (const MsReportRow *item,
+           int                column)
+{
+  const MsJournalRow *row = item->row;
+
+  if (item->left_out != NULL)
+    return left_out_cell_text (item->left_out, column);
   switch (column)
     {
     case COL_ADDRESS:
@@ -279,7 +311,7 @@ bind_cell (GtkSignalListItemFactory *factory,
 {
   MsReportRow *row = gtk_list_item_get_item (item);
   GtkWidget *label = gtk_list_item_get_child (item);
-  g_autofree char *text = cell_text (row->row, GPOINTER_TO_INT (user_data));
+  g_autofree char *text = cell_text (row, GPOINTER_TO_INT (user_data));
 
   gtk_label_set_text (GTK_LABEL (label), text);
   /* Long replies are cut on screen; the whole text is a hover away. */
@@ -291,14 +323,38 @@ compare_cells (gconstpointer a,
                gconstpointer b,
                gpointer      user_data)
 {
-  const MsJournalRow *ra = MS_REPORT_ROW ((gpointer) a)->row;
-  const MsJournalRow *rb = MS_REPORT_ROW ((gpointer) b)->row;
+  const MsReportRow *ia = MS_REPORT_ROW ((gpointer) a);
+  const MsReportRow *ib = MS_REPORT_ROW ((gpointer) b);
+  const MsJournalRow *ra = ia->row;
+  const MsJournalRow *rb = ib->row;
   int column = GPOINTER_TO_INT (user_data);
   g_autofree char *ta = NULL;
   g_autofree char *tb = NULL;
+  guint la, lb;
   int result;
 
-  switch (column)
+  /* A left-out row was never tried: no attempts, no time; its state sorts last. */
+  if (ra == NULL || rb == NULL)
+    {
+      switch (column)
+        {
+        case COL_ATTEMPTS:
+          result = (ra != NULL && ra->attempts > 0) - (rb != NULL && rb->attempts > 0);
+          break;
+        case COL_TIME:
+          result = (ra != NULL) - (rb != NULL);
+          break;
+        case COL_STATE:
+          result = (ra == NULL) - (rb == NULL);
+          break;
+        default:
+          ta = cell_text (ia, column);
+          tb = cell_text (ib, column);
+          result = g_utf8_collate (ta, tb);
+          break;
+        }
+    }
+  else switch (column)
     {
     case COL_ATTEMPTS:
       result = (ra->attempts > rb->attempts) - (ra->attempts < rb->attempts);
@@ -315,12 +371,17 @@ compare_cells (gconstpointer a,
       result = (ra->state > rb->state) - (ra->state < rb->state);
       break;
     default:
-      ta = cell_text (ra, column);
-      tb = cell_text (rb, column);
+      ta = cell_text (ia, column);
+      tb = cell_text (ib, column);
       result = g_utf8_collate (ta, tb);
       break;
     }
+  /* Then in the order of the list's lines, as the report comes. */
+  la = ra != NULL ? ra->line : ia->left_out->line;
+  lb = rb != NULL ? rb->line : ib->left_out->line;
   if (result == 0)
+    result = (la > lb) - (la < lb);
+  if (result == 0 && ra != NULL && rb != NULL)
     result = (ra->id > rb->id) - (ra->id < rb->id);
   return result < 0 ? GTK_ORDERING_SMALLER : result > 0 ? GTK_ORDERING_LARGER : GTK_ORDERING_EQUAL;
 }
@@ -346,6 +407,7 @@ search_matches (gpointer item,
 {
   MsBatchesPage *self = user_data;
   const MsJournalRow *row = MS_REPORT_ROW (item)->row;
+  const MsJournalLeftOut *left_out = MS_REPORT_ROW (item)->left_out;
   const char *query = gtk_editable_get_text (GTK_EDITABLE (self->search_entry));
   g_autofree char *needle = NULL;
   g_autofree char *reply = NULL;
@@ -353,6 +415,26 @@ search_matches (gpointer item,
   if (query[0] == '\0')
     return TRUE;
   needle = g_utf8_casefold (query, -1);
+  if (left_out != NULL)
+    {
+      const char *texts[3] = { left_out->address, left_out->reason, C_("recipient state", "Left out") };
+
+      for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+        {
+          g_autofree char *folded = texts[i] != NULL ? g_utf8_casefold (texts[i], -1) : NULL;
+
+          if (folded != NULL && strstr (folded, needle) != NULL)
+            return TRUE;
+        }
+      for (guint i = 0; left_out->values != NULL && left_out->values[i] != NULL; i++)
+        {
+          g_autofree char *folded = g_utf8_casefold (left_out->values[i], -1);
+
+          if (strstr (folded, needle) != NULL)
+            return TRUE;
+        }
+      return FALSE;
+    }
   {
     const char *texts[4] = { row->address, row->reply_text, row->message_id,
                              ms_recipient_state_get_label (row->state) };
@@ -449,6 +531,7 @@ load_report (MsBatchesPage *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GPtrArray) left_out = NULL;
   g_autoptr(GPtrArray) items = NULL;
   MsBatchInfo *info = find_batch (self, self->open_batch);
   g_autofree char *created = NULL;
@@ -467,20 +550,37 @@ load_report (MsBatchesPage *self)
   gtk_label_set_text (self->report_counts, counts);
 
   rows = ms_journal_list_rows (self->journal, self->open_batch, NULL, 0, &error);
-  if (rows == NULL)
+  if (rows != NULL)
+    left_out = ms_journal_list_left_out (self->journal, self->open_batch, &error);
+  if (rows == NULL || left_out == NULL)
     {
       gtk_widget_activate_action (GTK_WIDGET (self), "win.show-toast", "s", error->message);
       return;
     }
-  /* The store takes the rows over: no copy of a large report. */
+  /* The store takes the rows over: no copy of a large report. The rows
+   * left out at import go in among the recipients, in the list's order. */
   g_ptr_array_set_free_func (rows, NULL);
-  items = g_ptr_array_new_full (rows->len, g_object_unref);
-  for (guint i = 0; i < rows->len; i++)
+  g_ptr_array_set_free_func (left_out, NULL);
+  items = g_ptr_array_new_full (rows->len + left_out->len, g_object_unref);
+  for (guint i = 0, j = 0; i < rows->len || j < left_out->len; )
     {
       MsReportRow *item = g_object_new (MS_TYPE_REPORT_ROW, NULL);
+      MsJournalRow *row = i < rows->len ? g_ptr_array_index (rows, i) : NULL;
+      MsJournalLeftOut *l = j < left_out->len ? g_ptr_array_index (left_out, j) : NULL;
 
-      item->row = g_ptr_array_index (rows, i);
+      if (l != NULL && (row == NULL || l->line < row->line))
+        item->left_out = l, j++;
+      else
+        item->row = row, i++;
       g_ptr_array_add (items, item);
+    }
+  if (left_out->len > 0)
+    {
+      /* Translators: the report's counts, then how many rows of the list were not imported. */
+      g_autofree char *more = g_strdup_printf (ngettext ("%s · %'u left out at import", "%s · %'u left out at import",
+                                                         left_out->len), counts, left_out->len);
+
+      gtk_label_set_text (self->report_counts, more);
     }
   g_list_store_splice (self->report_store, 0, g_list_model_get_n_items (G_LIST_MODEL (self->report_store)),
                        items->pdata, items->len);
@@ -634,10 +734,10 @@ ms_batches_page_dup_report_cell (MsBatchesPage *self,
     return NULL;
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_str_equal (column, names[i]))
-      return cell_text (item->row, (int) i);
+      return cell_text (item, (int) i);
   for (guint i = 0; self->open_spec != NULL && self->open_spec->fields[i] != NULL; i++)
     if (g_str_equal (column, self->open_spec->fields[i]))
-      return cell_text (item->row, FIELD_BASE + (int) i);
+      return cell_text (item, FIELD_BASE + (int) i);
   return NULL;
 }
 

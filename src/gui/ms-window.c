@@ -97,6 +97,16 @@ ms_window_show_page (MsWindow   *self,
     adw_view_stack_set_visible_child_name (self->view_stack, name);
 }
 
+gboolean
+ms_window_show_batch (MsWindow *self,
+                      gint64    batch)
+{
+  g_return_val_if_fail (MS_IS_WINDOW (self), FALSE);
+
+  ms_window_show_page (self, "batches");
+  return ms_batches_page_open_batch (self->batches_page, batch);
+}
+
 MsAccount *
 ms_window_get_account (MsWindow *self)
 {

@@ -20,6 +20,10 @@ MsWindow     *ms_window_new                    (GtkApplication *application,
 /* Shows one of the pages "blast", "batches", "pending" (once the account is set up). */
 void          ms_window_show_page              (MsWindow      *self,
                                                 const char    *name);
+/* Shows the Batches page with the report of @batch (the notification's
+ * "Show Batch"); FALSE when there is no such batch (the page's list shows). */
+gboolean      ms_window_show_batch             (MsWindow      *self,
+                                                gint64         batch);
 MsBlastPage  *ms_window_get_blast_page         (MsWindow      *self);
 /* The "Cancel the e-blast?" question while it is open, else NULL; transfer none. */
 AdwMessageDialog *ms_window_get_cancel_dialog  (MsWindow      *self);
