@@ -3382,3 +3382,109 @@ ms_journal_init (MsJournal *self)
   self->key = g_string_new (NULL);
   self->pending_keys = g_array_new (FALSE, FALSE, sizeof (PendingKey));
 }
+
+/* ------------------------------------------------------- after a crash */
+
+/**
+ * ms_journal_is_batch_busy:
+ * @batch: a batch ID
+ *
+ * Whether another process (or another journal in this one) holds the lock
+ * of @batch, that is, sends it right now. Takes no lock and writes nothing.
+ */
+gboolean
+ms_journal_is_batch_busy (MsJournal *self,
+                          gint64     batch)
+{
+  g_autofree char *holder = NULL;
+  BatchLock *lock;
+  gboolean busy = FALSE;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+
+  if (g_hash_table_contains (self->locks, &batch))
+    return FALSE;
+  lock = try_lock_batch (self, batch, &busy, &holder, NULL);
+  if (lock != NULL)
+    batch_lock_free (lock);
+  return busy;
+}
+
+/**
+ * ms_journal_list_unfinished:
+ *
+ * The batches a user may want to carry on with after a crash, a restart or
+ * a pause: paused, or left running by a process that stopped, with rows
+ * still to send or `uncertain`, and not being sent by another process now.
+ * The same rule for every front end that offers to resume.
+ *
+ * Returns: (transfer full) (element-type MsBatchInfo): newest first, or
+ *   %NULL with @error
+ */
+GPtrArray *
+ms_journal_list_unfinished (MsJournal  *self,
+                            GError    **error)
+{
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(GPtrArray) unfinished = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  batches = ms_journal_list_batches (self, error);
+  if (batches == NULL)
+    return NULL;
+  unfinished = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_batch_info_free);
+  for (guint i = 0; i < batches->len; i++)
+    {
+      MsBatchInfo *info = g_ptr_array_index (batches, i);
+      guint left = info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_DEFERRED] +
+                   info->counts[MS_STATE_SENDING] + info->counts[MS_STATE_UNCERTAIN];
+
+      if ((info->status != MS_BATCH_PAUSED && info->status != MS_BATCH_RUNNING) || left == 0 ||
+          ms_journal_is_batch_busy (self, info->id))
+        continue;
+      g_ptr_array_add (unfinished, g_steal_pointer (&g_ptr_array_index (batches, i)));
+    }
+  return g_steal_pointer (&unfinished);
+}
+
+/**
+ * ms_journal_requeue_uncertain:
+ * @batch: a batch ID
+ * @n_requeued: (out) (optional): how many rows were queued again
+ *
+ * "Resend them": every `uncertain` row of @batch is queued again, due now,
+ * in one transaction. An uncertain message may have arrived already, so
+ * this is the user's decision, never a default; a resume without it leaves
+ * them uncertain (Pending e-mails lists them).
+ */
+gboolean
+ms_journal_requeue_uncertain (MsJournal  *self,
+                              gint64      batch,
+                              guint      *n_requeued,
+                              GError    **error)
+{
+  static const MsRecipientState uncertain[] = { MS_STATE_UNCERTAIN };
+  g_autoptr(GPtrArray) rows = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n_requeued != NULL)
+    *n_requeued = 0;
+  rows = ms_journal_list_rows (self, batch, uncertain, G_N_ELEMENTS (uncertain), error);
+  if (rows == NULL || !ms_journal_begin (self, error))
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++)
+    if (!ms_journal_retry_row (self, ((MsJournalRow *) g_ptr_array_index (rows, i))->id, error))
+      {
+        ms_journal_rollback (self);
+        return FALSE;
+      }
+  if (!ms_journal_commit (self, error))
+    return FALSE;
+  if (n_requeued != NULL)
+    *n_requeued = rows->len;
+  return TRUE;
+}

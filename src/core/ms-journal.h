@@ -195,4 +195,13 @@ void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
 GArray      *ms_journal_get_sent_times  (MsJournal *self, const char *account, gint64 since,
                                          GError **error);
 
+/* After a crash or a restart: whether another process sends @batch now; the
+ * batches to offer for resuming (paused or left running, something left,
+ * not busy elsewhere; MsBatchInfo*, newest first); and "resend the
+ * uncertain ones", the user's choice before a resume. */
+gboolean     ms_journal_is_batch_busy   (MsJournal *self, gint64 batch);
+GPtrArray   *ms_journal_list_unfinished (MsJournal *self, GError **error);
+gboolean     ms_journal_requeue_uncertain (MsJournal *self, gint64 batch, guint *n_requeued,
+                                           GError **error);
+
 G_END_DECLS
