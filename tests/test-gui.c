@@ -9,6 +9,9 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <locale.h>
+#ifdef MS_HAVE_WEBKIT
+#include <webkit/webkit.h>
+#endif
 
 #include "mailshot-core.h"
 #include "ms-account-window.h"
@@ -1378,6 +1381,175 @@ test_blast_background (void)
   reset_account ();
 }
 
+/* ------------------------------------------------------------- preview */
+
+static gboolean
+preview_loaded (gpointer data)
+{
+  return !ms_preview_get_loading (data);
+}
+
+static gboolean
+preview_idle (gpointer data)
+{
+  return !ms_preview_get_sending (data);
+}
+
+static gboolean
+web_view_idle (gpointer data)
+{
+  gboolean loading = TRUE;
+
+  g_object_get (data, "is-loading", &loading, NULL);
+  return !loading;
+}
+
+static gboolean
+on_web_request (GSocketService     *service,
+                GSocketConnection  *connection,
+                GObject            *source,
+                guint              *count)
+{
+  (*count)++;
+  return FALSE;
+}
+
+static const char *
+label_text (MsPreview  *preview,
+            const char *name)
+{
+  return gtk_label_get_text (child (preview, MS_TYPE_PREVIEW, name));
+}
+
+/* Step through the recipients and search one; each shows as it gets it;
+ * the HTML drawn with nothing from the web; "Send test to me" sends that
+ * recipient's message to the account's own address, and says so. */
+static void
+test_blast_preview (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server ("--reject-rcpt=refused@");
+  g_autofree char *html_path = ms_test_tmp_path ("letter.html");
+  g_autofree char *html = NULL;
+  g_autoptr(GFile) html_file = NULL;
+  g_autoptr(GSocketService) web = g_socket_service_new ();
+  g_autoptr(GtkTextBuffer) text = NULL;
+  GtkTextIter start, end;
+  g_autofree char *body = NULL;
+  guint web_requests = 0;
+  guint16 web_port;
+  MsBlastPage *page;
+  MsPreview *preview;
+  GtkWidget *view;
+  g_autoptr(GPtrArray) envelopes = NULL;
+
+  /* A web server on loopback that counts what asks it for anything. */
+  web_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (web), NULL, NULL);
+  g_assert_cmpuint (web_port, >, 0);
+  g_signal_connect (web, "incoming", G_CALLBACK (on_web_request), &web_requests);
+  g_socket_service_start (web);
+  html = g_strdup_printf ("<html><body><p>Dear {{name}}, <b>news</b>.</p>"
+                          "<img src=\"http://127.0.0.1:%u/logo.png\">"
+                          "<div style=\"background: url(http://127.0.0.1:%u/bg.png)\">x</div>"
+                          "<script>document.title = 'ran'</script></body></html>", web_port, web_port);
+  g_assert_true (g_file_set_contents (html_path, html, -1, NULL));
+  html_file = g_file_new_for_path (html_path);
+
+  page = compose (200, "News for {{name}}", "Dear {{name}},\nthe news.\n");
+  ms_blast_page_set_html_file (page, html_file);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.preview", NULL));
+  preview = ms_blast_page_get_preview (page);
+  g_assert_nonnull (preview);
+  wait_until (preview_loaded, preview, 10000);
+
+  /* The recipients as the import adds them, the first one first. */
+  g_assert_cmpuint (ms_preview_get_n_recipients (preview), ==, 200);
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 0);
+  g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 0");
+  g_assert_nonnull (strstr (label_text (preview, "to_label"), "member0@example.org"));
+  g_assert_nonnull (strstr (label_text (preview, "from_label"), "sender@example.org"));
+  text = g_object_ref (gtk_text_view_get_buffer (child (preview, MS_TYPE_PREVIEW, "text_view")));
+  gtk_text_buffer_get_bounds (text, &start, &end);
+  body = gtk_text_buffer_get_text (text, &start, &end, FALSE);
+  g_assert_nonnull (strstr (body, "Dear Member 0,\nthe news."));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (child (preview, MS_TYPE_PREVIEW, "search_entry"))));
+
+  /* Next, previous, first, and a search by address. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.next", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.next", NULL));
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 2);
+  g_assert_nonnull (strstr (label_text (preview, "to_label"), "member2@example.org"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.previous", NULL));
+  g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 1");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.first", NULL));
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 0);
+  gtk_editable_set_text (GTK_EDITABLE (child (preview, MS_TYPE_PREVIEW, "search_entry")), "MEMBER150@");
+  g_signal_emit_by_name (child (preview, MS_TYPE_PREVIEW, "search_entry"), "search-changed");
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 150);
+  g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 150");
+  g_assert_false (ms_preview_find (preview, "nobody@"));
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 150);
+
+  /* The HTML as a mail program draws it: no scripts, nothing from the web,
+   * and a note that says so. */
+  view = adw_bin_get_child (child (preview, MS_TYPE_PREVIEW, "html_bin"));
+  g_assert_true (gtk_widget_get_visible (child (preview, MS_TYPE_PREVIEW, "switcher")));
+  g_assert_true (gtk_widget_get_visible (child (preview, MS_TYPE_PREVIEW, "html_note")));
+  g_test_message ("html view: %s, note: %s", G_OBJECT_TYPE_NAME (view), label_text (preview, "html_note"));
+#ifdef MS_HAVE_WEBKIT
+  g_assert_true (ms_preview_get_renders_html (preview));
+  {
+    g_assert_true (WEBKIT_IS_WEB_VIEW (view));
+    g_assert_false (webkit_settings_get_enable_javascript (webkit_web_view_get_settings (WEBKIT_WEB_VIEW (view))));
+      g_assert_nonnull (strstr (label_text (preview, "html_note"), "from the web were not loaded"));
+      adw_view_stack_set_visible_child_name (child (preview, MS_TYPE_PREVIEW, "body_stack"), "html");
+      spin_for (300);
+      wait_until (web_view_idle, view, 20000);
+      spin_for (1000);
+      /* It was drawn (the web process ran it to the end), and the script
+       * did not run: the page has no title. */
+      g_test_message ("load progress %.2f, uri %s", webkit_web_view_get_estimated_load_progress (WEBKIT_WEB_VIEW (view)),
+                      webkit_web_view_get_uri (WEBKIT_WEB_VIEW (view)));
+      g_assert_cmpfloat (webkit_web_view_get_estimated_load_progress (WEBKIT_WEB_VIEW (view)), ==, 1.0);
+      g_assert_null (webkit_web_view_get_title (WEBKIT_WEB_VIEW (view)));
+  }
+#else
+  g_assert_false (ms_preview_get_renders_html (preview));
+  g_assert_nonnull (strstr (label_text (preview, "html_note"), "WebKitGTK"));
+#endif
+  g_assert_cmpuint (web_requests, ==, 0);
+
+  /* Send test to me: that recipient's message, to the account's address. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.send-test", NULL));
+  g_assert_true (ms_preview_get_sending (preview));
+  wait_until (preview_idle, preview, 30000);
+  g_test_message ("send test: %s", ms_preview_get_outcome (preview));
+  g_assert_cmpstr (ms_preview_get_outcome (preview), ==, "Test sent to sender@example.org");
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+  envelopes = ms_test_server_get_envelopes (server);
+  g_assert_nonnull (strstr (g_ptr_array_index (envelopes, 0), "sender@example.org sender@example.org"));
+  {
+    g_autoptr(GPtrArray) messages = ms_test_server_get_messages (server);
+    g_autofree char *sent = g_strndup (g_bytes_get_data (g_ptr_array_index (messages, 0), NULL),
+                                       g_bytes_get_size (g_ptr_array_index (messages, 0)));
+
+    g_assert_nonnull (strstr (sent, "Subject: News for Member 150"));
+  }
+
+  /* A refusal says what the server said and what to do. */
+  g_assert_true (ms_account_set_from_string (get_account (), "email-address", "refused@example.org", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.send-test", NULL));
+  wait_until (preview_idle, preview, 30000);
+  g_test_message ("refused: %s", ms_preview_get_outcome (preview));
+  g_assert_nonnull (strstr (ms_preview_get_outcome (preview), "Server reply: 550"));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+
+  gtk_window_destroy (GTK_WINDOW (preview));
+  g_assert_null (ms_blast_page_get_preview (page));
+  ms_blast_page_set_html_file (page, NULL);
+  g_socket_service_stop (web);
+  reset_account ();
+}
+
 /* ------------------------------------------------------------- window size */
 
 static void
@@ -1607,6 +1779,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/blast/draft", test_blast_draft);
   g_test_add_func ("/mailshot/gui/blast/rate-limit", test_blast_rate_limit);
   g_test_add_func ("/mailshot/gui/blast/background", test_blast_background);
+  g_test_add_func ("/mailshot/gui/blast/preview", test_blast_preview);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 

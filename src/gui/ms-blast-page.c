@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ms-blast-page.h"
+#include "ms-preview.h"
 
 #define LARGE_ATTACHMENTS (10 * 1000 * 1000)
 
@@ -28,6 +29,7 @@ struct _MsBlastPage
   gboolean          restoring;
   GtkTextTag       *unknown_tag;
   AdwMessageDialog *dialog;        /* weak */
+  MsPreview        *preview_window; /* weak */
 
   AdwActionRow     *recipients_row;
   AdwActionRow     *summary_row;
@@ -63,6 +65,7 @@ static GParamSpec *properties[N_PROPS];
 static void update_fields (MsBlastPage *self);
 static void update_actions (MsBlastPage *self);
 static void schedule_save (MsBlastPage *self);
+static gboolean read_html (MsBlastPage *self, char **html);
 
 MsBlastPage *
 ms_blast_page_new (MsAccount     *account,
@@ -843,19 +846,8 @@ send_action (GtkWidget  *widget,
   guint count = ms_blast_page_get_valid_count (self);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  if (count == 0 || self->loading)
+  if (count == 0 || self->loading || !read_html (self, &html))
     return;
-  if (self->html != NULL && !g_file_load_contents (self->html, NULL, &html, NULL, NULL, &error))
-    {
-      show_error (self, _("The HTML Version Cannot Be Read"), error->message);
-      return;
-    }
-  if (html != NULL && !g_utf8_validate (html, -1, NULL))
-    {
-      show_error (self, _("The HTML Version Cannot Be Read"), _("The file is not UTF-8 text. Save it as UTF-8, "
-                                                                 "then choose it again."));
-      return;
-    }
   if (unsubscribe[0] != '\0' && !g_str_has_prefix (unsubscribe, "mailto:") && !g_str_has_prefix (unsubscribe, "https:"))
     {
       show_error (self, _("Check the Unsubscribe Address"),
@@ -913,6 +905,62 @@ send_action (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* The HTML file as sent: UTF-8 text, or an error dialog and FALSE. */
+static gboolean
+read_html (MsBlastPage  *self,
+           char        **html)
+{
+  g_autoptr(GError) error = NULL;
+
+  *html = NULL;
+  if (self->html != NULL && !g_file_load_contents (self->html, NULL, html, NULL, NULL, &error))
+    {
+      show_error (self, _("The HTML Version Cannot Be Read"), error->message);
+      return FALSE;
+    }
+  if (*html != NULL && !g_utf8_validate (*html, -1, NULL))
+    {
+      g_clear_pointer (html, g_free);
+      show_error (self, _("The HTML Version Cannot Be Read"), _("The file is not UTF-8 text. Save it as UTF-8, "
+                                                                 "then choose it again."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+preview_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  MsBlastPage *self = MS_BLAST_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *html = NULL;
+
+  if (ms_blast_page_get_valid_count (self) == 0 || self->loading || !read_html (self, &html))
+    return;
+  if (!check_templates (self, html, &error))
+    {
+      show_error (self, _("Check the Merge Fields"), error->message);
+      return;
+    }
+  if (self->preview_window != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->preview_window));
+  self->preview_window = ms_preview_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, self->account,
+                                         make_spec (self, html), g_file_peek_path (self->recipients),
+                                         self->email_column);
+  g_object_add_weak_pointer (G_OBJECT (self->preview_window), (gpointer *) &self->preview_window);
+  gtk_window_present (GTK_WINDOW (self->preview_window));
+}
+
+MsPreview *
+ms_blast_page_get_preview (MsBlastPage *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_PAGE (self), NULL);
+  return self->preview_window;
+}
+
 static void
 update_actions (MsBlastPage *self)
 {
@@ -922,6 +970,8 @@ update_actions (MsBlastPage *self)
                    !ms_blast_runner_get_active (self->runner) && ms_account_is_configured (self->account);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "blast.send", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "blast.preview",
+                                 ms_blast_page_get_valid_count (self) > 0 && !self->loading && body[0] != '\0');
   guint n_problems = 0;
 
   if (self->preview != NULL)
@@ -1124,6 +1174,12 @@ ms_blast_page_dispose (GObject *object)
       gtk_window_destroy (GTK_WINDOW (self->dialog));
       self->dialog = NULL;
     }
+  if (self->preview_window != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->preview_window), (gpointer *) &self->preview_window);
+      gtk_window_destroy (GTK_WINDOW (self->preview_window));
+      self->preview_window = NULL;
+    }
   gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_BLAST_PAGE);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->recipients);
@@ -1199,6 +1255,7 @@ ms_blast_page_class_init (MsBlastPageClass *klass)
   gtk_widget_class_install_action (widget_class, "blast.show-problems", NULL, show_problems_action);
   gtk_widget_class_install_action (widget_class, "blast.insert-field", "s", insert_field_action);
   gtk_widget_class_install_action (widget_class, "blast.send", NULL, send_action);
+  gtk_widget_class_install_action (widget_class, "blast.preview", NULL, preview_action);
 }
 
 static void
