@@ -3488,3 +3488,43 @@ ms_journal_requeue_uncertain (MsJournal  *self,
     *n_requeued = rows->len;
   return TRUE;
 }
+
+/**
+ * ms_journal_dup_rate_limit_reply:
+ * @account: (nullable): only batches of this account
+ * @since: unix seconds: only a reply recorded at or after it
+ *
+ * The server's reply that set the latest rate-limit wait ("451 4.7.0 …"),
+ * as recorded with the row it held back, so that every process (the app,
+ * the CLI, after a restart) can show why it waits.
+ *
+ * Returns: (transfer full) (nullable): the reply, or %NULL when none is recorded
+ */
+char *
+ms_journal_dup_rate_limit_reply (MsJournal  *self,
+                                 const char *account,
+                                 gint64      since)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  char *reply = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+
+  if (sqlite3_prepare_v2 (self->db,
+                          "SELECT r.reply_code, r.reply_text FROM recipients r JOIN batches b ON b.id = r.batch"
+                          " WHERE r.reply_class = ?1 AND r.updated_at >= ?2 AND (?3 IS NULL OR b.account = ?3)"
+                          " ORDER BY r.updated_at DESC LIMIT 1", -1, &stmt, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, ms_reply_class_to_string (MS_REPLY_CLASS_RATE_LIMITED), -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, since);
+  if (account != NULL)
+    sqlite3_bind_text (stmt, 3, account, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      int code = sqlite3_column_int (stmt, 0);
+      const char *text = (const char *) sqlite3_column_text (stmt, 1);
+
+      reply = code > 0 ? g_strdup_printf ("%d %s", code, text != NULL ? text : "") : g_strdup (text);
+    }
+  return reply;
+}

@@ -204,4 +204,8 @@ GPtrArray   *ms_journal_list_unfinished (MsJournal *self, GError **error);
 gboolean     ms_journal_requeue_uncertain (MsJournal *self, gint64 batch, guint *n_requeued,
                                            GError **error);
 
+/* The reply behind the latest rate-limit wait ("451 4.7.0 …"), recorded at or
+ * after @since (unix seconds); NULL when none. */
+char        *ms_journal_dup_rate_limit_reply (MsJournal *self, const char *account, gint64 since);
+
 G_END_DECLS
