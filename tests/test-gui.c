@@ -1298,11 +1298,19 @@ test_blast_rate_limit (void)
   g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "detail_label")),
                             "resumes by itself"));
   g_assert_cmpint (g_settings_get_int64 (get_settings (), "rate-limited-until"), >, 0);
+  /* The window says so on every page, with the end time and the server's words. */
+  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "limit_revealer")));
+  g_test_message ("banner: %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")), "Rate limited until"));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")),
+                            "Server reply: 421 4.7.0 Too many messages"));
   wait_until (finished_once, &f, 60000);
   g_signal_handler_disconnect (runner, id);
   g_assert_null (f.message);
   g_assert_cmpuint (f.sent, ==, 20);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 20);
+  spin_for (1500);
+  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "limit_revealer")));
   g_free (f.message);
   reset_account ();
 }
@@ -1377,6 +1385,83 @@ test_blast_background (void)
   g_assert_cmpuint (f.sent, ==, ms_test_server_count_messages (server));
   g_assert_nonnull (strstr (ms_application_get_last_notification (app), "E-blast stopped"));
   wait_until (notification_arrived, (gpointer) "E-blast stopped", 10000);
+  g_free (f.message);
+  reset_account ();
+}
+
+/* Quit during a blast asks: keep sending in the background, or pause and
+ * quit; the paused batch is offered for resuming in the next window. */
+static gboolean
+no_window (gpointer data)
+{
+  return gtk_application_get_active_window (GTK_APPLICATION (app)) == NULL;
+}
+
+static void
+test_blast_quit (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server (NULL);
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  Finished f = { 0 };
+  MsBlastPage *page;
+  MsWindow *window;
+  AdwMessageDialog *dialog;
+  gint64 batch;
+  gulong id;
+  guint sent;
+
+  g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "300", NULL));
+  page = compose (40, "Hello {{name}}", "Hello {{name}}\n");
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+  adw_message_dialog_response (press_send (page), "send");
+  wait_until (runner_sent_some, runner, 30000);
+  batch = ms_blast_runner_get_batch (runner);
+
+  /* Don't quit: nothing changes. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  dialog = ms_application_get_quit_dialog (app);
+  g_assert_nonnull (dialog);
+  g_test_message ("quit: %s / %s", adw_message_dialog_get_heading (dialog), adw_message_dialog_get_body (dialog));
+  g_assert_true (adw_message_dialog_has_response (dialog, "background"));
+  g_assert_true (adw_message_dialog_has_response (dialog, "pause"));
+  g_assert_true (adw_message_dialog_has_response (dialog, "cancel-blast"));
+  adw_message_dialog_response (dialog, "stay");
+  spin_for (100);
+  g_assert_nonnull (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_true (ms_blast_runner_get_active (runner));
+
+  /* Keep sending in the background: the windows go, the blast does not. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  adw_message_dialog_response (ms_application_get_quit_dialog (app), "background");
+  wait_until (no_window, NULL, 5000);
+  g_assert_true (ms_blast_runner_get_active (runner));
+  g_assert_false (ms_blast_runner_get_paused (runner));
+
+  /* Pause and quit: it stops with nothing lost, and is paused in the journal. */
+  window = get_window ();
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  adw_message_dialog_response (ms_application_get_quit_dialog (app), "pause");
+  wait_until (runner_paused, runner, 30000);
+  wait_until (no_window, NULL, 5000);
+  sent = ms_test_server_count_messages (server);
+  g_assert_cmpuint (sent, <, 40);
+  {
+    g_autoptr(MsJournal) journal = ms_journal_open (NULL, NULL);
+    g_autoptr(MsBatchInfo) info = ms_journal_get_batch_info (journal, batch, NULL);
+
+    g_assert_cmpint (info->status, ==, MS_BATCH_PAUSED);
+    g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, sent);
+  }
+
+  /* Opened again, the app carries on with it to the end. */
+  window = get_window ();
+  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resume_button")));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-blast", NULL));
+  wait_until (finished_once, &f, 60000);
+  g_signal_handler_disconnect (runner, id);
+  g_assert_null (f.message);
+  g_assert_cmpuint (f.sent, ==, 40);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 40);
   g_free (f.message);
   reset_account ();
 }
@@ -1780,6 +1865,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/blast/rate-limit", test_blast_rate_limit);
   g_test_add_func ("/mailshot/gui/blast/background", test_blast_background);
   g_test_add_func ("/mailshot/gui/blast/preview", test_blast_preview);
+  g_test_add_func ("/mailshot/gui/blast/quit", test_blast_quit);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 

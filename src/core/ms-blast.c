@@ -1209,8 +1209,10 @@ handle_result (Run    *run,
           {
             run->rate_limited_until = until;
             g_free (run->rate_limited_reply);
-            run->rate_limited_reply = reply->code > 0 ? g_strdup_printf ("%d %s", reply->code, reply->text != NULL ? reply->text : "")
-                                                      : g_strdup (reply->text);
+            run->rate_limited_reply = reply->code == 0 ? g_strdup (reply->text)
+                                      : g_strdup_printf ("%d%s%s %s", reply->code, reply->enhanced ? " " : "",
+                                                         reply->enhanced ? reply->enhanced : "",
+                                                         reply->text ? reply->text : "");
             notify_rate_limit (run, until);
           }
         run->wait = WAIT_RATE_LIMIT;
