@@ -9,6 +9,8 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <locale.h>
+#include <signal.h>
+#include <stdlib.h>
 #ifdef MS_HAVE_WEBKIT
 #include <webkit/webkit.h>
 #endif
@@ -1466,6 +1468,118 @@ test_blast_quit (void)
   reset_account ();
 }
 
+/* A crash mid-blast (kill -9 of the app), a restart, and the resume offer
+ * with its uncertain count; resending them, every recipient gets the
+ * message, and only an uncertain one may get it twice. */
+static void
+test_blast_crash_resume (void)
+{
+  g_autoptr(MsTestServer) server = NULL;
+  g_autoptr(GHashTable) received = NULL;
+  g_autoptr(GPtrArray) envelopes = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  Finished f = { 0 };
+  MsWindow *window;
+  const char *text;
+  gint64 batch;
+  guint uncertain, twice = 0;
+  gulong id;
+
+  if (g_test_subprocess ())
+    {
+      /* The app, sending: killed once some messages are out and others
+       * are on their way (the server answers each body after 0.3 s). */
+      MsBlastPage *page;
+
+      server = NULL;
+      reset_account ();
+      configure_account ("127.0.0.1", atoi (g_getenv ("MS_CRASH_PORT")));
+      g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+      g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
+      page = compose (60, "Crash {{name}}", "Hello {{name}}\n");
+      adw_message_dialog_response (press_send (page), "send");
+      wait_until (runner_sent_some, runner, 30000);
+      spin_for (1000);
+      kill (getpid (), SIGKILL);
+      g_assert_not_reached ();
+    }
+
+  server = start_blast_server ("--delay=EOM:0.3");
+  g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
+  {
+    g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (server));
+
+    g_setenv ("MS_CRASH_PORT", port, TRUE);
+  }
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_assert_false (g_test_trap_has_passed ());
+  g_unsetenv ("MS_CRASH_PORT");
+  g_test_message ("the server had %u messages at the crash", ms_test_server_count_messages (server));
+  g_assert_cmpuint (ms_test_server_count_messages (server), >, 0);
+  g_assert_cmpuint (ms_test_server_count_messages (server), <, 60);
+
+  /* The restart: a new window offers the batch, uncertain rows counted. */
+  gtk_window_destroy (GTK_WINDOW (get_window ()));
+  window = get_window ();
+  batch = ms_window_get_unfinished_batch (window);
+  g_assert_cmpint (batch, >, 0);
+  journal = ms_journal_open (NULL, NULL);
+  info = ms_journal_get_batch_info (journal, batch, NULL);
+  uncertain = info->counts[MS_STATE_UNCERTAIN];
+  g_test_message ("batch %" G_GINT64_FORMAT ": %u sent, %u uncertain, %u queued", batch, info->counts[MS_STATE_SENT],
+                  uncertain, info->counts[MS_STATE_QUEUED]);
+  g_assert_cmpuint (uncertain, >, 0);
+  g_assert_cmpuint (info->counts[MS_STATE_SENDING], ==, 0);
+  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer")));
+  text = gtk_label_get_text (child (window, MS_TYPE_WINDOW, "resume_label"));
+  g_test_message ("offer: %s / %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "resume_title")), text);
+  {
+    g_autofree char *count = g_strdup_printf (uncertain == 1 ? "%u message is uncertain" : "%u messages are uncertain",
+                                              uncertain);
+
+    g_assert_nonnull (strstr (text, count));
+  }
+  g_assert_nonnull (strstr (text, "may or may not have arrived"));
+  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resend_check")));
+  /* Never resent unless asked. */
+  g_assert_false (gtk_check_button_get_active (child (window, MS_TYPE_WINDOW, "resend_check")));
+
+  /* Resend them, and resume. */
+  gtk_check_button_set_active (child (window, MS_TYPE_WINDOW, "resend_check"), TRUE);
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-unfinished", NULL));
+  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer")));
+  wait_until (finished_once, &f, 60000);
+  g_signal_handler_disconnect (runner, id);
+  g_test_message ("finished: %u sent, %u failed, %u uncertain; the server has %u", f.sent, f.failed, f.uncertain,
+                  ms_test_server_count_messages (server));
+  g_assert_null (f.message);
+  g_assert_cmpint (f.batch, ==, batch);
+  g_assert_cmpuint (f.sent, ==, 60);
+  g_assert_cmpuint (f.uncertain, ==, 0);
+
+  /* The server's count adds up: everyone once, and a second copy only
+   * for what was uncertain. */
+  envelopes = ms_test_server_get_envelopes (server);
+  received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < envelopes->len; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (g_ptr_array_index (envelopes, i), " ", 3);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (received, parts[2]));
+
+      if (n > 0)
+        twice++;
+      g_hash_table_insert (received, g_strdup (parts[2]), GUINT_TO_POINTER (n + 1));
+    }
+  g_assert_cmpuint (g_hash_table_size (received), ==, 60);
+  g_assert_cmpuint (twice, <=, uncertain);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 60 + twice);
+  g_free (f.message);
+  reset_account ();
+}
+
 /* ------------------------------------------------------------- preview */
 
 static gboolean
@@ -1866,6 +1980,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/blast/background", test_blast_background);
   g_test_add_func ("/mailshot/gui/blast/preview", test_blast_preview);
   g_test_add_func ("/mailshot/gui/blast/quit", test_blast_quit);
+  g_test_add_func ("/mailshot/gui/blast/crash-resume", test_blast_crash_resume);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 

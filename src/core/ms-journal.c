@@ -3416,6 +3416,8 @@ ms_journal_is_batch_busy (MsJournal *self,
  * The batches a user may want to carry on with after a crash, a restart or
  * a pause: paused, or left running by a process that stopped, with rows
  * still to send or `uncertain`, and not being sent by another process now.
+ * A batch whose process died while this journal was open is recovered
+ * here, as opening would have done: its `sending` rows become `uncertain`.
  * The same rule for every front end that offers to resume.
  *
  * Returns: (transfer full) (element-type MsBatchInfo): newest first, or
@@ -3442,7 +3444,32 @@ ms_journal_list_unfinished (MsJournal  *self,
                    info->counts[MS_STATE_SENDING] + info->counts[MS_STATE_UNCERTAIN];
 
       if ((info->status != MS_BATCH_PAUSED && info->status != MS_BATCH_RUNNING) || left == 0 ||
-          ms_journal_is_batch_busy (self, info->id))
+          g_hash_table_contains (self->locks, &info->id))
+        continue;
+      if (info->status == MS_BATCH_RUNNING)
+        {
+          gboolean busy = FALSE;
+          BatchLock *lock;
+
+          /* Running, but nobody holds it: its process died after this
+           * journal was opened. Recover it as opening would have. */
+          if (self->read_only)
+            continue;
+          lock = try_lock_batch (self, info->id, &busy, NULL, NULL);
+          if (lock == NULL)
+            continue;
+          if (!recover_batch (self, info->id, error))
+            {
+              batch_lock_free (lock);
+              return NULL;
+            }
+          batch_lock_free (lock);
+          g_ptr_array_index (batches, i) = ms_journal_get_batch_info (self, info->id, error);
+          ms_batch_info_free (info);
+          if (g_ptr_array_index (batches, i) == NULL)
+            return NULL;
+        }
+      else if (ms_journal_is_batch_busy (self, info->id))
         continue;
       g_ptr_array_add (unfinished, g_steal_pointer (&g_ptr_array_index (batches, i)));
     }

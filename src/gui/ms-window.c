@@ -465,7 +465,7 @@ check_unfinished (MsWindow *self)
   uncertain = info->counts[MS_STATE_UNCERTAIN];
   id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
   /* Translators: %s is a batch number, then its subject. */
-  title = info->status == MS_BATCH_PAUSED
+  title = uncertain == 0 && info->status == MS_BATCH_PAUSED
           ? g_strdup_printf (_("Batch %s, “%s”, is paused"), id, info->subject != NULL ? info->subject : "")
           : g_strdup_printf (_("Batch %s, “%s”, stopped before it was finished"), id,
                              info->subject != NULL ? info->subject : "");
