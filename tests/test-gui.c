@@ -1580,6 +1580,75 @@ test_blast_crash_resume (void)
   reset_account ();
 }
 
+/* A blast started by mailshot-cli in another process shows up live, and
+ * goes away when it is done. */
+static gboolean
+external_shown (gpointer data)
+{
+  return ms_window_get_external_batch (data) > 0 &&
+         gtk_revealer_get_reveal_child (child (data, MS_TYPE_WINDOW, "progress_revealer"));
+}
+
+static gboolean
+external_gone (gpointer data)
+{
+  return ms_window_get_external_batch (data) == 0 &&
+         !gtk_revealer_get_reveal_child (child (data, MS_TYPE_WINDOW, "progress_revealer"));
+}
+
+static void
+on_subprocess_done (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_assert_true (g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL));
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+test_blast_from_cli_live (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server (NULL);
+  g_autoptr(GFile) members = write_members (30);
+  g_autofree char *text = ms_test_tmp_path ("cli-letter.txt");
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GError) error = NULL;
+  MsWindow *window = get_window ();
+  const char *shown;
+  gboolean done = FALSE;
+
+  g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "600", NULL));
+  g_settings_sync ();
+  g_assert_true (g_file_set_contents (text, "Hello {{name}}\n", -1, NULL));
+  cli = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                          g_getenv ("MS_CLI"), "blast", "send", "--recipients", g_file_peek_path (members),
+                          "--subject", "From the terminal", "--text", text, NULL);
+  g_assert_no_error (error);
+
+  wait_until (external_shown, window, 20000);
+  shown = gtk_label_get_text (child (window, MS_TYPE_WINDOW, "detail_label"));
+  g_test_message ("live: %s / %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), shown);
+  g_assert_nonnull (strstr (shown, "another Mailshot program"));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), "of 30 sent"));
+  /* Its buttons are the other process's business. */
+  g_assert_false (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "pause_button")));
+  g_assert_false (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "cancel_button")));
+
+  g_subprocess_wait_async (cli, NULL, on_subprocess_done, &done);
+  wait_until (flag_set, &done, 60000);
+  g_assert_true (g_subprocess_get_if_exited (cli));
+  g_assert_cmpint (g_subprocess_get_exit_status (cli), ==, 0);
+  wait_until (external_gone, window, 5000);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 30);
+  reset_account ();
+}
+
 /* ------------------------------------------------------------- preview */
 
 static gboolean
@@ -1981,6 +2050,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/blast/preview", test_blast_preview);
   g_test_add_func ("/mailshot/gui/blast/quit", test_blast_quit);
   g_test_add_func ("/mailshot/gui/blast/crash-resume", test_blast_crash_resume);
+  g_test_add_func ("/mailshot/gui/blast/from-cli-live", test_blast_from_cli_live);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 
