@@ -858,7 +858,19 @@ test_dialog_wrong_password (void)
   /* Cancel went away with the focus: the keyboard lands on the next step. */
   g_assert_true (gtk_root_get_focus (GTK_ROOT (dialog)) == DIALOG_CHILD (dialog, "settings_button"));
 
+  /* The window keeps the last test result after the dialog has gone. */
   close_dialog (dialog);
+  {
+    MsWindow *window = get_window ();
+
+    g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "test_revealer")));
+    g_test_message ("banner: %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")));
+    g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")), "Last test e-mail"));
+    g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")),
+                              ms_probe_step_get_label (MS_PROBE_STEP_AUTH)));
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.dismiss-test", NULL));
+    g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "test_revealer")));
+  }
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
   reset_account ();
 }
