@@ -1830,6 +1830,124 @@ test_blast_preview (void)
   reset_account ();
 }
 
+/* ------------------------------------------------------------- responsiveness */
+
+/* The stall probe (bench/gui-stall.sh, MS_BENCH_GUI_STALL=N): a 10 ms timer
+ * on the GTK main loop measures how late it fires, while an N-message blast
+ * to smtp-sink runs from the window; and how often the progress moves. */
+typedef struct {
+  gint64  last;
+  gint64  max_late, max_late_at, start;
+  guint   ticks, late_16, late_50;
+  gint64  first_update, last_update;
+  guint   updates;
+  guint   per_second[4096];
+  GMainLoop *loop;
+} StallProbe;
+
+static gboolean
+stall_tick (gpointer data)
+{
+  StallProbe *p = data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 late = now - p->last - 10000;
+
+  if (p->last > 0)
+    {
+      p->ticks++;
+      if (late > p->max_late)
+        {
+          p->max_late = late;
+          p->max_late_at = now - p->start;
+        }
+      p->late_16 += late > 16000;
+      p->late_50 += late > 50000;
+    }
+  p->last = now;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stall_update (StallProbe *p)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (p->first_update == 0)
+    p->first_update = now;
+  p->last_update = now;
+  p->updates++;
+  p->per_second[MIN ((guint64) (now - p->first_update) / G_USEC_PER_SEC, G_N_ELEMENTS (p->per_second) - 1)]++;
+}
+
+static void
+stall_finished (MsBlastRunner *runner,
+                gint64         batch,
+                guint          sent,
+                guint          failed,
+                guint          uncertain,
+                const char    *message,
+                StallProbe    *p)
+{
+  g_main_loop_quit (p->loop);
+}
+
+static void
+test_bench_stall (void)
+{
+  const char *count = g_getenv ("MS_BENCH_GUI_STALL");
+  g_autoptr(MsTestSink) sink = NULL;
+  g_autofree StallProbe *p = g_new0 (StallProbe, 1);
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  MsBlastPage *page;
+  guint n, timer, max_per_second = 0, seconds;
+  gulong id1, id2;
+  gint64 start, end;
+
+  if (count == NULL || atoi (count) <= 0)
+    {
+      g_test_skip ("a benchmark: run bench/gui-stall.sh (MS_BENCH_GUI_STALL=20000)");
+      return;
+    }
+  n = atoi (count);
+  sink = ms_test_sink_startv ((const char * const[]) { NULL });
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_sink_get_port (sink));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "max-connections",
+                                             g_getenv ("MS_BENCH_CONNECTIONS") ? g_getenv ("MS_BENCH_CONNECTIONS")
+                                                                               : "4", NULL));
+  page = compose (n, "News for {{name}}", "Dear {{name}},\n\nthe garden party is on Saturday.\n");
+  gtk_window_set_default_size (GTK_WINDOW (get_window ()), 900, 640);
+  spin_for (500);
+
+  p->loop = g_main_loop_new (NULL, FALSE);
+  id1 = g_signal_connect_swapped (runner, "notify::text", G_CALLBACK (stall_update), p);
+  id2 = g_signal_connect (runner, "finished", G_CALLBACK (stall_finished), p);
+  timer = g_timeout_add (10, stall_tick, p);
+  p->start = start = g_get_monotonic_time ();
+  adw_message_dialog_response (press_send (page), "send");
+  g_main_loop_run (p->loop);
+  end = g_get_monotonic_time ();
+  g_source_remove (timer);
+  g_signal_handler_disconnect (runner, id1);
+  g_signal_handler_disconnect (runner, id2);
+  g_main_loop_unref (p->loop);
+
+  seconds = (p->last_update - p->first_update) / G_USEC_PER_SEC;
+  /* Whole seconds only: the last one is cut short. */
+  for (guint i = 0; i < seconds && i < G_N_ELEMENTS (p->per_second); i++)
+    max_per_second = MAX (max_per_second, p->per_second[i]);
+  g_test_message ("stall: messages=%u connections=%s seconds=%.2f msgs_per_s=%.0f sink_count=%u", n,
+                  g_getenv ("MS_BENCH_CONNECTIONS") ? g_getenv ("MS_BENCH_CONNECTIONS") : "4",
+                  (end - start) / 1e6, n / ((end - start) / 1e6), ms_test_sink_get_count (sink));
+  g_test_message ("stall: timer_ticks=%u longest_stall_ms=%.1f at_s=%.2f ticks_late_over_16ms=%u "
+                  "ticks_late_over_50ms=%u", p->ticks, p->max_late / 1000.0, p->max_late_at / 1e6, p->late_16,
+                  p->late_50);
+  g_test_message ("stall: progress_updates=%u updates_per_s=%.1f max_updates_in_one_s=%u",
+                  p->updates, p->updates / MAX ((p->last_update - p->first_update) / 1e6, 0.001), max_per_second);
+  reset_account ();
+}
+
 /* ------------------------------------------------------------- window size */
 
 static void
@@ -2064,6 +2182,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/blast/crash-resume", test_blast_crash_resume);
   g_test_add_func ("/mailshot/gui/blast/from-cli-live", test_blast_from_cli_live);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
+  g_test_add_func ("/mailshot/gui/bench/stall", test_bench_stall);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 
   status = g_test_run ();
