@@ -1644,6 +1644,10 @@ test_blast_from_cli_live (void)
   gboolean done = FALSE;
 
   g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "600", NULL));
+  /* The account window's "account.set-port" (ms-account-window.c) leaves
+   * this GSettings in delay-apply mode for good, so that what the app sets
+   * afterwards stays in memory until applied: apply it for mailshot-cli. */
+  g_settings_apply (get_settings ());
   g_settings_sync ();
   g_assert_true (g_file_set_contents (text, "Hello {{name}}\n", -1, NULL));
   cli = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
@@ -1669,6 +1673,13 @@ test_blast_from_cli_live (void)
 
       g_test_message ("mailshot-cli: %.*s", err != NULL ? (int) g_bytes_get_size (err) : 0,
                       err != NULL ? (const char *) g_bytes_get_data (err, NULL) : "");
+      {
+        g_autofree char *kf = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
+        g_autofree char *contents = NULL;
+
+        g_file_get_contents (kf, &contents, NULL, NULL);
+        g_test_message ("app port %d; %s: %s", ms_account_get_smtp_port (get_account ()), kf, contents);
+      }
     }
   g_assert_cmpint (g_subprocess_get_exit_status (cli), ==, 0);
   wait_until (external_gone, window, 5000);
