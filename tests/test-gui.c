@@ -1701,6 +1701,7 @@ preview_idle (gpointer data)
   return !ms_preview_get_sending (data);
 }
 
+#ifdef MS_HAVE_WEBKIT
 static gboolean
 web_view_idle (gpointer data)
 {
@@ -1709,6 +1710,7 @@ web_view_idle (gpointer data)
   g_object_get (data, "is-loading", &loading, NULL);
   return !loading;
 }
+#endif
 
 static gboolean
 on_web_request (GSocketService     *service,
