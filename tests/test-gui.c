@@ -9,6 +9,11 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <locale.h>
+#include <signal.h>
+#include <stdlib.h>
+#ifdef MS_HAVE_WEBKIT
+#include <webkit/webkit.h>
+#endif
 
 #include "mailshot-core.h"
 #include "ms-account-window.h"
@@ -861,7 +866,19 @@ test_dialog_wrong_password (void)
   /* Cancel went away with the focus: the keyboard lands on the next step. */
   g_assert_true (gtk_root_get_focus (GTK_ROOT (dialog)) == DIALOG_CHILD (dialog, "settings_button"));
 
+  /* The window keeps the last test result after the dialog has gone. */
   close_dialog (dialog);
+  {
+    MsWindow *window = get_window ();
+
+    g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "test_revealer")));
+    g_test_message ("banner: %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")));
+    g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")), "Last test e-mail"));
+    g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")),
+                              ms_probe_step_get_label (MS_PROBE_STEP_AUTH)));
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.dismiss-test", NULL));
+    g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "test_revealer")));
+  }
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
   reset_account ();
 }
@@ -1303,11 +1320,19 @@ test_blast_rate_limit (void)
   g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "detail_label")),
                             "resumes by itself"));
   g_assert_cmpint (g_settings_get_int64 (get_settings (), "rate-limited-until"), >, 0);
+  /* The window says so on every page, with the end time and the server's words. */
+  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "limit_revealer")));
+  g_test_message ("banner: %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")), "Rate limited until"));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")),
+                            "Server reply: 421 4.7.0 Too many messages"));
   wait_until (finished_once, &f, 60000);
   g_signal_handler_disconnect (runner, id);
   g_assert_null (f.message);
   g_assert_cmpuint (f.sent, ==, 20);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 20);
+  spin_for (1500);
+  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "limit_revealer")));
   g_free (f.message);
   reset_account ();
 }
@@ -1383,6 +1408,579 @@ test_blast_background (void)
   g_assert_nonnull (strstr (ms_application_get_last_notification (app), "E-blast stopped"));
   wait_until (notification_arrived, (gpointer) "E-blast stopped", 10000);
   g_free (f.message);
+  reset_account ();
+}
+
+/* Quit during a blast asks: keep sending in the background, or pause and
+ * quit; the paused batch is offered for resuming in the next window. */
+static gboolean
+no_window (gpointer data)
+{
+  return gtk_application_get_active_window (GTK_APPLICATION (app)) == NULL;
+}
+
+static void
+test_blast_quit (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server (NULL);
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  Finished f = { 0 };
+  MsBlastPage *page;
+  MsWindow *window;
+  AdwMessageDialog *dialog;
+  gint64 batch;
+  gulong id;
+  guint sent;
+
+  g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "300", NULL));
+  page = compose (40, "Hello {{name}}", "Hello {{name}}\n");
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+  adw_message_dialog_response (press_send (page), "send");
+  wait_until (runner_sent_some, runner, 30000);
+  batch = ms_blast_runner_get_batch (runner);
+
+  /* Don't quit: nothing changes. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  dialog = ms_application_get_quit_dialog (app);
+  g_assert_nonnull (dialog);
+  g_test_message ("quit: %s / %s", adw_message_dialog_get_heading (dialog), adw_message_dialog_get_body (dialog));
+  g_assert_true (adw_message_dialog_has_response (dialog, "background"));
+  g_assert_true (adw_message_dialog_has_response (dialog, "pause"));
+  g_assert_true (adw_message_dialog_has_response (dialog, "cancel-blast"));
+  adw_message_dialog_response (dialog, "stay");
+  spin_for (100);
+  g_assert_nonnull (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_true (ms_blast_runner_get_active (runner));
+
+  /* Keep sending in the background: the windows go, the blast does not. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  adw_message_dialog_response (ms_application_get_quit_dialog (app), "background");
+  wait_until (no_window, NULL, 5000);
+  g_assert_true (ms_blast_runner_get_active (runner));
+  g_assert_false (ms_blast_runner_get_paused (runner));
+
+  /* Pause and quit: it stops with nothing lost, and is paused in the journal. */
+  window = get_window ();
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  adw_message_dialog_response (ms_application_get_quit_dialog (app), "pause");
+  wait_until (runner_paused, runner, 30000);
+  wait_until (no_window, NULL, 5000);
+  sent = ms_test_server_count_messages (server);
+  g_assert_cmpuint (sent, <, 40);
+  {
+    g_autoptr(MsJournal) journal = ms_journal_open (NULL, NULL);
+    g_autoptr(MsBatchInfo) info = ms_journal_get_batch_info (journal, batch, NULL);
+
+    g_assert_cmpint (info->status, ==, MS_BATCH_PAUSED);
+    g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, sent);
+  }
+
+  /* Opened again, the app carries on with it to the end. */
+  window = get_window ();
+  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resume_button")));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-blast", NULL));
+  wait_until (finished_once, &f, 60000);
+  g_signal_handler_disconnect (runner, id);
+  g_assert_null (f.message);
+  g_assert_cmpuint (f.sent, ==, 40);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 40);
+  g_free (f.message);
+  reset_account ();
+}
+
+/* A crash mid-blast (kill -9 of the app), a restart, and the resume offer
+ * with its uncertain count; resending them, every recipient gets the
+ * message, and only an uncertain one may get it twice. */
+static void
+test_blast_crash_resume (void)
+{
+  g_autoptr(MsTestServer) server = NULL;
+  g_autoptr(GHashTable) received = NULL;
+  g_autoptr(GPtrArray) envelopes = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  Finished f = { 0 };
+  MsWindow *window;
+  const char *text;
+  gint64 batch;
+  guint uncertain, twice = 0;
+  gulong id;
+
+  if (g_test_subprocess ())
+    {
+      /* The app, sending: killed once some messages are out and others
+       * are on their way (the server answers each body after 0.3 s). */
+      MsBlastPage *page;
+
+      reset_account ();
+      configure_account ("127.0.0.1", atoi (g_getenv ("MS_CRASH_PORT")));
+      g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+      g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
+      page = compose (60, "Crash {{name}}", "Hello {{name}}\n");
+      adw_message_dialog_response (press_send (page), "send");
+      wait_until (runner_sent_some, runner, 30000);
+      spin_for (1000);
+      kill (getpid (), SIGKILL);
+      g_assert_not_reached ();
+    }
+
+  server = start_blast_server ("--delay=EOM:0.3");
+  g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
+  g_settings_sync ();
+  {
+    g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (server));
+
+    g_setenv ("MS_CRASH_PORT", port, TRUE);
+  }
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_assert_false (g_test_trap_has_passed ());
+  g_unsetenv ("MS_CRASH_PORT");
+  /* The child wrote the settings file: let this process take its reload
+   * now, then set the account again, so that no late reload undoes what
+   * this and later tests set. */
+  spin_for (1000);
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_server_get_port (server));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
+  g_test_message ("the server had %u messages at the crash", ms_test_server_count_messages (server));
+  g_assert_cmpuint (ms_test_server_count_messages (server), >, 0);
+  g_assert_cmpuint (ms_test_server_count_messages (server), <, 60);
+
+  /* The restart: a new window offers the batch, uncertain rows counted. */
+  gtk_window_destroy (GTK_WINDOW (get_window ()));
+  window = get_window ();
+  batch = ms_window_get_unfinished_batch (window);
+  g_assert_cmpint (batch, >, 0);
+  journal = ms_journal_open (NULL, NULL);
+  info = ms_journal_get_batch_info (journal, batch, NULL);
+  uncertain = info->counts[MS_STATE_UNCERTAIN];
+  g_test_message ("batch %" G_GINT64_FORMAT ": %u sent, %u uncertain, %u queued", batch, info->counts[MS_STATE_SENT],
+                  uncertain, info->counts[MS_STATE_QUEUED]);
+  g_assert_cmpuint (uncertain, >, 0);
+  g_assert_cmpuint (info->counts[MS_STATE_SENDING], ==, 0);
+  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer")));
+  text = gtk_label_get_text (child (window, MS_TYPE_WINDOW, "resume_label"));
+  g_test_message ("offer: %s / %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "resume_title")), text);
+  {
+    g_autofree char *count = g_strdup_printf (uncertain == 1 ? "%u message is uncertain" : "%u messages are uncertain",
+                                              uncertain);
+
+    g_assert_nonnull (strstr (text, count));
+  }
+  g_assert_nonnull (strstr (text, "may or may not have arrived"));
+  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resend_check")));
+  /* Never resent unless asked. */
+  g_assert_false (gtk_check_button_get_active (child (window, MS_TYPE_WINDOW, "resend_check")));
+
+  /* Resend them, and resume. */
+  gtk_check_button_set_active (child (window, MS_TYPE_WINDOW, "resend_check"), TRUE);
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-unfinished", NULL));
+  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer")));
+  wait_until (finished_once, &f, 60000);
+  g_signal_handler_disconnect (runner, id);
+  g_test_message ("finished: %u sent, %u failed, %u uncertain; the server has %u", f.sent, f.failed, f.uncertain,
+                  ms_test_server_count_messages (server));
+  g_assert_null (f.message);
+  g_assert_cmpint (f.batch, ==, batch);
+  g_assert_cmpuint (f.sent, ==, 60);
+  g_assert_cmpuint (f.uncertain, ==, 0);
+
+  /* The server's count adds up: everyone once, and a second copy only
+   * for what was uncertain. */
+  envelopes = ms_test_server_get_envelopes (server);
+  received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < envelopes->len; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (g_ptr_array_index (envelopes, i), " ", 3);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (received, parts[2]));
+
+      if (n > 0)
+        twice++;
+      g_hash_table_insert (received, g_strdup (parts[2]), GUINT_TO_POINTER (n + 1));
+    }
+  g_assert_cmpuint (g_hash_table_size (received), ==, 60);
+  g_assert_cmpuint (twice, <=, uncertain);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 60 + twice);
+  g_free (f.message);
+  reset_account ();
+}
+
+/* A blast started by mailshot-cli in another process shows up live, and
+ * goes away when it is done. */
+static gboolean
+external_shown (gpointer data)
+{
+  return ms_window_get_external_batch (data) > 0 &&
+         gtk_revealer_get_reveal_child (child (data, MS_TYPE_WINDOW, "progress_revealer"));
+}
+
+static gboolean
+external_gone (gpointer data)
+{
+  return ms_window_get_external_batch (data) == 0 &&
+         !gtk_revealer_get_reveal_child (child (data, MS_TYPE_WINDOW, "progress_revealer"));
+}
+
+static void
+on_subprocess_done (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_assert_true (g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL));
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+test_blast_from_cli_live (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server (NULL);
+  g_autoptr(GFile) members = write_members (30);
+  g_autofree char *text = ms_test_tmp_path ("cli-letter.txt");
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GError) error = NULL;
+  MsWindow *window = get_window ();
+  const char *shown;
+  gboolean done = FALSE;
+
+  g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "600", NULL));
+  /* The account window's "account.set-port" (ms-account-window.c) leaves
+   * this GSettings in delay-apply mode for good, so that what the app sets
+   * afterwards stays in memory until applied: apply it for mailshot-cli. */
+  g_settings_apply (get_settings ());
+  g_settings_sync ();
+  g_assert_true (g_file_set_contents (text, "Hello {{name}}\n", -1, NULL));
+  cli = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                          g_getenv ("MS_CLI"), "blast", "send", "--recipients", g_file_peek_path (members),
+                          "--subject", "From the terminal", "--text", text, NULL);
+  g_assert_no_error (error);
+
+  wait_until (external_shown, window, 20000);
+  shown = gtk_label_get_text (child (window, MS_TYPE_WINDOW, "detail_label"));
+  g_test_message ("live: %s / %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), shown);
+  g_assert_nonnull (strstr (shown, "another Mailshot program"));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), "of 30 sent"));
+  /* Its buttons are the other process's business. */
+  g_assert_false (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "pause_button")));
+  g_assert_false (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "cancel_button")));
+
+  g_subprocess_wait_async (cli, NULL, on_subprocess_done, &done);
+  wait_until (flag_set, &done, 60000);
+  g_assert_true (g_subprocess_get_if_exited (cli));
+  if (g_subprocess_get_exit_status (cli) != 0)
+    {
+      g_autoptr(GBytes) err = g_input_stream_read_bytes (g_subprocess_get_stderr_pipe (cli), 65536, NULL, NULL);
+
+      g_test_message ("mailshot-cli: %.*s", err != NULL ? (int) g_bytes_get_size (err) : 0,
+                      err != NULL ? (const char *) g_bytes_get_data (err, NULL) : "");
+      {
+        g_autofree char *kf = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", "keyfile", NULL);
+        g_autofree char *contents = NULL;
+
+        g_file_get_contents (kf, &contents, NULL, NULL);
+        g_test_message ("app port %d; %s: %s", ms_account_get_smtp_port (get_account ()), kf, contents);
+      }
+    }
+  g_assert_cmpint (g_subprocess_get_exit_status (cli), ==, 0);
+  wait_until (external_gone, window, 5000);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 30);
+  reset_account ();
+}
+
+/* ------------------------------------------------------------- preview */
+
+static gboolean
+preview_loaded (gpointer data)
+{
+  return !ms_preview_get_loading (data);
+}
+
+static gboolean
+preview_idle (gpointer data)
+{
+  return !ms_preview_get_sending (data);
+}
+
+#ifdef MS_HAVE_WEBKIT
+static gboolean
+web_view_idle (gpointer data)
+{
+  gboolean loading = TRUE;
+
+  g_object_get (data, "is-loading", &loading, NULL);
+  return !loading;
+}
+#endif
+
+static gboolean
+on_web_request (GSocketService     *service,
+                GSocketConnection  *connection,
+                GObject            *source,
+                guint              *count)
+{
+  (*count)++;
+  return FALSE;
+}
+
+static const char *
+label_text (MsPreview  *preview,
+            const char *name)
+{
+  return gtk_label_get_text (child (preview, MS_TYPE_PREVIEW, name));
+}
+
+/* Step through the recipients and search one; each shows as it gets it;
+ * the HTML drawn with nothing from the web; "Send test to me" sends that
+ * recipient's message to the account's own address, and says so. */
+static void
+test_blast_preview (void)
+{
+  g_autoptr(MsTestServer) server = start_blast_server ("--reject-rcpt=refused@");
+  g_autofree char *html_path = ms_test_tmp_path ("letter.html");
+  g_autofree char *html = NULL;
+  g_autoptr(GFile) html_file = NULL;
+  g_autoptr(GSocketService) web = g_socket_service_new ();
+  g_autoptr(GtkTextBuffer) text = NULL;
+  GtkTextIter start, end;
+  g_autofree char *body = NULL;
+  guint web_requests = 0;
+  guint16 web_port;
+  MsBlastPage *page;
+  MsPreview *preview;
+  GtkWidget *view;
+  g_autoptr(GPtrArray) envelopes = NULL;
+
+  /* A web server on loopback that counts what asks it for anything. */
+  web_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (web), NULL, NULL);
+  g_assert_cmpuint (web_port, >, 0);
+  g_signal_connect (web, "incoming", G_CALLBACK (on_web_request), &web_requests);
+  g_socket_service_start (web);
+  html = g_strdup_printf ("<html><body><p>Dear {{name}}, <b>news</b>.</p>"
+                          "<img src=\"http://127.0.0.1:%u/logo.png\">"
+                          "<div style=\"background: url(http://127.0.0.1:%u/bg.png)\">x</div>"
+                          "<script>document.title = 'ran'</script></body></html>", web_port, web_port);
+  g_assert_true (g_file_set_contents (html_path, html, -1, NULL));
+  html_file = g_file_new_for_path (html_path);
+
+  page = compose (200, "News for {{name}}", "Dear {{name}},\nthe news.\n");
+  ms_blast_page_set_html_file (page, html_file);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.preview", NULL));
+  preview = ms_blast_page_get_preview (page);
+  g_assert_nonnull (preview);
+  wait_until (preview_loaded, preview, 10000);
+
+  /* The recipients as the import adds them, the first one first. */
+  g_assert_cmpuint (ms_preview_get_n_recipients (preview), ==, 200);
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 0);
+  g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 0");
+  g_assert_nonnull (strstr (label_text (preview, "to_label"), "member0@example.org"));
+  g_assert_nonnull (strstr (label_text (preview, "from_label"), "sender@example.org"));
+  text = g_object_ref (gtk_text_view_get_buffer (child (preview, MS_TYPE_PREVIEW, "text_view")));
+  gtk_text_buffer_get_bounds (text, &start, &end);
+  body = gtk_text_buffer_get_text (text, &start, &end, FALSE);
+  g_assert_nonnull (strstr (body, "Dear Member 0,\nthe news."));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (child (preview, MS_TYPE_PREVIEW, "search_entry"))));
+
+  /* Next, previous, first, and a search by address. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.next", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.next", NULL));
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 2);
+  g_assert_nonnull (strstr (label_text (preview, "to_label"), "member2@example.org"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.previous", NULL));
+  g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 1");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.first", NULL));
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 0);
+  gtk_editable_set_text (GTK_EDITABLE (child (preview, MS_TYPE_PREVIEW, "search_entry")), "MEMBER150@");
+  g_signal_emit_by_name (child (preview, MS_TYPE_PREVIEW, "search_entry"), "search-changed");
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 150);
+  g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 150");
+  g_assert_false (ms_preview_find (preview, "nobody@"));
+  g_assert_cmpuint (ms_preview_get_position (preview), ==, 150);
+
+  /* The HTML as a mail program draws it: no scripts, nothing from the web,
+   * and a note that says so. */
+  view = adw_bin_get_child (child (preview, MS_TYPE_PREVIEW, "html_bin"));
+  g_assert_true (gtk_widget_get_visible (child (preview, MS_TYPE_PREVIEW, "switcher")));
+  g_assert_true (gtk_widget_get_visible (child (preview, MS_TYPE_PREVIEW, "html_note")));
+  g_test_message ("html view: %s, note: %s", G_OBJECT_TYPE_NAME (view), label_text (preview, "html_note"));
+#ifdef MS_HAVE_WEBKIT
+  g_assert_true (ms_preview_get_renders_html (preview));
+  {
+    g_assert_true (WEBKIT_IS_WEB_VIEW (view));
+    g_assert_false (webkit_settings_get_enable_javascript (webkit_web_view_get_settings (WEBKIT_WEB_VIEW (view))));
+      g_assert_nonnull (strstr (label_text (preview, "html_note"), "from the web were not loaded"));
+      adw_view_stack_set_visible_child_name (child (preview, MS_TYPE_PREVIEW, "body_stack"), "html");
+      spin_for (300);
+      wait_until (web_view_idle, view, 20000);
+      spin_for (1000);
+      /* It was drawn (the web process ran it to the end), and the script
+       * did not run: the page has no title. */
+      g_test_message ("load progress %.2f, uri %s", webkit_web_view_get_estimated_load_progress (WEBKIT_WEB_VIEW (view)),
+                      webkit_web_view_get_uri (WEBKIT_WEB_VIEW (view)));
+      g_assert_cmpfloat (webkit_web_view_get_estimated_load_progress (WEBKIT_WEB_VIEW (view)), ==, 1.0);
+      g_assert_null (webkit_web_view_get_title (WEBKIT_WEB_VIEW (view)));
+  }
+#else
+  g_assert_false (ms_preview_get_renders_html (preview));
+  g_assert_nonnull (strstr (label_text (preview, "html_note"), "WebKitGTK"));
+#endif
+  g_assert_cmpuint (web_requests, ==, 0);
+
+  /* Send test to me: that recipient's message, to the account's address. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.send-test", NULL));
+  g_assert_true (ms_preview_get_sending (preview));
+  wait_until (preview_idle, preview, 30000);
+  g_test_message ("send test: %s", ms_preview_get_outcome (preview));
+  g_assert_cmpstr (ms_preview_get_outcome (preview), ==, "Test sent to sender@example.org");
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+  envelopes = ms_test_server_get_envelopes (server);
+  g_assert_nonnull (strstr (g_ptr_array_index (envelopes, 0), "sender@example.org sender@example.org"));
+  {
+    g_autoptr(GPtrArray) messages = ms_test_server_get_messages (server);
+    g_autofree char *sent = g_strndup (g_bytes_get_data (g_ptr_array_index (messages, 0), NULL),
+                                       g_bytes_get_size (g_ptr_array_index (messages, 0)));
+
+    g_assert_nonnull (strstr (sent, "Subject: News for Member 150"));
+  }
+
+  /* A refusal says what the server said and what to do. */
+  g_assert_true (ms_account_set_from_string (get_account (), "email-address", "refused@example.org", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.send-test", NULL));
+  wait_until (preview_idle, preview, 30000);
+  g_test_message ("refused: %s", ms_preview_get_outcome (preview));
+  g_assert_nonnull (strstr (ms_preview_get_outcome (preview), "Server reply: 550"));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+
+  gtk_window_destroy (GTK_WINDOW (preview));
+  g_assert_null (ms_blast_page_get_preview (page));
+  ms_blast_page_set_html_file (page, NULL);
+  g_socket_service_stop (web);
+  reset_account ();
+}
+
+/* ------------------------------------------------------------- responsiveness */
+
+/* The stall probe (bench/gui-stall.sh, MS_BENCH_GUI_STALL=N): a 10 ms timer
+ * on the GTK main loop measures how late it fires, while an N-message blast
+ * to smtp-sink runs from the window; and how often the progress moves. */
+typedef struct {
+  gint64  last;
+  gint64  max_late, max_late_at, start;
+  guint   ticks, late_16, late_50;
+  gint64  first_update, last_update;
+  guint   updates;
+  guint   per_second[4096];
+  GMainLoop *loop;
+} StallProbe;
+
+static gboolean
+stall_tick (gpointer data)
+{
+  StallProbe *p = data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 late = now - p->last - 10000;
+
+  if (p->last > 0)
+    {
+      p->ticks++;
+      if (late > p->max_late)
+        {
+          p->max_late = late;
+          p->max_late_at = now - p->start;
+        }
+      p->late_16 += late > 16000;
+      p->late_50 += late > 50000;
+    }
+  p->last = now;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stall_update (StallProbe *p)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (p->first_update == 0)
+    p->first_update = now;
+  p->last_update = now;
+  p->updates++;
+  p->per_second[MIN ((guint64) (now - p->first_update) / G_USEC_PER_SEC, G_N_ELEMENTS (p->per_second) - 1)]++;
+}
+
+static void
+stall_finished (MsBlastRunner *runner,
+                gint64         batch,
+                guint          sent,
+                guint          failed,
+                guint          uncertain,
+                const char    *message,
+                StallProbe    *p)
+{
+  g_main_loop_quit (p->loop);
+}
+
+static void
+test_bench_stall (void)
+{
+  const char *count = g_getenv ("MS_BENCH_GUI_STALL");
+  g_autoptr(MsTestSink) sink = NULL;
+  g_autofree StallProbe *p = g_new0 (StallProbe, 1);
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  MsBlastPage *page;
+  guint n, timer, max_per_second = 0, seconds;
+  gulong id1, id2;
+  gint64 start, end;
+
+  if (count == NULL || atoi (count) <= 0)
+    {
+      g_test_skip ("a benchmark: run bench/gui-stall.sh (MS_BENCH_GUI_STALL=20000)");
+      return;
+    }
+  n = atoi (count);
+  sink = ms_test_sink_startv ((const char * const[]) { NULL });
+  reset_account ();
+  configure_account ("127.0.0.1", ms_test_sink_get_port (sink));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "max-connections",
+                                             g_getenv ("MS_BENCH_CONNECTIONS") ? g_getenv ("MS_BENCH_CONNECTIONS")
+                                                                               : "4", NULL));
+  page = compose (n, "News for {{name}}", "Dear {{name}},\n\nthe garden party is on Saturday.\n");
+  gtk_window_set_default_size (GTK_WINDOW (get_window ()), 900, 640);
+  spin_for (500);
+
+  p->loop = g_main_loop_new (NULL, FALSE);
+  id1 = g_signal_connect_swapped (runner, "notify::text", G_CALLBACK (stall_update), p);
+  id2 = g_signal_connect (runner, "finished", G_CALLBACK (stall_finished), p);
+  timer = g_timeout_add (10, stall_tick, p);
+  p->start = start = g_get_monotonic_time ();
+  adw_message_dialog_response (press_send (page), "send");
+  g_main_loop_run (p->loop);
+  end = g_get_monotonic_time ();
+  g_source_remove (timer);
+  g_signal_handler_disconnect (runner, id1);
+  g_signal_handler_disconnect (runner, id2);
+  g_main_loop_unref (p->loop);
+
+  seconds = (p->last_update - p->first_update) / G_USEC_PER_SEC;
+  /* Whole seconds only: the last one is cut short. */
+  for (guint i = 0; i < seconds && i < G_N_ELEMENTS (p->per_second); i++)
+    max_per_second = MAX (max_per_second, p->per_second[i]);
+  g_test_message ("stall: messages=%u connections=%s seconds=%.2f msgs_per_s=%.0f sink_count=%u", n,
+                  g_getenv ("MS_BENCH_CONNECTIONS") ? g_getenv ("MS_BENCH_CONNECTIONS") : "4",
+                  (end - start) / 1e6, n / ((end - start) / 1e6), ms_test_sink_get_count (sink));
+  g_test_message ("stall: timer_ticks=%u longest_stall_ms=%.1f at_s=%.2f ticks_late_over_16ms=%u "
+                  "ticks_late_over_50ms=%u", p->ticks, p->max_late / 1000.0, p->max_late_at / 1e6, p->late_16,
+                  p->late_50);
+  g_test_message ("stall: progress_updates=%u updates_per_s=%.1f max_updates_in_one_s=%u",
+                  p->updates, p->updates / MAX ((p->last_update - p->first_update) / 1e6, 0.001), max_per_second);
   reset_account ();
 }
 
@@ -1821,9 +2419,14 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui/blast/draft", test_blast_draft);
   g_test_add_func ("/mailshot/gui/blast/rate-limit", test_blast_rate_limit);
   g_test_add_func ("/mailshot/gui/blast/background", test_blast_background);
+  g_test_add_func ("/mailshot/gui/blast/preview", test_blast_preview);
+  g_test_add_func ("/mailshot/gui/blast/quit", test_blast_quit);
+  g_test_add_func ("/mailshot/gui/blast/crash-resume", test_blast_crash_resume);
+  g_test_add_func ("/mailshot/gui/blast/from-cli-live", test_blast_from_cli_live);
   g_test_add_func ("/mailshot/gui/window-size", test_window_size);
   g_test_add_func ("/mailshot/gui/help/action", test_help_action);
   g_test_add_func ("/mailshot/gui/help/test-dialog-link", test_dialog_help_link);
+  g_test_add_func ("/mailshot/gui/bench/stall", test_bench_stall);
   g_test_add_func ("/mailshot/gui/screenshots", test_screenshots);
 
   status = g_test_run ();

@@ -221,6 +221,60 @@ test_dry_run (void)
   g_strfreev (spec.fields);
 }
 
+/* Preview per recipient: the rows the import adds, in order, and each one's
+ * message read back as its recipient sees it. */
+static void
+test_preview_recipients (void)
+{
+  g_autofree char *path = write_csv ("per-recipient", mixed);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(MsMessageBuilder) builder = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(MsMessageParts) parts = NULL;
+  g_autoptr(MsImportPreview) preview = ms_import_preview (path, NULL, NULL);
+  g_auto(GStrv) fields = NULL;
+  guint email_index = 0;
+  MsBatchSpec spec = { 0 };
+
+  rows = ms_import_read_recipients (path, NULL, 0, &fields, &email_index, &error);
+  g_assert_no_error (error);
+  /* The same recipients as the import: left-out rows and the duplicate skipped. */
+  g_assert_cmpuint (rows->len, ==, ms_import_preview_get_summary (preview)->imported);
+  g_assert_cmpuint (email_index, ==, 1);
+  g_assert_cmpstr (((char **) g_ptr_array_index (rows, 0))[1], ==, "ann@example.net");
+  g_assert_cmpstr (((char **) g_ptr_array_index (rows, 1))[1], ==, "eve@example.net");
+  g_assert_cmpstr (((char **) g_ptr_array_index (rows, 2))[0], ==, "Fay, Jr.");
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  g_clear_pointer (&fields, g_strfreev);
+  rows = ms_import_read_recipients (path, NULL, 2, &fields, &email_index, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 2);
+
+  spec.from_address = (char *) "sender@example.org";
+  spec.from_name = (char *) "The Committee";
+  spec.subject = (char *) "Grüße, {{name}}";
+  spec.text = (char *) "Dear {{name}},\nsee you.\n";
+  spec.html = (char *) "<p>Dear {{name}} &amp; co</p><img src=\"https://example.org/x.png\">";
+  spec.fields = fields;
+  spec.email_index = email_index;
+  builder = ms_import_new_builder (&spec, &error);
+  g_assert_no_error (error);
+  message = ms_message_builder_render (builder, g_ptr_array_index (rows, 1), NULL, &error);
+  g_assert_no_error (error);
+  parts = ms_message_parts_parse (message, &error);
+  g_assert_no_error (error);
+  g_test_message ("From: %s / To: %s / Subject: %s", parts->from, parts->to, parts->subject);
+  g_assert_nonnull (strstr (parts->from, "The Committee"));
+  g_assert_nonnull (strstr (parts->from, "sender@example.org"));
+  g_assert_nonnull (strstr (parts->to, "eve@example.net"));
+  g_assert_cmpstr (parts->subject, ==, "Grüße, Eve");
+  g_assert_nonnull (strstr (parts->text, "Dear Eve,\nsee you."));
+  g_assert_nonnull (parts->html);
+  g_assert_nonnull (strstr (parts->html, "<p>Dear Eve &amp; co</p>"));
+  g_assert_cmpuint (g_strv_length (parts->attachments), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -233,5 +287,6 @@ main (int   argc,
   g_test_add_func ("/mailshot/import/preview-no-address-column", test_preview_no_address_column);
   g_test_add_func ("/mailshot/import/preview-errors", test_preview_errors);
   g_test_add_func ("/mailshot/import/dry-run", test_dry_run);
+  g_test_add_func ("/mailshot/import/preview-recipients", test_preview_recipients);
   return g_test_run ();
 }

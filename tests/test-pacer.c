@@ -313,6 +313,67 @@ test_retry_delay (void)
   g_assert_cmpint (ms_pacer_retry_delay (3, first, first + 25 * 3600), ==, 0);
 }
 
+/* The estimate is what the pacer does: simulate it on a clock that jumps
+ * from one allowed start to the next, and compare. */
+static gint64
+simulate_duration (const MsPacerLimits *limits,
+          guint                messages,
+          gint64               now)
+{
+  g_autoptr(MsPacer) pacer = ms_pacer_new (limits);
+  gint64 t = now * G_USEC_PER_SEC;
+
+  for (guint i = 0; i < messages; i++)
+    {
+      t += ms_pacer_delay (pacer, t);
+      ms_pacer_record_send (pacer, t);
+    }
+  return (t - now * G_USEC_PER_SEC + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
+}
+
+static void
+test_estimate (void)
+{
+  const gint64 now = 1795000000;
+  MsPacerLimits none = { .connections = 4 };
+  MsPacerLimits per_minute = { .per_minute = 60, .connections = 1 };
+  MsPacerLimits office = { .per_minute = 30, .per_day = 10000, .connections = 3 };
+  MsPacerLimits hourly = { .per_hour = 900, .connections = 2 };
+  MsPacerLimits waiting = { .connections = 1, .rate_limited_until = now + 600 };
+  MsPacerLimits waited = { .connections = 1, .rate_limited_until = now - 5 };
+  MsPacerLimits both = { .per_minute = 60, .connections = 1, .rate_limited_until = now + 90 };
+
+  /* No limit and no wait: the server's speed decides, the pacer cannot say. */
+  g_assert_cmpint (ms_pacer_estimate_seconds (&none, 5000, now), ==, -1);
+  g_assert_cmpint (ms_pacer_estimate_seconds (&waited, 5000, now), ==, -1);
+  /* One a second: the first goes now, the 60th 59 s later; the minute's
+   * window then adds its bucket (0.1 s) once a minute. */
+  g_assert_cmpint (ms_pacer_estimate_seconds (&per_minute, 60, now), ==, 59);
+  g_assert_cmpint (ms_pacer_estimate_seconds (&per_minute, 1, now), ==, 0);
+  g_assert_cmpint (ms_pacer_estimate_seconds (&per_minute, 0, now), ==, 0);
+  /* 900 an hour is one every 4 s. */
+  g_assert_cmpint (ms_pacer_estimate_seconds (&hourly, 900, now), ==, 3596);
+  /* The rest of a wait comes first. */
+  g_assert_cmpint (ms_pacer_estimate_seconds (&waiting, 5000, now), ==, 600);
+  g_assert_cmpint (ms_pacer_estimate_seconds (&both, 60, now), ==, 149);
+
+  /* And it is what the pacer really does. */
+  g_assert_cmpint (ms_pacer_estimate_seconds (&per_minute, 500, now), ==, simulate_duration (&per_minute, 500, now));
+  g_assert_cmpint (ms_pacer_estimate_seconds (&office, 2000, now), ==, simulate_duration (&office, 2000, now));
+  g_assert_cmpint (ms_pacer_estimate_seconds (&hourly, 3000, now), ==, simulate_duration (&hourly, 3000, now));
+  g_assert_cmpint (ms_pacer_estimate_seconds (&both, 300, now), ==, simulate_duration (&both, 300, now));
+  /* Past a million, extrapolated: within a minute a day of the real thing. */
+  {
+    gint64 timer = g_get_monotonic_time ();
+    gint64 estimate = ms_pacer_estimate_seconds (&office, 1200000, now);
+    gint64 real = simulate_duration (&office, 1200000, now);
+
+    g_test_message ("1.2M messages: %" G_GINT64_FORMAT " s estimated, %" G_GINT64_FORMAT " s by the pacer, "
+                    "%.0f ms", estimate, real, (g_get_monotonic_time () - timer) / 1000.0);
+    g_assert_cmpint (ABS (estimate - real), <=, real / 86400 * 60 + 1);
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -326,6 +387,7 @@ main (int    argc,
   g_test_add_func ("/mailshot/pacer/history", test_history);
   g_test_add_func ("/mailshot/pacer/rate-limited", test_rate_limited);
   g_test_add_func ("/mailshot/pacer/retry-delay", test_retry_delay);
+  g_test_add_func ("/mailshot/pacer/estimate", test_estimate);
 
   return g_test_run ();
 }

@@ -69,6 +69,7 @@ struct _MsBlast
   gint           abort_requested;  /* atomic */
   MsBlastProgress latest;
   char          *latest_status;
+  char          *latest_reply;     /* the rate-limit reply behind waiting_until */
   gboolean       progress_scheduled;
 };
 
@@ -84,6 +85,7 @@ ms_blast_finalize (GObject *object)
   g_clear_pointer (&self->config, ms_smtp_config_free);
   g_clear_pointer (&self->journal_path, g_free);
   g_clear_pointer (&self->latest_status, g_free);
+  g_clear_pointer (&self->latest_reply, g_free);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
   g_mutex_clear (&self->lock);
@@ -247,14 +249,17 @@ progress_dispatch (gpointer data)
   MsBlast *self = data;
   MsBlastProgress copy;
   g_autofree char *status = NULL;
+  g_autofree char *reply = NULL;
 
   g_mutex_lock (&self->lock);
   copy = self->latest;
   status = g_strdup (self->latest_status);
+  reply = g_strdup (self->latest_reply);
   self->progress_scheduled = FALSE;
   g_mutex_unlock (&self->lock);
 
   copy.status_text = status != NULL ? status : "";
+  copy.waiting_reply = copy.waiting_until > 0 ? reply : NULL;
   if (self->progress_func != NULL)
     self->progress_func (&copy, self->progress_data);
   return G_SOURCE_REMOVE;
@@ -389,6 +394,7 @@ struct _Run {
   WaitKind          wait;
   gint64            wait_until_usec;  /* real time */
   gint64            rate_limited_until; /* unix seconds, 0 = none */
+  char             *rate_limited_reply; /* "451 4.7.0 …" that set it, or NULL */
   guint             transport_failures;
   gint64            last_transport_failure;   /* monotonic µs */
   gint64            reconnect_at;     /* real µs */
@@ -669,6 +675,8 @@ publish_progress (Run           *run,
   self->latest = p;
   g_free (self->latest_status);
   self->latest_status = describe_status (run, final_status, final);
+  g_free (self->latest_reply);
+  self->latest_reply = g_strdup (run->rate_limited_reply);
   schedule = !self->progress_scheduled;
   self->progress_scheduled = TRUE;
   g_mutex_unlock (&self->lock);
@@ -1225,6 +1233,11 @@ handle_result (Run    *run,
         if (until > run->rate_limited_until)
           {
             run->rate_limited_until = until;
+            g_free (run->rate_limited_reply);
+            run->rate_limited_reply = reply->code == 0 ? g_strdup (reply->text)
+                                      : g_strdup_printf ("%d%s%s %s", reply->code, reply->enhanced ? " " : "",
+                                                         reply->enhanced ? reply->enhanced : "",
+                                                         reply->text ? reply->text : "");
             notify_rate_limit (run, until);
           }
         run->wait = WAIT_RATE_LIMIT;
@@ -1365,6 +1378,7 @@ run_free (Run *run)
   if (run->outcomes != NULL)
     g_array_unref (run->outcomes);
   g_clear_pointer (&run->pacer, ms_pacer_free);
+  g_clear_pointer (&run->rate_limited_reply, g_free);
   g_clear_object (&run->builder);
   g_clear_pointer (&run->spec, ms_batch_spec_free);
   g_clear_object (&run->journal);

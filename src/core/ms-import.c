@@ -496,3 +496,195 @@ ms_import_dry_run (MsBatchSpec      *spec,
     }
   return ms_message_builder_render (builder, (const char * const *) values, NULL, error);
 }
+
+/* ------------------------------------------------------------------ preview per recipient */
+
+/**
+ * ms_import_new_builder:
+ * @spec: a batch spec with its fields and email_index set (by
+ *   ms_import_read_recipients() or ms_import_csv())
+ *
+ * The message builder of @spec, as the blast makes it: the templates bound
+ * to the columns, the attachments read. Blocking (the attachments).
+ *
+ * Returns: (transfer full): the builder, or %NULL with the errors of
+ *   ms_message_builder_new()
+ */
+MsMessageBuilder *
+ms_import_new_builder (const MsBatchSpec  *spec,
+                       GError            **error)
+{
+  MsMessageSpec mspec = { 0 };
+
+  g_return_val_if_fail (spec != NULL, NULL);
+  g_return_val_if_fail (spec->fields != NULL, NULL);
+
+  mspec.from_address = spec->from_address;
+  mspec.from_name = spec->from_name;
+  mspec.subject = spec->subject;
+  mspec.text = spec->text;
+  mspec.html = spec->html;
+  mspec.attachments = (const char * const *) spec->attachments;
+  mspec.unsubscribe = spec->unsubscribe;
+  mspec.fields = (const char * const *) spec->fields;
+  mspec.email_index = spec->email_index;
+  return ms_message_builder_new (&mspec, error);
+}
+
+/**
+ * ms_import_read_recipients:
+ * @path: a CSV file
+ * @email_column: (nullable): as for ms_import_csv()
+ * @max: keep at most this many rows (0 = all)
+ * @fields: (out) (transfer full): the columns
+ * @email_index: (out): the address column
+ *
+ * The rows an import would add, in order: the rows left out and the
+ * duplicates (sent once) are skipped as ms_import_csv() skips them. For
+ * stepping through a preview, recipient by recipient.
+ *
+ * Returns: (transfer full) (element-type GStrv): the rows, or %NULL with the
+ *   errors of ms_recipients_new_for_path()
+ */
+GPtrArray *
+ms_import_read_recipients (const char   *path,
+                           const char   *email_column,
+                           guint         max,
+                           char       ***fields,
+                           guint        *email_index,
+                           GError      **error)
+{
+  g_autoptr(MsRecipients) recipients = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  const char * const *values;
+  MsRecipientProblem problem;
+  guint line, index;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (fields != NULL, NULL);
+  g_return_val_if_fail (email_index != NULL, NULL);
+
+  recipients = ms_recipients_new_for_path (path, email_column, error);
+  if (recipients == NULL)
+    return NULL;
+  index = ms_recipients_get_email_index (recipients);
+  while ((max == 0 || rows->len < max) && ms_recipients_next (recipients, &values, &line, &problem, error))
+    if (problem == MS_RECIPIENT_OK && g_hash_table_add (seen, ms_recipients_address_key (values[index])))
+      g_ptr_array_add (rows, g_strdupv ((char **) values));
+  if (error != NULL && *error != NULL)
+    return NULL;
+  *fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
+  *email_index = index;
+  return g_steal_pointer (&rows);
+}
+
+typedef struct {
+  MsSmtpConfig  *config;
+  MsBatchSpec   *spec;
+  char         **values;
+  char          *to;
+} SendTestData;
+
+static void
+send_test_data_free (SendTestData *data)
+{
+  g_clear_pointer (&data->config, ms_smtp_config_free);
+  g_clear_pointer (&data->spec, ms_batch_spec_free);
+  g_strfreev (data->values);
+  g_free (data->to);
+  g_free (data);
+}
+
+static void
+send_test_thread (GTask        *task,
+                  gpointer      source,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  SendTestData *data = task_data;
+  g_autoptr(MsMessageBuilder) builder = NULL;
+  g_autoptr(GBytes) message = NULL;
+  g_autoptr(MsSmtp) smtp = NULL;
+  GError *error = NULL;
+  const MsReply *reply;
+
+  builder = ms_import_new_builder (data->spec, &error);
+  if (builder != NULL)
+    message = ms_message_builder_render (builder, (const char * const *) data->values, NULL, &error);
+  if (message == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  smtp = ms_smtp_new (data->config);
+  if (ms_smtp_send (smtp, data->spec->from_address, data->to, message, cancellable, &error))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  /* The same wording as a failed test e-mail: what the server said, then
+   * what to do about it. */
+  reply = ms_smtp_get_reply (smtp);
+  if (reply != NULL && reply->code > 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *said = g_strdup_printf (_("Server reply: %d %s"), reply->code,
+                                               reply->text != NULL ? reply->text : "");
+      GError *worded = g_error_new (error->domain, error->code, "%s\n%s", said,
+                                    reply->advice != NULL ? reply->advice : error->message);
+
+      g_error_free (error);
+      error = worded;
+    }
+  g_task_return_error (task, error);
+}
+
+/**
+ * ms_import_send_test_async:
+ * @config: the account's snapshot with its password (ms_account_load_config_async())
+ * @spec: the batch spec, with fields and email_index
+ * @values: one row, as ms_import_read_recipients() gives it
+ * @to: where the test goes, usually the account's own address
+ *
+ * "Send test to me": the message @values's recipient would get, merged and
+ * laid out as the blast does it, sent to @to in a worker thread. Nothing is
+ * stored in the journal.
+ */
+void
+ms_import_send_test_async (const MsSmtpConfig  *config,
+                           const MsBatchSpec   *spec,
+                           const char * const  *values,
+                           const char          *to,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SendTestData *data;
+
+  g_return_if_fail (config != NULL);
+  g_return_if_fail (spec != NULL);
+  g_return_if_fail (values != NULL);
+  g_return_if_fail (to != NULL);
+
+  data = g_new0 (SendTestData, 1);
+  data->config = ms_smtp_config_copy (config);
+  data->spec = ms_batch_spec_copy (spec);
+  data->values = g_strdupv ((char **) values);
+  data->to = g_strdup (to);
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ms_import_send_test_async);
+  g_task_set_task_data (task, data, (GDestroyNotify) send_test_data_free);
+  g_task_run_in_thread (task, send_test_thread);
+}
+
+/* Returns: %TRUE when the server took the message; else %FALSE with an
+ * MS_ERROR whose message gives the server's reply and what to do. */
+gboolean
+ms_import_send_test_finish (GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -5,7 +5,9 @@
 #include <gio/gio.h>
 
 #include "ms-journal.h"
+#include "ms-message.h"
 #include "ms-recipients.h"
+#include "ms-smtp.h"
 
 G_BEGIN_DECLS
 
@@ -77,6 +79,27 @@ GBytes                *ms_import_dry_run                 (MsBatchSpec           
                                                           guint                  row,
                                                           guint                 *line,
                                                           MsImportSummary       *summary,
+                                                          GError               **error);
+
+/* ---- Preview per recipient, and "Send test to me" ---- */
+
+MsMessageBuilder      *ms_import_new_builder             (const MsBatchSpec     *spec,
+                                                          GError               **error);
+/* The rows an import would add (usable, each address once), in order; GStrv each. */
+GPtrArray             *ms_import_read_recipients         (const char            *path,
+                                                          const char            *email_column,
+                                                          guint                  max,
+                                                          char                ***fields,
+                                                          guint                 *email_index,
+                                                          GError               **error);
+void                   ms_import_send_test_async         (const MsSmtpConfig    *config,
+                                                          const MsBatchSpec     *spec,
+                                                          const char * const    *values,
+                                                          const char            *to,
+                                                          GCancellable          *cancellable,
+                                                          GAsyncReadyCallback    callback,
+                                                          gpointer               user_data);
+gboolean               ms_import_send_test_finish        (GAsyncResult          *result,
                                                           GError               **error);
 
 G_END_DECLS

@@ -3959,3 +3959,176 @@ ms_journal_init (MsJournal *self)
   self->key = g_string_new (NULL);
   self->pending_keys = g_array_new (FALSE, FALSE, sizeof (PendingKey));
 }
+
+/* ------------------------------------------------------- after a crash */
+
+/**
+ * ms_journal_is_batch_busy:
+ * @batch: a batch ID
+ *
+ * Whether another process (or another journal in this one) holds the lock
+ * of @batch, that is, sends it right now. Takes no lock and writes nothing.
+ */
+gboolean
+ms_journal_is_batch_busy (MsJournal *self,
+                          gint64     batch)
+{
+  g_autofree char *holder = NULL;
+  BatchLock *lock;
+  gboolean busy = FALSE;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+
+  if (g_hash_table_contains (self->locks, &batch))
+    return FALSE;
+  lock = try_lock_batch (self, batch, &busy, &holder, NULL);
+  if (lock != NULL)
+    batch_lock_free (lock);
+  return busy;
+}
+
+/**
+ * ms_journal_list_unfinished:
+ *
+ * The batches a user may want to carry on with after a crash, a restart or
+ * a pause: paused, or left running by a process that stopped, with rows
+ * still to send or `uncertain`, and not being sent by another process now.
+ * A batch whose process died while this journal was open is recovered
+ * here, as opening would have done: its `sending` rows become `uncertain`.
+ * The same rule for every front end that offers to resume.
+ *
+ * Returns: (transfer full) (element-type MsBatchInfo): newest first, or
+ *   %NULL with @error
+ */
+GPtrArray *
+ms_journal_list_unfinished (MsJournal  *self,
+                            GError    **error)
+{
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(GPtrArray) unfinished = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  batches = ms_journal_list_batches (self, error);
+  if (batches == NULL)
+    return NULL;
+  unfinished = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_batch_info_free);
+  for (guint i = 0; i < batches->len; i++)
+    {
+      MsBatchInfo *info = g_ptr_array_index (batches, i);
+      guint left = info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_DEFERRED] +
+                   info->counts[MS_STATE_SENDING] + info->counts[MS_STATE_UNCERTAIN];
+
+      if ((info->status != MS_BATCH_PAUSED && info->status != MS_BATCH_RUNNING) || left == 0 ||
+          g_hash_table_contains (self->locks, &info->id))
+        continue;
+      if (info->status == MS_BATCH_RUNNING)
+        {
+          gboolean busy = FALSE;
+          BatchLock *lock;
+
+          /* Running, but nobody holds it: its process died after this
+           * journal was opened. Recover it as opening would have. */
+          if (self->read_only)
+            continue;
+          lock = try_lock_batch (self, info->id, &busy, NULL, NULL);
+          if (lock == NULL)
+            continue;
+          if (!recover_batch (self, info->id, error))
+            {
+              batch_lock_free (lock);
+              return NULL;
+            }
+          batch_lock_free (lock);
+          g_ptr_array_index (batches, i) = ms_journal_get_batch_info (self, info->id, error);
+          ms_batch_info_free (info);
+          if (g_ptr_array_index (batches, i) == NULL)
+            return NULL;
+        }
+      else if (ms_journal_is_batch_busy (self, info->id))
+        continue;
+      g_ptr_array_add (unfinished, g_steal_pointer (&g_ptr_array_index (batches, i)));
+    }
+  return g_steal_pointer (&unfinished);
+}
+
+/**
+ * ms_journal_requeue_uncertain:
+ * @batch: a batch ID
+ * @n_requeued: (out) (optional): how many rows were queued again
+ *
+ * "Resend them": every `uncertain` row of @batch is queued again, due now,
+ * in one transaction. An uncertain message may have arrived already, so
+ * this is the user's decision, never a default; a resume without it leaves
+ * them uncertain (Pending e-mails lists them).
+ */
+gboolean
+ms_journal_requeue_uncertain (MsJournal  *self,
+                              gint64      batch,
+                              guint      *n_requeued,
+                              GError    **error)
+{
+  static const MsRecipientState uncertain[] = { MS_STATE_UNCERTAIN };
+  g_autoptr(GPtrArray) rows = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n_requeued != NULL)
+    *n_requeued = 0;
+  rows = ms_journal_list_rows (self, batch, uncertain, G_N_ELEMENTS (uncertain), error);
+  if (rows == NULL || !ms_journal_begin (self, error))
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++)
+    if (!ms_journal_retry_row (self, ((MsJournalRow *) g_ptr_array_index (rows, i))->id, error))
+      {
+        ms_journal_rollback (self);
+        return FALSE;
+      }
+  if (!ms_journal_commit (self, error))
+    return FALSE;
+  if (n_requeued != NULL)
+    *n_requeued = rows->len;
+  return TRUE;
+}
+
+/**
+ * ms_journal_dup_rate_limit_reply:
+ * @account: (nullable): only batches of this account
+ * @since: unix seconds: only a reply recorded at or after it
+ *
+ * The server's reply that set the latest rate-limit wait ("451 4.7.0 …"),
+ * as recorded with the row it held back, so that every process (the app,
+ * the CLI, after a restart) can show why it waits.
+ *
+ * Returns: (transfer full) (nullable): the reply, or %NULL when none is recorded
+ */
+char *
+ms_journal_dup_rate_limit_reply (MsJournal  *self,
+                                 const char *account,
+                                 gint64      since)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  char *reply = NULL;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+
+  if (sqlite3_prepare_v2 (self->db,
+                          "SELECT r.reply_code, r.reply_text FROM recipients r JOIN batches b ON b.id = r.batch"
+                          " WHERE r.reply_class = ?1 AND r.updated_at >= ?2 AND (?3 IS NULL OR b.account = ?3)"
+                          " ORDER BY r.updated_at DESC LIMIT 1", -1, &stmt, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, ms_reply_class_to_string (MS_REPLY_CLASS_RATE_LIMITED), -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, since);
+  if (account != NULL)
+    sqlite3_bind_text (stmt, 3, account, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      int code = sqlite3_column_int (stmt, 0);
+      const char *text = (const char *) sqlite3_column_text (stmt, 1);
+
+      reply = code > 0 ? g_strdup_printf ("%d %s", code, text != NULL ? text : "") : g_strdup (text);
+    }
+  return reply;
+}

@@ -251,5 +251,17 @@ gboolean     ms_journal_check_changed   (MsJournal *self, gint64 *stamp);
  * reply classified again, else a sentence for its state. Transfer full; NULL
  * for a sent row. */
 char        *ms_journal_row_dup_advice  (const MsJournalRow *row);
+/* After a crash or a restart: whether another process sends @batch now; the
+ * batches to offer for resuming (paused or left running, something left,
+ * not busy elsewhere; MsBatchInfo*, newest first); and "resend the
+ * uncertain ones", the user's choice before a resume. */
+gboolean     ms_journal_is_batch_busy   (MsJournal *self, gint64 batch);
+GPtrArray   *ms_journal_list_unfinished (MsJournal *self, GError **error);
+gboolean     ms_journal_requeue_uncertain (MsJournal *self, gint64 batch, guint *n_requeued,
+                                           GError **error);
+
+/* The reply behind the latest rate-limit wait ("451 4.7.0 …"), recorded at or
+ * after @since (unix seconds); NULL when none. */
+char        *ms_journal_dup_rate_limit_reply (MsJournal *self, const char *account, gint64 since);
 
 G_END_DECLS

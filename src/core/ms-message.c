@@ -1375,3 +1375,110 @@ ms_message_build_simple (const char  *from_address,
     *message_id = g_steal_pointer (&id);
   return g_byte_array_free_to_bytes (bytes);
 }
+
+/* ------------------------------------------------------------------ reading back */
+
+void
+ms_message_parts_free (MsMessageParts *parts)
+{
+  if (parts == NULL)
+    return;
+  g_free (parts->from);
+  g_free (parts->to);
+  g_free (parts->subject);
+  g_free (parts->text);
+  g_free (parts->html);
+  g_strfreev (parts->attachments);
+  g_free (parts);
+}
+
+/* The wire's CRLF back to the LF a text view expects. */
+static char *
+to_lf (char *text)
+{
+  g_auto(GStrv) lines = NULL;
+
+  if (text == NULL || strchr (text, '\r') == NULL)
+    return text;
+  lines = g_strsplit (text, "\r\n", -1);
+  g_free (text);
+  return g_strjoinv ("\n", lines);
+}
+
+static void
+collect_part (GMimeObject *parent,
+              GMimeObject *part,
+              gpointer     user_data)
+{
+  MsMessageParts *parts = ((gpointer *) user_data)[0];
+  GStrvBuilder *attachments = ((gpointer *) user_data)[1];
+
+  if (!GMIME_IS_PART (part))
+    return;
+  if (g_mime_part_is_attachment (GMIME_PART (part)))
+    {
+      const char *name = g_mime_part_get_filename (GMIME_PART (part));
+
+      g_strv_builder_add (attachments, name != NULL ? name : "");
+      return;
+    }
+  if (!GMIME_IS_TEXT_PART (part))
+    return;
+  if (parts->text == NULL && g_mime_content_type_is_type (g_mime_object_get_content_type (part), "text", "plain"))
+    parts->text = to_lf (g_mime_text_part_get_text (GMIME_TEXT_PART (part)));
+  else if (parts->html == NULL && g_mime_content_type_is_type (g_mime_object_get_content_type (part), "text", "html"))
+    parts->html = to_lf (g_mime_text_part_get_text (GMIME_TEXT_PART (part)));
+}
+
+/**
+ * ms_message_parts_parse:
+ * @message: a message as ms_message_builder_render() gives it
+ *
+ * Reads a message back as its recipient's mail program shows it: the
+ * decoded From, To and Subject, the text and HTML bodies (UTF-8), and the
+ * attachments' file names. For the preview per recipient: what it shows is
+ * the very bytes that are sent, not a second merge.
+ *
+ * Returns: (transfer full): the parts, or %NULL with %MS_ERROR_INVALID_INPUT
+ */
+MsMessageParts *
+ms_message_parts_parse (GBytes  *message,
+                        GError **error)
+{
+  g_autoptr(GObject) stream = NULL;     /* GMime 3.2 has no autoptr cleanups of its own */
+  g_autoptr(GObject) parser = NULL;
+  g_autoptr(GObject) mime_object = NULL;
+  GMimeMessage *mime;
+  g_autoptr(GStrvBuilder) attachments = g_strv_builder_new ();
+  MsMessageParts *parts;
+  gsize size;
+  const guint8 *data;
+  const char *subject;
+  gpointer walk[2];
+
+  g_return_val_if_fail (message != NULL, NULL);
+
+  data = g_bytes_get_data (message, &size);
+  stream = G_OBJECT (g_mime_stream_mem_new_with_buffer ((const char *) data, size));
+  parser = G_OBJECT (g_mime_parser_new_with_stream (GMIME_STREAM (stream)));
+  mime = g_mime_parser_construct_message (GMIME_PARSER (parser), NULL);
+  mime_object = G_OBJECT (mime);
+  if (mime == NULL)
+    {
+      g_set_error_literal (error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("The message could not be read back."));
+      return NULL;
+    }
+
+  parts = g_new0 (MsMessageParts, 1);
+  parts->from = internet_address_list_to_string (g_mime_message_get_from (mime), NULL, FALSE);
+  parts->to = internet_address_list_to_string (g_mime_message_get_to (mime), NULL, FALSE);
+  subject = g_mime_message_get_subject (mime);
+  parts->subject = g_strdup (subject != NULL ? subject : "");
+  walk[0] = parts;
+  walk[1] = attachments;
+  g_mime_message_foreach (mime, collect_part, walk);
+  parts->attachments = g_strv_builder_end (attachments);
+  if (parts->text == NULL)
+    parts->text = g_strdup ("");
+  return parts;
+}

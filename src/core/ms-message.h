@@ -67,4 +67,19 @@ GBytes           *ms_message_build_simple   (const char          *from_address,
 /* A fresh Message-ID "<random>@<domain of from>" without the angle brackets. */
 char             *ms_message_make_id        (const char          *from_address);
 
+/* A message read back, decoded, as its recipient sees it (the preview). */
+typedef struct {
+  char  *from;            /* "The Committee <news@example.org>" */
+  char  *to;
+  char  *subject;
+  char  *text;            /* the text/plain part, "" when there is none */
+  char  *html;            /* the text/html part, or NULL */
+  char **attachments;     /* file names */
+} MsMessageParts;
+
+MsMessageParts   *ms_message_parts_parse    (GBytes              *message,
+                                             GError             **error);
+void              ms_message_parts_free     (MsMessageParts      *parts);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsMessageParts, ms_message_parts_free)
+
 G_END_DECLS

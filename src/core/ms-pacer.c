@@ -388,3 +388,60 @@ ms_pacer_retry_delay (guint  attempts,
     delay = MAX (first_attempt + RETRY_GIVE_UP_SEC - now, 1);
   return delay;
 }
+
+/**
+ * ms_pacer_estimate_seconds:
+ * @limits: the account's budgets (ms_account_get_pacer_limits())
+ * @messages: how many are to go
+ * @now: unix seconds, for the rate-limit wait in @limits
+ *
+ * How long @messages take under @limits, as the pacer will send them: the
+ * rest of a rate-limit wait, then the even spread, with what the rolling
+ * windows add. The pacer itself is run on a clock that jumps from one
+ * allowed start to the next, so the estimate cannot drift from the rule.
+ * Earlier sends are not counted (the time on a fresh day), and the server's
+ * own speed is not known: an account without limits gives -1.
+ *
+ * Returns: seconds, rounded up; -1 when neither a limit nor a wait applies.
+ */
+gint64
+ms_pacer_estimate_seconds (const MsPacerLimits *limits,
+                           guint                messages,
+                           gint64               now)
+{
+  g_autoptr(MsPacer) pacer = NULL;
+  gint64 start, t;
+  guint simulated;
+
+  g_return_val_if_fail (limits != NULL, -1);
+
+  if (limits->per_minute == 0 && limits->per_hour == 0 && limits->per_day == 0 &&
+      limits->rate_limited_until <= now)
+    return -1;
+  if (messages == 0)
+    return 0;
+
+  pacer = ms_pacer_new (limits);
+  start = t = now * G_USEC_PER_SEC;
+  /* About 30 ns a message; past a million the pace is steady, so the rest
+   * is extrapolated from the last day's worth. */
+  simulated = MIN (messages, 1000000);
+  for (guint i = 0; i < simulated; i++)
+    {
+      t += ms_pacer_delay (pacer, t);
+      ms_pacer_record_send (pacer, t);
+    }
+  if (simulated < messages)
+    {
+      gint64 before = t;
+      guint more = MIN (messages - simulated, MAX (limits->per_day, 1000u));
+
+      for (guint i = 0; i < more; i++)
+        {
+          t += ms_pacer_delay (pacer, t);
+          ms_pacer_record_send (pacer, t);
+        }
+      t += (gint64) ((double) (t - before) / more * (messages - simulated - more));
+    }
+  return (t - start + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
+}

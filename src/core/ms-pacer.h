@@ -43,4 +43,12 @@ void     ms_pacer_clear_rate_limit   (MsPacer *self);       /* after a success *
  * returns 0 once the row has been retried for about a day (then fail it). */
 gint64   ms_pacer_retry_delay        (guint attempts, gint64 first_attempt, gint64 now);
 
+/* How long @messages take under @limits (the rest of the rate-limit wait, then
+ * the even spread), for the confirmation before sending; -1 when the
+ * account has no limit and no wait: the server's speed decides. @now in unix
+ * seconds. */
+gint64   ms_pacer_estimate_seconds   (const MsPacerLimits *limits,
+                                      guint                messages,
+                                      gint64               now);
+
 G_END_DECLS

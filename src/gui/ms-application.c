@@ -17,6 +17,8 @@ struct _MsApplication
   MsBlastRunner  *runner;
   gboolean        held;
   char           *last_notification;
+  AdwMessageDialog *quit_dialog;    /* weak */
+  gboolean        quit_when_stopped;
 };
 
 G_DEFINE_FINAL_TYPE (MsApplication, ms_application, ADW_TYPE_APPLICATION)
@@ -107,11 +109,8 @@ on_runner_finished (MsApplication *self,
 }
 
 static void
-ms_application_quit_action (GSimpleAction *action,
-                            GVariant      *parameter,
-                            gpointer       user_data)
+close_windows (MsApplication *self)
 {
-  MsApplication *self = user_data;
   GList *windows = gtk_application_get_windows (GTK_APPLICATION (self));
 
   /* Closing the windows (rather than g_application_quit) lets each one save
@@ -123,6 +122,100 @@ ms_application_quit_action (GSimpleAction *action,
       l = l->next;
       gtk_window_close (window);
     }
+}
+
+static gboolean
+close_windows_idle (gpointer user_data)
+{
+  close_windows (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Pause and quit, cancel and quit: once the runner has stopped. */
+static void
+on_runner_stopped (MsApplication *self)
+{
+  if (!self->quit_when_stopped ||
+      (ms_blast_runner_get_active (self->runner) && !ms_blast_runner_get_paused (self->runner)))
+    return;
+  self->quit_when_stopped = FALSE;
+  g_idle_add_full (G_PRIORITY_DEFAULT, close_windows_idle, g_object_ref (self), g_object_unref);
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+on_quit_response (AdwMessageDialog *dialog,
+                  const char       *response,
+                  MsApplication    *self)
+{
+  /* Not from inside the dialog's own response: its parent is one of the
+   * windows that close. */
+  if (g_str_equal (response, "background"))
+    /* The runner holds the app: the windows go, the blast goes on, and
+     * a notification says when it is done. */
+    g_idle_add_full (G_PRIORITY_DEFAULT, close_windows_idle, g_object_ref (self), g_object_unref);
+  else if (g_str_equal (response, "pause"))
+    {
+      self->quit_when_stopped = TRUE;
+      ms_blast_runner_pause (self->runner);
+      on_runner_stopped (self);
+    }
+  else if (g_str_equal (response, "cancel-blast"))
+    {
+      self->quit_when_stopped = TRUE;
+      ms_blast_runner_cancel (self->runner);
+      on_runner_stopped (self);
+    }
+}
+
+static void
+ms_application_quit_action (GSimpleAction *action,
+                            GVariant      *parameter,
+                            gpointer       user_data)
+{
+  MsApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  GtkWidget *dialog;
+
+  if (self->runner == NULL || !ms_blast_runner_get_active (self->runner))
+    {
+      close_windows (self);
+      return;
+    }
+  if (self->quit_dialog != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->quit_dialog));
+      return;
+    }
+  /* A blast is under way: the user decides what becomes of it. */
+  dialog = adw_message_dialog_new (parent, _("Quit While an E-blast Is Being Sent?"),
+                                   _("It can go on in the background: Mailshot tells you when it is done. Or pause "
+                                     "it and resume it later, or cancel what is not sent yet."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "stay", _("_Don’t Quit"),
+                                    "background", _("_Keep Sending in the Background"),
+                                    "pause", _("_Pause and Quit"),
+                                    "cancel-blast", _("_Cancel E-blast and Quit"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "background", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "cancel-blast",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "background");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "stay");
+  if (parent == NULL)
+    gtk_window_set_application (GTK_WINDOW (dialog), GTK_APPLICATION (self));
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_quit_response), self, 0);
+  self->quit_dialog = ADW_MESSAGE_DIALOG (dialog);
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->quit_dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+AdwMessageDialog *
+ms_application_get_quit_dialog (MsApplication *self)
+{
+  g_return_val_if_fail (MS_IS_APPLICATION (self), NULL);
+
+  return self->quit_dialog;
 }
 
 static void
@@ -230,7 +323,7 @@ ms_application_resume_batch_action (GSimpleAction *action,
 
   if (self->runner == NULL || batch <= 0)
     return;
-  ms_blast_runner_resume_batch_async (self->runner, batch, NULL, on_resume_batch_done, g_object_ref (self));
+  ms_blast_runner_resume_batch_async (self->runner, batch, FALSE, NULL, on_resume_batch_done, g_object_ref (self));
 }
 
 static const GActionEntry app_actions[] = {
@@ -264,6 +357,10 @@ ms_application_startup (GApplication *app)
       self->runner = ms_blast_runner_new (self->account);
       g_signal_connect_object (self->runner, "notify::active", G_CALLBACK (on_runner_active), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (self->runner, "finished", G_CALLBACK (on_runner_finished), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->runner, "notify::paused", G_CALLBACK (on_runner_stopped), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->runner, "notify::active", G_CALLBACK (on_runner_stopped), self,
+                               G_CONNECT_SWAPPED);
     }
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions), self);
@@ -307,6 +404,11 @@ ms_application_dispose (GObject *object)
 {
   MsApplication *self = MS_APPLICATION (object);
 
+  if (self->quit_dialog != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->quit_dialog), (gpointer *) &self->quit_dialog);
+      self->quit_dialog = NULL;
+    }
   g_clear_object (&self->runner);
   g_clear_object (&self->account);
   g_clear_object (&self->settings);

@@ -24,4 +24,7 @@ MsBlastRunner *ms_application_get_runner      (MsApplication *self);
 /* "Title\nbody" of the last notification sent, for tests; NULL before any. */
 const char    *ms_application_get_last_notification (MsApplication *self);
 
+/* The "Quit while an e-blast is being sent?" question while it is open, else NULL. */
+AdwMessageDialog *ms_application_get_quit_dialog (MsApplication *self);
+
 G_END_DECLS

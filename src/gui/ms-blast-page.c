@@ -7,29 +7,9 @@
 #include <string.h>
 
 #include "ms-blast-page.h"
+#include "ms-preview.h"
 
 #define LARGE_ATTACHMENTS (10 * 1000 * 1000)
-
-/* What a recipient list holds, as shown before sending. */
-typedef struct {
-  char      **fields;
-  int         email_index;     /* -1: no column was recognised as the address */
-  guint       rows;
-  guint       valid;
-  guint       left_out;
-  guint       duplicates;
-  GPtrArray  *problems;        /* translated sentences naming the line */
-} Preview;
-
-static void
-preview_free (Preview *preview)
-{
-  g_strfreev (preview->fields);
-  g_clear_pointer (&preview->problems, g_ptr_array_unref);
-  g_free (preview);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Preview, preview_free)
 
 struct _MsBlastPage
 {
@@ -41,7 +21,7 @@ struct _MsBlastPage
   GCancellable     *cancellable;
   GFile            *recipients;
   char             *email_column;  /* chosen by the user, or NULL */
-  Preview          *preview;
+  MsImportPreview  *preview;      /* the list as the import will read it */
   gboolean          loading;
   GFile            *html;
   GPtrArray        *attachments;   /* GFile */
@@ -49,6 +29,7 @@ struct _MsBlastPage
   gboolean          restoring;
   GtkTextTag       *unknown_tag;
   AdwMessageDialog *dialog;        /* weak */
+  MsPreview        *preview_window; /* weak */
 
   AdwActionRow     *recipients_row;
   AdwActionRow     *summary_row;
@@ -84,6 +65,7 @@ static GParamSpec *properties[N_PROPS];
 static void update_fields (MsBlastPage *self);
 static void update_actions (MsBlastPage *self);
 static void schedule_save (MsBlastPage *self);
+static gboolean read_html (MsBlastPage *self, char **html);
 
 MsBlastPage *
 ms_blast_page_new (MsAccount     *account,
@@ -111,7 +93,8 @@ guint
 ms_blast_page_get_valid_count (MsBlastPage *self)
 {
   g_return_val_if_fail (MS_IS_BLAST_PAGE (self), 0);
-  return self->preview != NULL && self->preview->email_index >= 0 ? self->preview->valid : 0;
+  return self->preview != NULL && ms_import_preview_get_email_index (self->preview) >= 0
+         ? ms_import_preview_get_summary (self->preview)->imported : 0;
 }
 
 AdwMessageDialog *
@@ -157,122 +140,6 @@ show_error (MsBlastPage *self,
 
 /* ------------------------------------------------------------ the list */
 
-/* TODO(core7): the import preview of ms-import (columns, the detected address
- * column, counts, problems). Until then: the first column's name, so that the
- * core reader can open a list without a recognised address column and give
- * its columns; only the delimiter is guessed here, every other rule stays in
- * MsRecipients. */
-static char *
-first_column_name (const char *path)
-{
-  g_autofree char *contents = NULL;
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileInputStream) stream = g_file_read (file, NULL, NULL);
-  char buffer[4096];
-  gssize n;
-  gsize end;
-  const char *start;
-  char *name;
-
-  if (stream == NULL || (n = g_input_stream_read (G_INPUT_STREAM (stream), buffer, sizeof buffer - 1, NULL, NULL)) <= 0)
-    return NULL;
-  buffer[n] = '\0';
-  start = g_str_has_prefix (buffer, "\xef\xbb\xbf") ? buffer + 3 : buffer;
-  end = strcspn (start, ",;\t\r\n");
-  name = g_strstrip (g_strndup (start, end));
-  if (name[0] == '"' && strlen (name) >= 2 && name[strlen (name) - 1] == '"')
-    {
-      memmove (name, name + 1, strlen (name) - 2);
-      name[strlen (name) - 2] = '\0';
-    }
-  return name;
-}
-
-/* TODO(core7): ms-import's preview replaces this walk over the rows. */
-static Preview *
-read_preview (const char    *path,
-              const char    *email_column,
-              GCancellable  *cancellable,
-              GError       **error)
-{
-  g_autoptr(MsRecipients) recipients = NULL;
-  g_autoptr(Preview) preview = g_new0 (Preview, 1);
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GError) local_error = NULL;
-  const char * const *values;
-  MsRecipientProblem problem;
-  guint line;
-
-  preview->problems = g_ptr_array_new_with_free_func (g_free);
-  preview->email_index = 0;
-  recipients = ms_recipients_new_for_path (path, email_column, &local_error);
-  if (recipients == NULL && email_column == NULL)
-    {
-      g_autofree char *first = first_column_name (path);
-
-      /* No address column: open it by its first column to learn the
-       * columns; the user picks the address among them. */
-      if (first != NULL && first[0] != '\0')
-        recipients = ms_recipients_new_for_path (path, first, NULL);
-      if (recipients == NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return NULL;
-        }
-      preview->fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
-      preview->email_index = -1;
-      return g_steal_pointer (&preview);
-    }
-  if (recipients == NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-
-  preview->fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
-  preview->email_index = ms_recipients_get_email_index (recipients);
-  while (ms_recipients_next (recipients, &values, &line, &problem, &local_error))
-    {
-      preview->rows++;
-      if (problem != MS_RECIPIENT_OK)
-        {
-          const char *detail = ms_recipients_get_problem_detail (recipients);
-
-          preview->left_out++;
-          if (detail != NULL)
-            g_ptr_array_add (preview->problems, g_strdup (detail));
-          else
-            /* Translators: a row left out of the list: its line, why, and the address as written. */
-            g_ptr_array_add (preview->problems,
-                             g_strdup_printf (_("Line %u: %s “%s”"), line, ms_recipient_problem_get_label (problem),
-                                              values[preview->email_index]));
-          continue;
-        }
-      {
-        char *key = ms_recipients_address_key (values[preview->email_index]);
-
-        if (!g_hash_table_add (seen, key))
-          {
-            preview->duplicates++;
-            /* Translators: an address that comes twice in the list. */
-            g_ptr_array_add (preview->problems,
-                             g_strdup_printf (_("Line %u: “%s” is in the list already; it is sent once"), line,
-                                              values[preview->email_index]));
-          }
-        else
-          preview->valid++;
-      }
-      if ((preview->rows & 1023) == 0 && g_cancellable_set_error_if_cancelled (cancellable, error))
-        return NULL;
-    }
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-  return g_steal_pointer (&preview);
-}
-
 typedef struct {
   char *path;
   char *email_column;
@@ -294,12 +161,12 @@ load_thread (GTask        *task,
 {
   LoadData *data = task_data;
   GError *error = NULL;
-  Preview *preview = read_preview (data->path, data->email_column, cancellable, &error);
+  MsImportPreview *preview = ms_import_preview (data->path, data->email_column, &error);
 
   if (preview == NULL)
     g_task_return_error (task, error);
   else
-    g_task_return_pointer (task, preview, (GDestroyNotify) preview_free);
+    g_task_return_pointer (task, preview, (GDestroyNotify) ms_import_preview_free);
 }
 
 static void
@@ -317,24 +184,30 @@ set_loading (MsBlastPage *self,
 static void
 show_preview (MsBlastPage *self)
 {
-  Preview *preview = self->preview;
+  MsImportPreview *preview = self->preview;
+  const char * const *fields = ms_import_preview_get_columns (preview);
+  int email_index = ms_import_preview_get_email_index (preview);
+  const MsImportSummary *summary = ms_import_preview_get_summary (preview);
+  guint rows = ms_import_preview_get_rows (preview);
+  guint n_problems = 0;
   g_autoptr(GMenu) menu = g_menu_new ();
   g_autofree char *title = NULL;
   g_autoptr(GString) subtitle = g_string_new (NULL);
-  gboolean choose = preview->email_index < 0 || self->email_column != NULL;
+  gboolean choose = email_index < 0 || self->email_column != NULL;
+
+  ms_import_preview_get_problems (preview, &n_problems);
 
   /* The column list only when the address was not found by its name (or
    * the user chose one already, to change it again). */
   self->restoring = TRUE;
   gtk_string_list_splice (self->column_list, 0, g_list_model_get_n_items (G_LIST_MODEL (self->column_list)),
-                          (const char * const *) preview->fields);
-  adw_combo_row_set_selected (self->column_row, preview->email_index >= 0 ? (guint) preview->email_index
-                                                                            : GTK_INVALID_LIST_POSITION);
+                          fields);
+  adw_combo_row_set_selected (self->column_row, email_index >= 0 ? (guint) email_index : GTK_INVALID_LIST_POSITION);
   self->restoring = FALSE;
   gtk_widget_set_visible (GTK_WIDGET (self->column_row), choose);
 
   gtk_widget_set_visible (GTK_WIDGET (self->summary_row), TRUE);
-  if (preview->email_index < 0)
+  if (email_index < 0)
     {
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->summary_row),
                                      _("Which column holds the e-mail addresses?"));
@@ -343,24 +216,24 @@ show_preview (MsBlastPage *self)
     }
   else
     {
-      title = g_strdup_printf (ngettext ("%'u recipient", "%'u recipients", preview->valid), preview->valid);
+      title = g_strdup_printf (ngettext ("%'u recipient", "%'u recipients", summary->imported), summary->imported);
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->summary_row), title);
-      g_string_append_printf (subtitle, ngettext ("%'u row", "%'u rows", preview->rows), preview->rows);
-      if (preview->left_out > 0)
-        g_string_append_printf (subtitle, ngettext (" · %'u left out", " · %'u left out", preview->left_out),
-                                preview->left_out);
-      if (preview->duplicates > 0)
-        g_string_append_printf (subtitle, ngettext (" · %'u duplicate", " · %'u duplicates", preview->duplicates),
-                                preview->duplicates);
+      g_string_append_printf (subtitle, ngettext ("%'u row", "%'u rows", rows), rows);
+      if (summary->left_out > 0)
+        g_string_append_printf (subtitle, ngettext (" · %'u left out", " · %'u left out", summary->left_out),
+                                summary->left_out);
+      if (summary->duplicates > 0)
+        g_string_append_printf (subtitle, ngettext (" · %'u duplicate", " · %'u duplicates", summary->duplicates),
+                                summary->duplicates);
       adw_action_row_set_subtitle (self->summary_row, subtitle->str);
-      gtk_widget_set_visible (GTK_WIDGET (self->problems_button), preview->problems->len > 0);
+      gtk_widget_set_visible (GTK_WIDGET (self->problems_button), n_problems > 0);
     }
 
-  for (guint i = 0; preview->fields[i] != NULL; i++)
+  for (guint i = 0; fields[i] != NULL; i++)
     {
-      g_autoptr(GMenuItem) item = g_menu_item_new (preview->fields[i], NULL);
+      g_autoptr(GMenuItem) item = g_menu_item_new (fields[i], NULL);
 
-      g_menu_item_set_action_and_target_value (item, "blast.insert-field", g_variant_new_string (preview->fields[i]));
+      g_menu_item_set_action_and_target_value (item, "blast.insert-field", g_variant_new_string (fields[i]));
       g_menu_append_item (menu, item);
     }
   gtk_menu_button_set_menu_model (self->merge_button, G_MENU_MODEL (menu));
@@ -376,12 +249,12 @@ load_done (GObject      *source,
 {
   g_autoptr(MsBlastPage) self = user_data;
   g_autoptr(GError) error = NULL;
-  Preview *preview = g_task_propagate_pointer (G_TASK (result), &error);
+  MsImportPreview *preview = g_task_propagate_pointer (G_TASK (result), &error);
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   set_loading (self, FALSE);
-  g_clear_pointer (&self->preview, preview_free);
+  g_clear_pointer (&self->preview, ms_import_preview_free);
   if (preview == NULL)
     {
       gtk_widget_set_visible (GTK_WIDGET (self->summary_row), FALSE);
@@ -434,7 +307,7 @@ ms_blast_page_load_recipients (MsBlastPage *self,
   g_set_object (&self->recipients, file);
   if (!self->restoring)
     g_clear_pointer (&self->email_column, g_free);
-  g_clear_pointer (&self->preview, preview_free);
+  g_clear_pointer (&self->preview, ms_import_preview_free);
   name = g_file_get_basename (file);
   adw_action_row_set_subtitle (self->recipients_row, name);
   start_loading (self);
@@ -449,10 +322,11 @@ on_column_selected (MsBlastPage *self,
   guint selected = adw_combo_row_get_selected (row);
 
   if (self->restoring || self->preview == NULL || selected == GTK_INVALID_LIST_POSITION ||
-      (self->preview->email_index >= 0 && selected == (guint) self->preview->email_index))
+      (ms_import_preview_get_email_index (self->preview) >= 0 &&
+       selected == (guint) ms_import_preview_get_email_index (self->preview)))
     return;
   g_free (self->email_column);
-  self->email_column = g_strdup (self->preview->fields[selected]);
+  self->email_column = g_strdup (ms_import_preview_get_columns (self->preview)[selected]);
   start_loading (self);
   schedule_save (self);
 }
@@ -477,7 +351,7 @@ field_is_known (MsBlastPage *self,
   g_autofree char *source = g_strdup_printf ("{{%s}}", name);
   g_autoptr(MsTemplate) template = ms_template_new (source, MS_TEMPLATE_PLAIN, "", NULL);
 
-  return template != NULL && ms_template_bind (template, (const char * const *) self->preview->fields, NULL);
+  return template != NULL && ms_template_bind (template, ms_import_preview_get_columns (self->preview), NULL);
 }
 
 static void
@@ -795,26 +669,32 @@ show_problems_action (GtkWidget  *widget,
                       GVariant   *parameter)
 {
   MsBlastPage *self = MS_BLAST_PAGE (widget);
+  const MsImportProblem *problems = NULL;
+  guint n_problems = 0;
   AdwMessageDialog *dialog;
   GtkWidget *scroller;
   GtkWidget *list;
   g_autofree char *body = NULL;
 
-  if (self->preview == NULL || self->preview->problems->len == 0)
+  if (self->preview != NULL)
+    problems = ms_import_preview_get_problems (self->preview, &n_problems);
+  if (n_problems == 0)
     return;
   body = g_strdup_printf (ngettext ("These %u row is not sent to. Fix it in the file and choose it again, or send "
                                     "without it.",
                                     "These %u rows are not sent to. Fix them in the file and choose it again, or "
-                                    "send without them.", self->preview->problems->len),
-                          self->preview->problems->len);
+                                    "send without them.", n_problems),
+                          n_problems);
   dialog = new_dialog (self, _("Problems in the Recipient List"), body);
   list = gtk_list_box_new ();
   gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
   gtk_widget_add_css_class (list, "boxed-list");
   /* A list of thousands of bad rows would not help anyone read it. */
-  for (guint i = 0; i < MIN (self->preview->problems->len, 500); i++)
+  for (guint i = 0; i < MIN (n_problems, 500); i++)
     {
-      GtkWidget *label = gtk_label_new (g_ptr_array_index (self->preview->problems, i));
+      /* Translators: a row of the list that is not sent as it is: its line, then why. */
+      g_autofree char *text = g_strdup_printf (_("Line %u: %s"), problems[i].line, problems[i].reason);
+      GtkWidget *label = gtk_label_new (text);
 
       gtk_label_set_wrap (GTK_LABEL (label), TRUE);
       gtk_label_set_xalign (GTK_LABEL (label), 0);
@@ -837,42 +717,6 @@ show_problems_action (GtkWidget  *widget,
 }
 
 /* ------------------------------------------------------------ sending */
-
-/* TODO(core7): a pacer estimate in the core (ms_pacer with the account's
- * limits). Until then the pacer itself is asked, message by message, on a
- * clock that does not run. Returns seconds, or -1 when the account has no
- * limit (the server's speed decides). */
-static gint64
-estimate_duration (const MsPacerLimits *limits,
-                   guint                count)
-{
-  g_autoptr(MsPacer) pacer = NULL;
-  gint64 now = g_get_real_time ();
-  gint64 t = now;
-
-  if (limits->per_minute == 0 && limits->per_hour == 0 && limits->per_day == 0 &&
-      limits->rate_limited_until <= now / G_USEC_PER_SEC)
-    return -1;
-  pacer = ms_pacer_new (limits);
-  for (guint i = 0; i < count && i < 2000000; i++)
-    {
-      t += ms_pacer_delay (pacer, t);
-      ms_pacer_record_send (pacer, t);
-    }
-  return (t - now) / G_USEC_PER_SEC;
-}
-
-/* TODO(core7): ms_account_get_pacer_limits (). */
-static void
-get_pacer_limits (MsAccount     *account,
-                  MsPacerLimits *limits)
-{
-  limits->per_minute = MAX (ms_account_get_max_per_minute (account), 0);
-  limits->per_hour = MAX (ms_account_get_max_per_hour (account), 0);
-  limits->per_day = MAX (ms_account_get_max_per_day (account), 0);
-  limits->connections = MAX (ms_account_get_max_connections (account), 1);
-  limits->rate_limited_until = ms_account_get_rate_limited_until (account);
-}
 
 static char *
 describe_duration (gint64 seconds)
@@ -916,7 +760,7 @@ check_templates (MsBlastPage  *self,
       if (parts[i].source == NULL)
         continue;
       template = ms_template_new (parts[i].source, parts[i].kind, parts[i].where, error);
-      if (template == NULL || !ms_template_bind (template, (const char * const *) self->preview->fields, error))
+      if (template == NULL || !ms_template_bind (template, ms_import_preview_get_columns (self->preview), error))
         return FALSE;
     }
   return TRUE;
@@ -1002,19 +846,8 @@ send_action (GtkWidget  *widget,
   guint count = ms_blast_page_get_valid_count (self);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  if (count == 0 || self->loading)
+  if (count == 0 || self->loading || !read_html (self, &html))
     return;
-  if (self->html != NULL && !g_file_load_contents (self->html, NULL, &html, NULL, NULL, &error))
-    {
-      show_error (self, _("The HTML Version Cannot Be Read"), error->message);
-      return;
-    }
-  if (html != NULL && !g_utf8_validate (html, -1, NULL))
-    {
-      show_error (self, _("The HTML Version Cannot Be Read"), _("The file is not UTF-8 text. Save it as UTF-8, "
-                                                                 "then choose it again."));
-      return;
-    }
   if (unsubscribe[0] != '\0' && !g_str_has_prefix (unsubscribe, "mailto:") && !g_str_has_prefix (unsubscribe, "https:"))
     {
       show_error (self, _("Check the Unsubscribe Address"),
@@ -1028,8 +861,8 @@ send_action (GtkWidget  *widget,
     }
 
   heading = g_strdup_printf (ngettext ("Send to %'u Recipient?", "Send to %'u Recipients?", count), count);
-  get_pacer_limits (self->account, &limits);
-  duration = describe_duration (estimate_duration (&limits, count));
+  ms_account_get_pacer_limits (self->account, &limits);
+  duration = describe_duration (ms_pacer_estimate_seconds (&limits, count, now));
   g_string_append (body, duration);
 
   /* Warnings: each one a reason to stop and think, none a rule that blocks. */
@@ -1072,6 +905,62 @@ send_action (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* The HTML file as sent: UTF-8 text, or an error dialog and FALSE. */
+static gboolean
+read_html (MsBlastPage  *self,
+           char        **html)
+{
+  g_autoptr(GError) error = NULL;
+
+  *html = NULL;
+  if (self->html != NULL && !g_file_load_contents (self->html, NULL, html, NULL, NULL, &error))
+    {
+      show_error (self, _("The HTML Version Cannot Be Read"), error->message);
+      return FALSE;
+    }
+  if (*html != NULL && !g_utf8_validate (*html, -1, NULL))
+    {
+      g_clear_pointer (html, g_free);
+      show_error (self, _("The HTML Version Cannot Be Read"), _("The file is not UTF-8 text. Save it as UTF-8, "
+                                                                 "then choose it again."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+preview_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  MsBlastPage *self = MS_BLAST_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *html = NULL;
+
+  if (ms_blast_page_get_valid_count (self) == 0 || self->loading || !read_html (self, &html))
+    return;
+  if (!check_templates (self, html, &error))
+    {
+      show_error (self, _("Check the Merge Fields"), error->message);
+      return;
+    }
+  if (self->preview_window != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->preview_window));
+  self->preview_window = ms_preview_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, self->account,
+                                         make_spec (self, html), g_file_peek_path (self->recipients),
+                                         self->email_column);
+  g_object_add_weak_pointer (G_OBJECT (self->preview_window), (gpointer *) &self->preview_window);
+  gtk_window_present (GTK_WINDOW (self->preview_window));
+}
+
+MsPreview *
+ms_blast_page_get_preview (MsBlastPage *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_PAGE (self), NULL);
+  return self->preview_window;
+}
+
 static void
 update_actions (MsBlastPage *self)
 {
@@ -1081,8 +970,13 @@ update_actions (MsBlastPage *self)
                    !ms_blast_runner_get_active (self->runner) && ms_account_is_configured (self->account);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "blast.send", ready);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "blast.show-problems",
-                                 self->preview != NULL && self->preview->problems->len > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "blast.preview",
+                                 ms_blast_page_get_valid_count (self) > 0 && !self->loading && body[0] != '\0');
+  guint n_problems = 0;
+
+  if (self->preview != NULL)
+    ms_import_preview_get_problems (self->preview, &n_problems);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "blast.show-problems", n_problems > 0);
 }
 
 static void
@@ -1280,6 +1174,12 @@ ms_blast_page_dispose (GObject *object)
       gtk_window_destroy (GTK_WINDOW (self->dialog));
       self->dialog = NULL;
     }
+  if (self->preview_window != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->preview_window), (gpointer *) &self->preview_window);
+      gtk_window_destroy (GTK_WINDOW (self->preview_window));
+      self->preview_window = NULL;
+    }
   gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_BLAST_PAGE);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->recipients);
@@ -1296,7 +1196,7 @@ ms_blast_page_finalize (GObject *object)
 {
   MsBlastPage *self = MS_BLAST_PAGE (object);
 
-  g_clear_pointer (&self->preview, preview_free);
+  g_clear_pointer (&self->preview, ms_import_preview_free);
   g_clear_pointer (&self->email_column, g_free);
   g_clear_pointer (&self->draft_path, g_free);
 
@@ -1355,6 +1255,7 @@ ms_blast_page_class_init (MsBlastPageClass *klass)
   gtk_widget_class_install_action (widget_class, "blast.show-problems", NULL, show_problems_action);
   gtk_widget_class_install_action (widget_class, "blast.insert-field", "s", insert_field_action);
   gtk_widget_class_install_action (widget_class, "blast.send", NULL, send_action);
+  gtk_widget_class_install_action (widget_class, "blast.preview", NULL, preview_action);
 }
 
 static void

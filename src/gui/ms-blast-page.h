@@ -5,6 +5,7 @@
 #include <adwaita.h>
 
 #include "ms-blast-runner.h"
+#include "ms-preview.h"
 
 G_BEGIN_DECLS
 
@@ -28,6 +29,8 @@ void         ms_blast_page_add_attachment   (MsBlastPage   *self,
                                              GFile         *file);
 /* The dialog the page has open (problems, confirmation…), or NULL; transfer none. */
 AdwMessageDialog *ms_blast_page_get_dialog  (MsBlastPage   *self);
+/* The preview window the page opened ("blast.preview"), or NULL; transfer none. */
+MsPreview   *ms_blast_page_get_preview      (MsBlastPage   *self);
 /* Writes the draft now (it is otherwise written shortly after each change). */
 void         ms_blast_page_save_draft       (MsBlastPage   *self);
 

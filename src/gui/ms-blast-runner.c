@@ -23,6 +23,7 @@ struct _MsBlastRunner
   char          *text;
   char          *detail;
   gint64         waiting_until;
+  char          *waiting_reply;
   guint          countdown_id;
 };
 
@@ -36,6 +37,8 @@ enum {
   PROP_FRACTION,
   PROP_TEXT,
   PROP_DETAIL,
+  PROP_WAITING_UNTIL,
+  PROP_WAITING_REPLY,
   N_PROPS
 };
 
@@ -84,40 +87,6 @@ set_boolean (MsBlastRunner *self,
     return;
   *field = value;
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
-}
-
-/* TODO(core7): ms_account_get_pacer_limits (): the limits as the CLI builds
- * them from the account, in one place. */
-static void
-pacer_limits_from_account (MsAccount     *account,
-                           MsPacerLimits *limits)
-{
-  limits->per_minute = MAX (ms_account_get_max_per_minute (account), 0);
-  limits->per_hour = MAX (ms_account_get_max_per_hour (account), 0);
-  limits->per_day = MAX (ms_account_get_max_per_day (account), 0);
-  limits->connections = MAX (ms_account_get_max_connections (account), 1);
-  limits->rate_limited_until = ms_account_get_rate_limited_until (account);
-}
-
-/* TODO(core7): ms_account_load_config_async (): the snapshot with the
- * password from the keyring. Runs in the import thread: the snapshot was
- * taken in the main thread, only the keyring is asked here. */
-static gboolean
-fill_password (MsSmtpConfig  *config,
-               const char    *account_name,
-               GCancellable  *cancellable,
-               GError       **error)
-{
-  char *password;
-
-  if (!config->needs_auth)
-    return TRUE;
-  password = ms_secret_lookup_sync (account_name, config->server, config->user, cancellable, error);
-  if (password == NULL)
-    return FALSE;
-  config->password = g_strdup (password);
-  ms_secret_free (password);
-  return TRUE;
 }
 
 /* ------------------------------------------------------------- progress */
@@ -194,7 +163,12 @@ on_progress (const MsBlastProgress *p,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
     }
 
-  self->waiting_until = p->waiting_until;
+  if (self->waiting_until != p->waiting_until)
+    {
+      self->waiting_until = p->waiting_until;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_UNTIL]);
+    }
+  set_string (self, &self->waiting_reply, p->waiting_until > 0 ? p->waiting_reply : NULL, PROP_WAITING_REPLY);
   if (p->waiting_until > 0)
     {
       update_wait_detail (self);
@@ -258,6 +232,11 @@ end_run (MsBlastRunner *self,
 
   g_clear_handle_id (&self->countdown_id, g_source_remove);
   g_clear_pointer (&self->config, ms_smtp_config_free);
+  if (self->waiting_until != 0)
+    {
+      self->waiting_until = 0;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_UNTIL]);
+    }
   set_boolean (self, &self->paused, FALSE, PROP_PAUSED);
   set_boolean (self, &self->active, FALSE, PROP_ACTIVE);
   g_signal_emit (self, signals[FINISHED], 0, self->batch, sent, failed, uncertain, message);
@@ -323,7 +302,8 @@ typedef struct {
   char         *csv_path;
   char         *email_column;
   MsSmtpConfig *config;
-  char         *account_name;
+  gint64        batch;           /* a resume: this batch, nothing imported */
+  gboolean      resend_uncertain;
 } StartData;
 
 static void
@@ -333,7 +313,6 @@ start_data_free (StartData *data)
   g_free (data->csv_path);
   g_free (data->email_column);
   g_clear_pointer (&data->config, ms_smtp_config_free);
-  g_free (data->account_name);
   g_free (data);
 }
 
@@ -348,16 +327,23 @@ start_thread (GTask        *task,
   GError *error = NULL;
   gint64 batch;
 
-  /* The password first: a batch that can never be sent would only clutter the list. */
-  if (!fill_password (data->config, data->account_name, cancellable, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
   journal = ms_journal_open (NULL, &error);
   if (journal == NULL)
     {
       g_task_return_error (task, error);
+      return;
+    }
+  if (data->batch > 0)
+    {
+      /* A resume: the journal says whether it may be, and the user's
+       * choice about the uncertain rows is applied before anything goes. */
+      if (!ms_journal_check_can_resume (journal, data->batch, &error) ||
+          (data->resend_uncertain && !ms_journal_requeue_uncertain (journal, data->batch, NULL, &error)))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      g_task_return_int (task, data->batch);
       return;
     }
   batch = ms_import_csv (journal, data->spec, data->csv_path, data->email_column, NULL, NULL, NULL, NULL, &error);
@@ -393,9 +379,64 @@ start_done (GObject      *source,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH]);
   g_clear_pointer (&self->config, ms_smtp_config_free);
   self->config = g_steal_pointer (&data->config);
-  pacer_limits_from_account (self->account, &self->limits);
+  ms_account_get_pacer_limits (self->account, &self->limits);
   run_batch (self);
   g_task_return_int (outer, batch);
+}
+
+/* The password first: a batch that can never be sent would only clutter the list. */
+static void
+config_loaded (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  StartData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  data->config = ms_account_load_config_finish (MS_ACCOUNT (source), result, &error);
+  if (data->config == NULL)
+    {
+      /* start_done () ends it: nothing stored, nothing sent. */
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_run_in_thread (task, start_thread);
+}
+
+static void
+start (MsBlastRunner       *self,
+       StartData           *data,
+       GCancellable        *cancellable,
+       GAsyncReadyCallback  callback,
+       gpointer             user_data)
+{
+  g_autoptr(GTask) outer = NULL;
+  GTask *task;
+
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, ms_blast_runner_start_async);
+  if (self->active)
+    {
+      start_data_free (data);
+      g_task_return_new_error (outer, MS_ERROR, MS_ERROR_INVALID_INPUT, "%s",
+                               _("An e-blast is already being sent. Wait until it has finished, or cancel it."));
+      return;
+    }
+
+  /* The inner task updates the runner whether or not the caller is still
+   * there to hear about it. */
+  task = g_task_new (self, cancellable, start_done, g_object_ref (outer));
+  g_task_set_task_data (task, data, (GDestroyNotify) start_data_free);
+
+  /* Active from now: a second Send waits, and the app stays up. */
+  set_string (self, &self->text, data->batch > 0 ? _("Resuming the e-blast…") : _("Preparing the e-blast…"),
+              PROP_TEXT);
+  set_string (self, &self->detail, "", PROP_DETAIL);
+  self->fraction = 0;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
+  set_boolean (self, &self->active, TRUE, PROP_ACTIVE);
+  ms_account_load_config_async (self->account, cancellable, config_loaded, task);
 }
 
 void
@@ -407,42 +448,47 @@ ms_blast_runner_start_async (MsBlastRunner       *self,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
 {
-  g_autoptr(GTask) outer = NULL;
-  g_autoptr(GTask) task = NULL;
   StartData *data;
 
   g_return_if_fail (MS_IS_BLAST_RUNNER (self));
   g_return_if_fail (spec != NULL);
   g_return_if_fail (csv_path != NULL);
 
-  outer = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (outer, ms_blast_runner_start_async);
-  if (self->active)
-    {
-      ms_batch_spec_free (spec);
-      g_task_return_new_error (outer, MS_ERROR, MS_ERROR_INVALID_INPUT, "%s",
-                               _("An e-blast is already being sent. Wait until it has finished, or cancel it."));
-      return;
-    }
-
   data = g_new0 (StartData, 1);
   data->spec = spec;
   data->csv_path = g_strdup (csv_path);
   data->email_column = g_strdup (email_column);
-  data->config = ms_account_make_smtp_config (self->account, NULL);
-  data->account_name = g_strdup (ms_account_get_name (self->account));
-  /* The inner task updates the runner whether or not the caller is still
-   * there to hear about it. */
-  task = g_task_new (self, cancellable, start_done, g_object_ref (outer));
-  g_task_set_task_data (task, data, (GDestroyNotify) start_data_free);
+  start (self, data, cancellable, callback, user_data);
+}
 
-  /* Active from now: a second Send waits, and the app stays up. */
-  set_string (self, &self->text, _("Preparing the e-blast…"), PROP_TEXT);
-  set_string (self, &self->detail, "", PROP_DETAIL);
-  self->fraction = 0;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
-  set_boolean (self, &self->active, TRUE, PROP_ACTIVE);
-  g_task_run_in_thread (task, start_thread);
+void
+ms_blast_runner_resume_batch_async (MsBlastRunner       *self,
+                                    gint64               batch,
+                                    gboolean             resend_uncertain,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  StartData *data;
+
+  g_return_if_fail (MS_IS_BLAST_RUNNER (self));
+  g_return_if_fail (batch > 0);
+
+  /* The batch paused in this runner simply carries on. */
+  if (self->active && self->paused && self->batch == batch && !resend_uncertain)
+    {
+      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, ms_blast_runner_start_async);
+      ms_blast_runner_resume (self);
+      g_task_return_int (task, batch);
+      return;
+    }
+
+  data = g_new0 (StartData, 1);
+  data->batch = batch;
+  data->resend_uncertain = resend_uncertain;
+  start (self, data, cancellable, callback, user_data);
 }
 
 gint64
@@ -453,6 +499,14 @@ ms_blast_runner_start_finish (MsBlastRunner  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), 0);
 
   return g_task_propagate_int (G_TASK (result), error);
+}
+
+gint64
+ms_blast_runner_resume_batch_finish (MsBlastRunner  *self,
+                                     GAsyncResult   *result,
+                                     GError        **error)
+{
+  return ms_blast_runner_start_finish (self, result, error);
 }
 
 void
@@ -494,11 +548,16 @@ ms_blast_runner_cancel (MsBlastRunner *self)
       g_cancellable_cancel (self->cancellable);
       return;
     }
-  /* Paused: nothing runs to cancel, the journal is told directly.
-   * TODO(core7): ms_journal_check_can_cancel () decides whether it may be. */
+  /* Paused: nothing runs to cancel, the journal is told directly, and
+   * decides whether it may be. */
   journal = ms_journal_open (NULL, &error);
-  if (journal == NULL || !ms_journal_cancel_batch (journal, self->batch, &error))
-    g_debug ("Cancelling batch %" G_GINT64_FORMAT ": %s", self->batch, error->message);
+  if (journal == NULL || !ms_journal_check_can_cancel (journal, self->batch, &error) ||
+      !ms_journal_cancel_batch (journal, self->batch, &error))
+    {
+      g_debug ("Cancelling batch %" G_GINT64_FORMAT ": %s", self->batch, error->message);
+      end_run (self, error->message);
+      return;
+    }
   end_run (self, _("The e-blast was cancelled."));
 }
 
@@ -537,6 +596,20 @@ ms_blast_runner_get_text (MsBlastRunner *self)
   return self->text != NULL ? self->text : "";
 }
 
+gint64
+ms_blast_runner_get_waiting_until (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), 0);
+  return self->waiting_until;
+}
+
+const char *
+ms_blast_runner_get_waiting_reply (MsBlastRunner *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST_RUNNER (self), NULL);
+  return self->waiting_reply;
+}
+
 const char *
 ms_blast_runner_get_detail (MsBlastRunner *self)
 {
@@ -560,6 +633,8 @@ ms_blast_runner_get_property (GObject    *object,
     case PROP_FRACTION: g_value_set_double (value, self->fraction); break;
     case PROP_TEXT:     g_value_set_string (value, ms_blast_runner_get_text (self)); break;
     case PROP_DETAIL:   g_value_set_string (value, ms_blast_runner_get_detail (self)); break;
+    case PROP_WAITING_UNTIL: g_value_set_int64 (value, self->waiting_until); break;
+    case PROP_WAITING_REPLY: g_value_set_string (value, self->waiting_reply); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -587,6 +662,7 @@ ms_blast_runner_finalize (GObject *object)
   g_clear_pointer (&self->config, ms_smtp_config_free);
   g_clear_pointer (&self->text, g_free);
   g_clear_pointer (&self->detail, g_free);
+  g_clear_pointer (&self->waiting_reply, g_free);
 
   G_OBJECT_CLASS (ms_blast_runner_parent_class)->finalize (object);
 }
@@ -612,6 +688,10 @@ ms_blast_runner_class_init (MsBlastRunnerClass *klass)
                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_DETAIL] = g_param_spec_string ("detail", NULL, NULL, "",
                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_WAITING_UNTIL] = g_param_spec_int64 ("waiting-until", NULL, NULL, 0, G_MAXINT64, 0,
+                                                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_WAITING_REPLY] = g_param_spec_string ("waiting-reply", NULL, NULL, NULL,
+                                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -630,87 +710,3 @@ ms_blast_runner_init (MsBlastRunner *self)
 {
 }
 
-/* ------------------------------------------------- resuming a stored batch */
-
-static void
-resume_batch_config_done (GObject      *source,
-                          GAsyncResult *result,
-                          gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  MsBlastRunner *self = g_task_get_source_object (task);
-  MsSmtpConfig *config;
-  GError *error = NULL;
-
-  config = ms_account_load_config_finish (MS_ACCOUNT (source), result, &error);
-  if (config == NULL)
-    {
-      /* Nothing was sent. */
-      set_boolean (self, &self->active, FALSE, PROP_ACTIVE);
-      g_task_return_error (task, error);
-      return;
-    }
-  self->batch = *(gint64 *) g_task_get_task_data (task);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH]);
-  g_clear_pointer (&self->config, ms_smtp_config_free);
-  self->config = config;
-  ms_account_get_pacer_limits (self->account, &self->limits);
-  run_batch (self);
-  g_task_return_boolean (task, TRUE);
-}
-
-void
-ms_blast_runner_resume_batch_async (MsBlastRunner       *self,
-                                    gint64               batch,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(MsJournal) journal = NULL;
-  GError *error = NULL;
-
-  g_return_if_fail (MS_IS_BLAST_RUNNER (self));
-  g_return_if_fail (batch > 0);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ms_blast_runner_resume_batch_async);
-  g_task_set_task_data (task, g_memdup2 (&batch, sizeof batch), g_free);
-
-  if (self->active && self->paused && self->batch == batch && self->blast == NULL)
-    {
-      ms_blast_runner_resume (self);
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (self->active)
-    {
-      g_task_return_new_error (task, MS_ERROR, MS_ERROR_INVALID_INPUT, "%s",
-                               _("An e-blast is already being sent. Wait until it has finished, or cancel it."));
-      return;
-    }
-  /* The rule is the journal's, the same as for mailshot-cli blast resume. */
-  journal = ms_journal_open (NULL, &error);
-  if (journal == NULL || !ms_journal_check_can_resume (journal, batch, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-
-  set_string (self, &self->text, _("Preparing the e-blast…"), PROP_TEXT);
-  set_string (self, &self->detail, "", PROP_DETAIL);
-  self->fraction = 0;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
-  set_boolean (self, &self->active, TRUE, PROP_ACTIVE);
-  ms_account_load_config_async (self->account, cancellable, resume_batch_config_done, g_steal_pointer (&task));
-}
-
-gboolean
-ms_blast_runner_resume_batch_finish (MsBlastRunner  *self,
-                                     GAsyncResult   *result,
-                                     GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
-}

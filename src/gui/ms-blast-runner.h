@@ -34,6 +34,18 @@ void           ms_blast_runner_start_async  (MsBlastRunner       *self,
 gint64         ms_blast_runner_start_finish (MsBlastRunner       *self,
                                              GAsyncResult        *result,
                                              GError             **error);
+/* Carries on with @batch (paused, or left by a crash); with
+ * @resend_uncertain its uncertain rows are queued again first (the user's
+ * choice). Completes once sending has started. */
+void           ms_blast_runner_resume_batch_async (MsBlastRunner *self,
+                                             gint64               batch,
+                                             gboolean             resend_uncertain,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+gint64         ms_blast_runner_resume_batch_finish (MsBlastRunner *self,
+                                             GAsyncResult        *result,
+                                             GError             **error);
 void           ms_blast_runner_pause        (MsBlastRunner       *self);
 void           ms_blast_runner_resume       (MsBlastRunner       *self);
 void           ms_blast_runner_cancel       (MsBlastRunner       *self);
@@ -44,20 +56,9 @@ gint64         ms_blast_runner_get_batch    (MsBlastRunner       *self);
 double         ms_blast_runner_get_fraction (MsBlastRunner       *self);
 const char    *ms_blast_runner_get_text     (MsBlastRunner       *self);
 const char    *ms_blast_runner_get_detail   (MsBlastRunner       *self);
-
-/* Added for the Batches and Pending pages: sends @batch from the journal
- * again (paused, interrupted, or with rows queued again by a retry), with
- * the password from the keyring; completes once sending has started. When
- * @batch is the one paused in this runner, it simply resumes. Errors: an
- * e-blast is already being sent, ms_journal_check_can_resume()'s, and the
- * account's (no password, a locked keyring), each saying what to do. */
-void           ms_blast_runner_resume_batch_async  (MsBlastRunner       *self,
-                                                    gint64               batch,
-                                                    GCancellable        *cancellable,
-                                                    GAsyncReadyCallback  callback,
-                                                    gpointer             user_data);
-gboolean       ms_blast_runner_resume_batch_finish (MsBlastRunner       *self,
-                                                    GAsyncResult        *result,
-                                                    GError             **error);
+/* A rate-limit wait under way: its end (unix seconds, 0 = none, "waiting-until")
+ * and the server's reply that set it, or NULL ("waiting-reply"). */
+gint64         ms_blast_runner_get_waiting_until (MsBlastRunner  *self);
+const char    *ms_blast_runner_get_waiting_reply (MsBlastRunner  *self);
 
 G_END_DECLS

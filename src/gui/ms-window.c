@@ -43,17 +43,40 @@ struct _MsWindow
   GtkLabel             *detail_label;
   GtkButton            *pause_button;
   GtkButton            *resume_button;
+  GtkButton            *cancel_button;
   GtkLabel             *account_title;
   GtkLabel             *account_description;
   AdwActionRow         *server_row;
   AdwActionRow         *security_row;
   AdwActionRow         *auth_row;
   AdwActionRow         *limits_row;
+  GtkRevealer          *resume_revealer;
+  GtkLabel             *resume_title;
+  GtkLabel             *resume_label;
+  GtkCheckButton       *resend_check;
+  GtkRevealer          *limit_revealer;
+  GtkLabel             *limit_label;
+  GtkRevealer          *test_revealer;
+  GtkImage             *test_icon;
+  GtkLabel             *test_label;
+
+  MsJournal            *journal;          /* for reading: what other processes do */
+  GFileMonitor         *journal_monitor;
+  guint                 journal_refresh_id;
+  gint64                unfinished;       /* the batch offered for resuming, 0 = none */
+  GArray               *dismissed;        /* gint64: batches the user said "not now" to */
+  gint64                external;         /* a batch another process sends now, 0 = none */
+  MsBatchInfo          *external_info;
+  gint64                limit_until;      /* the wait the banner shows, its reply cached */
+  char                 *limit_reply;
+  guint                 limit_tick_id;
 };
 
 G_DEFINE_FINAL_TYPE (MsWindow, ms_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void ms_window_setup (MsWindow *self, MsAccount *account, MsBlastRunner *runner);
+static void update_limit (MsWindow *self);
+static void on_test_running (MsWindow *self, GParamSpec *pspec, MsTestDialog *dialog);
 
 MsWindow *
 ms_window_new (GtkApplication *application,
@@ -224,6 +247,8 @@ on_account_changed (GSettings  *settings,
                     MsWindow   *self)
 {
   ms_window_update (self);
+  if (key == NULL || g_str_equal (key, "rate-limited-until"))
+    update_limit (self);
 }
 
 static void
@@ -261,6 +286,8 @@ send_test_action (GtkWidget  *widget,
       g_object_add_weak_pointer (G_OBJECT (self->test_dialog), (gpointer *) &self->test_dialog);
       g_signal_connect_object (self->test_dialog, "open-settings",
                                G_CALLBACK (on_test_dialog_open_settings), self, 0);
+      g_signal_connect_object (self->test_dialog, "notify::running",
+                               G_CALLBACK (on_test_running), self, G_CONNECT_SWAPPED);
     }
   gtk_window_present (GTK_WINDOW (self->test_dialog));
   if (!ms_test_dialog_get_running (self->test_dialog))
@@ -281,19 +308,53 @@ setup_account_action (GtkWidget  *widget,
 
 /* ---------------------------------------------------------- the running blast */
 
+/* A batch sent by another process (mailshot-cli), as the journal shows it. */
+static void
+show_external (MsWindow *self)
+{
+  MsBatchInfo *info = self->external_info;
+  guint left = info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_DEFERRED] + info->counts[MS_STATE_SENDING];
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
+  g_autofree char *detail = NULL;
+
+  g_string_printf (text, ngettext ("%'u of %'u sent", "%'u of %'u sent", info->total),
+                   info->counts[MS_STATE_SENT], info->total);
+  if (info->counts[MS_STATE_FAILED] > 0)
+    g_string_append_printf (text, ngettext (" · %'u failed", " · %'u failed", info->counts[MS_STATE_FAILED]),
+                            info->counts[MS_STATE_FAILED]);
+  if (info->counts[MS_STATE_DEFERRED] > 0)
+    g_string_append_printf (text, ngettext (" · %'u waiting to retry", " · %'u waiting to retry",
+                                            info->counts[MS_STATE_DEFERRED]), info->counts[MS_STATE_DEFERRED]);
+  gtk_label_set_text (self->progress_label, text->str);
+  gtk_progress_bar_set_fraction (self->progress_bar,
+                                 info->total > 0 ? (double) (info->total - MIN (left, info->total)) / info->total : 0);
+  /* Translators: %s is a batch number. */
+  detail = g_strdup_printf (_("Batch %s is being sent by another Mailshot program, such as mailshot-cli"), id);
+  gtk_label_set_text (self->detail_label, detail);
+  gtk_widget_set_visible (GTK_WIDGET (self->detail_label), TRUE);
+}
+
 static void
 update_progress (MsWindow *self)
 {
   gboolean active = ms_blast_runner_get_active (self->runner);
   gboolean paused = ms_blast_runner_get_paused (self->runner);
 
-  gtk_revealer_set_reveal_child (self->progress_revealer, active);
-  gtk_label_set_text (self->progress_label, ms_blast_runner_get_text (self->runner));
-  gtk_progress_bar_set_fraction (self->progress_bar, ms_blast_runner_get_fraction (self->runner));
-  gtk_label_set_text (self->detail_label, ms_blast_runner_get_detail (self->runner));
-  gtk_widget_set_visible (GTK_WIDGET (self->detail_label), ms_blast_runner_get_detail (self->runner)[0] != '\0');
-  gtk_widget_set_visible (GTK_WIDGET (self->pause_button), !paused);
-  gtk_widget_set_visible (GTK_WIDGET (self->resume_button), paused);
+  gtk_revealer_set_reveal_child (self->progress_revealer, active || self->external_info != NULL);
+  if (!active && self->external_info != NULL)
+    show_external (self);
+  else
+    {
+      gtk_label_set_text (self->progress_label, ms_blast_runner_get_text (self->runner));
+      gtk_progress_bar_set_fraction (self->progress_bar, ms_blast_runner_get_fraction (self->runner));
+      gtk_label_set_text (self->detail_label, ms_blast_runner_get_detail (self->runner));
+      gtk_widget_set_visible (GTK_WIDGET (self->detail_label), ms_blast_runner_get_detail (self->runner)[0] != '\0');
+    }
+  /* The buttons act on this app's own blast only. */
+  gtk_widget_set_visible (GTK_WIDGET (self->pause_button), active && !paused);
+  gtk_widget_set_visible (GTK_WIDGET (self->resume_button), active && paused);
+  gtk_widget_set_visible (GTK_WIDGET (self->cancel_button), active);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.pause-blast", active && !paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.resume-blast", active && paused);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.cancel-blast", active);
@@ -306,6 +367,312 @@ on_runner_notify (MsWindow   *self,
                   GParamSpec *pspec)
 {
   update_progress (self);
+  if (pspec == NULL || g_str_equal (pspec->name, "waiting-until") || g_str_equal (pspec->name, "waiting-reply"))
+    update_limit (self);
+}
+
+/* ---------------------------------------------------------- "Rate Limited Until" */
+
+static char *
+format_left (gint64 seconds)
+{
+  if (seconds >= 3600)
+    return g_strdup_printf (_("%d h %02d min"), (int) (seconds / 3600), (int) (seconds / 60 % 60));
+  if (seconds >= 60)
+    return g_strdup_printf (_("%d min %02d s"), (int) (seconds / 60), (int) (seconds % 60));
+  return g_strdup_printf (ngettext ("%d second", "%d seconds", (int) seconds), (int) seconds);
+}
+
+static gboolean
+limit_tick (gpointer user_data)
+{
+  MsWindow *self = user_data;
+
+  update_limit (self);
+  return self->limit_tick_id != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* An active wait, from this app's blast, the account (a test, another
+ * process), with its end time and the server's words, counting down. */
+static void
+update_limit (MsWindow *self)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 until = MAX (ms_account_get_rate_limited_until (self->account),
+                      ms_blast_runner_get_waiting_until (self->runner));
+  const char *reply = ms_blast_runner_get_waiting_reply (self->runner);
+  g_autoptr(GDateTime) end = NULL;
+  g_autofree char *clock = NULL;
+  g_autofree char *left = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  if (until <= now)
+    {
+      gtk_revealer_set_reveal_child (self->limit_revealer, FALSE);
+      if (self->limit_tick_id != 0)
+        {
+          guint id = self->limit_tick_id;
+
+          self->limit_tick_id = 0;
+          g_source_remove (id);
+        }
+      return;
+    }
+  if (reply == NULL)
+    {
+      /* Another process, or before a restart: the journal kept the reply. */
+      if (self->limit_until != until && self->journal != NULL)
+        {
+          g_free (self->limit_reply);
+          self->limit_reply = ms_journal_dup_rate_limit_reply (self->journal, ms_account_get_name (self->account),
+                                                               now - 2 * 86400);
+        }
+      reply = self->limit_reply;
+    }
+  self->limit_until = until;
+
+  end = g_date_time_new_from_unix_local (until);
+  clock = g_date_time_format (end, "%H:%M");
+  left = format_left (until - now);
+  /* Translators: %s is a time of day (14:10), then how long is left. */
+  g_string_printf (text, _("Rate limited until %s (%s left): the server asked to wait; sending resumes by itself."),
+                   clock, left);
+  if (reply != NULL && reply[0] != '\0')
+    {
+      g_string_append_c (text, '\n');
+      /* Translators: %s is the server's reply, e.g. "451 4.7.0 Too many messages". */
+      g_string_append_printf (text, _("Server reply: %s"), reply);
+    }
+  gtk_label_set_text (self->limit_label, text->str);
+  gtk_revealer_set_reveal_child (self->limit_revealer, TRUE);
+  if (self->limit_tick_id == 0)
+    self->limit_tick_id = g_timeout_add_seconds (1, limit_tick, self);
+}
+
+/* ---------------------------------------------------------- after a crash or a restart */
+
+static gboolean
+was_dismissed (MsWindow *self,
+               gint64    batch)
+{
+  for (guint i = 0; i < self->dismissed->len; i++)
+    if (g_array_index (self->dismissed, gint64, i) == batch)
+      return TRUE;
+  return FALSE;
+}
+
+/* The newest batch the journal says may be carried on with, offered in
+ * the window (not a dialog at startup), its uncertain rows explained. */
+static void
+check_unfinished (MsWindow *self)
+{
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(GError) error = NULL;
+  MsBatchInfo *info = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *title = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  guint left, uncertain;
+
+  self->unfinished = 0;
+  if (self->journal != NULL && !ms_blast_runner_get_active (self->runner) &&
+      ms_account_is_configured (self->account))
+    batches = ms_journal_list_unfinished (self->journal, &error);
+  if (error != NULL)
+    g_debug ("Unfinished batches: %s", error->message);
+  for (guint i = 0; batches != NULL && i < batches->len && info == NULL; i++)
+    if (!was_dismissed (self, ((MsBatchInfo *) g_ptr_array_index (batches, i))->id))
+      info = g_ptr_array_index (batches, i);
+  if (info == NULL)
+    {
+      gtk_revealer_set_reveal_child (self->resume_revealer, FALSE);
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.resume-unfinished", FALSE);
+      return;
+    }
+
+  self->unfinished = info->id;
+  left = info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_DEFERRED] + info->counts[MS_STATE_SENDING];
+  uncertain = info->counts[MS_STATE_UNCERTAIN];
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
+  /* Translators: %s is a batch number, then its subject. */
+  title = uncertain == 0 && info->status == MS_BATCH_PAUSED
+          ? g_strdup_printf (_("Batch %s, “%s”, is paused"), id, info->subject != NULL ? info->subject : "")
+          : g_strdup_printf (_("Batch %s, “%s”, stopped before it was finished"), id,
+                             info->subject != NULL ? info->subject : "");
+  gtk_label_set_text (self->resume_title, title);
+  g_string_printf (text, ngettext ("%'u of %'u messages is still to send.", "%'u of %'u messages are still to send.",
+                                   left), left, info->total);
+  if (uncertain > 0)
+    {
+      g_string_append_c (text, ' ');
+      g_string_append_printf (text, ngettext ("%'u message is uncertain: Mailshot stopped while it was being sent, "
+                                              "so it may or may not have arrived. Resend it, or leave it to check "
+                                              "on the Pending page.",
+                                              "%'u messages are uncertain: Mailshot stopped while they were being "
+                                              "sent, so they may or may not have arrived. Resend them, or leave them "
+                                              "to check on the Pending page.", uncertain), uncertain);
+    }
+  gtk_label_set_text (self->resume_label, text->str);
+  /* Never resent unless the user says so. */
+  gtk_check_button_set_active (self->resend_check, FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->resend_check), uncertain > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.resume-unfinished", TRUE);
+  gtk_revealer_set_reveal_child (self->resume_revealer, TRUE);
+}
+
+static void
+resumed (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(MsWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (ms_blast_runner_resume_batch_finish (MS_BLAST_RUNNER (source), result, &error) <= 0)
+    {
+      ms_window_add_toast (self, adw_toast_new (error->message));
+      check_unfinished (self);
+    }
+}
+
+static void
+resume_unfinished_action (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  MsWindow *self = MS_WINDOW (widget);
+
+  if (self->unfinished == 0)
+    return;
+  gtk_revealer_set_reveal_child (self->resume_revealer, FALSE);
+  gtk_widget_action_set_enabled (widget, "win.resume-unfinished", FALSE);
+  ms_blast_runner_resume_batch_async (self->runner, self->unfinished, gtk_check_button_get_active (self->resend_check),
+                                      NULL, resumed, g_object_ref (self));
+  self->unfinished = 0;
+}
+
+static void
+dismiss_unfinished_action (GtkWidget  *widget,
+                           const char *action_name,
+                           GVariant   *parameter)
+{
+  MsWindow *self = MS_WINDOW (widget);
+
+  if (self->unfinished != 0)
+    g_array_append_val (self->dismissed, self->unfinished);
+  check_unfinished (self);
+}
+
+gint64
+ms_window_get_unfinished_batch (MsWindow *self)
+{
+  g_return_val_if_fail (MS_IS_WINDOW (self), 0);
+  return self->unfinished;
+}
+
+/* ---------------------------------------------------------- the journal, live */
+
+static void update_badge (MsWindow *self);
+
+/* What other processes do shows here too: a blast from mailshot-cli, a
+ * batch that paused or finished there. */
+static void
+refresh_from_journal (MsWindow *self)
+{
+  g_autoptr(GPtrArray) batches = NULL;
+
+  g_clear_pointer (&self->external_info, ms_batch_info_free);
+  self->external = 0;
+  if (self->journal != NULL && !ms_blast_runner_get_active (self->runner))
+    batches = ms_journal_list_batches (self->journal, NULL);
+  for (guint i = 0; batches != NULL && i < batches->len; i++)
+    {
+      MsBatchInfo *info = g_ptr_array_index (batches, i);
+
+      if (info->status == MS_BATCH_RUNNING && ms_journal_is_batch_busy (self->journal, info->id))
+        {
+          self->external = info->id;
+          self->external_info = g_steal_pointer (&g_ptr_array_index (batches, i));
+          break;
+        }
+    }
+  update_progress (self);
+  update_limit (self);
+  if (!ms_blast_runner_get_active (self->runner))
+    {
+      update_badge (self);
+      check_unfinished (self);
+    }
+}
+
+static gboolean
+journal_refresh_timeout (gpointer user_data)
+{
+  MsWindow *self = user_data;
+
+  self->journal_refresh_id = 0;
+  refresh_from_journal (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_journal_changed (GFileMonitor      *monitor,
+                    GFile             *file,
+                    GFile             *other,
+                    GFileMonitorEvent  event,
+                    MsWindow          *self)
+{
+  g_autofree char *name = g_file_get_basename (file);
+  g_autofree char *journal = g_path_get_basename (ms_journal_get_path (self->journal));
+  g_autofree char *wal = g_strconcat (journal, "-wal", NULL);
+
+  /* The database and its log only: the lock files come and go when a
+   * batch is looked at, and looking must not look again. */
+  if (!g_str_equal (name, journal) && !g_str_equal (name, wal))
+    return;
+  /* A sending process writes all the time: look at most twice a second. */
+  if (self->journal_refresh_id == 0)
+    self->journal_refresh_id = g_timeout_add (500, journal_refresh_timeout, self);
+}
+
+gint64
+ms_window_get_external_batch (MsWindow *self)
+{
+  g_return_val_if_fail (MS_IS_WINDOW (self), 0);
+  return self->external;
+}
+
+/* ---------------------------------------------------------- the last test */
+
+static void
+on_test_running (MsWindow     *self,
+                 GParamSpec   *pspec,
+                 MsTestDialog *dialog)
+{
+  MsProbe *probe = ms_test_dialog_get_probe (dialog);
+  const char *outcome = ms_test_dialog_get_outcome (dialog);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *clock = g_date_time_format (now, "%H:%M");
+  g_autofree char *text = NULL;
+  gboolean passed = probe != NULL && ms_probe_get_failed_step (probe) == MS_PROBE_N_STEPS;
+
+  if (ms_test_dialog_get_running (dialog) || outcome == NULL)
+    return;
+  /* Translators: %s is a time of day, then the outcome of the test e-mail. */
+  text = g_strdup_printf (_("Last test e-mail, at %s: %s"), clock, outcome);
+  gtk_label_set_text (self->test_label, text);
+  gtk_image_set_from_icon_name (self->test_icon, passed ? "emblem-ok-symbolic" : "dialog-warning-symbolic");
+  gtk_revealer_set_reveal_child (self->test_revealer, TRUE);
+  /* A passing test may have cleared a stale wait. */
+  update_limit (self);
+}
+
+static void
+dismiss_test_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  gtk_revealer_set_reveal_child (MS_WINDOW (widget)->test_revealer, FALSE);
 }
 
 /* The rows that need the user, from the journal's one count; any process
@@ -351,6 +718,8 @@ on_runner_finished (MsWindow   *self,
                     const char *message)
 {
   update_badge (self);
+  update_limit (self);
+  check_unfinished (self);
   if (message != NULL)
     ms_window_add_toast (self, adw_toast_new (message));
 }
@@ -455,6 +824,28 @@ ms_window_setup (MsWindow      *self,
   g_signal_connect_object (ms_account_get_settings (self->account), "changed",
                            G_CALLBACK (on_account_changed), self, 0);
   ms_window_update (self);
+
+  /* The journal, to watch what other processes do. Opening it also turns
+   * rows a crash left `sending` into `uncertain`, for the resume offer. */
+  {
+    g_autoptr(GError) error = NULL;
+
+    self->journal = ms_journal_open (NULL, &error);
+    if (self->journal == NULL)
+      g_debug ("No journal to watch: %s", error->message);
+    else
+      {
+        g_autofree char *dir = g_path_get_dirname (ms_journal_get_path (self->journal));
+        g_autoptr(GFile) folder = g_file_new_for_path (dir);
+
+        self->journal_monitor = g_file_monitor_directory (folder, G_FILE_MONITOR_NONE, NULL, &error);
+        if (self->journal_monitor == NULL)
+          g_debug ("Not watching %s: %s", dir, error->message);
+        else
+          g_signal_connect_object (self->journal_monitor, "changed", G_CALLBACK (on_journal_changed), self, 0);
+      }
+  }
+  refresh_from_journal (self);
 }
 
 static void
@@ -478,6 +869,15 @@ ms_window_dispose (GObject *object)
     gtk_window_destroy (GTK_WINDOW (self->cancel_dialog));
   g_clear_handle_id (&self->badge_poll_id, g_source_remove);
   g_clear_object (&self->badge_journal);
+  g_clear_handle_id (&self->journal_refresh_id, g_source_remove);
+  g_clear_handle_id (&self->limit_tick_id, g_source_remove);
+  if (self->journal_monitor != NULL)
+    g_file_monitor_cancel (self->journal_monitor);
+  g_clear_object (&self->journal_monitor);
+  g_clear_object (&self->journal);
+  g_clear_pointer (&self->external_info, ms_batch_info_free);
+  g_clear_pointer (&self->dismissed, g_array_unref);
+  g_clear_pointer (&self->limit_reply, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_WINDOW);
   g_clear_object (&self->runner);
   g_clear_object (&self->account);
@@ -512,6 +912,16 @@ ms_window_class_init (MsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsWindow, detail_label);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, pause_button);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, resume_button);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, resume_revealer);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, resume_title);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, resume_label);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, resend_check);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, limit_revealer);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, limit_label);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, test_revealer);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, test_icon);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, test_label);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, account_title);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, account_description);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, server_row);
@@ -526,12 +936,16 @@ ms_window_class_init (MsWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.pause-blast", NULL, pause_action);
   gtk_widget_class_install_action (widget_class, "win.resume-blast", NULL, resume_action);
   gtk_widget_class_install_action (widget_class, "win.cancel-blast", NULL, cancel_action);
+  gtk_widget_class_install_action (widget_class, "win.resume-unfinished", NULL, resume_unfinished_action);
+  gtk_widget_class_install_action (widget_class, "win.dismiss-unfinished", NULL, dismiss_unfinished_action);
+  gtk_widget_class_install_action (widget_class, "win.dismiss-test", NULL, dismiss_test_action);
 }
 
 static void
 ms_window_init (MsWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->dismissed = g_array_new (FALSE, FALSE, sizeof (gint64));
   /* Narrow: the switcher moves from the header bar to the bottom. */
   g_object_bind_property (self->switcher_title, "title-visible", self->switcher_bar, "reveal",
                           G_BINDING_SYNC_CREATE);

@@ -32,6 +32,10 @@ MsAccount    *ms_window_get_account            (MsWindow      *self);
 GtkWindow    *ms_window_show_account_settings  (MsWindow      *self);
 /* The test e-mail dialog while it is open, else NULL; transfer none. */
 MsTestDialog *ms_window_get_test_dialog        (MsWindow      *self);
+/* The batch the window offers to resume (after a crash, a restart, a
+ * pause elsewhere), 0 = none; a batch another process sends now, 0 = none. */
+gint64        ms_window_get_unfinished_batch   (MsWindow      *self);
+gint64        ms_window_get_external_batch     (MsWindow      *self);
 void          ms_window_add_toast              (MsWindow      *self,
                                                 AdwToast      *toast);
 
