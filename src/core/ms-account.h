@@ -6,6 +6,7 @@
 
 #include "ms-pacer.h"
 #include "ms-probe.h"
+#include "ms-provider.h"
 #include "ms-reply.h"
 #include "ms-smtp.h"
 
@@ -27,7 +28,9 @@ GSettings   *ms_account_get_settings        (MsAccount   *self);
 
 /* Properties, one per key, named as the key: "email-address", "smtp-server",
  * "ehlo-host", "user-id", "smtp-port", "timeout", "needs-authentication",
- * "auth-method" (MsAuthMethod), "use-smtps", "rate-limited-until",
+ * "auth-method" (MsAuthMethod), "oauth2-provider" (MsOAuth2Provider),
+ * "oauth2-client-id", "oauth2-tenant", "oauth2-auth-endpoint",
+ * "oauth2-token-endpoint", "use-smtps", "rate-limited-until",
  * "allow-plaintext-password", "max-per-minute", "max-per-hour", "max-per-day",
  * "max-connections", "trusted-certificate", "sender-name", "starttls-seen". */
 const char  *ms_account_get_email_address   (MsAccount *self);
@@ -42,6 +45,11 @@ const char  *ms_account_get_ehlo_host       (MsAccount *self);
 gboolean     ms_account_get_needs_authentication (MsAccount *self);
 const char  *ms_account_get_user_id         (MsAccount *self);
 MsAuthMethod ms_account_get_auth_method     (MsAccount *self);
+MsOAuth2Provider ms_account_get_oauth2_provider (MsAccount *self);
+const char  *ms_account_get_oauth2_client_id (MsAccount *self);
+const char  *ms_account_get_oauth2_tenant   (MsAccount *self);
+const char  *ms_account_get_oauth2_auth_endpoint (MsAccount *self);
+const char  *ms_account_get_oauth2_token_endpoint (MsAccount *self);
 gboolean     ms_account_get_allow_plaintext_password (MsAccount *self);
 int          ms_account_get_timeout         (MsAccount *self);
 const char  *ms_account_get_trusted_certificate (MsAccount *self);   /* "" or AA:BB:… upper case */

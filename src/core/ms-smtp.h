@@ -14,6 +14,7 @@ typedef enum {
   MS_AUTH_METHOD_CRAM_MD5,
   MS_AUTH_METHOD_PLAIN,
   MS_AUTH_METHOD_LOGIN,
+  MS_AUTH_METHOD_OAUTH2,      /* XOAUTH2 or OAUTHBEARER with an access token */
 } MsAuthMethod;
 
 /**
