@@ -595,6 +595,186 @@ test_provider_endpoints (void)
   g_assert_false (ms_provider_get_oauth2 (MS_OAUTH2_PROVIDER_CUSTOM, NULL, &p));
 }
 
+/* ---- sending with the token -------------------------------------------- */
+
+/* An account whose custom provider is the test server, and a harness SMTP
+ * server that checks bearer tokens against it. */
+static MsAccount *
+oauth2_account (const char   *name,
+                AuthServer   *auth,
+                MsTestServer *smtp)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *auth_url = auth_server_url (auth, "/authorize");
+  g_autofree char *token_url = auth_server_url (auth, "/token");
+  g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (smtp));
+  MsAccount *account = ms_account_new (name, &error);
+  const char *settings[][2] = {
+    { "smtp-server", "127.0.0.1" },
+    { "smtp-port", port },
+    { "email-address", USER },
+    { "user-id", "" },
+    { "auth-method", "oauth2" },
+    { "oauth2-provider", "custom" },
+    { "oauth2-client-id", CLIENT_ID },
+    { "oauth2-auth-endpoint", auth_url },
+    { "oauth2-token-endpoint", token_url },
+    { "trusted-certificate", ms_test_server_get_cert_fingerprint (smtp) },
+  };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+    {
+      g_assert_true (ms_account_set_from_string (account, settings[i][0], settings[i][1], &error));
+      g_assert_no_error (error);
+    }
+  return account;
+}
+
+static MsTestServer *
+bearer_smtp_server (AuthServer *auth,
+                    const char *mechs)
+{
+  g_autofree char *tokens = auth_server_path (auth, "tokens.json");
+  g_autofree char *tokens_arg = g_strconcat ("--oauth2-tokens=", tokens, NULL);
+  g_autofree char *auth_arg = g_strconcat ("--auth=", mechs, NULL);
+
+  return ms_test_server_start ("--tls=starttls", auth_arg, tokens_arg, "--user=" USER,
+                               "--require-auth", NULL);
+}
+
+static GBytes *
+test_message (void)
+{
+  const char *text = "From: " USER "\r\nTo: rcpt@example.org\r\nSubject: OAuth2\r\n\r\nHello.\r\n";
+  return g_bytes_new_static (text, strlen (text));
+}
+
+static gboolean
+send_one (MsSmtpConfig *config,
+          gboolean      bulk,
+          MsSmtp      **out,
+          GError      **error)
+{
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GBytes) message = test_message ();
+  gboolean ok;
+
+  ok = bulk ? ms_smtp_send_bulk (smtp, USER, "rcpt@example.org", message, NULL, error)
+            : ms_smtp_send (smtp, USER, "rcpt@example.org", message, NULL, error);
+  if (out != NULL)
+    *out = g_steal_pointer (&smtp);
+  return ok;
+}
+
+static void
+assert_not_in (const char *text,
+               const char *token)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *) token, strlen (token));
+  g_autofree char *xoauth2 = g_strdup_printf ("user=%s\001auth=Bearer %s\001\001", USER, token);
+  g_autofree char *xoauth2_b64 = g_base64_encode ((const guchar *) xoauth2, strlen (xoauth2));
+
+  g_assert_null (strstr (text, token));
+  g_assert_null (strstr (text, b64));
+  g_assert_null (strstr (text, xoauth2_b64));
+}
+
+typedef struct {
+  const char *offered;    /* what the SMTP server offers */
+  const char *used;       /* what must be used */
+  gboolean    bulk;
+} SendCase;
+
+static void
+test_send (gconstpointer data)
+{
+  const SendCase *c = data;
+  g_autoptr(AuthServer) auth = auth_server_start (NULL);
+  g_autoptr(MsTestServer) smtp = bearer_smtp_server (auth, c->offered);
+  g_autoptr(MsAccount) account = oauth2_account ("t-oauth2-send", auth, smtp);
+  g_autoptr(MsOAuth2) oauth2 = ms_account_create_oauth2 (account, NULL);
+  g_autoptr(MsSmtpConfig) config = NULL;
+  g_autoptr(MsSmtp) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *transcript = NULL;
+  g_autofree char *log_line = g_strdup_printf ("auth %s " USER " ok", c->used);
+  g_autofree char *token = NULL;
+
+  /* Not signed in yet: the snapshot says so. */
+  g_assert_null (ms_account_load_config_sync (account, NULL, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED);
+  g_clear_error (&error);
+
+  g_assert_true (sign_in (auth, oauth2, FALSE, NULL, &error));
+  g_assert_no_error (error);
+
+  config = ms_account_load_config_sync (account, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (config->auth_method, ==, MS_AUTH_METHOD_OAUTH2);
+  g_assert_cmpstr (config->user, ==, USER);
+  g_assert_true (token_is_valid (auth, config->password));
+  token = g_strdup (config->password);
+
+  g_assert_true (send_one (config, c->bulk, &session, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (ms_smtp_get_auth_mechanism (session), ==, c->used);
+  g_assert_true (ms_test_server_log_contains (smtp, log_line));
+  g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 1);
+
+  /* The token is blanked in the transcript, raw and in base64. */
+  if (!c->bulk)
+    {
+      transcript = ms_transcript_to_string (ms_smtp_get_transcript (session));
+      g_test_message ("%s", transcript);
+      g_assert_nonnull (strstr (transcript, c->used));
+      assert_not_in (transcript, token);
+    }
+  g_assert_true (ms_oauth2_sign_out (oauth2, NULL, NULL));
+}
+
+/* The server refuses a token that has expired on its side (before we
+ * thought): one renewal with the refresh token, and the message goes. */
+static void
+test_send_renews (gconstpointer data)
+{
+  const SendCase *c = data;
+  g_autoptr(AuthServer) auth = auth_server_start (NULL);
+  g_autoptr(MsTestServer) smtp = bearer_smtp_server (auth, c->offered);
+  g_autoptr(MsAccount) account = oauth2_account ("t-oauth2-renew", auth, smtp);
+  g_autoptr(MsOAuth2) oauth2 = ms_account_create_oauth2 (account, NULL);
+  g_autoptr(MsSmtpConfig) config = NULL;
+  g_autoptr(MsSmtp) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fail = g_strdup_printf ("auth %s " USER " fail", c->used);
+  g_autofree char *ok = g_strdup_printf ("auth %s " USER " ok", c->used);
+
+  g_assert_true (sign_in (auth, oauth2, FALSE, NULL, &error));
+  config = ms_account_load_config_sync (account, NULL, &error);
+  g_assert_no_error (error);
+
+  auth_server_admin (auth, "expire");
+  g_assert_true (send_one (config, c->bulk, &session, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ms_test_server_log_count (smtp, fail), ==, 1);
+  g_assert_cmpuint (ms_test_server_log_count (smtp, ok), ==, 1);
+  g_assert_cmpuint (auth_server_log_count (auth, "token refresh_token ok"), ==, 1);
+  g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 1);
+
+  /* Revoked as well: no new token, and the error says to sign in again. */
+  auth_server_admin (auth, "expire");
+  auth_server_admin (auth, "revoke");
+  g_clear_object (&session);
+  g_assert_false (send_one (config, c->bulk, &session, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "sign in again"));
+  g_test_message ("reply %d %s: %s", ms_smtp_get_reply (session)->code, ms_smtp_get_reply (session)->text, ms_smtp_get_reply (session)->advice);
+  g_assert_cmpint (ms_smtp_get_reply (session)->klass, ==, MS_REPLY_CLASS_AUTH_FAILED);
+  g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 1);
+  g_assert_true (ms_oauth2_sign_out (oauth2, NULL, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -610,6 +790,29 @@ main (int argc, char **argv)
   g_test_add_func ("/mailshot/oauth2/cancel", test_cancel);
   g_test_add_func ("/mailshot/oauth2/refresh-on-expiry", test_refresh_on_expiry);
   g_test_add_func ("/mailshot/oauth2/revoked", test_revoked);
+
+  {
+    static const SendCase send_cases[] = {
+      { "XOAUTH2", "XOAUTH2", FALSE },
+      { "OAUTHBEARER", "OAUTHBEARER", FALSE },
+      { "PLAIN,XOAUTH2,OAUTHBEARER", "OAUTHBEARER", FALSE },
+      { "XOAUTH2", "XOAUTH2", TRUE },
+      { "OAUTHBEARER", "OAUTHBEARER", TRUE },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (send_cases); i++)
+      {
+        g_autofree char *name = g_strdup_printf ("/mailshot/oauth2/send/%s/%s%s",
+                                                 send_cases[i].offered, send_cases[i].used,
+                                                 send_cases[i].bulk ? "/bulk" : "");
+        g_autofree char *renew = g_strdup_printf ("/mailshot/oauth2/renew/%s%s", send_cases[i].used,
+                                                  send_cases[i].bulk ? "/bulk" : "");
+
+        g_test_add_data_func (name, &send_cases[i], test_send);
+        if (i != 2)
+          g_test_add_data_func (renew, &send_cases[i], test_send_renews);
+      }
+  }
 
   return g_test_run ();
 }

@@ -10,6 +10,7 @@
 #include "ms-account.h"
 #include "ms-core-enums.h"
 #include "ms-error.h"
+#include "ms-oauth2.h"
 #include "ms-recipients.h"
 #include "ms-secret.h"
 
@@ -1459,6 +1460,12 @@ ms_account_make_smtp_config (MsAccount  *self,
   config->needs_auth = self->needs_authentication;
   config->auth_method = self->auth_method;
   config->user = g_strdup (self->user_id);
+  /* XOAUTH2 names the mailbox; without a user ID it is the address. */
+  if (self->auth_method == MS_AUTH_METHOD_OAUTH2 && *self->user_id == '\0')
+    {
+      g_free (config->user);
+      config->user = g_strdup (self->email_address);
+    }
   config->password = g_strdup (password);
   config->allow_plaintext_password = self->allow_plaintext_password;
   config->trusted_certificate = dup_or_null (self->trusted_certificate);
@@ -1525,6 +1532,54 @@ check_configured (MsAccount  *self,
   return FALSE;
 }
 
+/**
+ * ms_account_create_oauth2:
+ * @error: return location for a #GError
+ *
+ * The OAuth2 sign-in of this account, from its oauth2-* keys and its user
+ * (the user ID, or the e-mail address without one).
+ *
+ * Returns: (transfer full): the sign-in, or %NULL with %MS_ERROR_NOT_CONFIGURED
+ */
+MsOAuth2 *
+ms_account_create_oauth2 (MsAccount  *self,
+                          GError    **error)
+{
+  MsOAuth2Params params = { 0 };
+
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  params.account = self->name;
+  params.provider = self->oauth2_provider;
+  params.user = *self->user_id != '\0' ? self->user_id : self->email_address;
+  params.client_id = self->oauth2_client_id;
+  params.tenant = self->oauth2_tenant;
+  params.auth_endpoint = self->oauth2_auth_endpoint;
+  params.token_endpoint = self->oauth2_token_endpoint;
+  return ms_oauth2_new (&params, error);
+}
+
+static void
+load_config_got_token (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  MsSmtpConfig *config = g_task_get_task_data (task);
+  char *token = ms_oauth2_get_access_token_finish (MS_OAUTH2 (source), result, &error);
+
+  if (token == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  config->password = g_strdup (token);
+  ms_oauth2_token_free (token);
+  g_task_return_pointer (task, ms_smtp_config_copy (config), (GDestroyNotify) ms_smtp_config_free);
+}
+
 static void
 load_config_looked_up (GObject      *source,
                        GAsyncResult *result,
@@ -1579,6 +1634,20 @@ ms_account_load_config_async (MsAccount           *self,
       return;
     }
   g_task_set_task_data (task, config, (GDestroyNotify) ms_smtp_config_free);
+  if (config->auth_method == MS_AUTH_METHOD_OAUTH2)
+    {
+      /* An access token instead of the password: from memory, or renewed
+       * with the refresh token in the keyring. */
+      config->oauth2 = ms_account_create_oauth2 (self, &error);
+      if (config->oauth2 == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      ms_oauth2_get_access_token_async (config->oauth2, cancellable, load_config_got_token,
+                                        g_steal_pointer (&task));
+      return;
+    }
   ms_secret_lookup_async (self->name, config->server, config->user, cancellable,
                           load_config_looked_up, g_steal_pointer (&task));
 }
@@ -1618,6 +1687,20 @@ ms_account_load_config_sync (MsAccount     *self,
   config = ms_account_make_smtp_config (self, NULL);
   if (!config->needs_auth)
     return g_steal_pointer (&config);
+  if (config->auth_method == MS_AUTH_METHOD_OAUTH2)
+    {
+      char *token;
+
+      config->oauth2 = ms_account_create_oauth2 (self, error);
+      if (config->oauth2 == NULL)
+        return NULL;
+      token = ms_oauth2_get_access_token (config->oauth2, NULL, cancellable, error);
+      if (token == NULL)
+        return NULL;
+      config->password = g_strdup (token);
+      ms_oauth2_token_free (token);
+      return g_steal_pointer (&config);
+    }
   password = ms_secret_lookup_sync (self->name, config->server, config->user, cancellable, error);
   if (password == NULL)
     return NULL;

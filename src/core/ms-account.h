@@ -103,6 +103,11 @@ void         ms_account_reset               (MsAccount   *self,
 /* Keys the user may see and set, in form order; transfer full. */
 char       **ms_account_list_keys           (void);
 
+/* The OAuth2 sign-in of the account (its oauth2-* keys, the user ID or else
+ * the address); MS_ERROR_NOT_CONFIGURED names the key that is missing. */
+MsOAuth2     *ms_account_create_oauth2      (MsAccount   *self,
+                                             GError     **error);
+
 /* A snapshot for a worker thread; @password may be NULL. */
 MsSmtpConfig *ms_account_make_smtp_config   (MsAccount   *self,
                                              const char  *password);
@@ -111,10 +116,14 @@ MsSmtpConfig *ms_account_make_smtp_config   (MsAccount   *self,
  * ms_account_load_config_async:
  *
  * The snapshot a session needs, with the password from the keyring when the
- * account needs authentication: the one way every front end gets it.
+ * account needs authentication (with auth-method oauth2: a valid access
+ * token, renewed with the refresh token in the keyring when needed, and
+ * config->oauth2 to renew it again): the one way every front end gets it.
  * Errors: MS_ERROR_NOT_CONFIGURED (no server or address), and ms-secret's
  * MS_ERROR_NO_PASSWORD, MS_ERROR_KEYRING_LOCKED, MS_ERROR_KEYRING_UNAVAILABLE,
- * each with a sentence that says what to do; G_IO_ERROR_CANCELLED.
+ * each with a sentence that says what to do; for oauth2 MS_ERROR_SIGN_IN_REQUIRED
+ * (not signed in, or the sign-in was revoked) and ms-oauth2's errors;
+ * G_IO_ERROR_CANCELLED.
  */
 void          ms_account_load_config_async  (MsAccount            *self,
                                              GCancellable         *cancellable,
