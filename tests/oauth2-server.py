@@ -10,6 +10,7 @@ Prints exactly one line, "READY <port>", on stdout once it listens. In --state-d
   tokens.json  the valid access tokens, {"TOKEN": {"user": U, "exp": UNIX}},
                rewritten atomically on every change: tests/smtp-server.py
                --oauth2-tokens checks AUTH XOAUTH2 / OAUTHBEARER against it
+  issued       every access and refresh token issued, one a line
   log          one line per event: authorize USER | authorize-denied |
                authorize-refused REASON | token GRANT ok | token GRANT ERROR |
                revoke N | expire N
@@ -123,6 +124,9 @@ class State:
     def issue(self, user, client_id, scope):
         access = "at-" + secrets.token_urlsafe(24)
         refresh = "rt-" + secrets.token_urlsafe(24)
+        # Every token ever issued, for the tests that look for leaks.
+        with open(os.path.join(self.args.state_dir, "issued"), "a") as f:
+            f.write(access + "\n" + refresh + "\n")
         self.access[access] = {"user": user, "exp": time.time() + self.args.access_lifetime}
         self.refresh[refresh] = {"user": user, "client_id": client_id, "scope": scope}
         self.write_tokens()

@@ -775,6 +775,291 @@ test_send_renews (gconstpointer data)
   g_assert_true (ms_oauth2_sign_out (oauth2, NULL, NULL));
 }
 
+/* ---- the command line ---------------------------------------------------- */
+
+#define CLI_ACCOUNT "cli-oauth2"
+
+static GString *cli_output;   /* everything every CLI run printed, for the leak check */
+
+static int
+cli (char **out,
+     char **err,
+     const char *first_arg,
+     ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *o = NULL;
+  g_autofree char *e = NULL;
+  va_list ap;
+  int status;
+
+  g_ptr_array_add (args, (gpointer) "--account");
+  g_ptr_array_add (args, (gpointer) CLI_ACCOUNT);
+  va_start (ap, first_arg);
+  for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+
+  /* Every debug message too: none may carry a token. */
+  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  status = ms_test_run_cliv (NULL, &o, &e, (const char * const *) args->pdata);
+  g_unsetenv ("G_MESSAGES_DEBUG");
+  g_string_append (cli_output, o);
+  g_string_append (cli_output, e);
+  if (out != NULL)
+    *out = g_steal_pointer (&o);
+  if (err != NULL)
+    *err = g_steal_pointer (&e);
+  return status;
+}
+
+static void
+cli_set (const char *key,
+         const char *value)
+{
+  g_autofree char *err = NULL;
+
+  if (cli (NULL, &err, "config", "set", key, value, NULL) != 0)
+    g_error ("config set %s %s: %s", key, value, err);
+}
+
+static void
+cli_point_at (MsTestServer *smtp)
+{
+  g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (smtp));
+
+  cli_set ("smtp-port", port);
+  cli_set ("trusted-certificate", ms_test_server_get_cert_fingerprint (smtp));
+  cli_set ("starttls-seen", "false");
+}
+
+/* `mailshot-cli oauth2 sign-in`, with this test as the browser. */
+static GSubprocess *
+cli_sign_in_start (char **uri)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  GSubprocess *proc;
+
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("MS_CLI"), "--account", CLI_ACCOUNT,
+                                      "oauth2", "sign-in", NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (out), FALSE);
+  *uri = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (*uri);
+  return proc;
+}
+
+static int
+cli_sign_in_finish (GSubprocess *proc,
+                    char       **out,
+                    char       **err)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *o = NULL;
+  g_autofree char *e = NULL;
+
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &o, &e, &error);
+  g_assert_no_error (error);
+  g_string_append (cli_output, o);
+  g_string_append (cli_output, e);
+  if (out != NULL)
+    *out = g_steal_pointer (&o);
+  if (err != NULL)
+    *err = g_steal_pointer (&e);
+  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}
+
+static void
+cli_sign_in (AuthServer *auth)
+{
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *location = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  proc = cli_sign_in_start (&uri);
+  g_assert_true (g_str_has_prefix (uri, "https://127.0.0.1:"));
+  g_assert_cmpint (https_request (auth, uri, FALSE, &location, NULL), ==, 302);
+  g_assert_cmpint (plain_get (location, NULL), ==, 200);
+  g_assert_cmpint (cli_sign_in_finish (proc, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "Signed in as " USER " with 127.0.0.1"));
+}
+
+static void
+assert_contains (const char *text,
+                 const char *part)
+{
+  if (strstr (text, part) == NULL)
+    g_error ("“%s” not found in:\n%s", part, text);
+}
+
+/* Every regular file under @dir, skipping @skip (the servers' own records). */
+static void
+collect_files (const char *dir,
+               const char * const *skip,
+               GPtrArray  *files)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_strv_contains (skip, path))
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        collect_files (path, skip, files);
+      else if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        g_ptr_array_add (files, g_steal_pointer (&path));
+    }
+}
+
+static void
+assert_no_token_anywhere (AuthServer   *auth,
+                          MsTestServer *smtp)
+{
+  g_autofree char *issued_path = auth_server_path (auth, "issued");
+  g_autofree char *issued = read_text (issued_path);
+  g_auto(GStrv) tokens = g_strsplit (issued, "\n", -1);
+  const char *skip[] = { auth->state_dir, ms_test_server_get_state_dir (smtp), NULL };
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  guint checked = 0;
+
+  collect_files (g_getenv ("MS_TEST_TMPDIR"), skip, files);
+  g_assert_cmpuint (files->len, >, 0);
+  for (guint f = 0; f < files->len; f++)
+    {
+      g_autofree char *text = NULL;
+      gsize len = 0;
+
+      if (!g_file_get_contents (files->pdata[f], &text, &len, NULL))
+        continue;
+      /* Binary files (the journal, the keyring) as text up to their first NUL is not enough. */
+      for (gsize i = 0; i < len; i++)
+        if (text[i] == '\0')
+          text[i] = '\n';
+      g_test_message ("checking %s (%" G_GSIZE_FORMAT " bytes)", (char *) files->pdata[f], len);
+      for (guint t = 0; tokens[t] != NULL; t++)
+        if (*tokens[t] != '\0')
+          assert_not_in (text, tokens[t]);
+      checked++;
+    }
+  for (guint t = 0; tokens[t] != NULL; t++)
+    if (*tokens[t] != '\0')
+      assert_not_in (cli_output->str, tokens[t]);
+  g_test_message ("%u files and %" G_GSIZE_FORMAT " bytes of output checked for %u tokens",
+                  checked, cli_output->len, g_strv_length (tokens) - 1);
+}
+
+static void
+test_cli (void)
+{
+  g_autoptr(AuthServer) auth = auth_server_start (NULL);
+  g_autofree char *auth_url = auth_server_url (auth, "/authorize");
+  g_autofree char *token_url = auth_server_url (auth, "/token");
+  g_autofree char *csv = ms_test_tmp_path ("oauth2-members.csv");
+  g_autofree char *letter = ms_test_tmp_path ("oauth2-letter.txt");
+  static const char *mechs[] = { "XOAUTH2", "OAUTHBEARER" };
+
+  cli_output = g_string_new (NULL);
+  g_assert_true (g_file_set_contents (csv, "email,name\na@example.org,A\nb@example.org,B\nc@example.org,C\n", -1, NULL));
+  g_assert_true (g_file_set_contents (letter, "Hello {{name}}.\n", -1, NULL));
+
+  cli_set ("smtp-server", "127.0.0.1");
+  cli_set ("email-address", USER);
+  /* ms-cli-test.c asks for a user ID even when OAuth2 would take the address. */
+  cli_set ("user-id", USER);
+  cli_set ("auth-method", "oauth2");
+  cli_set ("oauth2-provider", "custom");
+  cli_set ("oauth2-client-id", CLIENT_ID);
+  cli_set ("oauth2-auth-endpoint", auth_url);
+  cli_set ("oauth2-token-endpoint", token_url);
+
+  for (guint m = 0; m < G_N_ELEMENTS (mechs); m++)
+    {
+      g_autoptr(MsTestServer) smtp = bearer_smtp_server (auth, mechs[m]);
+      g_autofree char *ok_line = g_strdup_printf ("auth %s " USER " ok", mechs[m]);
+      g_autofree char *signed_in = g_strdup_printf ("Signed in as " USER " with %s", mechs[m]);
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_test_message ("%s", mechs[m]);
+      cli_point_at (smtp);
+
+      /* Not signed in: the test says how to. */
+      if (m == 0)
+        {
+          int status = cli (&out, &err, "test", "--to", "rcpt@example.org", NULL);
+
+          g_test_message ("%s", err);
+          g_assert_cmpint (status, ==, 1);
+          assert_contains (err, "is not signed in");
+          assert_contains (err, "mailshot-cli oauth2 sign-in");
+          g_clear_pointer (&out, g_free);
+          g_clear_pointer (&err, g_free);
+          cli_sign_in (auth);
+        }
+
+      /* A test, with the mechanism named at the Authenticate step. */
+      g_assert_cmpint (cli (&out, &err, "test", "--to", "rcpt@example.org", "--transcript", NULL), ==, 0);
+      assert_contains (out, signed_in);
+      assert_contains (out, "AUTH ");
+      g_assert_true (ms_test_server_log_contains (smtp, ok_line));
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+
+      /* A blast on two connections. */
+      g_assert_cmpint (cli (&out, &err, "blast", "send", "--recipients", csv, "--subject", "Hi {{name}}",
+                            "--text", letter, "--connections", "2", NULL), ==, 0);
+      g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 4);
+      g_assert_cmpuint (ms_test_server_log_count (smtp, "auth XOAUTH2 " USER " fail") +
+                        ms_test_server_log_count (smtp, "auth OAUTHBEARER " USER " fail"), ==, 0);
+
+      if (m == G_N_ELEMENTS (mechs) - 1)
+        {
+          /* Revoked (and the token expired): "sign in again", and nothing sent. */
+          auth_server_admin (auth, "revoke");
+          auth_server_admin (auth, "expire");
+          g_clear_pointer (&out, g_free);
+          g_clear_pointer (&err, g_free);
+          g_assert_cmpint (cli (&out, &err, "test", "--to", "rcpt@example.org", NULL), ==, 1);
+          assert_contains (err, "has expired or was revoked: sign in again");
+          g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 4);
+
+          /* No token in any file or any output, debug messages included. */
+          assert_no_token_anywhere (auth, smtp);
+        }
+    }
+
+  /* Signing out, and Ctrl-C while the sign-in waits. */
+  {
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint (cli (&out, NULL, "oauth2", "sign-out", NULL), ==, 0);
+    assert_contains (out, "Signed out");
+    proc = cli_sign_in_start (&uri);
+    g_subprocess_send_signal (proc, SIGINT);
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (cli_sign_in_finish (proc, &out, &err), ==, 1);
+    assert_contains (err, "cancelled");
+  }
+  g_string_free (cli_output, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -813,6 +1098,7 @@ main (int argc, char **argv)
           g_test_add_data_func (renew, &send_cases[i], test_send_renews);
       }
   }
+  g_test_add_func ("/mailshot/oauth2/cli", test_cli);
 
   return g_test_run ();
 }
