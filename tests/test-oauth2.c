@@ -400,7 +400,7 @@ test_sign_in (void)
   g_assert_null (get_token (oauth2, NULL, &error));
   g_assert_error (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED);
   g_assert_nonnull (strstr (error->message, "is not signed in"));
-  g_assert_nonnull (strstr (error->message, "mailshot-cli oauth2 sign-in"));
+  g_assert_nonnull (strstr (error->message, "mailshot-cli --account t-oauth2 oauth2 sign-in"));
 }
 
 static void
@@ -1005,7 +1005,7 @@ test_cli (void)
           g_test_message ("%s", err);
           g_assert_cmpint (status, ==, 1);
           assert_contains (err, "is not signed in");
-          assert_contains (err, "mailshot-cli oauth2 sign-in");
+          assert_contains (err, "mailshot-cli --account " CLI_ACCOUNT " oauth2 sign-in");
           g_clear_pointer (&out, g_free);
           g_clear_pointer (&err, g_free);
           cli_sign_in (auth);

@@ -154,10 +154,17 @@ static GError *
 no_password_error (const SecretData *data)
 {
   if (data->schema == &token_schema)
-    return g_error_new (MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED,
-                        _("Account “%s” is not signed in (user “%s”): run “mailshot-cli oauth2 sign-in” "
-                          "or sign in from Account settings."),
-                        data->account, data->user ? data->user : "");
+    {
+      /* The command as the user must type it for this account. */
+      g_autofree char *command = g_strcmp0 (data->account, "default") == 0
+                                 ? g_strdup ("mailshot-cli oauth2 sign-in")
+                                 : g_strdup_printf ("mailshot-cli --account %s oauth2 sign-in", data->account);
+
+      return g_error_new (MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED,
+                          _("Account “%s” is not signed in (user “%s”): run “%s” or sign in from "
+                            "Account settings."),
+                          data->account, data->user ? data->user : "", command);
+    }
   return g_error_new (MS_ERROR, MS_ERROR_NO_PASSWORD,
                       _("No password is stored for account “%s” (user “%s” on %s): "
                         "run “mailshot-cli password set” or enter it in Account settings."),
