@@ -8,7 +8,7 @@ else goes to stderr. What it receives lands in --state-dir:
 
   log          one line per event, flushed as it happens:
                  connect | tls | tls-failed | ehlo NAME | helo NAME | starttls |
-                 auth MECH USER ok|fail | mail FROM | rcpt TO | data N (bytes) |
+                 auth MECH USER ok|fail (MECH also XOAUTH2 / OAUTHBEARER, with --oauth2-tokens) | mail FROM | rcpt TO | data N (bytes) |
                  data-command | noop | rset | quit |
                  reply CODE TEXT (every 4xx/5xx reply, first line) |
                  fault CMD CODE | stall CMD | drop N (message N dropped after
@@ -29,10 +29,12 @@ one at a time, in order, each reply written before the next command is read.
 
 import argparse
 import asyncio
+import base64
 import datetime
 import hashlib
 import hmac
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -61,7 +63,7 @@ ESCAPE_REPLY = (b"250 2.0.0 Ok: queued as \x1b[31mQ%d\x1b[0m \x1b]0;owned\x07 be
 
 COMMANDS_WITH_FAULTS = ("GREETING", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
                         "RCPT", "DATA", "EOM", "RSET", "NOOP", "QUIT")
-ALL_MECHS = ("PLAIN", "LOGIN", "CRAM-MD5")
+ALL_MECHS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
 
 
 def die(msg):
@@ -306,6 +308,71 @@ class Handler:
         if ok:
             return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
         return AuthResult(success=False, handled=False)
+
+
+    # OAuth2 bearer tokens, checked against the test authorization server's
+    # tokens.json (--oauth2-tokens). A refused token gets the error challenge
+    # real servers send (Google's for XOAUTH2, RFC 7628 for OAUTHBEARER),
+    # then 535 once the client has answered it.
+    def bearer_ok(self, user, token):
+        path = self.state.args.oauth2_tokens
+        if not path or not token:
+            return False
+        try:
+            with open(path) as f:
+                tokens = json.load(f)
+        except (OSError, ValueError):
+            return False
+        entry = tokens.get(token)
+        return bool(entry) and entry.get("user") == user and entry.get("exp", 0) > time.time()
+
+    async def bearer_auth(self, server, args, mech):
+        if len(args) > 2:
+            try:
+                raw = base64.b64decode(args[2], validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        else:
+            raw = await server.challenge_auth("")
+            if raw is MISSING:
+                return AuthResult(success=False, handled=True)
+        text = raw.decode("utf-8", "replace")
+        user, token = "", ""
+        if mech == "XOAUTH2":
+            # user=USER^Aauth=Bearer TOKEN^A^A
+            for part in text.split("\x01"):
+                if part.startswith("user="):
+                    user = part[5:]
+                elif part.startswith("auth=Bearer "):
+                    token = part[12:]
+        else:
+            # n,a=USER,^Ahost=H^Aport=P^Aauth=Bearer TOKEN^A^A
+            gs2, _, rest = text.partition("\x01")
+            for field in gs2.split(","):
+                if field.startswith("a="):
+                    user = field[2:]
+            for part in rest.split("\x01"):
+                if part.startswith("auth=Bearer "):
+                    token = part[12:]
+        ok = self.bearer_ok(user, token)
+        self.state.log("auth %s %s %s" % (mech, user, "ok" if ok else "fail"))
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        status = "401" if mech == "XOAUTH2" else "invalid_token"
+        challenge = json.dumps({"status": status, "schemes": "bearer", "scope": "https://mail.example/"})
+        answer = await server.challenge_auth(challenge)
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False)
+
+    @auth_mechanism("XOAUTH2")
+    async def auth_XOAUTH2(self, server, args):
+        return await self.bearer_auth(server, args, "XOAUTH2")
+
+    @auth_mechanism("OAUTHBEARER")
+    async def auth_OAUTHBEARER(self, server, args):
+        return await self.bearer_auth(server, args, "OAUTHBEARER")
 
 
 def make_authenticator(state):
@@ -623,6 +690,8 @@ def parse_args(argv):
                    help="comma-separated mechanisms to advertise, of PLAIN,LOGIN,CRAM-MD5 "
                         "(empty: no AUTH advertised)")
     p.add_argument("--user", default="user", help="the one valid user name (default: user)")
+    p.add_argument("--oauth2-tokens", metavar="FILE",
+                   help="XOAUTH2/OAUTHBEARER: the valid access tokens, tokens.json of tests/oauth2-server.py")
     p.add_argument("--password", default="password", help="its password (default: password)")
     p.add_argument("--auth-require-tls", action="store_true",
                    help="advertise/accept AUTH only after STARTTLS (aiosmtpd auth_require_tls)")

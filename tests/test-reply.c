@@ -113,7 +113,18 @@ static const ReplyCase reference_cases[] = {
   { "gmail-app-password-required", 534,
     "5.7.9 Application-specific password required. Learn more at https://support.google.com/mail/?p=InvalidSecondFactor",
     "smtp.gmail.com", TRUE,
-    MS_REPLY_CLASS_AUTH_FAILED, NO_WAIT, FALSE, FALSE, "app password", NULL },
+    MS_REPLY_CLASS_OAUTH2_REQUIRED, NO_WAIT, FALSE, FALSE, "app password", NULL },
+  /* The same, for the OAuth2 half of the advice and its keys. */
+  { "gmail-app-password-oauth2", 534,
+    "5.7.9 Application-specific password required. Learn more at https://support.google.com/mail/?p=InvalidSecondFactor",
+    "smtp.gmail.com", TRUE,
+    MS_REPLY_CLASS_OAUTH2_REQUIRED, NO_WAIT, FALSE, FALSE, "“Authentication method” to OAuth2", NULL },
+  { "m365-basic-auth-retired", 550, "5.7.30 Basic authentication is not supported for Client Submission.",
+    "smtp.office365.com", TRUE,
+    MS_REPLY_CLASS_OAUTH2_REQUIRED, NO_WAIT, FALSE, FALSE, "mailshot-cli oauth2 sign-in", "app password" },
+  { "m365-basic-auth-retired-text", 535, "5.7.139 Authentication unsuccessful, basic authentication is disabled.",
+    "smtp.office365.com", TRUE,
+    MS_REPLY_CLASS_OAUTH2_REQUIRED, NO_WAIT, FALSE, FALSE, "“OAuth2 client ID”", NULL },
   { "m365-smtp-auth-disabled", 535,
     "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
     "Visit https://aka.ms/smtp_auth_disabled for more information.", "smtp.office365.com", TRUE,
@@ -641,6 +652,7 @@ test_class_nicks (void)
     { MS_REPLY_CLASS_SENDER_NOT_ALLOWED, "sender-not-allowed", TRUE,  MS_ERROR_SENDER },
     { MS_REPLY_CLASS_MISCONFIGURED,      "misconfigured",      TRUE,  MS_ERROR_MISCONFIGURED },
     { MS_REPLY_CLASS_CONNECTION_LOST,    "connection-lost",    FALSE, MS_ERROR_TEMPORARY },
+    { MS_REPLY_CLASS_OAUTH2_REQUIRED,    "oauth2-required",    TRUE,  MS_ERROR_AUTH },
   };
   GEnumClass *enum_class = g_type_class_ref (MS_TYPE_REPLY_CLASS);
 

@@ -21,6 +21,7 @@ typedef struct {
 /* Each command gets argv with argv[0] = the command name ("config"). */
 int ms_cli_config   (const MsCliContext *ctx, int argc, char **argv);
 int ms_cli_password (const MsCliContext *ctx, int argc, char **argv);
+int ms_cli_oauth2   (const MsCliContext *ctx, int argc, char **argv);
 int ms_cli_test     (const MsCliContext *ctx, int argc, char **argv);
 int ms_cli_blast    (const MsCliContext *ctx, int argc, char **argv);
 int ms_cli_pending  (const MsCliContext *ctx, int argc, char **argv);

@@ -11,6 +11,7 @@
 #include "ms-import.h"
 #include "ms-journal.h"
 #include "ms-message.h"
+#include "ms-oauth2.h"
 #include "ms-pacer.h"
 #include "ms-probe.h"
 #include "ms-provider.h"

@@ -10,6 +10,7 @@
 #include "ms-account.h"
 #include "ms-core-enums.h"
 #include "ms-error.h"
+#include "ms-oauth2.h"
 #include "ms-recipients.h"
 #include "ms-secret.h"
 
@@ -24,6 +25,10 @@ typedef enum {
   KIND_AUTH,
   KIND_TIME,
   KIND_FINGERPRINT,
+  KIND_OAUTH2_PROVIDER,
+  KIND_CLIENT_ID,
+  KIND_TENANT,
+  KIND_HTTPS_URL,
 } KeyKind;
 
 typedef struct {
@@ -46,6 +51,11 @@ static const KeyInfo keys[] = {
   { "needs-authentication",     KIND_BOOL,        0, 0, N_("Needs authentication") },
   { "user-id",                  KIND_TEXT,        0, 0, N_("User ID") },
   { "auth-method",              KIND_AUTH,        0, 0, N_("Authentication method") },
+  { "oauth2-provider",          KIND_OAUTH2_PROVIDER, 0, 0, N_("OAuth2 provider") },
+  { "oauth2-client-id",         KIND_CLIENT_ID,   0, 0, N_("OAuth2 client ID") },
+  { "oauth2-tenant",            KIND_TENANT,      0, 0, N_("Microsoft tenant") },
+  { "oauth2-auth-endpoint",     KIND_HTTPS_URL,   0, 0, N_("OAuth2 authorization endpoint") },
+  { "oauth2-token-endpoint",    KIND_HTTPS_URL,   0, 0, N_("OAuth2 token endpoint") },
   { "allow-plaintext-password", KIND_BOOL,        0, 0, N_("Send the password unencrypted") },
   { "timeout",                  KIND_INT,         1, 600, N_("Timeout in seconds") },
   { "trusted-certificate",      KIND_FINGERPRINT, 0, 0, N_("Trusted certificate") },
@@ -59,6 +69,9 @@ static const KeyInfo keys[] = {
 
 /* Free text (user-id, sender-name) is bounded so a pasted file cannot end up in dconf. */
 #define MAX_TEXT_LENGTH 1024
+/* Client IDs are GUIDs (Microsoft) or about 75 characters (Google). */
+#define MAX_CLIENT_ID_LENGTH 256
+#define MAX_URL_LENGTH 2048
 
 struct _MsAccount
 {
@@ -76,6 +89,11 @@ struct _MsAccount
   gboolean      needs_authentication;
   char         *user_id;
   MsAuthMethod  auth_method;
+  MsOAuth2Provider oauth2_provider;
+  char         *oauth2_client_id;
+  char         *oauth2_tenant;
+  char         *oauth2_auth_endpoint;
+  char         *oauth2_token_endpoint;
   gboolean      allow_plaintext_password;
   int           timeout;
   char         *trusted_certificate;
@@ -103,6 +121,11 @@ enum {
   PROP_NEEDS_AUTHENTICATION,
   PROP_USER_ID,
   PROP_AUTH_METHOD,
+  PROP_OAUTH2_PROVIDER,
+  PROP_OAUTH2_CLIENT_ID,
+  PROP_OAUTH2_TENANT,
+  PROP_OAUTH2_AUTH_ENDPOINT,
+  PROP_OAUTH2_TOKEN_ENDPOINT,
   PROP_ALLOW_PLAINTEXT_PASSWORD,
   PROP_TIMEOUT,
   PROP_TRUSTED_CERTIFICATE,
@@ -185,6 +208,16 @@ set_auth_method (MsAccount    *self,
 }
 
 static void
+set_oauth2_provider (MsAccount        *self,
+                     MsOAuth2Provider  value)
+{
+  if (self->oauth2_provider == value)
+    return;
+  self->oauth2_provider = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OAUTH2_PROVIDER]);
+}
+
+static void
 set_rate_limited_until (MsAccount *self,
                         gint64     value)
 {
@@ -234,6 +267,10 @@ ms_account_finalize (GObject *object)
   g_clear_pointer (&self->smtp_server, g_free);
   g_clear_pointer (&self->ehlo_host, g_free);
   g_clear_pointer (&self->user_id, g_free);
+  g_clear_pointer (&self->oauth2_client_id, g_free);
+  g_clear_pointer (&self->oauth2_tenant, g_free);
+  g_clear_pointer (&self->oauth2_auth_endpoint, g_free);
+  g_clear_pointer (&self->oauth2_token_endpoint, g_free);
   g_clear_pointer (&self->trusted_certificate, g_free);
 
   G_OBJECT_CLASS (ms_account_parent_class)->finalize (object);
@@ -260,6 +297,11 @@ ms_account_get_property (GObject    *object,
     case PROP_NEEDS_AUTHENTICATION: g_value_set_boolean (value, self->needs_authentication); break;
     case PROP_USER_ID: g_value_set_string (value, self->user_id); break;
     case PROP_AUTH_METHOD: g_value_set_enum (value, self->auth_method); break;
+    case PROP_OAUTH2_PROVIDER: g_value_set_enum (value, self->oauth2_provider); break;
+    case PROP_OAUTH2_CLIENT_ID: g_value_set_string (value, self->oauth2_client_id); break;
+    case PROP_OAUTH2_TENANT: g_value_set_string (value, self->oauth2_tenant); break;
+    case PROP_OAUTH2_AUTH_ENDPOINT: g_value_set_string (value, self->oauth2_auth_endpoint); break;
+    case PROP_OAUTH2_TOKEN_ENDPOINT: g_value_set_string (value, self->oauth2_token_endpoint); break;
     case PROP_ALLOW_PLAINTEXT_PASSWORD: g_value_set_boolean (value, self->allow_plaintext_password); break;
     case PROP_TIMEOUT: g_value_set_int (value, self->timeout); break;
     case PROP_TRUSTED_CERTIFICATE: g_value_set_string (value, self->trusted_certificate); break;
@@ -294,6 +336,11 @@ ms_account_set_property (GObject      *object,
     case PROP_NEEDS_AUTHENTICATION: set_bool (self, &self->needs_authentication, g_value_get_boolean (value), prop_id); break;
     case PROP_USER_ID: set_string (self, &self->user_id, g_value_get_string (value), prop_id); break;
     case PROP_AUTH_METHOD: set_auth_method (self, g_value_get_enum (value)); break;
+    case PROP_OAUTH2_PROVIDER: set_oauth2_provider (self, g_value_get_enum (value)); break;
+    case PROP_OAUTH2_CLIENT_ID: set_string (self, &self->oauth2_client_id, g_value_get_string (value), prop_id); break;
+    case PROP_OAUTH2_TENANT: set_string (self, &self->oauth2_tenant, g_value_get_string (value), prop_id); break;
+    case PROP_OAUTH2_AUTH_ENDPOINT: set_string (self, &self->oauth2_auth_endpoint, g_value_get_string (value), prop_id); break;
+    case PROP_OAUTH2_TOKEN_ENDPOINT: set_string (self, &self->oauth2_token_endpoint, g_value_get_string (value), prop_id); break;
     case PROP_ALLOW_PLAINTEXT_PASSWORD: set_bool (self, &self->allow_plaintext_password, g_value_get_boolean (value), prop_id); break;
     case PROP_TIMEOUT: set_int (self, &self->timeout, g_value_get_int (value), prop_id); break;
     case PROP_TRUSTED_CERTIFICATE: set_string (self, &self->trusted_certificate, g_value_get_string (value), prop_id); break;
@@ -346,6 +393,16 @@ ms_account_class_init (MsAccountClass *klass)
     g_param_spec_string ("user-id", NULL, NULL, "", rw);
   properties[PROP_AUTH_METHOD] =
     g_param_spec_enum ("auth-method", NULL, NULL, MS_TYPE_AUTH_METHOD, MS_AUTH_METHOD_AUTOMATIC, rw);
+  properties[PROP_OAUTH2_PROVIDER] =
+    g_param_spec_enum ("oauth2-provider", NULL, NULL, MS_TYPE_OAUTH2_PROVIDER, MS_OAUTH2_PROVIDER_MICROSOFT, rw);
+  properties[PROP_OAUTH2_CLIENT_ID] =
+    g_param_spec_string ("oauth2-client-id", NULL, NULL, "", rw);
+  properties[PROP_OAUTH2_TENANT] =
+    g_param_spec_string ("oauth2-tenant", NULL, NULL, "organizations", rw);
+  properties[PROP_OAUTH2_AUTH_ENDPOINT] =
+    g_param_spec_string ("oauth2-auth-endpoint", NULL, NULL, "", rw);
+  properties[PROP_OAUTH2_TOKEN_ENDPOINT] =
+    g_param_spec_string ("oauth2-token-endpoint", NULL, NULL, "", rw);
   properties[PROP_ALLOW_PLAINTEXT_PASSWORD] =
     g_param_spec_boolean ("allow-plaintext-password", NULL, NULL, FALSE, rw);
   properties[PROP_TIMEOUT] =
@@ -377,6 +434,10 @@ ms_account_init (MsAccount *self)
   self->ehlo_host = g_strdup ("");
   self->user_id = g_strdup ("");
   self->trusted_certificate = g_strdup ("");
+  self->oauth2_client_id = g_strdup ("");
+  self->oauth2_tenant = g_strdup ("organizations");
+  self->oauth2_auth_endpoint = g_strdup ("");
+  self->oauth2_token_endpoint = g_strdup ("");
   self->smtp_port = 587;
   self->timeout = 30;
   self->needs_authentication = TRUE;
@@ -535,6 +596,41 @@ ms_account_get_auth_method (MsAccount *self)
 {
   g_return_val_if_fail (MS_IS_ACCOUNT (self), MS_AUTH_METHOD_AUTOMATIC);
   return self->auth_method;
+}
+
+MsOAuth2Provider
+ms_account_get_oauth2_provider (MsAccount *self)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), MS_OAUTH2_PROVIDER_MICROSOFT);
+  return self->oauth2_provider;
+}
+
+const char *
+ms_account_get_oauth2_client_id (MsAccount *self)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  return self->oauth2_client_id;
+}
+
+const char *
+ms_account_get_oauth2_tenant (MsAccount *self)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  return self->oauth2_tenant;
+}
+
+const char *
+ms_account_get_oauth2_auth_endpoint (MsAccount *self)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  return self->oauth2_auth_endpoint;
+}
+
+const char *
+ms_account_get_oauth2_token_endpoint (MsAccount *self)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  return self->oauth2_token_endpoint;
 }
 
 gboolean
@@ -857,6 +953,49 @@ normalise_fingerprint (const char *text)
   return g_string_free (out, FALSE);
 }
 
+/* A client ID is an opaque token the provider issued: a GUID at Microsoft,
+ * "NNN-xxx.apps.googleusercontent.com" at Google. Only URL-safe characters,
+ * so it goes into a query string as it is. */
+static gboolean
+is_client_id (const char *text)
+{
+  if (strlen (text) > MAX_CLIENT_ID_LENGTH)
+    return FALSE;
+  for (const char *p = text; *p; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("-._~", *p) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* organizations, common, consumers, a GUID or a domain: one path element. */
+static gboolean
+is_tenant (const char *text)
+{
+  if (*text == '\0' || strlen (text) > 253)
+    return FALSE;
+  for (const char *p = text; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+      return FALSE;
+  return TRUE;
+}
+
+/* An https:// address with a host, no user name or password and no fragment:
+ * the tokens go there, so never in clear. */
+static gboolean
+is_https_url (const char *text)
+{
+  g_autoptr(GUri) uri = NULL;
+
+  if (strlen (text) > MAX_URL_LENGTH || has_control_characters (text) || strchr (text, ' ') != NULL)
+    return FALSE;
+  uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
+  return uri != NULL &&
+         g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") == 0 &&
+         g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
+         g_uri_get_userinfo (uri) == NULL &&
+         g_uri_get_fragment (uri) == NULL;
+}
+
 static char *
 describe_keys (void)
 {
@@ -1071,14 +1210,68 @@ ms_account_check_value (const char  *key,
           {
             if (g_str_has_prefix (lower, "ntlm"))
               g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                           _("%s: NTLM is not supported; use automatic, cram-md5, plain or login"), key);
+                           _("%s: NTLM is not supported; use automatic, cram-md5, plain, login or oauth2"), key);
             else
               g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                           _("%s: must be one of automatic, cram-md5, plain or login (got “%s”)"), key, text);
+                           _("%s: must be one of automatic, cram-md5, plain, login or oauth2 (got “%s”)"), key, text);
             return FALSE;
           }
         result = g_variant_new_string (ev->value_nick);
       }
+      break;
+
+    case KIND_OAUTH2_PROVIDER:
+      {
+        g_autoptr(GEnumClass) klass = g_type_class_ref (MS_TYPE_OAUTH2_PROVIDER);
+        g_autofree char *lower = g_ascii_strdown (stripped, -1);
+        GEnumValue *ev = g_enum_get_value_by_nick (klass, lower);
+
+        if (ev == NULL)
+          {
+            g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                         _("%s: must be one of microsoft, google or custom (got “%s”)"), key, text);
+            return FALSE;
+          }
+        result = g_variant_new_string (ev->value_nick);
+      }
+      break;
+
+    case KIND_CLIENT_ID:
+      if (!is_client_id (stripped))
+        {
+          g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                       _("%s: must be the client ID your provider issued, such as "
+                         "00000000-0000-0000-0000-000000000000: letters, digits, “-”, “.”, “_” and “~”, "
+                         "at most %d characters (got “%s”)"),
+                       key, MAX_CLIENT_ID_LENGTH, text);
+          return FALSE;
+        }
+      result = g_variant_new_string (stripped);
+      break;
+
+    case KIND_TENANT:
+      if (!is_tenant (stripped))
+        {
+          g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                       _("%s: must be organizations, common, consumers, your tenant’s domain "
+                         "(example.onmicrosoft.com) or its ID (got “%s”)"),
+                       key, text);
+          return FALSE;
+        }
+      result = g_variant_new_string (stripped);
+      break;
+
+    case KIND_HTTPS_URL:
+      if (*stripped != '\0' && !is_https_url (stripped))
+        {
+          g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                       _("%s: must be empty or an https:// address such as "
+                         "https://login.example.org/oauth2/token, without a user name or a “#” part "
+                         "(got “%s”)"),
+                       key, text);
+          return FALSE;
+        }
+      result = g_variant_new_string (stripped);
       break;
 
     case KIND_TIME:
@@ -1267,6 +1460,12 @@ ms_account_make_smtp_config (MsAccount  *self,
   config->needs_auth = self->needs_authentication;
   config->auth_method = self->auth_method;
   config->user = g_strdup (self->user_id);
+  /* XOAUTH2 names the mailbox; without a user ID it is the address. */
+  if (self->auth_method == MS_AUTH_METHOD_OAUTH2 && *self->user_id == '\0')
+    {
+      g_free (config->user);
+      config->user = g_strdup (self->email_address);
+    }
   config->password = g_strdup (password);
   config->allow_plaintext_password = self->allow_plaintext_password;
   config->trusted_certificate = dup_or_null (self->trusted_certificate);
@@ -1333,6 +1532,54 @@ check_configured (MsAccount  *self,
   return FALSE;
 }
 
+/**
+ * ms_account_create_oauth2:
+ * @error: return location for a #GError
+ *
+ * The OAuth2 sign-in of this account, from its oauth2-* keys and its user
+ * (the user ID, or the e-mail address without one).
+ *
+ * Returns: (transfer full): the sign-in, or %NULL with %MS_ERROR_NOT_CONFIGURED
+ */
+MsOAuth2 *
+ms_account_create_oauth2 (MsAccount  *self,
+                          GError    **error)
+{
+  MsOAuth2Params params = { 0 };
+
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  params.account = self->name;
+  params.provider = self->oauth2_provider;
+  params.user = *self->user_id != '\0' ? self->user_id : self->email_address;
+  params.client_id = self->oauth2_client_id;
+  params.tenant = self->oauth2_tenant;
+  params.auth_endpoint = self->oauth2_auth_endpoint;
+  params.token_endpoint = self->oauth2_token_endpoint;
+  return ms_oauth2_new (&params, error);
+}
+
+static void
+load_config_got_token (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  MsSmtpConfig *config = g_task_get_task_data (task);
+  char *token = ms_oauth2_get_access_token_finish (MS_OAUTH2 (source), result, &error);
+
+  if (token == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  config->password = g_strdup (token);
+  ms_oauth2_token_free (token);
+  g_task_return_pointer (task, ms_smtp_config_copy (config), (GDestroyNotify) ms_smtp_config_free);
+}
+
 static void
 load_config_looked_up (GObject      *source,
                        GAsyncResult *result,
@@ -1387,6 +1634,20 @@ ms_account_load_config_async (MsAccount           *self,
       return;
     }
   g_task_set_task_data (task, config, (GDestroyNotify) ms_smtp_config_free);
+  if (config->auth_method == MS_AUTH_METHOD_OAUTH2)
+    {
+      /* An access token instead of the password: from memory, or renewed
+       * with the refresh token in the keyring. */
+      config->oauth2 = ms_account_create_oauth2 (self, &error);
+      if (config->oauth2 == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      ms_oauth2_get_access_token_async (config->oauth2, cancellable, load_config_got_token,
+                                        g_steal_pointer (&task));
+      return;
+    }
   ms_secret_lookup_async (self->name, config->server, config->user, cancellable,
                           load_config_looked_up, g_steal_pointer (&task));
 }
@@ -1426,6 +1687,20 @@ ms_account_load_config_sync (MsAccount     *self,
   config = ms_account_make_smtp_config (self, NULL);
   if (!config->needs_auth)
     return g_steal_pointer (&config);
+  if (config->auth_method == MS_AUTH_METHOD_OAUTH2)
+    {
+      char *token;
+
+      config->oauth2 = ms_account_create_oauth2 (self, error);
+      if (config->oauth2 == NULL)
+        return NULL;
+      token = ms_oauth2_get_access_token (config->oauth2, NULL, cancellable, error);
+      if (token == NULL)
+        return NULL;
+      config->password = g_strdup (token);
+      ms_oauth2_token_free (token);
+      return g_steal_pointer (&config);
+    }
   password = ms_secret_lookup_sync (self->name, config->server, config->user, cancellable, error);
   if (password == NULL)
     return NULL;

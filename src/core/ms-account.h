@@ -6,6 +6,7 @@
 
 #include "ms-pacer.h"
 #include "ms-probe.h"
+#include "ms-provider.h"
 #include "ms-reply.h"
 #include "ms-smtp.h"
 
@@ -27,7 +28,9 @@ GSettings   *ms_account_get_settings        (MsAccount   *self);
 
 /* Properties, one per key, named as the key: "email-address", "smtp-server",
  * "ehlo-host", "user-id", "smtp-port", "timeout", "needs-authentication",
- * "auth-method" (MsAuthMethod), "use-smtps", "rate-limited-until",
+ * "auth-method" (MsAuthMethod), "oauth2-provider" (MsOAuth2Provider),
+ * "oauth2-client-id", "oauth2-tenant", "oauth2-auth-endpoint",
+ * "oauth2-token-endpoint", "use-smtps", "rate-limited-until",
  * "allow-plaintext-password", "max-per-minute", "max-per-hour", "max-per-day",
  * "max-connections", "trusted-certificate", "sender-name", "starttls-seen". */
 const char  *ms_account_get_email_address   (MsAccount *self);
@@ -42,6 +45,11 @@ const char  *ms_account_get_ehlo_host       (MsAccount *self);
 gboolean     ms_account_get_needs_authentication (MsAccount *self);
 const char  *ms_account_get_user_id         (MsAccount *self);
 MsAuthMethod ms_account_get_auth_method     (MsAccount *self);
+MsOAuth2Provider ms_account_get_oauth2_provider (MsAccount *self);
+const char  *ms_account_get_oauth2_client_id (MsAccount *self);
+const char  *ms_account_get_oauth2_tenant   (MsAccount *self);
+const char  *ms_account_get_oauth2_auth_endpoint (MsAccount *self);
+const char  *ms_account_get_oauth2_token_endpoint (MsAccount *self);
 gboolean     ms_account_get_allow_plaintext_password (MsAccount *self);
 int          ms_account_get_timeout         (MsAccount *self);
 const char  *ms_account_get_trusted_certificate (MsAccount *self);   /* "" or AA:BB:… upper case */
@@ -95,6 +103,11 @@ void         ms_account_reset               (MsAccount   *self,
 /* Keys the user may see and set, in form order; transfer full. */
 char       **ms_account_list_keys           (void);
 
+/* The OAuth2 sign-in of the account (its oauth2-* keys, the user ID or else
+ * the address); MS_ERROR_NOT_CONFIGURED names the key that is missing. */
+MsOAuth2     *ms_account_create_oauth2      (MsAccount   *self,
+                                             GError     **error);
+
 /* A snapshot for a worker thread; @password may be NULL. */
 MsSmtpConfig *ms_account_make_smtp_config   (MsAccount   *self,
                                              const char  *password);
@@ -103,10 +116,14 @@ MsSmtpConfig *ms_account_make_smtp_config   (MsAccount   *self,
  * ms_account_load_config_async:
  *
  * The snapshot a session needs, with the password from the keyring when the
- * account needs authentication: the one way every front end gets it.
+ * account needs authentication (with auth-method oauth2: a valid access
+ * token, renewed with the refresh token in the keyring when needed, and
+ * config->oauth2 to renew it again): the one way every front end gets it.
  * Errors: MS_ERROR_NOT_CONFIGURED (no server or address), and ms-secret's
  * MS_ERROR_NO_PASSWORD, MS_ERROR_KEYRING_LOCKED, MS_ERROR_KEYRING_UNAVAILABLE,
- * each with a sentence that says what to do; G_IO_ERROR_CANCELLED.
+ * each with a sentence that says what to do; for oauth2 MS_ERROR_SIGN_IN_REQUIRED
+ * (not signed in, or the sign-in was revoked) and ms-oauth2's errors;
+ * G_IO_ERROR_CANCELLED.
  */
 void          ms_account_load_config_async  (MsAccount            *self,
                                              GCancellable         *cancellable,

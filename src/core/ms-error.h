@@ -37,6 +37,7 @@ typedef enum {
   MS_ERROR_TEMPORARY,             /* try again later */
   MS_ERROR_MISCONFIGURED,         /* the account's settings do not fit the server */
   MS_ERROR_JOURNAL,               /* the journal database failed */
+  MS_ERROR_SIGN_IN_REQUIRED,      /* OAuth2: not signed in, or the sign-in expired or was revoked */
 } MsError;
 
 GQuark ms_error_quark (void);

@@ -217,6 +217,7 @@ step_for_failure (const MsReply *reply,
         case MS_REPLY_CLASS_TLS:
           return MS_PROBE_STEP_TLS;
         case MS_REPLY_CLASS_AUTH_FAILED:
+        case MS_REPLY_CLASS_OAUTH2_REQUIRED:
           return MS_PROBE_STEP_AUTH;
         case MS_REPLY_CLASS_SENDER_NOT_ALLOWED:
         case MS_REPLY_CLASS_RELAY_DENIED:

@@ -408,3 +408,71 @@ ms_provider_list_relays (void)
     }
   return relays;
 }
+
+/* ------------------------------------------------------------------ */
+/* OAuth2: the built-in providers' endpoints and scopes                */
+
+/**
+ * ms_provider_get_oauth2:
+ * @provider: a built-in provider
+ * @tenant: (nullable): the Microsoft tenant; "organizations" when %NULL or empty
+ * @out: (out caller-allocates): the endpoints and scopes
+ *
+ * No client secret is part of this: the app is a public client and signs
+ * in with PKCE. "offline_access" makes Microsoft issue a refresh token;
+ * Google issues one for access_type=offline, which ms-oauth2 asks for.
+ *
+ * Returns: %FALSE for %MS_OAUTH2_PROVIDER_CUSTOM (its endpoints are keys)
+ */
+gboolean
+ms_provider_get_oauth2 (MsOAuth2Provider  provider,
+                        const char       *tenant,
+                        MsProviderOAuth2 *out)
+{
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  memset (out, 0, sizeof *out);
+  switch (provider)
+    {
+    case MS_OAUTH2_PROVIDER_MICROSOFT:
+      {
+        g_autofree char *escaped = NULL;
+
+        if (tenant == NULL || *tenant == '\0')
+          tenant = "organizations";
+        escaped = g_uri_escape_string (tenant, NULL, FALSE);
+        out->name = "Microsoft";
+        out->auth_endpoint = g_strdup_printf ("https://login.microsoftonline.com/%s/oauth2/v2.0/authorize", escaped);
+        out->token_endpoint = g_strdup_printf ("https://login.microsoftonline.com/%s/oauth2/v2.0/token", escaped);
+        out->scope = g_strdup ("https://outlook.office.com/SMTP.Send offline_access");
+        return TRUE;
+      }
+
+    case MS_OAUTH2_PROVIDER_GOOGLE:
+      out->name = "Google";
+      out->auth_endpoint = g_strdup ("https://accounts.google.com/o/oauth2/v2/auth");
+      out->token_endpoint = g_strdup ("https://oauth2.googleapis.com/token");
+      out->scope = g_strdup ("https://mail.google.com/");
+      return TRUE;
+
+    case MS_OAUTH2_PROVIDER_CUSTOM:
+    default:
+      return FALSE;
+    }
+}
+
+/**
+ * ms_provider_oauth2_clear:
+ *
+ * Frees the strings of @oauth2 and zeroes it.
+ */
+void
+ms_provider_oauth2_clear (MsProviderOAuth2 *oauth2)
+{
+  g_return_if_fail (oauth2 != NULL);
+
+  g_free (oauth2->auth_endpoint);
+  g_free (oauth2->token_endpoint);
+  g_free (oauth2->scope);
+  memset (oauth2, 0, sizeof *oauth2);
+}

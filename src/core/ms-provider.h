@@ -15,6 +15,37 @@ typedef enum {
 MsProvider  ms_provider_detect     (const char *server);
 const char *ms_provider_get_name   (MsProvider  provider);
 
+/* Who signs an account in with OAuth2 (the oauth2-provider key). */
+typedef enum {
+  MS_OAUTH2_PROVIDER_MICROSOFT,
+  MS_OAUTH2_PROVIDER_GOOGLE,
+  MS_OAUTH2_PROVIDER_CUSTOM,
+} MsOAuth2Provider;
+
+/**
+ * MsProviderOAuth2:
+ * @name: the provider's name for messages ("Microsoft"), not translated
+ * @auth_endpoint: the authorization endpoint (transfer full)
+ * @token_endpoint: the token endpoint (transfer full)
+ * @scope: the scopes to ask for, space-separated (transfer full)
+ *
+ * The OAuth2 endpoints and scopes of a built-in provider.
+ */
+typedef struct {
+  const char *name;
+  char       *auth_endpoint;
+  char       *token_endpoint;
+  char       *scope;
+} MsProviderOAuth2;
+
+/* Fills @out for Microsoft (with @tenant, "organizations" when NULL or
+ * empty) or Google; FALSE for the custom provider, whose endpoints are keys.
+ * Free the strings with ms_provider_oauth2_clear(). */
+gboolean    ms_provider_get_oauth2   (MsOAuth2Provider  provider,
+                                      const char       *tenant,
+                                      MsProviderOAuth2 *out);
+void        ms_provider_oauth2_clear (MsProviderOAuth2 *oauth2);
+
 /**
  * ms_provider_get_hints:
  * @server: the SMTP server host name

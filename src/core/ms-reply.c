@@ -140,9 +140,23 @@ static const Rule rules[] = {
        "lower the sending limits in the account if this repeats.") },
 
   /* ---- Authentication ---- */
+  /* Passwords retired: Exchange Online once a tenant turns basic
+   * authentication off, Google with 2-Step Verification on. */
+  { 5, "5.7.30", NULL, NULL, MS_REPLY_CLASS_OAUTH2_REQUIRED, WAIT_BACKOFF, 0,
+    N_("Microsoft 365 no longer accepts a password for this mailbox (basic authentication is off): switch "
+       "“Authentication method” to OAuth2 with “OAuth2 provider” Microsoft and your organisation’s "
+       "“OAuth2 client ID”, then sign in (mailshot-cli oauth2 sign-in, or Sign In in Account settings).") },
+  { 5, NULL, "basic authentication is not supported|basic authentication is disabled|"
+             "basic auth is disabled", NULL,
+    MS_REPLY_CLASS_OAUTH2_REQUIRED, WAIT_BACKOFF, 0,
+    N_("Microsoft 365 no longer accepts a password for this mailbox (basic authentication is off): switch "
+       "“Authentication method” to OAuth2 with “OAuth2 provider” Microsoft and your organisation’s "
+       "“OAuth2 client ID”, then sign in (mailshot-cli oauth2 sign-in, or Sign In in Account settings).") },
   { 0, NULL, "application-specific password|app password", NULL,
-    MS_REPLY_CLASS_AUTH_FAILED, WAIT_BACKOFF, 0,
-    N_("Gmail needs an app password for this account: create one in your Google account (Security, "
+    MS_REPLY_CLASS_OAUTH2_REQUIRED, WAIT_BACKOFF, 0,
+    N_("Google does not accept your normal password here: switch “Authentication method” to OAuth2 with "
+       "“OAuth2 provider” Google and an “OAuth2 client ID”, then sign in (mailshot-cli oauth2 sign-in, "
+       "or Sign In in Account settings); or create an app password in your Google account (Security, "
        "2-Step Verification, App passwords) and store it instead of your normal password.") },
   { 0, NULL, "smtpclientauthentication|smtp auth is disabled|smtp authentication is disabled", NULL,
     MS_REPLY_CLASS_AUTH_FAILED, WAIT_BACKOFF, 0,
@@ -1093,6 +1107,7 @@ static const struct {
   { MS_REPLY_CLASS_SENDER_NOT_ALLOWED, "sender-not-allowed", N_("Sender not allowed"),        MS_ERROR_SENDER,        TRUE },
   { MS_REPLY_CLASS_MISCONFIGURED,      "misconfigured",      N_("Settings do not fit the server"), MS_ERROR_MISCONFIGURED, TRUE },
   { MS_REPLY_CLASS_CONNECTION_LOST,    "connection-lost",    N_("Connection lost"),           MS_ERROR_TEMPORARY,     FALSE },
+  { MS_REPLY_CLASS_OAUTH2_REQUIRED,    "oauth2-required",    N_("Password sign-in refused: use OAuth2"), MS_ERROR_AUTH, TRUE },
 };
 
 static guint

@@ -25,6 +25,7 @@ typedef enum {
   MS_REPLY_CLASS_SENDER_NOT_ALLOWED,  /* stop: From address refused */
   MS_REPLY_CLASS_MISCONFIGURED,       /* stop: settings don't fit the server */
   MS_REPLY_CLASS_CONNECTION_LOST,     /* reopen the connection and retry the message */
+  MS_REPLY_CLASS_OAUTH2_REQUIRED,     /* stop: the provider no longer takes a password here (use OAuth2) */
 } MsReplyClass;
 
 /**

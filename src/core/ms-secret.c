@@ -21,6 +21,22 @@ static const SecretSchema password_schema = {
   0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
+/* The OAuth2 refresh token, beside the password: never in GSettings. The
+ * provider attribute is "microsoft", "google", or "custom:" and the token
+ * endpoint, so that a token is never sent to another server than the one
+ * that issued it. */
+static const SecretSchema token_schema = {
+  "io.github.mailshot.Mailshot.OAuth2", SECRET_SCHEMA_NONE,
+  {
+    { "account", SECRET_SCHEMA_ATTRIBUTE_STRING },
+    { "provider", SECRET_SCHEMA_ATTRIBUTE_STRING },
+    { "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
+    { NULL, 0 },
+  },
+  /* reserved */
+  0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
 typedef enum {
   OP_STORE,
   OP_LOOKUP,
@@ -29,6 +45,7 @@ typedef enum {
 
 typedef struct {
   Operation    op;
+  const SecretSchema *schema;   /* password_schema or token_schema */
   char        *account;
   char        *server;
   char        *user;
@@ -136,6 +153,18 @@ no_session_bus_error (const GError *error)
 static GError *
 no_password_error (const SecretData *data)
 {
+  if (data->schema == &token_schema)
+    {
+      /* The command as the user must type it for this account. */
+      g_autofree char *command = g_strcmp0 (data->account, "default") == 0
+                                 ? g_strdup ("mailshot-cli oauth2 sign-in")
+                                 : g_strdup_printf ("mailshot-cli --account %s oauth2 sign-in", data->account);
+
+      return g_error_new (MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED,
+                          _("Account “%s” is not signed in (user “%s”): run “%s” or sign in from "
+                            "Account settings."),
+                          data->account, data->user ? data->user : "", command);
+    }
   return g_error_new (MS_ERROR, MS_ERROR_NO_PASSWORD,
                       _("No password is stored for account “%s” (user “%s” on %s): "
                         "run “mailshot-cli password set” or enter it in Account settings."),
@@ -239,7 +268,7 @@ lookup_service_cb (GObject      *object,
 
   /* Without SECRET_SEARCH_UNLOCK, locked items are listed, not prompted for. */
   cancellable = g_task_get_cancellable (task);
-  secret_service_search (service, &password_schema, data->attributes,
+  secret_service_search (service, data->schema, data->attributes,
                          SECRET_SEARCH_ALL, cancellable,
                          lookup_search_cb, g_steal_pointer (&task));
 }
@@ -337,25 +366,26 @@ bus_cb (GObject      *object,
     {
     case OP_STORE:
       {
-        g_autofree char *label = g_strdup_printf (_("Mailshot password for %s on %s"), data->user, data->server);
+        g_autofree char *label = NULL;
 
-        secret_password_store_binary (&password_schema, SECRET_COLLECTION_DEFAULT, label, data->value,
-                                      cancellable, store_cb, g_steal_pointer (&task),
-                                      "account", data->account,
-                                      "server", data->server,
-                                      "user", data->user,
-                                      NULL);
+        if (data->schema == &token_schema)
+          label = g_strdup_printf (_("Mailshot OAuth2 sign-in for %s (%s)"), data->user, data->server);
+        else
+          label = g_strdup_printf (_("Mailshot password for %s on %s"), data->user, data->server);
+        secret_password_storev_binary (data->schema, data->attributes, SECRET_COLLECTION_DEFAULT,
+                                       label, data->value, cancellable, store_cb,
+                                       g_steal_pointer (&task));
       }
       break;
 
     case OP_LOOKUP:
       /* The _nonpageable_finish of this call keeps the password out of swap. */
-      secret_password_lookupv (&password_schema, data->attributes, cancellable,
+      secret_password_lookupv (data->schema, data->attributes, cancellable,
                                lookup_cb, g_steal_pointer (&task));
       break;
 
     case OP_CLEAR:
-      secret_password_clearv (&password_schema, data->attributes, cancellable,
+      secret_password_clearv (data->schema, data->attributes, cancellable,
                               clear_cb, g_steal_pointer (&task));
       break;
 
@@ -378,6 +408,7 @@ start_task (Operation            op,
   SecretData *data = g_new0 (SecretData, 1);
 
   data->op = op;
+  data->schema = &password_schema;
   data->account = g_strdup (account);
   data->server = g_strdup (server);
   data->user = g_strdup (user);
@@ -635,4 +666,136 @@ ms_secret_free (char *password)
 {
   if (password != NULL)
     secret_password_free (password);
+}
+
+/* ------------------------------------------------------------------ */
+/* The OAuth2 refresh token                                            */
+
+/* The same machinery with the token schema: "server" holds the provider. */
+static GTask *
+start_token_task (Operation            op,
+                  const char          *account,
+                  const char          *provider,
+                  const char          *user,
+                  GCancellable        *cancellable,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data,
+                  gpointer             source_tag)
+{
+  GTask *task = start_task (op, account, NULL, user, cancellable, callback, user_data, source_tag);
+  SecretData *data = g_task_get_task_data (task);
+
+  data->schema = &token_schema;
+  data->server = g_strdup (provider);
+  if (data->server != NULL)
+    g_hash_table_insert (data->attributes, (char *) "provider", data->server);
+  return task;
+}
+
+static void
+token_store_async (const char *account, const char *provider, const char *user, const char *token,
+                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = start_token_task (OP_STORE, account, provider, user, cancellable, callback, user_data,
+                                  ms_secret_store_async);
+  SecretData *data = g_task_get_task_data (task);
+
+  data->value = secret_value_new (token, -1, "text/plain");
+  g_bus_get (G_BUS_TYPE_SESSION, cancellable, bus_cb, task);
+}
+
+/**
+ * ms_secret_store_token_sync:
+ * @account: the account's name
+ * @provider: "microsoft", "google" or "custom:" and the token endpoint
+ * @user: the user the token is for
+ * @token: the refresh token
+ *
+ * Stores an OAuth2 refresh token (schema io.github.mailshot.Mailshot.OAuth2),
+ * replacing any earlier one. Blocking; any thread.
+ */
+gboolean
+ms_secret_store_token_sync (const char    *account,
+                            const char    *provider,
+                            const char    *user,
+                            const char    *token,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  SyncData sync;
+  gboolean ok;
+
+  g_return_val_if_fail (account != NULL && provider != NULL && user != NULL, FALSE);
+  g_return_val_if_fail (token != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sync_begin (&sync);
+  token_store_async (account, provider, user, token, cancellable, sync_cb, &sync);
+  sync_wait_and_end (&sync);
+  ok = ms_secret_store_finish (sync.result, error);
+  g_object_unref (sync.result);
+  return ok;
+}
+
+/**
+ * ms_secret_lookup_token_sync:
+ *
+ * The stored refresh token. Nothing stored is %MS_ERROR_SIGN_IN_REQUIRED;
+ * a locked keyring is %MS_ERROR_KEYRING_LOCKED, as for the password.
+ *
+ * Returns: (transfer full): the token; free it with ms_secret_free()
+ */
+char *
+ms_secret_lookup_token_sync (const char    *account,
+                             const char    *provider,
+                             const char    *user,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  SyncData sync;
+  GTask *task;
+  char *token;
+
+  g_return_val_if_fail (account != NULL && provider != NULL && user != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  sync_begin (&sync);
+  task = start_token_task (OP_LOOKUP, account, provider, user, cancellable, sync_cb, &sync,
+                           ms_secret_lookup_async);
+  g_bus_get (G_BUS_TYPE_SESSION, cancellable, bus_cb, task);
+  sync_wait_and_end (&sync);
+  token = ms_secret_lookup_finish (sync.result, error);
+  g_object_unref (sync.result);
+  return token;
+}
+
+/**
+ * ms_secret_clear_token_sync:
+ * @provider: (nullable): the provider, or %NULL for every provider
+ * @user: (nullable): the user, or %NULL for every user
+ *
+ * Removes the account's refresh tokens that match. Nothing stored is success.
+ */
+gboolean
+ms_secret_clear_token_sync (const char    *account,
+                            const char    *provider,
+                            const char    *user,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  SyncData sync;
+  GTask *task;
+  gboolean ok;
+
+  g_return_val_if_fail (account != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sync_begin (&sync);
+  task = start_token_task (OP_CLEAR, account, provider, user, cancellable, sync_cb, &sync,
+                           ms_secret_clear_async);
+  g_bus_get (G_BUS_TYPE_SESSION, cancellable, bus_cb, task);
+  sync_wait_and_end (&sync);
+  ok = ms_secret_clear_finish (sync.result, error);
+  g_object_unref (sync.result);
+  return ok;
 }

@@ -51,6 +51,16 @@ char     *ms_secret_lookup_sync   (const char *account, const char *server, cons
 gboolean  ms_secret_clear_sync    (const char *account, const char *server, const char *user,
                                    GCancellable *cancellable, GError **error);
 
+/* The OAuth2 refresh token: schema "io.github.mailshot.Mailshot.OAuth2",
+ * attributes account, provider, user. Blocking, any thread. Nothing stored
+ * on lookup is MS_ERROR_SIGN_IN_REQUIRED. */
+gboolean  ms_secret_store_token_sync  (const char *account, const char *provider, const char *user,
+                                       const char *token, GCancellable *cancellable, GError **error);
+char     *ms_secret_lookup_token_sync (const char *account, const char *provider, const char *user,
+                                       GCancellable *cancellable, GError **error);
+gboolean  ms_secret_clear_token_sync  (const char *account, const char *provider, const char *user,
+                                       GCancellable *cancellable, GError **error);
+
 /* Wipes and frees a password. */
 void      ms_secret_free          (char *password);
 

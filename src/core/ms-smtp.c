@@ -102,6 +102,8 @@ struct _MsSmtp
   gboolean         auth_ok;          /* a 235 answered AUTH in this transfer */
   gboolean         new_connection;   /* EHLO was sent in this transfer */
   gboolean         gate_tripped;
+  gboolean         token_refused;    /* OAuth2: a 334 error challenge said the token is invalid */
+  gboolean         token_renewed;    /* OAuth2: this message already got a new token */
   gboolean         abandon;          /* timed out: no point in a polite QUIT */
   gboolean         body_started;
   gboolean         body_done;
@@ -179,6 +181,7 @@ ms_smtp_config_copy (const MsSmtpConfig *config)
   copy->from_address = g_strdup (config->from_address);
   copy->from_name = g_strdup (config->from_name);
   copy->ca_file = g_strdup (config->ca_file);
+  copy->oauth2 = config->oauth2 != NULL ? g_object_ref (config->oauth2) : NULL;
 
   return copy;
 }
@@ -217,6 +220,7 @@ ms_smtp_config_free (MsSmtpConfig *config)
   g_free (config->from_address);
   g_free (config->from_name);
   g_free (config->ca_file);
+  g_clear_object (&config->oauth2);
   g_free (config);
 }
 
@@ -346,6 +350,9 @@ login_options_for (MsAuthMethod method)
     case MS_AUTH_METHOD_CRAM_MD5: return "AUTH=CRAM-MD5";
     case MS_AUTH_METHOD_PLAIN:    return "AUTH=PLAIN";
     case MS_AUTH_METHOD_LOGIN:    return "AUTH=LOGIN";
+    /* Both: libcurl takes OAUTHBEARER (RFC 7628) when the server offers it,
+     * else XOAUTH2 (Microsoft 365 offers only that). */
+    case MS_AUTH_METHOD_OAUTH2:   return "AUTH=OAUTHBEARER;AUTH=XOAUTH2";
     case MS_AUTH_METHOD_AUTOMATIC:
     default:                      return "AUTH=*";
     }
@@ -359,6 +366,7 @@ mechanism_name (MsAuthMethod method)
     case MS_AUTH_METHOD_CRAM_MD5: return "CRAM-MD5";
     case MS_AUTH_METHOD_PLAIN:    return "PLAIN";
     case MS_AUTH_METHOD_LOGIN:    return "LOGIN";
+    case MS_AUTH_METHOD_OAUTH2:   return "XOAUTH2 or OAUTHBEARER";
     case MS_AUTH_METHOD_AUTOMATIC:
     default:                      return NULL;
     }
@@ -719,7 +727,24 @@ on_server_line (MsSmtp     *self,
 
     case CMD_AUTH:
       if (code == 334)
-        break;
+        {
+          /* RFC 7628 and Google's XOAUTH2: a refused token comes back as a
+           * base64 JSON challenge, {"status":"invalid_token"} or "401". */
+          if (self->config->auth_method == MS_AUTH_METHOD_OAUTH2 && len > 4)
+            {
+              g_autofree char *b64 = g_strndup (line + 4, len - 4);
+              g_autofree guchar *json = NULL;
+              gsize json_len = 0;
+
+              g_strstrip (b64);
+              json = g_base64_decode (b64, &json_len);
+              if (json != NULL && json_len > 0 &&
+                  (g_strstr_len ((const char *) json, json_len, "invalid_token") != NULL ||
+                   g_strstr_len ((const char *) json, json_len, "\"401\"") != NULL))
+                self->token_refused = TRUE;
+            }
+          break;
+        }
       if (last)
         {
           self->auth_open = FALSE;
@@ -1108,7 +1133,10 @@ apply_options (MsSmtp *self)
   if (config->needs_auth)
     {
       curl_easy_setopt (curl, CURLOPT_USERNAME, config->user != NULL ? config->user : "");
-      curl_easy_setopt (curl, CURLOPT_PASSWORD, config->password != NULL ? config->password : "");
+      if (config->auth_method == MS_AUTH_METHOD_OAUTH2)
+        curl_easy_setopt (curl, CURLOPT_XOAUTH2_BEARER, config->password != NULL ? config->password : "");
+      else
+        curl_easy_setopt (curl, CURLOPT_PASSWORD, config->password != NULL ? config->password : "");
     }
 }
 
@@ -1209,6 +1237,9 @@ reset_transfer (MsSmtp       *self,
   self->auth_ok = FALSE;
   self->new_connection = FALSE;
   self->gate_tripped = FALSE;
+  self->token_refused = FALSE;
+  if (!same_message)
+    self->token_renewed = FALSE;
   self->abandon = FALSE;
   self->body_started = FALSE;
   self->body_done = FALSE;
@@ -1311,6 +1342,74 @@ ms_smtp_prepare (MsSmtp       *self,
                     self->retry_now && self->message == message);
 
   return self->curl;
+}
+
+/* ------------------------------------------------------------------------ */
+/* OAuth2 access tokens                                                     */
+
+static gboolean
+uses_oauth2 (MsSmtp *self)
+{
+  return self->config->needs_auth && self->config->auth_method == MS_AUTH_METHOD_OAUTH2 &&
+         self->config->oauth2 != NULL;
+}
+
+static void
+set_bearer (MsSmtp     *self,
+            const char *token)
+{
+  if (self->config->password != NULL)
+    wipe (self->config->password, strlen (self->config->password));
+  g_free (self->config->password);
+  self->config->password = g_strdup (token);
+  /* libcurl never reuses a connection signed in with another token. */
+  curl_easy_setopt (self->curl, CURLOPT_XOAUTH2_BEARER, token);
+}
+
+/* Before each message: the token in memory, renewed there before it
+ * expires, or renewed by another connection of the same blast. */
+static void
+sync_token (MsSmtp *self)
+{
+  g_autoptr(GError) error = NULL;
+  char *token;
+
+  if (!uses_oauth2 (self))
+    return;
+  token = ms_oauth2_get_access_token (self->config->oauth2, NULL, self->cancellable, &error);
+  if (token == NULL)
+    {
+      /* The server's answer to the old token decides; see complete(). */
+      g_debug ("OAuth2: keeping the current access token: %s", error->message);
+      return;
+    }
+  if (g_strcmp0 (token, self->config->password) != 0)
+    set_bearer (self, token);
+  ms_oauth2_token_free (token);
+}
+
+/* The server refused the access token (535 to AUTH, or an error challenge):
+ * once per message, a new token and another try. */
+static gboolean
+token_was_refused (MsSmtp *self)
+{
+  return uses_oauth2 (self) && !self->token_renewed &&
+         (self->token_refused || (self->fail_command == CMD_AUTH && self->fail_code == 535));
+}
+
+static gboolean
+renew_token (MsSmtp  *self,
+             GError **error)
+{
+  char *token;
+
+  self->token_renewed = TRUE;
+  token = ms_oauth2_get_access_token (self->config->oauth2, self->config->password, self->cancellable, error);
+  if (token == NULL)
+    return FALSE;
+  set_bearer (self, token);
+  ms_oauth2_token_free (token);
+  return TRUE;
 }
 
 static MsReplyContext
@@ -1535,6 +1634,7 @@ ms_smtp_complete (MsSmtp  *self,
   MsReplyContext context;
   MsTransportFailure failure = MS_TRANSPORT_NONE;
   g_autofree char *detail = NULL;
+  g_autoptr(GError) renew_error = NULL;
   long response = 0;
 
   g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
@@ -1568,6 +1668,27 @@ ms_smtp_complete (MsSmtp  *self,
     }
 
   context = reply_context (self);
+
+  if (token_was_refused (self))
+    {
+      if (renew_token (self, &renew_error))
+        {
+          if (recording (self))
+            ms_transcript_add_info (self->transcript,
+                                    "The server refused the access token: trying again with a new one");
+          self->retry_now = TRUE;
+          self->fresh_connect = TRUE;
+          g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
+                               _("The server refused the access token; trying again with a new one"));
+          return FALSE;
+        }
+      g_debug ("OAuth2: no new access token: %s", renew_error->message);
+      if (g_error_matches (renew_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_propagate_error (error, g_steal_pointer (&renew_error));
+          return FALSE;
+        }
+    }
 
   /* libcurl gives up by itself on replies past 300 KiB in one transfer. */
   if (!self->reply_overflow && rc == CURLE_RECV_ERROR && strstr (self->errbuf, "Too large response") != NULL)
@@ -1603,6 +1724,14 @@ ms_smtp_complete (MsSmtp  *self,
       if (recording (self))
         ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
     }
+  else if (self->token_refused && self->fail_code < 400)
+    {
+      /* libcurl 7.88 gives up on XOAUTH2 at the error challenge (334), before
+       * the 535 that would follow: the server refused the token all the same. */
+      context.answering = MS_REPLY_TO_AUTH;
+      self->reply = ms_reply_classify (535, "5.7.8 The server refused the access token", &context,
+                                       g_get_real_time () / G_USEC_PER_SEC);
+    }
   else if (!failure_is_transport_only (rc) && self->fail_code >= 400)
     {
       /* A server that echoes what it was sent must not put the password
@@ -1635,6 +1764,12 @@ ms_smtp_complete (MsSmtp  *self,
     self->fresh_connect = TRUE;
 
   set_reply_error (self, failure, error);
+  /* A revoked sign-in says so ("sign in again"), not "check the password". */
+  if (renew_error != NULL && error != NULL)
+    {
+      g_clear_error (error);
+      g_propagate_error (error, g_steal_pointer (&renew_error));
+    }
   return FALSE;
 }
 
@@ -1686,12 +1821,15 @@ ms_smtp_send (MsSmtp       *self,
         return FALSE;
 
       prepare_transfer (self, from, to, message, cancellable, attempt > 0);
+      if (attempt == 0)
+        sync_token (self);
       rc = curl_easy_perform (self->curl);
       if (ms_smtp_complete (self, rc, &local_error))
         return TRUE;
 
-      /* The security decision happens once, on the first connection. */
-      if (!self->retry_now || attempt > 0)
+      /* The security decision happens once, on the first connection, and
+       * a refused access token is renewed once per message. */
+      if (!self->retry_now || attempt > 1)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
@@ -2271,7 +2409,7 @@ ms_smtp_send_bulk (MsSmtp       *self,
                    GCancellable *cancellable,
                    GError      **error)
 {
-  gboolean retried_security = FALSE;
+  guint retries = 0;
 
   g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
   g_return_val_if_fail (message != NULL, FALSE);
@@ -2298,7 +2436,7 @@ ms_smtp_send_bulk (MsSmtp       *self,
       curl_easy_setopt (self->curl, CURLOPT_CONNECT_ONLY, 1L);
     }
 
-  for (guint attempt = 0; attempt < 3; attempt++)
+  for (guint attempt = 0; attempt < 4; attempt++)
     {
       g_autoptr(GError) local_error = NULL;
       gboolean again = FALSE;
@@ -2308,6 +2446,8 @@ ms_smtp_send_bulk (MsSmtp       *self,
         return FALSE;
 
       reset_transfer (self, message, cancellable, attempt > 0);
+      if (attempt == 0)
+        sync_token (self);
       rc = bulk_transaction (self, from, to, &again);
       if (again && attempt == 0)
         continue;   /* a connection that died while idle: a new one, as libcurl does */
@@ -2315,13 +2455,14 @@ ms_smtp_send_bulk (MsSmtp       *self,
         return TRUE;
       if (self->bulk_refused)
         bulk_after_refusal (self);
-      /* The security decision happens once, on the first connection. */
-      if (!self->retry_now || retried_security)
+      /* The security decision happens once, on the first connection, and
+       * a refused access token is renewed once per message. */
+      if (!self->retry_now || retries >= 2)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      retried_security = TRUE;
+      retries++;
     }
   g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY, _("The connection to the server was lost."));
   return FALSE;

@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include "ms-oauth2.h"
 #include "ms-reply.h"
 #include "ms-transcript.h"
 
@@ -14,6 +15,7 @@ typedef enum {
   MS_AUTH_METHOD_CRAM_MD5,
   MS_AUTH_METHOD_PLAIN,
   MS_AUTH_METHOD_LOGIN,
+  MS_AUTH_METHOD_OAUTH2,      /* XOAUTH2 or OAUTHBEARER with an access token */
 } MsAuthMethod;
 
 /**
@@ -32,7 +34,9 @@ typedef struct {
   gboolean     needs_auth;
   MsAuthMethod auth_method;
   char        *user;
-  char        *password;                /* from the keyring; never logged */
+  char        *password;                /* from the keyring; never logged. For MS_AUTH_METHOD_OAUTH2,
+                                           the access token (blanked in the transcript the same way) */
+  MsOAuth2    *oauth2;                  /* MS_AUTH_METHOD_OAUTH2: renews the token; may be NULL */
   gboolean     allow_plaintext_password;
   char        *trusted_certificate;     /* SHA-256 hex fingerprint, colons optional, or NULL */
   gboolean     starttls_seen;           /* this server offered STARTTLS before */

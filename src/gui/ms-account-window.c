@@ -31,6 +31,14 @@ struct _MsAccountWindow
   AdwActionRow         *needs_auth_row;
   GtkSwitch            *needs_auth_switch;
   AdwComboRow          *auth_method_row;
+  AdwComboRow          *oauth2_provider_row;
+  AdwEntryRow          *oauth2_client_id_row;
+  AdwEntryRow          *oauth2_tenant_row;
+  AdwEntryRow          *oauth2_auth_endpoint_row;
+  AdwEntryRow          *oauth2_token_endpoint_row;
+  AdwActionRow         *oauth2_sign_in_row;
+  GtkButton            *oauth2_sign_in_button;
+  GCancellable         *sign_in_cancellable;   /* while the browser has not come back */
   AdwEntryRow          *user_row;
   AdwPasswordEntryRow  *password_row;
   AdwActionRow         *per_minute_row;
@@ -71,6 +79,10 @@ static const struct {
   { "user-id",             G_STRUCT_OFFSET (MsAccountWindow, user_row) },
   { "ehlo-host",           G_STRUCT_OFFSET (MsAccountWindow, ehlo_row) },
   { "trusted-certificate", G_STRUCT_OFFSET (MsAccountWindow, certificate_row) },
+  { "oauth2-client-id",    G_STRUCT_OFFSET (MsAccountWindow, oauth2_client_id_row) },
+  { "oauth2-tenant",       G_STRUCT_OFFSET (MsAccountWindow, oauth2_tenant_row) },
+  { "oauth2-auth-endpoint", G_STRUCT_OFFSET (MsAccountWindow, oauth2_auth_endpoint_row) },
+  { "oauth2-token-endpoint", G_STRUCT_OFFSET (MsAccountWindow, oauth2_token_endpoint_row) },
 };
 
 /* Numbers and switches cannot hold a bad value (the adjustments carry the
@@ -92,7 +104,8 @@ static const struct {
   { "max-connections",          G_STRUCT_OFFSET (MsAccountWindow, connections_spin),  "value",  G_STRUCT_OFFSET (MsAccountWindow, connections_row) },
 };
 
-static const char * const auth_method_nicks[] = { "automatic", "cram-md5", "plain", "login" };
+static const char * const auth_method_nicks[] = { "automatic", "cram-md5", "plain", "login", "oauth2", NULL };
+static const char * const oauth2_provider_nicks[] = { "microsoft", "google", "custom", NULL };
 
 #define MEMBER(self, offset) (*(GtkWidget **) G_STRUCT_MEMBER_P ((self), (offset)))
 
@@ -132,6 +145,8 @@ ms_account_window_get_row (MsAccountWindow *self,
       return MEMBER (self, direct_rows[i].row_offset);
   if (g_str_equal (key, "auth-method"))
     return GTK_WIDGET (self->auth_method_row);
+  if (g_str_equal (key, "oauth2-provider"))
+    return GTK_WIDGET (self->oauth2_provider_row);
   if (g_str_equal (key, "password"))
     return GTK_WIDGET (self->password_row);
   if (g_str_equal (key, "rate-limited-until"))
@@ -286,15 +301,17 @@ on_limit_input (GtkSpinButton *spin,
   return TRUE;
 }
 
+/* @user_data: the nicks, in the order of the combo row's items. */
 static gboolean
 auth_method_get_mapping (GValue   *value,
                          GVariant *variant,
                          gpointer  user_data)
 {
+  const char * const *nicks = user_data;
   const char *nick = g_variant_get_string (variant, NULL);
 
-  for (guint i = 0; i < G_N_ELEMENTS (auth_method_nicks); i++)
-    if (g_str_equal (nick, auth_method_nicks[i]))
+  for (guint i = 0; nicks[i] != NULL; i++)
+    if (g_str_equal (nick, nicks[i]))
       {
         g_value_set_uint (value, i);
         return TRUE;
@@ -307,11 +324,94 @@ auth_method_set_mapping (const GValue       *value,
                          const GVariantType *expected_type,
                          gpointer            user_data)
 {
+  const char * const *nicks = user_data;
   guint i = g_value_get_uint (value);
 
-  if (i >= G_N_ELEMENTS (auth_method_nicks))
+  if (i >= g_strv_length ((char **) nicks))
     return NULL;
-  return g_variant_new_string (auth_method_nicks[i]);
+  return g_variant_new_string (nicks[i]);
+}
+
+/* The OAuth2 rows show only for an account that signs in with OAuth2, and
+ * the tenant and endpoints only for the provider that has them. */
+static void
+update_oauth2_rows (MsAccountWindow *self)
+{
+  gboolean oauth2 = g_settings_get_enum (self->settings, "auth-method") == MS_AUTH_METHOD_OAUTH2;
+  int provider = g_settings_get_enum (self->settings, "oauth2-provider");
+
+  gtk_widget_set_visible (GTK_WIDGET (self->oauth2_provider_row), oauth2);
+  gtk_widget_set_visible (GTK_WIDGET (self->oauth2_client_id_row), oauth2);
+  gtk_widget_set_visible (GTK_WIDGET (self->oauth2_sign_in_row), oauth2);
+  gtk_widget_set_visible (GTK_WIDGET (self->oauth2_tenant_row), oauth2 && provider == MS_OAUTH2_PROVIDER_MICROSOFT);
+  gtk_widget_set_visible (GTK_WIDGET (self->oauth2_auth_endpoint_row), oauth2 && provider == MS_OAUTH2_PROVIDER_CUSTOM);
+  gtk_widget_set_visible (GTK_WIDGET (self->oauth2_token_endpoint_row), oauth2 && provider == MS_OAUTH2_PROVIDER_CUSTOM);
+  /* No password is stored for an OAuth2 account. */
+  gtk_widget_set_visible (GTK_WIDGET (self->password_row), !oauth2);
+}
+
+static void
+open_sign_in_page (const char *uri,
+                   gpointer    user_data)
+{
+  MsAccountWindow *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* The system browser (through the portal under Flatpak). */
+  if (!g_app_info_launch_default_for_uri (uri, NULL, &error))
+    {
+      g_autofree char *text = g_strdup_printf (_("No web browser could be opened (%s). Open this address "
+                                                 "yourself: %s"), error->message, uri);
+      add_toast (self, adw_toast_new (text));
+    }
+}
+
+static void
+signed_in (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(MsAccountWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = ms_oauth2_sign_in_finish (MS_OAUTH2 (source), result, &error);
+
+  g_clear_object (&self->sign_in_cancellable);
+  if (g_cancellable_is_cancelled (self->cancellable))
+    return;   /* the window is gone */
+  gtk_button_set_label (self->oauth2_sign_in_button, _("_Sign In"));
+  if (ok)
+    {
+      g_autofree char *text = g_strdup_printf (_("Signed in as %s with %s"), ms_oauth2_get_user (MS_OAUTH2 (source)),
+                                               ms_oauth2_get_provider_name (MS_OAUTH2 (source)));
+      add_toast (self, adw_toast_new (text));
+    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    add_toast (self, adw_toast_new (error->message));
+}
+
+/* Sign In, or Cancel while the browser has not come back. */
+static void
+on_oauth2_sign_in_clicked (MsAccountWindow *self,
+                           GtkButton       *button)
+{
+  g_autoptr(MsOAuth2) oauth2 = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->sign_in_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->sign_in_cancellable);
+      return;
+    }
+  oauth2 = ms_account_create_oauth2 (self->account, &error);
+  if (oauth2 == NULL)
+    {
+      add_toast (self, adw_toast_new (error->message));
+      return;
+    }
+  self->sign_in_cancellable = g_cancellable_new ();
+  gtk_button_set_label (button, _("_Cancel"));
+  ms_oauth2_sign_in_async (oauth2, open_sign_in_page, self, self->sign_in_cancellable,
+                           signed_in, g_object_ref (self));
 }
 
 static void
@@ -431,6 +531,8 @@ on_settings_changed (GSettings       *settings,
     update_rate_limit (self);
   if (g_str_equal (key, "smtp-server") || g_str_equal (key, "user-id"))
     update_password_title (self);
+  if (g_str_equal (key, "auth-method") || g_str_equal (key, "oauth2-provider"))
+    update_oauth2_rows (self);
 }
 
 static void
@@ -647,7 +749,13 @@ ms_account_window_constructed (GObject *object)
 
   g_settings_bind_with_mapping (self->settings, "auth-method", self->auth_method_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY,
-                                auth_method_get_mapping, auth_method_set_mapping, NULL, NULL);
+                                auth_method_get_mapping, auth_method_set_mapping,
+                                (gpointer) auth_method_nicks, NULL);
+  g_settings_bind_with_mapping (self->settings, "oauth2-provider", self->oauth2_provider_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY,
+                                auth_method_get_mapping, auth_method_set_mapping,
+                                (gpointer) oauth2_provider_nicks, NULL);
+  update_oauth2_rows (self);
   g_settings_bind (self->settings, "starttls-seen", self->starttls_seen_row, "visible",
                    G_SETTINGS_BIND_GET | G_SETTINGS_BIND_NO_SENSITIVITY);
 
@@ -722,6 +830,8 @@ ms_account_window_dispose (GObject *object)
   MsAccountWindow *self = MS_ACCOUNT_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
+  if (self->sign_in_cancellable != NULL)
+    g_cancellable_cancel (self->sign_in_cancellable);
   if (self->settings != NULL)
     {
       for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
@@ -780,6 +890,13 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, needs_auth_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, needs_auth_switch);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, auth_method_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_provider_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_client_id_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_tenant_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_auth_endpoint_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_token_endpoint_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_sign_in_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_sign_in_button);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, user_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, password_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, per_minute_row);
@@ -801,6 +918,7 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_text_row_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_password_apply);
   gtk_widget_class_bind_template_callback (widget_class, on_smtps_toggled);
+  gtk_widget_class_bind_template_callback (widget_class, on_oauth2_sign_in_clicked);
 
   gtk_widget_class_install_action (widget_class, "account.set-port", "i", set_port_action);
   gtk_widget_class_install_action (widget_class, "account.clear-rate-limit", NULL, clear_rate_limit_action);
