@@ -100,6 +100,26 @@ run_clear (ProbeRun *run)
   g_string_free (run->events, TRUE);
 }
 
+/* Issue 9: the test message's subject is plain ASCII with an unpadded date
+ * (%c padded a one-digit day with U+2007, so the subject went out as an
+ * RFC 2047 encoded-word). */
+static void
+assert_plain_subject (const char *message)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("^Subject: (.*)\r$", G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *subject = NULL;
+
+  g_assert_true (g_regex_match (regex, message, 0, &match));
+  subject = g_match_info_fetch (match, 1);
+  g_test_message ("Subject: %s", subject);
+  g_assert_null (strstr (subject, "=?"));
+  for (const char *p = subject; *p != '\0'; p++)
+    g_assert_true (*p >= ' ' && *p <= '~');
+  g_assert_true (g_regex_match_simple ("^Mailshot test message \\([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}\\)$",
+                                       subject, 0, 0));
+}
+
 static void
 test_probe_success_plain (void)
 {
@@ -137,6 +157,7 @@ test_probe_success_plain (void)
   g_assert_nonnull (strstr (body, g_get_host_name ()));
   g_assert_nonnull (strstr (body, "127.0.0.1"));
   g_assert_true (ms_test_server_log_contains (server, "rcpt " USER));
+  assert_plain_subject (body);
 
   run_clear (&run);
   assert_finalized (g_steal_pointer (&probe));

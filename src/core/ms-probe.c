@@ -547,12 +547,17 @@ build_test_message (ProbeJob  *job,
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *when = g_date_time_format (now, "%c");
+  /* Not %c in the subject: GLib pads a one-digit day (%e) with U+2007
+   * FIGURE SPACE, which makes the whole subject arrive RFC 2047-encoded
+   * ("=?UTF-8?…") for one invisible character. ISO 8601 has no padding
+   * and reads the same in every language. */
+  g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%d %H:%M");
   g_autofree char *subject = NULL;
   g_autofree char *text = NULL;
   const char *host = g_get_host_name ();
 
   /* Says what it is, when and from where, so whoever receives it knows. */
-  subject = g_strdup_printf (_("Mailshot test message (%s)"), when);
+  subject = g_strdup_printf (_("Mailshot test message (%s)"), stamp);
   /* Plain "\n" for the translators: ms_message_build_simple() puts the lines
    * in CRLF on the wire. */
   text = g_strdup_printf (_("This is a test message sent by Mailshot to check the SMTP settings of %s.\n"
