@@ -765,6 +765,10 @@ test_auth_stops (void)
   batch = first_line_id (out);
   id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
   g_assert_nonnull (strstr (err, "blast resume"));
+  /* Issue 9: the server's refusal, whole, with the advice, as `test` shows it. */
+  g_test_message ("stderr: %s", err);
+  g_assert_nonnull (strstr (err, "check “User ID”, and store the password again."));
+  g_assert_nonnull (strstr (err, "535 5.7.8 Authentication credentials invalid"));
 
   /* It stopped at once instead of burning through the list. */
   log = ms_test_server_get_log (server);

@@ -1076,8 +1076,14 @@ enter_stop (Run           *run,
     {
       g_autofree char *advice = g_steal_pointer (&run->stop_error->message);
 
-      run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s”"),
-                                                  advice, reply->code, reply->text);
+      /* With the enhanced status code, as the test shows it ("535 5.7.8 …"):
+       * providers document their refusals by it. */
+      if (reply->enhanced != NULL)
+        run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s %s”"),
+                                                    advice, reply->code, reply->enhanced, reply->text);
+      else
+        run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s”"),
+                                                    advice, reply->code, reply->text);
     }
 }
 

@@ -1503,7 +1503,10 @@ set_reply_error (MsSmtp              *self,
   if (failure == MS_TRANSPORT_STARTTLS_MISSING || failure == MS_TRANSPORT_STARTTLS_REQUIRED)
     code = MS_ERROR_INSECURE;
 
-  if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
+  if (reply->code > 0 && reply->text != NULL && *reply->text != '\0' && reply->enhanced != NULL)
+    g_set_error (error, MS_ERROR, code, _("%s The server said: “%d %s %s”"),
+                 reply->advice, reply->code, reply->enhanced, reply->text);
+  else if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
     g_set_error (error, MS_ERROR, code, _("%s The server said: “%d %s”"),
                  reply->advice, reply->code, reply->text);
   else if (reply->code == 0 && reply->text != NULL && *reply->text != '\0' &&
