@@ -681,6 +681,43 @@ test_probe_cli_cram_md5_not_offered (void)
   g_assert_false (ms_test_server_log_contains (server, "auth CRAM-MD5 " USER " fail"));
 }
 
+/* Issue 9: the Connect step is libcurl's own connection; the probe opens
+ * none of its own, so a server sees one connection per test, and an SMTPS
+ * server no bare TCP connection that it would log as a failed handshake. */
+static void
+test_probe_one_connection (void)
+{
+  const char *modes[] = { "--tls=smtps", "--tls=starttls" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(MsTestServer) server = ms_test_server_start (modes[i], "--log-sessions", NULL);
+      g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+      g_autoptr(MsProbe) probe = NULL;
+      g_autofree char *log = NULL;
+      ProbeRun run = { 0 };
+
+      config->use_smtps = i == 0;
+      config->needs_auth = FALSE;
+      config->trusted_certificate = g_strdup (ms_test_server_get_cert_fingerprint (server));
+      probe = run_probe (config, &run);
+      g_assert_no_error (run.error);
+      g_assert_true (run.ok);
+      g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_CONNECT), ==, MS_PROBE_STATE_PASSED);
+      g_assert_cmpstr (ms_probe_get_detail (probe, MS_PROBE_STEP_CONNECT), !=, NULL);
+      g_assert_nonnull (strstr (run.events->str, "connect:running connect:passed"));
+      run_clear (&run);
+      assert_finalized (g_steal_pointer (&probe));
+
+      g_assert_true (ms_test_server_wait_log (server, "disconnect", 5000));
+      log = ms_test_server_get_log (server);
+      g_test_message ("%s: %s", modes[i], log);
+      g_assert_cmpuint (ms_test_server_log_count (server, "accept"), ==, 1);
+      g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 1);
+      g_assert_false (ms_test_server_log_contains (server, "tls-error"));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -707,6 +744,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/probe/greeting-refused", test_probe_greeting_refused);
   g_test_add_func ("/mailshot/probe/endless-reply", test_probe_endless_reply);
   g_test_add_func ("/mailshot/probe/cli-cram-md5-not-offered", test_probe_cli_cram_md5_not_offered);
+  g_test_add_func ("/mailshot/probe/one-connection", test_probe_one_connection);
 
   return g_test_run ();
 }

@@ -775,14 +775,7 @@ on_text (MsSmtp     *self,
   while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
     len--;
 
-  if (len > 13 && strncmp (data, "Connected to ", 13) == 0)
-    {
-      self->tcp_connected = TRUE;
-      if (recording (self))
-        ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
-      set_stage (self, self->config->use_smtps ? MS_SMTP_STAGE_TLS : MS_SMTP_STAGE_GREETING);
-    }
-  else if (len > 28 && strncmp (data, "Re-using existing connection", 28) == 0)
+  if (len > 28 && strncmp (data, "Re-using existing connection", 28) == 0)
     {
       if (recording (self))
         ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
@@ -801,6 +794,47 @@ on_text (MsSmtp     *self,
 
       tls_started (self, detail);
     }
+}
+
+/* The TCP connection of this session is up: the probe's "Connect" step,
+ * taken from libcurl's own connection rather than from one of its own. */
+static void
+note_connected (MsSmtp *self)
+{
+  if (self->tcp_connected || self->curl_fd == CURL_SOCKET_BAD)
+    return;
+
+  self->tcp_connected = TRUE;
+  if (recording (self))
+    {
+      char *ip = NULL;
+      long port = 0;
+
+      curl_easy_getinfo (self->curl, CURLINFO_PRIMARY_IP, &ip);
+      curl_easy_getinfo (self->curl, CURLINFO_PRIMARY_PORT, &port);
+      ms_transcript_add_info (self->transcript, "Connected to %s port %ld",
+                              ip != NULL && *ip != '\0' ? ip : self->config->server,
+                              port > 0 ? port : (long) self->config->port);
+    }
+  set_stage (self, self->config->use_smtps ? MS_SMTP_STAGE_TLS : MS_SMTP_STAGE_GREETING);
+}
+
+/* libcurl 7.88 has no callback for the moment its socket connects
+ * (CURLOPT_SOCKOPTFUNCTION runs before connect(), CURLOPT_PREREQFUNCTION
+ * only after EHLO and AUTH). On a clear connection it sets
+ * CURLINFO_CONNECT_TIME_T then, before it reads the greeting: debug_cb and
+ * xferinfo_cb look until it does. Under SMTPS that time waits for the
+ * handshake too, so ssl_ctx_cb, which libcurl calls only once the socket
+ * below TLS is connected, says so instead. */
+static void
+check_connected (MsSmtp *self)
+{
+  curl_off_t connect_time = 0;
+
+  if (self->tcp_connected || self->curl_fd == CURL_SOCKET_BAD)
+    return;
+  if (curl_easy_getinfo (self->curl, CURLINFO_CONNECT_TIME_T, &connect_time) == CURLE_OK && connect_time > 0)
+    note_connected (self);
 }
 
 static void
@@ -830,6 +864,7 @@ debug_cb (CURL          *curl,
 {
   MsSmtp *self = user_data;
 
+  check_connected (self);
   switch (type)
     {
     case CURLINFO_TEXT:
@@ -919,6 +954,7 @@ xferinfo_cb (void       *user_data,
 {
   MsSmtp *self = user_data;
 
+  check_connected (self);
   if (self->abandon || self->reply_overflow)
     return 1;
   return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable) ? 1 : 0;
@@ -969,6 +1005,8 @@ ssl_ctx_cb (CURL *curl,
   MsSmtp *self = user_data;
   SSL_CTX *ctx = ssl_ctx;
 
+  /* The handshake starts on a connected socket (see check_connected). */
+  note_connected (self);
   SSL_CTX_set_ex_data (ctx, ssl_ex_index, self);
   SSL_CTX_set_verify (ctx, SSL_VERIFY_PEER, verify_cb);
 
