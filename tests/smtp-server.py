@@ -19,8 +19,9 @@ else goes to stderr. What it receives lands in --state-dir:
                with --log-sessions also: accept (a TCP connection, before any
                  TLS) | tls-error (a TLS handshake that did not complete, e.g. a
                  bare TCP connection to the SMTPS port) | lost-connection (just
-                 before "disconnect", when the client went away without QUIT,
-                 as Postfix logs "lost connection after CMD")
+                 before "disconnect", when the client went away without QUIT
+                 and the server had not closed the connection itself, as
+                 Postfix logs "lost connection after CMD")
   msg-000001.eml  each accepted message, exact bytes (CRLF kept, dot-unstuffed)
   envelopes    one line per accepted message: "N FROM TO,TO"
   cert.pem, key.pem, fingerprint   in TLS modes (SHA-256, uppercase hex with colons)
@@ -255,6 +256,7 @@ class Handler:
                 # 421 closes the channel (RFC 5321 3.8), as Exim does at
                 # smtp_accept_max_per_connection.
                 await server.push(reply)
+                server.closed_by_server = True
                 server.transport.close()
                 await server.hang()
             return reply
@@ -374,6 +376,7 @@ class HarnessSMTP(SMTP):
         self.smtps = smtps
         self.session_messages = 0
         self.quit_seen = False
+        self.closed_by_server = False
         self.bad_helo = None
         self.in_body = False
         self.body_bytes = 0
@@ -457,6 +460,7 @@ class HarnessSMTP(SMTP):
     async def hang(self, close=False):
         """Never answers; ends when the client goes away (or we close)."""
         if close and self.transport is not None:
+            self.closed_by_server = True
             self.transport.close()
         await self.loop.create_future()
 
@@ -483,6 +487,7 @@ class HarnessSMTP(SMTP):
             if self.state.args.close_delay:
                 # The goodbye and the hang-up apart, as over a real network.
                 await asyncio.sleep(self.state.args.close_delay)
+            self.closed_by_server = True
             self.transport.close()
             await self.hang()
 
@@ -553,7 +558,7 @@ class HarnessSMTP(SMTP):
     def connection_lost(self, error):
         if self in self.state.protocols:
             self.state.protocols.discard(self)
-            if self.state.args.log_sessions and not self.quit_seen:
+            if self.state.args.log_sessions and not self.quit_seen and not self.closed_by_server:
                 self.state.log("lost-connection")
             self.state.log("disconnect")
         super().connection_lost(error)
@@ -589,6 +594,7 @@ class HarnessSMTP(SMTP):
                 await self.hang(close=True)
             st.log("fault GREETING " + f.code)
             await self.push("\r\n".join(f.lines))
+            self.closed_by_server = True
             self.transport.close()
             await self.hang()
         await super()._handle_client()

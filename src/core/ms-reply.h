@@ -80,6 +80,9 @@ typedef struct {
   char        *advice;        /* one plain, translated sentence: what to change or expect */
   gint64       until;         /* RATE_LIMITED: unix time to wait until; 0 = caller picks a backoff */
   gboolean     new_connection;/* the session is spent: open a new connection before retrying */
+  gboolean     session_limit; /* the server takes only so many messages per connection: the message
+                               * goes again at once on a new one (no wait), if the refused connection
+                               * had carried some already */
   gboolean     permanent;     /* TEMPORARY that should not be retried much (e.g. 552 mailbox full gets a few tries) */
   MsTransportFailure transport; /* what ms_reply_classify_transport() was given; NONE for a reply */
 } MsReply;

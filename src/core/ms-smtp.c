@@ -114,6 +114,8 @@ struct _MsSmtp
   gboolean         delivery_uncertain;
   gboolean         retry_now;
   gboolean         fresh_connect;    /* the server is closing the connection (421) */
+  guint            conn_messages;    /* accepted on the connection open now */
+  gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
   GBytes          *message;
   gsize            offset;
   struct curl_slist *rcpt;
@@ -423,6 +425,7 @@ reset_connection (MsSmtp *self)
   g_clear_pointer (&self->auth_mechanism, g_free);
   g_clear_pointer (&self->peer_fingerprint, g_free);
   self->tcp_connected = FALSE;
+  self->conn_messages = 0;
   self->server_spoke = FALSE;
   self->tls_active = FALSE;
   self->tls_pending = FALSE;
@@ -1032,11 +1035,21 @@ ssl_ctx_cb (CURL *curl,
 /* ------------------------------------------------------------------------ */
 /* MsSmtp                                                                   */
 
+static void bulk_quit (MsSmtp *self);
+
 static void
 ms_smtp_finalize (GObject *object)
 {
   MsSmtp *self = MS_SMTP (object);
 
+  if (self->bulk_open && self->curl != NULL)
+    {
+      /* Not part of any message's dialog. */
+      self->record_transcript = FALSE;
+      bulk_quit (self);
+      if (self->bulk_fd != CURL_SOCKET_BAD)
+        shutdown (self->bulk_fd, SHUT_RDWR);
+    }
   if (self->curl != NULL)
     {
       /* The QUIT on cleanup is not part of any message's dialog. */
@@ -1585,6 +1598,7 @@ ms_smtp_complete (MsSmtp  *self,
 
   if (rc == CURLE_OK)
     {
+      self->conn_messages++;
       set_stage (self, MS_SMTP_STAGE_DONE);
       g_clear_pointer (&self->reply, ms_reply_free);
       return TRUE;
@@ -1748,6 +1762,9 @@ ms_smtp_send (MsSmtp       *self,
 #define BULK_IDLE_CHECK_USEC G_USEC_PER_SEC
 #define BULK_MAX_REPLY       (64 * 1024)
 #define BULK_SEND_CHUNK      (64 * 1024)
+/* How long a goodbye waits for the server's 221: the connection is done
+ * either way, and a blast may be closing several. */
+#define BULK_QUIT_WAIT_USEC  (2 * G_USEC_PER_SEC)
 
 typedef enum {
   BULK_IO_OK,
@@ -1819,7 +1836,9 @@ bulk_wait (MsSmtp *self,
 static gint64
 bulk_deadline (MsSmtp *self)
 {
-  return g_get_monotonic_time () + (gint64) MAX (self->config->timeout, 1) * G_USEC_PER_SEC;
+  gint64 wait = (gint64) MAX (self->config->timeout, 1) * G_USEC_PER_SEC;
+
+  return g_get_monotonic_time () + (self->quitting ? MIN (wait, BULK_QUIT_WAIT_USEC) : wait);
 }
 
 static BulkIo
@@ -1931,15 +1950,38 @@ bulk_read_reply (MsSmtp  *self,
     }
 }
 
+/* Says QUIT on the open bulk connection and waits briefly for the 221, so
+ * the server logs a clean end rather than "lost connection". libcurl does
+ * not do it for a CURLOPT_CONNECT_ONLY connection: it never learns that the
+ * transfer is over. */
+static void
+bulk_quit (MsSmtp *self)
+{
+  int code = 0;
+
+  if (!self->bulk_open || self->bulk_fd == CURL_SOCKET_BAD)
+    return;
+  self->quitting = TRUE;
+  if (bulk_send_all (self, "QUIT\r\n", 6) == BULK_IO_OK)
+    {
+      on_client_line (self, "QUIT\r\n", 6);
+      bulk_read_reply (self, CMD_QUIT, &code);
+    }
+  self->quitting = FALSE;
+}
+
 /* Ends the connection and readies a fresh handle for the next one:
- * politely (libcurl says QUIT) after a refused message, as libcurl drops a
- * connection after any failure; without a goodbye when it is broken, timed
- * out or cancelled (libcurl's QUIT then fails at once instead of waiting). */
+ * politely (QUIT, and a brief wait for its answer) when the connection is
+ * sound; without a goodbye when it is broken, timed out, cancelled or
+ * closed by the server (a QUIT would only wait in vain). */
 static void
 bulk_close_full (MsSmtp   *self,
                  gboolean  polite)
 {
-  if (!polite && self->bulk_fd != CURL_SOCKET_BAD)
+  if (polite)
+    bulk_quit (self);
+  /* Shut down in either case: libcurl's own cleanup must not try again. */
+  if (self->bulk_fd != CURL_SOCKET_BAD)
     shutdown (self->bulk_fd, SHUT_RDWR);
   curl_easy_setopt (self->curl, CURLOPT_DEBUGFUNCTION, NULL);
   curl_easy_setopt (self->curl, CURLOPT_VERBOSE, 0L);
@@ -1988,7 +2030,7 @@ bulk_connect (MsSmtp *self)
       if (recording (self))
         ms_transcript_add_info (self->transcript,
                                 "Not signed in (the server offers no authentication): the message is not sent");
-      bulk_close (self);
+      bulk_close_full (self, TRUE);
       return CURLE_ABORTED_BY_CALLBACK;
     }
   return CURLE_OK;
@@ -2628,4 +2670,36 @@ ms_smtp_get_final_code (MsSmtp *self)
   g_return_val_if_fail (MS_IS_SMTP (self), 0);
 
   return self->eom_code;
+}
+
+/**
+ * ms_smtp_get_connection_messages:
+ *
+ * Returns: how many messages the server accepted on the connection open
+ *   now; 0 on a new connection or when none is open. A blast compares it
+ *   with a per-connection limit it has learnt.
+ */
+guint
+ms_smtp_get_connection_messages (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), 0);
+
+  return self->conn_messages;
+}
+
+/**
+ * ms_smtp_close:
+ *
+ * Ends the connection of a session used with ms_smtp_send_bulk() politely:
+ * QUIT, and a brief wait for its answer. The next message opens a new
+ * connection. Does nothing when no connection is open.
+ */
+void
+ms_smtp_close (MsSmtp *self)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  if (self->bulk && self->bulk_open)
+    bulk_close_full (self, TRUE);
+  self->conn_messages = 0;
 }

@@ -163,4 +163,10 @@ const char    *ms_smtp_get_peer_fingerprint (MsSmtp      *self);
 const char    *ms_smtp_get_final_reply (MsSmtp           *self);
 int            ms_smtp_get_final_code  (MsSmtp           *self);
 
+/* Messages the server accepted on the connection open now (0: none yet). */
+guint          ms_smtp_get_connection_messages (MsSmtp   *self);
+/* Bulk mode: ends the connection with QUIT (a brief wait for its answer);
+ * the next message opens a new one. */
+void           ms_smtp_close           (MsSmtp           *self);
+
 G_END_DECLS
