@@ -896,7 +896,7 @@ test_greeting_refused (void)
 
   check_stops (server, "greeting.csv", "before any message was sent");
   /* With the server's own words. */
-  check_stops (server, "greeting2.csv", "554 Go away");
+  check_stops (server, "greeting2.csv", "554 5.7.1 Go away");
 }
 
 static void

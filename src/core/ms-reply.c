@@ -121,11 +121,9 @@ static const Rule rules[] = {
    * "too many recipients", so the words decide); Exim: "421 … too many
    * messages in this connection"; Stalwart: "452 4.4.5 Maximum number of
    * messages per session exceeded". Before the rate limits, which also say
-   * "too many messages". */
+   * "too many messages" ("421 4.7.0 Too many messages, try again in 2
+   * seconds" is one: it names no connection). */
   { 452, "4.5.3", "too many messages|too many mails|too many transactions", NULL,
-    MS_REPLY_CLASS_TEMPORARY, WAIT_BACKOFF, F_NEW_CONNECTION | F_SESSION_LIMIT,
-    N_("The server takes only so many messages on one connection: the message is sent again on a new connection.") },
-  { 421, NULL, "too many messages|too many mails|too many transactions", NULL,
     MS_REPLY_CLASS_TEMPORARY, WAIT_BACKOFF, F_NEW_CONNECTION | F_SESSION_LIMIT,
     N_("The server takes only so many messages on one connection: the message is sent again on a new connection.") },
   { 0, NULL, "per session|per connection|this session|this connection|one session|one connection",
