@@ -718,6 +718,57 @@ test_probe_one_connection (void)
     }
 }
 
+/* Issue 9: with "EHLO host name" blank on a machine whose name is not fully
+ * qualified, the default passes Postfix's reject_non_fqdn_helo_hostname (it
+ * said "localhost"); a refused name gets advice that names one that works. */
+static void
+test_probe_strict_helo (void)
+{
+  const char *modes[] = { "--strict-helo", "--strict-helo=rcpt" };
+  const char *host = g_get_host_name ();
+
+  if (strchr (host, '.') != NULL)
+    g_test_message ("the host name %s may be fully qualified: the default is then that name", host);
+
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(MsTestServer) server = ms_test_server_start (modes[i], NULL);
+      g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+      g_autoptr(MsProbe) probe = NULL;
+      g_autoptr(MsProbeFailure) failure = NULL;
+      g_autofree char *log = NULL;
+      ProbeRun run = { 0 };
+
+      /* Blank: the default passes. */
+      config->needs_auth = FALSE;
+      probe = run_probe (config, &run);
+      log = ms_test_server_get_log (server);
+      g_test_message ("%s, blank: %s", modes[i], log);
+      g_assert_no_error (run.error);
+      g_assert_true (run.ok);
+      g_assert_false (ms_test_server_log_contains (server, "ehlo localhost"));
+      if (strchr (host, '.') == NULL)
+        g_assert_true (ms_test_server_log_contains (server, "ehlo [127.0.0.1]"));
+      run_clear (&run);
+      assert_finalized (g_steal_pointer (&probe));
+
+      /* A dotless name of the user's own: refused, and the advice names
+       * the address literal, which would pass. */
+      config->ehlo_host = g_strdup ("mybox");
+      probe = run_probe (config, &run);
+      g_assert_false (run.ok);
+      failure = ms_probe_get_failure (probe, run.error);
+      g_test_message ("%s, mybox: %s / %s", modes[i], failure->reply, failure->advice);
+      g_assert_nonnull (strstr (failure->reply, "504 5.5.2 <mybox>: Helo command rejected"));
+      g_assert_nonnull (strstr (failure->advice, "“mybox”"));
+      g_assert_nonnull (strstr (failure->advice, "[127.0.0.1]"));
+      g_assert_nonnull (strstr (failure->advice, "EHLO host name"));
+      run_clear (&run);
+      assert_finalized (g_steal_pointer (&probe));
+      g_clear_pointer (&config->ehlo_host, g_free);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -745,6 +796,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/probe/endless-reply", test_probe_endless_reply);
   g_test_add_func ("/mailshot/probe/cli-cram-md5-not-offered", test_probe_cli_cram_md5_not_offered);
   g_test_add_func ("/mailshot/probe/one-connection", test_probe_one_connection);
+  g_test_add_func ("/mailshot/probe/strict-helo", test_probe_strict_helo);
 
   return g_test_run ();
 }

@@ -33,6 +33,7 @@ enum {
   F_WITH_AUTH      = 1 << 4,  /* only when the account logs in */
   F_WITHOUT_AUTH   = 1 << 5,  /* only when it does not */
   F_SESSION_LIMIT  = 1 << 6,  /* a per-connection message limit: a new connection at once */
+  F_EHLO_NAME      = 1 << 7,  /* about the EHLO name: the advice names one that would work */
 };
 
 /*
@@ -289,7 +290,7 @@ static const Rule rules[] = {
        "content and the sending address before sending more.") },
 
   /* ---- The EHLO name ---- */
-  { 5, NULL, "helo|ehlo", NULL, MS_REPLY_CLASS_MISCONFIGURED, WAIT_BACKOFF, 0,
+  { 5, NULL, "helo|ehlo", NULL, MS_REPLY_CLASS_MISCONFIGURED, WAIT_BACKOFF, F_EHLO_NAME,
     N_("The server refused the name this computer introduced itself with: set “EHLO host name” to this "
        "computer’s full public name, or leave it blank.") },
 
@@ -766,6 +767,42 @@ refine_for_step (MsReply              *reply,
     }
 }
 
+/* A refused EHLO name: the advice names a value that would work. "Leave it
+ * blank" only when the refused name was the user's own, since a blank field
+ * is what produced Mailshot's default. */
+static void
+ehlo_advice (MsReply              *reply,
+             const MsReplyContext *context)
+{
+  const char *suggestion = context != NULL ? context->ehlo_suggestion : NULL;
+  const char *sent = context != NULL ? context->ehlo_name : NULL;
+  char *advice;
+
+  if (context == NULL || sent == NULL)
+    return;
+  if (suggestion != NULL && g_ascii_strcasecmp (suggestion, sent) == 0)
+    suggestion = NULL;
+
+  if (!context->ehlo_default)
+    advice = suggestion != NULL
+             ? g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "leave “EHLO host name” blank, and Mailshot says %s, this computer’s "
+                                  "address; or set it to this computer’s full public name."), sent, suggestion)
+             : g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "leave “EHLO host name” blank, or set it to this computer’s full public "
+                                  "name."), sent);
+  else
+    advice = suggestion != NULL
+             ? g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "set “EHLO host name” to %s, this computer’s address, or to its full public "
+                                  "name (such as mail.example.org)."), sent, suggestion)
+             : g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "set “EHLO host name” to this computer’s full public name (such as "
+                                  "mail.example.org), or ask the provider which name it expects."), sent);
+  g_free (reply->advice);
+  reply->advice = advice;
+}
+
 /**
  * ms_reply_classify:
  * @code: the SMTP reply code, or 0 when it is only in @text
@@ -824,6 +861,8 @@ ms_reply_classify (int                   code,
   reply->new_connection = (rule->flags & F_NEW_CONNECTION) != 0 || code == 421;
   reply->session_limit = (rule->flags & F_SESSION_LIMIT) != 0;
   refine_for_step (reply, context);
+  if ((rule->flags & F_EHLO_NAME) && reply->klass == MS_REPLY_CLASS_MISCONFIGURED)
+    ehlo_advice (reply, context);
 
   if (reply->klass == MS_REPLY_CLASS_RATE_LIMITED)
     {

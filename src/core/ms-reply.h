@@ -98,6 +98,10 @@ typedef struct {
   gboolean    needs_auth;
   MsReplyTo   answering;      /* what the reply answered; UNKNOWN when not known */
   gboolean    single_message; /* a test: one message, never retried, so no advice promises a retry */
+  const char *ehlo_name;      /* the EHLO name that was sent, or NULL */
+  gboolean    ehlo_default;   /* it is Mailshot's default: "EHLO host name" is blank */
+  const char *ehlo_suggestion;/* another name that would pass a strict server (the local address
+                               * literal, "[192.0.2.10]"), or NULL */
 } MsReplyContext;
 
 MsReply     *ms_reply_classify            (int                   code,

@@ -2,8 +2,11 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -115,6 +118,8 @@ struct _MsSmtp
   gboolean         retry_now;
   gboolean         fresh_connect;    /* the server is closing the connection (421) */
   guint            conn_messages;    /* accepted on the connection open now */
+  char            *ehlo_name;        /* what the URL makes libcurl say in EHLO */
+  char            *ehlo_suggestion;  /* after a refused EHLO: another name that would pass */
   gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
   GBytes          *message;
   gsize            offset;
@@ -252,29 +257,115 @@ recording (MsSmtp *self)
   return self->record_transcript;
 }
 
-/* The host name, when it is a fully qualified one; otherwise "localhost".
- * libcurl would send the bare machine name, which servers that check HELO
- * (reject_non_fqdn_helo_hostname) refuse just as they refuse a dotless one. */
-static char *
-default_ehlo_name (void)
+/* A name a strict server takes as fully qualified: with a dot, and none of
+ * the names that say nothing (reject_non_fqdn_helo_hostname refuses a
+ * dotless one, and "x.localdomain" reaches nobody). */
+static gboolean
+is_public_fqdn (const char *host)
 {
-  const char *host = g_get_host_name ();
-  const char *p;
-
   if (host == NULL || strchr (host, '.') == NULL || host[0] == '.' ||
       g_str_has_suffix (host, ".") || g_str_has_suffix (host, ".localdomain") ||
       g_str_has_suffix (host, ".local"))
-    return g_strdup ("localhost");
+    return FALSE;
 
-  for (p = host; *p != '\0'; p++)
+  for (const char *p = host; *p != '\0'; p++)
     if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
-      return g_strdup ("localhost");
+      return FALSE;
+  return TRUE;
+}
 
-  return g_ascii_strdown (host, -1);
+/* The machine's fully qualified name: its host name when that is one, else
+ * the canonical name the resolver knows for it (what `hostname -f` prints,
+ * usually from /etc/hosts); NULL when there is none. */
+static char *
+fully_qualified_host_name (void)
+{
+  const char *host = g_get_host_name ();
+  struct addrinfo hints = { .ai_flags = AI_CANONNAME, .ai_socktype = SOCK_STREAM };
+  struct addrinfo *res = NULL;
+  char *fqdn = NULL;
+
+  if (is_public_fqdn (host))
+    return g_ascii_strdown (host, -1);
+  if (host == NULL || getaddrinfo (host, NULL, &hints, &res) != 0)
+    return NULL;
+  if (res != NULL && is_public_fqdn (res->ai_canonname))
+    fqdn = g_ascii_strdown (res->ai_canonname, -1);
+  freeaddrinfo (res);
+  return fqdn;
+}
+
+/* The address literal of the local address a connection to the server
+ * leaves from: "[192.0.2.10]" or "[IPv6:2001:db8::1]" (RFC 5321 §4.1.3), as
+ * Thunderbird says when the machine has no fully qualified name.
+ * libcurl takes the EHLO name from the URL, fixed before the transfer, and
+ * its socket callbacks run before connect(), when the socket has no local
+ * address yet. So the kernel is asked the narrowest way: a UDP socket
+ * connect()ed to the server's address sends nothing, and getsockname() on
+ * it gives the source address of that route, the one TCP will use too. */
+static char *
+local_address_literal (const MsSmtpConfig *config)
+{
+  struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+  struct addrinfo *res = NULL;
+  g_autofree char *host = NULL;
+  char port[16];
+  char *literal = NULL;
+
+  /* The server as written in the account, without URL brackets. */
+  if (config->server[0] == '[')
+    host = g_strndup (config->server + 1, strcspn (config->server + 1, "]"));
+  else
+    host = g_strdup (config->server);
+  g_snprintf (port, sizeof port, "%d", config->port);
+  if (getaddrinfo (host, port, &hints, &res) != 0)
+    return NULL;
+
+  for (struct addrinfo *ai = res; ai != NULL && literal == NULL; ai = ai->ai_next)
+    {
+      struct sockaddr_storage local;
+      socklen_t len = sizeof local;
+      char text[INET6_ADDRSTRLEN];
+      int fd = socket (ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+      if (fd < 0)
+        continue;
+      if (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+          getsockname (fd, (struct sockaddr *) &local, &len) == 0)
+        {
+          if (local.ss_family == AF_INET &&
+              inet_ntop (AF_INET, &((struct sockaddr_in *) &local)->sin_addr, text, sizeof text) != NULL)
+            literal = g_strdup_printf ("[%s]", text);
+          else if (local.ss_family == AF_INET6 &&
+                   inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &local)->sin6_addr, text, sizeof text) != NULL)
+            literal = g_strdup_printf ("[IPv6:%s]", text);
+        }
+      close (fd);
+    }
+  freeaddrinfo (res);
+  return literal;
+}
+
+/* The EHLO name when the account leaves it blank: the fully qualified host
+ * name, else the address literal of the connection's local address. Never
+ * the bare machine name (libcurl's default) nor "localhost", which servers
+ * with reject_non_fqdn_helo_hostname refuse. */
+static char *
+default_ehlo_name (const MsSmtpConfig *config)
+{
+  char *name = fully_qualified_host_name ();
+
+  if (name == NULL)
+    name = local_address_literal (config);
+  if (name == NULL)
+    name = g_strdup ("localhost");   /* the server cannot be resolved: the connection fails anyway */
+  g_debug ("EHLO name for %s: %s", config->server, name);
+  return name;
 }
 
 static char *
-build_url (const MsSmtpConfig *config)
+build_url (const MsSmtpConfig  *config,
+           char               **ehlo_out)
 {
   g_autofree char *host = NULL;
   g_autofree char *ehlo = NULL;
@@ -289,8 +380,9 @@ build_url (const MsSmtpConfig *config)
   if (config->ehlo_host != NULL && *config->ehlo_host != '\0')
     ehlo = g_strdup (config->ehlo_host);
   else
-    ehlo = default_ehlo_name ();
+    ehlo = default_ehlo_name (config);
   ehlo_escaped = g_uri_escape_string (ehlo, "[]:", FALSE);
+  *ehlo_out = g_steal_pointer (&ehlo);
 
   return g_strdup_printf ("%s://%s:%d/%s", config->use_smtps ? "smtps" : "smtp",
                           host, config->port, ehlo_escaped);
@@ -741,16 +833,23 @@ on_server_line (MsSmtp     *self,
       break;
     }
 
-  /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last,
-   * and a refused EHLO only makes libcurl fall back to HELO (whose refusal
-   * then counts). */
+  /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last.
+   * A refused EHLO is kept too: libcurl gives up on it when it must
+   * encrypt (CURLUSESSL_ALL), and otherwise falls back to HELO, whose
+   * refusal then counts instead, or whose success forgets it. */
+  if (self->last_command == CMD_HELO && self->fail_command == CMD_EHLO && self->fail_code != 0 &&
+      !self->fail_collecting)
+    {
+      self->fail_code = 0;
+      self->fail_command = CMD_NONE;
+      g_string_truncate (self->fail_text, 0);
+    }
   if (self->fail_collecting)
     {
       append_fail_text (self, len > 4 ? line + 4 : "");
       self->fail_collecting = !last;
     }
-  else if (self->fail_code == 0 && code >= 400 &&
-           self->last_command != CMD_EHLO && self->last_command != CMD_QUIT)
+  else if (self->fail_code == 0 && code >= 400 && self->last_command != CMD_QUIT)
     {
       self->fail_code = code;
       self->fail_command = self->last_command;
@@ -1066,6 +1165,8 @@ ms_smtp_finalize (GObject *object)
   g_clear_object (&self->transcript);
   g_clear_pointer (&self->config, ms_smtp_config_free);
   g_clear_pointer (&self->login_options, g_free);
+  g_clear_pointer (&self->ehlo_name, g_free);
+  g_clear_pointer (&self->ehlo_suggestion, g_free);
   g_clear_pointer (&self->caps, g_ptr_array_unref);
   g_clear_pointer (&self->caps_building, g_ptr_array_unref);
   g_clear_pointer (&self->auth_mechanism, g_free);
@@ -1106,10 +1207,12 @@ static void
 apply_options (MsSmtp *self)
 {
   const MsSmtpConfig *config = self->config;
-  g_autofree char *url = build_url (config);
+  g_autofree char *url = NULL;
   long timeout = MAX (config->timeout, 1);
   CURL *curl = self->curl;
 
+  g_clear_pointer (&self->ehlo_name, g_free);
+  url = build_url (config, &self->ehlo_name);
   curl_easy_setopt (curl, CURLOPT_URL, url);
   curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, self->errbuf);
@@ -1374,7 +1477,17 @@ reply_context (MsSmtp *self)
     .needs_auth = self->config->needs_auth,
     .answering = reply_to_for (self, self->fail_command),
     .single_message = !self->retried,
+    .ehlo_name = self->ehlo_name,
+    .ehlo_default = self->config->ehlo_host == NULL || *self->config->ehlo_host == '\0',
   };
+
+  /* A refused EHLO name: the advice names one that would pass. Looked up
+   * only then (a socket and a lookup). */
+  if (self->fail_code >= 500 && self->ehlo_suggestion == NULL &&
+      (self->fail_command == CMD_EHLO || self->fail_command == CMD_HELO ||
+       strstr (self->fail_text->str, "elo") != NULL || strstr (self->fail_text->str, "ELO") != NULL))
+    self->ehlo_suggestion = local_address_literal (self->config);
+  context.ehlo_suggestion = self->ehlo_suggestion;
 
   return context;
 }
