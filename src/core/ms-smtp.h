@@ -27,7 +27,7 @@ typedef struct {
   char        *server;
   int          port;
   gboolean     use_smtps;
-  char        *ehlo_host;               /* NULL or "" = the host name if fully qualified, else "localhost" */
+  char        *ehlo_host;               /* NULL or "" = the fully qualified host name, else the local address literal ("[192.0.2.10]") */
   int          timeout;                 /* seconds */
   gboolean     needs_auth;
   MsAuthMethod auth_method;
