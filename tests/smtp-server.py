@@ -16,6 +16,12 @@ else goes to stderr. What it receives lands in --state-dir:
                  endless CMD N (N continuation lines sent before the client
                  went away) | drip GREETING N (bytes) | starttls-garbage |
                  disconnect
+               with --log-sessions also: accept (a TCP connection, before any
+                 TLS) | tls-error (a TLS handshake that did not complete, e.g. a
+                 bare TCP connection to the SMTPS port) | lost-connection (just
+                 before "disconnect", when the client went away without QUIT
+                 and the server had not closed the connection itself, as
+                 Postfix logs "lost connection after CMD")
   msg-000001.eml  each accepted message, exact bytes (CRLF kept, dot-unstuffed)
   envelopes    one line per accepted message: "N FROM TO,TO"
   cert.pem, key.pem, fingerprint   in TLS modes (SHA-256, uppercase hex with colons)
@@ -207,6 +213,19 @@ class State:
         return n
 
 
+def fqdn_form(name):
+    """Postfix's reject_non_fqdn_helo_hostname: a name with a dot, or an
+    address literal ([192.0.2.1], which that check leaves alone)."""
+    name = name.strip()
+    if name.startswith("[") and name.endswith("]"):
+        return True
+    return "." in name.strip(".") and not name.endswith(".")
+
+
+def helo_rejection(name):
+    return "504 5.5.2 <%s>: Helo command rejected: need fully-qualified hostname" % name
+
+
 def addr_of(arg):
     if not arg:
         return ""
@@ -234,7 +253,15 @@ class Handler:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         limit = self.state.args.max_per_session
         if limit and server.session_messages >= limit:
-            return "452 4.4.5 Maximum number of messages per session exceeded."
+            reply = self.state.args.max_per_session_reply
+            if reply.startswith("421"):
+                # 421 closes the channel (RFC 5321 3.8), as Exim does at
+                # smtp_accept_max_per_connection.
+                await server.push(reply)
+                server.closed_by_server = True
+                server.transport.close()
+                await server.hang()
+            return reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         if self.state.args.multiline_replies:
@@ -242,6 +269,10 @@ class Handler:
         return "250 2.1.0 Ok"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if server.bad_helo is not None:
+            # Postfix's default smtpd_delay_reject: the HELO restriction
+            # is applied at RCPT TO.
+            return helo_rejection(server.bad_helo)
         if self.state.reject_rcpt and self.state.reject_rcpt.search(address):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
@@ -411,6 +442,9 @@ class HarnessSMTP(SMTP):
         self.state = state
         self.smtps = smtps
         self.session_messages = 0
+        self.quit_seen = False
+        self.closed_by_server = False
+        self.bad_helo = None
         self.in_body = False
         self.body_bytes = 0
         self.read_paused = False
@@ -422,6 +456,8 @@ class HarnessSMTP(SMTP):
     def _wrap(self, cmd, method):
         async def wrapped(arg):
             st = self.state
+            if cmd == "QUIT":
+                self.quit_seen = True
             if cmd in ("EHLO", "HELO"):
                 st.log("%s %s" % (cmd.lower(), arg or ""))
             elif cmd in ("MAIL", "RCPT"):
@@ -463,6 +499,12 @@ class HarnessSMTP(SMTP):
                 st.log("fault %s %s" % (cmd, f.code))
                 await self.reply_fault(f)
                 return
+            if cmd in ("EHLO", "HELO") and st.args.strict_helo and arg and not fqdn_form(arg):
+                if st.args.strict_helo == "rcpt":
+                    self.bad_helo = arg.strip()
+                else:
+                    await self.push(helo_rejection(arg.strip()))
+                    return
             if cmd == "STARTTLS":
                 try:
                     return await method(arg)
@@ -485,6 +527,7 @@ class HarnessSMTP(SMTP):
     async def hang(self, close=False):
         """Never answers; ends when the client goes away (or we close)."""
         if close and self.transport is not None:
+            self.closed_by_server = True
             self.transport.close()
         await self.loop.create_future()
 
@@ -511,6 +554,7 @@ class HarnessSMTP(SMTP):
             if self.state.args.close_delay:
                 # The goodbye and the hang-up apart, as over a real network.
                 await asyncio.sleep(self.state.args.close_delay)
+            self.closed_by_server = True
             self.transport.close()
             await self.hang()
 
@@ -581,6 +625,8 @@ class HarnessSMTP(SMTP):
     def connection_lost(self, error):
         if self in self.state.protocols:
             self.state.protocols.discard(self)
+            if self.state.args.log_sessions and not self.quit_seen and not self.closed_by_server:
+                self.state.log("lost-connection")
             self.state.log("disconnect")
         super().connection_lost(error)
 
@@ -615,9 +661,39 @@ class HarnessSMTP(SMTP):
                 await self.hang(close=True)
             st.log("fault GREETING " + f.code)
             await self.push("\r\n".join(f.lines))
+            self.closed_by_server = True
             self.transport.close()
             await self.hang()
         await super()._handle_client()
+
+
+def log_tls_errors(state):
+    """Logs "tls-error" for a TLS handshake that does not complete. asyncio
+    reports a failed server-side handshake to nobody (a bare TCP connection
+    to an SMTPS port closes during the handshake and never reaches the
+    protocol), so its SSLProtocol is wrapped where the handshake ends."""
+    from asyncio import sslproto
+
+    complete = sslproto.SSLProtocol._on_handshake_complete
+    lost = sslproto.SSLProtocol.connection_lost
+
+    def note(proto):
+        if not getattr(proto, "_ms_tls_error", False):
+            proto._ms_tls_error = True
+            state.log("tls-error")
+
+    def on_handshake_complete(self, handshake_exc):
+        if handshake_exc is not None:
+            note(self)
+        return complete(self, handshake_exc)
+
+    def connection_lost(self, exc):
+        if self._state == sslproto.SSLProtocolState.DO_HANDSHAKE:
+            note(self)
+        return lost(self, exc)
+
+    sslproto.SSLProtocol._on_handshake_complete = on_handshake_complete
+    sslproto.SSLProtocol.connection_lost = connection_lost
 
 
 def make_cert(state_dir, name, expired):
@@ -745,6 +821,19 @@ def parse_args(argv):
     p.add_argument("--max-per-session", type=int, default=0, metavar="N",
                    help="after N accepted messages on one connection, MAIL gets "
                         "452 4.4.5 Maximum number of messages per session exceeded.")
+    p.add_argument("--max-per-session-reply", metavar="REPLY",
+                   default="452 4.4.5 Maximum number of messages per session exceeded.",
+                   help="the answer to MAIL past --max-per-session (e.g. OpenSMTPD's "
+                        "'452 4.5.3 Too many messages sent'); a 421 also closes the connection")
+    p.add_argument("--strict-helo", nargs="?", const="ehlo", choices=("ehlo", "rcpt"), metavar="WHEN",
+                   help="refuse an EHLO/HELO name that is not fully qualified (no dot; an address "
+                        "literal passes) with Postfix's '504 5.5.2 <NAME>: Helo command rejected: "
+                        "need fully-qualified hostname', at EHLO (default) or, as Postfix's default "
+                        "smtpd_delay_reject does, at RCPT (=rcpt)")
+    p.add_argument("--log-sessions", action="store_true",
+                   help="also log 'accept' for every TCP connection (before TLS), 'tls-error' for a "
+                        "TLS handshake that did not complete, and 'lost-connection' for a session "
+                        "that ended without QUIT")
     p.add_argument("--no-bodies", action="store_true",
                    help="do not save msg-N.eml files (volume tests); envelopes and log are still written")
     p.add_argument("--size", type=int, default=33554432,
@@ -792,7 +881,13 @@ async def main(argv):
     smtps = args.tls == "smtps"
 
     def factory():
+        # Called at accept, before the handshake of an SMTPS connection.
+        if args.log_sessions:
+            state.log("accept")
         return HarnessSMTP(handler, state, smtps, **kw)
+
+    if args.log_sessions:
+        log_tls_errors(state)
 
     server = await loop.create_server(factory, host="127.0.0.1", port=args.port,
                                       ssl=ctx if smtps else None)

@@ -800,6 +800,10 @@ test_auth_stops (void)
   batch = first_line_id (out);
   id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
   g_assert_nonnull (strstr (err, "blast resume"));
+  /* Issue 9: the server's refusal, whole, with the advice, as `test` shows it. */
+  g_test_message ("stderr: %s", err);
+  g_assert_nonnull (strstr (err, "check “User ID”, and store the password again."));
+  g_assert_nonnull (strstr (err, "535 5.7.8 Authentication credentials invalid"));
 
   /* It stopped at once instead of burning through the list. */
   log = ms_test_server_get_log (server);
@@ -927,7 +931,7 @@ test_greeting_refused (void)
 
   check_stops (server, "greeting.csv", "before any message was sent");
   /* With the server's own words. */
-  check_stops (server, "greeting2.csv", "554 Go away");
+  check_stops (server, "greeting2.csv", "554 5.7.1 Go away");
 }
 
 static void
@@ -1789,6 +1793,69 @@ test_send_dry_run (void)
   g_assert_cmpstr (list_after, ==, list_before);
 }
 
+/* Issue 9: a per-connection message limit (OpenSMTPD refuses the 101st
+ * message of a connection with 452 4.5.3, Exim closes with a 421) costs no
+ * retry wait: the refused message goes again at once on a new connection,
+ * and the learnt limit makes every later connection end before it. */
+typedef struct {
+  const char *reply;
+  guint       n;
+} LimitCase;
+
+static void
+test_connection_limit (gconstpointer data)
+{
+  const LimitCase *lc = data;
+  g_autofree char *reply_arg = g_strdup_printf ("--max-per-session-reply=%s", lc->reply);
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--pipelining", "--no-bodies", "--log-sessions",
+                                                         "--max-per-session=100", reply_arg, NULL);
+  g_autofree char *csv = write_csv ("limit.csv", lc->n, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GPtrArray) envelopes = NULL;
+  g_autofree char *reply_log = g_strdup_printf ("reply %s", lc->reply);
+  gint64 start;
+  gint64 elapsed;
+  int status;
+
+  configure_account (ms_test_server_get_port (server));
+  start = g_get_monotonic_time ();
+  status = blast_send (csv, &out, &err, "--no-wait", NULL);
+  elapsed = g_get_monotonic_time () - start;
+  g_test_message ("%u messages in %.1f s; stderr: %s", lc->n, elapsed / 1e6, err);
+  g_assert_cmpint (status, ==, 0);
+
+  /* Every message once, none deferred, and no retry wait. */
+  lines = report (first_line_id (out));
+  g_assert_cmpuint (count_state (lines, "sent"), ==, lc->n);
+  envelopes = ms_test_server_get_envelopes (server);
+  g_assert_cmpuint (envelopes->len, ==, lc->n);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, lc->n);
+  g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
+
+  /* The server refused once; then each connection ended at 100 by itself,
+   * with QUIT. The first connection only finds that the server offers no
+   * STARTTLS (libcurl then drops it), and the server itself closed the one
+   * it answered with a 421. */
+  {
+    g_autofree char *log = ms_test_server_get_log (server);
+    g_autoptr(GRegex) re = g_regex_new ("^(mail|rcpt|data).*\\n", G_REGEX_MULTILINE, 0, NULL);
+    g_autofree char *brief = g_regex_replace_literal (re, log, -1, 0, "", 0, NULL);
+    g_test_message ("log without transactions:\n%s", brief);
+  }
+  g_assert_cmpuint (ms_test_server_log_count (server, reply_log), ==, 1);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 1 + (lc->n + 99) / 100);
+  g_assert_true (ms_test_server_wait_log (server, "quit", 5000));
+  for (guint i = 0; i < 500 && ms_test_server_log_count (server, "disconnect") < 1 + (lc->n + 99) / 100; i++)
+    g_usleep (10 * 1000);
+  g_assert_cmpuint (ms_test_server_log_count (server, "quit"), ==,
+                    (lc->n + 99) / 100 - (g_str_has_prefix (lc->reply, "421") ? 1 : 0));
+  g_assert_cmpuint (ms_test_server_log_count (server, "lost-connection"), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1826,5 +1893,12 @@ main (int   argc,
   g_test_add_func ("/mailshot/blast/send-dry-run", test_send_dry_run);
   g_test_add_func ("/mailshot/blast/greeting-refused", test_greeting_refused);
   g_test_add_func ("/mailshot/blast/escape-reply", test_escape_reply);
+  {
+    static const LimitCase opensmtpd = { "452 4.5.3 Too many messages sent", 1000 };
+    static const LimitCase exim = { "421 4.7.0 Too many messages in this connection", 300 };
+
+    g_test_add_data_func ("/mailshot/blast/connection-limit-452", &opensmtpd, test_connection_limit);
+    g_test_add_data_func ("/mailshot/blast/connection-limit-421", &exim, test_connection_limit);
+  }
   return g_test_run ();
 }

@@ -718,6 +718,154 @@ test_cli (void)
   g_assert_true (g_path_is_absolute (path));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Issue 9: the modes that check a client's manners                        */
+
+/* --strict-helo: Postfix's reject_non_fqdn_helo_hostname, at EHLO or (as
+ * its default smtpd_delay_reject does) at RCPT. */
+static void
+test_strict_helo (void)
+{
+  g_autoptr(MsTestServer) at_ehlo = ms_test_server_start ("--strict-helo", NULL);
+  g_autoptr(MsTestServer) at_rcpt = ms_test_server_start ("--strict-helo=rcpt", NULL);
+  Raw raw = { 0 };
+
+  raw_open (&raw, at_ehlo);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO localhost\r\n");
+  assert_reply (&raw, "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname");
+  raw_write (&raw, "HELO mybox\r\n");
+  assert_reply (&raw, "504 5.5.2 <mybox>: Helo command rejected: need fully-qualified hostname");
+  raw_write (&raw, "EHLO client.example.org\r\n");
+  assert_reply (&raw, "250-");
+  raw_write (&raw, "EHLO [127.0.0.1]\r\n");
+  assert_reply (&raw, "250-");
+  raw_write (&raw, "QUIT\r\n");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+  g_assert_true (ms_test_server_log_contains (at_ehlo,
+                                              "reply 504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname"));
+
+  raw_open (&raw, at_rcpt);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO localhost\r\n");
+  assert_reply (&raw, "250-");
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\n");
+  assert_reply (&raw, "250 ");
+  raw_write (&raw, "RCPT TO:<b@example.net>\r\n");
+  assert_reply (&raw, "504 5.5.2 <localhost>: Helo command rejected");
+  raw_write (&raw, "QUIT\r\n");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+}
+
+/* --max-per-session-reply: OpenSMTPD's 452 4.5.3, or Exim's 421 that also
+ * closes the connection. */
+static void
+test_max_per_session_reply (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--max-per-session=1", "--log-sessions",
+                                                         "--max-per-session-reply=421 4.7.0 Too many messages in this connection",
+                                                         NULL);
+  g_autoptr(MsTestServer) opensmtpd = ms_test_server_start ("--max-per-session=1",
+                                                            "--max-per-session-reply=452 4.5.3 Too many messages sent",
+                                                            NULL);
+  Raw raw = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  raw_open (&raw, server);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO client.example.org\r\n");
+  assert_reply (&raw, "250-");
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "354 ");
+  raw_write (&raw, "Subject: x\r\n\r\nx\r\n.\r\n");
+  assert_reply (&raw, "250 ");
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\n");
+  assert_reply (&raw, "421 4.7.0 Too many messages in this connection");
+  /* ... and the server hangs up. */
+  line = g_data_input_stream_read_line (raw.in, NULL, NULL, &error);
+  g_assert_null (line);
+  raw_close (&raw);
+  g_assert_true (ms_test_server_wait_log (server, "disconnect", 5000));
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
+
+  raw_open (&raw, opensmtpd);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO client.example.org\r\n");
+  assert_reply (&raw, "250-");
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "354 ");
+  raw_write (&raw, "Subject: x\r\n\r\nx\r\n.\r\n");
+  assert_reply (&raw, "250 ");
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\n");
+  assert_reply (&raw, "452 4.5.3 Too many messages sent");
+  raw_write (&raw, "QUIT\r\n");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+}
+
+/* --log-sessions: every TCP connection ("accept", also one that never
+ * finishes its TLS handshake), a handshake that fails ("tls-error"), and
+ * a session that ends without QUIT ("lost-connection"). */
+static void
+test_log_sessions (void)
+{
+  g_autoptr(MsTestServer) plain = ms_test_server_start ("--log-sessions", NULL);
+  g_autoptr(MsTestServer) smtps = ms_test_server_start ("--log-sessions", "--tls=smtps", NULL);
+  g_autoptr(MsTestServer) quiet = ms_test_server_startv (NULL);
+  g_autofree char *url = ms_test_server_get_url (smtps);
+  SendOpts o = { .url = url, .cainfo = ms_test_server_get_cert_path (smtps) };
+  g_autofree char *log = NULL;
+  Raw raw = { 0 };
+  long code = 0;
+
+  /* Dropped, then polite. */
+  raw_open (&raw, plain);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "EHLO client.example.org\r\n");
+  assert_reply (&raw, "250-");
+  raw_close (&raw);
+  g_assert_true (ms_test_server_wait_log (plain, "disconnect", 5000));
+  raw_open (&raw, plain);
+  assert_reply (&raw, "220 ");
+  raw_write (&raw, "QUIT\r\n");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+  for (guint i = 0; i < 500 && ms_test_server_log_count (plain, "disconnect") < 2; i++)
+    g_usleep (10 * 1000);
+  log = ms_test_server_get_log (plain);
+  g_test_message ("log: %s", log);
+  g_assert_cmpstr (log, ==,
+                   "accept\nconnect\nehlo client.example.org\nlost-connection\ndisconnect\n"
+                   "accept\nconnect\nquit\ndisconnect\n");
+
+  /* A bare TCP connection to the SMTPS port: accepted, a failed handshake,
+   * no session. A real one: accepted once, no TLS error. */
+  raw_open (&raw, smtps);
+  raw_close (&raw);
+  g_assert_true (ms_test_server_wait_log (smtps, "tls-error", 5000));
+  g_assert_cmpuint (ms_test_server_log_count (smtps, "accept"), ==, 1);
+  g_assert_false (ms_test_server_log_contains (smtps, "connect"));
+  g_assert_cmpint (send_once (&o, &code), ==, CURLE_OK);
+  g_assert_cmpuint (ms_test_server_log_count (smtps, "accept"), ==, 2);
+  g_assert_cmpuint (ms_test_server_log_count (smtps, "connect"), ==, 1);
+  g_assert_cmpuint (ms_test_server_log_count (smtps, "tls-error"), ==, 1);
+
+  /* Without the option the log stays as it was. */
+  raw_open (&raw, quiet);
+  assert_reply (&raw, "220 ");
+  raw_close (&raw);
+  g_assert_true (ms_test_server_wait_log (quiet, "disconnect", 5000));
+  g_assert_false (ms_test_server_log_contains (quiet, "accept"));
+  g_assert_false (ms_test_server_log_contains (quiet, "lost-connection"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -740,6 +888,9 @@ main (int   argc,
   g_test_add_func ("/mailshot/harness/sink", test_sink);
   g_test_add_func ("/mailshot/harness/sink-capture", test_sink_capture);
   g_test_add_func ("/mailshot/harness/cli", test_cli);
+  g_test_add_func ("/mailshot/harness/strict-helo", test_strict_helo);
+  g_test_add_func ("/mailshot/harness/max-per-session-reply", test_max_per_session_reply);
+  g_test_add_func ("/mailshot/harness/log-sessions", test_log_sessions);
 
   ret = g_test_run ();
   curl_global_cleanup ();

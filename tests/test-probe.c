@@ -100,6 +100,26 @@ run_clear (ProbeRun *run)
   g_string_free (run->events, TRUE);
 }
 
+/* Issue 9: the test message's subject is plain ASCII with an unpadded date
+ * (%c padded a one-digit day with U+2007, so the subject went out as an
+ * RFC 2047 encoded-word). */
+static void
+assert_plain_subject (const char *message)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("^Subject: (.*)\r$", G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *subject = NULL;
+
+  g_assert_true (g_regex_match (regex, message, 0, &match));
+  subject = g_match_info_fetch (match, 1);
+  g_test_message ("Subject: %s", subject);
+  g_assert_null (strstr (subject, "=?"));
+  for (const char *p = subject; *p != '\0'; p++)
+    g_assert_true (*p >= ' ' && *p <= '~');
+  g_assert_true (g_regex_match_simple ("^Mailshot test message \\([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}\\)$",
+                                       subject, 0, 0));
+}
+
 static void
 test_probe_success_plain (void)
 {
@@ -137,6 +157,7 @@ test_probe_success_plain (void)
   g_assert_nonnull (strstr (body, g_get_host_name ()));
   g_assert_nonnull (strstr (body, "127.0.0.1"));
   g_assert_true (ms_test_server_log_contains (server, "rcpt " USER));
+  assert_plain_subject (body);
 
   run_clear (&run);
   assert_finalized (g_steal_pointer (&probe));
@@ -660,6 +681,94 @@ test_probe_cli_cram_md5_not_offered (void)
   g_assert_false (ms_test_server_log_contains (server, "auth CRAM-MD5 " USER " fail"));
 }
 
+/* Issue 9: the Connect step is libcurl's own connection; the probe opens
+ * none of its own, so a server sees one connection per test, and an SMTPS
+ * server no bare TCP connection that it would log as a failed handshake. */
+static void
+test_probe_one_connection (void)
+{
+  const char *modes[] = { "--tls=smtps", "--tls=starttls" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(MsTestServer) server = ms_test_server_start (modes[i], "--log-sessions", NULL);
+      g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+      g_autoptr(MsProbe) probe = NULL;
+      g_autofree char *log = NULL;
+      ProbeRun run = { 0 };
+
+      config->use_smtps = i == 0;
+      config->needs_auth = FALSE;
+      config->trusted_certificate = g_strdup (ms_test_server_get_cert_fingerprint (server));
+      probe = run_probe (config, &run);
+      g_assert_no_error (run.error);
+      g_assert_true (run.ok);
+      g_assert_cmpint (ms_probe_get_state (probe, MS_PROBE_STEP_CONNECT), ==, MS_PROBE_STATE_PASSED);
+      g_assert_cmpstr (ms_probe_get_detail (probe, MS_PROBE_STEP_CONNECT), !=, NULL);
+      g_assert_nonnull (strstr (run.events->str, "connect:running connect:passed"));
+      run_clear (&run);
+      assert_finalized (g_steal_pointer (&probe));
+
+      g_assert_true (ms_test_server_wait_log (server, "disconnect", 5000));
+      log = ms_test_server_get_log (server);
+      g_test_message ("%s: %s", modes[i], log);
+      g_assert_cmpuint (ms_test_server_log_count (server, "accept"), ==, 1);
+      g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 1);
+      g_assert_false (ms_test_server_log_contains (server, "tls-error"));
+    }
+}
+
+/* Issue 9: with "EHLO host name" blank on a machine whose name is not fully
+ * qualified, the default passes Postfix's reject_non_fqdn_helo_hostname (it
+ * said "localhost"); a refused name gets advice that names one that works. */
+static void
+test_probe_strict_helo (void)
+{
+  const char *modes[] = { "--strict-helo", "--strict-helo=rcpt" };
+  const char *host = g_get_host_name ();
+
+  if (strchr (host, '.') != NULL)
+    g_test_message ("the host name %s may be fully qualified: the default is then that name", host);
+
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(MsTestServer) server = ms_test_server_start (modes[i], NULL);
+      g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+      g_autoptr(MsProbe) probe = NULL;
+      g_autoptr(MsProbeFailure) failure = NULL;
+      g_autofree char *log = NULL;
+      ProbeRun run = { 0 };
+
+      /* Blank: the default passes. */
+      config->needs_auth = FALSE;
+      probe = run_probe (config, &run);
+      log = ms_test_server_get_log (server);
+      g_test_message ("%s, blank: %s", modes[i], log);
+      g_assert_no_error (run.error);
+      g_assert_true (run.ok);
+      g_assert_false (ms_test_server_log_contains (server, "ehlo localhost"));
+      if (strchr (host, '.') == NULL)
+        g_assert_true (ms_test_server_log_contains (server, "ehlo [127.0.0.1]"));
+      run_clear (&run);
+      assert_finalized (g_steal_pointer (&probe));
+
+      /* A dotless name of the user's own: refused, and the advice names
+       * the address literal, which would pass. */
+      config->ehlo_host = g_strdup ("mybox");
+      probe = run_probe (config, &run);
+      g_assert_false (run.ok);
+      failure = ms_probe_get_failure (probe, run.error);
+      g_test_message ("%s, mybox: %s / %s", modes[i], failure->reply, failure->advice);
+      g_assert_nonnull (strstr (failure->reply, "504 5.5.2 <mybox>: Helo command rejected"));
+      g_assert_nonnull (strstr (failure->advice, "“mybox”"));
+      g_assert_nonnull (strstr (failure->advice, "[127.0.0.1]"));
+      g_assert_nonnull (strstr (failure->advice, "EHLO host name"));
+      run_clear (&run);
+      assert_finalized (g_steal_pointer (&probe));
+      g_clear_pointer (&config->ehlo_host, g_free);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -686,6 +795,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/probe/greeting-refused", test_probe_greeting_refused);
   g_test_add_func ("/mailshot/probe/endless-reply", test_probe_endless_reply);
   g_test_add_func ("/mailshot/probe/cli-cram-md5-not-offered", test_probe_cli_cram_md5_not_offered);
+  g_test_add_func ("/mailshot/probe/one-connection", test_probe_one_connection);
+  g_test_add_func ("/mailshot/probe/strict-helo", test_probe_strict_helo);
 
   return g_test_run ();
 }

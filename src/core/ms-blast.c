@@ -377,6 +377,7 @@ struct _Run {
   gint              eager;            /* atomic: report every result at once */
   gint              starttls_noted;   /* atomic: STARTTLS offered, told the caller */
   gint              starttls_seen;    /* atomic: a connection of this run saw STARTTLS offered */
+  gint              conn_limit;       /* atomic: messages the server takes per connection, 0 = none seen */
   Slot             *slots;
   guint             n_slots;
   guint             in_flight;
@@ -834,43 +835,95 @@ note_session (Slot *slot)
                               session_dispatch, g_object_ref (run->self), g_object_unref);
 }
 
+/* A per-connection message limit (OpenSMTPD's 100, Exim's 1,000): the
+ * smallest number of messages a connection carried before the server
+ * refused the next is kept for the rest of the run. */
+static void
+learn_conn_limit (Run   *run,
+                  guint  carried)
+{
+  gint old;
+
+  do
+    {
+      old = g_atomic_int_get (&run->conn_limit);
+      if (old > 0 && (guint) old <= carried)
+        return;
+    }
+  while (!g_atomic_int_compare_and_exchange (&run->conn_limit, old, (gint) carried));
+  g_debug ("blast: the server takes %u messages per connection; reconnecting before that", carried);
+}
+
 static void
 send_job (Slot   *slot,
           Result *r)
 {
   Run *run = slot->run;
   Job *job = r->job;
-  g_autoptr(GError) error = NULL;
 
-  /* libcurl opens the connection; the transactions go pipelined on it
-   * (ms_smtp_send_bulk): half the round trips of a libcurl transfer. */
-  r->ok = ms_smtp_send_bulk (slot->smtp, run->from, job->row->address, job->message, run->abort, &error);
-  note_session (slot);
-  if (r->ok)
+  for (guint attempt = 0; ; attempt++)
     {
-      const char *line = ms_smtp_get_final_reply (slot->smtp);
+      g_autoptr(GError) error = NULL;
+      gint limit = g_atomic_int_get (&run->conn_limit);
+      guint carried;
 
-      /* The text as failures keep it: after the code, with the enhanced
-       * status. The one allocation per message this costs. */
-      r->final_code = ms_smtp_get_final_code (slot->smtp);
-      if (line != NULL && strlen (line) > 4)
-        r->final_text = g_strdup (line + 4);
+      /* A new connection before the server's limit, once it is known: a
+       * refusal costs a round trip and a reconnect anyway. */
+      if (limit > 0 && ms_smtp_get_connection_messages (slot->smtp) >= (guint) limit)
+        ms_smtp_close (slot->smtp);
+
+      /* libcurl opens the connection; the transactions go pipelined on it
+       * (ms_smtp_send_bulk): half the round trips of a libcurl transfer. */
+      r->ok = ms_smtp_send_bulk (slot->smtp, run->from, job->row->address, job->message, run->abort, &error);
+      note_session (slot);
+      if (r->ok)
+        {
+          const char *line = ms_smtp_get_final_reply (slot->smtp);
+
+          /* The text as failures keep it: after the code, with the enhanced
+           * status. The one allocation per message this costs. */
+          r->final_code = ms_smtp_get_final_code (slot->smtp);
+          if (line != NULL && strlen (line) > 4)
+            r->final_text = g_strdup (line + 4);
+          return;
+        }
+
+      r->uncertain = ms_smtp_get_delivery_uncertain (slot->smtp);
+      r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_free (r->error_message);
+      r->error_message = g_strdup (error != NULL ? error->message : "");
+      g_clear_pointer (&r->reply, ms_reply_free);
+      if (ms_smtp_get_reply (slot->smtp) != NULL)
+        r->reply = ms_reply_copy (ms_smtp_get_reply (slot->smtp));
+      /* What the refusing connection had carried (a refused message counts
+       * nothing, and no new connection has been opened since). */
+      carried = ms_smtp_get_connection_messages (slot->smtp);
+
+      /* The server's limit of messages per connection, not a problem of
+       * this message: it goes again at once, on a new connection of the same
+       * session (which keeps what it learnt, such as going on without
+       * STARTTLS), with no retry wait. Only once, and only when the refusing
+       * connection had carried messages: a refusal on a fresh connection is
+       * no such limit, whatever it says, and is handled as the reply says. */
+      if (attempt == 0 && !r->cancelled && !r->uncertain && r->reply != NULL && r->reply->session_limit &&
+          carried > 0)
+        {
+          learn_conn_limit (run, carried);
+          ms_smtp_close (slot->smtp);
+          g_clear_pointer (&r->reply, ms_reply_free);
+          g_clear_pointer (&r->error_message, g_free);
+          continue;
+        }
+
+      /* A session that failed below the reply level starts afresh. */
+      if (r->cancelled || r->reply == NULL || r->reply->new_connection ||
+          r->reply->klass == MS_REPLY_CLASS_CONNECTION_LOST || r->reply->klass == MS_REPLY_CLASS_TIMEOUT ||
+          r->reply->klass == MS_REPLY_CLASS_CANNOT_CONNECT)
+        {
+          g_clear_object (&slot->smtp);
+          slot->smtp = new_session (slot);
+        }
       return;
-    }
-
-  r->uncertain = ms_smtp_get_delivery_uncertain (slot->smtp);
-  r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  r->error_message = g_strdup (error != NULL ? error->message : "");
-  if (ms_smtp_get_reply (slot->smtp) != NULL)
-    r->reply = ms_reply_copy (ms_smtp_get_reply (slot->smtp));
-
-  /* A session that failed below the reply level starts afresh. */
-  if (r->cancelled || r->reply == NULL || r->reply->new_connection ||
-      r->reply->klass == MS_REPLY_CLASS_CONNECTION_LOST || r->reply->klass == MS_REPLY_CLASS_TIMEOUT ||
-      r->reply->klass == MS_REPLY_CLASS_CANNOT_CONNECT)
-    {
-      g_clear_object (&slot->smtp);
-      slot->smtp = new_session (slot);
     }
 }
 
@@ -1093,8 +1146,14 @@ enter_stop (Run           *run,
     {
       g_autofree char *advice = g_steal_pointer (&run->stop_error->message);
 
-      run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s”"),
-                                                  advice, reply->code, reply->text);
+      /* With the enhanced status code, as the test shows it ("535 5.7.8 …"):
+       * providers document their refusals by it. */
+      if (reply->enhanced != NULL)
+        run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s %s”"),
+                                                    advice, reply->code, reply->enhanced, reply->text);
+      else
+        run->stop_error->message = g_strdup_printf (_("%s The server said: “%d %s”"),
+                                                    advice, reply->code, reply->text);
     }
 }
 

@@ -10,12 +10,14 @@
 #include "ms-probe.h"
 
 /*
- * The probe walks the steps a user can act on. Resolving and connecting are
- * done with GIO first, so that "the name does not resolve" and "nothing
- * listens on that port" are told apart crisply before libcurl is involved.
- * The rest is one real libcurl session (the same code that sends e-blasts),
- * whose stages are reported live through ms_smtp_set_stage_func() and then
- * reconciled with the final reply, so a failure lands on the step it belongs to.
+ * The probe walks the steps a user can act on. Resolving is done with GIO
+ * first, so that "the name does not resolve" is told apart crisply before
+ * libcurl is involved. The rest, the connection included, is one real
+ * libcurl session (the same code that sends e-blasts), whose stages are
+ * reported live through ms_smtp_set_stage_func() and then reconciled with
+ * the final reply, so a failure lands on the step it belongs to. The probe
+ * opens no connection of its own: a server sees one connection per test
+ * (a bare one to an SMTPS port would be logged as a failed TLS handshake).
  */
 
 struct _MsProbe
@@ -243,6 +245,12 @@ step_for_failure (const MsReply *reply,
 }
 
 static char *
+describe_connect (const MsSmtpConfig *config)
+{
+  return g_strdup_printf (_("Port %d of %s is open"), config->port, config->server);
+}
+
+static char *
 describe_tls (const MsSmtpConfig *config)
 {
   if (config->use_smtps)
@@ -303,6 +311,13 @@ on_smtp_stage (MsSmtp      *smtp,
   if (stage_rank (stage, job->config->use_smtps) <= watch->last)
     return;
   watch->last = stage_rank (stage, job->config->use_smtps);
+
+  /* Anything after CONNECT means libcurl's connection is up. */
+  if (job->states[MS_PROBE_STEP_CONNECT] == MS_PROBE_STATE_RUNNING)
+    {
+      g_autofree char *connected = describe_connect (job->config);
+      job_set_step (job, MS_PROBE_STEP_CONNECT, MS_PROBE_STATE_PASSED, connected);
+    }
 
   if (stage == MS_SMTP_STAGE_TLS)
     {
@@ -499,61 +514,23 @@ run_resolve (ProbeJob      *job,
   return TRUE;
 }
 
-static gboolean
-run_connect (ProbeJob      *job,
-             GCancellable  *cancellable,
-             GError       **error)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) connection = NULL;
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *detail = NULL;
-  MsTransportFailure failure;
-
-  job_set_step (job, MS_PROBE_STEP_CONNECT, MS_PROBE_STATE_RUNNING, NULL);
-
-  /* The port itself is under test, as libcurl will reach it: no proxy
-   * (libproxy could also go looking for one on the network). */
-  g_socket_client_set_enable_proxy (client, FALSE);
-  g_socket_client_set_timeout (client, MAX (job->config->timeout, 1));
-  connection = g_socket_client_connect_to_host (client, job->config->server, job->config->port,
-                                                cancellable, &local_error);
-  if (connection == NULL)
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      g_debug ("Connecting to %s:%d failed: %s", job->config->server, job->config->port, local_error->message);
-      failure = g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
-                ? MS_TRANSPORT_CONNECT_TIMEOUT : MS_TRANSPORT_REFUSED;
-      job_fail (job, MS_PROBE_STEP_CONNECT, failure, local_error->message);
-      g_set_error (error, MS_ERROR,
-                   failure == MS_TRANSPORT_CONNECT_TIMEOUT ? MS_ERROR_TIMEOUT : MS_ERROR_CONNECT,
-                   "%s", job->reply->advice);
-      return FALSE;
-    }
-
-  /* Close at once: this connection only proves the port is open. */
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  detail = g_strdup_printf (_("Port %d of %s is open"), job->config->port, job->config->server);
-  job_set_step (job, MS_PROBE_STEP_CONNECT, MS_PROBE_STATE_PASSED, detail);
-  return TRUE;
-}
-
 static GBytes *
 build_test_message (ProbeJob  *job,
                     GError   **error)
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *when = g_date_time_format (now, "%c");
+  /* Not %c in the subject: GLib pads a one-digit day (%e) with U+2007
+   * FIGURE SPACE, which makes the whole subject arrive RFC 2047-encoded
+   * ("=?UTF-8?…") for one invisible character. ISO 8601 has no padding
+   * and reads the same in every language. */
+  g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%d %H:%M");
   g_autofree char *subject = NULL;
   g_autofree char *text = NULL;
   const char *host = g_get_host_name ();
 
   /* Says what it is, when and from where, so whoever receives it knows. */
-  subject = g_strdup_printf (_("Mailshot test message (%s)"), when);
+  subject = g_strdup_printf (_("Mailshot test message (%s)"), stamp);
   /* Plain "\n" for the translators: ms_message_build_simple() puts the lines
    * in CRLF on the wire. */
   text = g_strdup_printf (_("This is a test message sent by Mailshot to check the SMTP settings of %s.\n"
@@ -593,10 +570,9 @@ run_session (ProbeJob     *job,
       return;
     }
 
-  if (job->config->use_smtps)
-    job_set_step (job, MS_PROBE_STEP_TLS, MS_PROBE_STATE_RUNNING, NULL);
-  else
-    job_set_step (job, MS_PROBE_STEP_EHLO, MS_PROBE_STATE_RUNNING, NULL);
+  /* The session's own connection is the step: it passes once libcurl
+   * reports it up (on_smtp_stage). */
+  job_set_step (job, MS_PROBE_STEP_CONNECT, MS_PROBE_STATE_RUNNING, NULL);
 
   ms_smtp_set_record_transcript (smtp, TRUE);
   /* A test sends once: its advice must not promise a retry. */
@@ -621,7 +597,9 @@ run_session (ProbeJob     *job,
   if (ok)
     {
       g_autofree char *ehlo = describe_capabilities ((const char * const *) job->capabilities);
+      g_autofree char *connected = describe_connect (job->config);
 
+      job_set_step (job, MS_PROBE_STEP_CONNECT, MS_PROBE_STATE_PASSED, connected);
       if (ms_smtp_get_tls_active (smtp))
         {
           g_autofree char *tls = describe_tls (job->config);
@@ -658,11 +636,16 @@ run_session (ProbeJob     *job,
     failed = step_for_failure (job->reply, stage);
 
     /* Steps before the failure passed (or were not needed). */
-    for (MsProbeStep s = MS_PROBE_STEP_TLS; s < failed; s++)
+    for (MsProbeStep s = MS_PROBE_STEP_CONNECT; s < failed; s++)
       {
         if (job->states[s] == MS_PROBE_STATE_PASSED)
           continue;
-        if (s == MS_PROBE_STEP_TLS)
+        if (s == MS_PROBE_STEP_CONNECT)
+          {
+            g_autofree char *connected = describe_connect (job->config);
+            job_set_step (job, s, MS_PROBE_STATE_PASSED, connected);
+          }
+        else if (s == MS_PROBE_STEP_TLS)
           {
             if (ms_smtp_get_tls_active (smtp))
               {
@@ -722,8 +705,7 @@ probe_thread (GTask        *task,
            job->config->needs_auth ? "on" : "off", job->config->auth_method,
            job->config->ehlo_host != NULL && *job->config->ehlo_host != '\0' ? job->config->ehlo_host : "(default)");
 
-  if (run_resolve (job, cancellable, &error) &&
-      run_connect (job, cancellable, &error))
+  if (run_resolve (job, cancellable, &error))
     run_session (job, cancellable, &error);
 
   if (error != NULL)

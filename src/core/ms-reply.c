@@ -32,6 +32,8 @@ enum {
   F_OFFICE365      = 1 << 3,  /* only when the server is Microsoft 365 */
   F_WITH_AUTH      = 1 << 4,  /* only when the account logs in */
   F_WITHOUT_AUTH   = 1 << 5,  /* only when it does not */
+  F_SESSION_LIMIT  = 1 << 6,  /* a per-connection message limit: a new connection at once */
+  F_EHLO_NAME      = 1 << 7,  /* about the EHLO name: the advice names one that would work */
 };
 
 /*
@@ -115,10 +117,19 @@ static const Rule rules[] = {
     N_("Yahoo is deferring this mail because of its volume or recipients’ complaints: sending slows "
        "down and tries again later; send only to people who asked for it.") },
 
-  /* ---- Spent session: the message is fine, the connection is not ---- */
+  /* ---- Spent session: the message is fine, the connection is not ----
+   * OpenSMTPD: "452 4.5.3 Too many messages sent" (4.5.3 is also Gmail's
+   * "too many recipients", so the words decide); Exim: "421 … too many
+   * messages in this connection"; Stalwart: "452 4.4.5 Maximum number of
+   * messages per session exceeded". Before the rate limits, which also say
+   * "too many messages" ("421 4.7.0 Too many messages, try again in 2
+   * seconds" is one: it names no connection). */
+  { 452, "4.5.3", "too many messages|too many mails|too many transactions", NULL,
+    MS_REPLY_CLASS_TEMPORARY, WAIT_BACKOFF, F_NEW_CONNECTION | F_SESSION_LIMIT,
+    N_("The server takes only so many messages on one connection: the message is sent again on a new connection.") },
   { 0, NULL, "per session|per connection|this session|this connection|one session|one connection",
              "message|transaction",
-    MS_REPLY_CLASS_TEMPORARY, WAIT_BACKOFF, F_NEW_CONNECTION,
+    MS_REPLY_CLASS_TEMPORARY, WAIT_BACKOFF, F_NEW_CONNECTION | F_SESSION_LIMIT,
     N_("The server takes only so many messages on one connection: the message is sent again on a new connection.") },
 
   /* ---- Too many recipients / message too big: before "limit exceeded" ---- */
@@ -293,7 +304,7 @@ static const Rule rules[] = {
        "content and the sending address before sending more.") },
 
   /* ---- The EHLO name ---- */
-  { 5, NULL, "helo|ehlo", NULL, MS_REPLY_CLASS_MISCONFIGURED, WAIT_BACKOFF, 0,
+  { 5, NULL, "helo|ehlo", NULL, MS_REPLY_CLASS_MISCONFIGURED, WAIT_BACKOFF, F_EHLO_NAME,
     N_("The server refused the name this computer introduced itself with: set “EHLO host name” to this "
        "computer’s full public name, or leave it blank.") },
 
@@ -661,6 +672,12 @@ refine_for_step (MsReply              *reply,
   if (to == MS_REPLY_TO_UNKNOWN || reply->klass == MS_REPLY_CLASS_RATE_LIMITED)
     return;
 
+  /* Before MAIL no message has gone on the connection: whatever the words,
+   * no per-connection message limit can have been reached. */
+  if (to == MS_REPLY_TO_GREETING || to == MS_REPLY_TO_EHLO || to == MS_REPLY_TO_STARTTLS ||
+      to == MS_REPLY_TO_AUTH)
+    reply->session_limit = FALSE;
+
   switch (to)
     {
     case MS_REPLY_TO_GREETING:
@@ -746,7 +763,7 @@ refine_for_step (MsReply              *reply,
   /* The server closes the channel: a busy server, not this recipient. The
    * message goes again on a new connection, uncharged, and the batch pauses
    * when it keeps happening. */
-  if (reply->code == 421 && reply->klass == MS_REPLY_CLASS_TEMPORARY)
+  if (reply->code == 421 && reply->klass == MS_REPLY_CLASS_TEMPORARY && !reply->session_limit)
     {
       reply->klass = MS_REPLY_CLASS_CONNECTION_LOST;
       reply->new_connection = TRUE;
@@ -762,6 +779,42 @@ refine_for_step (MsReply              *reply,
       g_free (reply->advice);
       reply->advice = g_strdup (_(advice));
     }
+}
+
+/* A refused EHLO name: the advice names a value that would work. "Leave it
+ * blank" only when the refused name was the user's own, since a blank field
+ * is what produced Mailshot's default. */
+static void
+ehlo_advice (MsReply              *reply,
+             const MsReplyContext *context)
+{
+  const char *suggestion = context != NULL ? context->ehlo_suggestion : NULL;
+  const char *sent = context != NULL ? context->ehlo_name : NULL;
+  char *advice;
+
+  if (context == NULL || sent == NULL)
+    return;
+  if (suggestion != NULL && g_ascii_strcasecmp (suggestion, sent) == 0)
+    suggestion = NULL;
+
+  if (!context->ehlo_default)
+    advice = suggestion != NULL
+             ? g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "leave “EHLO host name” blank, and Mailshot says %s, this computer’s "
+                                  "address; or set it to this computer’s full public name."), sent, suggestion)
+             : g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "leave “EHLO host name” blank, or set it to this computer’s full public "
+                                  "name."), sent);
+  else
+    advice = suggestion != NULL
+             ? g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "set “EHLO host name” to %s, this computer’s address, or to its full public "
+                                  "name (such as mail.example.org)."), sent, suggestion)
+             : g_strdup_printf (_("The server refused the name this computer introduced itself with (“%s”): "
+                                  "set “EHLO host name” to this computer’s full public name (such as "
+                                  "mail.example.org), or ask the provider which name it expects."), sent);
+  g_free (reply->advice);
+  reply->advice = advice;
 }
 
 /**
@@ -820,7 +873,10 @@ ms_reply_classify (int                   code,
   reply->permanent = (rule->flags & F_PERMANENT) != 0;
   /* 421 means the server is closing the channel, whatever else it says. */
   reply->new_connection = (rule->flags & F_NEW_CONNECTION) != 0 || code == 421;
+  reply->session_limit = (rule->flags & F_SESSION_LIMIT) != 0;
   refine_for_step (reply, context);
+  if ((rule->flags & F_EHLO_NAME) && reply->klass == MS_REPLY_CLASS_MISCONFIGURED)
+    ehlo_advice (reply, context);
 
   if (reply->klass == MS_REPLY_CLASS_RATE_LIMITED)
     {

@@ -81,6 +81,9 @@ typedef struct {
   char        *advice;        /* one plain, translated sentence: what to change or expect */
   gint64       until;         /* RATE_LIMITED: unix time to wait until; 0 = caller picks a backoff */
   gboolean     new_connection;/* the session is spent: open a new connection before retrying */
+  gboolean     session_limit; /* the server takes only so many messages per connection: the message
+                               * goes again at once on a new one (no wait), if the refused connection
+                               * had carried some already */
   gboolean     permanent;     /* TEMPORARY that should not be retried much (e.g. 552 mailbox full gets a few tries) */
   MsTransportFailure transport; /* what ms_reply_classify_transport() was given; NONE for a reply */
 } MsReply;
@@ -96,6 +99,10 @@ typedef struct {
   gboolean    needs_auth;
   MsReplyTo   answering;      /* what the reply answered; UNKNOWN when not known */
   gboolean    single_message; /* a test: one message, never retried, so no advice promises a retry */
+  const char *ehlo_name;      /* the EHLO name that was sent, or NULL */
+  gboolean    ehlo_default;   /* it is Mailshot's default: "EHLO host name" is blank */
+  const char *ehlo_suggestion;/* another name that would pass a strict server (the local address
+                               * literal, "[192.0.2.10]"), or NULL */
 } MsReplyContext;
 
 MsReply     *ms_reply_classify            (int                   code,

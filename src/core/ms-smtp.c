@@ -2,8 +2,11 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -116,6 +119,10 @@ struct _MsSmtp
   gboolean         delivery_uncertain;
   gboolean         retry_now;
   gboolean         fresh_connect;    /* the server is closing the connection (421) */
+  guint            conn_messages;    /* accepted on the connection open now */
+  char            *ehlo_name;        /* what the URL makes libcurl say in EHLO */
+  char            *ehlo_suggestion;  /* after a refused EHLO: another name that would pass */
+  gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
   GBytes          *message;
   gsize            offset;
   struct curl_slist *rcpt;
@@ -254,29 +261,115 @@ recording (MsSmtp *self)
   return self->record_transcript;
 }
 
-/* The host name, when it is a fully qualified one; otherwise "localhost".
- * libcurl would send the bare machine name, which servers that check HELO
- * (reject_non_fqdn_helo_hostname) refuse just as they refuse a dotless one. */
-static char *
-default_ehlo_name (void)
+/* A name a strict server takes as fully qualified: with a dot, and none of
+ * the names that say nothing (reject_non_fqdn_helo_hostname refuses a
+ * dotless one, and "x.localdomain" reaches nobody). */
+static gboolean
+is_public_fqdn (const char *host)
 {
-  const char *host = g_get_host_name ();
-  const char *p;
-
   if (host == NULL || strchr (host, '.') == NULL || host[0] == '.' ||
       g_str_has_suffix (host, ".") || g_str_has_suffix (host, ".localdomain") ||
       g_str_has_suffix (host, ".local"))
-    return g_strdup ("localhost");
+    return FALSE;
 
-  for (p = host; *p != '\0'; p++)
+  for (const char *p = host; *p != '\0'; p++)
     if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
-      return g_strdup ("localhost");
+      return FALSE;
+  return TRUE;
+}
 
-  return g_ascii_strdown (host, -1);
+/* The machine's fully qualified name: its host name when that is one, else
+ * the canonical name the resolver knows for it (what `hostname -f` prints,
+ * usually from /etc/hosts); NULL when there is none. */
+static char *
+fully_qualified_host_name (void)
+{
+  const char *host = g_get_host_name ();
+  struct addrinfo hints = { .ai_flags = AI_CANONNAME, .ai_socktype = SOCK_STREAM };
+  struct addrinfo *res = NULL;
+  char *fqdn = NULL;
+
+  if (is_public_fqdn (host))
+    return g_ascii_strdown (host, -1);
+  if (host == NULL || getaddrinfo (host, NULL, &hints, &res) != 0)
+    return NULL;
+  if (res != NULL && is_public_fqdn (res->ai_canonname))
+    fqdn = g_ascii_strdown (res->ai_canonname, -1);
+  freeaddrinfo (res);
+  return fqdn;
+}
+
+/* The address literal of the local address a connection to the server
+ * leaves from: "[192.0.2.10]" or "[IPv6:2001:db8::1]" (RFC 5321 §4.1.3), as
+ * Thunderbird says when the machine has no fully qualified name.
+ * libcurl takes the EHLO name from the URL, fixed before the transfer, and
+ * its socket callbacks run before connect(), when the socket has no local
+ * address yet. So the kernel is asked the narrowest way: a UDP socket
+ * connect()ed to the server's address sends nothing, and getsockname() on
+ * it gives the source address of that route, the one TCP will use too. */
+static char *
+local_address_literal (const MsSmtpConfig *config)
+{
+  struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+  struct addrinfo *res = NULL;
+  g_autofree char *host = NULL;
+  char port[16];
+  char *literal = NULL;
+
+  /* The server as written in the account, without URL brackets. */
+  if (config->server[0] == '[')
+    host = g_strndup (config->server + 1, strcspn (config->server + 1, "]"));
+  else
+    host = g_strdup (config->server);
+  g_snprintf (port, sizeof port, "%d", config->port);
+  if (getaddrinfo (host, port, &hints, &res) != 0)
+    return NULL;
+
+  for (struct addrinfo *ai = res; ai != NULL && literal == NULL; ai = ai->ai_next)
+    {
+      struct sockaddr_storage local;
+      socklen_t len = sizeof local;
+      char text[INET6_ADDRSTRLEN];
+      int fd = socket (ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+      if (fd < 0)
+        continue;
+      if (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+          getsockname (fd, (struct sockaddr *) &local, &len) == 0)
+        {
+          if (local.ss_family == AF_INET &&
+              inet_ntop (AF_INET, &((struct sockaddr_in *) &local)->sin_addr, text, sizeof text) != NULL)
+            literal = g_strdup_printf ("[%s]", text);
+          else if (local.ss_family == AF_INET6 &&
+                   inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &local)->sin6_addr, text, sizeof text) != NULL)
+            literal = g_strdup_printf ("[IPv6:%s]", text);
+        }
+      close (fd);
+    }
+  freeaddrinfo (res);
+  return literal;
+}
+
+/* The EHLO name when the account leaves it blank: the fully qualified host
+ * name, else the address literal of the connection's local address. Never
+ * the bare machine name (libcurl's default) nor "localhost", which servers
+ * with reject_non_fqdn_helo_hostname refuse. */
+static char *
+default_ehlo_name (const MsSmtpConfig *config)
+{
+  char *name = fully_qualified_host_name ();
+
+  if (name == NULL)
+    name = local_address_literal (config);
+  if (name == NULL)
+    name = g_strdup ("localhost");   /* the server cannot be resolved: the connection fails anyway */
+  g_debug ("EHLO name for %s: %s", config->server, name);
+  return name;
 }
 
 static char *
-build_url (const MsSmtpConfig *config)
+build_url (const MsSmtpConfig  *config,
+           char               **ehlo_out)
 {
   g_autofree char *host = NULL;
   g_autofree char *ehlo = NULL;
@@ -291,8 +384,9 @@ build_url (const MsSmtpConfig *config)
   if (config->ehlo_host != NULL && *config->ehlo_host != '\0')
     ehlo = g_strdup (config->ehlo_host);
   else
-    ehlo = default_ehlo_name ();
+    ehlo = default_ehlo_name (config);
   ehlo_escaped = g_uri_escape_string (ehlo, "[]:", FALSE);
+  *ehlo_out = g_steal_pointer (&ehlo);
 
   return g_strdup_printf ("%s://%s:%d/%s", config->use_smtps ? "smtps" : "smtp",
                           host, config->port, ehlo_escaped);
@@ -431,6 +525,7 @@ reset_connection (MsSmtp *self)
   g_clear_pointer (&self->auth_mechanism, g_free);
   g_clear_pointer (&self->peer_fingerprint, g_free);
   self->tcp_connected = FALSE;
+  self->conn_messages = 0;
   self->server_spoke = FALSE;
   self->tls_active = FALSE;
   self->tls_pending = FALSE;
@@ -763,16 +858,23 @@ on_server_line (MsSmtp     *self,
       break;
     }
 
-  /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last,
-   * and a refused EHLO only makes libcurl fall back to HELO (whose refusal
-   * then counts). */
+  /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last.
+   * A refused EHLO is kept too: libcurl gives up on it when it must
+   * encrypt (CURLUSESSL_ALL), and otherwise falls back to HELO, whose
+   * refusal then counts instead, or whose success forgets it. */
+  if (self->last_command == CMD_HELO && self->fail_command == CMD_EHLO && self->fail_code != 0 &&
+      !self->fail_collecting)
+    {
+      self->fail_code = 0;
+      self->fail_command = CMD_NONE;
+      g_string_truncate (self->fail_text, 0);
+    }
   if (self->fail_collecting)
     {
       append_fail_text (self, len > 4 ? line + 4 : "");
       self->fail_collecting = !last;
     }
-  else if (self->fail_code == 0 && code >= 400 &&
-           self->last_command != CMD_EHLO && self->last_command != CMD_QUIT)
+  else if (self->fail_code == 0 && code >= 400 && self->last_command != CMD_QUIT)
     {
       self->fail_code = code;
       self->fail_command = self->last_command;
@@ -800,14 +902,7 @@ on_text (MsSmtp     *self,
   while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
     len--;
 
-  if (len > 13 && strncmp (data, "Connected to ", 13) == 0)
-    {
-      self->tcp_connected = TRUE;
-      if (recording (self))
-        ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
-      set_stage (self, self->config->use_smtps ? MS_SMTP_STAGE_TLS : MS_SMTP_STAGE_GREETING);
-    }
-  else if (len > 28 && strncmp (data, "Re-using existing connection", 28) == 0)
+  if (len > 28 && strncmp (data, "Re-using existing connection", 28) == 0)
     {
       if (recording (self))
         ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
@@ -826,6 +921,47 @@ on_text (MsSmtp     *self,
 
       tls_started (self, detail);
     }
+}
+
+/* The TCP connection of this session is up: the probe's "Connect" step,
+ * taken from libcurl's own connection rather than from one of its own. */
+static void
+note_connected (MsSmtp *self)
+{
+  if (self->tcp_connected || self->curl_fd == CURL_SOCKET_BAD)
+    return;
+
+  self->tcp_connected = TRUE;
+  if (recording (self))
+    {
+      char *ip = NULL;
+      long port = 0;
+
+      curl_easy_getinfo (self->curl, CURLINFO_PRIMARY_IP, &ip);
+      curl_easy_getinfo (self->curl, CURLINFO_PRIMARY_PORT, &port);
+      ms_transcript_add_info (self->transcript, "Connected to %s port %ld",
+                              ip != NULL && *ip != '\0' ? ip : self->config->server,
+                              port > 0 ? port : (long) self->config->port);
+    }
+  set_stage (self, self->config->use_smtps ? MS_SMTP_STAGE_TLS : MS_SMTP_STAGE_GREETING);
+}
+
+/* libcurl 7.88 has no callback for the moment its socket connects
+ * (CURLOPT_SOCKOPTFUNCTION runs before connect(), CURLOPT_PREREQFUNCTION
+ * only after EHLO and AUTH). On a clear connection it sets
+ * CURLINFO_CONNECT_TIME_T then, before it reads the greeting: debug_cb and
+ * xferinfo_cb look until it does. Under SMTPS that time waits for the
+ * handshake too, so ssl_ctx_cb, which libcurl calls only once the socket
+ * below TLS is connected, says so instead. */
+static void
+check_connected (MsSmtp *self)
+{
+  curl_off_t connect_time = 0;
+
+  if (self->tcp_connected || self->curl_fd == CURL_SOCKET_BAD)
+    return;
+  if (curl_easy_getinfo (self->curl, CURLINFO_CONNECT_TIME_T, &connect_time) == CURLE_OK && connect_time > 0)
+    note_connected (self);
 }
 
 static void
@@ -855,6 +991,7 @@ debug_cb (CURL          *curl,
 {
   MsSmtp *self = user_data;
 
+  check_connected (self);
   switch (type)
     {
     case CURLINFO_TEXT:
@@ -944,6 +1081,7 @@ xferinfo_cb (void       *user_data,
 {
   MsSmtp *self = user_data;
 
+  check_connected (self);
   if (self->abandon || self->reply_overflow)
     return 1;
   return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable) ? 1 : 0;
@@ -994,6 +1132,8 @@ ssl_ctx_cb (CURL *curl,
   MsSmtp *self = user_data;
   SSL_CTX *ctx = ssl_ctx;
 
+  /* The handshake starts on a connected socket (see check_connected). */
+  note_connected (self);
   SSL_CTX_set_ex_data (ctx, ssl_ex_index, self);
   SSL_CTX_set_verify (ctx, SSL_VERIFY_PEER, verify_cb);
 
@@ -1019,11 +1159,21 @@ ssl_ctx_cb (CURL *curl,
 /* ------------------------------------------------------------------------ */
 /* MsSmtp                                                                   */
 
+static void bulk_quit (MsSmtp *self);
+
 static void
 ms_smtp_finalize (GObject *object)
 {
   MsSmtp *self = MS_SMTP (object);
 
+  if (self->bulk_open && self->curl != NULL)
+    {
+      /* Not part of any message's dialog. */
+      self->record_transcript = FALSE;
+      bulk_quit (self);
+      if (self->bulk_fd != CURL_SOCKET_BAD)
+        shutdown (self->bulk_fd, SHUT_RDWR);
+    }
   if (self->curl != NULL)
     {
       /* The QUIT on cleanup is not part of any message's dialog. */
@@ -1040,6 +1190,8 @@ ms_smtp_finalize (GObject *object)
   g_clear_object (&self->transcript);
   g_clear_pointer (&self->config, ms_smtp_config_free);
   g_clear_pointer (&self->login_options, g_free);
+  g_clear_pointer (&self->ehlo_name, g_free);
+  g_clear_pointer (&self->ehlo_suggestion, g_free);
   g_clear_pointer (&self->caps, g_ptr_array_unref);
   g_clear_pointer (&self->caps_building, g_ptr_array_unref);
   g_clear_pointer (&self->auth_mechanism, g_free);
@@ -1080,10 +1232,12 @@ static void
 apply_options (MsSmtp *self)
 {
   const MsSmtpConfig *config = self->config;
-  g_autofree char *url = build_url (config);
+  g_autofree char *url = NULL;
   long timeout = MAX (config->timeout, 1);
   CURL *curl = self->curl;
 
+  g_clear_pointer (&self->ehlo_name, g_free);
+  url = build_url (config, &self->ehlo_name);
   curl_easy_setopt (curl, CURLOPT_URL, url);
   curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, self->errbuf);
@@ -1422,7 +1576,17 @@ reply_context (MsSmtp *self)
     .needs_auth = self->config->needs_auth,
     .answering = reply_to_for (self, self->fail_command),
     .single_message = !self->retried,
+    .ehlo_name = self->ehlo_name,
+    .ehlo_default = self->config->ehlo_host == NULL || *self->config->ehlo_host == '\0',
   };
+
+  /* A refused EHLO name: the advice names one that would pass. Looked up
+   * only then (a socket and a lookup). */
+  if (self->fail_code >= 500 && self->ehlo_suggestion == NULL &&
+      (self->fail_command == CMD_EHLO || self->fail_command == CMD_HELO ||
+       strstr (self->fail_text->str, "elo") != NULL || strstr (self->fail_text->str, "ELO") != NULL))
+    self->ehlo_suggestion = local_address_literal (self->config);
+  context.ehlo_suggestion = self->ehlo_suggestion;
 
   return context;
 }
@@ -1602,7 +1766,10 @@ set_reply_error (MsSmtp              *self,
   if (failure == MS_TRANSPORT_STARTTLS_MISSING || failure == MS_TRANSPORT_STARTTLS_REQUIRED)
     code = MS_ERROR_INSECURE;
 
-  if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
+  if (reply->code > 0 && reply->text != NULL && *reply->text != '\0' && reply->enhanced != NULL)
+    g_set_error (error, MS_ERROR, code, _("%s The server said: “%d %s %s”"),
+                 reply->advice, reply->code, reply->enhanced, reply->text);
+  else if (reply->code > 0 && reply->text != NULL && *reply->text != '\0')
     g_set_error (error, MS_ERROR, code, _("%s The server said: “%d %s”"),
                  reply->advice, reply->code, reply->text);
   else if (reply->code == 0 && reply->text != NULL && *reply->text != '\0' &&
@@ -1644,6 +1811,7 @@ ms_smtp_complete (MsSmtp  *self,
 
   if (rc == CURLE_OK)
     {
+      self->conn_messages++;
       set_stage (self, MS_SMTP_STAGE_DONE);
       g_clear_pointer (&self->reply, ms_reply_free);
       return TRUE;
@@ -1845,6 +2013,9 @@ ms_smtp_send (MsSmtp       *self,
 #define BULK_IDLE_CHECK_USEC G_USEC_PER_SEC
 #define BULK_MAX_REPLY       (64 * 1024)
 #define BULK_SEND_CHUNK      (64 * 1024)
+/* How long a goodbye waits for the server's 221: the connection is done
+ * either way, and a blast may be closing several. */
+#define BULK_QUIT_WAIT_USEC  (2 * G_USEC_PER_SEC)
 
 typedef enum {
   BULK_IO_OK,
@@ -1916,7 +2087,9 @@ bulk_wait (MsSmtp *self,
 static gint64
 bulk_deadline (MsSmtp *self)
 {
-  return g_get_monotonic_time () + (gint64) MAX (self->config->timeout, 1) * G_USEC_PER_SEC;
+  gint64 wait = (gint64) MAX (self->config->timeout, 1) * G_USEC_PER_SEC;
+
+  return g_get_monotonic_time () + (self->quitting ? MIN (wait, BULK_QUIT_WAIT_USEC) : wait);
 }
 
 static BulkIo
@@ -2028,15 +2201,38 @@ bulk_read_reply (MsSmtp  *self,
     }
 }
 
+/* Says QUIT on the open bulk connection and waits briefly for the 221, so
+ * the server logs a clean end rather than "lost connection". libcurl does
+ * not do it for a CURLOPT_CONNECT_ONLY connection: it never learns that the
+ * transfer is over. */
+static void
+bulk_quit (MsSmtp *self)
+{
+  int code = 0;
+
+  if (!self->bulk_open || self->bulk_fd == CURL_SOCKET_BAD)
+    return;
+  self->quitting = TRUE;
+  if (bulk_send_all (self, "QUIT\r\n", 6) == BULK_IO_OK)
+    {
+      on_client_line (self, "QUIT\r\n", 6);
+      bulk_read_reply (self, CMD_QUIT, &code);
+    }
+  self->quitting = FALSE;
+}
+
 /* Ends the connection and readies a fresh handle for the next one:
- * politely (libcurl says QUIT) after a refused message, as libcurl drops a
- * connection after any failure; without a goodbye when it is broken, timed
- * out or cancelled (libcurl's QUIT then fails at once instead of waiting). */
+ * politely (QUIT, and a brief wait for its answer) when the connection is
+ * sound; without a goodbye when it is broken, timed out, cancelled or
+ * closed by the server (a QUIT would only wait in vain). */
 static void
 bulk_close_full (MsSmtp   *self,
                  gboolean  polite)
 {
-  if (!polite && self->bulk_fd != CURL_SOCKET_BAD)
+  if (polite)
+    bulk_quit (self);
+  /* Shut down in either case: libcurl's own cleanup must not try again. */
+  if (self->bulk_fd != CURL_SOCKET_BAD)
     shutdown (self->bulk_fd, SHUT_RDWR);
   curl_easy_setopt (self->curl, CURLOPT_DEBUGFUNCTION, NULL);
   curl_easy_setopt (self->curl, CURLOPT_VERBOSE, 0L);
@@ -2085,7 +2281,7 @@ bulk_connect (MsSmtp *self)
       if (recording (self))
         ms_transcript_add_info (self->transcript,
                                 "Not signed in (the server offers no authentication): the message is not sent");
-      bulk_close (self);
+      bulk_close_full (self, TRUE);
       return CURLE_ABORTED_BY_CALLBACK;
     }
   return CURLE_OK;
@@ -2728,4 +2924,36 @@ ms_smtp_get_final_code (MsSmtp *self)
   g_return_val_if_fail (MS_IS_SMTP (self), 0);
 
   return self->eom_code;
+}
+
+/**
+ * ms_smtp_get_connection_messages:
+ *
+ * Returns: how many messages the server accepted on the connection open
+ *   now; 0 on a new connection or when none is open. A blast compares it
+ *   with a per-connection limit it has learnt.
+ */
+guint
+ms_smtp_get_connection_messages (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), 0);
+
+  return self->conn_messages;
+}
+
+/**
+ * ms_smtp_close:
+ *
+ * Ends the connection of a session used with ms_smtp_send_bulk() politely:
+ * QUIT, and a brief wait for its answer. The next message opens a new
+ * connection. Does nothing when no connection is open.
+ */
+void
+ms_smtp_close (MsSmtp *self)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  if (self->bulk && self->bulk_open)
+    bulk_close_full (self, TRUE);
+  self->conn_messages = 0;
 }

@@ -29,7 +29,7 @@ typedef struct {
   char        *server;
   int          port;
   gboolean     use_smtps;
-  char        *ehlo_host;               /* NULL or "" = the host name if fully qualified, else "localhost" */
+  char        *ehlo_host;               /* NULL or "" = the fully qualified host name, else the local address literal ("[192.0.2.10]") */
   int          timeout;                 /* seconds */
   gboolean     needs_auth;
   MsAuthMethod auth_method;
@@ -166,5 +166,11 @@ const char    *ms_smtp_get_peer_fingerprint (MsSmtp      *self);
  * Recorded without the transcript. */
 const char    *ms_smtp_get_final_reply (MsSmtp           *self);
 int            ms_smtp_get_final_code  (MsSmtp           *self);
+
+/* Messages the server accepted on the connection open now (0: none yet). */
+guint          ms_smtp_get_connection_messages (MsSmtp   *self);
+/* Bulk mode: ends the connection with QUIT (a brief wait for its answer);
+ * the next message opens a new one. */
+void           ms_smtp_close           (MsSmtp           *self);
 
 G_END_DECLS
