@@ -482,6 +482,40 @@ test_parse_hostile (void)
   }
 }
 
+/* A file in another encoding (or with a NUL) is refused with a message that
+ * is itself valid UTF-8: GMarkup's own message quotes the bad bytes. Found by
+ * fuzz-autoconfig (fuzz/corpus/autoconfig/non-utf8). */
+static void
+test_parse_not_utf8 (void)
+{
+  static const char latin1[] =
+    "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><clientConfig><emailProvider id=\"l\">"
+    "<displayName>M\xfcller Mail</displayName><outgoingServer type=\"smtp\"><hostname>smtp.latin.test</hostname>"
+    "<port>587</port><socketType>STARTTLS</socketType></outgoingServer></emailProvider></clientConfig>";
+  static const char with_nul[] =
+    "<clientConfig><emailProvider><displayName>A\0B</displayName><outgoingServer type=\"smtp\">"
+    "<hostname>smtp.nul.test</hostname><port>587</port><socketType>STARTTLS</socketType>"
+    "</outgoingServer></emailProvider></clientConfig>";
+  const struct { const char *xml; gssize len; } cases[] = {
+    { latin1, -1 },
+    { with_nul, sizeof with_nul - 1 },
+    { "<clientConfig><emailProvider><outgoingServer type=\"smtp\"><hostname>smtp.\xc3(.test</hostname>", -1 },
+    { "<clientConfig \xe2\x82=\"x\"/>", -1 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MsAutoconfigResult) r = ms_autoconfig_parse (cases[i].xml, cases[i].len, "a@h.test", &error);
+
+      g_test_message ("case %u", i);
+      g_assert_null (r);
+      g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      g_assert_nonnull (strstr (error->message, "UTF-8"));
+    }
+}
+
 /* ---- Autoconfig files over HTTPS ---------------------------------------- */
 
 static void
@@ -792,6 +826,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mailshot/autoconfig/table-first", test_table_first);
   g_test_add_func ("/mailshot/autoconfig/parse", test_parse);
   g_test_add_func ("/mailshot/autoconfig/parse-hostile", test_parse_hostile);
+  g_test_add_func ("/mailshot/autoconfig/parse-not-utf8", test_parse_not_utf8);
   g_test_add_func ("/mailshot/autoconfig/file-first-url", test_file_first_url);
   g_test_add_func ("/mailshot/autoconfig/file-well-known", test_file_well_known);
   g_test_add_func ("/mailshot/autoconfig/order", test_order);

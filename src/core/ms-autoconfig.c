@@ -391,6 +391,7 @@ ms_autoconfig_parse (const char  *xml,
   MsAutoconfigResult *r;
   guint64 port;
   const char *name;
+  const char *bad;
 
   g_return_val_if_fail (xml != NULL, NULL);
   g_return_val_if_fail (address != NULL, NULL);
@@ -401,6 +402,15 @@ ms_autoconfig_parse (const char  *xml,
     {
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
                    _("The autoconfig file is larger than %d KiB, so it is not one."), MAX_FILE_SIZE / 1024);
+      return NULL;
+    }
+  /* Checked before GMarkup sees it: GMarkup refuses such a file too, but its
+   * message quotes the offending bytes, and a GError message must be UTF-8. */
+  if (!g_utf8_validate_len (xml, length, &bad))
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                   _("The autoconfig file is not valid: it is not UTF-8 text (byte %" G_GSIZE_FORMAT ")."),
+                   (gsize) (bad - xml) + 1);
       return NULL;
     }
 
