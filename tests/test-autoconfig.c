@@ -516,6 +516,31 @@ test_parse_not_utf8 (void)
     }
 }
 
+/* "%" is allowed in a local part: a placeholder that comes in with the address
+ * is not filled in again. Found by fuzz-autoconfig
+ * (fuzz/corpus/autoconfig/placeholder-in-address). */
+static void
+test_expand_once (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsAutoconfigResult) r = NULL;
+  g_autofree char *a = ms_autoconfig_expand ("%EMAILADDRESS%", "%EMAILDOMAIN%@percent.test");
+  g_autofree char *b = ms_autoconfig_expand ("%EMAILADDRESS%|%EMAILLOCALPART%|%EMAILDOMAIN%",
+                                             "x%EMAILLOCALPART%y@percent.test");
+  g_autofree char *c = ms_autoconfig_expand ("%EMAILLOCALPART%%EMAILDOMAIN%%", "a%@p.test");
+
+  g_assert_cmpstr (a, ==, "%EMAILDOMAIN%@percent.test");
+  g_assert_cmpstr (b, ==, "x%EMAILLOCALPART%y@percent.test|x%EMAILLOCALPART%y|percent.test");
+  g_assert_cmpstr (c, ==, "a%p.test%");
+
+  r = ms_autoconfig_parse ("<clientConfig><emailProvider><outgoingServer type='smtp'>"
+                           "<hostname>smtp.percent.test</hostname><port>465</port><socketType>SSL</socketType>"
+                           "<username>%EMAILADDRESS%</username></outgoingServer></emailProvider></clientConfig>",
+                           -1, "%EMAILDOMAIN%@percent.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->user_id, ==, "%EMAILDOMAIN%@percent.test");
+}
+
 /* ---- Autoconfig files over HTTPS ---------------------------------------- */
 
 static void
@@ -827,6 +852,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mailshot/autoconfig/parse", test_parse);
   g_test_add_func ("/mailshot/autoconfig/parse-hostile", test_parse_hostile);
   g_test_add_func ("/mailshot/autoconfig/parse-not-utf8", test_parse_not_utf8);
+  g_test_add_func ("/mailshot/autoconfig/expand-once", test_expand_once);
   g_test_add_func ("/mailshot/autoconfig/file-first-url", test_file_first_url);
   g_test_add_func ("/mailshot/autoconfig/file-well-known", test_file_well_known);
   g_test_add_func ("/mailshot/autoconfig/order", test_order);

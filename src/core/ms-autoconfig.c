@@ -115,10 +115,29 @@ ms_autoconfig_expand (const char *pattern,
 
   at = strrchr (address, '@');
   local = at ? g_strndup (address, at - address) : g_strdup (address);
-  out = g_string_new (pattern);
-  g_string_replace (out, "%EMAILADDRESS%", address, 0);
-  g_string_replace (out, "%EMAILLOCALPART%", local, 0);
-  g_string_replace (out, "%EMAILDOMAIN%", at ? at + 1 : "", 0);
+  /* One pass over the pattern: a local part may hold "%", and a placeholder
+   * that comes in with the address is text, not filled in again. */
+  out = g_string_sized_new (strlen (pattern));
+  for (const char *p = pattern; *p != '\0'; )
+    {
+      if (g_str_has_prefix (p, "%EMAILADDRESS%"))
+        {
+          g_string_append (out, address);
+          p += strlen ("%EMAILADDRESS%");
+        }
+      else if (g_str_has_prefix (p, "%EMAILLOCALPART%"))
+        {
+          g_string_append (out, local);
+          p += strlen ("%EMAILLOCALPART%");
+        }
+      else if (g_str_has_prefix (p, "%EMAILDOMAIN%"))
+        {
+          g_string_append (out, at ? at + 1 : "");
+          p += strlen ("%EMAILDOMAIN%");
+        }
+      else
+        g_string_append_c (out, *p++);
+    }
   return g_string_free (out, FALSE);
 }
 
