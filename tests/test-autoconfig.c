@@ -514,6 +514,28 @@ test_parse_not_utf8 (void)
       g_assert_true (g_utf8_validate (error->message, -1, NULL));
       g_assert_nonnull (strstr (error->message, "UTF-8"));
     }
+
+  /* Valid UTF-8 that GMarkup refuses: its message quoted only the first byte
+   * of the character it stopped at (fuzz/corpus/autoconfig/crash-name-cut-char). */
+  {
+    const char *names[] = {
+      "<clientConfig><emailProvider><username\xc2\x88></username></emailProvider></clientConfig>",
+      "<clientConfig><emailProvider x\xe2\x82\xac=\"1\"/></clientConfig>",
+      "<clientConfig\xf0\x9f\x98\x80/>",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MsAutoconfigResult) r = ms_autoconfig_parse (names[i], -1, "a@h.test", &error);
+
+        g_test_message ("name %u", i);
+        g_assert_null (r);
+        g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+        g_test_message ("%s", error->message);
+        g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      }
+  }
 }
 
 /* "%" is allowed in a local part: a placeholder that comes in with the address

@@ -441,8 +441,12 @@ ms_autoconfig_parse (const char  *xml,
   if (!g_markup_parse_context_parse (context, xml, length, &local_error) ||
       !g_markup_parse_context_end_parse (context, &local_error))
     {
+      /* Even for UTF-8 input, GMarkup's message may quote a character cut
+       * after its first byte ("“\xc2” is not a valid name"). */
+      g_autofree char *why = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                   _("The autoconfig file is not valid: %s."), local_error->message);
+                   _("The autoconfig file is not valid: %s."), why);
       parse_data_clear (&d);
       return NULL;
     }
