@@ -563,6 +563,43 @@ test_expand_once (void)
   g_assert_cmpstr (r->user_id, ==, "%EMAILDOMAIN%@percent.test");
 }
 
+/* An internationalised domain: smtp.%EMAILDOMAIN% for jörg@bücher.test, or a
+ * host name written in Unicode, is the host name in ASCII (IDNA), not refused. */
+static void
+test_parse_idn (void)
+{
+  static const char file[] =
+    "<clientConfig><emailProvider><outgoingServer type='smtp'><hostname>%s</hostname>"
+    "<port>587</port><socketType>STARTTLS</socketType><username>%%EMAILADDRESS%%</username>"
+    "</outgoingServer></emailProvider></clientConfig>";
+  g_autofree char *by_domain = g_strdup_printf (file, "smtp.%EMAILDOMAIN%");
+  g_autofree char *in_unicode = g_strdup_printf (file, "SMTP.B\xc3\x9c" "CHER.test");
+  g_autofree char *too_long = NULL;
+  g_autofree char *long_label = g_strnfill (300, 'a');
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsAutoconfigResult) r = NULL;
+  g_autoptr(MsAutoconfigResult) r2 = NULL;
+  g_autoptr(MsAutoconfigResult) r3 = NULL;
+
+  r = ms_autoconfig_parse (by_domain, -1, "j\xc3\xb6rg@b\xc3\xbc" "cher.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->server, ==, "smtp.xn--bcher-kva.test");
+  g_assert_cmpstr (r->user_id, ==, "j\xc3\xb6rg@b\xc3\xbc" "cher.test");   /* the address as typed */
+
+  r2 = ms_autoconfig_parse (in_unicode, -1, "a@b.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r2->server, ==, "smtp.xn--bcher-kva.test");
+
+  /* Still refused: what is no host name in any script. */
+  too_long = g_strdup_printf (file, long_label);
+  g_assert_null (ms_autoconfig_parse (too_long, -1, "a@b.test", &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  g_clear_error (&error);
+  r3 = ms_autoconfig_parse (by_domain, -1, "a@b.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r3->server, ==, "smtp.b.test");
+}
+
 /* ---- Autoconfig files over HTTPS ---------------------------------------- */
 
 static void
@@ -875,6 +912,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mailshot/autoconfig/parse-hostile", test_parse_hostile);
   g_test_add_func ("/mailshot/autoconfig/parse-not-utf8", test_parse_not_utf8);
   g_test_add_func ("/mailshot/autoconfig/expand-once", test_expand_once);
+  g_test_add_func ("/mailshot/autoconfig/parse-idn", test_parse_idn);
   g_test_add_func ("/mailshot/autoconfig/file-first-url", test_file_first_url);
   g_test_add_func ("/mailshot/autoconfig/file-well-known", test_file_well_known);
   g_test_add_func ("/mailshot/autoconfig/order", test_order);

@@ -405,6 +405,7 @@ ms_autoconfig_parse (const char  *xml,
   static const GMarkupParser parser = { on_start, on_end, on_text, NULL, NULL };
   g_autoptr(GMarkupParseContext) context = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *expanded = NULL;
   g_autofree char *hostname = NULL;
   ParseData d = { 0, };
   MsAutoconfigResult *r;
@@ -459,8 +460,14 @@ ms_autoconfig_parse (const char  *xml,
       return NULL;
     }
 
-  hostname = ms_autoconfig_expand (d.hostname, address);
-  if (!hostname_is_sane (hostname))
+  /* The address keeps its domain as typed, so smtp.%EMAILDOMAIN% of
+   * jörg@bücher.test is in Unicode: the host name is its ASCII form (IDNA),
+   * as the URLs use. A name longer than 253 ASCII letters can be in no
+   * script: IDNA is not run over a long hostile text. */
+  expanded = ms_autoconfig_expand (d.hostname, address);
+  if (strlen (expanded) <= 4 * 253)
+    hostname = g_hostname_to_ascii (expanded);
+  if (hostname == NULL || !hostname_is_sane (hostname))
     {
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
                    _("The autoconfig file names an SMTP server that is not a host name."));
