@@ -482,6 +482,124 @@ test_parse_hostile (void)
   }
 }
 
+/* A file in another encoding (or with a NUL) is refused with a message that
+ * is itself valid UTF-8: GMarkup's own message quotes the bad bytes. Found by
+ * fuzz-autoconfig (fuzz/corpus/autoconfig/non-utf8). */
+static void
+test_parse_not_utf8 (void)
+{
+  static const char latin1[] =
+    "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><clientConfig><emailProvider id=\"l\">"
+    "<displayName>M\xfcller Mail</displayName><outgoingServer type=\"smtp\"><hostname>smtp.latin.test</hostname>"
+    "<port>587</port><socketType>STARTTLS</socketType></outgoingServer></emailProvider></clientConfig>";
+  static const char with_nul[] =
+    "<clientConfig><emailProvider><displayName>A\0B</displayName><outgoingServer type=\"smtp\">"
+    "<hostname>smtp.nul.test</hostname><port>587</port><socketType>STARTTLS</socketType>"
+    "</outgoingServer></emailProvider></clientConfig>";
+  const struct { const char *xml; gssize len; } cases[] = {
+    { latin1, -1 },
+    { with_nul, sizeof with_nul - 1 },
+    { "<clientConfig><emailProvider><outgoingServer type=\"smtp\"><hostname>smtp.\xc3(.test</hostname>", -1 },
+    { "<clientConfig \xe2\x82=\"x\"/>", -1 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MsAutoconfigResult) r = ms_autoconfig_parse (cases[i].xml, cases[i].len, "a@h.test", &error);
+
+      g_test_message ("case %u", i);
+      g_assert_null (r);
+      g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      g_assert_nonnull (strstr (error->message, "UTF-8"));
+    }
+
+  /* Valid UTF-8 that GMarkup refuses: its message quoted only the first byte
+   * of the character it stopped at (fuzz/corpus/autoconfig/crash-name-cut-char). */
+  {
+    const char *names[] = {
+      "<clientConfig><emailProvider><username\xc2\x88></username></emailProvider></clientConfig>",
+      "<clientConfig><emailProvider x\xe2\x82\xac=\"1\"/></clientConfig>",
+      "<clientConfig\xf0\x9f\x98\x80/>",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MsAutoconfigResult) r = ms_autoconfig_parse (names[i], -1, "a@h.test", &error);
+
+        g_test_message ("name %u", i);
+        g_assert_null (r);
+        g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+        g_test_message ("%s", error->message);
+        g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      }
+  }
+}
+
+/* "%" is allowed in a local part: a placeholder that comes in with the address
+ * is not filled in again. Found by fuzz-autoconfig
+ * (fuzz/corpus/autoconfig/placeholder-in-address). */
+static void
+test_expand_once (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsAutoconfigResult) r = NULL;
+  g_autofree char *a = ms_autoconfig_expand ("%EMAILADDRESS%", "%EMAILDOMAIN%@percent.test");
+  g_autofree char *b = ms_autoconfig_expand ("%EMAILADDRESS%|%EMAILLOCALPART%|%EMAILDOMAIN%",
+                                             "x%EMAILLOCALPART%y@percent.test");
+  g_autofree char *c = ms_autoconfig_expand ("%EMAILLOCALPART%%EMAILDOMAIN%%", "a%@p.test");
+
+  g_assert_cmpstr (a, ==, "%EMAILDOMAIN%@percent.test");
+  g_assert_cmpstr (b, ==, "x%EMAILLOCALPART%y@percent.test|x%EMAILLOCALPART%y|percent.test");
+  g_assert_cmpstr (c, ==, "a%p.test%");
+
+  r = ms_autoconfig_parse ("<clientConfig><emailProvider><outgoingServer type='smtp'>"
+                           "<hostname>smtp.percent.test</hostname><port>465</port><socketType>SSL</socketType>"
+                           "<username>%EMAILADDRESS%</username></outgoingServer></emailProvider></clientConfig>",
+                           -1, "%EMAILDOMAIN%@percent.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->user_id, ==, "%EMAILDOMAIN%@percent.test");
+}
+
+/* An internationalised domain: smtp.%EMAILDOMAIN% for jörg@bücher.test, or a
+ * host name written in Unicode, is the host name in ASCII (IDNA), not refused. */
+static void
+test_parse_idn (void)
+{
+  static const char file[] =
+    "<clientConfig><emailProvider><outgoingServer type='smtp'><hostname>%s</hostname>"
+    "<port>587</port><socketType>STARTTLS</socketType><username>%%EMAILADDRESS%%</username>"
+    "</outgoingServer></emailProvider></clientConfig>";
+  g_autofree char *by_domain = g_strdup_printf (file, "smtp.%EMAILDOMAIN%");
+  g_autofree char *in_unicode = g_strdup_printf (file, "SMTP.B\xc3\x9c" "CHER.test");
+  g_autofree char *too_long = NULL;
+  g_autofree char *long_label = g_strnfill (300, 'a');
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsAutoconfigResult) r = NULL;
+  g_autoptr(MsAutoconfigResult) r2 = NULL;
+  g_autoptr(MsAutoconfigResult) r3 = NULL;
+
+  r = ms_autoconfig_parse (by_domain, -1, "j\xc3\xb6rg@b\xc3\xbc" "cher.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->server, ==, "smtp.xn--bcher-kva.test");
+  g_assert_cmpstr (r->user_id, ==, "j\xc3\xb6rg@b\xc3\xbc" "cher.test");   /* the address as typed */
+
+  r2 = ms_autoconfig_parse (in_unicode, -1, "a@b.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r2->server, ==, "smtp.xn--bcher-kva.test");
+
+  /* Still refused: what is no host name in any script. */
+  too_long = g_strdup_printf (file, long_label);
+  g_assert_null (ms_autoconfig_parse (too_long, -1, "a@b.test", &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  g_clear_error (&error);
+  r3 = ms_autoconfig_parse (by_domain, -1, "a@b.test", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r3->server, ==, "smtp.b.test");
+}
+
 /* ---- Autoconfig files over HTTPS ---------------------------------------- */
 
 static void
@@ -792,6 +910,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/mailshot/autoconfig/table-first", test_table_first);
   g_test_add_func ("/mailshot/autoconfig/parse", test_parse);
   g_test_add_func ("/mailshot/autoconfig/parse-hostile", test_parse_hostile);
+  g_test_add_func ("/mailshot/autoconfig/parse-not-utf8", test_parse_not_utf8);
+  g_test_add_func ("/mailshot/autoconfig/expand-once", test_expand_once);
+  g_test_add_func ("/mailshot/autoconfig/parse-idn", test_parse_idn);
   g_test_add_func ("/mailshot/autoconfig/file-first-url", test_file_first_url);
   g_test_add_func ("/mailshot/autoconfig/file-well-known", test_file_well_known);
   g_test_add_func ("/mailshot/autoconfig/order", test_order);

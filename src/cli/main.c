@@ -15,7 +15,7 @@ static const struct {
   int (*func) (const MsCliContext *ctx, int argc, char **argv);
   const char *summary;
 } commands[] = {
-  { "config",   ms_cli_config,   N_("Show or change the account: list | get KEY | set KEY VALUE | reset KEY") },
+  { "config",   ms_cli_config,   N_("Show or change the account: list | get KEY | set KEY VALUE | reset KEY | detect ADDRESS [--apply]") },
   { "password", ms_cli_password, N_("Store the password in the keyring (set, read from standard input) or remove it (clear)") },
   { "oauth2",   ms_cli_oauth2,   N_("Sign in with OAuth2 in a web browser (sign-in) or forget the sign-in (sign-out)") },
   { "test",     ms_cli_test,     N_("Send a test e-mail step by step: [--to ADDR] [--transcript]") },

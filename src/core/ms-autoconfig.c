@@ -115,10 +115,29 @@ ms_autoconfig_expand (const char *pattern,
 
   at = strrchr (address, '@');
   local = at ? g_strndup (address, at - address) : g_strdup (address);
-  out = g_string_new (pattern);
-  g_string_replace (out, "%EMAILADDRESS%", address, 0);
-  g_string_replace (out, "%EMAILLOCALPART%", local, 0);
-  g_string_replace (out, "%EMAILDOMAIN%", at ? at + 1 : "", 0);
+  /* One pass over the pattern: a local part may hold "%", and a placeholder
+   * that comes in with the address is text, not filled in again. */
+  out = g_string_sized_new (strlen (pattern));
+  for (const char *p = pattern; *p != '\0'; )
+    {
+      if (g_str_has_prefix (p, "%EMAILADDRESS%"))
+        {
+          g_string_append (out, address);
+          p += strlen ("%EMAILADDRESS%");
+        }
+      else if (g_str_has_prefix (p, "%EMAILLOCALPART%"))
+        {
+          g_string_append (out, local);
+          p += strlen ("%EMAILLOCALPART%");
+        }
+      else if (g_str_has_prefix (p, "%EMAILDOMAIN%"))
+        {
+          g_string_append (out, at ? at + 1 : "");
+          p += strlen ("%EMAILDOMAIN%");
+        }
+      else
+        g_string_append_c (out, *p++);
+    }
   return g_string_free (out, FALSE);
 }
 
@@ -386,11 +405,13 @@ ms_autoconfig_parse (const char  *xml,
   static const GMarkupParser parser = { on_start, on_end, on_text, NULL, NULL };
   g_autoptr(GMarkupParseContext) context = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *expanded = NULL;
   g_autofree char *hostname = NULL;
   ParseData d = { 0, };
   MsAutoconfigResult *r;
   guint64 port;
   const char *name;
+  const char *bad;
 
   g_return_val_if_fail (xml != NULL, NULL);
   g_return_val_if_fail (address != NULL, NULL);
@@ -403,6 +424,15 @@ ms_autoconfig_parse (const char  *xml,
                    _("The autoconfig file is larger than %d KiB, so it is not one."), MAX_FILE_SIZE / 1024);
       return NULL;
     }
+  /* Checked before GMarkup sees it: GMarkup refuses such a file too, but its
+   * message quotes the offending bytes, and a GError message must be UTF-8. */
+  if (!g_utf8_validate_len (xml, length, &bad))
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                   _("The autoconfig file is not valid: it is not UTF-8 text (byte %" G_GSIZE_FORMAT ")."),
+                   (gsize) (bad - xml) + 1);
+      return NULL;
+    }
 
   d.text = g_string_new (NULL);
   d.auth = MS_PROVIDER_AUTH_PASSWORD;
@@ -412,8 +442,12 @@ ms_autoconfig_parse (const char  *xml,
   if (!g_markup_parse_context_parse (context, xml, length, &local_error) ||
       !g_markup_parse_context_end_parse (context, &local_error))
     {
+      /* Even for UTF-8 input, GMarkup's message may quote a character cut
+       * after its first byte ("“\xc2” is not a valid name"). */
+      g_autofree char *why = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                   _("The autoconfig file is not valid: %s."), local_error->message);
+                   _("The autoconfig file is not valid: %s."), why);
       parse_data_clear (&d);
       return NULL;
     }
@@ -426,8 +460,14 @@ ms_autoconfig_parse (const char  *xml,
       return NULL;
     }
 
-  hostname = ms_autoconfig_expand (d.hostname, address);
-  if (!hostname_is_sane (hostname))
+  /* The address keeps its domain as typed, so smtp.%EMAILDOMAIN% of
+   * jörg@bücher.test is in Unicode: the host name is its ASCII form (IDNA),
+   * as the URLs use. A name longer than 253 ASCII letters can be in no
+   * script: IDNA is not run over a long hostile text. */
+  expanded = ms_autoconfig_expand (d.hostname, address);
+  if (strlen (expanded) <= 4 * 253)
+    hostname = g_hostname_to_ascii (expanded);
+  if (hostname == NULL || !hostname_is_sane (hostname))
     {
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
                    _("The autoconfig file names an SMTP server that is not a host name."));
