@@ -1243,6 +1243,91 @@ test_a11y_names (void)
   reset_account ();
 }
 
+/* ------------------------------------------------------------- screenshots */
+
+static void
+screenshot (GtkWidget  *widget,
+            const char *name)
+{
+  const char *lang = g_getenv ("LANGUAGE") != NULL && g_getenv ("LANGUAGE")[0] != '\0' ? g_getenv ("LANGUAGE") : "en";
+  gboolean dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
+  g_autofree char *file = g_strdup_printf ("%s-%s-%s.png", name, lang, dark ? "dark" : "light");
+  g_autofree char *path = g_build_filename (g_getenv ("MS_SCREENSHOT_DIR"), file, NULL);
+  g_autofree char *xid = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  spin_for (700);
+#ifdef GDK_WINDOWING_X11
+  xid = g_strdup_printf ("0x%lx", (unsigned long) gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (widget))));
+#endif
+  g_spawn_sync (NULL, (char *[]) { "import", "-window", xid, path, NULL },
+                NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("wrote %s", path);
+}
+
+/* For review, not published: MS_SCREENSHOT_DIR=… (and LANGUAGE=de with
+ * MS_TEST_LOCALEDIR for German), light and dark, wide and 360 px. */
+static void
+test_screenshots (void)
+{
+  g_autoptr(MsTestServer) server = NULL;
+
+  if (g_getenv ("MS_SCREENSHOT_DIR") == NULL)
+    {
+      g_test_skip ("set MS_SCREENSHOT_DIR to write screenshots for review");
+      return;
+    }
+  server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN", "--user=u", "--password=right-password", NULL);
+
+  for (guint dark = 0; dark < 2; dark++)
+    {
+      MsAccountWindow *win;
+      MsTestDialog *dialog;
+      MsWindow *window;
+
+      adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                          dark ? ADW_COLOR_SCHEME_FORCE_DARK : ADW_COLOR_SCHEME_FORCE_LIGHT);
+      reset_account ();
+      configure_account ("smtp.office365.com", 587);
+      g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "u", "app-password", NULL, NULL));
+      win = open_settings ();
+      screenshot (GTK_WIDGET (win), "settings");
+      gtk_widget_grab_focus (ms_account_window_get_row (win, "email-address"));
+      gtk_editable_set_text (GTK_EDITABLE (ms_account_window_get_row (win, "email-address")), "not an address");
+      gtk_widget_grab_focus (ms_account_window_get_row (win, "sender-name"));
+      gtk_editable_set_text (GTK_EDITABLE (ms_account_window_get_row (win, "sender-name")), "The Office");
+      gtk_window_set_default_size (GTK_WINDOW (win), 360, 720);
+      screenshot (GTK_WIDGET (win), "settings-narrow-refused");
+      gtk_window_close (GTK_WINDOW (win));
+      spin_for (200);
+      if (find_message_dialog (win) != NULL)
+        screenshot (GTK_WIDGET (find_message_dialog (win)), "settings-close-asks");
+      destroy_settings (win);
+      ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "u", NULL, NULL);
+
+      reset_account ();
+      configure_account ("127.0.0.1", ms_test_server_get_port (server));
+      g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", "right-password", NULL, NULL));
+      dialog = run_test_dialog ();
+      gtk_window_set_default_size (GTK_WINDOW (dialog), 360, 800);
+      screenshot (GTK_WIDGET (dialog), "test-untrusted-certificate");
+      gtk_window_destroy (GTK_WINDOW (dialog));
+      ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
+
+      configure_account ("smtp.example.org", 587);
+      window = get_window ();
+      gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
+      gtk_popover_popup (child (window, MS_TYPE_WINDOW, "account_popover"));
+      screenshot (GTK_WIDGET (window), "main-narrow");
+      gtk_popover_popdown (child (window, MS_TYPE_WINDOW, "account_popover"));
+      gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+    }
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+  reset_account ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1285,6 +1370,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui-account/narrow", test_narrow);
   g_test_add_func ("/mailshot/gui-account/narrow-german", test_narrow_german);
   g_test_add_func ("/mailshot/gui-account/a11y-names", test_a11y_names);
+  g_test_add_func ("/mailshot/gui-account/screenshots", test_screenshots);
 
   status = g_test_run ();
   g_application_release (G_APPLICATION (app));
