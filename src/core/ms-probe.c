@@ -34,6 +34,7 @@ struct _MsProbe
   MsTranscript  *transcript;
   GStrv          capabilities;
   gboolean       starttls_offered;
+  char          *peer_fingerprint;
   gboolean       running;
 };
 
@@ -61,6 +62,7 @@ typedef struct
   MsTranscript *transcript;
   GStrv         capabilities;
   gboolean      starttls_offered;
+  char         *peer_fingerprint;
 } ProbeJob;
 
 static void
@@ -75,6 +77,7 @@ probe_job_free (ProbeJob *job)
   g_clear_pointer (&job->reply, ms_reply_free);
   g_clear_object (&job->transcript);
   g_clear_pointer (&job->capabilities, g_strfreev);
+  g_clear_pointer (&job->peer_fingerprint, g_free);
   g_free (job);
 }
 
@@ -585,6 +588,7 @@ run_session (ProbeJob     *job,
   caps = ms_smtp_get_capabilities (smtp);
   job->capabilities = caps != NULL ? g_strdupv ((char **) caps) : NULL;
   job->starttls_offered = ms_smtp_get_starttls_offered (smtp);
+  job->peer_fingerprint = g_strdup (ms_smtp_get_peer_fingerprint (smtp));
   stage = ms_smtp_get_stage (smtp);
 
   if (!ok && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -732,6 +736,7 @@ ms_probe_finalize (GObject *object)
     g_clear_pointer (&self->details[i], g_free);
   g_clear_pointer (&self->reply, ms_reply_free);
   g_clear_pointer (&self->capabilities, g_strfreev);
+  g_clear_pointer (&self->peer_fingerprint, g_free);
 
   G_OBJECT_CLASS (ms_probe_parent_class)->finalize (object);
 }
@@ -887,6 +892,8 @@ ms_probe_run_finish (MsProbe       *self,
       g_clear_pointer (&self->capabilities, g_strfreev);
       self->capabilities = g_steal_pointer (&job->capabilities);
       self->starttls_offered = job->starttls_offered;
+      g_free (self->peer_fingerprint);
+      self->peer_fingerprint = g_steal_pointer (&job->peer_fingerprint);
     }
 
   return g_task_propagate_boolean (task, error);
@@ -943,6 +950,20 @@ ms_probe_get_starttls_offered (MsProbe *self)
 {
   g_return_val_if_fail (MS_IS_PROBE (self), FALSE);
   return self->starttls_offered;
+}
+
+/**
+ * ms_probe_get_peer_fingerprint:
+ *
+ * Returns: (nullable): the SHA-256 fingerprint ("AB:CD:…") of the certificate
+ *   the server presented, also when the TLS step failed because it was not
+ *   trusted: what the user compares before trusting it (trusted-certificate)
+ */
+const char *
+ms_probe_get_peer_fingerprint (MsProbe *self)
+{
+  g_return_val_if_fail (MS_IS_PROBE (self), NULL);
+  return self->peer_fingerprint;
 }
 
 /* ------------------------------------------------------------------ */

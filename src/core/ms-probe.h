@@ -56,6 +56,7 @@ const MsReply *ms_probe_get_reply         (MsProbe *self);   /* NULL on success 
 MsTranscript *ms_probe_get_transcript     (MsProbe *self);   /* redacted */
 const char * const *ms_probe_get_capabilities (MsProbe *self);
 gboolean      ms_probe_get_starttls_offered (MsProbe *self);
+const char   *ms_probe_get_peer_fingerprint (MsProbe *self);   /* "AB:CD:…" or NULL */
 
 /**
  * MsProbeFailure:

@@ -476,3 +476,184 @@ ms_provider_oauth2_clear (MsProviderOAuth2 *oauth2)
   g_free (oauth2->scope);
   memset (oauth2, 0, sizeof *oauth2);
 }
+
+/* ------------------------------------------------------------------ */
+/* The settings window's notes: grouped, each fact once                */
+
+void
+ms_provider_note_free (MsProviderNote *note)
+{
+  if (note == NULL)
+    return;
+  g_free (note->text);
+  g_free (note);
+}
+
+static void
+add_note (GPtrArray          *notes,
+          MsProviderNoteKind  kind,
+          char               *text)
+{
+  MsProviderNote *note = g_new0 (MsProviderNote, 1);
+
+  note->kind = kind;
+  note->text = text;
+  g_ptr_array_add (notes, note);
+}
+
+/* Exchange servers of one's own (not Microsoft 365) often offer NTLM only:
+ * recognised by a host label such as "exchange", "exch01" or "owa". */
+static gboolean
+is_exchange_host (const char *server)
+{
+  g_autofree char *host = NULL;
+  g_auto(GStrv) labels = NULL;
+
+  if (server == NULL)
+    return FALSE;
+  host = g_ascii_strdown (server, -1);
+  g_strstrip (host);
+  labels = g_strsplit (host, ".", -1);
+  /* A bare word is not a host anyone sends through. */
+  if (g_strv_length (labels) < 2)
+    return FALSE;
+  for (guint i = 0; labels[i] != NULL && labels[i + 1] != NULL; i++)
+    if (g_str_has_prefix (labels[i], "exch") || g_str_equal (labels[i], "owa"))
+      return TRUE;
+  return FALSE;
+}
+
+const char *
+ms_provider_get_notes_title (const char *server)
+{
+  MsProvider provider = ms_provider_detect (server);
+
+  if (provider != MS_PROVIDER_OTHER)
+    return ms_provider_get_name (provider);
+  if (is_exchange_host (server))
+    return "Microsoft Exchange";
+  return NULL;
+}
+
+/* A count in the locale's digits and grouping ("10,000", "10.000"). */
+static char *
+format_count (guint n)
+{
+  return g_strdup_printf ("%'u", n);
+}
+
+static void
+add_limit_warning (GPtrArray  *notes,
+                   const char *field,
+                   const char *provider)
+{
+  /* Translators: the first %s is a setting (“Messages per minute”), the
+   * second the provider (“Microsoft 365”); the limit itself is said in a
+   * note above this one. */
+  add_note (notes, MS_PROVIDER_NOTE_WARNING,
+            g_strdup_printf (_("Set “%s” to fit %s’s limit above."), field, provider));
+}
+
+GPtrArray *
+ms_provider_get_notes (const MsProviderAccountSettings *settings)
+{
+  GPtrArray *notes = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_provider_note_free);
+  MsProvider provider;
+  MsProviderLimits limits, gmail, microsoft;
+  const char *name;
+
+  g_return_val_if_fail (settings != NULL, notes);
+
+  provider = ms_provider_detect (settings->server);
+  if (provider == MS_PROVIDER_OTHER)
+    {
+      if (is_exchange_host (settings->server) && settings->needs_auth)
+        add_note (notes, MS_PROVIDER_NOTE_INFO,
+                  g_strdup (_("Mailshot signs in with CRAM-MD5, PLAIN or LOGIN, not NTLM: if this Exchange server "
+                              "offers only NTLM, ask its administrator to allow LOGIN or PLAIN over an "
+                              "encrypted connection.")));
+      return notes;
+    }
+
+  name = ms_provider_get_name (provider);
+  ms_provider_get_limits (provider, &limits);
+  ms_provider_get_limits (MS_PROVIDER_GMAIL, &gmail);
+  ms_provider_get_limits (MS_PROVIDER_OFFICE365, &microsoft);
+
+  /* The general advice, with the reason in numbers. */
+  {
+    g_autofree char *gmail_day = format_count (gmail.per_day);
+    g_autofree char *gmail_max = format_count (gmail.per_day_max);
+    g_autofree char *microsoft_day = format_count (microsoft.per_day);
+
+    add_note (notes, MS_PROVIDER_NOTE_INFO,
+              g_strdup_printf (_("Gmail and Microsoft 365 are poor choices for bulk mail: Gmail sends at most %s "
+                                 "messages a day (%s with Google Workspace) and Microsoft 365 at most %s recipients "
+                                 "a day, and both may block an account that sends more. For large lists, use a "
+                                 "bulk-mail service."),
+                               gmail_day, gmail_max, microsoft_day));
+  }
+
+  /* The limits the advice did not give. */
+  if (limits.per_minute > 0 && limits.connections > 0)
+    {
+      g_autofree char *minute = format_count (limits.per_minute);
+      g_autofree char *connections = format_count (limits.connections);
+
+      /* Translators: the first %s is the provider, then a number of messages and of connections. */
+      add_note (notes, MS_PROVIDER_NOTE_INFO,
+                g_strdup_printf (_("%s also takes at most %s messages a minute, on at most %s connections at once."),
+                                 name, minute, connections));
+    }
+
+  if (limits.per_minute > 0 && (settings->per_minute == 0 || settings->per_minute > limits.per_minute))
+    add_limit_warning (notes, _("Messages per minute"), name);
+  if (limits.per_hour > 0 && (settings->per_hour == 0 || settings->per_hour > limits.per_hour))
+    add_limit_warning (notes, _("Messages per hour"), name);
+  if (limits.per_day > 0 && (settings->per_day == 0 || settings->per_day > MAX (limits.per_day, limits.per_day_max)))
+    add_limit_warning (notes, _("Messages per rolling day"), name);
+  if (limits.connections > 0 && settings->connections > limits.connections)
+    add_limit_warning (notes, _("Connections at once"), name);
+
+  switch (provider)
+    {
+    case MS_PROVIDER_GMAIL:
+      if ((settings->port == 465 && settings->use_smtps) || (settings->port == 587 && !settings->use_smtps))
+        add_note (notes, MS_PROVIDER_NOTE_OK,
+                  g_strdup (_("Gmail takes mail on port 465 with “Use SMTPS” on, "
+                              "or on port 587 with “Use SMTPS” off.")));
+      else
+        add_note (notes, MS_PROVIDER_NOTE_WARNING,
+                  g_strdup (_("These settings do not fit Gmail: use port 465 with “Use SMTPS” on, "
+                              "or port 587 with “Use SMTPS” off.")));
+      add_note (notes, MS_PROVIDER_NOTE_INFO,
+                g_strdup (_("Gmail needs an app password, not your Google password: turn on 2-Step "
+                            "Verification in your Google account, then create an app password "
+                            "and store it as the account’s password.")));
+      break;
+
+    case MS_PROVIDER_OFFICE365:
+      if (settings->port == 587 && !settings->use_smtps)
+        add_note (notes, MS_PROVIDER_NOTE_OK,
+                  g_strdup (_("Microsoft 365 takes mail on port 587 with STARTTLS, "
+                              "which is what these settings use.")));
+      else
+        add_note (notes, MS_PROVIDER_NOTE_WARNING,
+                  g_strdup (_("These settings do not fit Microsoft 365: turn “Use SMTPS” off and "
+                              "use port 587 (STARTTLS is used automatically).")));
+      add_note (notes, MS_PROVIDER_NOTE_INFO,
+                g_strdup (_("An administrator must enable SMTP AUTH (“Authenticated SMTP”) for this "
+                            "mailbox in the Microsoft 365 admin center, or every login is refused. Mailshot "
+                            "signs in with LOGIN or PLAIN, not NTLM.")));
+      add_note (notes, MS_PROVIDER_NOTE_INFO,
+                g_strdup (_("Every message sent through Microsoft 365 is also saved in the mailbox’s "
+                            "Sent Items folder.")));
+      break;
+
+    case MS_PROVIDER_OTHER:
+    default:
+      break;
+    }
+
+  return notes;
+}

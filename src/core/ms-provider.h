@@ -156,4 +156,65 @@ const MsProviderSettings  *ms_provider_settings_for_id     (const char *id);
 /* The sending services (@relay), NULL-terminated, in the table's order. */
 const MsProviderSettings * const *ms_provider_list_relays (void);
 
+/**
+ * MsProviderNoteKind:
+ * @MS_PROVIDER_NOTE_INFO: a fact or advice worth knowing
+ * @MS_PROVIDER_NOTE_OK: a confirmation: the settings fit the provider
+ * @MS_PROVIDER_NOTE_WARNING: a setting that does not fit: change it
+ */
+typedef enum {
+  MS_PROVIDER_NOTE_INFO,
+  MS_PROVIDER_NOTE_OK,
+  MS_PROVIDER_NOTE_WARNING,
+} MsProviderNoteKind;
+
+typedef struct {
+  MsProviderNoteKind  kind;
+  char               *text;   /* one translated paragraph */
+} MsProviderNote;
+
+/**
+ * MsProviderAccountSettings:
+ * @server: the SMTP server host name
+ * @port: the configured port
+ * @use_smtps: the "Use SMTPS" setting
+ * @needs_auth: the "Needs authentication" setting
+ * @per_minute: max-per-minute (0 = no limit)
+ * @per_hour: max-per-hour (0 = no limit)
+ * @per_day: max-per-day (0 = no limit)
+ * @connections: max-connections
+ *
+ * What ms_provider_get_notes() looks at.
+ */
+typedef struct {
+  const char *server;
+  int         port;
+  gboolean    use_smtps;
+  gboolean    needs_auth;
+  guint       per_minute;
+  guint       per_hour;
+  guint       per_day;
+  guint       connections;
+} MsProviderAccountSettings;
+
+/**
+ * ms_provider_get_notes:
+ * @settings: the account's settings
+ *
+ * What the settings window says about the provider, each fact once: the
+ * general advice against Gmail and Microsoft 365 for bulk mail (with their
+ * daily caps), their other limits, whether the port and security fit, the
+ * sign-in rules, and a warning per sending limit set above the provider's.
+ * Numbers are formatted for the locale. Exchange hosts other than
+ * Microsoft 365 get the note that NTLM is not supported.
+ *
+ * Returns: (transfer full) (element-type MsProviderNote): the notes, in the
+ *   order to show them; empty for other servers
+ */
+GPtrArray  *ms_provider_get_notes       (const MsProviderAccountSettings *settings);
+/* The heading of those notes ("Microsoft 365", "Microsoft Exchange"), or NULL when there are none. */
+const char *ms_provider_get_notes_title (const char *server);
+void        ms_provider_note_free      (MsProviderNote *note);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsProviderNote, ms_provider_note_free)
+
 G_END_DECLS

@@ -15,10 +15,15 @@ struct _MsAccountWindow
   GSettings            *settings;
   GCancellable         *cancellable;
   GPtrArray            *hint_rows;
+  guint                 shown_warnings;
   gboolean              close_after_store;
   gboolean              storing_password;
+  gboolean              quit_after_close;
+  gboolean              disposed;
+  AdwMessageDialog     *close_dialog;     /* weak */
 
   AdwPreferencesGroup  *provider_group;
+  AdwExpanderRow       *provider_expander;
   AdwEntryRow          *email_row;
   AdwEntryRow          *sender_name_row;
   AdwEntryRow          *server_row;
@@ -172,25 +177,97 @@ row_accessible (GtkWidget *row)
   return GTK_ACCESSIBLE (row);
 }
 
+/* A title without its mnemonic underline. */
+static char *
+strip_mnemonic (const char *title)
+{
+  GString *label = g_string_new (NULL);
+
+  for (const char *p = title != NULL ? title : ""; *p != '\0'; p++)
+    if (*p != '_' || p[1] == '_')
+      g_string_append_c (label, *p == '_' ? *++p : *p);
+  return g_string_free (label, FALSE);
+}
+
 static void
 label_entry_row (GtkWidget *row)
 {
-  const char *title = adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row));
-  g_autoptr(GString) label = g_string_new (NULL);
+  g_autofree char *label = strip_mnemonic (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)));
 
-  /* The title without its mnemonic underline. */
-  for (const char *p = title; *p != '\0'; p++)
-    if (*p != '_' || p[1] == '_')
-      g_string_append_c (label, *p == '_' ? *++p : *p);
   gtk_accessible_update_property (row_accessible (row),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, label->str,
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, label,
                                   -1);
+}
+
+/* What a text row shows beside its text: nothing yet, typed but not saved,
+ * saved, or refused (the reason then shows in full on the row below). */
+typedef enum {
+  ROW_IDLE,
+  ROW_UNSAVED,
+  ROW_SAVED,
+  ROW_REFUSED,
+} RowState;
+
+static RowState
+get_row_state (GtkWidget *row)
+{
+  return GPOINTER_TO_INT (g_object_get_data (G_OBJECT (row), "ms-state"));
+}
+
+static void
+set_row_state (GtkWidget  *row,
+               RowState    state,
+               const char *saved_text)
+{
+  GtkWidget *icon = g_object_get_data (G_OBJECT (row), "ms-status");
+  const char *icon_name = NULL;
+  const char *style = NULL;
+  const char *text = NULL;
+
+  g_object_set_data (G_OBJECT (row), "ms-state", GINT_TO_POINTER (state));
+  if (icon == NULL)
+    return;
+
+  switch (state)
+    {
+    case ROW_UNSAVED:
+      icon_name = "document-edit-symbolic";
+      style = "dim-label";
+      text = _("Not saved yet: press Enter or go to another field");
+      break;
+    case ROW_SAVED:
+      icon_name = "emblem-ok-symbolic";
+      style = "success";
+      text = saved_text != NULL ? saved_text : _("Saved");
+      break;
+    case ROW_REFUSED:
+      icon_name = "dialog-error-symbolic";
+      style = "error";
+      text = _("Not saved: the reason is below");
+      break;
+    case ROW_IDLE:
+    default:
+      break;
+    }
+
+  gtk_widget_remove_css_class (icon, "dim-label");
+  gtk_widget_remove_css_class (icon, "success");
+  gtk_widget_remove_css_class (icon, "error");
+  gtk_widget_set_visible (icon, icon_name != NULL);
+  if (icon_name == NULL)
+    return;
+  gtk_image_set_from_icon_name (GTK_IMAGE (icon), icon_name);
+  gtk_widget_add_css_class (icon, style);
+  gtk_widget_set_tooltip_text (icon, text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (icon), GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
 }
 
 static void
 mark_row (GtkWidget  *row,
           const char *reason)
 {
+  GtkWidget *message = g_object_get_data (G_OBJECT (row), "ms-message");
+
   if (reason != NULL)
     {
       gtk_widget_add_css_class (row, "error");
@@ -201,6 +278,13 @@ mark_row (GtkWidget  *row,
       gtk_accessible_update_property (row_accessible (row),
                                       GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, reason,
                                       -1);
+      /* In full, where the eye is: a toast cut the sentence off and went away. */
+      if (message != NULL)
+        {
+          adw_preferences_row_set_title (ADW_PREFERENCES_ROW (message), reason);
+          gtk_widget_set_visible (message, TRUE);
+        }
+      set_row_state (row, ROW_REFUSED, NULL);
     }
   else if (gtk_widget_has_css_class (row, "error"))
     {
@@ -208,23 +292,32 @@ mark_row (GtkWidget  *row,
       gtk_widget_set_tooltip_text (row, NULL);
       gtk_accessible_reset_state (row_accessible (row), GTK_ACCESSIBLE_STATE_INVALID);
       gtk_accessible_reset_property (row_accessible (row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+      if (message != NULL)
+        gtk_widget_set_visible (message, FALSE);
+      if (get_row_state (row) == ROW_REFUSED)
+        set_row_state (row, ROW_UNSAVED, NULL);
     }
 }
 
 /* Returns FALSE when the row holds a value that may not be stored. */
 static gboolean
 store_text_row (MsAccountWindow *self,
-                GtkWidget       *row,
-                gboolean         tell)
+                GtkWidget       *row)
 {
   const char *key = g_object_get_data (G_OBJECT (row), "ms-key");
   const char *text = gtk_editable_get_text (GTK_EDITABLE (row));
-  g_autofree char *current = g_settings_get_string (self->settings, key);
+  g_autofree char *current = NULL;
   g_autoptr(GError) error = NULL;
 
+  if (self->disposed)
+    return TRUE;
+
+  current = g_settings_get_string (self->settings, key);
   if (g_strcmp0 (text, current) == 0)
     {
       mark_row (row, NULL);
+      if (get_row_state (row) == ROW_UNSAVED)
+        set_row_state (row, ROW_IDLE, NULL);
       return TRUE;
     }
 
@@ -241,12 +334,11 @@ store_text_row (MsAccountWindow *self,
       else
         reason = g_strdup (error->message);
       mark_row (row, reason);
-      if (tell)
-        add_toast (self, adw_toast_new (reason));
       return FALSE;
     }
 
   mark_row (row, NULL);
+  set_row_state (row, ROW_SAVED, NULL);
   return TRUE;
 }
 
@@ -254,7 +346,7 @@ static void
 on_text_row_apply (MsAccountWindow *self,
                    AdwEntryRow     *row)
 {
-  store_text_row (self, GTK_WIDGET (row), TRUE);
+  store_text_row (self, GTK_WIDGET (row));
 }
 
 static void
@@ -265,14 +357,29 @@ on_text_row_changed (MsAccountWindow *self,
   const char *text = gtk_editable_get_text (row);
   g_autofree char *stored = NULL;
 
-  /* A mark goes away as soon as the value is fixed (or back to what is
-   * stored); a new mark waits for apply, so that typing is not met by red
-   * at the first key. */
-  if (!gtk_widget_has_css_class (GTK_WIDGET (row), "error"))
+  if (self->disposed || key == NULL)
     return;
+
   stored = g_settings_get_string (self->settings, key);
-  if (g_strcmp0 (text, stored) == 0 || ms_account_check_value (key, text, NULL, NULL))
-    mark_row (GTK_WIDGET (row), NULL);
+  if (g_strcmp0 (text, stored) == 0)
+    {
+      /* Back to what is stored (or the stored value shown again). */
+      mark_row (GTK_WIDGET (row), NULL);
+      if (get_row_state (GTK_WIDGET (row)) != ROW_SAVED)
+        set_row_state (GTK_WIDGET (row), ROW_IDLE, NULL);
+      return;
+    }
+
+  /* A mark goes away as soon as the value is fixed; a new mark waits for
+   * Enter or leaving the field, so that typing is not met by red at the
+   * first key. */
+  if (get_row_state (GTK_WIDGET (row)) == ROW_REFUSED)
+    {
+      if (ms_account_check_value (key, text, NULL, NULL))
+        mark_row (GTK_WIDGET (row), NULL);
+      return;
+    }
+  set_row_state (GTK_WIDGET (row), ROW_UNSAVED, NULL);
 }
 
 /* A limit of 0 reads "No limit" rather than a number that looks like
@@ -414,56 +521,111 @@ on_oauth2_sign_in_clicked (MsAccountWindow *self,
                            signed_in, g_object_ref (self));
 }
 
-static void
-update_provider_hints (MsAccountWindow *self)
+static GtkWidget *
+make_note_row (const MsProviderNote *note)
 {
-  g_autofree char *server = g_settings_get_string (self->settings, "smtp-server");
-  int port = g_settings_get_int (self->settings, "smtp-port");
-  gboolean smtps = g_settings_get_boolean (self->settings, "use-smtps");
-  g_auto(GStrv) provider_hints = ms_provider_get_hints (server, port, smtps);
-  /* The sending limits against the provider's, as `mailshot-cli test
-   * --check-settings` says them: they follow the limits as they are typed. */
-  g_auto(GStrv) pacing = ms_provider_check_pacing (server,
-                                                   g_settings_get_int (self->settings, "max-per-minute"),
-                                                   g_settings_get_int (self->settings, "max-per-hour"),
-                                                   g_settings_get_int (self->settings, "max-per-day"),
-                                                   g_settings_get_int (self->settings, "max-connections"));
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-  g_auto(GStrv) hints = NULL;
-  MsProvider provider = ms_provider_detect (server);
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *icon;
 
-  g_strv_builder_addv (builder, (const char **) provider_hints);
-  g_strv_builder_addv (builder, (const char **) pacing);
-  hints = g_strv_builder_end (builder);
-
-  for (guint i = 0; i < self->hint_rows->len; i++)
-    adw_preferences_group_remove (self->provider_group, g_ptr_array_index (self->hint_rows, i));
-  g_ptr_array_set_size (self->hint_rows, 0);
-
-  if (hints == NULL || hints[0] == NULL)
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), note->text);
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_action_row_set_title_lines (ADW_ACTION_ROW (row), 0);
+  /* Warning colours only where a setting must change; a confirmation or a
+   * fact reads as normal text. */
+  if (note->kind == MS_PROVIDER_NOTE_WARNING)
     {
-      gtk_widget_set_visible (GTK_WIDGET (self->provider_group), FALSE);
-      return;
-    }
-
-  adw_preferences_group_set_title (self->provider_group, ms_provider_get_name (provider));
-  for (guint i = 0; hints[i] != NULL; i++)
-    {
-      GtkWidget *row = adw_action_row_new ();
-      GtkWidget *icon = gtk_image_new_from_icon_name ("dialog-warning-symbolic");
-
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), hints[i]);
-      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-      adw_action_row_set_title_lines (ADW_ACTION_ROW (row), 0);
+      icon = gtk_image_new_from_icon_name ("dialog-warning-symbolic");
       gtk_widget_add_css_class (icon, "warning");
       gtk_accessible_update_property (GTK_ACCESSIBLE (icon),
                                       GTK_ACCESSIBLE_PROPERTY_LABEL, _("Warning"),
                                       -1);
-      adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
-      adw_preferences_group_add (self->provider_group, row);
+    }
+  else
+    icon = g_object_new (GTK_TYPE_IMAGE,
+                         "icon-name", note->kind == MS_PROVIDER_NOTE_OK ? "emblem-ok-symbolic"
+                                                                         : "dialog-information-symbolic",
+                         "accessible-role", GTK_ACCESSIBLE_ROLE_PRESENTATION,
+                         NULL);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
+  return row;
+}
+
+static void fix_accessible_names (GtkWidget *widget, const char *name);
+
+static void
+update_provider_hints (MsAccountWindow *self)
+{
+  g_autofree char *server = g_settings_get_string (self->settings, "smtp-server");
+  /* The sending limits against the provider's: they follow the limits as
+   * they are typed. */
+  MsProviderAccountSettings settings = {
+    .server = server,
+    .port = g_settings_get_int (self->settings, "smtp-port"),
+    .use_smtps = g_settings_get_boolean (self->settings, "use-smtps"),
+    .needs_auth = g_settings_get_boolean (self->settings, "needs-authentication"),
+    .per_minute = g_settings_get_int (self->settings, "max-per-minute"),
+    .per_hour = g_settings_get_int (self->settings, "max-per-hour"),
+    .per_day = g_settings_get_int (self->settings, "max-per-day"),
+    .connections = g_settings_get_int (self->settings, "max-connections"),
+  };
+  g_autoptr(GPtrArray) notes = ms_provider_get_notes (&settings);
+  const char *title = ms_provider_get_notes_title (server);
+  guint warnings = 0;
+
+  for (guint i = 0; i < self->hint_rows->len; i++)
+    adw_expander_row_remove (self->provider_expander, g_ptr_array_index (self->hint_rows, i));
+  g_ptr_array_set_size (self->hint_rows, 0);
+
+  if (notes->len == 0)
+    {
+      self->shown_warnings = 0;
+      gtk_widget_set_visible (GTK_WIDGET (self->provider_group), FALSE);
+      return;
+    }
+
+  for (guint i = 0; i < notes->len; i++)
+    {
+      const MsProviderNote *note = g_ptr_array_index (notes, i);
+      GtkWidget *row = make_note_row (note);
+
+      warnings += note->kind == MS_PROVIDER_NOTE_WARNING;
+      adw_expander_row_add_row (self->provider_expander, row);
       g_ptr_array_add (self->hint_rows, row);
     }
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->provider_expander), title != NULL ? title : "");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->provider_expander),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, title != NULL ? title : "",
+                                  -1);
+  fix_accessible_names (GTK_WIDGET (self->provider_expander), title);
+  if (warnings > 0)
+    {
+      g_autofree char *subtitle =
+        /* Translators: %u is a count of the notes below that ask for a change. */
+        g_strdup_printf (ngettext ("%u setting to change, and what to know",
+                                   "%u settings to change, and what to know", warnings), warnings);
+      adw_expander_row_set_subtitle (self->provider_expander, subtitle);
+    }
+  else
+    adw_expander_row_set_subtitle (self->provider_expander, _("Its limits and sign-in rules"));
+  /* Opened when something new needs changing; otherwise left as the user left it. */
+  if (warnings > self->shown_warnings)
+    adw_expander_row_set_expanded (self->provider_expander, TRUE);
+  self->shown_warnings = warnings;
   gtk_widget_set_visible (GTK_WIDGET (self->provider_group), TRUE);
+}
+
+/* NTLM matters once someone picks the method themselves. */
+static void
+update_auth_method_subtitle (MsAccountWindow *self)
+{
+  if (g_settings_get_enum (self->settings, "auth-method") == MS_AUTH_METHOD_AUTOMATIC)
+    adw_action_row_set_subtitle (ADW_ACTION_ROW (self->auth_method_row),
+                                 _("Automatic picks the safest one the server offers"));
+  else
+    adw_action_row_set_subtitle (ADW_ACTION_ROW (self->auth_method_row),
+                                 _("CRAM-MD5 keeps the password off the wire; PLAIN and LOGIN need encryption. "
+                                   "NTLM is not supported."));
 }
 
 static void
@@ -501,8 +663,10 @@ password_looked_up (GObject      *source,
       return;
     }
 
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->password_row),
-                                 password != NULL ? _("Pass_word (saved in the keyring)") : _("Pass_word"));
+  /* Said beside the field, not in its title: a longer title was cut off. */
+  if (gtk_editable_get_text (GTK_EDITABLE (self->password_row))[0] == '\0')
+    set_row_state (GTK_WIDGET (self->password_row), password != NULL ? ROW_SAVED : ROW_IDLE,
+                   _("Saved in the keyring"));
   if (password != NULL)
     ms_secret_free (password);
   else if (error != NULL && !g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
@@ -525,8 +689,10 @@ on_settings_changed (GSettings       *settings,
                      MsAccountWindow *self)
 {
   if (g_str_equal (key, "smtp-server") || g_str_equal (key, "smtp-port") || g_str_equal (key, "use-smtps") ||
-      g_str_has_prefix (key, "max-"))
+      g_str_equal (key, "needs-authentication") || g_str_has_prefix (key, "max-"))
     update_provider_hints (self);
+  if (g_str_equal (key, "auth-method"))
+    update_auth_method_subtitle (self);
   if (g_str_equal (key, "rate-limited-until"))
     update_rate_limit (self);
   if (g_str_equal (key, "smtp-server") || g_str_equal (key, "user-id"))
@@ -617,6 +783,23 @@ show_store_failure (MsAccountWindow *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* Gone, and the whole app too when Ctrl+Q asked for it here: the main
+ * window would otherwise destroy this one without a question. */
+static void
+finish_close (MsAccountWindow *self)
+{
+  gboolean quit = self->quit_after_close;
+  GApplication *app = g_application_get_default ();
+
+  /* This window may outlive the main window by a moment (the key event
+   * that asked holds it): it must not point at it then. */
+  if (quit)
+    gtk_window_set_transient_for (GTK_WINDOW (self), NULL);
+  gtk_window_destroy (GTK_WINDOW (self));
+  if (quit && app != NULL)
+    g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+}
+
 static void
 password_stored (GObject      *source,
                  GAsyncResult *result,
@@ -633,6 +816,7 @@ password_stored (GObject      *source,
         return;
       g_debug ("Storing the password failed: %s", error->message);
       self->close_after_store = FALSE;
+      self->quit_after_close = FALSE;
       gtk_widget_set_visible (GTK_WIDGET (self), TRUE);
       mark_row (GTK_WIDGET (self->password_row), error->message);
       show_store_failure (self, error);
@@ -643,8 +827,7 @@ password_stored (GObject      *source,
     return;
   mark_row (GTK_WIDGET (self->password_row), NULL);
   gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->password_row),
-                                 _("Pass_word (saved in the keyring)"));
+  set_row_state (GTK_WIDGET (self->password_row), ROW_SAVED, _("Saved in the keyring"));
 
   parent = gtk_window_get_transient_for (GTK_WINDOW (self));
   if (self->close_after_store)
@@ -652,10 +835,8 @@ password_stored (GObject      *source,
       /* Up through an action: whichever window opened this one may show it. */
       if (parent != NULL)
         gtk_widget_activate_action (GTK_WIDGET (parent), "win.show-toast", "s", _("Password saved in the keyring"));
-      gtk_window_destroy (GTK_WINDOW (self));
+      finish_close (self);
     }
-  else
-    add_toast (self, adw_toast_new (_("Password saved in the keyring")));
 }
 
 static void
@@ -670,8 +851,8 @@ store_password (MsAccountWindow *self)
 
   /* The keyring entry is found again by server and user: any edit of those
    * still in the rows goes first. */
-  store_text_row (self, GTK_WIDGET (self->server_row), FALSE);
-  store_text_row (self, GTK_WIDGET (self->user_row), FALSE);
+  store_text_row (self, GTK_WIDGET (self->server_row));
+  store_text_row (self, GTK_WIDGET (self->user_row));
   g_free (server);
   g_free (user);
   server = g_settings_get_string (self->settings, "smtp-server");
@@ -689,19 +870,107 @@ on_password_apply (MsAccountWindow *self,
   store_password (self);
 }
 
+static void
+on_close_response (AdwMessageDialog *dialog,
+                   const char       *response,
+                   MsAccountWindow  *self)
+{
+  GtkWidget *first = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
+    {
+      GtkWidget *row = MEMBER (self, text_rows[i].offset);
+
+      if (get_row_state (row) != ROW_REFUSED)
+        continue;
+      if (first == NULL)
+        first = row;
+      if (g_str_equal (response, "discard"))
+        {
+          g_autofree char *stored = g_settings_get_string (self->settings, text_rows[i].key);
+
+          gtk_editable_set_text (GTK_EDITABLE (row), stored);
+          mark_row (row, NULL);
+          set_row_state (row, ROW_IDLE, NULL);
+        }
+    }
+
+  if (g_str_equal (response, "discard"))
+    {
+      /* The dialog is still answering: let it close itself, not go down
+       * with this window in the middle of its response. */
+      gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), FALSE);
+      g_object_remove_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->close_dialog);
+      self->close_dialog = NULL;
+      gtk_window_close (GTK_WINDOW (self));
+    }
+  else
+    {
+      self->quit_after_close = FALSE;
+      if (first != NULL)
+        gtk_widget_grab_focus (first);
+    }
+}
+
+/* A refused value is not dropped in silence: say which and why, and let
+ * the user go back to it. */
+static void
+ask_before_closing (MsAccountWindow *self,
+                    GPtrArray       *refused)
+{
+  g_autoptr(GString) body = g_string_new (NULL);
+  GtkWidget *dialog;
+
+  if (self->close_dialog != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->close_dialog));
+      return;
+    }
+
+  for (guint i = 0; i < refused->len; i++)
+    g_string_append_printf (body, "%s\n", gtk_widget_get_tooltip_text (g_ptr_array_index (refused, i)));
+  g_string_append (body, ngettext ("Closing now discards what you typed there; everything else is saved.",
+                                   "Closing now discards what you typed in those fields; everything else is saved.",
+                                   refused->len));
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self),
+                                   ngettext ("A Value Was Not Saved", "Some Values Were Not Saved", refused->len),
+                                   body->str);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "discard", _("_Discard and Close"),
+                                    "keep", _("_Keep Editing"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "discard", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), TRUE);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_close_response), self, 0);
+  self->close_dialog = ADW_MESSAGE_DIALOG (dialog);
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->close_dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static gboolean
 ms_account_window_close_request (GtkWindow *window)
 {
   MsAccountWindow *self = MS_ACCOUNT_WINDOW (window);
+  g_autoptr(GPtrArray) refused = g_ptr_array_new ();
   const char *password;
 
-  /* Closing is how most people say "done": keep what they typed, also in
-   * a number field that has not been committed with Enter yet. */
+  /* Closing is how most people say "done": keep what they typed, as leaving
+   * the field would, also in a number field not committed with Enter yet. */
   for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
-    store_text_row (self, MEMBER (self, text_rows[i].offset), FALSE);
+    if (!store_text_row (self, MEMBER (self, text_rows[i].offset)))
+      g_ptr_array_add (refused, MEMBER (self, text_rows[i].offset));
   for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
     if (GTK_IS_SPIN_BUTTON (MEMBER (self, direct_rows[i].widget_offset)))
       gtk_spin_button_update (GTK_SPIN_BUTTON (MEMBER (self, direct_rows[i].widget_offset)));
+
+  if (refused->len > 0)
+    {
+      ask_before_closing (self, refused);
+      return TRUE;
+    }
 
   password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
   if (password[0] != '\0' || self->storing_password)
@@ -714,7 +983,148 @@ ms_account_window_close_request (GtkWindow *window)
       return TRUE;
     }
 
+  if (self->quit_after_close)
+    {
+      finish_close (self);
+      return TRUE;
+    }
   return GTK_WINDOW_CLASS (ms_account_window_parent_class)->close_request (window);
+}
+
+static void
+quit_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  MsAccountWindow *self = MS_ACCOUNT_WINDOW (widget);
+
+  /* This window first, so that what is typed here is saved or asked about. */
+  self->quit_after_close = TRUE;
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+/* Leaving a field saves it, as Enter does. */
+static void
+on_row_focus_leave (GtkEventControllerFocus *controller,
+                    MsAccountWindow         *self)
+{
+  GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (controller));
+
+  if (self->disposed || gtk_widget_in_destruction (GTK_WIDGET (self)))
+    return;
+  if (row == GTK_WIDGET (self->password_row))
+    store_password (self);
+  else
+    store_text_row (self, row);
+}
+
+/* Each text row gets a status icon and, right below it in its list, a row
+ * that explains a refused value in full. */
+static void
+add_row_feedback (MsAccountWindow *self,
+                  GtkWidget       *row)
+{
+  GtkWidget *list = gtk_widget_get_parent (row);
+  GtkWidget *icon = gtk_image_new ();
+  GtkWidget *message = adw_action_row_new ();
+  GtkWidget *message_icon = g_object_new (GTK_TYPE_IMAGE,
+                                          "icon-name", "dialog-error-symbolic",
+                                          "accessible-role", GTK_ACCESSIBLE_ROLE_PRESENTATION,
+                                          NULL);
+  GtkEventController *focus = gtk_event_controller_focus_new ();
+
+  gtk_widget_set_valign (icon, GTK_ALIGN_CENTER);
+  gtk_widget_set_visible (icon, FALSE);
+  adw_entry_row_add_suffix (ADW_ENTRY_ROW (row), icon);
+  g_object_set_data (G_OBJECT (row), "ms-status", icon);
+
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (message), FALSE);
+  adw_action_row_set_title_lines (ADW_ACTION_ROW (message), 0);
+  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (message), FALSE);
+  /* The field itself carries the reason for a screen reader (its
+   * description); the row is for the eye and no Tab stop. */
+  gtk_widget_set_focusable (message, FALSE);
+  gtk_widget_add_css_class (message, "field-message");
+  gtk_widget_add_css_class (message_icon, "error");
+  adw_action_row_add_prefix (ADW_ACTION_ROW (message), message_icon);
+  gtk_widget_set_visible (message, FALSE);
+  g_assert (GTK_IS_LIST_BOX (list));
+  gtk_list_box_insert (GTK_LIST_BOX (list), message, gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row)) + 1);
+  g_object_set_data (G_OBJECT (row), "ms-message", message);
+
+  g_signal_connect_object (focus, "leave", G_CALLBACK (on_row_focus_leave), self, 0);
+  gtk_widget_add_controller (row, focus);
+}
+
+/* GTK 4.8 names a button with a mnemonic twice ("_Clear Clear": its raw
+ * label, then the label inside it), and libadwaita 1.2 leaves some of its
+ * own controls without a name, which AT-SPI then reads as "GtkImage" or
+ * "GtkListBox". One clean name each. */
+static gboolean
+list_has_title (GtkWidget *list)
+{
+  GtkWidget *group = gtk_widget_get_ancestor (list, ADW_TYPE_PREFERENCES_GROUP);
+  const char *title = group != NULL ? adw_preferences_group_get_title (ADW_PREFERENCES_GROUP (group)) : NULL;
+
+  return title != NULL && title[0] != '\0';
+}
+
+static void
+fix_accessible_names (GtkWidget  *widget,
+                      const char *name)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      const char *inner = name;
+
+      if (GTK_IS_BUTTON (c) && gtk_button_get_use_underline (GTK_BUTTON (c)))
+        gtk_accessible_reset_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL);
+      else if (GTK_IS_BUTTON (c) && gtk_button_get_label (GTK_BUTTON (c)) == NULL &&
+               gtk_widget_get_ancestor (c, ADW_TYPE_PASSWORD_ENTRY_ROW) != NULL)
+        gtk_accessible_update_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Show Password"), -1);
+      else if (GTK_IS_SEARCH_ENTRY (c))
+        gtk_accessible_update_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Search"), -1);
+      else if ((GTK_IS_LIST_BOX (c) || GTK_IS_LIST_VIEW (c)) && name != NULL)
+        gtk_accessible_update_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+      else if (GTK_IS_LIST_BOX (c) && !list_has_title (c))
+        /* The search page's lists (search is off, but they are there). */
+        gtk_accessible_update_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Search Results"), -1);
+
+      /* The lists inside a row (an expander's, a combo's pop-up) take its name. */
+      if (ADW_IS_EXPANDER_ROW (c) || ADW_IS_COMBO_ROW (c))
+        {
+          g_autofree char *title = strip_mnemonic (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (c)));
+
+          fix_accessible_names (c, title);
+        }
+      else
+        fix_accessible_names (c, inner);
+    }
+}
+
+GtkWidget *
+ms_account_window_focus_row (MsAccountWindow *self,
+                             const char      *key)
+{
+  GtkWidget *row;
+  GtkWidget *target;
+
+  g_return_val_if_fail (MS_IS_ACCOUNT_WINDOW (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+
+  row = ms_account_window_get_row (self, key);
+  if (row == NULL)
+    return NULL;
+  /* Authentication off: its rows wait for the switch that turns it on. */
+  if (!gtk_widget_is_sensitive (row) && gtk_widget_is_ancestor (row, GTK_WIDGET (self)))
+    row = GTK_WIDGET (self->needs_auth_row);
+
+  target = row;
+  for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
+    if (row == MEMBER (self, direct_rows[i].row_offset))
+      target = MEMBER (self, direct_rows[i].widget_offset);
+  gtk_widget_grab_focus (target);
+  return row;
 }
 
 static void
@@ -733,6 +1143,7 @@ ms_account_window_constructed (GObject *object)
 
       g_object_set_data (G_OBJECT (row), "ms-key", (gpointer) text_rows[i].key);
       label_entry_row (row);
+      add_row_feedback (self, row);
       g_settings_bind (self->settings, text_rows[i].key, row, "text",
                        G_SETTINGS_BIND_GET | G_SETTINGS_BIND_NO_SENSITIVITY);
     }
@@ -741,6 +1152,9 @@ ms_account_window_constructed (GObject *object)
     {
       GObject *target = G_OBJECT (MEMBER (self, direct_rows[i].widget_offset));
 
+      /* One Tab stop per row: the number or the switch, which the row's
+       * title names; a click anywhere on the row still reaches it. */
+      gtk_widget_set_focusable (MEMBER (self, direct_rows[i].row_offset), FALSE);
       if (GTK_IS_SPIN_BUTTON (target))
         target = G_OBJECT (gtk_spin_button_get_adjustment (GTK_SPIN_BUTTON (target)));
       g_settings_bind (self->settings, direct_rows[i].key, target, direct_rows[i].property,
@@ -770,6 +1184,10 @@ ms_account_window_constructed (GObject *object)
 
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self, 0);
   label_entry_row (GTK_WIDGET (self->password_row));
+  add_row_feedback (self, GTK_WIDGET (self->password_row));
+  /* Rows whose only control is a button: the button is the Tab stop. */
+  gtk_widget_set_focusable (GTK_WIDGET (self->rate_limit_row), FALSE);
+  gtk_widget_set_focusable (GTK_WIDGET (self->starttls_seen_row), FALSE);
 
   {
     GtkSpinButton *limits[] = { self->per_minute_spin, self->per_hour_spin, self->per_day_spin };
@@ -784,8 +1202,10 @@ ms_account_window_constructed (GObject *object)
   }
 
   update_provider_hints (self);
+  update_auth_method_subtitle (self);
   update_rate_limit (self);
   update_password_title (self);
+  fix_accessible_names (GTK_WIDGET (self), NULL);
 }
 
 static void
@@ -829,9 +1249,12 @@ ms_account_window_dispose (GObject *object)
 {
   MsAccountWindow *self = MS_ACCOUNT_WINDOW (object);
 
+  self->disposed = TRUE;
   g_cancellable_cancel (self->cancellable);
   if (self->sign_in_cancellable != NULL)
     g_cancellable_cancel (self->sign_in_cancellable);
+  if (self->close_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->close_dialog));
   if (self->settings != NULL)
     {
       for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
@@ -878,6 +1301,7 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-account-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, provider_group);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, provider_expander);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, email_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, sender_name_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, server_row);
@@ -923,6 +1347,12 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "account.set-port", "i", set_port_action);
   gtk_widget_class_install_action (widget_class, "account.clear-rate-limit", NULL, clear_rate_limit_action);
   gtk_widget_class_install_action (widget_class, "account.forget-starttls", NULL, forget_starttls_action);
+  gtk_widget_class_install_action (widget_class, "account.quit", NULL, quit_action);
+
+  /* This window is not one of the application's, so its keys are its own,
+   * as the shortcuts window promises them. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_q, GDK_CONTROL_MASK, "account.quit", NULL);
 }
 
 static void

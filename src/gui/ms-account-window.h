@@ -18,5 +18,9 @@ MsAccount       *ms_account_window_get_account (MsAccountWindow *self);
  * field from elsewhere ("Open account settings" after a failed test). */
 GtkWidget       *ms_account_window_get_row     (MsAccountWindow *self,
                                                 const char      *key);
+/* Moves the keyboard to the control of @key's row (scrolling it into
+ * view); returns the row, or NULL for an unknown key. */
+GtkWidget       *ms_account_window_focus_row   (MsAccountWindow *self,
+                                                const char      *key);
 
 G_END_DECLS

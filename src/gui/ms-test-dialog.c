@@ -14,6 +14,8 @@ struct _MsTestDialog
   MsProbe       *probe;
   GCancellable  *cancellable;
   char          *outcome;
+  char          *settings_key;
+  char          *fingerprint;
   gboolean       running;
 
   AdwActionRow  *step_rows[MS_PROBE_N_STEPS];
@@ -25,6 +27,8 @@ struct _MsTestDialog
   AdwPreferencesGroup *failure_group;
   AdwActionRow  *advice_row;
   GtkLinkButton *help_button;
+  AdwPreferencesGroup *certificate_group;
+  AdwActionRow  *fingerprint_row;
   GtkButton     *settings_button;
   GtkButton     *cancel_button;
   GtkButton     *retry_button;
@@ -84,6 +88,14 @@ ms_test_dialog_get_outcome (MsTestDialog *self)
   g_return_val_if_fail (MS_IS_TEST_DIALOG (self), NULL);
 
   return self->outcome;
+}
+
+const char *
+ms_test_dialog_get_settings_key (MsTestDialog *self)
+{
+  g_return_val_if_fail (MS_IS_TEST_DIALOG (self), NULL);
+
+  return self->settings_key;
 }
 
 GtkWidget *
@@ -189,7 +201,10 @@ reset_view (MsTestDialog *self)
   for (guint i = 0; i < MS_PROBE_N_STEPS; i++)
     show_step (self, i, MS_PROBE_STATE_PENDING, NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->failure_group), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->certificate_group), FALSE);
   gtk_widget_set_visible (GTK_WIDGET (self->settings_button), FALSE);
+  g_clear_pointer (&self->fingerprint, g_free);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.trust-certificate", FALSE);
   gtk_widget_set_visible (GTK_WIDGET (self->transcript_expander), FALSE);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view), "", -1);
 }
@@ -210,14 +225,41 @@ show_transcript (MsTestDialog *self)
 
 /* The heading names the step; the advice goes below it, with a way to the
  * settings it usually points at. */
+/* The setting the advice names first (“User ID”), as mailshot-cli test
+ * points at its key: “Open Account Settings” lands there. */
+static char *
+find_settings_key (const char *advice,
+                   const char *fallback)
+{
+  g_auto(GStrv) keys = ms_account_list_keys ();
+  const char *found = fallback;
+  const char *first = NULL;
+
+  for (guint i = 0; advice != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree char *quoted = g_strdup_printf ("“%s”", ms_account_get_key_label (keys[i]));
+      const char *at = strstr (advice, quoted);
+
+      if (at != NULL && (first == NULL || at < first))
+        {
+          first = at;
+          found = keys[i];
+        }
+    }
+  return g_strdup (found);
+}
+
 static void
 show_problem (MsTestDialog *self,
               const char   *heading,
-              const char   *advice)
+              const char   *advice,
+              const char   *fallback_key)
 {
   const MsReply *reply = self->probe != NULL ? ms_probe_get_reply (self->probe) : NULL;
   g_autofree char *help_uri = NULL;
 
+  g_free (self->settings_key);
+  self->settings_key = find_settings_key (advice, fallback_key);
   set_heading (self, heading, NULL);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->advice_row), advice != NULL ? advice : "");
   /* The help page about this step, or about the account when the test
@@ -307,7 +349,20 @@ probe_done (GObject      *source,
   else
     heading = g_strdup (_("The test failed"));
 
-  show_problem (self, heading, failure->advice);
+  show_problem (self, heading, failure->advice,
+                failure->step == MS_PROBE_STEP_AUTH ? "password" : "smtp-server");
+
+  /* Thunderbird's security exception: the certificate the server showed,
+   * to compare and, if it is the right one, to trust. */
+  if (ms_probe_get_reply (probe) != NULL &&
+      ms_probe_get_reply (probe)->transport == MS_TRANSPORT_TLS_CERTIFICATE &&
+      ms_probe_get_peer_fingerprint (probe) != NULL)
+    {
+      self->fingerprint = g_strdup (ms_probe_get_peer_fingerprint (probe));
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->fingerprint_row), self->fingerprint);
+      gtk_widget_set_visible (GTK_WIDGET (self->certificate_group), TRUE);
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.trust-certificate", TRUE);
+    }
   finish (self, TRUE);
 }
 
@@ -342,12 +397,12 @@ config_loaded (GObject      *source,
         set_heading (self, _("The test was cancelled"), NULL);
       else if (g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
         show_problem (self, _("No password is stored for this account"),
-                      _("Enter the password in the account settings, then send the test again."));
+                      _("Enter the password in the account settings, then send the test again."), "password");
       else if (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_CONFIGURED))
-        show_problem (self, _("The test failed"), error->message);
+        show_problem (self, _("The test failed"), error->message, "smtp-server");
       else
         show_problem (self, _("The password could not be read from the keyring"),
-                      error != NULL ? error->message : NULL);
+                      error != NULL ? error->message : NULL, "password");
       finish (self, !cancelled);
       return;
     }
@@ -439,6 +494,72 @@ copy_transcript_action (GtkWidget  *widget,
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
   gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+}
+
+static void
+on_trust_response (AdwMessageDialog *dialog,
+                   const char       *response,
+                   MsTestDialog     *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_str_equal (response, "trust") || self->fingerprint == NULL || self->running)
+    return;
+  if (!ms_account_set_from_string (self->account, "trusted-certificate", self->fingerprint, &error))
+    {
+      show_problem (self, _("The certificate could not be trusted"), error->message, "trusted-certificate");
+      return;
+    }
+  /* As Thunderbird does after a security exception: try again at once. */
+  ms_test_dialog_start (self);
+}
+
+static void
+trust_certificate_action (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  MsTestDialog *self = MS_TEST_DIALOG (widget);
+  g_autofree char *server = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+
+  if (self->fingerprint == NULL)
+    return;
+
+  server = g_settings_get_string (ms_account_get_settings (self->account), "smtp-server");
+  /* Translators: %s is the SMTP server, then the certificate's SHA-256 fingerprint. */
+  body = g_strdup_printf (_("Mailshot will accept this certificate from %s from now on, although no certificate "
+                            "authority vouches for it. Do this only if its fingerprint matches the one your provider "
+                            "or administrator gave you:\n\n%s"),
+                          server, self->fingerprint);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Trust This Certificate?"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "trust", _("_Trust and Test Again"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "trust", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), TRUE);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_trust_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+quit_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  GApplication *app = g_application_get_default ();
+
+  /* Not one of the application's windows: Ctrl+Q is passed on by hand.
+   * Gone first, and no longer pointing at the main window, which the key
+   * event holding this dialog may outlive no more. */
+  gtk_window_set_transient_for (GTK_WINDOW (widget), NULL);
+  gtk_window_destroy (GTK_WINDOW (widget));
+  if (app != NULL)
+    g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
 }
 
 static void
@@ -543,6 +664,8 @@ ms_test_dialog_finalize (GObject *object)
    * notes what it learnt on the account. */
   g_clear_object (&self->account);
   g_clear_pointer (&self->outcome, g_free);
+  g_clear_pointer (&self->settings_key, g_free);
+  g_clear_pointer (&self->fingerprint, g_free);
 
   G_OBJECT_CLASS (ms_test_dialog_parent_class)->finalize (object);
 }
@@ -587,6 +710,8 @@ ms_test_dialog_class_init (MsTestDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, failure_group);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, advice_row);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, help_button);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, certificate_group);
+  gtk_widget_class_bind_template_child (widget_class, MsTestDialog, fingerprint_row);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, settings_button);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, MsTestDialog, retry_button);
@@ -598,9 +723,36 @@ ms_test_dialog_class_init (MsTestDialogClass *klass)
   gtk_widget_class_install_action (widget_class, "test.escape", NULL, escape_action);
   gtk_widget_class_install_action (widget_class, "test.copy-transcript", NULL, copy_transcript_action);
   gtk_widget_class_install_action (widget_class, "test.open-settings", NULL, open_settings_action);
+  gtk_widget_class_install_action (widget_class, "test.trust-certificate", NULL, trust_certificate_action);
+  gtk_widget_class_install_action (widget_class, "test.quit", NULL, quit_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "test.escape", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
                                        "test.copy-transcript", NULL);
+  /* Not one of the application's windows: the shortcuts window's keys, here too. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_q, GDK_CONTROL_MASK, "test.quit", NULL);
+}
+
+/* GTK 4.8 names a button with a mnemonic twice ("_Send Again Send Again")
+ * and an expander not at all ("GtkExpander"): one clean name each. */
+static void
+fix_accessible_names (GtkWidget *widget)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      if (GTK_IS_BUTTON (c) && gtk_button_get_use_underline (GTK_BUTTON (c)))
+        gtk_accessible_reset_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL);
+      else if (GTK_IS_EXPANDER (c))
+        {
+          g_autoptr(GString) label = g_string_new (gtk_expander_get_label (GTK_EXPANDER (c)));
+
+          g_string_replace (label, "_", "", 1);
+          gtk_accessible_update_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL, label->str, -1);
+          /* Its child is in the tree only while it is open. */
+          fix_accessible_names (gtk_expander_get_child (GTK_EXPANDER (c)));
+        }
+      fix_accessible_names (c);
+    }
 }
 
 static void
@@ -623,4 +775,6 @@ ms_test_dialog_init (MsTestDialog *self)
     }
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.copy-transcript", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.retry", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "test.trust-certificate", FALSE);
+  fix_accessible_names (GTK_WIDGET (self));
 }

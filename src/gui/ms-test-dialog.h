@@ -25,5 +25,8 @@ const char   *ms_test_dialog_get_outcome  (MsTestDialog *self);
 /* The row of @step in the list of steps (an AdwActionRow). */
 GtkWidget    *ms_test_dialog_get_step_row (MsTestDialog *self,
                                            MsProbeStep   step);
+/* The account key of the setting the advice names first ("user-id",
+ * "password", "trusted-certificate"): where “Open Account Settings” goes. */
+const char   *ms_test_dialog_get_settings_key (MsTestDialog *self);
 
 G_END_DECLS

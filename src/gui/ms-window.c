@@ -44,6 +44,7 @@ struct _MsWindow
   GtkButton            *pause_button;
   GtkButton            *resume_button;
   GtkButton            *cancel_button;
+  GtkPopover           *account_popover;
   GtkLabel             *account_title;
   GtkLabel             *account_description;
   AdwActionRow         *server_row;
@@ -256,10 +257,31 @@ on_test_dialog_open_settings (MsTestDialog *dialog,
                               MsWindow     *self)
 {
   GtkWindow *settings = ms_window_show_account_settings (self);
+  const char *key = ms_test_dialog_get_settings_key (dialog);
 
-  /* A missing or refused password is the usual reason to come here. */
-  if (gtk_widget_get_sensitive (ms_account_window_get_row (MS_ACCOUNT_WINDOW (settings), "password")))
-    gtk_widget_grab_focus (ms_account_window_get_row (MS_ACCOUNT_WINDOW (settings), "password"));
+  /* At the row the advice names (a missing password is the usual one). */
+  ms_account_window_focus_row (MS_ACCOUNT_WINDOW (settings), key != NULL ? key : "password");
+}
+
+/* A summary row opens the settings at the field it sums up. */
+static void
+on_summary_row_activated (MsWindow     *self,
+                          AdwActionRow *row)
+{
+  GSettings *settings = ms_account_get_settings (self->account);
+  GtkWindow *window;
+  const char *key = "smtp-server";
+
+  if (row == self->security_row)
+    key = "use-smtps";
+  else if (row == self->auth_row)
+    key = g_settings_get_boolean (settings, "needs-authentication") ? "user-id" : "needs-authentication";
+  else if (row == self->limits_row)
+    key = "max-per-minute";
+
+  gtk_popover_popdown (self->account_popover);
+  window = ms_window_show_account_settings (self);
+  ms_account_window_focus_row (MS_ACCOUNT_WINDOW (window), key);
 }
 
 static void
@@ -922,12 +944,15 @@ ms_window_class_init (MsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsWindow, test_revealer);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, test_icon);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, test_label);
+  gtk_widget_class_bind_template_child (widget_class, MsWindow, account_popover);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, account_title);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, account_description);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, security_row);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, auth_row);
   gtk_widget_class_bind_template_child (widget_class, MsWindow, limits_row);
+
+  gtk_widget_class_bind_template_callback (widget_class, on_summary_row_activated);
 
   gtk_widget_class_install_action (widget_class, "win.send-test", NULL, send_test_action);
   gtk_widget_class_install_action (widget_class, "win.setup-account", NULL, setup_account_action);
@@ -941,11 +966,25 @@ ms_window_class_init (MsWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.dismiss-test", NULL, dismiss_test_action);
 }
 
+/* GTK 4.8 names a button with a mnemonic twice ("_Edit Account Edit
+ * Account"): in the account summary, one clean name each. */
+static void
+fix_button_names (GtkWidget *widget)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      if (GTK_IS_BUTTON (c) && gtk_button_get_use_underline (GTK_BUTTON (c)))
+        gtk_accessible_reset_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL);
+      fix_button_names (c);
+    }
+}
+
 static void
 ms_window_init (MsWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->dismissed = g_array_new (FALSE, FALSE, sizeof (gint64));
+  fix_button_names (gtk_popover_get_child (self->account_popover));
   /* Narrow: the switcher moves from the header bar to the bottom. */
   g_object_bind_property (self->switcher_title, "title-visible", self->switcher_bar, "reveal",
                           G_BINDING_SYNC_CREATE);
