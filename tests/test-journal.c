@@ -937,6 +937,125 @@ test_recovery_live (void)
   g_assert_no_error (error);
 }
 
+/* The side log settles what a dead run left sending -------------------------- */
+
+typedef enum { LOG_SAME_BOOT, LOG_OTHER_BOOT, LOG_NONE } LogCase;
+
+static void
+sidelog_case (LogCase     which,
+              const char *expected)   /* one letter per claimed row: s(ent) q(ueued) u(ncertain) */
+{
+  g_autofree char *path = tmp_db ("sidelog");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autofree char *log_path = NULL;
+  gint64 batch = make_batch (journal, 10);
+  gint64 id[6];
+
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  rows = ms_journal_claim (journal, batch, 6, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 6);
+  for (guint i = 0; i < 6; i++)
+    id[i] = ((MsJournalRow *) rows->pdata[i])->id;
+
+  log_path = ms_journal_dup_sidelog_path (journal, batch);
+  if (which != LOG_NONE)
+    {
+      g_autoptr(MsSidelog) log = ms_sidelog_create (log_path, &error);
+
+      g_assert_no_error (error);
+      /* 0 accepted; 1 end sent, no answer; 2 refused; 3 never ended;
+       * 4 accepted after its end; 5 end sent, no answer. */
+      g_assert_true (ms_sidelog_note_end (log, id[0]));
+      g_assert_true (ms_sidelog_note_accepted (log, id[0], 1700000000, 250, "2.0.0 Ok: queued as\tA1", "m0@x"));
+      g_assert_true (ms_sidelog_note_end (log, id[1]));
+      g_assert_true (ms_sidelog_note_end (log, id[2]));
+      g_assert_true (ms_sidelog_note_refused (log, id[2]));
+      g_assert_true (ms_sidelog_note_end (log, id[4]));
+      g_assert_true (ms_sidelog_note_end (log, id[5]));
+      g_assert_true (ms_sidelog_note_accepted (log, id[4], 1700000001, 250, "Ok", NULL));
+    }
+  /* The run dies: its lock goes with it, its rows stay `sending`. */
+  g_clear_object (&journal);
+
+  if (which == LOG_OTHER_BOOT)
+    ms_sidelog_set_boot_id ("another-boot");
+  journal = open_journal (path);
+  ms_sidelog_set_boot_id (NULL);
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(MsJournalRow) row = NULL;
+      MsRecipientState want = expected[i] == 's' ? MS_STATE_SENT
+                              : expected[i] == 'q' ? MS_STATE_QUEUED : MS_STATE_UNCERTAIN;
+      MsRecipientState states[] = { want };
+      g_autoptr(GPtrArray) list = ms_journal_list_rows (journal, batch, states, 1, &error);
+
+      for (guint j = 0; j < list->len; j++)
+        if (((MsJournalRow *) list->pdata[j])->id == id[i])
+          row = g_steal_pointer (&list->pdata[j]);
+      if (row == NULL)
+        g_error ("row %u is not %s", i, ms_recipient_state_to_string (want));
+      if (i == 0 && want == MS_STATE_SENT)
+        {
+          g_assert_cmpint (row->reply_code, ==, 250);
+          g_assert_cmpstr (row->reply_text, ==, "2.0.0 Ok: queued as A1");
+          g_assert_cmpstr (row->message_id, ==, "m0@x");
+          g_assert_cmpint (row->sent_at, ==, 1700000000);
+        }
+      if (want == MS_STATE_QUEUED)
+        g_assert_cmpuint (row->attempts, ==, 0);
+    }
+  /* Folded in, the log is gone. */
+  g_assert_false (g_file_test (log_path, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_sidelog_recovery (void)
+{
+  /* A killed process: the page cache kept every line. */
+  sidelog_case (LOG_SAME_BOOT, "suqqsu");
+  /* A power cut: the unsynced tail may be gone, so a row without a line
+   * may have gone out; its answers still count. */
+  sidelog_case (LOG_OTHER_BOOT, "suqusu");
+  /* No log (an older version): every row left sending is uncertain. */
+  sidelog_case (LOG_NONE, "uuuuuu");
+}
+
+/* A batch locked again by a new run after its last one died in this
+ * process's lifetime: the lock settles the leftovers first. */
+static void
+test_sidelog_on_lock (void)
+{
+  g_autofree char *path = tmp_db ("sidelog-lock");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsJournal) second = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  gint64 batch = make_batch (journal, 4);
+  guint counts[MS_N_STATES];
+
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  rows = ms_journal_claim (journal, batch, 2, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *log_path = ms_journal_dup_sidelog_path (journal, batch);
+    g_autoptr(MsSidelog) log = ms_sidelog_create (log_path, &error);
+
+    g_assert_true (ms_sidelog_note_end (log, ((MsJournalRow *) rows->pdata[0])->id));
+  }
+  g_clear_object (&journal);
+
+  g_assert_true (ms_journal_lock_batch (second, batch, &error));
+  g_assert_no_error (error);
+  g_assert_true (ms_journal_get_counts (second, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 0);
+  g_assert_cmpuint (counts[MS_STATE_UNCERTAIN], ==, 1);
+  g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 3);
+}
+
 static void
 test_lock (void)
 {
@@ -1639,6 +1758,8 @@ main (int    argc,
   ms_core_init ();
 
   g_test_add_func ("/mailshot/journal/schema", test_schema);
+  g_test_add_func ("/mailshot/journal/sidelog-recovery", test_sidelog_recovery);
+  g_test_add_func ("/mailshot/journal/sidelog-on-lock", test_sidelog_on_lock);
   g_test_add_func ("/mailshot/journal/migration", test_migration);
   g_test_add_func ("/mailshot/journal/duplicate-keys", test_duplicate_keys);
   g_test_add_func ("/mailshot/journal/corrupt", test_corrupt);

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -14,6 +15,7 @@
 #include "ms-blast.h"
 #include "ms-error.h"
 #include "ms-message.h"
+#include "ms-sidelog.h"
 
 /* Claimed rows per connection: enough to keep every connection busy between
  * two claims, few enough that a crash leaves only a handful `uncertain`. */
@@ -319,6 +321,8 @@ typedef struct {
   MsSmtp       *smtp;        /* owned by the thread while it runs */
   GMutex        lock;        /* guards fd */
   int           fd;          /* the connection's socket, -1 = none */
+  gint64        row;         /* the row on the wire (the thread's own) */
+  gboolean      end_logged;  /* its "end sent" line is in the side log */
 } Slot;
 
 /* What a connection's thread reports for a job. */
@@ -366,6 +370,7 @@ struct _Run {
   MsReplyContext    reply_context;
 
   int               epfd;
+  MsSidelog        *sidelog;          /* what went out, for recovery after a kill */
   GCancellable     *abort;            /* cuts the transfers in flight short */
   GAsyncQueue      *results;          /* Result*, from the connections' threads */
 
@@ -766,6 +771,30 @@ close_socket_cb (void          *data,
   return rc;
 }
 
+/* The session enters the DATA step before the message and its end go out:
+ * the side log must say so first. A line that cannot be written stops the
+ * message (its socket is shut down before the body is sent), so that a
+ * crash never hides a message that went out. */
+static void
+on_stage (MsSmtp      *smtp,
+          MsSmtpStage  stage,
+          gpointer     data)
+{
+  Slot *slot = data;
+
+  if (stage != MS_SMTP_STAGE_DATA || slot->row <= 0)
+    return;
+  if (ms_sidelog_note_end (slot->run->sidelog, slot->row))
+    {
+      slot->end_logged = TRUE;
+      return;
+    }
+  g_mutex_lock (&slot->lock);
+  if (slot->fd >= 0)
+    shutdown (slot->fd, SHUT_RDWR);
+  g_mutex_unlock (&slot->lock);
+}
+
 static MsSmtp *
 new_session (Slot *slot)
 {
@@ -782,6 +811,7 @@ new_session (Slot *slot)
   /* The transcript costs per message; the journal keeps what matters. */
   ms_smtp_set_record_transcript (smtp, FALSE);
   ms_smtp_set_socket_funcs (smtp, (gpointer) open_socket_cb, (gpointer) close_socket_cb, slot);
+  ms_smtp_set_stage_func (smtp, on_stage, slot);
   return smtp;
 }
 
@@ -827,7 +857,10 @@ send_job (Slot   *slot,
 
   /* libcurl opens the connection; the transactions go pipelined on it
    * (ms_smtp_send_bulk): half the round trips of a libcurl transfer. */
+  slot->row = job->row->id;
+  slot->end_logged = FALSE;
   r->ok = ms_smtp_send_bulk (slot->smtp, run->from, job->row->address, job->message, run->abort, &error);
+  slot->row = 0;
   note_session (slot);
   if (r->ok)
     {
@@ -838,10 +871,17 @@ send_job (Slot   *slot,
       r->final_code = ms_smtp_get_final_code (slot->smtp);
       if (line != NULL && strlen (line) > 4)
         r->final_text = g_strdup (line + 4);
+      /* The answer survives a kill from here on, long before the journal
+       * records it with others. */
+      ms_sidelog_note_accepted (run->sidelog, job->row->id, g_get_real_time () / G_USEC_PER_SEC,
+                                r->final_code, r->final_text, job->message_id);
       return;
     }
 
   r->uncertain = ms_smtp_get_delivery_uncertain (slot->smtp);
+  /* Answered, or stopped before its end went out: not delivered. */
+  if (slot->end_logged && !r->uncertain)
+    ms_sidelog_note_refused (run->sidelog, job->row->id);
   r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   r->error_message = g_strdup (error != NULL ? error->message : "");
   if (ms_smtp_get_reply (slot->smtp) != NULL)
@@ -1351,6 +1391,7 @@ run_free (Run *run)
       g_async_queue_unref (run->results);
     }
   g_clear_object (&run->abort);
+  g_clear_pointer (&run->sidelog, ms_sidelog_free);
   if (run->epfd >= 0)
     close (run->epfd);
   if (run->outcomes != NULL)
@@ -1376,6 +1417,13 @@ drive (Run     *run,
       int n, timeout_ms;
 
       read_results (run);
+      if (ms_sidelog_get_error (run->sidelog) != NULL)
+        {
+          g_set_error (error, MS_ERROR, MS_ERROR_JOURNAL,
+                       _("The side log of this batch could not be written (%s). Free some disk space, then "
+                         "resume the batch."), ms_sidelog_get_error (run->sidelog));
+          return FALSE;
+        }
       if ((g_atomic_int_get (&run->self->abort_requested) || is_cancelled (run)) &&
           !g_cancellable_is_cancelled (run->abort))
         {
@@ -1520,6 +1568,13 @@ blast_worker (GTask        *task,
   if (!ms_journal_lock_batch (run->journal, self->batch, &error))
     goto out;
   locked = TRUE;
+  {
+    g_autofree char *log_path = ms_journal_dup_sidelog_path (run->journal, self->batch);
+
+    run->sidelog = ms_sidelog_create (log_path, &error);
+    if (run->sidelog == NULL)
+      goto out;
+  }
   run->spec = ms_journal_get_batch_spec (run->journal, self->batch, &error);
   if (run->spec == NULL)
     goto out;
@@ -1653,7 +1708,16 @@ out:
           final_status = MS_BATCH_PAUSED;
           ms_journal_set_batch_status (run->journal, self->batch, MS_BATCH_PAUSED, NULL, NULL);
         }
-      refresh_counts (run, NULL);
+      /* Every row this run claimed has its outcome in the journal now,
+       * unless a write failed: then the side log stays for recovery. */
+      if (refresh_counts (run, NULL) && run->counts[MS_STATE_SENDING] == 0 && run->sidelog != NULL)
+        {
+          g_autofree char *log_path = ms_journal_dup_sidelog_path (run->journal, self->batch);
+
+          g_clear_pointer (&run->sidelog, ms_sidelog_free);
+          if (g_unlink (log_path) < 0)
+            g_debug ("blast: could not remove %s: %s", log_path, g_strerror (errno));
+        }
       ms_journal_unlock_batch (run->journal, self->batch);
       run->wait = WAIT_NONE;
       publish_progress (run, TRUE, final_status);

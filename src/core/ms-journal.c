@@ -17,6 +17,7 @@
 #include "ms-error.h"
 #include "ms-journal.h"
 #include "ms-recipients.h"
+#include "ms-sidelog.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3, sqlite3_close_v2)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
@@ -183,8 +184,12 @@ typedef enum {
   STMT_CANCEL_ROWS,
   STMT_SENT_TIMES,
   STMT_RECOVERABLE_BATCHES,
-  STMT_RECOVER_ROWS,
   STMT_SET_LOCKED_BY,
+  STMT_SENDING_ROWS,
+  STMT_RECOVER_ROW,
+  STMT_RECOVER_SENT,
+  STMT_SYNC_FULL,
+  STMT_SYNC_NORMAL,
   N_STMTS
 } StmtId;
 
@@ -258,9 +263,17 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_RECOVERABLE_BATCHES] =
     "SELECT id FROM batches WHERE status = 1"
     " OR EXISTS (SELECT 1 FROM recipients WHERE batch = batches.id AND state = 1)",
-  [STMT_RECOVER_ROWS] =
-    "UPDATE recipients SET state = 5, advice = ?2, updated_at = ?3 WHERE batch = ?1 AND state = 1",
   [STMT_SET_LOCKED_BY] = "UPDATE batches SET locked_by = ?2 WHERE id = ?1",
+  [STMT_SENDING_ROWS] = "SELECT id FROM recipients WHERE batch = ?1 AND state = 1",
+  [STMT_RECOVER_ROW] =
+    "UPDATE recipients SET state = 5, advice = ?3, updated_at = ?2 WHERE id = ?1 AND state = 1",
+  /* The side log saw the server accept it: as ms_journal_record() would. */
+  [STMT_RECOVER_SENT] =
+    "UPDATE recipients SET state = 2, reply_code = ?3, reply_text = ?4, reply_class = NULL, advice = NULL,"
+    " message_id = coalesce (?5, message_id), next_due = 0, sent_at = ?6, updated_at = ?2"
+    " WHERE id = ?1 AND state = 1",
+  [STMT_SYNC_FULL] = "PRAGMA synchronous = FULL",
+  [STMT_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 };
 
 typedef struct {
@@ -1285,6 +1298,22 @@ batch_lock_path (MsJournal *self,
   return g_strdup_printf ("%s-batch-%" G_GINT64_FORMAT ".lock", self->path, batch);
 }
 
+/**
+ * ms_journal_dup_sidelog_path:
+ *
+ * The side log (ms-sidelog.h) of the run that sends @batch, next to its lock
+ * file: recovery folds it into the journal.
+ *
+ * Returns: (transfer full): its path
+ */
+char *
+ms_journal_dup_sidelog_path (MsJournal *self,
+                             gint64     batch)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  return g_strdup_printf ("%s-batch-%" G_GINT64_FORMAT ".log", self->path, batch);
+}
+
 static char *
 lock_owner_description (void)
 {
@@ -1399,33 +1428,138 @@ try_lock_batch (MsJournal  *self,
   return NULL;
 }
 
+/* Runs the outermost commit with synchronous = FULL: a claim must survive a
+ * power cut before its first byte goes out, and a recovery before its side
+ * log is removed. Every other commit stays NORMAL (survives a killed
+ * process), off the per-message path. */
+static gboolean
+txn_commit_durable (MsJournal  *self,
+                    GError    **error)
+{
+  gboolean ok;
+
+  if (self->txn_depth != 1)
+    return txn_commit (self, error);
+  run_simple (self, STMT_SYNC_FULL, NULL);
+  ok = txn_commit (self, error);
+  run_simple (self, STMT_SYNC_NORMAL, NULL);
+  return ok;
+}
+
+static const char *
+uncertain_advice (void)
+{
+  return _("Mailshot stopped while this message was being sent: it may or may "
+           "not have been delivered. Retry it only if the recipient did not get it.");
+}
+
+/* Settles the rows a dead run left `sending`, from its side log (see
+ * ms-sidelog.h): accepted by the server -> sent, with its reply; its end
+ * never went out, or the server refused it -> queued again; its end went out
+ * and no answer was logged -> uncertain. After a reboot the log's unsynced
+ * tail may be gone, so a row it says nothing about may have gone out: only
+ * its answers count then, and the rest of the claimed group is uncertain.
+ * Without a log (an older version, or a lost file), every such row is. */
+static gboolean
+settle_sending_rows (MsJournal  *self,
+                     gint64      batch,
+                     guint      *changed,
+                     GError    **error)
+{
+  g_autoptr(GHashTable) sending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(GHashTable) entries = NULL;
+  g_autoptr(GError) log_error = NULL;
+  g_autofree char *log_path = ms_journal_dup_sidelog_path (self, batch);
+  guint n_sent = 0, n_back = 0, n_uncertain = 0;
+  gboolean same_boot = FALSE;
+  GHashTableIter iter;
+  gpointer key;
+  gint64 now = now_seconds ();
+
+  *changed = 0;
+  {
+    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_SENDING_ROWS, error);
+    int rc;
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (stmt, 1, batch);
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      {
+        gint64 id = sqlite3_column_int64 (stmt, 0);
+        g_hash_table_add (sending, g_memdup2 (&id, sizeof id));
+      }
+    if (rc != SQLITE_DONE)
+      return fail (self, rc, error);
+  }
+  if (g_hash_table_size (sending) == 0)
+    return TRUE;
+
+  entries = ms_sidelog_read (log_path, sending, &same_boot, &log_error);
+  if (entries == NULL)
+    g_debug ("journal: batch %" G_GINT64_FORMAT ": no side log (%s): every row left sending is uncertain",
+             batch, log_error->message);
+
+  g_hash_table_iter_init (&iter, sending);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      gint64 id = *(gint64 *) key;
+      MsSidelogEntry *e = entries != NULL ? g_hash_table_lookup (entries, &id) : NULL;
+      g_autoptr(MsCachedStmt) stmt = NULL;
+
+      if (e != NULL && e->outcome == MS_SIDELOG_ACCEPTED)
+        {
+          stmt = get_stmt (self, STMT_RECOVER_SENT, error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_int (stmt, 3, e->code);
+          bind_text_or_null (stmt, 4, e->text);
+          bind_text_or_null (stmt, 5, e->message_id);
+          sqlite3_bind_int64 (stmt, 6, e->when > 0 ? e->when : now);
+          n_sent++;
+        }
+      else if (entries != NULL &&
+               ((e != NULL && e->outcome == MS_SIDELOG_REFUSED) || (e == NULL && same_boot)))
+        {
+          stmt = get_stmt (self, STMT_RELEASE_ROW, error);
+          if (stmt == NULL)
+            return FALSE;
+          n_back++;
+        }
+      else
+        {
+          stmt = get_stmt (self, STMT_RECOVER_ROW, error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_text (stmt, 3, uncertain_advice (), -1, SQLITE_STATIC);
+          n_uncertain++;
+        }
+      sqlite3_bind_int64 (stmt, 1, id);
+      sqlite3_bind_int64 (stmt, 2, now);
+      if (!run_stmt (self, stmt, error))
+        return FALSE;
+    }
+  g_debug ("journal: batch %" G_GINT64_FORMAT ": of the rows left sending, %u sent, %u queued again, "
+           "%u uncertain (%s)", batch, n_sent, n_back, n_uncertain,
+           entries == NULL ? "no side log" : same_boot ? "side log of this boot" : "side log of an earlier boot");
+  *changed = n_sent + n_back + n_uncertain;
+  return TRUE;
+}
+
 static gboolean
 recover_batch (MsJournal  *self,
                gint64      batch,
                GError    **error)
 {
   g_autoptr(MsBatchInfo) info = NULL;
+  g_autofree char *log_path = ms_journal_dup_sidelog_path (self, batch);
+  guint changed = 0;
 
   if (!txn_begin (self, error))
     return FALSE;
 
-  {
-    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECOVER_ROWS, error);
-
-    if (stmt == NULL)
-      goto failed;
-    sqlite3_bind_int64 (stmt, 1, batch);
-    sqlite3_bind_text (stmt, 2,
-                       _("Mailshot stopped while this message was being sent: it may or may "
-                         "not have been delivered. Retry it only if the recipient did not get it."),
-                       -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 3, now_seconds ());
-    if (!run_stmt (self, stmt, error))
-      goto failed;
-    if (sqlite3_changes (self->db) > 0)
-      g_debug ("journal: batch %" G_GINT64_FORMAT ": %d rows left sending are now uncertain",
-               batch, sqlite3_changes (self->db));
-  }
+  if (!settle_sending_rows (self, batch, &changed, error))
+    goto failed;
 
   info = ms_journal_get_batch_info (self, batch, error);
   if (info == NULL)
@@ -1438,15 +1572,21 @@ recover_batch (MsJournal  *self,
                                     error))
     goto failed;
 
-  return txn_commit (self, error);
+  /* The side log goes only once what it said is on disk. */
+  if (!(changed > 0 ? txn_commit_durable (self, error) : txn_commit (self, error)))
+    return FALSE;
+  if (g_unlink (log_path) < 0 && errno != ENOENT)
+    g_debug ("journal: could not remove %s: %s", log_path, g_strerror (errno));
+  return TRUE;
 
 failed:
   txn_abort (self);
   return FALSE;
 }
 
-/* Crash recovery: rows a dead process left in `sending` may or may not have
- * reached the server, so they become `uncertain` rather than being resent.
+/* Crash recovery: rows a dead process left in `sending` are settled from its
+ * side log (settle_sending_rows); those that may or may not have reached the
+ * server become `uncertain` rather than being resent.
  * A batch whose lock is held belongs to a live process and is left alone. */
 static gboolean
 recover (MsJournal  *self,
@@ -3027,6 +3167,14 @@ ms_journal_lock_batch (MsJournal  *self,
   g_hash_table_insert (self->locks, g_memdup2 (&batch, sizeof batch), lock);
   owner = lock_owner_description ();
   set_locked_by (self, batch, owner);
+
+  /* A run that died after this journal was opened left rows `sending`
+   * (recovery at open could not see them): settle them now. */
+  if (!recover_batch (self, batch, error))
+    {
+      g_hash_table_remove (self->locks, &batch);
+      return FALSE;
+    }
   return TRUE;
 }
 

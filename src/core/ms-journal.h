@@ -187,6 +187,10 @@ gint64       ms_journal_find_row        (MsJournal *self, gint64 batch, guint li
  * the same batch and recovery never touches a live batch. */
 gboolean     ms_journal_lock_batch      (MsJournal *self, gint64 batch, GError **error);
 void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
+/* The side log (ms-sidelog.h) of the run that sends @batch. Recovery (at
+ * open, and when a batch is locked) settles the rows a dead run left
+ * `sending` from it: sent, queued again, or uncertain. */
+char        *ms_journal_dup_sidelog_path (MsJournal *self, gint64 batch);
 
 /* Added for the pacer: the sent_at times (unix seconds, ascending) of rows
  * sent at or after @since by @account (NULL = every account), to seed
