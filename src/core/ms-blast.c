@@ -18,8 +18,14 @@
 #include "ms-sidelog.h"
 
 /* Claimed rows per connection: enough to keep every connection busy between
- * two claims, few enough that a crash leaves only a handful `uncertain`. */
+ * two claims. A kill leaves none of them `uncertain` (the side log says which
+ * went out); a power cut leaves the unanswered rows of the last group so. */
 #define CLAIM_PER_CONNECTION   4
+/* A claim is synced to disk before its first message goes out (one fsync,
+ * about 0.25 ms here): claiming at least this many at once keeps that off
+ * the per-message path. bench/README has the trade-off; MS_BLAST_CLAIM_GROUP
+ * overrides it for measuring. */
+#define CLAIM_GROUP            64
 /* Outcomes are written in short transactions: every 16, or every 100 ms. */
 #define RECORD_BATCH           16
 #define RECORD_INTERVAL_USEC   (100 * G_USEC_PER_SEC / 1000)
@@ -955,6 +961,24 @@ take_back_jobs (Run *run)
     }
 }
 
+static guint
+claim_group (void)
+{
+  static gsize once = 0;
+  static guint group = CLAIM_GROUP;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *env = g_getenv ("MS_BLAST_CLAIM_GROUP");
+      guint64 value;
+
+      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 100000, &value, NULL))
+        group = (guint) value;
+      g_once_init_leave (&once, 1);
+    }
+  return group;
+}
+
 static MsJournalRow *
 next_row (Run     *run,
           gint64   now_usec,
@@ -963,7 +987,7 @@ next_row (Run     *run,
   if (g_queue_is_empty (&run->claimed) && !run->exhausted)
     {
       g_autoptr(GPtrArray) rows = NULL;
-      guint want = run->n_slots * CLAIM_PER_CONNECTION;
+      guint want = MAX (run->n_slots * CLAIM_PER_CONNECTION, claim_group ());
       guint avail = ms_pacer_available (run->pacer, now_usec);
 
       /* The pacer hands out at most one per connection; when it is not

@@ -1428,22 +1428,23 @@ try_lock_batch (MsJournal  *self,
   return NULL;
 }
 
-/* Runs the outermost commit with synchronous = FULL: a claim must survive a
- * power cut before its first byte goes out, and a recovery before its side
- * log is removed. Every other commit stays NORMAL (survives a killed
- * process), off the per-message path. */
+/* synchronous = FULL for the next outermost transaction (SQLite refuses the
+ * change inside one): a claim must survive a power cut before its first
+ * byte goes out, and a recovery before its side log is removed. Every other
+ * commit stays NORMAL (it survives a killed process), off the per-message
+ * path. Returns whether it was set, for durable_end(). */
 static gboolean
-txn_commit_durable (MsJournal  *self,
-                    GError    **error)
+durable_begin (MsJournal *self)
 {
-  gboolean ok;
+  return self->txn_depth == 0 && run_simple (self, STMT_SYNC_FULL, NULL);
+}
 
-  if (self->txn_depth != 1)
-    return txn_commit (self, error);
-  run_simple (self, STMT_SYNC_FULL, NULL);
-  ok = txn_commit (self, error);
-  run_simple (self, STMT_SYNC_NORMAL, NULL);
-  return ok;
+static void
+durable_end (MsJournal *self,
+             gboolean   was_set)
+{
+  if (was_set)
+    run_simple (self, STMT_SYNC_NORMAL, NULL);
 }
 
 static const char *
@@ -1554,9 +1555,13 @@ recover_batch (MsJournal  *self,
   g_autoptr(MsBatchInfo) info = NULL;
   g_autofree char *log_path = ms_journal_dup_sidelog_path (self, batch);
   guint changed = 0;
+  gboolean durable = durable_begin (self);
 
   if (!txn_begin (self, error))
-    return FALSE;
+    {
+      durable_end (self, durable);
+      return FALSE;
+    }
 
   if (!settle_sending_rows (self, batch, &changed, error))
     goto failed;
@@ -1573,14 +1578,19 @@ recover_batch (MsJournal  *self,
     goto failed;
 
   /* The side log goes only once what it said is on disk. */
-  if (!(changed > 0 ? txn_commit_durable (self, error) : txn_commit (self, error)))
-    return FALSE;
+  if (!txn_commit (self, error))
+    {
+      durable_end (self, durable);
+      return FALSE;
+    }
+  durable_end (self, durable);
   if (g_unlink (log_path) < 0 && errno != ENOENT)
     g_debug ("journal: could not remove %s: %s", log_path, g_strerror (errno));
   return TRUE;
 
 failed:
   txn_abort (self);
+  durable_end (self, durable);
   return FALSE;
 }
 
@@ -2493,6 +2503,7 @@ ms_journal_claim (MsJournal  *self,
                   GError    **error)
 {
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_journal_row_free);
+  gboolean durable;
 
   g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -2500,8 +2511,14 @@ ms_journal_claim (MsJournal  *self,
   if (max == 0)
     return g_steal_pointer (&rows);
 
+  /* On disk before the first byte of these messages goes out: a claim lost
+   * in a power cut would send them again silently. One fsync per group. */
+  durable = durable_begin (self);
   if (!txn_begin (self, error))
-    return NULL;
+    {
+      durable_end (self, durable);
+      return NULL;
+    }
 
   {
     g_autoptr(MsCachedStmt) deferred = get_stmt (self, STMT_CLAIM_DEFERRED, error);
@@ -2548,13 +2565,18 @@ ms_journal_claim (MsJournal  *self,
     }
 
   if (!txn_commit (self, error))
-    return NULL;
+    {
+      durable_end (self, durable);
+      return NULL;
+    }
+  durable_end (self, durable);
 
   g_ptr_array_sort (rows, compare_row_id);
   return g_steal_pointer (&rows);
 
 failed:
   txn_abort (self);
+  durable_end (self, durable);
   return NULL;
 }
 
