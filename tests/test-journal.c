@@ -937,6 +937,92 @@ test_recovery_live (void)
   g_assert_no_error (error);
 }
 
+/* An import committed in chunks ------------------------------------------------ */
+
+static void
+count_duplicate (guint       line,
+                 const char *address,
+                 gpointer    user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* Duplicates are found across the chunks' commits (the later ones check the
+ * keys the earlier ones committed), and the counts stay exact. */
+static void
+test_import_chunks (void)
+{
+  g_autofree char *path = tmp_db ("chunks");
+  g_autofree char *csv = ms_test_tmp_path ("chunks.csv");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = g_string_new ("email,name,note\n");
+  MsImportSummary summary = { 0 };
+  guint counts[MS_N_STATES];
+  guint duplicates = 0;
+  gint64 batch;
+
+  /* 120,000 addresses, then the first 1,000 again in another case, spread
+   * over the later chunks. */
+  for (guint i = 0; i < 120000; i++)
+    {
+      g_string_append_printf (text, "r%u@example.org,N%u,\n", i, i);
+      if (i >= 60000 && i % 60 == 0)
+        g_string_append_printf (text, "R%u@Example.org,again,\n", (i - 60000) / 60);
+    }
+  g_assert_true (g_file_set_contents (csv, text->str, text->len, NULL));
+
+  g_clear_pointer (&spec->fields, g_strfreev);
+  g_clear_pointer (&spec->attachments, g_strfreev);
+  batch = ms_import_csv (journal, spec, csv, NULL, NULL, count_duplicate, &duplicates, &summary, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (batch, >, 0);
+  g_assert_cmpuint (summary.imported, ==, 120000);
+  g_assert_cmpuint (summary.duplicates, ==, 1000);
+  g_assert_cmpuint (duplicates, ==, 1000);
+  g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 120000);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 120000);
+
+  /* The batch is whole: another journal may take it now. */
+  {
+    g_autoptr(MsJournal) other = open_journal (path);
+
+    g_assert_true (ms_journal_lock_batch (other, batch, &error));
+    g_assert_no_error (error);
+  }
+}
+
+/* A list that turns out bad after some chunks went in leaves nothing, as an
+ * import in one transaction did. */
+static void
+test_import_chunks_fail (void)
+{
+  g_autofree char *path = tmp_db ("chunks-fail");
+  g_autofree char *csv = ms_test_tmp_path ("chunks-fail.csv");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = g_string_new ("email,name,note\n");
+  g_autoptr(GPtrArray) batches = NULL;
+  MsImportSummary summary = { 0 };
+
+  for (guint i = 0; i < 110000; i++)
+    g_string_append_printf (text, "r%u@example.org,N%u,\n", i, i);
+  g_string_append (text, "last@example.org,\"never closed,\n");
+  g_assert_true (g_file_set_contents (csv, text->str, text->len, NULL));
+
+  g_clear_pointer (&spec->fields, g_strfreev);
+  g_clear_pointer (&spec->attachments, g_strfreev);
+  g_assert_cmpint (ms_import_csv (journal, spec, csv, NULL, NULL, NULL, NULL, &summary, &error), ==, 0);
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  batches = ms_journal_list_batches (journal, NULL);
+  g_assert_cmpuint (batches->len, ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 0);
+}
+
 /* The side log settles what a dead run left sending -------------------------- */
 
 typedef enum { LOG_SAME_BOOT, LOG_OTHER_BOOT, LOG_NONE } LogCase;
@@ -1759,6 +1845,8 @@ main (int    argc,
 
   g_test_add_func ("/mailshot/journal/schema", test_schema);
   g_test_add_func ("/mailshot/journal/sidelog-recovery", test_sidelog_recovery);
+  g_test_add_func ("/mailshot/journal/import-chunks", test_import_chunks);
+  g_test_add_func ("/mailshot/journal/import-chunks-fail", test_import_chunks_fail);
   g_test_add_func ("/mailshot/journal/sidelog-on-lock", test_sidelog_on_lock);
   g_test_add_func ("/mailshot/journal/migration", test_migration);
   g_test_add_func ("/mailshot/journal/duplicate-keys", test_duplicate_keys);

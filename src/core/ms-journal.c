@@ -37,12 +37,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsCachedStmt, cached_stmt_reset)
 /* Other processes (the GUI and the CLI) may hold the write lock for the
  * length of an import; wait for them rather than fail. */
 #define BUSY_TIMEOUT_MS 15000
-/* The page cache: small by default so that a blast's memory stays flat;
- * a little larger while a big import runs. An import only appends (its
- * duplicate keys go in, sorted, at the commit), so it needs no more. */
-#define CACHE_KIB        4096
-#define IMPORT_CACHE_KIB 8192
-#define IMPORT_BIG_ROWS  100000
+/* The page cache: small, so that memory stays flat from ten thousand to a
+ * million rows (it fills up either way). An import only appends, and its
+ * duplicate keys go in sorted at each chunk's commit, so it needs no more. */
+#define CACHE_KIB        2048
+/* The filter of an import's duplicate keys (see Bloom): bits per key, and
+ * the 64-byte blocks of its first layer (64 KiB). About 2 % false
+ * positives, each one a lookup in recipient_keys. */
+#define BLOOM_BITS_PER_KEY 8
+#define BLOOM_FIRST_BLOCKS 1024
 /* Below this much free space, a journal that failed to write is on a full
  * disk: SQLite needs up to 32 KiB for the -shm file and a few pages of WAL,
  * and ext4 keeps a reserve that root may still use. */
@@ -294,8 +297,6 @@ struct _MsJournal
   int unwritable;           /* an Unwritable: why, when known */
   /* 0 = no transaction; 1 = BEGIN IMMEDIATE; deeper levels are savepoints. */
   guint txn_depth;
-  guint txn_rows;         /* rows added in this transaction */
-  gboolean big_cache;
   GHashTable *locks;      /* gint64* batch → BatchLock* */
 
   /* Reused by ms_journal_add_recipient() so an import does not allocate per row. */
@@ -313,7 +314,19 @@ struct _MsJournal
   gsize pending_mask;            /* index size - 1; 0 = no index yet */
   /* A batch created by this transaction has no keys in the table yet. */
   gint64 fresh_batch;
+  /* The batch this journal is importing, committed in chunks: every key it
+   * has in recipient_keys went in through this journal, so a key the
+   * filter has never seen needs no lookup. Bloom layers of doubling size:
+   * 1.2 MB for a million keys, where the keys themselves took 24 MB. */
+  gint64 import_batch;
+  GArray *bloom;                 /* BloomLayer */
 };
+
+typedef struct {
+  guint64 *bits;
+  guint64  mask;                 /* blocks - 1, a power of two */
+  guint    count, capacity;
+} BloomLayer;
 
 typedef struct {
   gint64 key;
@@ -949,6 +962,85 @@ pending_clear (MsJournal *self)
   self->pending_batch = 0;
 }
 
+/* Bloom filter of an import's committed keys --------------------------------- */
+
+static void
+bloom_layer_clear (gpointer data)
+{
+  g_free (((BloomLayer *) data)->bits);
+}
+
+static void
+bloom_free (MsJournal *self)
+{
+  g_clear_pointer (&self->bloom, g_array_unref);
+  self->import_batch = 0;
+}
+
+/* Blocked: every probe of a key falls in one 64-byte block (one cache miss
+ * per layer instead of one per probe). The keys are hashes already: the low
+ * bits pick the block, the rest the bits within it. */
+#define BLOOM_PROBES 7
+#define BLOOM_BLOCK_WORDS 8
+
+static gboolean
+bloom_layer_has (const BloomLayer *layer,
+                 guint64           key)
+{
+  const guint64 *block = layer->bits + ((key & layer->mask) * BLOOM_BLOCK_WORDS);
+  guint64 h = key >> 20 | key << 44;
+
+  for (guint i = 0; i < BLOOM_PROBES; i++, h >>= 9)
+    if (!(block[(h >> 6) & 7] & (G_GUINT64_CONSTANT (1) << (h & 63))))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+bloom_maybe_has (MsJournal *self,
+                 gint64     key)
+{
+  for (guint i = 0; self->bloom != NULL && i < self->bloom->len; i++)
+    if (bloom_layer_has (&g_array_index (self->bloom, BloomLayer, i), (guint64) key))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+bloom_add (MsJournal *self,
+           gint64     key)
+{
+  BloomLayer *layer = NULL;
+  guint64 *block;
+  guint64 h;
+
+  if (self->bloom == NULL)
+    {
+      self->bloom = g_array_new (FALSE, TRUE, sizeof (BloomLayer));
+      g_array_set_clear_func (self->bloom, bloom_layer_clear);
+    }
+  if (self->bloom->len > 0)
+    layer = &g_array_index (self->bloom, BloomLayer, self->bloom->len - 1);
+  if (layer == NULL || layer->count >= layer->capacity)
+    {
+      BloomLayer fresh = { 0 };
+      /* A power of two of blocks, each layer twice the one before: the
+       * capacity follows from the bits, none is wasted. */
+      guint64 blocks = layer == NULL ? BLOOM_FIRST_BLOCKS : (layer->mask + 1) * 2;
+
+      fresh.capacity = (guint) (blocks * BLOOM_BLOCK_WORDS * 64 / BLOOM_BITS_PER_KEY);
+      fresh.mask = blocks - 1;
+      fresh.bits = g_new0 (guint64, blocks * BLOOM_BLOCK_WORDS);
+      g_array_append_val (self->bloom, fresh);
+      layer = &g_array_index (self->bloom, BloomLayer, self->bloom->len - 1);
+    }
+  block = layer->bits + (((guint64) key & layer->mask) * BLOOM_BLOCK_WORDS);
+  h = (guint64) key >> 20 | (guint64) key << 44;
+  for (guint i = 0; i < BLOOM_PROBES; i++, h >>= 9)
+    block[(h >> 6) & 7] |= G_GUINT64_CONSTANT (1) << (h & 63);
+  layer->count++;
+}
+
 static int
 compare_pending (gconstpointer a,
                  gconstpointer b)
@@ -980,6 +1072,8 @@ insert_key (MsJournal  *self,
     *rc_out = rc;
   if (batch == self->fresh_batch)
     self->fresh_batch = 0;
+  if (batch == self->import_batch && rc == SQLITE_DONE)
+    bloom_add (self, key);
   if (rc != SQLITE_DONE)
     return rc_out != NULL ? FALSE : fail (self, rc, error);
   return TRUE;
@@ -1013,6 +1107,8 @@ flush_pending_keys (MsJournal  *self,
       rc = sqlite3_step (stmt);
       if (rc != SQLITE_DONE)
         return fail (self, rc, error);
+      if (batch == self->import_batch)
+        bloom_add (self, p->key);
     }
   if (batch == self->fresh_batch)
     self->fresh_batch = 0;
@@ -1067,18 +1163,18 @@ probe_key (MsJournal   *self,
       gint64 row = pending_lookup (self, batch, h);
       gboolean equal = FALSE;
 
-      /* Only a taken key needs a comparison: no allocation for the rest. */
-      if (other == NULL && (row != 0 || batch != self->fresh_batch))
-        other = g_string_new (NULL);
-
       if (row != 0)
         {
+          /* Only a taken key needs a comparison: no allocation for the rest. */
+          if (other == NULL)
+            other = g_string_new (NULL);
           if (!row_address_key_equals (self, row, NULL, key, other, &equal, error))
             return FALSE;
         }
-      else if (batch == self->fresh_batch)
+      else if (batch == self->fresh_batch ||
+               (batch == self->import_batch && !bloom_maybe_has (self, h)))
         {
-          /* Nothing of this batch is in the table yet. */
+          /* Nothing of this batch is in the table yet, or not this key. */
           *slot = h;
           *existing = 0;
           return TRUE;
@@ -1102,6 +1198,8 @@ probe_key (MsJournal   *self,
           if (rc != SQLITE_ROW)
             return fail (self, rc, error);
           row = sqlite3_column_int64 (stmt, 0);
+          if (other == NULL)
+            other = g_string_new (NULL);
           if (!row_address_key_equals (self, row, (const char *) sqlite3_column_text (stmt, 1), key, other,
                                        &equal, error))
             return FALSE;
@@ -1171,14 +1269,8 @@ static void
 txn_ended (MsJournal *self)
 {
   self->txn_depth = 0;
-  self->txn_rows = 0;
   self->fresh_batch = 0;
   pending_clear (self);
-  if (self->big_cache)
-    {
-      set_cache_size (self, CACHE_KIB);
-      self->big_cache = FALSE;
-    }
 }
 
 /* Transactions: the outermost level takes the write lock at once (BEGIN
@@ -2146,7 +2238,11 @@ ms_journal_create_batch (MsJournal         *self,
     return 0;
   /* Only at the outermost level: a savepoint rolled back could free the id. */
   if (self->txn_depth == 1)
-    self->fresh_batch = sqlite3_last_insert_rowid (self->db);
+    {
+      self->fresh_batch = sqlite3_last_insert_rowid (self->db);
+      bloom_free (self);
+      self->import_batch = self->fresh_batch;
+    }
   return sqlite3_last_insert_rowid (self->db);
 }
 
@@ -2231,12 +2327,6 @@ ms_journal_add_recipient (MsJournal          *self,
   if (stmt == NULL)
     return FALSE;
 
-  if (self->txn_depth > 0 && ++self->txn_rows == IMPORT_BIG_ROWS && !self->big_cache)
-    {
-      set_cache_size (self, IMPORT_CACHE_KIB);
-      self->big_cache = TRUE;
-    }
-
   key = address_key (self->key, address);
   if (!probe_key (self, batch, key, &slot, &existing, error))
     return FALSE;
@@ -2277,6 +2367,51 @@ ms_journal_add_recipient (MsJournal          *self,
       return TRUE;
     }
   return insert_key (self, batch, slot, row, NULL, error);
+}
+
+/**
+ * ms_journal_discard_batch:
+ *
+ * Removes @batch with its rows and keys, as if it had never been imported:
+ * an import committed in chunks that fails later leaves nothing behind.
+ * Only for a batch nothing was sent from.
+ */
+gboolean
+ms_journal_discard_batch (MsJournal  *self,
+                          gint64      batch,
+                          GError    **error)
+{
+  static const char * const sql[] = {
+    "DELETE FROM recipient_keys WHERE batch = ?1",
+    "DELETE FROM recipients WHERE batch = ?1",
+    "DELETE FROM batches WHERE id = ?1",
+  };
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!txn_begin (self, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (sql); i++)
+    {
+      g_autoptr(sqlite3_stmt) stmt = NULL;
+      int rc = sqlite3_prepare_v2 (self->db, sql[i], -1, &stmt, NULL);
+
+      if (rc == SQLITE_OK)
+        {
+          sqlite3_bind_int64 (stmt, 1, batch);
+          rc = sqlite3_step (stmt);
+        }
+      if (rc != SQLITE_DONE && rc != SQLITE_OK)
+        {
+          fail (self, rc, error);
+          txn_abort (self);
+          return FALSE;
+        }
+    }
+  if (batch == self->import_batch)
+    bloom_free (self);
+  return txn_commit (self, error);
 }
 
 /* Batches ----------------------------------------------------------------- */
@@ -2510,6 +2645,8 @@ ms_journal_claim (MsJournal  *self,
 
   if (max == 0)
     return g_steal_pointer (&rows);
+  /* Sending has begun: the import's filter has done its job. */
+  bloom_free (self);
 
   /* On disk before the first byte of these messages goes out: a claim lost
    * in a power cut would send them again silently. One fsync per group. */
@@ -3214,6 +3351,11 @@ ms_journal_unlock_batch (MsJournal *self,
 
   if (g_hash_table_remove (self->locks, &batch))
     set_locked_by (self, batch, NULL);
+  if (batch == self->import_batch)
+    bloom_free (self);
+  /* Done with the batch (an import, a run): its pages need not stay in
+   * memory while another journal of this process sends it. */
+  sqlite3_db_release_memory (self->db);
 }
 
 /**
@@ -3478,6 +3620,7 @@ ms_journal_finalize (GObject *object)
   g_clear_pointer (&self->blob, g_byte_array_unref);
   g_clear_pointer (&self->pending_keys, g_array_unref);
   g_clear_pointer (&self->pending_index, g_free);
+  bloom_free (self);
   if (self->key)
     g_string_free (g_steal_pointer (&self->key), TRUE);
 

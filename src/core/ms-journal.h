@@ -139,6 +139,9 @@ gboolean     ms_journal_add_recipient   (MsJournal          *self,
                                          gboolean           *duplicate,
                                          GError            **error);
 
+/* An import that failed after committing some of its rows leaves nothing. */
+gboolean     ms_journal_discard_batch   (MsJournal *self, gint64 batch, GError **error);
+
 MsBatchSpec *ms_journal_get_batch_spec  (MsJournal *self, gint64 batch, GError **error);
 MsBatchInfo *ms_journal_get_batch_info  (MsJournal *self, gint64 batch, GError **error);
 GPtrArray   *ms_journal_list_batches    (MsJournal *self, GError **error);   /* MsBatchInfo*, newest first */
