@@ -44,7 +44,7 @@ tmp=$(mktemp -d /tmp/mailshot-crash.XXXXXX)
 SRV_PID= RUN_PID=
 cleanup() {
     [ -n "$RUN_PID" ] && kill -9 "$RUN_PID" 2>/dev/null
-    if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; fi
+    if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null || true; fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
