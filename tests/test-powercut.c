@@ -582,6 +582,13 @@ test_cuts_large_groups (void)
   run_cuts (32, 120);
 }
 
+/* The group the blast claims at least (CLAIM_GROUP). */
+static void
+test_cuts_blast_groups (void)
+{
+  run_cuts (64, 60);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -592,5 +599,6 @@ main (int   argc,
 
   g_test_add_func ("/mailshot/powercut/small-groups", test_cuts_small_groups);
   g_test_add_func ("/mailshot/powercut/large-groups", test_cuts_large_groups);
+  g_test_add_func ("/mailshot/powercut/blast-groups", test_cuts_blast_groups);
   return g_test_run ();
 }
