@@ -773,6 +773,16 @@ test_nested (void)
 
 /* The child: open, lock, mark running, claim, say so, then die (crash) or
  * wait for its stdin to close (hold). */
+static void
+die_at_bad_row (guint              line,
+                MsRecipientProblem problem,
+                const char        *address,
+                const char        *detail,
+                gpointer           user_data)
+{
+  kill (getpid (), SIGKILL);
+}
+
 static int
 child_main (const char *mode,
             const char *path,
@@ -783,6 +793,19 @@ child_main (const char *mode,
   g_autoptr(MsJournal) journal = ms_journal_open (path, &error);
   g_autoptr(GPtrArray) rows = NULL;
   char buf[16];
+
+  /* Imports PATH.csv and dies at its first bad row. */
+  if (g_str_equal (mode, "import-die"))
+    {
+      g_autoptr(MsBatchSpec) spec = make_spec ();
+      g_autofree char *csv = g_strconcat (path, ".csv", NULL);
+
+      ms_core_init ();
+      g_clear_pointer (&spec->fields, g_strfreev);
+      g_clear_pointer (&spec->attachments, g_strfreev);
+      ms_import_csv (journal, spec, csv, NULL, die_at_bad_row, NULL, NULL, NULL, &error);
+      return 1;
+    }
 
   if (journal == NULL ||
       !ms_journal_lock_batch (journal, batch, &error) ||
@@ -1018,6 +1041,45 @@ test_import_chunks_fail (void)
   g_assert_cmpint (ms_import_csv (journal, spec, csv, NULL, NULL, NULL, NULL, &summary, &error), ==, 0);
   g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
   batches = ms_journal_list_batches (journal, NULL);
+  g_assert_cmpuint (batches->len, ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 0);
+}
+
+/* An import killed after its first chunks went in: the next open removes
+ * the batch, whose list is not whole. */
+static void
+test_import_killed (void)
+{
+  g_autofree char *path = tmp_db ("import-killed");
+  g_autofree char *csv = g_strconcat (path, ".csv", NULL);
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = g_string_new ("email,name,note\n");
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  for (guint i = 0; i < 70000; i++)
+    g_string_append_printf (text, i == 60000 ? "not an address,N%u,\n" : "r%u@example.org,N%u,\n", i, i);
+  g_assert_true (g_file_set_contents (csv, text->str, text->len, NULL));
+  /* The schema first, so that the child only imports. */
+  g_clear_object (&journal);
+  journal = open_journal (path);
+  g_clear_object (&journal);
+
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, exe, "--child", "import-die", path, "0", "0", NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_true (g_subprocess_get_if_signaled (child));
+
+  /* The first chunk is in the file, marked as being imported. */
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 50000);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM batches WHERE locked_by LIKE 'import %'"), ==, 1);
+
+  journal = open_journal (path);
+  batches = ms_journal_list_batches (journal, &error);
+  g_assert_no_error (error);
   g_assert_cmpuint (batches->len, ==, 0);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 0);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 0);
@@ -1847,6 +1909,7 @@ main (int    argc,
   g_test_add_func ("/mailshot/journal/sidelog-recovery", test_sidelog_recovery);
   g_test_add_func ("/mailshot/journal/import-chunks", test_import_chunks);
   g_test_add_func ("/mailshot/journal/import-chunks-fail", test_import_chunks_fail);
+  g_test_add_func ("/mailshot/journal/import-killed", test_import_killed);
   g_test_add_func ("/mailshot/journal/sidelog-on-lock", test_sidelog_on_lock);
   g_test_add_func ("/mailshot/journal/migration", test_migration);
   g_test_add_func ("/mailshot/journal/duplicate-keys", test_duplicate_keys);

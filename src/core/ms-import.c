@@ -73,8 +73,9 @@ ms_import_csv (MsJournal              *journal,
     return 0;
   batch = ms_journal_create_batch (journal, spec, error);
   /* Locked while the chunks go in: no other process sends or resumes a
-   * batch that is not whole yet. */
-  if (batch <= 0 || !ms_journal_lock_batch (journal, batch, error))
+   * batch that is not whole yet, and one whose import dies half way is
+   * removed by the next recovery. */
+  if (batch <= 0 || !ms_journal_lock_batch_for_import (journal, batch, error))
     {
       ms_journal_rollback (journal);
       return 0;

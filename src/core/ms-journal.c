@@ -264,7 +264,7 @@ static const char * const stmt_sql[N_STMTS] = {
     " WHERE r.state = 2 AND r.sent_at >= ?1 AND (?2 IS NULL OR b.account = ?2)"
     " ORDER BY r.sent_at",
   [STMT_RECOVERABLE_BATCHES] =
-    "SELECT id FROM batches WHERE status = 1"
+    "SELECT id, locked_by LIKE 'import %' FROM batches WHERE status = 1 OR locked_by LIKE 'import %'"
     " OR EXISTS (SELECT 1 FROM recipients WHERE batch = batches.id AND state = 1)",
   [STMT_SET_LOCKED_BY] = "UPDATE batches SET locked_by = ?2 WHERE id = ?1",
   [STMT_SENDING_ROWS] = "SELECT id FROM recipients WHERE batch = ?1 AND state = 1",
@@ -1695,6 +1695,7 @@ recover (MsJournal  *self,
          GError    **error)
 {
   g_autoptr(GArray) batches = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) importing = g_array_new (FALSE, FALSE, sizeof (gboolean));
 
   {
     g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECOVERABLE_BATCHES, error);
@@ -1705,7 +1706,10 @@ recover (MsJournal  *self,
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
       {
         gint64 id = sqlite3_column_int64 (stmt, 0);
+        gboolean import = sqlite3_column_int (stmt, 1) != 0;
+
         g_array_append_val (batches, id);
+        g_array_append_val (importing, import);
       }
     if (rc != SQLITE_DONE)
       return fail (self, rc, error);
@@ -1717,6 +1721,7 @@ recover (MsJournal  *self,
       g_autoptr(GError) local_error = NULL;
       BatchLock *lock;
       gboolean busy;
+      gboolean ok;
 
       if (g_hash_table_contains (self->locks, &batch))
         continue;
@@ -1729,12 +1734,18 @@ recover (MsJournal  *self,
           continue;
         }
 
-      if (!recover_batch (self, batch, error))
+      /* An import that died half way (its chunks are in, its lock is
+       * free): the list is not whole, and nothing of it was sent. */
+      if (g_array_index (importing, gboolean, i))
         {
-          batch_lock_free (lock);
-          return FALSE;
+          g_debug ("journal: batch %" G_GINT64_FORMAT ": its import did not finish; removed", batch);
+          ok = ms_journal_discard_batch (self, batch, error);
         }
+      else
+        ok = recover_batch (self, batch, error);
       batch_lock_free (lock);
+      if (!ok)
+        return FALSE;
     }
 
   return TRUE;
@@ -3274,10 +3285,37 @@ set_locked_by (MsJournal  *self,
  * Returns: %FALSE with %MS_ERROR_FAILED when another process (or another
  *   journal) holds it, %MS_ERROR_NOT_FOUND for an unknown batch.
  */
+static gboolean lock_batch (MsJournal *self, gint64 batch, gboolean import, GError **error);
+
 gboolean
 ms_journal_lock_batch (MsJournal  *self,
                        gint64      batch,
                        GError    **error)
+{
+  return lock_batch (self, batch, FALSE, error);
+}
+
+/**
+ * ms_journal_lock_batch_for_import:
+ *
+ * As ms_journal_lock_batch(), for an import committed in chunks: until
+ * ms_journal_unlock_batch(), the batch is marked as being imported, and the
+ * recovery of a journal opened after its importer died removes it (its list
+ * is not whole).
+ */
+gboolean
+ms_journal_lock_batch_for_import (MsJournal  *self,
+                                  gint64      batch,
+                                  GError    **error)
+{
+  return lock_batch (self, batch, TRUE, error);
+}
+
+static gboolean
+lock_batch (MsJournal  *self,
+            gint64      batch,
+            gboolean    import,
+            GError    **error)
 {
   g_autoptr(MsBatchInfo) info = NULL;
   g_autofree char *holder = NULL;
@@ -3325,6 +3363,13 @@ ms_journal_lock_batch (MsJournal  *self,
 
   g_hash_table_insert (self->locks, g_memdup2 (&batch, sizeof batch), lock);
   owner = lock_owner_description ();
+  if (import)
+    {
+      char *marked = g_strconcat ("import ", owner, NULL);
+
+      g_free (owner);
+      owner = marked;
+    }
   set_locked_by (self, batch, owner);
 
   /* A run that died after this journal was opened left rows `sending`

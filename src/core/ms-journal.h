@@ -190,6 +190,9 @@ gint64       ms_journal_find_row        (MsJournal *self, gint64 batch, guint li
  * the same batch and recovery never touches a live batch. */
 gboolean     ms_journal_lock_batch      (MsJournal *self, gint64 batch, GError **error);
 void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
+/* For an import committed in chunks: a batch whose importer died is removed
+ * by the next recovery. */
+gboolean     ms_journal_lock_batch_for_import (MsJournal *self, gint64 batch, GError **error);
 /* The side log (ms-sidelog.h) of the run that sends @batch. Recovery (at
  * open, and when a batch is locked) settles the rows a dead run left
  * `sending` from it: sent, queued again, or uncertain. */
