@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/memory.sh: peak RSS of mailshot-cli blast send for 10,000 and 100,000 recipients (target < 40 MB, flat)
+# bench/memory.sh: peak RSS of mailshot-cli blast send for 10,000, 100,000 and 1,000,000 recipients (target < 40 MB, flat)
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# usage: bench/memory.sh [BUILD_DIR] [-c CONNECTIONS] [SIZES...]   (default: 4 connections; 10000 100000)
+# usage: bench/memory.sh [BUILD_DIR] [-c CONNECTIONS] [SIZES...]   (default: 4 connections; 10000 100000 1000000)
 # Sends each batch to smtp-sink on 127.0.0.1 and reports /usr/bin/time's maximum resident set size,
 # the wall time, and the CPU time. The whole run is measured: CSV import, sending, journal.
 set -euo pipefail
@@ -12,7 +12,7 @@ case "${1:-}" in -*|'') ;; *[!0-9]*) build_arg=$1; shift ;; esac   # a number is
 BUILD=$(bench_find_build "$build_arg")
 CONNS=4
 if [ "${1:-}" = -c ]; then CONNS=$2; shift 2; fi
-SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)
+SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000 1000000)
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing (Debian package time)" >&2; exit 2; }
 
 tmp=$(mktemp -d /tmp/mailshot-memory.XXXXXX)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# bench/throughput.sh: mailshot-cli blast vs Postfix smtp-source, merged 2 KB messages to smtp-sink, 1 and 4 connections
+# bench/throughput.sh: mailshot-cli blast vs Postfix smtp-source, merged 2 KB messages to smtp-sink, 1, 4 and 16 connections
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # usage: bench/throughput.sh [BUILD_DIR] [-r REPS] [-n N] [--pin same|split]
 # Runs shared/tools/smtp-baseline.sh (SMTP_BASELINE= to point elsewhere) once per connection count, so that
 # smtp-source and mailshot-cli run against the same smtp-sink in the same run. Rows:
-#   src_1sess_reuse / src_4sess_reuse   smtp-source -d -s 1|4 (one fixed message)
-#   cmd                                 mailshot-cli blast send --connections 1|4: N rows imported from a CSV,
+#   src_Nsess_reuse                     smtp-source -d -s 1|4|16 (one fixed message)
+#   cmd                                 mailshot-cli blast send --connections 1|4|16: N rows imported from a CSV,
 #                                       merged ({{name}}, {{city}}), rendered, sent, journalled
 # cli% / sink% tell what limits each figure (sink% near 100: the sink's CPU; cli% near 100: ours).
 set -euo pipefail
@@ -36,7 +36,7 @@ export BENCH_BUILD=$BUILD BENCH_CSV=$tmp/r.csv BENCH_TEXT=$tmp/body.txt
 bench_header
 echo "# mailshot-cli blast send: $N recipients (CSV import + merge + MIME + journal + SMTP), messages ≈ 2 KB"
 rc=0
-for conns in 1 4; do
+for conns in ${BENCH_CONNS:-1 4 16}; do
     echo "## $conns connection(s)"
     BENCH_CONNECTIONS=$conns "$BASELINE" --no-tls -r "$REPS" -n "$N" "${PIN[@]}" \
         --only "^(src_${conns}sess_reuse|cmd)\$" -- env BENCH_CONNECTIONS=$conns "$bench_top/bench/blast-cmd.sh" || rc=1

@@ -855,6 +855,16 @@ test_nested (void)
 
 /* The child: open, lock, mark running, claim, say so, then die (crash) or
  * wait for its stdin to close (hold). */
+static void
+die_at_bad_row (guint              line,
+                MsRecipientProblem problem,
+                const char        *address,
+                const char        *detail,
+                gpointer           user_data)
+{
+  kill (getpid (), SIGKILL);
+}
+
 static int
 child_main (const char *mode,
             const char *path,
@@ -865,6 +875,19 @@ child_main (const char *mode,
   g_autoptr(MsJournal) journal = ms_journal_open (path, &error);
   g_autoptr(GPtrArray) rows = NULL;
   char buf[16];
+
+  /* Imports PATH.csv and dies at its first bad row. */
+  if (g_str_equal (mode, "import-die"))
+    {
+      g_autoptr(MsBatchSpec) spec = make_spec ();
+      g_autofree char *csv = g_strconcat (path, ".csv", NULL);
+
+      ms_core_init ();
+      g_clear_pointer (&spec->fields, g_strfreev);
+      g_clear_pointer (&spec->attachments, g_strfreev);
+      ms_import_csv (journal, spec, csv, NULL, die_at_bad_row, NULL, NULL, NULL, &error);
+      return 1;
+    }
 
   if (journal == NULL ||
       !ms_journal_lock_batch (journal, batch, &error) ||
@@ -1017,6 +1040,250 @@ test_recovery_live (void)
   g_assert_cmpuint (counts[MS_STATE_UNCERTAIN], ==, 3);
   g_assert_true (ms_journal_lock_batch (journal, batch, &error));
   g_assert_no_error (error);
+}
+
+/* An import committed in chunks ------------------------------------------------ */
+
+static void
+count_duplicate (guint       line,
+                 const char *address,
+                 gpointer    user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* Duplicates are found across the chunks' commits (the later ones check the
+ * keys the earlier ones committed), and the counts stay exact. */
+static void
+test_import_chunks (void)
+{
+  g_autofree char *path = tmp_db ("chunks");
+  g_autofree char *csv = ms_test_tmp_path ("chunks.csv");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = g_string_new ("email,name,note\n");
+  MsImportSummary summary = { 0 };
+  guint counts[MS_N_STATES];
+  guint duplicates = 0;
+  gint64 batch;
+
+  /* 120,000 addresses, then the first 1,000 again in another case, spread
+   * over the later chunks. */
+  for (guint i = 0; i < 120000; i++)
+    {
+      g_string_append_printf (text, "r%u@example.org,N%u,\n", i, i);
+      if (i >= 60000 && i % 60 == 0)
+        g_string_append_printf (text, "R%u@Example.org,again,\n", (i - 60000) / 60);
+    }
+  g_assert_true (g_file_set_contents (csv, text->str, text->len, NULL));
+
+  g_clear_pointer (&spec->fields, g_strfreev);
+  g_clear_pointer (&spec->attachments, g_strfreev);
+  batch = ms_import_csv (journal, spec, csv, NULL, NULL, count_duplicate, &duplicates, &summary, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (batch, >, 0);
+  g_assert_cmpuint (summary.imported, ==, 120000);
+  g_assert_cmpuint (summary.duplicates, ==, 1000);
+  g_assert_cmpuint (duplicates, ==, 1000);
+  g_assert_true (ms_journal_get_counts (journal, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 120000);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 120000);
+
+  /* The batch is whole: another journal may take it now. */
+  {
+    g_autoptr(MsJournal) other = open_journal (path);
+
+    g_assert_true (ms_journal_lock_batch (other, batch, &error));
+    g_assert_no_error (error);
+  }
+}
+
+/* A list that turns out bad after some chunks went in leaves nothing, as an
+ * import in one transaction did. */
+static void
+test_import_chunks_fail (void)
+{
+  g_autofree char *path = tmp_db ("chunks-fail");
+  g_autofree char *csv = ms_test_tmp_path ("chunks-fail.csv");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsBatchSpec) spec = make_spec ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = g_string_new ("email,name,note\n");
+  g_autoptr(GPtrArray) batches = NULL;
+  MsImportSummary summary = { 0 };
+
+  for (guint i = 0; i < 110000; i++)
+    g_string_append_printf (text, "r%u@example.org,N%u,\n", i, i);
+  g_string_append (text, "last@example.org,\"never closed,\n");
+  g_assert_true (g_file_set_contents (csv, text->str, text->len, NULL));
+
+  g_clear_pointer (&spec->fields, g_strfreev);
+  g_clear_pointer (&spec->attachments, g_strfreev);
+  g_assert_cmpint (ms_import_csv (journal, spec, csv, NULL, NULL, NULL, NULL, &summary, &error), ==, 0);
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  batches = ms_journal_list_batches (journal, NULL);
+  g_assert_cmpuint (batches->len, ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 0);
+}
+
+/* An import killed after its first chunks went in: the next open removes
+ * the batch, whose list is not whole. */
+static void
+test_import_killed (void)
+{
+  g_autofree char *path = tmp_db ("import-killed");
+  g_autofree char *csv = g_strconcat (path, ".csv", NULL);
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = g_string_new ("email,name,note\n");
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  for (guint i = 0; i < 70000; i++)
+    g_string_append_printf (text, i == 60000 ? "not an address,N%u,\n" : "r%u@example.org,N%u,\n", i, i);
+  g_assert_true (g_file_set_contents (csv, text->str, text->len, NULL));
+  /* The schema first, so that the child only imports. */
+  g_clear_object (&journal);
+  journal = open_journal (path);
+  g_clear_object (&journal);
+
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, exe, "--child", "import-die", path, "0", "0", NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_true (g_subprocess_get_if_signaled (child));
+
+  /* The first chunk is in the file, marked as being imported. */
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 50000);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM batches WHERE locked_by LIKE 'import %'"), ==, 1);
+
+  journal = open_journal (path);
+  batches = ms_journal_list_batches (journal, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (batches->len, ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 0);
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 0);
+}
+
+/* The side log settles what a dead run left sending -------------------------- */
+
+typedef enum { LOG_SAME_BOOT, LOG_OTHER_BOOT, LOG_NONE } LogCase;
+
+static void
+sidelog_case (LogCase     which,
+              const char *expected)   /* one letter per claimed row: s(ent) q(ueued) u(ncertain) */
+{
+  g_autofree char *path = tmp_db ("sidelog");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autofree char *log_path = NULL;
+  gint64 batch = make_batch (journal, 10);
+  gint64 id[6];
+
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  rows = ms_journal_claim (journal, batch, 6, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 6);
+  for (guint i = 0; i < 6; i++)
+    id[i] = ((MsJournalRow *) rows->pdata[i])->id;
+
+  log_path = ms_journal_dup_sidelog_path (journal, batch);
+  if (which != LOG_NONE)
+    {
+      g_autoptr(MsSidelog) log = ms_sidelog_create (log_path, &error);
+
+      g_assert_no_error (error);
+      /* 0 accepted; 1 end sent, no answer; 2 refused; 3 never ended;
+       * 4 accepted after its end; 5 end sent, no answer. */
+      g_assert_true (ms_sidelog_note_end (log, id[0]));
+      g_assert_true (ms_sidelog_note_accepted (log, id[0], 1700000000, 250, "2.0.0 Ok: queued as\tA1", "m0@x"));
+      g_assert_true (ms_sidelog_note_end (log, id[1]));
+      g_assert_true (ms_sidelog_note_end (log, id[2]));
+      g_assert_true (ms_sidelog_note_refused (log, id[2]));
+      g_assert_true (ms_sidelog_note_end (log, id[4]));
+      g_assert_true (ms_sidelog_note_end (log, id[5]));
+      g_assert_true (ms_sidelog_note_accepted (log, id[4], 1700000001, 250, "Ok", NULL));
+    }
+  /* The run dies: its lock goes with it, its rows stay `sending`. */
+  g_clear_object (&journal);
+
+  if (which == LOG_OTHER_BOOT)
+    ms_sidelog_set_boot_id ("another-boot");
+  journal = open_journal (path);
+  ms_sidelog_set_boot_id (NULL);
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(MsJournalRow) row = NULL;
+      MsRecipientState want = expected[i] == 's' ? MS_STATE_SENT
+                              : expected[i] == 'q' ? MS_STATE_QUEUED : MS_STATE_UNCERTAIN;
+      MsRecipientState states[] = { want };
+      g_autoptr(GPtrArray) list = ms_journal_list_rows (journal, batch, states, 1, &error);
+
+      for (guint j = 0; j < list->len; j++)
+        if (((MsJournalRow *) list->pdata[j])->id == id[i])
+          row = g_steal_pointer (&list->pdata[j]);
+      if (row == NULL)
+        g_error ("row %u is not %s", i, ms_recipient_state_to_string (want));
+      if (i == 0 && want == MS_STATE_SENT)
+        {
+          g_assert_cmpint (row->reply_code, ==, 250);
+          g_assert_cmpstr (row->reply_text, ==, "2.0.0 Ok: queued as A1");
+          g_assert_cmpstr (row->message_id, ==, "m0@x");
+          g_assert_cmpint (row->sent_at, ==, 1700000000);
+        }
+      if (want == MS_STATE_QUEUED)
+        g_assert_cmpuint (row->attempts, ==, 0);
+    }
+  /* Folded in, the log is gone. */
+  g_assert_false (g_file_test (log_path, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_sidelog_recovery (void)
+{
+  /* A killed process: the page cache kept every line. */
+  sidelog_case (LOG_SAME_BOOT, "suqqsu");
+  /* A power cut: the unsynced tail may be gone, so a row without a line
+   * may have gone out; its answers still count. */
+  sidelog_case (LOG_OTHER_BOOT, "suqusu");
+  /* No log (an older version): every row left sending is uncertain. */
+  sidelog_case (LOG_NONE, "uuuuuu");
+}
+
+/* A batch locked again by a new run after its last one died in this
+ * process's lifetime: the lock settles the leftovers first. */
+static void
+test_sidelog_on_lock (void)
+{
+  g_autofree char *path = tmp_db ("sidelog-lock");
+  g_autoptr(MsJournal) journal = open_journal (path);
+  g_autoptr(MsJournal) second = open_journal (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  gint64 batch = make_batch (journal, 4);
+  guint counts[MS_N_STATES];
+
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  rows = ms_journal_claim (journal, batch, 2, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *log_path = ms_journal_dup_sidelog_path (journal, batch);
+    g_autoptr(MsSidelog) log = ms_sidelog_create (log_path, &error);
+
+    g_assert_true (ms_sidelog_note_end (log, ((MsJournalRow *) rows->pdata[0])->id));
+  }
+  g_clear_object (&journal);
+
+  g_assert_true (ms_journal_lock_batch (second, batch, &error));
+  g_assert_no_error (error);
+  g_assert_true (ms_journal_get_counts (second, batch, counts, &error));
+  g_assert_cmpuint (counts[MS_STATE_SENDING], ==, 0);
+  g_assert_cmpuint (counts[MS_STATE_UNCERTAIN], ==, 1);
+  g_assert_cmpuint (counts[MS_STATE_QUEUED], ==, 3);
 }
 
 static void
@@ -1945,6 +2212,11 @@ main (int    argc,
   ms_core_init ();
 
   g_test_add_func ("/mailshot/journal/schema", test_schema);
+  g_test_add_func ("/mailshot/journal/sidelog-recovery", test_sidelog_recovery);
+  g_test_add_func ("/mailshot/journal/import-chunks", test_import_chunks);
+  g_test_add_func ("/mailshot/journal/import-chunks-fail", test_import_chunks_fail);
+  g_test_add_func ("/mailshot/journal/import-killed", test_import_killed);
+  g_test_add_func ("/mailshot/journal/sidelog-on-lock", test_sidelog_on_lock);
   g_test_add_func ("/mailshot/journal/migration", test_migration);
   g_test_add_func ("/mailshot/journal/duplicate-keys", test_duplicate_keys);
   g_test_add_func ("/mailshot/journal/left-out", test_left_out);

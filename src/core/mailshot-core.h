@@ -18,6 +18,7 @@
 #include "ms-recipients.h"
 #include "ms-reply.h"
 #include "ms-secret.h"
+#include "ms-sidelog.h"
 #include "ms-smtp.h"
 #include "ms-template.h"
 #include "ms-transcript.h"

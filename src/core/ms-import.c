@@ -9,6 +9,11 @@
 #include "ms-import.h"
 #include "ms-message.h"
 
+/* The import commits this many rows at a time: its memory (the duplicate
+ * keys of the rows not yet committed, the pages SQLite holds for the
+ * transaction) stays the same for any size of list. */
+#define IMPORT_CHUNK_ROWS 50000
+
 gint64
 ms_import_csv (MsJournal              *journal,
                MsBatchSpec            *spec,
@@ -29,6 +34,7 @@ ms_import_csv (MsJournal              *journal,
   g_autoptr(GError) local_error = NULL;
   guint line;
   gint64 batch;
+  gboolean committed = FALSE;
 
   g_return_val_if_fail (MS_IS_JOURNAL (journal), 0);
   g_return_val_if_fail (spec != NULL, 0);
@@ -66,7 +72,10 @@ ms_import_csv (MsJournal              *journal,
   if (!ms_journal_begin (journal, error))
     return 0;
   batch = ms_journal_create_batch (journal, spec, error);
-  if (batch <= 0)
+  /* Locked while the chunks go in: no other process sends or resumes a
+   * batch that is not whole yet, and one whose import dies half way is
+   * removed by the next recovery. */
+  if (batch <= 0 || !ms_journal_lock_batch_for_import (journal, batch, error))
     {
       ms_journal_rollback (journal);
       return 0;
@@ -118,28 +127,32 @@ ms_import_csv (MsJournal              *journal,
           if (duplicate_func != NULL)
             duplicate_func (line, address, user_data);
         }
-      else
-        summary->imported++;
+      else if (++summary->imported % IMPORT_CHUNK_ROWS == 0)
+        {
+          if (!ms_journal_commit (journal, &local_error) || !ms_journal_begin (journal, &local_error))
+            break;
+          committed = TRUE;
+        }
     }
+  if (local_error == NULL && summary->imported == 0)
+    g_set_error (&local_error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                 _("%s: no usable recipients; check the address column and the rows listed above."),
+                 csv_path);
+  if (local_error == NULL)
+    ms_journal_commit (journal, &local_error);
   if (local_error != NULL)
     {
+      g_autoptr(GError) discard_error = NULL;
+
+      /* As if nothing had been read: the chunks already in go too. */
       ms_journal_rollback (journal);
+      if (committed && !ms_journal_discard_batch (journal, batch, &discard_error))
+        g_debug ("import: could not remove batch %" G_GINT64_FORMAT ": %s", batch, discard_error->message);
+      ms_journal_unlock_batch (journal, batch);
       g_propagate_error (error, g_steal_pointer (&local_error));
       return 0;
     }
-  if (summary->imported == 0)
-    {
-      ms_journal_rollback (journal);
-      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                   _("%s: no usable recipients; check the address column and the rows listed above."),
-                   csv_path);
-      return 0;
-    }
-  if (!ms_journal_commit (journal, error))
-    {
-      ms_journal_rollback (journal);
-      return 0;
-    }
+  ms_journal_unlock_batch (journal, batch);
   return batch;
 }
 

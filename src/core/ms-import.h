@@ -33,7 +33,9 @@ typedef void (*MsImportDuplicateFunc) (guint line, const char *address, gpointer
  * Reads @csv_path with MsRecipients, checks the templates and attachments
  * against its columns before anything is stored (a missing field is an
  * MS_ERROR_INVALID_INPUT naming the field and where it was used), then adds
- * every usable row to a new batch in one transaction. Blocking.
+ * every usable row to a new batch, committed in chunks of 50,000 (the memory
+ * stays flat for any size); an error on the way removes what was committed,
+ * and the batch is locked until it is whole. Blocking.
  *
  * Returns: the new batch ID, 0 on error (nothing stored then).
  */

@@ -17,6 +17,7 @@
 #include "ms-error.h"
 #include "ms-journal.h"
 #include "ms-recipients.h"
+#include "ms-sidelog.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3, sqlite3_close_v2)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
@@ -36,12 +37,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsCachedStmt, cached_stmt_reset)
 /* Other processes (the GUI and the CLI) may hold the write lock for the
  * length of an import; wait for them rather than fail. */
 #define BUSY_TIMEOUT_MS 15000
-/* The page cache: small by default so that a blast's memory stays flat;
- * a little larger while a big import runs. An import only appends (its
- * duplicate keys go in, sorted, at the commit), so it needs no more. */
-#define CACHE_KIB        4096
-#define IMPORT_CACHE_KIB 8192
-#define IMPORT_BIG_ROWS  100000
+/* The page cache: small, so that memory stays flat from ten thousand to a
+ * million rows (it fills up either way). An import only appends, and its
+ * duplicate keys go in sorted at each chunk's commit, so it needs no more. */
+#define CACHE_KIB        2048
+/* The filter of an import's duplicate keys (see Bloom): bits per key, and
+ * the 64-byte blocks of its first layer (64 KiB). About 2 % false
+ * positives, each one a lookup in recipient_keys. */
+#define BLOOM_BITS_PER_KEY 8
+#define BLOOM_FIRST_BLOCKS 1024
 /* Below this much free space, a journal that failed to write is on a full
  * disk: SQLite needs up to 32 KiB for the -shm file and a few pages of WAL,
  * and ext4 keeps a reserve that root may still use. */
@@ -194,9 +198,13 @@ typedef enum {
   STMT_CANCEL_ROWS,
   STMT_SENT_TIMES,
   STMT_RECOVERABLE_BATCHES,
-  STMT_RECOVER_ROWS,
   STMT_SET_LOCKED_BY,
   STMT_INSERT_LEFT_OUT,
+  STMT_SENDING_ROWS,
+  STMT_RECOVER_ROW,
+  STMT_RECOVER_SENT,
+  STMT_SYNC_FULL,
+  STMT_SYNC_NORMAL,
   N_STMTS
 } StmtId;
 
@@ -268,12 +276,20 @@ static const char * const stmt_sql[N_STMTS] = {
     " WHERE r.state = 2 AND r.sent_at >= ?1 AND (?2 IS NULL OR b.account = ?2)"
     " ORDER BY r.sent_at",
   [STMT_RECOVERABLE_BATCHES] =
-    "SELECT id FROM batches WHERE status = 1"
+    "SELECT id, locked_by LIKE 'import %' FROM batches WHERE status = 1 OR locked_by LIKE 'import %'"
     " OR EXISTS (SELECT 1 FROM recipients WHERE batch = batches.id AND state = 1)",
-  [STMT_RECOVER_ROWS] =
-    "UPDATE recipients SET state = 5, advice = ?2, updated_at = ?3 WHERE batch = ?1 AND state = 1",
   [STMT_SET_LOCKED_BY] = "UPDATE batches SET locked_by = ?2 WHERE id = ?1",
   [STMT_INSERT_LEFT_OUT] = "INSERT OR REPLACE INTO left_out (batch, line, vals, reason) VALUES (?1, ?2, ?3, ?4)",
+  [STMT_SENDING_ROWS] = "SELECT id FROM recipients WHERE batch = ?1 AND state = 1",
+  [STMT_RECOVER_ROW] =
+    "UPDATE recipients SET state = 5, advice = ?3, updated_at = ?2 WHERE id = ?1 AND state = 1",
+  /* The side log saw the server accept it: as ms_journal_record() would. */
+  [STMT_RECOVER_SENT] =
+    "UPDATE recipients SET state = 2, reply_code = ?3, reply_text = ?4, reply_class = NULL, advice = NULL,"
+    " message_id = coalesce (?5, message_id), next_due = 0, sent_at = ?6, updated_at = ?2"
+    " WHERE id = ?1 AND state = 1",
+  [STMT_SYNC_FULL] = "PRAGMA synchronous = FULL",
+  [STMT_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 };
 
 /* The left-out rows of a batch in line order (the primary key's), with the
@@ -301,8 +317,6 @@ struct _MsJournal
   int unwritable;           /* an Unwritable: why, when known */
   /* 0 = no transaction; 1 = BEGIN IMMEDIATE; deeper levels are savepoints. */
   guint txn_depth;
-  guint txn_rows;         /* rows added in this transaction */
-  gboolean big_cache;
   GHashTable *locks;      /* gint64* batch → BatchLock* */
 
   /* Reused by ms_journal_add_recipient() so an import does not allocate per row. */
@@ -320,7 +334,19 @@ struct _MsJournal
   gsize pending_mask;            /* index size - 1; 0 = no index yet */
   /* A batch created by this transaction has no keys in the table yet. */
   gint64 fresh_batch;
+  /* The batch this journal is importing, committed in chunks: every key it
+   * has in recipient_keys went in through this journal, so a key the
+   * filter has never seen needs no lookup. Bloom layers of doubling size:
+   * 1.2 MB for a million keys, where the keys themselves took 24 MB. */
+  gint64 import_batch;
+  GArray *bloom;                 /* BloomLayer */
 };
+
+typedef struct {
+  guint64 *bits;
+  guint64  mask;                 /* blocks - 1, a power of two */
+  guint    count, capacity;
+} BloomLayer;
 
 typedef struct {
   gint64 key;
@@ -967,6 +993,85 @@ pending_clear (MsJournal *self)
   self->pending_batch = 0;
 }
 
+/* Bloom filter of an import's committed keys --------------------------------- */
+
+static void
+bloom_layer_clear (gpointer data)
+{
+  g_free (((BloomLayer *) data)->bits);
+}
+
+static void
+bloom_free (MsJournal *self)
+{
+  g_clear_pointer (&self->bloom, g_array_unref);
+  self->import_batch = 0;
+}
+
+/* Blocked: every probe of a key falls in one 64-byte block (one cache miss
+ * per layer instead of one per probe). The keys are hashes already: the low
+ * bits pick the block, the rest the bits within it. */
+#define BLOOM_PROBES 7
+#define BLOOM_BLOCK_WORDS 8
+
+static gboolean
+bloom_layer_has (const BloomLayer *layer,
+                 guint64           key)
+{
+  const guint64 *block = layer->bits + ((key & layer->mask) * BLOOM_BLOCK_WORDS);
+  guint64 h = key >> 20 | key << 44;
+
+  for (guint i = 0; i < BLOOM_PROBES; i++, h >>= 9)
+    if (!(block[(h >> 6) & 7] & (G_GUINT64_CONSTANT (1) << (h & 63))))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+bloom_maybe_has (MsJournal *self,
+                 gint64     key)
+{
+  for (guint i = 0; self->bloom != NULL && i < self->bloom->len; i++)
+    if (bloom_layer_has (&g_array_index (self->bloom, BloomLayer, i), (guint64) key))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+bloom_add (MsJournal *self,
+           gint64     key)
+{
+  BloomLayer *layer = NULL;
+  guint64 *block;
+  guint64 h;
+
+  if (self->bloom == NULL)
+    {
+      self->bloom = g_array_new (FALSE, TRUE, sizeof (BloomLayer));
+      g_array_set_clear_func (self->bloom, bloom_layer_clear);
+    }
+  if (self->bloom->len > 0)
+    layer = &g_array_index (self->bloom, BloomLayer, self->bloom->len - 1);
+  if (layer == NULL || layer->count >= layer->capacity)
+    {
+      BloomLayer fresh = { 0 };
+      /* A power of two of blocks, each layer twice the one before: the
+       * capacity follows from the bits, none is wasted. */
+      guint64 blocks = layer == NULL ? BLOOM_FIRST_BLOCKS : (layer->mask + 1) * 2;
+
+      fresh.capacity = (guint) (blocks * BLOOM_BLOCK_WORDS * 64 / BLOOM_BITS_PER_KEY);
+      fresh.mask = blocks - 1;
+      fresh.bits = g_new0 (guint64, blocks * BLOOM_BLOCK_WORDS);
+      g_array_append_val (self->bloom, fresh);
+      layer = &g_array_index (self->bloom, BloomLayer, self->bloom->len - 1);
+    }
+  block = layer->bits + (((guint64) key & layer->mask) * BLOOM_BLOCK_WORDS);
+  h = (guint64) key >> 20 | (guint64) key << 44;
+  for (guint i = 0; i < BLOOM_PROBES; i++, h >>= 9)
+    block[(h >> 6) & 7] |= G_GUINT64_CONSTANT (1) << (h & 63);
+  layer->count++;
+}
+
 static int
 compare_pending (gconstpointer a,
                  gconstpointer b)
@@ -998,6 +1103,8 @@ insert_key (MsJournal  *self,
     *rc_out = rc;
   if (batch == self->fresh_batch)
     self->fresh_batch = 0;
+  if (batch == self->import_batch && rc == SQLITE_DONE)
+    bloom_add (self, key);
   if (rc != SQLITE_DONE)
     return rc_out != NULL ? FALSE : fail (self, rc, error);
   return TRUE;
@@ -1031,6 +1138,8 @@ flush_pending_keys (MsJournal  *self,
       rc = sqlite3_step (stmt);
       if (rc != SQLITE_DONE)
         return fail (self, rc, error);
+      if (batch == self->import_batch)
+        bloom_add (self, p->key);
     }
   if (batch == self->fresh_batch)
     self->fresh_batch = 0;
@@ -1085,18 +1194,18 @@ probe_key (MsJournal   *self,
       gint64 row = pending_lookup (self, batch, h);
       gboolean equal = FALSE;
 
-      /* Only a taken key needs a comparison: no allocation for the rest. */
-      if (other == NULL && (row != 0 || batch != self->fresh_batch))
-        other = g_string_new (NULL);
-
       if (row != 0)
         {
+          /* Only a taken key needs a comparison: no allocation for the rest. */
+          if (other == NULL)
+            other = g_string_new (NULL);
           if (!row_address_key_equals (self, row, NULL, key, other, &equal, error))
             return FALSE;
         }
-      else if (batch == self->fresh_batch)
+      else if (batch == self->fresh_batch ||
+               (batch == self->import_batch && !bloom_maybe_has (self, h)))
         {
-          /* Nothing of this batch is in the table yet. */
+          /* Nothing of this batch is in the table yet, or not this key. */
           *slot = h;
           *existing = 0;
           return TRUE;
@@ -1120,6 +1229,8 @@ probe_key (MsJournal   *self,
           if (rc != SQLITE_ROW)
             return fail (self, rc, error);
           row = sqlite3_column_int64 (stmt, 0);
+          if (other == NULL)
+            other = g_string_new (NULL);
           if (!row_address_key_equals (self, row, (const char *) sqlite3_column_text (stmt, 1), key, other,
                                        &equal, error))
             return FALSE;
@@ -1189,14 +1300,8 @@ static void
 txn_ended (MsJournal *self)
 {
   self->txn_depth = 0;
-  self->txn_rows = 0;
   self->fresh_batch = 0;
   pending_clear (self);
-  if (self->big_cache)
-    {
-      set_cache_size (self, CACHE_KIB);
-      self->big_cache = FALSE;
-    }
 }
 
 /* Transactions: the outermost level takes the write lock at once (BEGIN
@@ -1316,6 +1421,22 @@ batch_lock_path (MsJournal *self,
   return g_strdup_printf ("%s-batch-%" G_GINT64_FORMAT ".lock", self->path, batch);
 }
 
+/**
+ * ms_journal_dup_sidelog_path:
+ *
+ * The side log (ms-sidelog.h) of the run that sends @batch, next to its lock
+ * file: recovery folds it into the journal.
+ *
+ * Returns: (transfer full): its path
+ */
+char *
+ms_journal_dup_sidelog_path (MsJournal *self,
+                             gint64     batch)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
+  return g_strdup_printf ("%s-batch-%" G_GINT64_FORMAT ".log", self->path, batch);
+}
+
 static char *
 lock_owner_description (void)
 {
@@ -1430,33 +1551,143 @@ try_lock_batch (MsJournal  *self,
   return NULL;
 }
 
+/* synchronous = FULL for the next outermost transaction (SQLite refuses the
+ * change inside one): a claim must survive a power cut before its first
+ * byte goes out, and a recovery before its side log is removed. Every other
+ * commit stays NORMAL (it survives a killed process), off the per-message
+ * path. Returns whether it was set, for durable_end(). */
+static gboolean
+durable_begin (MsJournal *self)
+{
+  return self->txn_depth == 0 && run_simple (self, STMT_SYNC_FULL, NULL);
+}
+
+static void
+durable_end (MsJournal *self,
+             gboolean   was_set)
+{
+  if (was_set)
+    run_simple (self, STMT_SYNC_NORMAL, NULL);
+}
+
+static const char *
+uncertain_advice (void)
+{
+  return _("Mailshot stopped while this message was being sent: it may or may "
+           "not have been delivered. Retry it only if the recipient did not get it.");
+}
+
+/* Settles the rows a dead run left `sending`, from its side log (see
+ * ms-sidelog.h): accepted by the server -> sent, with its reply; its end
+ * never went out, or the server refused it -> queued again; its end went out
+ * and no answer was logged -> uncertain. After a reboot the log's unsynced
+ * tail may be gone, so a row it says nothing about may have gone out: only
+ * its answers count then, and the rest of the claimed group is uncertain.
+ * Without a log (an older version, or a lost file), every such row is. */
+static gboolean
+settle_sending_rows (MsJournal  *self,
+                     gint64      batch,
+                     guint      *changed,
+                     GError    **error)
+{
+  g_autoptr(GHashTable) sending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(GHashTable) entries = NULL;
+  g_autoptr(GError) log_error = NULL;
+  g_autofree char *log_path = ms_journal_dup_sidelog_path (self, batch);
+  guint n_sent = 0, n_back = 0, n_uncertain = 0;
+  gboolean same_boot = FALSE;
+  GHashTableIter iter;
+  gpointer key;
+  gint64 now = now_seconds ();
+
+  *changed = 0;
+  {
+    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_SENDING_ROWS, error);
+    int rc;
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (stmt, 1, batch);
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      {
+        gint64 id = sqlite3_column_int64 (stmt, 0);
+        g_hash_table_add (sending, g_memdup2 (&id, sizeof id));
+      }
+    if (rc != SQLITE_DONE)
+      return fail (self, rc, error);
+  }
+  if (g_hash_table_size (sending) == 0)
+    return TRUE;
+
+  entries = ms_sidelog_read (log_path, sending, &same_boot, &log_error);
+  if (entries == NULL)
+    g_debug ("journal: batch %" G_GINT64_FORMAT ": no side log (%s): every row left sending is uncertain",
+             batch, log_error->message);
+
+  g_hash_table_iter_init (&iter, sending);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      gint64 id = *(gint64 *) key;
+      MsSidelogEntry *e = entries != NULL ? g_hash_table_lookup (entries, &id) : NULL;
+      g_autoptr(MsCachedStmt) stmt = NULL;
+
+      if (e != NULL && e->outcome == MS_SIDELOG_ACCEPTED)
+        {
+          stmt = get_stmt (self, STMT_RECOVER_SENT, error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_int (stmt, 3, e->code);
+          bind_text_or_null (stmt, 4, e->text);
+          bind_text_or_null (stmt, 5, e->message_id);
+          sqlite3_bind_int64 (stmt, 6, e->when > 0 ? e->when : now);
+          n_sent++;
+        }
+      else if (entries != NULL &&
+               ((e != NULL && e->outcome == MS_SIDELOG_REFUSED) || (e == NULL && same_boot)))
+        {
+          stmt = get_stmt (self, STMT_RELEASE_ROW, error);
+          if (stmt == NULL)
+            return FALSE;
+          n_back++;
+        }
+      else
+        {
+          stmt = get_stmt (self, STMT_RECOVER_ROW, error);
+          if (stmt == NULL)
+            return FALSE;
+          sqlite3_bind_text (stmt, 3, uncertain_advice (), -1, SQLITE_STATIC);
+          n_uncertain++;
+        }
+      sqlite3_bind_int64 (stmt, 1, id);
+      sqlite3_bind_int64 (stmt, 2, now);
+      if (!run_stmt (self, stmt, error))
+        return FALSE;
+    }
+  g_debug ("journal: batch %" G_GINT64_FORMAT ": of the rows left sending, %u sent, %u queued again, "
+           "%u uncertain (%s)", batch, n_sent, n_back, n_uncertain,
+           entries == NULL ? "no side log" : same_boot ? "side log of this boot" : "side log of an earlier boot");
+  *changed = n_sent + n_back + n_uncertain;
+  return TRUE;
+}
+
 static gboolean
 recover_batch (MsJournal  *self,
                gint64      batch,
                GError    **error)
 {
   g_autoptr(MsBatchInfo) info = NULL;
+  g_autofree char *log_path = ms_journal_dup_sidelog_path (self, batch);
+  guint changed = 0;
+  gboolean durable = durable_begin (self);
 
   if (!txn_begin (self, error))
-    return FALSE;
+    {
+      durable_end (self, durable);
+      return FALSE;
+    }
 
-  {
-    g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECOVER_ROWS, error);
-
-    if (stmt == NULL)
-      goto failed;
-    sqlite3_bind_int64 (stmt, 1, batch);
-    sqlite3_bind_text (stmt, 2,
-                       _("Mailshot stopped while this message was being sent: it may or may "
-                         "not have been delivered. Retry it only if the recipient did not get it."),
-                       -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 3, now_seconds ());
-    if (!run_stmt (self, stmt, error))
-      goto failed;
-    if (sqlite3_changes (self->db) > 0)
-      g_debug ("journal: batch %" G_GINT64_FORMAT ": %d rows left sending are now uncertain",
-               batch, sqlite3_changes (self->db));
-  }
+  if (!settle_sending_rows (self, batch, &changed, error))
+    goto failed;
 
   info = ms_journal_get_batch_info (self, batch, error);
   if (info == NULL)
@@ -1469,21 +1700,33 @@ recover_batch (MsJournal  *self,
                                     error))
     goto failed;
 
-  return txn_commit (self, error);
+  /* The side log goes only once what it said is on disk. */
+  if (!txn_commit (self, error))
+    {
+      durable_end (self, durable);
+      return FALSE;
+    }
+  durable_end (self, durable);
+  if (g_unlink (log_path) < 0 && errno != ENOENT)
+    g_debug ("journal: could not remove %s: %s", log_path, g_strerror (errno));
+  return TRUE;
 
 failed:
   txn_abort (self);
+  durable_end (self, durable);
   return FALSE;
 }
 
-/* Crash recovery: rows a dead process left in `sending` may or may not have
- * reached the server, so they become `uncertain` rather than being resent.
+/* Crash recovery: rows a dead process left in `sending` are settled from its
+ * side log (settle_sending_rows); those that may or may not have reached the
+ * server become `uncertain` rather than being resent.
  * A batch whose lock is held belongs to a live process and is left alone. */
 static gboolean
 recover (MsJournal  *self,
          GError    **error)
 {
   g_autoptr(GArray) batches = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) importing = g_array_new (FALSE, FALSE, sizeof (gboolean));
 
   {
     g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECOVERABLE_BATCHES, error);
@@ -1494,7 +1737,10 @@ recover (MsJournal  *self,
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
       {
         gint64 id = sqlite3_column_int64 (stmt, 0);
+        gboolean import = sqlite3_column_int (stmt, 1) != 0;
+
         g_array_append_val (batches, id);
+        g_array_append_val (importing, import);
       }
     if (rc != SQLITE_DONE)
       return fail (self, rc, error);
@@ -1506,6 +1752,7 @@ recover (MsJournal  *self,
       g_autoptr(GError) local_error = NULL;
       BatchLock *lock;
       gboolean busy;
+      gboolean ok;
 
       if (g_hash_table_contains (self->locks, &batch))
         continue;
@@ -1518,12 +1765,18 @@ recover (MsJournal  *self,
           continue;
         }
 
-      if (!recover_batch (self, batch, error))
+      /* An import that died half way (its chunks are in, its lock is
+       * free): the list is not whole, and nothing of it was sent. */
+      if (g_array_index (importing, gboolean, i))
         {
-          batch_lock_free (lock);
-          return FALSE;
+          g_debug ("journal: batch %" G_GINT64_FORMAT ": its import did not finish; removed", batch);
+          ok = ms_journal_discard_batch (self, batch, error);
         }
+      else
+        ok = recover_batch (self, batch, error);
       batch_lock_free (lock);
+      if (!ok)
+        return FALSE;
     }
 
   return TRUE;
@@ -2027,7 +2280,11 @@ ms_journal_create_batch (MsJournal         *self,
     return 0;
   /* Only at the outermost level: a savepoint rolled back could free the id. */
   if (self->txn_depth == 1)
-    self->fresh_batch = sqlite3_last_insert_rowid (self->db);
+    {
+      self->fresh_batch = sqlite3_last_insert_rowid (self->db);
+      bloom_free (self);
+      self->import_batch = self->fresh_batch;
+    }
   return sqlite3_last_insert_rowid (self->db);
 }
 
@@ -2111,12 +2368,6 @@ ms_journal_add_recipient (MsJournal          *self,
   stmt = get_stmt (self, STMT_INSERT_ROW, error);
   if (stmt == NULL)
     return FALSE;
-
-  if (self->txn_depth > 0 && ++self->txn_rows == IMPORT_BIG_ROWS && !self->big_cache)
-    {
-      set_cache_size (self, IMPORT_CACHE_KIB);
-      self->big_cache = TRUE;
-    }
 
   key = address_key (self->key, address);
   if (!probe_key (self, batch, key, &slot, &existing, error))
@@ -2265,6 +2516,52 @@ ms_journal_list_left_out (MsJournal  *self,
       return NULL;
     }
   return g_steal_pointer (&list);
+}
+
+/**
+ * ms_journal_discard_batch:
+ *
+ * Removes @batch with its rows and keys, as if it had never been imported:
+ * an import committed in chunks that fails later leaves nothing behind.
+ * Only for a batch nothing was sent from.
+ */
+gboolean
+ms_journal_discard_batch (MsJournal  *self,
+                          gint64      batch,
+                          GError    **error)
+{
+  static const char * const sql[] = {
+    "DELETE FROM recipient_keys WHERE batch = ?1",
+    "DELETE FROM left_out WHERE batch = ?1",
+    "DELETE FROM recipients WHERE batch = ?1",
+    "DELETE FROM batches WHERE id = ?1",
+  };
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!txn_begin (self, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (sql); i++)
+    {
+      g_autoptr(sqlite3_stmt) stmt = NULL;
+      int rc = sqlite3_prepare_v2 (self->db, sql[i], -1, &stmt, NULL);
+
+      if (rc == SQLITE_OK)
+        {
+          sqlite3_bind_int64 (stmt, 1, batch);
+          rc = sqlite3_step (stmt);
+        }
+      if (rc != SQLITE_DONE && rc != SQLITE_OK)
+        {
+          fail (self, rc, error);
+          txn_abort (self);
+          return FALSE;
+        }
+    }
+  if (batch == self->import_batch)
+    bloom_free (self);
+  return txn_commit (self, error);
 }
 
 /* Batches ----------------------------------------------------------------- */
@@ -2491,15 +2788,24 @@ ms_journal_claim (MsJournal  *self,
                   GError    **error)
 {
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_journal_row_free);
+  gboolean durable;
 
   g_return_val_if_fail (MS_IS_JOURNAL (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (max == 0)
     return g_steal_pointer (&rows);
+  /* Sending has begun: the import's filter has done its job. */
+  bloom_free (self);
 
+  /* On disk before the first byte of these messages goes out: a claim lost
+   * in a power cut would send them again silently. One fsync per group. */
+  durable = durable_begin (self);
   if (!txn_begin (self, error))
-    return NULL;
+    {
+      durable_end (self, durable);
+      return NULL;
+    }
 
   {
     g_autoptr(MsCachedStmt) deferred = get_stmt (self, STMT_CLAIM_DEFERRED, error);
@@ -2546,13 +2852,18 @@ ms_journal_claim (MsJournal  *self,
     }
 
   if (!txn_commit (self, error))
-    return NULL;
+    {
+      durable_end (self, durable);
+      return NULL;
+    }
+  durable_end (self, durable);
 
   g_ptr_array_sort (rows, compare_row_id);
   return g_steal_pointer (&rows);
 
 failed:
   txn_abort (self);
+  durable_end (self, durable);
   return NULL;
 }
 
@@ -3113,10 +3424,37 @@ set_locked_by (MsJournal  *self,
  * Returns: %FALSE with %MS_ERROR_FAILED when another process (or another
  *   journal) holds it, %MS_ERROR_NOT_FOUND for an unknown batch.
  */
+static gboolean lock_batch (MsJournal *self, gint64 batch, gboolean import, GError **error);
+
 gboolean
 ms_journal_lock_batch (MsJournal  *self,
                        gint64      batch,
                        GError    **error)
+{
+  return lock_batch (self, batch, FALSE, error);
+}
+
+/**
+ * ms_journal_lock_batch_for_import:
+ *
+ * As ms_journal_lock_batch(), for an import committed in chunks: until
+ * ms_journal_unlock_batch(), the batch is marked as being imported, and the
+ * recovery of a journal opened after its importer died removes it (its list
+ * is not whole).
+ */
+gboolean
+ms_journal_lock_batch_for_import (MsJournal  *self,
+                                  gint64      batch,
+                                  GError    **error)
+{
+  return lock_batch (self, batch, TRUE, error);
+}
+
+static gboolean
+lock_batch (MsJournal  *self,
+            gint64      batch,
+            gboolean    import,
+            GError    **error)
 {
   g_autoptr(MsBatchInfo) info = NULL;
   g_autofree char *holder = NULL;
@@ -3164,7 +3502,22 @@ ms_journal_lock_batch (MsJournal  *self,
 
   g_hash_table_insert (self->locks, g_memdup2 (&batch, sizeof batch), lock);
   owner = lock_owner_description ();
+  if (import)
+    {
+      char *marked = g_strconcat ("import ", owner, NULL);
+
+      g_free (owner);
+      owner = marked;
+    }
   set_locked_by (self, batch, owner);
+
+  /* A run that died after this journal was opened left rows `sending`
+   * (recovery at open could not see them): settle them now. */
+  if (!recover_batch (self, batch, error))
+    {
+      g_hash_table_remove (self->locks, &batch);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -3182,6 +3535,11 @@ ms_journal_unlock_batch (MsJournal *self,
 
   if (g_hash_table_remove (self->locks, &batch))
     set_locked_by (self, batch, NULL);
+  if (batch == self->import_batch)
+    bloom_free (self);
+  /* Done with the batch (an import, a run): its pages need not stay in
+   * memory while another journal of this process sends it. */
+  sqlite3_db_release_memory (self->db);
 }
 
 /**
@@ -3885,6 +4243,7 @@ ms_journal_finalize (GObject *object)
   g_clear_pointer (&self->blob, g_byte_array_unref);
   g_clear_pointer (&self->pending_keys, g_array_unref);
   g_clear_pointer (&self->pending_index, g_free);
+  bloom_free (self);
   if (self->key)
     g_string_free (g_steal_pointer (&self->key), TRUE);
 

@@ -167,6 +167,9 @@ gboolean     ms_journal_add_left_out    (MsJournal          *self,
 /* Returns: (transfer full) (element-type MsJournalLeftOut): in line order. */
 GPtrArray   *ms_journal_list_left_out   (MsJournal *self, gint64 batch, GError **error);
 
+/* An import that failed after committing some of its rows leaves nothing. */
+gboolean     ms_journal_discard_batch   (MsJournal *self, gint64 batch, GError **error);
+
 MsBatchSpec *ms_journal_get_batch_spec  (MsJournal *self, gint64 batch, GError **error);
 MsBatchInfo *ms_journal_get_batch_info  (MsJournal *self, gint64 batch, GError **error);
 GPtrArray   *ms_journal_list_batches    (MsJournal *self, GError **error);   /* MsBatchInfo*, newest first */
@@ -215,6 +218,13 @@ gint64       ms_journal_find_row        (MsJournal *self, gint64 batch, guint li
  * the same batch and recovery never touches a live batch. */
 gboolean     ms_journal_lock_batch      (MsJournal *self, gint64 batch, GError **error);
 void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
+/* For an import committed in chunks: a batch whose importer died is removed
+ * by the next recovery. */
+gboolean     ms_journal_lock_batch_for_import (MsJournal *self, gint64 batch, GError **error);
+/* The side log (ms-sidelog.h) of the run that sends @batch. Recovery (at
+ * open, and when a batch is locked) settles the rows a dead run left
+ * `sending` from it: sent, queued again, or uncertain. */
+char        *ms_journal_dup_sidelog_path (MsJournal *self, gint64 batch);
 
 /* Added for the pacer: the sent_at times (unix seconds, ascending) of rows
  * sent at or after @since by @account (NULL = every account), to seed
