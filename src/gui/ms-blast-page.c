@@ -295,11 +295,13 @@ ms_blast_page_load_recipients (MsBlastPage *self,
                                GFile       *file)
 {
   g_autofree char *name = NULL;
+  g_autofree char *path = NULL;
 
   g_return_if_fail (MS_IS_BLAST_PAGE (self));
   g_return_if_fail (G_IS_FILE (file));
 
-  if (g_file_get_path (file) == NULL)
+  path = g_file_get_path (file);
+  if (path == NULL)
     {
       toast (self, _("Only files on this computer can be used as a recipient list"));
       return;
