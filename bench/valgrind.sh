@@ -82,6 +82,8 @@ vg() {   # NAME CLI-ARG...
     else
         echo "$name: exit $rc; $lost bytes definitely lost, $errors errors (definite leaks count as errors); valgrind's findings:"
         sed -n '/^==[0-9]*== [A-Z]/,$p' "$T/$name.vg" | grep -v '^==[0-9]*== *$' | sed '/HEAP SUMMARY/,$d'
+        # Each definite leak with its stack, then the totals.
+        sed -n '/definitely lost in loss record/,/^==[0-9]*== *$/p' "$T/$name.vg"
         grep -A3 'LEAK SUMMARY' "$T/$name.vg" || true
         [ "$rc" -eq 99 ] || { echo "--- stderr:"; cat "$T/$name.err"; }
         status=1
