@@ -780,12 +780,17 @@ static void
 test_dialog_passes (void)
 {
   g_autoptr(MsTestServer) server = start_server_and_account ("right-password");
-  MsTestDialog *dialog = run_test_dialog ();
-  MsProbe *probe = ms_test_dialog_get_probe (dialog);
+  MsTestDialog *dialog;
+  MsProbe *probe;
   GtkTextBuffer *buffer;
   GtkTextIter start, end;
   g_autofree char *transcript = NULL;
 
+  /* A rate limit left from an earlier blast: the accepted test message
+   * shows the server takes mail again, as `mailshot-cli test` concludes. */
+  ms_account_set_rate_limited_until (get_account (), g_get_real_time () / G_USEC_PER_SEC + 3600);
+  dialog = run_test_dialog ();
+  probe = ms_test_dialog_get_probe (dialog);
   g_test_message ("outcome: %s", ms_test_dialog_get_outcome (dialog));
   g_assert_nonnull (probe);
   g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_N_STEPS);
