@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "ms-a11y.h"
 #include "ms-pending-page.h"
 
 /* How often the journal is asked whether it changed, while the page shows. */
@@ -1160,6 +1161,7 @@ ms_pending_page_init (MsPendingPage *self)
   self->batch_ids = g_array_new (FALSE, TRUE, sizeof (gint64));
   g_array_set_size (self->batch_ids, 1);
   gtk_widget_init_template (GTK_WIDGET (self));
+  ms_a11y_fix_names (GTK_WIDGET (self));
   gtk_drop_down_set_factory (self->batch_dropdown, button_factory);
   gtk_drop_down_set_list_factory (self->batch_dropdown, list_factory);
   gtk_drop_down_set_factory (self->state_dropdown, button_factory);
