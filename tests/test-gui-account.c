@@ -15,6 +15,10 @@
 #include "mailshot-core.h"
 #include "ms-account-window.h"
 #include "ms-application.h"
+#include "ms-batches-page.h"
+#include "ms-blast-page.h"
+#include "ms-pending-page.h"
+#include "ms-preview.h"
 #include "ms-test-dialog.h"
 #include "ms-test-support.h"
 #include "ms-window.h"
@@ -1243,6 +1247,182 @@ test_a11y_names (void)
   reset_account ();
 }
 
+/* A stand-in notification server on the test's session bus, so that the
+ * runner's notification at the end of a blast has somewhere to go. */
+static void
+notifications_method_call (GDBusConnection       *connection,
+                           const char            *sender,
+                           const char            *object_path,
+                           const char            *interface_name,
+                           const char            *method_name,
+                           GVariant              *parameters,
+                           GDBusMethodInvocation *invocation,
+                           gpointer               user_data)
+{
+  if (g_str_equal (method_name, "Notify"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", 1));
+  else if (g_str_equal (method_name, "GetCapabilities"))
+    {
+      const char *caps[] = { "body", "actions", NULL };
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+    }
+  else if (g_str_equal (method_name, "GetServerInformation"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "mailshot", "1", "1.2"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+start_notification_server (void)
+{
+  static const char xml[] =
+    "<node><interface name='org.freedesktop.Notifications'>"
+    "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+    "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+    "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+    "<arg type='u' direction='out'/></method>"
+    "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+    "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+    "<method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
+    "<arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
+    "</interface></node>";
+  static const GDBusInterfaceVTable vtable = { notifications_method_call, NULL, NULL, { 0 } };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (xml, NULL);
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0], &vtable,
+                                     NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "RequestName", g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+recipients_loaded (gpointer data)
+{
+  return !ms_blast_page_get_loading (data) && ms_blast_page_get_valid_count (data) > 0;
+}
+
+static gboolean
+runner_running (gpointer data)
+{
+  return ms_blast_runner_get_active (data) && !ms_blast_runner_get_paused (data);
+}
+
+static gboolean
+runner_paused (gpointer data)
+{
+  return ms_blast_runner_get_paused (data);
+}
+
+static gboolean
+runner_idle (gpointer data)
+{
+  return !ms_blast_runner_get_active (data);
+}
+
+static gboolean
+preview_loaded (gpointer data)
+{
+  return !ms_preview_get_loading (data);
+}
+
+/* The main window as a screen reader reads it: the first-run page, then
+ * each page with something in it (a list loaded, a batch, a failed
+ * message), with the banners shown. */
+static void
+test_a11y_main (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--reject-rcpt=@yahho\\.example",
+                                                         "--delay=EOM:0.5", NULL);
+  g_autofree char *csv = ms_test_tmp_path ("a11y-members.csv");
+  g_autofree char *text = ms_test_tmp_path ("a11y-letter.txt");
+  g_autoptr(GFile) members = g_file_new_for_path (csv);
+  MsWindow *window;
+  MsBlastPage *page;
+  MsPreview *preview;
+  guint bad = 0;
+
+  start_notification_server ();
+  reset_account ();
+  window = get_window ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  g_test_message ("the first-run page");
+  bad += check_a11y_names ("Mailshot", NULL);
+
+  configure_account ("127.0.0.1", ms_test_server_get_port (server));
+  g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
+  g_settings_sync ();
+  g_assert_true (g_file_set_contents (csv, "name,email\nAda,ada@example.org\nBob,bob@yahho.example\n", -1, NULL));
+  g_assert_true (g_file_set_contents (text, "Dear {{name}},\nthe news.\n", -1, NULL));
+  /* One sent, one failed: a batch, and a row on the Pending page. */
+  ms_test_run_cli (NULL, NULL, NULL, "blast", "send", "--recipients", csv, "--subject", "News", "--text", text, NULL);
+
+  page = ms_window_get_blast_page (window);
+  ms_window_show_page (window, "blast");
+  {
+    g_autoptr(GString) list = g_string_new ("name,email\n");
+
+    for (guint i = 0; i < 100; i++)
+      g_string_append_printf (list, "Member %u,member%u@example.org\n", i, i);
+    g_assert_true (g_file_set_contents (csv, list->str, -1, NULL));
+  }
+  ms_blast_page_load_recipients (page, members);
+  wait_until (recipients_loaded, page, 10000);
+  gtk_editable_set_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row")), "News for {{name}}");
+  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Dear {{name}},\nthe news.\n", -1);
+
+  /* A blast under way (the server takes its time), with its progress,
+   * Pause and Cancel, and the resume offer shown beside it. */
+  {
+    MsBlastRunner *runner = ms_application_get_runner (app);
+
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.send", NULL));
+    g_assert_nonnull (ms_blast_page_get_dialog (page));
+    adw_message_dialog_response (ms_blast_page_get_dialog (page), "send");
+    wait_until (runner_running, runner, 20000);
+    gtk_revealer_set_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer"), TRUE);
+    g_test_message ("the E-blast page, with a blast under way");
+    bad += check_a11y_names ("Mailshot", NULL);
+    g_assert_true (ms_blast_runner_get_active (runner));
+    ms_blast_runner_pause (runner);
+    wait_until (runner_paused, runner, 20000);
+    g_test_message ("the blast paused");
+    bad += check_a11y_names ("Mailshot", NULL);
+    gtk_revealer_set_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer"), FALSE);
+    ms_blast_runner_cancel (runner);
+    wait_until (runner_idle, runner, 20000);
+  }
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.preview", NULL));
+  preview = ms_blast_page_get_preview (page);
+  g_assert_nonnull (preview);
+  wait_until (preview_loaded, preview, 10000);
+  g_test_message ("the preview");
+  bad += check_a11y_names ("Preview", NULL);
+  gtk_window_destroy (GTK_WINDOW (preview));
+
+  ms_window_show_page (window, "batches");
+  ms_batches_page_reload (MS_BATCHES_PAGE (adw_bin_get_child (child (window, MS_TYPE_WINDOW, "batches_bin"))));
+  g_test_message ("the Batches page");
+  bad += check_a11y_names ("Mailshot", NULL);
+
+  ms_window_show_page (window, "pending");
+  ms_pending_page_reload (MS_PENDING_PAGE (adw_bin_get_child (child (window, MS_TYPE_WINDOW, "pending_bin"))));
+  g_test_message ("the Pending page");
+  bad += check_a11y_names ("Mailshot", NULL);
+
+  ms_window_show_page (window, "blast");
+  g_assert_cmpuint (bad, ==, 0);
+  reset_account ();
+}
+
 /* ------------------------------------------------------------- screenshots */
 
 static void
@@ -1370,6 +1550,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui-account/narrow", test_narrow);
   g_test_add_func ("/mailshot/gui-account/narrow-german", test_narrow_german);
   g_test_add_func ("/mailshot/gui-account/a11y-names", test_a11y_names);
+  g_test_add_func ("/mailshot/gui-account/a11y-main", test_a11y_main);
   g_test_add_func ("/mailshot/gui-account/screenshots", test_screenshots);
 
   status = g_test_run ();

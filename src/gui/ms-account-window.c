@@ -740,15 +740,25 @@ set_port_action (GtkWidget  *widget,
 {
   MsAccountWindow *self = MS_ACCOUNT_WINDOW (widget);
   int port = g_variant_get_int32 (parameter);
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GSettingsBackend) backend = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GSettings) batch = NULL;
 
-  g_settings_delay (self->settings);
-  g_settings_set_int (self->settings, "smtp-port", port);
+  /* Port and security change in one step, so that nothing sees port 465
+   * without SMTPS in between. Delay-apply mode cannot be left again, so it
+   * goes on a GSettings of its own: on the account's shared one, every later
+   * write (a rate limit, STARTTLS seen) would stay in memory. */
+  g_object_get (self->settings, "settings-schema", &schema, "backend", &backend, "path", &path, NULL);
+  batch = g_settings_new_full (schema, backend, path);
+  g_settings_delay (batch);
+  g_settings_set_int (batch, "smtp-port", port);
   /* The well-known ports imply their security. */
   if (port == 465)
-    g_settings_set_boolean (self->settings, "use-smtps", TRUE);
+    g_settings_set_boolean (batch, "use-smtps", TRUE);
   else if (port == 587 || port == 25)
-    g_settings_set_boolean (self->settings, "use-smtps", FALSE);
-  g_settings_apply (self->settings);
+    g_settings_set_boolean (batch, "use-smtps", FALSE);
+  g_settings_apply (batch);
 }
 
 static void

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "ms-a11y.h"
 #include "ms-batches-page.h"
 
 /* How often the journal is asked whether it changed, while the page shows. */
@@ -1052,6 +1053,7 @@ ms_batches_page_init (MsBatchesPage *self)
   GtkNoSelection *selection;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  ms_a11y_fix_names (GTK_WIDGET (self));
   self->field_columns = g_ptr_array_new_with_free_func (g_object_unref);
 
   set_up_column (self->address_column, COL_ADDRESS);

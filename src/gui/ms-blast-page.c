@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "ms-a11y.h"
 #include "ms-blast-page.h"
 #include "ms-preview.h"
 
@@ -1267,6 +1268,7 @@ ms_blast_page_init (MsBlastPage *self)
 
   self->attachments = g_ptr_array_new_with_free_func (g_object_unref);
   gtk_widget_init_template (GTK_WIDGET (self));
+  ms_a11y_fix_names (GTK_WIDGET (self));
 
   self->unknown_tag = gtk_text_buffer_create_tag (self->body_buffer, "unknown-field",
                                                   "underline", PANGO_UNDERLINE_ERROR,

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "ms-a11y.h"
 #include "ms-pending-page.h"
 
 /* How often the journal is asked whether it changed, while the page shows. */
@@ -1051,9 +1052,10 @@ setup_batch_choice (GtkSignalListItemFactory *factory,
   GtkWidget *label = gtk_label_new (NULL);
 
   gtk_label_set_xalign (GTK_LABEL (label), 0);
-  /* Long subjects must not widen the bar past a phone's width. */
+  /* Long subjects (and German state names) must not widen the bar past a
+   * phone's width: at 360 px the two choices and the toggle share 336 px. */
   gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
-  gtk_label_set_width_chars (GTK_LABEL (label), 8);
+  gtk_label_set_width_chars (GTK_LABEL (label), 4);
   gtk_label_set_max_width_chars (GTK_LABEL (label), GPOINTER_TO_INT (user_data));
   gtk_list_item_set_child (item, label);
 }
@@ -1159,8 +1161,11 @@ ms_pending_page_init (MsPendingPage *self)
   self->batch_ids = g_array_new (FALSE, TRUE, sizeof (gint64));
   g_array_set_size (self->batch_ids, 1);
   gtk_widget_init_template (GTK_WIDGET (self));
+  ms_a11y_fix_names (GTK_WIDGET (self));
   gtk_drop_down_set_factory (self->batch_dropdown, button_factory);
   gtk_drop_down_set_list_factory (self->batch_dropdown, list_factory);
+  gtk_drop_down_set_factory (self->state_dropdown, button_factory);
+  gtk_drop_down_set_list_factory (self->state_dropdown, list_factory);
 
   set_up_column (self->recipient_column, COL_RECIPIENT);
   set_up_column (self->batch_column, COL_BATCH);

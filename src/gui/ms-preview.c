@@ -8,6 +8,7 @@
 #include <webkit/webkit.h>
 #endif
 
+#include "ms-a11y.h"
 #include "ms-preview.h"
 
 /* Enough to step through and search; a larger list shows its first rows. */
@@ -696,6 +697,7 @@ static void
 ms_preview_init (MsPreview *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  ms_a11y_fix_names (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   self->html_view = new_html_view (self);
   adw_bin_set_child (self->html_bin, self->html_view);

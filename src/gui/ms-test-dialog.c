@@ -304,12 +304,11 @@ probe_done (GObject      *source,
   gboolean ok;
 
   ok = ms_probe_run_finish (probe, result, &error);
-  /* What the server showed (STARTTLS offered, a rate limit) is worth keeping
-   * for the next session, as `mailshot-cli test` keeps it, even when the
-   * window has gone in the meantime. */
+  /* What the server showed (STARTTLS offered, a rate limit, or that it takes
+   * mail again) is worth keeping for the next session, as `mailshot-cli test`
+   * keeps it, even when the window has gone in the meantime. */
   if (self->account != NULL)
-    ms_account_note_session (self->account, ms_probe_get_starttls_offered (probe),
-                             ms_probe_get_reply (probe));
+    ms_account_note_test (self->account, probe);
 
   if (probe != self->probe || self->cancellable == NULL)
     return;

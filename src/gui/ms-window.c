@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ms-a11y.h"
 #include "ms-account-window.h"
 #include "ms-batches-page.h"
 #include "ms-blast-page.h"
@@ -966,25 +967,22 @@ ms_window_class_init (MsWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.dismiss-test", NULL, dismiss_test_action);
 }
 
-/* GTK 4.8 names a button with a mnemonic twice ("_Edit Account Edit
- * Account"): in the account summary, one clean name each. */
-static void
-fix_button_names (GtkWidget *widget)
-{
-  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
-    {
-      if (GTK_IS_BUTTON (c) && gtk_button_get_use_underline (GTK_BUTTON (c)))
-        gtk_accessible_reset_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL);
-      fix_button_names (c);
-    }
-}
-
 static void
 ms_window_init (MsWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->dismissed = g_array_new (FALSE, FALSE, sizeof (gint64));
-  fix_button_names (gtk_popover_get_child (self->account_popover));
+  ms_a11y_fix_names (GTK_WIDGET (self));
+  /* GtkCheckButton has no wrap property in GTK 4.8, and this long choice
+   * alone would keep the window wider than a phone: wrap its own label. */
+  for (GtkWidget *c = gtk_widget_get_first_child (GTK_WIDGET (self->resend_check)); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    if (GTK_IS_LABEL (c))
+      {
+        gtk_label_set_wrap (GTK_LABEL (c), TRUE);
+        gtk_label_set_wrap_mode (GTK_LABEL (c), PANGO_WRAP_WORD_CHAR);
+        gtk_label_set_xalign (GTK_LABEL (c), 0);
+      }
   /* Narrow: the switcher moves from the header bar to the bottom. */
   g_object_bind_property (self->switcher_title, "title-visible", self->switcher_bar, "reveal",
                           G_BINDING_SYNC_CREATE);
