@@ -429,8 +429,8 @@ ms_autoconfig_parse (const char  *xml,
   if (!g_utf8_validate_len (xml, length, &bad))
     {
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                   _("The autoconfig file is not valid: it is not UTF-8 text (byte %" G_GSIZE_FORMAT ")."),
-                   (gsize) (bad - xml) + 1);
+                   _("The autoconfig file is not valid: it is not UTF-8 text (byte %lu)."),
+                   (gulong) (bad - xml) + 1);
       return NULL;
     }
 

@@ -1870,8 +1870,9 @@ ms_smtp_complete (MsSmtp  *self,
       /* Given up on: whatever libcurl made of the shut-down socket, this
        * is what happened, and the connection is spent. */
       context.answering = reply_to_for (self, self->overflow_command);
-      detail = g_strdup_printf (_("Gave up on the answer to %s after %u lines (%" G_GSIZE_FORMAT " bytes)"),
-                                ms_reply_to_get_label (context.answering), self->reply_lines, self->reply_bytes);
+      detail = g_strdup_printf (_("Gave up on the answer to %s after %u lines (%lu bytes)"),
+                                ms_reply_to_get_label (context.answering), self->reply_lines,
+                                (gulong) self->reply_bytes);
       self->reply = ms_reply_classify_transport (MS_TRANSPORT_REPLY_TOO_LONG, detail, &context,
                                                  g_get_real_time () / G_USEC_PER_SEC);
       self->fresh_connect = TRUE;

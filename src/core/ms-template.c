@@ -489,16 +489,16 @@ ms_template_expand_checked (MsTemplate          *self,
     }
   if (longest_slot >= 0)
     g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                 _("The %s is %" G_GSIZE_FORMAT " bytes long once merged, more than the %u a mail header "
-                   "may hold: {{%s}} brings %" G_GSIZE_FORMAT " of them. Shorten that column’s value, or "
+                 _("The %s is %lu bytes long once merged, more than the %u a mail header "
+                   "may hold: {{%s}} brings %lu of them. Shorten that column’s value, or "
                    "leave it out of the %s."),
-                 self->where, out->len - start, MS_TEMPLATE_HEADER_MAX_LENGTH,
-                 (const char *) g_ptr_array_index (self->names, longest_slot), longest, self->where);
+                 self->where, (gulong) (out->len - start), MS_TEMPLATE_HEADER_MAX_LENGTH,
+                 (const char *) g_ptr_array_index (self->names, longest_slot), (gulong) longest, self->where);
   else
     g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                 _("The %s is %" G_GSIZE_FORMAT " bytes long, more than the %u a mail header may hold. "
+                 _("The %s is %lu bytes long, more than the %u a mail header may hold. "
                    "Shorten it."),
-                 self->where, out->len - start, MS_TEMPLATE_HEADER_MAX_LENGTH);
+                 self->where, (gulong) (out->len - start), MS_TEMPLATE_HEADER_MAX_LENGTH);
   g_string_truncate (out, start);
   return FALSE;
 }
