@@ -1420,10 +1420,13 @@ test_blast_background (void)
   wait_until (finished_once, &f, 30000);
   g_signal_handler_disconnect (runner, id);
 
-  g_test_message ("cancelled: %u sent, %s", f.sent, f.message);
+  g_test_message ("cancelled: %u sent, %u uncertain, %s", f.sent, f.uncertain, f.message);
   g_assert_nonnull (f.message);
   g_assert_cmpuint (f.sent, <, 40);
-  g_assert_cmpuint (f.sent, ==, ms_test_server_count_messages (server));
+  /* A message cut by the cancel after its end went out is uncertain: it may
+   * have arrived. Every other one is counted as the server saw it. */
+  g_assert_cmpuint (f.sent, <=, ms_test_server_count_messages (server));
+  g_assert_cmpuint (ms_test_server_count_messages (server), <=, f.sent + f.uncertain);
   g_assert_nonnull (strstr (ms_application_get_last_notification (app), "E-blast stopped"));
   wait_until (notification_arrived, (gpointer) "E-blast stopped", 10000);
   g_free (f.message);
