@@ -1123,6 +1123,46 @@ is_ellipsized_label (GtkWidget     *widget,
          pango_layout_is_ellipsized (gtk_label_get_layout (GTK_LABEL (widget)));
 }
 
+/* When the window is too wide, say which widgets make it so: the deepest
+ * ones wider than @limit, with their type and text. */
+static void
+report_wide (GtkWidget *widget,
+             int        limit)
+{
+  gboolean child_wide = FALSE;
+
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      int min = 0;
+
+      gtk_widget_measure (c, GTK_ORIENTATION_HORIZONTAL, -1, &min, NULL, NULL, NULL);
+      if (min > limit)
+        {
+          child_wide = TRUE;
+          report_wide (c, limit);
+        }
+    }
+  if (!child_wide)
+    {
+      int min = 0;
+
+      gtk_widget_measure (widget, GTK_ORIENTATION_HORIZONTAL, -1, &min, NULL, NULL, NULL);
+      g_test_message ("too wide: %s %s (%d px)%s%s", G_OBJECT_TYPE_NAME (widget),
+                      gtk_widget_get_name (widget), min, GTK_IS_LABEL (widget) ? ": " : "",
+                      GTK_IS_LABEL (widget) ? gtk_label_get_text (GTK_LABEL (widget)) : "");
+      for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+        {
+          GtkWidget *leaf = c;
+
+          gtk_widget_measure (c, GTK_ORIENTATION_HORIZONTAL, -1, &min, NULL, NULL, NULL);
+          while (gtk_widget_get_first_child (leaf) != NULL && !GTK_IS_LABEL (leaf))
+            leaf = gtk_widget_get_first_child (leaf);
+          g_test_message ("  part: %s (%d px)%s%s", G_OBJECT_TYPE_NAME (c), min, GTK_IS_LABEL (leaf) ? ": " : "",
+                          GTK_IS_LABEL (leaf) ? gtk_label_get_text (GTK_LABEL (leaf)) : "");
+        }
+    }
+}
+
 /* The main window goes down to 360 px, and at that width the settings'
  * field titles are whole, in whatever language runs (and in German, run
  * again in a child process). */
@@ -1141,6 +1181,8 @@ test_narrow (void)
   spin_for (300);
   gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &min_width, NULL, NULL, NULL);
   g_test_message ("main window: at least %d px, now %d px", min_width, gtk_widget_get_width (GTK_WIDGET (window)));
+  if (min_width > 360)
+    report_wide (GTK_WIDGET (window), 360 - 24);
   g_assert_cmpint (min_width, <=, 360);
   g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (window)), <=, 360);
 
