@@ -237,6 +237,27 @@ add_one (MsJournal  *journal,
   g_assert_cmpint (duplicate, ==, expect_duplicate);
 }
 
+/* An import left open: the batch created inside its transaction, then
+ * p0@example.org to p2999@example.org, none a duplicate. */
+static gint64
+begin_import_3000 (MsJournal   *journal,
+                   MsBatchSpec *spec)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 batch;
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  batch = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
+
+      add_one (journal, batch, address, FALSE);
+    }
+  return batch;
+}
+
 /* Duplicates inside one import (whose keys wait in memory until the commit),
  * against an earlier import, and in a journal migrated from schema 1. */
 static void
@@ -251,15 +272,7 @@ test_duplicate_keys (void)
   guint counts[MS_N_STATES];
 
   /* An import: the batch is created inside the transaction. */
-  g_assert_true (ms_journal_begin (journal, &error));
-  batch = ms_journal_create_batch (journal, spec, &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < 3000; i++)
-    {
-      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
-
-      add_one (journal, batch, address, FALSE);
-    }
+  batch = begin_import_3000 (journal, spec);
   add_one (journal, batch, "P17@Example.ORG", TRUE);
   add_one (journal, batch, "p2999@example.org", TRUE);
   /* A savepoint in between (a nested begin) keeps what came before it. */
@@ -270,15 +283,7 @@ test_duplicate_keys (void)
   g_assert_false (ms_journal_get_counts (journal, batch, counts, &error) && counts[MS_STATE_QUEUED] > 0);
   g_clear_error (&error);
 
-  g_assert_true (ms_journal_begin (journal, &error));
-  batch = ms_journal_create_batch (journal, spec, &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < 3000; i++)
-    {
-      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
-
-      add_one (journal, batch, address, FALSE);
-    }
+  batch = begin_import_3000 (journal, spec);
   add_one (journal, batch, "P17@Example.ORG", TRUE);
   g_assert_true (ms_journal_begin (journal, &error));
   add_one (journal, batch, "p5@example.org", TRUE);
