@@ -1647,37 +1647,14 @@ test_foreach (void)
 /* The test runs in a subprocess with its own mount namespace, so that the
  * small tmpfs it mounts goes away with it, whatever happens. As root only
  * (CI and the dev machine run the suite as root); chmod would not stop root. */
-static gboolean
-can_mount_tmpfs (void)
-{
-  g_autofree char *dir = ms_test_tmp_path ("mount-probe");
-  int status = 0;
-  pid_t pid;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    _exit (unshare (CLONE_NEWNS) == 0 &&
-           mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
-           mount ("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 ? 0 : 1);
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
-}
-
 /* In the test subprocess: a private tmpfs of @kib KiB at a new folder. */
 static char *
 mount_private_tmpfs (const char *name,
                      guint       kib)
 {
   g_autofree char *dir = ms_test_tmp_path (name);
-  g_autofree char *options = g_strdup_printf ("size=%uk,mode=0700", kib);
 
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
-  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-    g_error ("unshare: %s", g_strerror (errno));
-  if (mount ("tmpfs", dir, "tmpfs", 0, options) != 0)
-    g_error ("mount tmpfs: %s", g_strerror (errno));
+  ms_test_mount_private_tmpfs (dir, kib);
   return g_steal_pointer (&dir);
 }
 
@@ -1711,7 +1688,7 @@ run_in_namespace (const char *test_path)
 {
   g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
 
-  if (!can_mount_tmpfs ())
+  if (!ms_test_can_mount_tmpfs ())
     {
       g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
       return;
