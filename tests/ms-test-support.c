@@ -794,14 +794,10 @@ ms_test_run_cli (const char  *stdin_text,
 /* A full disk and a read-only file system: a tmpfs in a private mount
  * namespace, root only. ------------------------------------------------ */
 
-/**
- * ms_test_can_mount_tmpfs:
- *
- * Whether this process may mount a tmpfs in a private mount namespace
- * (root, and unshare allowed); tried in a child, which changes nothing here.
- */
-gboolean
-ms_test_can_mount_tmpfs (void)
+/* Whether this process may mount a tmpfs in a private mount namespace
+ * (root, and unshare allowed); tried in a child, which changes nothing here. */
+static gboolean
+can_mount_tmpfs (void)
 {
   g_autofree char *dir = ms_test_tmp_path ("mount-probe");
   int status = 0;
@@ -837,4 +833,26 @@ ms_test_mount_private_tmpfs (const char *dir,
     g_error ("unshare: %s", g_strerror (errno));
   if (mount ("tmpfs", dir, "tmpfs", 0, options) != 0)
     g_error ("mount tmpfs: %s", g_strerror (errno));
+}
+
+/**
+ * ms_test_run_tmpfs_subprocess:
+ * @test_path: a test whose "@test_path/subprocess" mounts a tmpfs
+ *
+ * Runs that subprocess (it may mount, unshare, fill its disk: the test
+ * process stays as it was) and asserts that it passed; skips the test where
+ * a tmpfs cannot be mounted.
+ */
+void
+ms_test_run_tmpfs_subprocess (const char *test_path)
+{
+  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
+
+  if (!can_mount_tmpfs ())
+    {
+      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
+      return;
+    }
+  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
 }

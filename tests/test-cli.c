@@ -1039,23 +1039,9 @@ config_unreachable_account (void)
 }
 
 static void
-run_journal_case (const char *test_path)
-{
-  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
-
-  if (!ms_test_can_mount_tmpfs ())
-    {
-      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
-      return;
-    }
-  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
-}
-
-static void
 test_journal_full_disk (void)
 {
-  run_journal_case ("/mailshot/cli/journal/full-disk");
+  ms_test_run_tmpfs_subprocess ("/mailshot/cli/journal/full-disk");
 }
 
 static void
@@ -1079,7 +1065,7 @@ test_journal_full_disk_subprocess (void)
 static void
 test_journal_read_only (void)
 {
-  run_journal_case ("/mailshot/cli/journal/read-only");
+  ms_test_run_tmpfs_subprocess ("/mailshot/cli/journal/read-only");
 }
 
 static void

@@ -1683,20 +1683,6 @@ fill_disk (const char *dir)
   return filler;
 }
 
-static void
-run_in_namespace (const char *test_path)
-{
-  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
-
-  if (!ms_test_can_mount_tmpfs ())
-    {
-      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
-      return;
-    }
-  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
-}
-
 /* A batch of 6 on @path: 2 sent, 1 failed, 3 queued; the journal is closed
  * cleanly, so that no -wal file is left. */
 static gint64
@@ -1816,7 +1802,7 @@ assert_readable_not_writable (const char  *path,
 static void
 test_full_disk (void)
 {
-  run_in_namespace ("/mailshot/journal/full-disk");
+  ms_test_run_tmpfs_subprocess ("/mailshot/journal/full-disk");
 }
 
 static void
@@ -1872,7 +1858,7 @@ test_full_disk_subprocess (void)
 static void
 test_read_only_fs (void)
 {
-  run_in_namespace ("/mailshot/journal/read-only");
+  ms_test_run_tmpfs_subprocess ("/mailshot/journal/read-only");
 }
 
 static void
