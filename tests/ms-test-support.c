@@ -1,16 +1,20 @@
 /* ms-test-support.c: shared test helpers: the harness SMTP server, smtp-sink, the CLI
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE 1   /* unshare() */
 #include "config.h"
 
 #include "ms-test-support.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <gio/gunixinputstream.h>
@@ -785,4 +789,70 @@ ms_test_run_cli (const char  *stdin_text,
   args = collect_args (first_arg, ap);
   va_end (ap);
   return ms_test_run_cliv (stdin_text, out, err, (const char * const *) args->pdata);
+}
+
+/* A full disk and a read-only file system: a tmpfs in a private mount
+ * namespace, root only. ------------------------------------------------ */
+
+/* Whether this process may mount a tmpfs in a private mount namespace
+ * (root, and unshare allowed); tried in a child, which changes nothing here. */
+static gboolean
+can_mount_tmpfs (void)
+{
+  g_autofree char *dir = ms_test_tmp_path ("mount-probe");
+  int status = 0;
+  pid_t pid;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (unshare (CLONE_NEWNS) == 0 &&
+           mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount ("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 ? 0 : 1);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+/**
+ * ms_test_mount_private_tmpfs:
+ * @dir: a folder, made if missing
+ * @kib: the size of the file system
+ *
+ * In a test subprocess: puts this process in a private mount namespace and
+ * mounts a tmpfs of @kib KiB (mode 0700) at @dir. Aborts when it cannot.
+ */
+void
+ms_test_mount_private_tmpfs (const char *dir,
+                             guint       kib)
+{
+  g_autofree char *options = g_strdup_printf ("size=%uk,mode=0700", kib);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    g_error ("unshare: %s", g_strerror (errno));
+  if (mount ("tmpfs", dir, "tmpfs", 0, options) != 0)
+    g_error ("mount tmpfs: %s", g_strerror (errno));
+}
+
+/**
+ * ms_test_run_tmpfs_subprocess:
+ * @test_path: a test whose "@test_path/subprocess" mounts a tmpfs
+ *
+ * Runs that subprocess (it may mount, unshare, fill its disk: the test
+ * process stays as it was) and asserts that it passed; skips the test where
+ * a tmpfs cannot be mounted.
+ */
+void
+ms_test_run_tmpfs_subprocess (const char *test_path)
+{
+  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
+
+  if (!can_mount_tmpfs ())
+    {
+      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
+      return;
+    }
+  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
 }

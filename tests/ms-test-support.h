@@ -95,6 +95,13 @@ int           ms_test_run_cliv            (const char  *stdin_text,
 /* A file under $MS_TEST_TMPDIR (or a new temp dir); transfer full. */
 char         *ms_test_tmp_path            (const char *name);
 
+/* A private tmpfs (root only): mounting one at @dir in a test subprocess. */
+void          ms_test_mount_private_tmpfs (const char *dir,
+                                           guint       kib);
+/* Runs "@test_path/subprocess" (which mounts one) and asserts it passed;
+ * skips where no tmpfs can be mounted. */
+void          ms_test_run_tmpfs_subprocess (const char *test_path);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsTestServer, ms_test_server_stop)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsTestSink, ms_test_sink_stop)
 

@@ -565,6 +565,23 @@ test_connections (void)
   cli_ok ("config", "reset", "trusted-certificate", NULL);
 }
 
+/* A blast of @n generated recipients to @server, which must exit 0, and
+ * its report. */
+static GHashTable *
+blast_and_report (MsTestServer *server,
+                  const char   *csv_name,
+                  guint         n)
+{
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  configure_account (ms_test_server_get_port (server));
+  csv = write_csv (csv_name, n, NULL);
+  g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
+  return report (first_line_id (out));
+}
+
 /* A sent row keeps the server's answer to the end of its message (the
  * provider's queue id), in bulk mode where no transcript is recorded. */
 static void
@@ -574,17 +591,10 @@ test_final_reply (void)
 
   {
     g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=EOM:250 2.0.0 Ok: queued as ABC", NULL);
-    g_autofree char *csv = NULL;
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-    g_autoptr(GHashTable) lines = NULL;
+    g_autoptr(GHashTable) lines = blast_and_report (server, "final.csv", 8);
     GHashTableIter iter;
     ReportLine *l;
 
-    configure_account (ms_test_server_get_port (server));
-    csv = write_csv ("final.csv", 8, NULL);
-    g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
-    lines = report (first_line_id (out));
     g_assert_cmpuint (count_state (lines, "sent"), ==, 8);
     g_assert_cmpuint (ms_test_server_count_messages (server), ==, 8);
     g_hash_table_iter_init (&iter, lines);
@@ -600,17 +610,10 @@ test_final_reply (void)
    * shows its refusal. */
   {
     g_autoptr(MsTestServer) server = ms_test_server_start ("--multiline-replies", "--reject-rcpt=rcpt3@", NULL);
-    g_autofree char *csv = NULL;
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-    g_autoptr(GHashTable) lines = NULL;
+    g_autoptr(GHashTable) lines = blast_and_report (server, "final-multi.csv", 6);
     GHashTableIter iter;
     ReportLine *l;
 
-    configure_account (ms_test_server_get_port (server));
-    csv = write_csv ("final-multi.csv", 6, NULL);
-    g_assert_cmpint (blast_send (csv, &out, &err, NULL), ==, 0);
-    lines = report (first_line_id (out));
     g_assert_cmpuint (count_state (lines, "sent"), ==, 5);
     g_hash_table_iter_init (&iter, lines);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &l))

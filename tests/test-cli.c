@@ -904,25 +904,6 @@ test_no_password_leak (void)
 
 /* A full disk and a read-only journal ------------------------------------------ */
 
-/* As in test-journal: a tmpfs in a private mount namespace, root only. */
-static gboolean
-can_mount_tmpfs (void)
-{
-  g_autofree char *dir = ms_test_tmp_path ("mount-probe");
-  int status = 0;
-  pid_t pid;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    _exit (unshare (CLONE_NEWNS) == 0 &&
-           mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
-           mount ("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 ? 0 : 1);
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
-}
-
 /* The CLI's journal folder on a private 1 MiB tmpfs, holding batch 1 of
  * six recipients: two sent, one failed, three queued. Returns the journal's path. */
 static char *
@@ -940,11 +921,7 @@ journal_on_tmpfs (void)
   };
   gint64 batch;
 
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
-  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-    g_error ("unshare: %s", g_strerror (errno));
-  if (mount ("tmpfs", dir, "tmpfs", 0, "size=1024k,mode=0700") != 0)
-    g_error ("mount tmpfs: %s", g_strerror (errno));
+  ms_test_mount_private_tmpfs (dir, 1024);
 
   journal = ms_journal_open (NULL, &error);
   g_assert_no_error (error);
@@ -1062,23 +1039,9 @@ config_unreachable_account (void)
 }
 
 static void
-run_journal_case (const char *test_path)
-{
-  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
-
-  if (!can_mount_tmpfs ())
-    {
-      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
-      return;
-    }
-  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
-}
-
-static void
 test_journal_full_disk (void)
 {
-  run_journal_case ("/mailshot/cli/journal/full-disk");
+  ms_test_run_tmpfs_subprocess ("/mailshot/cli/journal/full-disk");
 }
 
 static void
@@ -1102,7 +1065,7 @@ test_journal_full_disk_subprocess (void)
 static void
 test_journal_read_only (void)
 {
-  run_journal_case ("/mailshot/cli/journal/read-only");
+  ms_test_run_tmpfs_subprocess ("/mailshot/cli/journal/read-only");
 }
 
 static void

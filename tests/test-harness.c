@@ -440,6 +440,22 @@ assert_reply (Raw        *raw,
     g_error ("expected a reply starting with “%s”, got “%s”", prefix, reply);
 }
 
+/* From the greeting to the first message accepted, pipelined: the
+ * session that --max-per-session tests start with. */
+static void
+raw_greet_and_send_one (Raw *raw)
+{
+  assert_reply (raw, "220 ");
+  raw_write (raw, "EHLO client.example.org\r\n");
+  assert_reply (raw, "250-");
+  raw_write (raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+  assert_reply (raw, "250 ");
+  assert_reply (raw, "250 ");
+  assert_reply (raw, "354 ");
+  raw_write (raw, "Subject: x\r\n\r\nx\r\n.\r\n");
+  assert_reply (raw, "250 ");
+}
+
 /* The log lines that are not "connect"/"disconnect" etc., in order, joined with "|". */
 static char *
 log_events (MsTestServer *server)
@@ -775,15 +791,7 @@ test_max_per_session_reply (void)
   g_autofree char *line = NULL;
 
   raw_open (&raw, server);
-  assert_reply (&raw, "220 ");
-  raw_write (&raw, "EHLO client.example.org\r\n");
-  assert_reply (&raw, "250-");
-  raw_write (&raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
-  assert_reply (&raw, "250 ");
-  assert_reply (&raw, "250 ");
-  assert_reply (&raw, "354 ");
-  raw_write (&raw, "Subject: x\r\n\r\nx\r\n.\r\n");
-  assert_reply (&raw, "250 ");
+  raw_greet_and_send_one (&raw);
   raw_write (&raw, "MAIL FROM:<a@example.org>\r\n");
   assert_reply (&raw, "421 4.7.0 Too many messages in this connection");
   /* ... and the server hangs up. */
@@ -794,15 +802,7 @@ test_max_per_session_reply (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
 
   raw_open (&raw, opensmtpd);
-  assert_reply (&raw, "220 ");
-  raw_write (&raw, "EHLO client.example.org\r\n");
-  assert_reply (&raw, "250-");
-  raw_write (&raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
-  assert_reply (&raw, "250 ");
-  assert_reply (&raw, "250 ");
-  assert_reply (&raw, "354 ");
-  raw_write (&raw, "Subject: x\r\n\r\nx\r\n.\r\n");
-  assert_reply (&raw, "250 ");
+  raw_greet_and_send_one (&raw);
   raw_write (&raw, "MAIL FROM:<a@example.org>\r\n");
   assert_reply (&raw, "452 4.5.3 Too many messages sent");
   raw_write (&raw, "QUIT\r\n");

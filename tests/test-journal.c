@@ -237,6 +237,27 @@ add_one (MsJournal  *journal,
   g_assert_cmpint (duplicate, ==, expect_duplicate);
 }
 
+/* An import left open: the batch created inside its transaction, then
+ * p0@example.org to p2999@example.org, none a duplicate. */
+static gint64
+begin_import_3000 (MsJournal   *journal,
+                   MsBatchSpec *spec)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 batch;
+
+  g_assert_true (ms_journal_begin (journal, &error));
+  batch = ms_journal_create_batch (journal, spec, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
+
+      add_one (journal, batch, address, FALSE);
+    }
+  return batch;
+}
+
 /* Duplicates inside one import (whose keys wait in memory until the commit),
  * against an earlier import, and in a journal migrated from schema 1. */
 static void
@@ -251,15 +272,7 @@ test_duplicate_keys (void)
   guint counts[MS_N_STATES];
 
   /* An import: the batch is created inside the transaction. */
-  g_assert_true (ms_journal_begin (journal, &error));
-  batch = ms_journal_create_batch (journal, spec, &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < 3000; i++)
-    {
-      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
-
-      add_one (journal, batch, address, FALSE);
-    }
+  batch = begin_import_3000 (journal, spec);
   add_one (journal, batch, "P17@Example.ORG", TRUE);
   add_one (journal, batch, "p2999@example.org", TRUE);
   /* A savepoint in between (a nested begin) keeps what came before it. */
@@ -270,15 +283,7 @@ test_duplicate_keys (void)
   g_assert_false (ms_journal_get_counts (journal, batch, counts, &error) && counts[MS_STATE_QUEUED] > 0);
   g_clear_error (&error);
 
-  g_assert_true (ms_journal_begin (journal, &error));
-  batch = ms_journal_create_batch (journal, spec, &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < 3000; i++)
-    {
-      g_autofree char *address = g_strdup_printf ("p%u@example.org", i);
-
-      add_one (journal, batch, address, FALSE);
-    }
+  batch = begin_import_3000 (journal, spec);
   add_one (journal, batch, "P17@Example.ORG", TRUE);
   g_assert_true (ms_journal_begin (journal, &error));
   add_one (journal, batch, "p5@example.org", TRUE);
@@ -1642,37 +1647,14 @@ test_foreach (void)
 /* The test runs in a subprocess with its own mount namespace, so that the
  * small tmpfs it mounts goes away with it, whatever happens. As root only
  * (CI and the dev machine run the suite as root); chmod would not stop root. */
-static gboolean
-can_mount_tmpfs (void)
-{
-  g_autofree char *dir = ms_test_tmp_path ("mount-probe");
-  int status = 0;
-  pid_t pid;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    _exit (unshare (CLONE_NEWNS) == 0 &&
-           mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
-           mount ("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 ? 0 : 1);
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
-}
-
 /* In the test subprocess: a private tmpfs of @kib KiB at a new folder. */
 static char *
 mount_private_tmpfs (const char *name,
                      guint       kib)
 {
   g_autofree char *dir = ms_test_tmp_path (name);
-  g_autofree char *options = g_strdup_printf ("size=%uk,mode=0700", kib);
 
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
-  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-    g_error ("unshare: %s", g_strerror (errno));
-  if (mount ("tmpfs", dir, "tmpfs", 0, options) != 0)
-    g_error ("mount tmpfs: %s", g_strerror (errno));
+  ms_test_mount_private_tmpfs (dir, kib);
   return g_steal_pointer (&dir);
 }
 
@@ -1699,20 +1681,6 @@ fill_disk (const char *dir)
     ;
   close (fd);
   return filler;
-}
-
-static void
-run_in_namespace (const char *test_path)
-{
-  g_autofree char *sub = g_strconcat (test_path, "/subprocess", NULL);
-
-  if (!can_mount_tmpfs ())
-    {
-      g_test_skip ("needs root to mount a tmpfs in a private mount namespace (unshare)");
-      return;
-    }
-  g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_test_trap_assert_passed ();
 }
 
 /* A batch of 6 on @path: 2 sent, 1 failed, 3 queued; the journal is closed
@@ -1834,7 +1802,7 @@ assert_readable_not_writable (const char  *path,
 static void
 test_full_disk (void)
 {
-  run_in_namespace ("/mailshot/journal/full-disk");
+  ms_test_run_tmpfs_subprocess ("/mailshot/journal/full-disk");
 }
 
 static void
@@ -1890,7 +1858,7 @@ test_full_disk_subprocess (void)
 static void
 test_read_only_fs (void)
 {
-  run_in_namespace ("/mailshot/journal/read-only");
+  ms_test_run_tmpfs_subprocess ("/mailshot/journal/read-only");
 }
 
 static void

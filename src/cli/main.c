@@ -38,6 +38,29 @@ ms_cli_fail (int         code,
   return code;
 }
 
+gboolean
+ms_cli_parse_id (const char *text,
+                 gint64     *id)
+{
+  guint64 value;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &value, NULL))
+    return FALSE;
+  *id = (gint64) value;
+  return TRUE;
+}
+
+void
+ms_cli_note_read_only (MsJournal *journal)
+{
+  g_autofree char *reason = ms_journal_dup_read_only_reason (journal);
+
+  if (reason != NULL)
+    g_printerr (_("mailshot-cli: note: the journal at %s cannot be written (%s); it is shown as it was last "
+                  "saved, and commands that change it will fail until that is fixed.\n"),
+                ms_journal_get_path (journal), reason);
+}
+
 static char *
 describe_commands (void)
 {

@@ -17,18 +17,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static gboolean
-parse_batch_id (const char *text,
-                gint64     *id)
-{
-  guint64 value;
-
-  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &value, NULL))
-    return FALSE;
-  *id = (gint64) value;
-  return TRUE;
-}
-
 static char *
 format_time (gint64 unix_seconds)
 {
@@ -97,18 +85,13 @@ open_journal_for_reading (int *status)
 {
   g_autoptr(GError) error = NULL;
   MsJournal *journal = ms_journal_open_for_reading (NULL, &error);
-  g_autofree char *reason = NULL;
 
   if (journal == NULL)
     {
       *status = ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
       return NULL;
     }
-  reason = ms_journal_dup_read_only_reason (journal);
-  if (reason != NULL)
-    g_printerr (_("mailshot-cli: note: the journal at %s cannot be written (%s); it is shown as it was last "
-                  "saved, and commands that change it will fail until that is fixed.\n"),
-                ms_journal_get_path (journal), reason);
+  ms_cli_note_read_only (journal);
   return journal;
 }
 
@@ -128,7 +111,7 @@ get_batch (MsJournal  *journal,
                              command);
       return NULL;
     }
-  if (!parse_batch_id (arg, &id))
+  if (!ms_cli_parse_id (arg, &id))
     {
       *status = ms_cli_fail (MS_CLI_USAGE, _("blast %s: “%s” is not a batch ID (a whole number; see "
                                              "“mailshot-cli blast list”)"), command, arg);

@@ -52,31 +52,6 @@ print_row (const MsJournalRow *row,
   return TRUE;
 }
 
-/* Listing works on a full disk and on a read-only journal too: it says
- * that the journal is shown as saved. */
-static void
-note_read_only (MsJournal *journal)
-{
-  g_autofree char *reason = ms_journal_dup_read_only_reason (journal);
-
-  if (reason != NULL)
-    g_printerr (_("mailshot-cli: note: the journal at %s cannot be written (%s); it is shown as it was last "
-                  "saved, and commands that change it will fail until that is fixed.\n"),
-                ms_journal_get_path (journal), reason);
-}
-
-static gboolean
-parse_id (const char *text,
-          gint64     *id)
-{
-  guint64 value;
-
-  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &value, NULL))
-    return FALSE;
-  *id = (gint64) value;
-  return TRUE;
-}
-
 /* A row as the user names it: its ROW number, or BATCH:LINE, the line of
  * their own CSV file it came from. */
 static gboolean
@@ -93,9 +68,9 @@ parse_row_ref (const char *text,
   if (text == NULL)
     return FALSE;
   if (strchr (text, ':') == NULL)
-    return parse_id (text, row);
+    return ms_cli_parse_id (text, row);
   parts = g_strsplit (text, ":", -1);
-  if (g_strv_length (parts) != 2 || !parse_id (parts[0], batch) ||
+  if (g_strv_length (parts) != 2 || !ms_cli_parse_id (parts[0], batch) ||
       !g_ascii_string_to_unsigned (parts[1], 10, 1, G_MAXUINT, &value, NULL))
     return FALSE;
   *line = (guint) value;
@@ -328,7 +303,7 @@ ms_cli_pending (const MsCliContext *ctx,
     return ms_cli_fail (MS_CLI_USAGE, "pending: %s", error->message);
   if (argc > 1)
     return ms_cli_fail (MS_CLI_USAGE, _("pending: unexpected argument “%s”"), argv[1]);
-  if (batch_arg != NULL && !parse_id (batch_arg, &batch))
+  if (batch_arg != NULL && !ms_cli_parse_id (batch_arg, &batch))
     return ms_cli_fail (MS_CLI_USAGE, _("--batch: “%s” is not a batch ID (see “mailshot-cli blast list”)"),
                         batch_arg);
   for (guint i = 0; state_args != NULL && state_args[i] != NULL; i++)
@@ -370,7 +345,8 @@ ms_cli_pending (const MsCliContext *ctx,
     journal = ms_journal_open_for_reading (NULL, &error);
   if (journal == NULL)
     return ms_cli_fail (MS_CLI_FAILED, "%s", error->message);
-  note_read_only (journal);
+  /* Listing works on a full disk and on a read-only journal too. */
+  ms_cli_note_read_only (journal);
 
   if (batch > 0)
     {

@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "ms-journal.h"
+
 G_BEGIN_DECLS
 
 /* Exit codes of the CLI contract (DESIGN.md). */
@@ -28,5 +30,11 @@ int ms_cli_pending  (const MsCliContext *ctx, int argc, char **argv);
 
 /* Prints "mailshot-cli: MESSAGE" to stderr and returns @code. */
 int ms_cli_fail     (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* A batch or row ID as the user types it: a whole number from 1. */
+gboolean ms_cli_parse_id         (const char *text, gint64 *id);
+/* For the commands that only show the journal: on stderr, that it is shown
+ * as last saved when it cannot be written (a full disk, a read-only file). */
+void     ms_cli_note_read_only   (MsJournal *journal);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 
 #include "ms-autoconfig.h"
 #include "ms-error.h"
+#include "ms-http.h"
 #include "ms-recipients.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
@@ -543,42 +544,6 @@ detect_data_free (DetectData *data)
   g_free (data);
 }
 
-typedef struct {
-  GByteArray   *body;
-  gboolean      too_big;
-  GCancellable *cancellable;
-} FetchState;
-
-static size_t
-on_write (char   *ptr,
-          size_t  size,
-          size_t  nmemb,
-          void   *user_data)
-{
-  FetchState *st = user_data;
-  size_t n = size * nmemb;
-
-  if (st->body->len + n > MAX_FILE_SIZE)
-    {
-      st->too_big = TRUE;
-      return 0;   /* libcurl stops with CURLE_WRITE_ERROR */
-    }
-  g_byte_array_append (st->body, (const guint8 *) ptr, n);
-  return n;
-}
-
-static int
-on_progress (void       *user_data,
-             curl_off_t  dltotal,
-             curl_off_t  dlnow,
-             curl_off_t  ultotal,
-             curl_off_t  ulnow)
-{
-  FetchState *st = user_data;
-
-  return g_cancellable_is_cancelled (st->cancellable) ? 1 : 0;
-}
-
 /* In test mode, only hosts with a CONNECT_TO entry are fetched: the real
  * network is never reached from a test. */
 static gboolean
@@ -605,7 +570,7 @@ host_allowed (const DetectData *data,
 static CURLcode
 fetch_once (DetectData    *data,
             const char    *url,
-            FetchState    *st,
+            MsHttpSink    *st,
             long          *status,
             char         **location)
 {
@@ -618,26 +583,16 @@ fetch_once (DetectData    *data,
   if (curl == NULL)
     return CURLE_FAILED_INIT;
 
-  curl_easy_setopt (curl, CURLOPT_URL, url);
-  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-  /* HTTPS only: a file that decides where the password goes must not be
-   * readable or replaceable on the way. */
-  curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "https");
+  /* HTTPS only (a file that decides where the password goes must not be
+   * readable or replaceable on the way), and redirects followed by hand, so
+   * each target is checked like the first URL. */
+  ms_http_setup (curl, url, errbuf, st);
   curl_easy_setopt (curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-  /* Redirects are followed by hand, so each target is checked like the first URL. */
-  curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt (curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
   curl_easy_setopt (curl, CURLOPT_TIMEOUT, FETCH_TIMEOUT_S);
   curl_easy_setopt (curl, CURLOPT_MAXFILESIZE, (long) MAX_FILE_SIZE);
-  curl_easy_setopt (curl, CURLOPT_USERAGENT, "Mailshot/" PACKAGE_VERSION);
-  curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt (curl, CURLOPT_WRITEDATA, st);
-  curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt (curl, CURLOPT_XFERINFODATA, st);
   if (data->connect_to != NULL)
     {
       for (guint i = 0; data->connect_to[i] != NULL; i++)
@@ -676,7 +631,7 @@ fetch (DetectData   *data,
       g_autoptr(GByteArray) body = g_byte_array_new ();
       g_autoptr(GUri) uri = g_uri_parse (current, G_URI_FLAGS_NONE, NULL);
       g_autofree char *location = NULL;
-      FetchState st = { body, FALSE, cancellable };
+      MsHttpSink st = { body, MAX_FILE_SIZE, FALSE, cancellable };
       long status = 0;
       CURLcode rc;
 

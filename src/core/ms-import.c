@@ -28,7 +28,6 @@ ms_import_csv (MsJournal              *journal,
   g_autoptr(MsRecipients) recipients = NULL;
   g_autoptr(MsMessageBuilder) builder = NULL;
   MsImportSummary local = { 0 };
-  MsMessageSpec mspec = { 0 };
   const char * const *values;
   MsRecipientProblem problem;
   g_autoptr(GError) local_error = NULL;
@@ -56,16 +55,7 @@ ms_import_csv (MsJournal              *journal,
 
   /* Pre-flight: every field the templates use must be a column, and the
    * attachments must be readable, before anything is stored. */
-  mspec.from_address = spec->from_address;
-  mspec.from_name = spec->from_name;
-  mspec.subject = spec->subject;
-  mspec.text = spec->text;
-  mspec.html = spec->html;
-  mspec.attachments = (const char * const *) spec->attachments;
-  mspec.unsubscribe = spec->unsubscribe;
-  mspec.fields = (const char * const *) spec->fields;
-  mspec.email_index = spec->email_index;
-  builder = ms_message_builder_new (&mspec, error);
+  builder = ms_import_new_builder (spec, error);
   if (builder == NULL)
     return 0;
 
@@ -455,7 +445,6 @@ ms_import_dry_run (MsBatchSpec      *spec,
   g_autoptr(MsMessageBuilder) builder = NULL;
   g_autoptr(MsImportPreview) preview = preview_new ();
   g_auto(GStrv) values = NULL;
-  MsMessageSpec mspec = { 0 };
   MsRecipientProblem problem = MS_RECIPIENT_OK;
   guint row_line = 0;
 
@@ -471,16 +460,7 @@ ms_import_dry_run (MsBatchSpec      *spec,
   spec->fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
   spec->email_index = ms_recipients_get_email_index (recipients);
 
-  mspec.from_address = spec->from_address;
-  mspec.from_name = spec->from_name;
-  mspec.subject = spec->subject;
-  mspec.text = spec->text;
-  mspec.html = spec->html;
-  mspec.attachments = (const char * const *) spec->attachments;
-  mspec.unsubscribe = spec->unsubscribe;
-  mspec.fields = (const char * const *) spec->fields;
-  mspec.email_index = spec->email_index;
-  builder = ms_message_builder_new (&mspec, error);
+  builder = ms_import_new_builder (spec, error);
   if (builder == NULL)
     return NULL;
 

@@ -3583,6 +3583,29 @@ ms_journal_get_sent_times (MsJournal   *self,
 
 /* Batch-level rules and the user's other decisions ----------------------- */
 
+/* The rule of both checks below: @batch must exist and must not be
+ * @refused. @why is the sentence that says so, with the batch ID as its
+ * only %s. */
+static gboolean
+check_batch_status_is_not (MsJournal      *self,
+                           gint64          batch,
+                           MsBatchStatus   refused,
+                           const char     *why,
+                           GError        **error)
+{
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autofree char *id = NULL;
+
+  info = read_info (self, batch, error);
+  if (info == NULL)
+    return FALSE;
+  if (info->status != refused)
+    return TRUE;
+  id = id_string (batch);
+  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE, why, id);
+  return FALSE;
+}
+
 /**
  * ms_journal_check_can_resume:
  * @batch: a batch ID
@@ -3599,23 +3622,14 @@ ms_journal_check_can_resume (MsJournal  *self,
                              gint64      batch,
                              GError    **error)
 {
-  g_autoptr(MsBatchInfo) info = NULL;
-  g_autofree char *id = NULL;
-
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  info = read_info (self, batch, error);
-  if (info == NULL)
-    return FALSE;
-  if (info->status != MS_BATCH_CANCELLED)
-    return TRUE;
-  id = id_string (batch);
-  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-               _("Batch %s was cancelled, so it cannot be resumed. To send some of its messages after all, "
-                 "retry them from the pending e-mails; to send all of them, send the list again as a new batch."),
-               id);
-  return FALSE;
+  return check_batch_status_is_not (self, batch, MS_BATCH_CANCELLED,
+                                    _("Batch %s was cancelled, so it cannot be resumed. To send some of its "
+                                      "messages after all, retry them from the pending e-mails; to send all of "
+                                      "them, send the list again as a new batch."),
+                                    error);
 }
 
 /**
@@ -3633,23 +3647,13 @@ ms_journal_check_can_cancel (MsJournal  *self,
                              gint64      batch,
                              GError    **error)
 {
-  g_autoptr(MsBatchInfo) info = NULL;
-  g_autofree char *id = NULL;
-
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  info = read_info (self, batch, error);
-  if (info == NULL)
-    return FALSE;
-  if (info->status != MS_BATCH_FINISHED)
-    return TRUE;
-  id = id_string (batch);
-  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-               _("Batch %s has finished: every recipient was dealt with, so nothing is left to cancel. "
-                 "Its report shows what happened to each message."),
-               id);
-  return FALSE;
+  return check_batch_status_is_not (self, batch, MS_BATCH_FINISHED,
+                                    _("Batch %s has finished: every recipient was dealt with, so nothing is "
+                                      "left to cancel. Its report shows what happened to each message."),
+                                    error);
 }
 
 /**

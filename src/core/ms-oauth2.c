@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "ms-error.h"
+#include "ms-http.h"
 #include "ms-oauth2.h"
 #include "ms-reply.h"
 #include "ms-secret.h"
@@ -320,42 +321,6 @@ pkce_challenge (const char *verifier)
 /* ------------------------------------------------------------------ */
 /* The token endpoint over HTTPS                                       */
 
-typedef struct {
-  GByteArray   *body;
-  gboolean      too_long;
-  GCancellable *cancellable;
-} HttpData;
-
-static size_t
-http_write_cb (char   *data,
-               size_t  size,
-               size_t  nmemb,
-               void   *user_data)
-{
-  HttpData *http = user_data;
-  gsize len = size * nmemb;
-
-  if (http->body->len + len > MAX_RESPONSE_BYTES)
-    {
-      http->too_long = TRUE;
-      return 0;
-    }
-  g_byte_array_append (http->body, (const guint8 *) data, len);
-  return len;
-}
-
-static int
-http_progress_cb (void       *user_data,
-                  curl_off_t  dltotal,
-                  curl_off_t  dlnow,
-                  curl_off_t  ultotal,
-                  curl_off_t  ulnow)
-{
-  HttpData *http = user_data;
-
-  return http->cancellable != NULL && g_cancellable_is_cancelled (http->cancellable);
-}
-
 static gboolean
 host_is_loopback (const char *url)
 {
@@ -407,7 +372,7 @@ post_form (MsOAuth2      *self,
   g_autoptr(GByteArray) body = g_byte_array_new ();
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) json_error = NULL;
-  HttpData http = { body, FALSE, cancellable };
+  MsHttpSink http = { body, MAX_RESPONSE_BYTES, FALSE, cancellable };
   struct curl_slist *headers = NULL;
   char errbuf[CURL_ERROR_SIZE] = "";
   const char *ca_file = g_getenv (MS_OAUTH2_TEST_CA_ENV);
@@ -421,21 +386,11 @@ post_form (MsOAuth2      *self,
     }
 
   headers = curl_slist_append (headers, "Accept: application/json");
-  curl_easy_setopt (curl, CURLOPT_URL, self->token_endpoint);
-  curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  ms_http_setup (curl, self->token_endpoint, errbuf, &http);
   curl_easy_setopt (curl, CURLOPT_POSTFIELDS, form);
   curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, (long) HTTP_TIMEOUT_SECONDS);
   curl_easy_setopt (curl, CURLOPT_TIMEOUT, (long) HTTP_TIMEOUT_SECONDS);
-  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, http_write_cb);
-  curl_easy_setopt (curl, CURLOPT_WRITEDATA, &http);
-  curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, http_progress_cb);
-  curl_easy_setopt (curl, CURLOPT_XFERINFODATA, &http);
-  curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt (curl, CURLOPT_USERAGENT, "Mailshot/" PACKAGE_VERSION);
   /* The test CA vouches for loopback test servers only. */
   if (ca_file != NULL && *ca_file != '\0' && host_is_loopback (self->token_endpoint))
     curl_easy_setopt (curl, CURLOPT_CAINFO, ca_file);
@@ -478,7 +433,7 @@ post_form (MsOAuth2      *self,
                    self->provider_name, errbuf);
       return NULL;
     case CURLE_WRITE_ERROR:
-      if (http.too_long)
+      if (http.too_big)
         {
           g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
                        _("The sign-in server of %s sent an answer of more than %d KiB, which is not a token: "

@@ -585,6 +585,34 @@ sync_wait_and_end (SyncData *sync)
   g_main_context_unref (sync->context);
 }
 
+/* The end of every blocking store or clear: waits, then hands the result
+ * to @finish, which sets @error. */
+static gboolean
+sync_end_boolean (SyncData  *sync,
+                  gboolean (*finish) (GAsyncResult *, GError **),
+                  GError   **error)
+{
+  gboolean ok;
+
+  sync_wait_and_end (sync);
+  ok = finish (sync->result, error);
+  g_object_unref (sync->result);
+  return ok;
+}
+
+/* The same for a lookup (password or token). */
+static char *
+sync_end_lookup (SyncData  *sync,
+                 GError   **error)
+{
+  char *secret;
+
+  sync_wait_and_end (sync);
+  secret = ms_secret_lookup_finish (sync->result, error);
+  g_object_unref (sync->result);
+  return secret;
+}
+
 gboolean
 ms_secret_store_sync (const char    *account,
                       const char    *server,
@@ -594,7 +622,6 @@ ms_secret_store_sync (const char    *account,
                       GError       **error)
 {
   SyncData sync;
-  gboolean ok;
 
   g_return_val_if_fail (account != NULL, FALSE);
   g_return_val_if_fail (server != NULL, FALSE);
@@ -604,10 +631,7 @@ ms_secret_store_sync (const char    *account,
 
   sync_begin (&sync);
   ms_secret_store_async (account, server, user, password, cancellable, sync_cb, &sync);
-  sync_wait_and_end (&sync);
-  ok = ms_secret_store_finish (sync.result, error);
-  g_object_unref (sync.result);
-  return ok;
+  return sync_end_boolean (&sync, ms_secret_store_finish, error);
 }
 
 char *
@@ -618,7 +642,6 @@ ms_secret_lookup_sync (const char    *account,
                        GError       **error)
 {
   SyncData sync;
-  char *password;
 
   g_return_val_if_fail (account != NULL, NULL);
   g_return_val_if_fail (server != NULL, NULL);
@@ -627,10 +650,7 @@ ms_secret_lookup_sync (const char    *account,
 
   sync_begin (&sync);
   ms_secret_lookup_async (account, server, user, cancellable, sync_cb, &sync);
-  sync_wait_and_end (&sync);
-  password = ms_secret_lookup_finish (sync.result, error);
-  g_object_unref (sync.result);
-  return password;
+  return sync_end_lookup (&sync, error);
 }
 
 gboolean
@@ -641,17 +661,13 @@ ms_secret_clear_sync (const char    *account,
                       GError       **error)
 {
   SyncData sync;
-  gboolean ok;
 
   g_return_val_if_fail (account != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   sync_begin (&sync);
   ms_secret_clear_async (account, server, user, cancellable, sync_cb, &sync);
-  sync_wait_and_end (&sync);
-  ok = ms_secret_clear_finish (sync.result, error);
-  g_object_unref (sync.result);
-  return ok;
+  return sync_end_boolean (&sync, ms_secret_clear_finish, error);
 }
 
 /**
@@ -723,7 +739,6 @@ ms_secret_store_token_sync (const char    *account,
                             GError       **error)
 {
   SyncData sync;
-  gboolean ok;
 
   g_return_val_if_fail (account != NULL && provider != NULL && user != NULL, FALSE);
   g_return_val_if_fail (token != NULL, FALSE);
@@ -731,10 +746,7 @@ ms_secret_store_token_sync (const char    *account,
 
   sync_begin (&sync);
   token_store_async (account, provider, user, token, cancellable, sync_cb, &sync);
-  sync_wait_and_end (&sync);
-  ok = ms_secret_store_finish (sync.result, error);
-  g_object_unref (sync.result);
-  return ok;
+  return sync_end_boolean (&sync, ms_secret_store_finish, error);
 }
 
 /**
@@ -754,7 +766,6 @@ ms_secret_lookup_token_sync (const char    *account,
 {
   SyncData sync;
   GTask *task;
-  char *token;
 
   g_return_val_if_fail (account != NULL && provider != NULL && user != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -763,10 +774,7 @@ ms_secret_lookup_token_sync (const char    *account,
   task = start_token_task (OP_LOOKUP, account, provider, user, cancellable, sync_cb, &sync,
                            ms_secret_lookup_async);
   g_bus_get (G_BUS_TYPE_SESSION, cancellable, bus_cb, task);
-  sync_wait_and_end (&sync);
-  token = ms_secret_lookup_finish (sync.result, error);
-  g_object_unref (sync.result);
-  return token;
+  return sync_end_lookup (&sync, error);
 }
 
 /**
@@ -785,7 +793,6 @@ ms_secret_clear_token_sync (const char    *account,
 {
   SyncData sync;
   GTask *task;
-  gboolean ok;
 
   g_return_val_if_fail (account != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -794,8 +801,5 @@ ms_secret_clear_token_sync (const char    *account,
   task = start_token_task (OP_CLEAR, account, provider, user, cancellable, sync_cb, &sync,
                            ms_secret_clear_async);
   g_bus_get (G_BUS_TYPE_SESSION, cancellable, bus_cb, task);
-  sync_wait_and_end (&sync);
-  ok = ms_secret_clear_finish (sync.result, error);
-  g_object_unref (sync.result);
-  return ok;
+  return sync_end_boolean (&sync, ms_secret_clear_finish, error);
 }
