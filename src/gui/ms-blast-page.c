@@ -545,6 +545,7 @@ ms_blast_page_add_attachment (MsBlastPage *self,
   /* Translators: %s is the attachment's file name. */
   text = g_strdup_printf (_("Remove %s"), name);
   gtk_widget_set_tooltip_text (remove, text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (remove), GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
   g_object_set_data_full (G_OBJECT (remove), "ms-file", g_object_ref (file), g_object_unref);
   g_signal_connect (remove, "clicked", G_CALLBACK (on_remove_attachment), self);
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), remove);
