@@ -20,41 +20,11 @@
 #include "ms-pending-page.h"
 #include "ms-preview.h"
 #include "ms-test-dialog.h"
+#include "ms-test-gui-support.h"
 #include "ms-test-support.h"
 #include "ms-window.h"
 
 static MsApplication *app;
-
-/* Runs the default main context until @done says so, or fails the test
- * after @timeout_ms. */
-static void
-wait_until (gboolean (*done) (gpointer data),
-            gpointer  data,
-            guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (!done (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("timed out after %u ms", timeout_ms);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
-}
-
-/* Lets GTK lay out and draw for a moment. */
-static void
-spin_for (guint ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
-}
 
 static MsWindow *
 get_window (void)
@@ -86,19 +56,6 @@ get_settings (void)
 }
 
 static void
-reset_account (void)
-{
-  g_auto(GStrv) keys = ms_account_list_keys ();
-  GSettings *settings = get_settings ();
-
-  for (guint i = 0; keys[i] != NULL; i++)
-    ms_account_reset (get_account (), keys[i]);
-  g_settings_reset (settings, "rate-limited-until");
-  g_settings_reset (settings, "starttls-seen");
-  g_settings_sync ();
-}
-
-static void
 configure_account (const char *server,
                    int         port)
 {
@@ -112,19 +69,8 @@ configure_account (const char *server,
   g_assert_true (ms_account_set_from_string (account, "timeout", "5", NULL));
 }
 
-static gpointer
-child (gpointer    widget,
-       GType       type,
-       const char *name)
-{
-  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
-
-  g_assert_nonnull (object);
-  return object;
-}
-
-#define SETTINGS_CHILD(win, name) child ((win), MS_TYPE_ACCOUNT_WINDOW, (name))
-#define DIALOG_CHILD(dlg, name) child ((dlg), MS_TYPE_TEST_DIALOG, (name))
+#define SETTINGS_CHILD(win, name) ms_test_gui_child ((win), MS_TYPE_ACCOUNT_WINDOW, (name))
+#define DIALOG_CHILD(dlg, name) ms_test_gui_child ((dlg), MS_TYPE_TEST_DIALOG, (name))
 
 static MsAccountWindow *
 open_settings (void)
@@ -132,7 +78,7 @@ open_settings (void)
   GtkWindow *window = ms_window_show_account_settings (get_window ());
 
   g_assert_true (MS_IS_ACCOUNT_WINDOW (window));
-  spin_for (50);
+  ms_test_gui_spin_for (50);
   return MS_ACCOUNT_WINDOW (window);
 }
 
@@ -145,7 +91,7 @@ destroy_settings (MsAccountWindow *win)
   g_object_add_weak_pointer (G_OBJECT (win), (gpointer *) &win);
   gtk_window_destroy (GTK_WINDOW (win));
   /* Gone for good before the next one opens (the main window keeps it until then). */
-  wait_until (weak_is_null, &win, 5000);
+  ms_test_gui_wait_until (weak_is_null, &win, 5000);
 }
 
 /* ------------------------------------------------------------------ AT-SPI */
@@ -255,7 +201,7 @@ start_a11y_bus (void)
   a11y_bus = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
                                "/usr/libexec/at-spi-bus-launcher", NULL);
   g_assert_no_error (error);
-  wait_until (a11y_bus_owned, NULL, 10000);
+  ms_test_gui_wait_until (a11y_bus_owned, NULL, 10000);
 }
 
 static char **
@@ -270,7 +216,7 @@ a11y_dump (const char *title,
   char **lines;
 
   /* The tree must be up to date: let GTK lay out and tell the bus. */
-  spin_for (300);
+  ms_test_gui_spin_for (300);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   /* The reader's own GLib warnings are not this test's failures. */
   g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
@@ -278,7 +224,7 @@ a11y_dump (const char *title,
                                          "/usr/bin/python3", "-c", a11y_dump_py, pid, title, part, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (process, NULL, NULL, dump_done, &dump);
-  wait_until (dump_finished, &dump, 60000);
+  ms_test_gui_wait_until (dump_finished, &dump, 60000);
   if (dump.status != 0)
     g_error ("reading the AT-SPI tree of “%s” failed (%d): %s", title, dump.status, dump.err);
   lines = g_strsplit (dump.out, "\n", -1);
@@ -405,9 +351,9 @@ xdotool (GtkWidget  *widget,
   g_assert_no_error (error);
   /* GTK must keep handling events while the keys arrive. */
   g_subprocess_wait_async (process, NULL, xdotool_done, &done);
-  wait_until (flag_is_set, &done, 10000);
+  ms_test_gui_wait_until (flag_is_set, &done, 10000);
   g_assert_true (g_subprocess_get_successful (process));
-  spin_for (250);
+  ms_test_gui_spin_for (250);
 }
 
 static void
@@ -518,7 +464,7 @@ choose (AdwMessageDialog *dialog,
 {
   adw_message_dialog_response (dialog, response);
   gtk_window_destroy (GTK_WINDOW (dialog));
-  spin_for (100);
+  ms_test_gui_spin_for (100);
 }
 
 static char *
@@ -544,7 +490,7 @@ test_save_on_leave_and_enter (void)
   GtkWidget *email, *sender, *server;
   g_autofree char *stored = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
   email = ms_account_window_get_row (win, "email-address");
   sender = ms_account_window_get_row (win, "sender-name");
@@ -585,7 +531,7 @@ test_save_on_leave_and_enter (void)
   g_assert_null (find_mapped (server, is_icon, "emblem-ok-symbolic"));
 
   destroy_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static gboolean
@@ -604,7 +550,7 @@ test_refused_in_full (void)
   g_autofree char *reason = NULL;
   g_autofree char *stored = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
   server = ms_account_window_get_row (win, "smtp-server");
   g_assert_false (ms_account_check_value ("smtp-server", "bad host name!", NULL, &error));
@@ -636,7 +582,7 @@ test_refused_in_full (void)
   g_assert_false (gtk_widget_has_css_class (server, "error"));
 
   destroy_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* Closing with a refused value asks; a value typed but not saved yet is
@@ -649,7 +595,7 @@ test_close_asks (void)
   GtkWidget *server;
   g_autofree char *stored = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
   g_object_add_weak_pointer (G_OBJECT (win), (gpointer *) &win);
   server = ms_account_window_get_row (win, "smtp-server");
@@ -678,7 +624,7 @@ test_close_asks (void)
   dialog = find_message_dialog (win);
   g_assert_nonnull (dialog);
   choose (dialog, "discard");
-  wait_until (weak_is_null, &win, 5000);
+  ms_test_gui_wait_until (weak_is_null, &win, 5000);
   stored = settings_string ("smtp-server");
   g_assert_cmpstr (stored, ==, "");
 
@@ -688,11 +634,11 @@ test_close_asks (void)
   gtk_widget_grab_focus (ms_account_window_get_row (win, "user-id"));
   type (GTK_WIDGET (win), "typed-then-closed");
   press (GTK_WIDGET (win), "ctrl+w");
-  wait_until (weak_is_null, &win, 5000);
+  ms_test_gui_wait_until (weak_is_null, &win, 5000);
   g_free (stored);
   stored = settings_string ("user-id");
   g_assert_cmpstr (stored, ==, "typed-then-closed");
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ---------------------------------------------------------------- keyboard */
@@ -704,7 +650,7 @@ test_no_search_trap (void)
   MsAccountWindow *win;
   g_autofree char *server = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
   gtk_widget_grab_focus (SETTINGS_CHILD (win, "smtps_switch"));
   type (GTK_WIDGET (win), "smtp");
@@ -712,7 +658,7 @@ test_no_search_trap (void)
   server = settings_string ("smtp-server");
   g_assert_cmpstr (server, ==, "");
   destroy_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* A number or switch row is one Tab stop: its number or its switch. */
@@ -726,7 +672,7 @@ test_one_tab_stop (void)
     "max-per-minute", "max-per-hour", "max-per-day", "max-connections",
   };
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   g_settings_set_boolean (get_settings (), "needs-authentication", TRUE);
   win = open_settings ();
   gtk_widget_grab_focus (ms_account_window_get_row (win, "email-address"));
@@ -756,7 +702,7 @@ test_one_tab_stop (void)
       g_assert_false (g_hash_table_contains (seen, row));
     }
   destroy_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static gboolean
@@ -783,8 +729,8 @@ run_test_dialog (void)
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL));
   g_assert_nonnull (ms_window_get_test_dialog (window));
-  wait_until (dialog_finished, window, 30000);
-  spin_for (100);
+  ms_test_gui_wait_until (dialog_finished, window, 30000);
+  ms_test_gui_spin_for (100);
   return ms_window_get_test_dialog (window);
 }
 
@@ -796,31 +742,31 @@ test_shortcuts (void)
   MsAccountWindow *win;
   MsTestDialog *dialog;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", 9);
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
 
   win = open_settings ();
   g_object_add_weak_pointer (G_OBJECT (win), (gpointer *) &win);
   press (GTK_WIDGET (win), "ctrl+w");
-  wait_until (weak_is_null, &win, 5000);
+  ms_test_gui_wait_until (weak_is_null, &win, 5000);
 
   dialog = run_test_dialog ();
   g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &dialog);
   press (GTK_WIDGET (dialog), "ctrl+w");
-  wait_until (weak_is_null, &dialog, 5000);
+  ms_test_gui_wait_until (weak_is_null, &dialog, 5000);
 
   win = open_settings ();
   g_object_add_weak_pointer (G_OBJECT (win), (gpointer *) &win);
   press (GTK_WIDGET (win), "ctrl+q");
-  wait_until (weak_is_null, &win, 5000);
-  wait_until (main_window_gone, NULL, 5000);
+  ms_test_gui_wait_until (weak_is_null, &win, 5000);
+  ms_test_gui_wait_until (main_window_gone, NULL, 5000);
 
   dialog = run_test_dialog ();
   g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &dialog);
   press (GTK_WIDGET (dialog), "ctrl+q");
-  wait_until (weak_is_null, &dialog, 5000);
-  wait_until (main_window_gone, NULL, 5000);
+  ms_test_gui_wait_until (weak_is_null, &dialog, 5000);
+  ms_test_gui_wait_until (main_window_gone, NULL, 5000);
 
   /* The shortcuts window lists both. */
   {
@@ -830,7 +776,7 @@ test_shortcuts (void)
     g_assert_cmpstr (close_accels[0], ==, "<Control>w");
     g_assert_cmpstr (quit_accels[0], ==, "<Control>q");
   }
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* The summary rows open the settings at their field. */
@@ -848,13 +794,13 @@ test_summary_rows (void)
     { "limits_row",   "max-per-minute" },
   };
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("smtp.example.org", 587);
   g_settings_set_boolean (get_settings (), "needs-authentication", TRUE);
   window = get_window ();
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     {
-      GtkWidget *row = child (window, MS_TYPE_WINDOW, rows[i].row);
+      GtkWidget *row = ms_test_gui_child (window, MS_TYPE_WINDOW, rows[i].row);
       MsAccountWindow *win;
 
       g_test_message ("%s", rows[i].row);
@@ -863,7 +809,7 @@ test_summary_rows (void)
       /* Focusable, so it must do something: Enter or a click activates it. */
       g_assert_true (gtk_list_box_row_get_activatable (GTK_LIST_BOX_ROW (row)));
       gtk_widget_activate (row);
-      spin_for (100);
+      ms_test_gui_spin_for (100);
       win = NULL;
       for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
         if (MS_IS_ACCOUNT_WINDOW (l->data) && gtk_widget_get_visible (l->data))
@@ -872,7 +818,7 @@ test_summary_rows (void)
       g_assert_true (focus_in (win, ms_account_window_get_row (win, rows[i].key)));
       destroy_settings (win);
     }
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ---------------------------------------------------------- provider hints */
@@ -949,13 +895,13 @@ test_provider_hints (void)
   g_autofree char *ten_thousand = g_strdup_printf ("%'u", 10000u);
   g_autofree char *two_thousand = g_strdup_printf ("%'u", 2000u);
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("smtp.office365.com", 587);
   g_settings_set_boolean (get_settings (), "needs-authentication", TRUE);
   win = open_settings ();
   group = SETTINGS_CHILD (win, "provider_group");
   g_assert_true (gtk_widget_get_visible (group));
-  spin_for (200);
+  ms_test_gui_spin_for (200);
   notes = collect_notes (group);
   g_assert_cmpuint (notes->len, >=, 4);
   for (guint i = 0; i < notes->len; i++)
@@ -1010,7 +956,7 @@ test_provider_hints (void)
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (SETTINGS_CHILD (win, "auth_method_row")), "NTLM"));
 
   destroy_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ------------------------------------------------- an untrusted certificate */
@@ -1026,7 +972,7 @@ test_certificate_exception (void)
   GtkWidget *fingerprint_row;
   g_autofree char *trusted = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", "right-password", NULL, NULL));
 
@@ -1046,7 +992,7 @@ test_certificate_exception (void)
   g_assert_true (g_str_has_prefix (strstr (adw_preferences_row_get_title (DIALOG_CHILD (dialog, "advice_row")), "“"),
                                    "“SMTP server”"));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "test.open-settings", NULL));
-  spin_for (100);
+  ms_test_gui_spin_for (100);
   for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
     if (MS_IS_ACCOUNT_WINDOW (l->data) && gtk_widget_get_visible (l->data))
       win = l->data;
@@ -1070,7 +1016,7 @@ test_certificate_exception (void)
   adw_message_dialog_response (question, "trust");
   gtk_window_destroy (GTK_WINDOW (question));
   g_assert_true (ms_test_dialog_get_running (dialog));
-  wait_until (dialog_finished, get_window (), 30000);
+  ms_test_gui_wait_until (dialog_finished, get_window (), 30000);
   g_free (trusted);
   trusted = settings_string ("trusted-certificate");
   g_assert_cmpint (g_ascii_strcasecmp (trusted, ms_test_server_get_cert_fingerprint (server)), ==, 0);
@@ -1080,7 +1026,7 @@ test_certificate_exception (void)
 
   gtk_window_destroy (GTK_WINDOW (dialog));
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* A wrong password: the advice names “User ID” first, and the settings open there. */
@@ -1092,7 +1038,7 @@ test_open_settings_at_advice (void)
   MsTestDialog *dialog;
   MsAccountWindow *win = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_account_set_from_string (get_account (), "trusted-certificate",
                                              ms_test_server_get_cert_fingerprint (server), NULL));
@@ -1101,7 +1047,7 @@ test_open_settings_at_advice (void)
   g_assert_cmpint (ms_probe_get_failed_step (ms_test_dialog_get_probe (dialog)), ==, MS_PROBE_STEP_AUTH);
   g_assert_false (gtk_widget_get_visible (DIALOG_CHILD (dialog, "certificate_group")));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "test.open-settings", NULL));
-  spin_for (100);
+  ms_test_gui_spin_for (100);
   for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
     if (MS_IS_ACCOUNT_WINDOW (l->data) && gtk_widget_get_visible (l->data))
       win = l->data;
@@ -1110,7 +1056,7 @@ test_open_settings_at_advice (void)
   destroy_settings (win);
   gtk_window_destroy (GTK_WINDOW (dialog));
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* -------------------------------------------------------- narrow and long */
@@ -1173,12 +1119,12 @@ test_narrow (void)
   MsAccountWindow *win;
   int min_width;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("smtp.office365.com", 587);
   g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "u", "app-password", NULL, NULL));
   window = get_window ();
   gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
-  spin_for (300);
+  ms_test_gui_spin_for (300);
   gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &min_width, NULL, NULL, NULL);
   g_test_message ("main window: at least %d px, now %d px", min_width, gtk_widget_get_width (GTK_WIDGET (window)));
   if (min_width > 360)
@@ -1188,7 +1134,7 @@ test_narrow (void)
 
   win = open_settings ();
   gtk_window_set_default_size (GTK_WINDOW (win), 360, 640);
-  spin_for (500);
+  ms_test_gui_spin_for (500);
   g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (win)), <=, 360);
   for (guint i = 0; i < 7; i++)
     {
@@ -1197,14 +1143,14 @@ test_narrow (void)
       GtkWidget *row = ms_account_window_get_row (win, key);
 
       gtk_widget_grab_focus (row);
-      spin_for (100);
+      ms_test_gui_spin_for (100);
       g_test_message ("%s: %s", key, adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)));
       g_assert_null (find_mapped (row, is_ellipsized_label, NULL));
     }
   destroy_settings (win);
   gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "u", NULL, NULL);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static void
@@ -1241,7 +1187,7 @@ test_narrow_german (void)
   process = g_subprocess_launcher_spawn (launcher, &error, self, "-p", "/mailshot/gui-account/narrow", NULL);
   g_assert_no_error (error);
   g_subprocess_wait_async (process, NULL, xdotool_done, &done);
-  wait_until (flag_is_set, &done, 120000);
+  ms_test_gui_wait_until (flag_is_set, &done, 120000);
   if (!g_subprocess_get_successful (process))
     {
       g_autofree char *output = NULL;
@@ -1262,7 +1208,7 @@ test_a11y_names (void)
   g_autoptr(MsTestServer) server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN", "--user=u",
                                                          "--password=right-password", NULL);
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("smtp.office365.com", 587);
   g_settings_set_int64 (get_settings (), "rate-limited-until", 1900000000);
   g_settings_set_boolean (get_settings (), "starttls-seen", TRUE);
@@ -1271,7 +1217,7 @@ test_a11y_names (void)
   destroy_settings (win);
 
   /* The test dialog with an untrusted certificate: every control shown. */
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", "right-password", NULL, NULL));
   dialog = run_test_dialog ();
@@ -1282,66 +1228,11 @@ test_a11y_names (void)
 
   /* The main window's account summary, opened (the rest of that window
    * belongs to its pages). */
-  gtk_popover_popup (child (get_window (), MS_TYPE_WINDOW, "account_popover"));
-  spin_for (200);
+  gtk_popover_popup (ms_test_gui_child (get_window (), MS_TYPE_WINDOW, "account_popover"));
+  ms_test_gui_spin_for (200);
   g_assert_cmpuint (check_a11y_names ("Mailshot", "Account summary"), ==, 0);
-  gtk_popover_popdown (child (get_window (), MS_TYPE_WINDOW, "account_popover"));
-  reset_account ();
-}
-
-/* A stand-in notification server on the test's session bus, so that the
- * runner's notification at the end of a blast has somewhere to go. */
-static void
-notifications_method_call (GDBusConnection       *connection,
-                           const char            *sender,
-                           const char            *object_path,
-                           const char            *interface_name,
-                           const char            *method_name,
-                           GVariant              *parameters,
-                           GDBusMethodInvocation *invocation,
-                           gpointer               user_data)
-{
-  if (g_str_equal (method_name, "Notify"))
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", 1));
-  else if (g_str_equal (method_name, "GetCapabilities"))
-    {
-      const char *caps[] = { "body", "actions", NULL };
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
-    }
-  else if (g_str_equal (method_name, "GetServerInformation"))
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "mailshot", "1", "1.2"));
-  else
-    g_dbus_method_invocation_return_value (invocation, NULL);
-}
-
-static void
-start_notification_server (void)
-{
-  static const char xml[] =
-    "<node><interface name='org.freedesktop.Notifications'>"
-    "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
-    "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
-    "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
-    "<arg type='u' direction='out'/></method>"
-    "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
-    "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
-    "<method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
-    "<arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
-    "</interface></node>";
-  static const GDBusInterfaceVTable vtable = { notifications_method_call, NULL, NULL, { 0 } };
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (xml, NULL);
-  g_autoptr(GError) error = NULL;
-  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  g_autoptr(GVariant) reply = NULL;
-
-  g_assert_no_error (error);
-  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0], &vtable,
-                                     NULL, NULL, &error);
-  g_assert_no_error (error);
-  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "RequestName", g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
-                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  g_assert_no_error (error);
+  gtk_popover_popdown (ms_test_gui_child (get_window (), MS_TYPE_WINDOW, "account_popover"));
+  ms_test_gui_reset_account (get_account ());
 }
 
 static gboolean
@@ -1390,8 +1281,8 @@ test_a11y_main (void)
   MsPreview *preview;
   guint bad = 0;
 
-  start_notification_server ();
-  reset_account ();
+  ms_test_gui_start_notification_server ();
+  ms_test_gui_reset_account (get_account ());
   window = get_window ();
   gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
   g_test_message ("the first-run page");
@@ -1416,9 +1307,9 @@ test_a11y_main (void)
     g_assert_true (g_file_set_contents (csv, list->str, -1, NULL));
   }
   ms_blast_page_load_recipients (page, members);
-  wait_until (recipients_loaded, page, 10000);
-  gtk_editable_set_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row")), "News for {{name}}");
-  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Dear {{name}},\nthe news.\n", -1);
+  ms_test_gui_wait_until (recipients_loaded, page, 10000);
+  gtk_editable_set_text (GTK_EDITABLE (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "subject_row")), "News for {{name}}");
+  gtk_text_buffer_set_text (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Dear {{name}},\nthe news.\n", -1);
 
   /* A blast under way (the server takes its time), with its progress,
    * Pause and Cancel, and the resume offer shown beside it. */
@@ -1428,41 +1319,41 @@ test_a11y_main (void)
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.send", NULL));
     g_assert_nonnull (ms_blast_page_get_dialog (page));
     adw_message_dialog_response (ms_blast_page_get_dialog (page), "send");
-    wait_until (runner_running, runner, 20000);
-    gtk_revealer_set_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer"), TRUE);
+    ms_test_gui_wait_until (runner_running, runner, 20000);
+    gtk_revealer_set_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_revealer"), TRUE);
     g_test_message ("the E-blast page, with a blast under way");
     bad += check_a11y_names ("Mailshot", NULL);
     g_assert_true (ms_blast_runner_get_active (runner));
     ms_blast_runner_pause (runner);
-    wait_until (runner_paused, runner, 20000);
+    ms_test_gui_wait_until (runner_paused, runner, 20000);
     g_test_message ("the blast paused");
     bad += check_a11y_names ("Mailshot", NULL);
-    gtk_revealer_set_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer"), FALSE);
+    gtk_revealer_set_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_revealer"), FALSE);
     ms_blast_runner_cancel (runner);
-    wait_until (runner_idle, runner, 20000);
+    ms_test_gui_wait_until (runner_idle, runner, 20000);
   }
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.preview", NULL));
   preview = ms_blast_page_get_preview (page);
   g_assert_nonnull (preview);
-  wait_until (preview_loaded, preview, 10000);
+  ms_test_gui_wait_until (preview_loaded, preview, 10000);
   g_test_message ("the preview");
   bad += check_a11y_names ("Preview", NULL);
   gtk_window_destroy (GTK_WINDOW (preview));
 
   ms_window_show_page (window, "batches");
-  ms_batches_page_reload (MS_BATCHES_PAGE (adw_bin_get_child (child (window, MS_TYPE_WINDOW, "batches_bin"))));
+  ms_batches_page_reload (MS_BATCHES_PAGE (adw_bin_get_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "batches_bin"))));
   g_test_message ("the Batches page");
   bad += check_a11y_names ("Mailshot", NULL);
 
   ms_window_show_page (window, "pending");
-  ms_pending_page_reload (MS_PENDING_PAGE (adw_bin_get_child (child (window, MS_TYPE_WINDOW, "pending_bin"))));
+  ms_pending_page_reload (MS_PENDING_PAGE (adw_bin_get_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "pending_bin"))));
   g_test_message ("the Pending page");
   bad += check_a11y_names ("Mailshot", NULL);
 
   ms_window_show_page (window, "blast");
   g_assert_cmpuint (bad, ==, 0);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ------------------------------------------------------------- screenshots */
@@ -1479,7 +1370,7 @@ screenshot (GtkWidget  *widget,
   g_autoptr(GError) error = NULL;
   int status = 0;
 
-  spin_for (700);
+  ms_test_gui_spin_for (700);
 #ifdef GDK_WINDOWING_X11
   xid = g_strdup_printf ("0x%lx", (unsigned long) gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (widget))));
 #endif
@@ -1511,7 +1402,7 @@ test_screenshots (void)
 
       adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
                                           dark ? ADW_COLOR_SCHEME_FORCE_DARK : ADW_COLOR_SCHEME_FORCE_LIGHT);
-      reset_account ();
+      ms_test_gui_reset_account (get_account ());
       configure_account ("smtp.office365.com", 587);
       g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "u", "app-password", NULL, NULL));
       win = open_settings ();
@@ -1523,13 +1414,13 @@ test_screenshots (void)
       gtk_window_set_default_size (GTK_WINDOW (win), 360, 720);
       screenshot (GTK_WIDGET (win), "settings-narrow-refused");
       gtk_window_close (GTK_WINDOW (win));
-      spin_for (200);
+      ms_test_gui_spin_for (200);
       if (find_message_dialog (win) != NULL)
         screenshot (GTK_WIDGET (find_message_dialog (win)), "settings-close-asks");
       destroy_settings (win);
       ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "u", NULL, NULL);
 
-      reset_account ();
+      ms_test_gui_reset_account (get_account ());
       configure_account ("127.0.0.1", ms_test_server_get_port (server));
       g_assert_true (ms_secret_store_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", "right-password", NULL, NULL));
       dialog = run_test_dialog ();
@@ -1541,13 +1432,13 @@ test_screenshots (void)
       configure_account ("smtp.example.org", 587);
       window = get_window ();
       gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
-      gtk_popover_popup (child (window, MS_TYPE_WINDOW, "account_popover"));
+      gtk_popover_popup (ms_test_gui_child (window, MS_TYPE_WINDOW, "account_popover"));
       screenshot (GTK_WIDGET (window), "main-narrow");
-      gtk_popover_popdown (child (window, MS_TYPE_WINDOW, "account_popover"));
+      gtk_popover_popdown (ms_test_gui_child (window, MS_TYPE_WINDOW, "account_popover"));
       gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
     }
   adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 int

@@ -12,126 +12,17 @@
 #include "ms-application.h"
 #include "ms-batches-page.h"
 #include "ms-pending-page.h"
+#include "ms-test-gui-support.h"
 #include "ms-test-support.h"
 #include "ms-window.h"
 
 static MsApplication *app;
 static MsTestServer *server;
 
-/* A stand-in notification server on the test's session bus, so that the
- * runner's notification at the end of a blast has somewhere to go. */
-static void
-notifications_method_call (GDBusConnection       *connection,
-                           const char            *sender,
-                           const char            *object_path,
-                           const char            *interface_name,
-                           const char            *method_name,
-                           GVariant              *parameters,
-                           GDBusMethodInvocation *invocation,
-                           gpointer               user_data)
-{
-  if (g_str_equal (method_name, "Notify"))
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", 1));
-  else if (g_str_equal (method_name, "GetCapabilities"))
-    {
-      const char *caps[] = { "body", "actions", NULL };
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
-    }
-  else if (g_str_equal (method_name, "GetServerInformation"))
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "mailshot", "1", "1.2"));
-  else
-    g_dbus_method_invocation_return_value (invocation, NULL);
-}
-
-static void
-start_notification_server (void)
-{
-  static const char xml[] =
-    "<node><interface name='org.freedesktop.Notifications'>"
-    "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
-    "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
-    "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
-    "<arg type='u' direction='out'/></method>"
-    "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
-    "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
-    "<method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
-    "<arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
-    "</interface></node>";
-  static const GDBusInterfaceVTable vtable = { notifications_method_call, NULL, NULL, { 0 } };
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (xml, NULL);
-  g_autoptr(GError) error = NULL;
-  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  g_autoptr(GVariant) reply = NULL;
-
-  g_assert_no_error (error);
-  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0], &vtable,
-                                     NULL, NULL, &error);
-  g_assert_no_error (error);
-  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "RequestName", g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
-                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  g_assert_no_error (error);
-}
-
-/* Runs the default main context until @done says so, or fails after @timeout_ms. */
-static void
-wait_until (gboolean (*done) (gpointer data),
-            gpointer  data,
-            guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (!done (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("timed out after %u ms", timeout_ms);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
-}
-
-static void
-spin_for (guint ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
-}
-
-static MsWindow *
-get_window (void)
-{
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
-
-  if (window == NULL || !MS_IS_WINDOW (window))
-    {
-      g_application_activate (G_APPLICATION (app));
-      window = gtk_application_get_active_window (GTK_APPLICATION (app));
-    }
-  g_assert_true (MS_IS_WINDOW (window));
-  return MS_WINDOW (window);
-}
-
 static gpointer
 window_child (const char *name)
 {
-  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (get_window ()), MS_TYPE_WINDOW, name);
-
-  g_assert_nonnull (object);
-  return object;
-}
-
-/* A template child of a page; aborts when there is none. */
-static gpointer
-child (gpointer    widget,
-       GType       type,
-       const char *name)
-{
-  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
+  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (ms_test_gui_get_window (app)), MS_TYPE_WINDOW, name);
 
   g_assert_nonnull (object);
   return object;
@@ -326,10 +217,10 @@ test_batches (void)
   a_id = id_text (a);
   b_id = id_text (b);
 
-  ms_window_show_page (get_window (), "batches");
-  gtk_window_present (GTK_WINDOW (get_window ()));
+  ms_window_show_page (ms_test_gui_get_window (app), "batches");
+  gtk_window_present (GTK_WINDOW (ms_test_gui_get_window (app)));
   page = get_batches_page ();
-  spin_for (200);
+  ms_test_gui_spin_for (200);
 
   /* Newest first, in the CLI's order, with the counts `blast status` gives. */
   batches = ms_batches_page_get_batches (page);
@@ -353,7 +244,7 @@ test_batches (void)
   {
     /* What a person reads: the row of the batch says the same. */
     GtkWidget *row = GTK_WIDGET (gtk_list_box_get_row_at_index (
-      GTK_LIST_BOX (child (page, MS_TYPE_BATCHES_PAGE, "batch_list")), 1));
+      GTK_LIST_BOX (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "batch_list")), 1));
     const char *subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (row));
 
     g_test_message ("row: %s", subtitle);
@@ -365,7 +256,7 @@ test_batches (void)
   g_assert_true (ms_batches_page_open_batch (page, a));
   report = ms_batches_page_get_report_model (page);
   g_assert_cmpuint (g_list_model_get_n_items (report), ==, 12 + 1);
-  g_assert_nonnull (strstr (gtk_label_get_text (child (page, MS_TYPE_BATCHES_PAGE, "report_counts")),
+  g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "report_counts")),
                             "9 of 12 sent · 3 failed · 0 uncertain · 1 left out at import"));
   for (guint i = 0; i < 12 + 1; i++)
     {
@@ -410,7 +301,7 @@ test_batches (void)
 
   /* Sorting by a column header, then a search. */
   {
-    GtkColumnView *view = child (page, MS_TYPE_BATCHES_PAGE, "column_view");
+    GtkColumnView *view = ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "column_view");
     GtkColumnViewColumn *city = NULL;
     GListModel *columns = gtk_column_view_get_columns (view);
     g_autofree char *first = NULL;
@@ -432,21 +323,21 @@ test_batches (void)
     g_clear_pointer (&last, g_free);
     last = ms_batches_page_dup_report_cell (page, 12, "city");
     g_assert_cmpstr (last, ==, "Atown");
-    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
+    gtk_editable_set_text (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
                            "YAHHO");
-    wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
-    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
+    ms_test_gui_wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
+    gtk_editable_set_text (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "search_entry"),
                            "user unknown");
-    wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
-    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"), "not a valid");
-    wait_until (report_has_n_rows, GUINT_TO_POINTER (1), 5000);
-    gtk_editable_set_text (child (page, MS_TYPE_BATCHES_PAGE, "search_entry"), "");
-    wait_until (report_has_n_rows, GUINT_TO_POINTER (12 + 1), 5000);
+    ms_test_gui_wait_until (report_has_n_rows, GUINT_TO_POINTER (3), 5000);
+    gtk_editable_set_text (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "search_entry"), "not a valid");
+    ms_test_gui_wait_until (report_has_n_rows, GUINT_TO_POINTER (1), 5000);
+    gtk_editable_set_text (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "search_entry"), "");
+    ms_test_gui_wait_until (report_has_n_rows, GUINT_TO_POINTER (12 + 1), 5000);
   }
 
   /* Export CSV writes what blast report --csv writes, byte for byte. */
   ms_batches_page_export_async (page, export_file, NULL, on_exported, &r);
-  wait_until (result_done, &r, 10000);
+  ms_test_gui_wait_until (result_done, &r, 10000);
   g_assert_no_error (r.error);
   g_assert_true (r.ok);
   g_assert_true (g_file_get_contents (export_path, &exported, NULL, NULL));
@@ -455,24 +346,24 @@ test_batches (void)
   g_assert_nonnull (strstr (exported, "\nnot-an-address,left-out,0,,,"));
 
   /* A finished batch cannot be cancelled: the journal's rule greys it out. */
-  g_assert_false (gtk_widget_get_sensitive (child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")));
-  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")),
+  g_assert_false (gtk_widget_get_sensitive (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")));
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "cancel_button")),
                             "has finished"));
-  g_assert_true (gtk_widget_get_sensitive (child (page, MS_TYPE_BATCHES_PAGE, "resume_button")));
+  g_assert_true (gtk_widget_get_sensitive (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "resume_button")));
 
   /* The notification's action opens the batch's report, from another page. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "batches.back", NULL));
-  ms_window_show_page (get_window (), "pending");
+  ms_window_show_page (ms_test_gui_get_window (app), "pending");
   g_action_group_activate_action (G_ACTION_GROUP (app), "show-batch", g_variant_new_int64 (b));
   g_assert_cmpstr (adw_view_stack_get_visible_child_name (window_child ("view_stack")), ==, "batches");
   g_assert_cmpint (ms_batches_page_get_open_batch (page), ==, b);
-  g_assert_cmpstr (gtk_stack_get_visible_child_name (child (page, MS_TYPE_BATCHES_PAGE, "stack")), ==, "report");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (ms_test_gui_child (page, MS_TYPE_BATCHES_PAGE, "stack")), ==, "report");
   g_assert_cmpuint (g_list_model_get_n_items (report), ==, 5);
 
   /* A batch made by mailshot-cli shows up without a restart, while the page shows. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "batches.back", NULL));
   c = cli_send (others, "A third one");
-  wait_until (page_has_batch, &c, 10000);
+  ms_test_gui_wait_until (page_has_batch, &c, 10000);
   g_assert_cmpint (((MsBatchInfo *) ms_batches_page_get_batches (page)->pdata[0])->id, ==, c);
 }
 
@@ -592,9 +483,9 @@ test_pending (void)
 
   g_assert_cmpint (first_batch, >, 0);
   configure_account ();
-  ms_window_show_page (get_window (), "pending");
+  ms_window_show_page (ms_test_gui_get_window (app), "pending");
   page = get_pending_page ();
-  spin_for (200);
+  ms_test_gui_spin_for (200);
 
   /* The three refused recipients, each with the advice for its stored reply. */
   ms_pending_page_set_filter (page, MS_STATE_FAILED, first_batch, NULL);
@@ -639,14 +530,14 @@ test_pending (void)
   g_assert_true (adw_message_dialog_get_response_enabled (dialog, "retry"));
   id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
   adw_message_dialog_response (dialog, "retry");
-  wait_until (finished_once, &f, 30000);
+  ms_test_gui_wait_until (finished_once, &f, 30000);
   g_signal_handler_disconnect (runner, id);
   g_assert_null (f.message);
   g_assert_true (ms_test_server_log_contains (server, "rcpt member2@yahoo.example"));
-  wait_until (row_gone, (gpointer) "member2@yahoo.example", 5000);
+  ms_test_gui_wait_until (row_gone, (gpointer) "member2@yahoo.example", 5000);
   status = cli_output ("blast", "status", a_id, NULL);
   g_assert_nonnull (strstr (status, "Recipients: 12 (10 sent, 2 failed)"));
-  wait_until (badge_is, GUINT_TO_POINTER (2), 5000);
+  ms_test_gui_wait_until (badge_is, GUINT_TO_POINTER (2), 5000);
 
   /* Skip: the CLI then shows the row skipped. */
   select_only ("member5@yahho.example");
@@ -655,12 +546,12 @@ test_pending (void)
   pending = cli_output ("pending", "--batch", a_id, "--state", "skipped", NULL);
   g_assert_nonnull (strstr (pending, "member5@yahho.example"));
   g_clear_pointer (&pending, g_free);
-  wait_until (badge_is, GUINT_TO_POINTER (1), 5000);
+  ms_test_gui_wait_until (badge_is, GUINT_TO_POINTER (1), 5000);
 
   /* Mark as sent: an uncertain row (a crash's) appears by itself, is marked, and the CLI agrees. */
   ms_pending_page_set_filter (page, MS_N_STATES, 0, NULL);
   uncertain_batch = make_uncertain_batch ();
-  wait_until (row_listed, (gpointer) "maybe@example.org", 10000);
+  ms_test_gui_wait_until (row_listed, (gpointer) "maybe@example.org", 10000);
   select_only ("maybe@example.org");
   g_assert_cmpint (ms_pending_page_get_row (page, find_position ("maybe@example.org"))->state, ==, MS_STATE_UNCERTAIN);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "pending.mark-sent", NULL));
@@ -703,7 +594,7 @@ screenshot (GtkWidget  *widget,
   g_autoptr(GError) error = NULL;
   int status = 0;
 
-  spin_for (700);
+  ms_test_gui_spin_for (700);
   path = g_build_filename (dir, name, NULL);
 #ifdef GDK_WINDOWING_X11
   xid = g_strdup_printf ("0x%lx", (unsigned long) gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (widget))));
@@ -722,7 +613,7 @@ static void
 shots (const char *name,
        gboolean    publish)
 {
-  MsWindow *window = get_window ();
+  MsWindow *window = ms_test_gui_get_window (app);
   gboolean review = g_getenv ("MS_SCREENSHOT_REVIEW") != NULL;
   const char *prefix = publish ? "" : "review-";
   g_autofree char *light = g_strdup_printf ("%s%s.png", prefix, name);
@@ -775,8 +666,8 @@ test_screenshots (void)
   }
   /* A fresh window, without the toasts of the cases before (a toast waits
    * for a focused window to time out, and Xvfb has no window manager). */
-  gtk_window_destroy (GTK_WINDOW (get_window ()));
-  window = get_window ();
+  gtk_window_destroy (GTK_WINDOW (ms_test_gui_get_window (app)));
+  window = ms_test_gui_get_window (app);
   gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
   ms_window_show_page (window, "batches");
   ms_batches_page_reload (get_batches_page ());
@@ -789,11 +680,11 @@ test_screenshots (void)
   ms_window_show_page (window, "pending");
   ms_pending_page_set_filter (get_pending_page (), MS_N_STATES, 0, NULL);
   shots ("pending", TRUE);
-  gtk_toggle_button_set_active (child (get_pending_page (), MS_TYPE_PENDING_PAGE,
-                                                               "cause_toggle"), TRUE);
+  gtk_toggle_button_set_active (ms_test_gui_child (get_pending_page (), MS_TYPE_PENDING_PAGE,
+                                                   "cause_toggle"), TRUE);
   shots ("pending-by-cause", FALSE);
-  gtk_toggle_button_set_active (child (get_pending_page (), MS_TYPE_PENDING_PAGE,
-                                                               "cause_toggle"), FALSE);
+  gtk_toggle_button_set_active (ms_test_gui_child (get_pending_page (), MS_TYPE_PENDING_PAGE,
+                                                   "cause_toggle"), FALSE);
 }
 
 int
@@ -808,7 +699,7 @@ main (int   argc,
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
 
-  start_notification_server ();
+  ms_test_gui_start_notification_server ();
   server = ms_test_server_start ("--hostname=mail.harness.test", "--reject-rcpt=@yahho\\.example", NULL);
   app = ms_application_new ();
   /* One test process, no single-instance handover. */

@@ -10,26 +10,11 @@
 #include "ms-application.h"
 #include "ms-setup-assistant.h"
 #include "ms-test-autoconfig.h"
+#include "ms-test-gui-support.h"
 #include "ms-window.h"
 
 static MsApplication *app;
 static MsTestHttps *https;
-
-static void
-wait_for (gboolean (*done) (gpointer data),
-          gpointer  data,
-          guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (!done (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("timed out after %u ms", timeout_ms);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
-}
 
 static gboolean
 not_busy (gpointer data)
@@ -37,32 +22,7 @@ not_busy (gpointer data)
   return !ms_setup_assistant_get_busy (data);
 }
 
-static gpointer
-child (gpointer    widget,
-       GType       type,
-       const char *name)
-{
-  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
-
-  g_assert_nonnull (object);
-  return object;
-}
-
-#define SETUP_CHILD(a, name) child ((a), MS_TYPE_SETUP_ASSISTANT, (name))
-
-static MsWindow *
-get_window (void)
-{
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
-
-  if (window == NULL || !MS_IS_WINDOW (window))
-    {
-      g_application_activate (G_APPLICATION (app));
-      window = gtk_application_get_active_window (GTK_APPLICATION (app));
-    }
-  g_assert_true (MS_IS_WINDOW (window));
-  return MS_WINDOW (window);
-}
+#define SETUP_CHILD(a, name) ms_test_gui_child ((a), MS_TYPE_SETUP_ASSISTANT, (name))
 
 static void
 reset_account (void)
@@ -92,8 +52,8 @@ find_assistant (void)
 static MsSetupAssistant *
 open_assistant (void)
 {
-  MsWindow *window = get_window ();
-  GtkStack *stack = child (window, MS_TYPE_WINDOW, "stack");
+  MsWindow *window = ms_test_gui_get_window (app);
+  GtkStack *stack = ms_test_gui_child (window, MS_TYPE_WINDOW, "stack");
   /* The status page's buttons: Set Up Account, then Account Settings. */
   GtkWidget *page = gtk_stack_get_child_by_name (stack, "setup");
   GtkWidget *box = adw_status_page_get_child (ADW_STATUS_PAGE (page));
@@ -123,7 +83,7 @@ type_address (MsSetupAssistant *assistant,
 
   gtk_editable_set_text (GTK_EDITABLE (row), address);
   g_signal_emit_by_name (row, "entry-activated");
-  wait_for (not_busy, assistant, 20000);
+  ms_test_gui_wait_until (not_busy, assistant, 20000);
 }
 
 static const char *
@@ -212,7 +172,7 @@ test_from_autoconfig (void)
   gtk_editable_set_text (GTK_EDITABLE (SETUP_CHILD (assistant, "user_row")), "info@gui-setup.test");
   gtk_editable_set_text (GTK_EDITABLE (SETUP_CHILD (assistant, "password_row")), "s3cret-setup");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "setup.save", NULL));
-  wait_for (not_busy, assistant, 20000);
+  ms_test_gui_wait_until (not_busy, assistant, 20000);
   g_assert_false (gtk_widget_get_visible (SETUP_CHILD (assistant, "save_error_label")));
   g_assert_cmpstr (ms_setup_assistant_get_page (assistant), ==, "done");
 
@@ -231,7 +191,8 @@ test_from_autoconfig (void)
   g_assert_cmpstr (text_of (assistant, "password_row"), ==, "");
 
   /* The window leaves its setup page; Account Settings opens from the last page. */
-  g_assert_cmpstr (gtk_stack_get_visible_child_name (child (get_window (), MS_TYPE_WINDOW, "stack")), ==, "main");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (ms_test_gui_child (ms_test_gui_get_window (app), MS_TYPE_WINDOW,
+                                                                       "stack")), ==, "main");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (assistant), "setup.open-settings", NULL));
   for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
     if (MS_IS_ACCOUNT_WINDOW (l->data))

@@ -19,134 +19,18 @@
 #include "ms-account-window.h"
 #include "ms-application.h"
 #include "ms-test-dialog.h"
+#include "ms-test-gui-support.h"
 #include "ms-test-support.h"
 #include "ms-window.h"
 
 static MsApplication *app;
 
-/* A stand-in notification server on the test's session bus: it keeps the
- * last notification, as the desktop would show it. */
-static char *notified;
-
-static void
-notifications_method_call (GDBusConnection       *connection,
-                           const char            *sender,
-                           const char            *object_path,
-                           const char            *interface_name,
-                           const char            *method_name,
-                           GVariant              *parameters,
-                           GDBusMethodInvocation *invocation,
-                           gpointer               user_data)
-{
-  static guint32 next_id = 1;
-
-  if (g_str_equal (method_name, "Notify"))
-    {
-      const char *summary, *body;
-
-      g_variant_get_child (parameters, 3, "&s", &summary);
-      g_variant_get_child (parameters, 4, "&s", &body);
-      g_free (notified);
-      notified = g_strdup_printf ("%s\n%s", summary, body);
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", next_id++));
-    }
-  else if (g_str_equal (method_name, "GetCapabilities"))
-    {
-      const char *caps[] = { "body", "actions", NULL };
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
-    }
-  else if (g_str_equal (method_name, "GetServerInformation"))
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "mailshot", "1", "1.2"));
-  else
-    g_dbus_method_invocation_return_value (invocation, NULL);
-}
-
-static void
-start_notification_server (void)
-{
-  static const char xml[] =
-    "<node><interface name='org.freedesktop.Notifications'>"
-    "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
-    "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
-    "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
-    "<arg type='u' direction='out'/></method>"
-    "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
-    "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
-    "<method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
-    "<arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
-    "</interface></node>";
-  static const GDBusInterfaceVTable vtable = { notifications_method_call, NULL, NULL, { 0 } };
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (xml, NULL);
-  g_autoptr(GError) error = NULL;
-  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  g_autoptr(GVariant) reply = NULL;
-
-  g_assert_no_error (error);
-  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0], &vtable,
-                                     NULL, NULL, &error);
-  g_assert_no_error (error);
-  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "RequestName", g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
-                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  g_assert_no_error (error);
-}
-
 static gboolean
 notification_arrived (gpointer data)
 {
+  const char *notified = ms_test_gui_get_notification ();
+
   return notified != NULL && strstr (notified, data) != NULL;
-}
-
-/* Runs the default main context until @done says so, or fails the test
- * after @timeout_ms. */
-static void
-wait_until (gboolean (*done) (gpointer data),
-            gpointer  data,
-            guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (!done (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("timed out after %u ms", timeout_ms);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
-}
-
-static gboolean
-always_false (gpointer data)
-{
-  return FALSE;
-}
-
-/* Lets GTK lay out and draw for a moment. */
-static void
-spin_for (guint ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (2000);
-    }
-  (void) always_false;
-}
-
-static MsWindow *
-get_window (void)
-{
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
-
-  if (window == NULL || !MS_IS_WINDOW (window))
-    {
-      g_application_activate (G_APPLICATION (app));
-      window = gtk_application_get_active_window (GTK_APPLICATION (app));
-    }
-  g_assert_true (MS_IS_WINDOW (window));
-  return MS_WINDOW (window);
 }
 
 static MsAccount *
@@ -161,41 +45,17 @@ get_settings (void)
   return ms_account_get_settings (get_account ());
 }
 
-static void
-reset_account (void)
-{
-  g_auto(GStrv) keys = ms_account_list_keys ();
-  GSettings *settings = get_settings ();
-
-  for (guint i = 0; keys[i] != NULL; i++)
-    ms_account_reset (get_account (), keys[i]);
-  g_settings_reset (settings, "rate-limited-until");
-  g_settings_reset (settings, "starttls-seen");
-  g_settings_sync ();
-}
-
 static MsAccountWindow *
 open_settings (void)
 {
-  GtkWindow *window = ms_window_show_account_settings (get_window ());
+  GtkWindow *window = ms_window_show_account_settings (ms_test_gui_get_window (app));
 
   g_assert_true (MS_IS_ACCOUNT_WINDOW (window));
   return MS_ACCOUNT_WINDOW (window);
 }
 
-static gpointer
-child (gpointer     widget,
-       GType        type,
-       const char  *name)
-{
-  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
-
-  g_assert_nonnull (object);
-  return object;
-}
-
-#define SETTINGS_CHILD(win, name) child ((win), MS_TYPE_ACCOUNT_WINDOW, (name))
-#define DIALOG_CHILD(dlg, name) child ((dlg), MS_TYPE_TEST_DIALOG, (name))
+#define SETTINGS_CHILD(win, name) ms_test_gui_child ((win), MS_TYPE_ACCOUNT_WINDOW, (name))
+#define DIALOG_CHILD(dlg, name) ms_test_gui_child ((dlg), MS_TYPE_TEST_DIALOG, (name))
 
 static void
 close_settings (MsAccountWindow *win)
@@ -258,11 +118,11 @@ test_templates (void)
   g_autoptr(MsTestDialog) dialog = NULL;
   GtkStack *stack;
 
-  reset_account ();
-  window = get_window ();
+  ms_test_gui_reset_account (get_account ());
+  window = ms_test_gui_get_window (app);
 
   /* Not configured: the setup page, and no test e-mail. */
-  stack = child (window, MS_TYPE_WINDOW, "stack");
+  stack = ms_test_gui_child (window, MS_TYPE_WINDOW, "stack");
   g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "setup");
   g_assert_false (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL) &&
                   ms_window_get_test_dialog (window) != NULL);
@@ -273,10 +133,10 @@ test_templates (void)
 
   /* The shortcuts and About windows open, and every app action has its keys. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
-  spin_for (50);
+  ms_test_gui_spin_for (50);
   gtk_window_close (GTK_WINDOW (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window))));
   g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
-  spin_for (50);
+  ms_test_gui_spin_for (50);
   for (GList *l = gtk_window_list_toplevels (); l != NULL; l = g_list_delete_link (l, l))
     if (ADW_IS_ABOUT_WINDOW (l->data))
       gtk_window_destroy (l->data);
@@ -329,7 +189,7 @@ test_templates (void)
         g_assert_true (g_str_has_prefix (title->str, ms_account_get_key_label (keys[i])));
       }
   }
-  spin_for (100);
+  ms_test_gui_spin_for (100);
   close_settings (settings);
 
   dialog = g_object_ref_sink (ms_test_dialog_new (GTK_WINDOW (window), get_account ()));
@@ -339,23 +199,23 @@ test_templates (void)
   /* Configured: the summary and the action. */
   configure_account ("smtp.example.org", 587);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "main");
-  g_assert_cmpstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "account_title")), ==,
+  g_assert_cmpstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "account_title")), ==,
                    "sender@example.org");
   /* Three pages to switch between. */
   {
-    g_autoptr(GtkSelectionModel) pages = adw_view_stack_get_pages (child (window, MS_TYPE_WINDOW, "view_stack"));
+    g_autoptr(GtkSelectionModel) pages = adw_view_stack_get_pages (ms_test_gui_child (window, MS_TYPE_WINDOW, "view_stack"));
 
     g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pages)), ==, 3);
   }
-  g_assert_cmpstr (adw_action_row_get_subtitle (child (window, MS_TYPE_WINDOW, "server_row")), ==,
+  g_assert_cmpstr (adw_action_row_get_subtitle (ms_test_gui_child (window, MS_TYPE_WINDOW, "server_row")), ==,
                    "smtp.example.org:587");
-  g_assert_cmpstr (adw_action_row_get_subtitle (child (window, MS_TYPE_WINDOW, "limits_row")), ==, "No limit");
+  g_assert_cmpstr (adw_action_row_get_subtitle (ms_test_gui_child (window, MS_TYPE_WINDOW, "limits_row")), ==, "No limit");
   g_assert_true (ms_account_set_from_string (get_account (), "max-per-minute", "1", NULL));
   g_assert_true (ms_account_set_from_string (get_account (), "max-per-day", "2000", NULL));
-  g_assert_cmpstr (adw_action_row_get_subtitle (child (window, MS_TYPE_WINDOW, "limits_row")), ==,
+  g_assert_cmpstr (adw_action_row_get_subtitle (ms_test_gui_child (window, MS_TYPE_WINDOW, "limits_row")), ==,
                    "1 message a minute, 2000 messages a day");
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "setup");
 }
 
@@ -368,7 +228,7 @@ test_settings_to_widgets (void)
   GSettings *settings = get_settings ();
   g_autofree char *subtitle = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (SETTINGS_CHILD (win, "per_minute_spin"))), ==, "No limit");
 
@@ -434,7 +294,7 @@ test_settings_to_widgets (void)
   g_assert_true (gtk_widget_get_sensitive (ms_account_window_get_row (win, "auth-method")));
 
   close_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static gboolean
@@ -450,12 +310,12 @@ test_cli_change_shows_live (void)
   MsAccountWindow *win;
   g_autofree char *err = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
   g_assert_cmpint (ms_test_run_cli (NULL, NULL, &err, "config", "set", "smtp-server", "cli.example.org", NULL), ==, 0);
-  wait_until (row_shows_cli_server, win, 10000);
+  ms_test_gui_wait_until (row_shows_cli_server, win, 10000);
   close_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ------------------------------------------------------- widgets → settings */
@@ -472,7 +332,7 @@ test_widgets_to_settings (void)
   g_autofree char *name = NULL;
   g_autofree char *cert = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
 
   set_row_text (win, "email-address", "office@example.org");
@@ -569,7 +429,7 @@ test_widgets_to_settings (void)
   user = g_settings_get_string (settings, "user-id");
   g_assert_cmpstr (user, ==, "typed-then-closed");
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* --------------------------------------------------------------- validation */
@@ -589,7 +449,7 @@ test_validation (void)
     { "trusted-certificate", "not-a-fingerprint" },
   };
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -621,7 +481,7 @@ test_validation (void)
     g_autofree char *email = g_settings_get_string (settings, "email-address");
     g_assert_cmpstr (email, ==, "");
   }
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ----------------------------------------------------------- provider hints */
@@ -657,7 +517,7 @@ test_provider_hints (void)
   MsAccountWindow *win;
   GtkWidget *group;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   win = open_settings ();
   group = SETTINGS_CHILD (win, "provider_group");
   g_assert_false (gtk_widget_get_visible (group));
@@ -682,7 +542,7 @@ test_provider_hints (void)
   g_assert_false (gtk_widget_get_visible (group));
 
   close_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ----------------------------------------------------------------- password */
@@ -703,7 +563,7 @@ test_password (void)
   g_autofree char *keyfile = NULL;
   g_autofree char *contents = NULL;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("smtp.example.org", 587);
   win = open_settings ();
   row = ms_account_window_get_row (win, "password");
@@ -712,7 +572,7 @@ test_password (void)
   gtk_editable_set_text (GTK_EDITABLE (row), "s3cret-from-the-gui");
   g_signal_emit_by_name (row, "apply");
   /* Stored asynchronously; the row empties on success. */
-  wait_until (row_is_empty, row, 10000);
+  ms_test_gui_wait_until (row_is_empty, row, 10000);
   g_assert_false (gtk_widget_has_css_class (row, "error"));
 
   stored = ms_secret_lookup_sync (MS_ACCOUNT_DEFAULT, "smtp.example.org", "u", NULL, &error);
@@ -738,7 +598,7 @@ test_password (void)
   ms_secret_free (stored);
 
   g_assert_true (ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.example.org", "u", NULL, NULL));
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* -------------------------------------------------------------- test dialog */
@@ -755,14 +615,14 @@ dialog_finished (gpointer data)
 static MsTestDialog *
 run_test_dialog (void)
 {
-  MsWindow *window = get_window ();
+  MsWindow *window = ms_test_gui_get_window (app);
   MsTestDialog *dialog;
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL));
   dialog = ms_window_get_test_dialog (window);
   g_assert_nonnull (dialog);
   /* The window stays responsive: we are iterating its main loop here. */
-  wait_until (dialog_finished, window, 30000);
+  ms_test_gui_wait_until (dialog_finished, window, 30000);
   return dialog;
 }
 
@@ -770,7 +630,7 @@ static void
 close_dialog (MsTestDialog *dialog)
 {
   gtk_window_destroy (GTK_WINDOW (dialog));
-  g_assert_null (ms_window_get_test_dialog (get_window ()));
+  g_assert_null (ms_window_get_test_dialog (ms_test_gui_get_window (app)));
 }
 
 static MsTestServer *
@@ -779,7 +639,7 @@ start_server_and_account (const char *password_in_keyring)
   MsTestServer *server = ms_test_server_start ("--tls=starttls", "--auth=PLAIN,LOGIN",
                                                "--user=u", "--password=right-password", NULL);
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_account_set_from_string (get_account (), "trusted-certificate",
                                              ms_test_server_get_cert_fingerprint (server), NULL));
@@ -850,7 +710,7 @@ test_dialog_passes (void)
 
   close_dialog (dialog);
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static void
@@ -888,18 +748,18 @@ test_dialog_wrong_password (void)
   /* The window keeps the last test result after the dialog has gone. */
   close_dialog (dialog);
   {
-    MsWindow *window = get_window ();
+    MsWindow *window = ms_test_gui_get_window (app);
 
-    g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "test_revealer")));
-    g_test_message ("banner: %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")));
-    g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")), "Last test e-mail"));
-    g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "test_label")),
+    g_assert_true (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "test_revealer")));
+    g_test_message ("banner: %s", gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "test_label")));
+    g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "test_label")), "Last test e-mail"));
+    g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "test_label")),
                               ms_probe_step_get_label (MS_PROBE_STEP_AUTH)));
     g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.dismiss-test", NULL));
-    g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "test_revealer")));
+    g_assert_false (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "test_revealer")));
   }
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* A rate limit met by the test is kept on the account, so that a blast
@@ -916,7 +776,7 @@ test_dialog_rate_limited (void)
   MsAccountWindow *win;
   gint64 until;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
 
@@ -938,7 +798,7 @@ test_dialog_rate_limited (void)
   win = open_settings ();
   g_assert_true (gtk_widget_get_visible (ms_account_window_get_row (win, "rate-limited-until")));
   close_settings (win);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* A server that never answers: the failed step says so in seconds, not in
@@ -951,7 +811,7 @@ test_dialog_no_answer (void)
   MsProbeStep failed;
   const char *what;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
   g_assert_true (ms_account_set_from_string (get_account (), "timeout", "1", NULL));
@@ -966,7 +826,7 @@ test_dialog_no_answer (void)
   g_assert_true (gtk_widget_get_visible (DIALOG_CHILD (dialog, "failure_group")));
 
   close_dialog (dialog);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static void
@@ -988,7 +848,7 @@ test_dialog_wrong_port (void)
   port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   g_socket_close (socket, NULL);
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", port);
   g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
 
@@ -1002,7 +862,7 @@ test_dialog_wrong_port (void)
   g_assert_cmpstr (adw_preferences_row_get_title (DIALOG_CHILD (dialog, "advice_row")), !=, "");
 
   close_dialog (dialog);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static void
@@ -1029,7 +889,7 @@ test_dialog_no_password (void)
   g_assert_true (opened);
   close_settings (MS_ACCOUNT_WINDOW (settings));
   close_dialog (dialog);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static gboolean
@@ -1061,16 +921,16 @@ test_dialog_cancel (void)
   MsTestDialog *dialog;
   gint64 cancelled_at;
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
   g_assert_true (ms_account_set_from_string (get_account (), "timeout", "60", NULL));
 
-  window = get_window ();
+  window = ms_test_gui_get_window (app);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL));
   dialog = ms_window_get_test_dialog (window);
   g_assert_true (ms_test_dialog_get_running (dialog));
-  wait_until (some_step_running, dialog, 10000);
+  ms_test_gui_wait_until (some_step_running, dialog, 10000);
   /* The steps show as they happen: the one in progress has its spinner,
    * the ones to come are not there yet. */
   {
@@ -1095,12 +955,12 @@ test_dialog_cancel (void)
   /* The server stalls; Cancel ends the step within a few seconds, far from the 60 s timeout. */
   cancelled_at = g_get_monotonic_time ();
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "test.cancel", NULL));
-  wait_until (not_running, dialog, 5000);
+  ms_test_gui_wait_until (not_running, dialog, 5000);
   g_assert_cmpint (g_get_monotonic_time () - cancelled_at, <, 5 * G_USEC_PER_SEC);
   g_assert_cmpstr (ms_test_dialog_get_outcome (dialog), ==, "The test was cancelled");
 
   close_dialog (dialog);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 
@@ -1148,7 +1008,7 @@ start_blast_server (const char *fault)
 {
   MsTestServer *server = ms_test_server_start (fault != NULL ? fault : "--hostname=mail.harness.test", NULL);
 
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
   return server;
@@ -1174,15 +1034,15 @@ compose (guint       n,
          const char *subject,
          const char *text)
 {
-  MsWindow *window = get_window ();
+  MsWindow *window = ms_test_gui_get_window (app);
   MsBlastPage *page = ms_window_get_blast_page (window);
   g_autoptr(GFile) members = write_members (n);
 
   ms_window_show_page (window, "blast");
   ms_blast_page_load_recipients (page, members);
-  wait_until (page_loaded, page, 10000);
-  gtk_editable_set_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row")), subject);
-  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), text, -1);
+  ms_test_gui_wait_until (page_loaded, page, 10000);
+  gtk_editable_set_text (GTK_EDITABLE (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "subject_row")), subject);
+  gtk_text_buffer_set_text (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), text, -1);
   return page;
 }
 
@@ -1211,24 +1071,24 @@ test_blast_compose_and_send (void)
   gulong id;
 
   page = compose (200, "News for {{name}}", "Dear {{nmae}},\nthe news.\n");
-  window = get_window ();
+  window = ms_test_gui_get_window (app);
 
   /* What the list holds, before anything is sent. */
   g_assert_cmpuint (ms_blast_page_get_valid_count (page), ==, 200);
-  summary = adw_action_row_get_subtitle (child (page, MS_TYPE_BLAST_PAGE, "summary_row"));
+  summary = adw_action_row_get_subtitle (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "summary_row"));
   g_test_message ("summary: %s", summary);
   g_assert_nonnull (strstr (summary, "202 rows"));
   g_assert_nonnull (strstr (summary, "1 left out"));
   g_assert_nonnull (strstr (summary, "1 duplicate"));
-  g_assert_true (gtk_widget_get_visible (child (page, MS_TYPE_BLAST_PAGE, "problems_button")));
+  g_assert_true (gtk_widget_get_visible (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "problems_button")));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.show-problems", NULL));
   dialog = ms_blast_page_get_dialog (page);
   g_assert_nonnull (dialog);
   adw_message_dialog_response (dialog, "close");
-  spin_for (50);
+  ms_test_gui_spin_for (50);
 
   /* An unknown field is pointed out, and stops Send with the reason. */
-  fields_label = child (page, MS_TYPE_BLAST_PAGE, "fields_label");
+  fields_label = ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "fields_label");
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (fields_label)));
   g_assert_nonnull (strstr (gtk_label_get_text (fields_label), "{{nmae}}"));
   dialog = press_send (page);
@@ -1238,9 +1098,9 @@ test_blast_compose_and_send (void)
   adw_message_dialog_response (dialog, "close");
 
   /* Merge Fields inserts at the cursor. */
-  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Dear ", -1);
+  gtk_text_buffer_set_text (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Dear ", -1);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.insert-field", "s", "name"));
-  gtk_text_buffer_insert_at_cursor (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), ",\nthe news.\n", -1);
+  gtk_text_buffer_insert_at_cursor (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), ",\nthe news.\n", -1);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (fields_label)));
 
   /* The confirmation says how many, then the blast runs in the background. */
@@ -1250,8 +1110,8 @@ test_blast_compose_and_send (void)
   id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
   adw_message_dialog_response (dialog, "send");
   g_assert_true (ms_blast_runner_get_active (runner));
-  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "progress_revealer")));
-  wait_until (finished_once, &f, 60000);
+  g_assert_true (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_revealer")));
+  ms_test_gui_wait_until (finished_once, &f, 60000);
   g_signal_handler_disconnect (runner, id);
 
   /* The counts shown match what the server received. */
@@ -1259,11 +1119,11 @@ test_blast_compose_and_send (void)
   g_assert_cmpuint (f.sent, ==, 200);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 200);
   g_assert_cmpfloat (ms_blast_runner_get_fraction (runner), ==, 1.0);
-  g_assert_cmpstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), ==, "200 of 200 sent");
-  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "progress_revealer")));
+  g_assert_cmpstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_label")), ==, "200 of 200 sent");
+  g_assert_false (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_revealer")));
   g_assert_nonnull (strstr (ms_application_get_last_notification (app), "200 sent"));
   /* …and the desktop got it. */
-  wait_until (notification_arrived, (gpointer) "200 sent", 10000);
+  ms_test_gui_wait_until (notification_arrived, (gpointer) "200 sent", 10000);
   {
     g_autoptr(GPtrArray) messages = ms_test_server_get_messages (server);
     gsize size;
@@ -1273,7 +1133,7 @@ test_blast_compose_and_send (void)
     g_assert_nonnull (strstr (text, "Dear Member"));
   }
   g_free (f.message);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* What was composed is there again in a new window (and a new app run). */
@@ -1295,22 +1155,22 @@ test_blast_draft (void)
   g_unlink (path);
   page = g_object_ref_sink (ms_blast_page_new (get_account (), runner, path));
   ms_blast_page_load_recipients (page, members);
-  wait_until (page_loaded, page, 10000);
-  gtk_editable_set_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row")), "Kept");
-  gtk_text_buffer_set_text (child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Kept text {{name}}", -1);
+  ms_test_gui_wait_until (page_loaded, page, 10000);
+  gtk_editable_set_text (GTK_EDITABLE (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "subject_row")), "Kept");
+  gtk_text_buffer_set_text (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Kept text {{name}}", -1);
   ms_blast_page_add_attachment (page, file);
   g_object_run_dispose (G_OBJECT (page));
   g_object_unref (page);
 
   page = g_object_ref_sink (ms_blast_page_new (get_account (), runner, path));
-  wait_until (page_loaded, page, 10000);
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (child (page, MS_TYPE_BLAST_PAGE, "subject_row"))), ==, "Kept");
-  buffer = child (page, MS_TYPE_BLAST_PAGE, "body_buffer");
+  ms_test_gui_wait_until (page_loaded, page, 10000);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "subject_row"))), ==, "Kept");
+  buffer = ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "body_buffer");
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
   g_assert_cmpstr (text, ==, "Kept text {{name}}");
   g_assert_cmpuint (ms_blast_page_get_valid_count (page), ==, 3);
-  g_assert_true (gtk_widget_get_visible (child (page, MS_TYPE_BLAST_PAGE, "attachments_list")));
+  g_assert_true (gtk_widget_get_visible (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "attachments_list")));
   g_object_run_dispose (G_OBJECT (page));
   g_object_unref (page);
 }
@@ -1330,30 +1190,30 @@ test_blast_rate_limit (void)
   MsBlastRunner *runner = ms_application_get_runner (app);
   Finished f = { 0 };
   MsBlastPage *page = compose (20, "Hello {{name}}", "Hello {{name}}\n");
-  MsWindow *window = get_window ();
+  MsWindow *window = ms_test_gui_get_window (app);
   gulong id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
 
   adw_message_dialog_response (press_send (page), "send");
-  wait_until (runner_waiting_for_limit, runner, 30000);
+  ms_test_gui_wait_until (runner_waiting_for_limit, runner, 30000);
   g_test_message ("wait: %s", ms_blast_runner_get_detail (runner));
-  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "detail_label")),
+  g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "detail_label")),
                             "resumes by itself"));
   g_assert_cmpint (g_settings_get_int64 (get_settings (), "rate-limited-until"), >, 0);
   /* The window says so on every page, with the end time and the server's words. */
-  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "limit_revealer")));
-  g_test_message ("banner: %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")));
-  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")), "Rate limited until"));
-  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "limit_label")),
+  g_assert_true (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "limit_revealer")));
+  g_test_message ("banner: %s", gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "limit_label")));
+  g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "limit_label")), "Rate limited until"));
+  g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "limit_label")),
                             "Server reply: 421 4.7.0 Too many messages"));
-  wait_until (finished_once, &f, 60000);
+  ms_test_gui_wait_until (finished_once, &f, 60000);
   g_signal_handler_disconnect (runner, id);
   g_assert_null (f.message);
   g_assert_cmpuint (f.sent, ==, 20);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 20);
-  spin_for (1500);
-  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "limit_revealer")));
+  ms_test_gui_spin_for (1500);
+  g_assert_false (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "limit_revealer")));
   g_free (f.message);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 static gboolean
@@ -1387,26 +1247,26 @@ test_blast_background (void)
   page = compose (40, "Hello {{name}}", "Hello {{name}}\n");
   id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
   adw_message_dialog_response (press_send (page), "send");
-  wait_until (runner_sent_some, runner, 30000);
+  ms_test_gui_wait_until (runner_sent_some, runner, 30000);
 
-  gtk_window_close (GTK_WINDOW (get_window ()));
-  spin_for (300);
+  gtk_window_close (GTK_WINDOW (ms_test_gui_get_window (app)));
+  ms_test_gui_spin_for (300);
   g_assert_null (gtk_application_get_active_window (GTK_APPLICATION (app)));
   g_assert_true (ms_blast_runner_get_active (runner));
 
-  window = get_window ();
-  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "progress_revealer")));
-  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), "of 40 sent"));
+  window = ms_test_gui_get_window (app);
+  g_assert_true (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_revealer")));
+  g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_label")), "of 40 sent"));
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.pause-blast", NULL));
-  wait_until (runner_paused, runner, 30000);
+  ms_test_gui_wait_until (runner_paused, runner, 30000);
   sent = ms_test_server_count_messages (server);
-  spin_for (600);
+  ms_test_gui_spin_for (600);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, sent);
-  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resume_button")));
+  g_assert_true (gtk_widget_get_visible (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_button")));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-blast", NULL));
   g_assert_false (ms_blast_runner_get_paused (runner));
-  spin_for (600);
+  ms_test_gui_spin_for (600);
   g_assert_cmpuint (ms_test_server_count_messages (server), >, sent);
 
   /* Cancel asks first; keeping on changes nothing. */
@@ -1417,7 +1277,7 @@ test_blast_background (void)
   g_assert_true (ms_blast_runner_get_active (runner));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel-blast", NULL));
   adw_message_dialog_response (ms_window_get_cancel_dialog (window), "cancel-blast");
-  wait_until (finished_once, &f, 30000);
+  ms_test_gui_wait_until (finished_once, &f, 30000);
   g_signal_handler_disconnect (runner, id);
 
   g_test_message ("cancelled: %u sent, %u uncertain, %s", f.sent, f.uncertain, f.message);
@@ -1428,9 +1288,9 @@ test_blast_background (void)
   g_assert_cmpuint (f.sent, <=, ms_test_server_count_messages (server));
   g_assert_cmpuint (ms_test_server_count_messages (server), <=, f.sent + f.uncertain);
   g_assert_nonnull (strstr (ms_application_get_last_notification (app), "E-blast stopped"));
-  wait_until (notification_arrived, (gpointer) "E-blast stopped", 10000);
+  ms_test_gui_wait_until (notification_arrived, (gpointer) "E-blast stopped", 10000);
   g_free (f.message);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* Quit during a blast asks: keep sending in the background, or pause and
@@ -1458,7 +1318,7 @@ test_blast_quit (void)
   page = compose (40, "Hello {{name}}", "Hello {{name}}\n");
   id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
   adw_message_dialog_response (press_send (page), "send");
-  wait_until (runner_sent_some, runner, 30000);
+  ms_test_gui_wait_until (runner_sent_some, runner, 30000);
   batch = ms_blast_runner_get_batch (runner);
 
   /* Don't quit: nothing changes. */
@@ -1470,23 +1330,23 @@ test_blast_quit (void)
   g_assert_true (adw_message_dialog_has_response (dialog, "pause"));
   g_assert_true (adw_message_dialog_has_response (dialog, "cancel-blast"));
   adw_message_dialog_response (dialog, "stay");
-  spin_for (100);
+  ms_test_gui_spin_for (100);
   g_assert_nonnull (gtk_application_get_active_window (GTK_APPLICATION (app)));
   g_assert_true (ms_blast_runner_get_active (runner));
 
   /* Keep sending in the background: the windows go, the blast does not. */
   g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
   adw_message_dialog_response (ms_application_get_quit_dialog (app), "background");
-  wait_until (no_window, NULL, 5000);
+  ms_test_gui_wait_until (no_window, NULL, 5000);
   g_assert_true (ms_blast_runner_get_active (runner));
   g_assert_false (ms_blast_runner_get_paused (runner));
 
   /* Pause and quit: it stops with nothing lost, and is paused in the journal. */
-  window = get_window ();
+  window = ms_test_gui_get_window (app);
   g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
   adw_message_dialog_response (ms_application_get_quit_dialog (app), "pause");
-  wait_until (runner_paused, runner, 30000);
-  wait_until (no_window, NULL, 5000);
+  ms_test_gui_wait_until (runner_paused, runner, 30000);
+  ms_test_gui_wait_until (no_window, NULL, 5000);
   sent = ms_test_server_count_messages (server);
   g_assert_cmpuint (sent, <, 40);
   {
@@ -1498,16 +1358,16 @@ test_blast_quit (void)
   }
 
   /* Opened again, the app carries on with it to the end. */
-  window = get_window ();
-  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resume_button")));
+  window = ms_test_gui_get_window (app);
+  g_assert_true (gtk_widget_get_visible (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_button")));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-blast", NULL));
-  wait_until (finished_once, &f, 60000);
+  ms_test_gui_wait_until (finished_once, &f, 60000);
   g_signal_handler_disconnect (runner, id);
   g_assert_null (f.message);
   g_assert_cmpuint (f.sent, ==, 40);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 40);
   g_free (f.message);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* A crash mid-blast (kill -9 of the app), a restart, and the resume offer
@@ -1535,14 +1395,14 @@ test_blast_crash_resume (void)
        * are on their way (the server answers each body after 0.3 s). */
       MsBlastPage *page;
 
-      reset_account ();
+      ms_test_gui_reset_account (get_account ());
       configure_account ("127.0.0.1", atoi (g_getenv ("MS_CRASH_PORT")));
       g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
       g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
       page = compose (60, "Crash {{name}}", "Hello {{name}}\n");
       adw_message_dialog_response (press_send (page), "send");
-      wait_until (runner_sent_some, runner, 30000);
-      spin_for (1000);
+      ms_test_gui_wait_until (runner_sent_some, runner, 30000);
+      ms_test_gui_spin_for (1000);
       kill (getpid (), SIGKILL);
       g_assert_not_reached ();
     }
@@ -1561,8 +1421,8 @@ test_blast_crash_resume (void)
   /* The child wrote the settings file: let this process take its reload
    * now, then set the account again, so that no late reload undoes what
    * this and later tests set. */
-  spin_for (1000);
-  reset_account ();
+  ms_test_gui_spin_for (1000);
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_server_get_port (server));
   g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
   g_assert_true (ms_account_set_from_string (get_account (), "max-connections", "2", NULL));
@@ -1571,8 +1431,8 @@ test_blast_crash_resume (void)
   g_assert_cmpuint (ms_test_server_count_messages (server), <, 60);
 
   /* The restart: a new window offers the batch, uncertain rows counted. */
-  gtk_window_destroy (GTK_WINDOW (get_window ()));
-  window = get_window ();
+  gtk_window_destroy (GTK_WINDOW (ms_test_gui_get_window (app)));
+  window = ms_test_gui_get_window (app);
   batch = ms_window_get_unfinished_batch (window);
   g_assert_cmpint (batch, >, 0);
   journal = ms_journal_open (NULL, NULL);
@@ -1582,9 +1442,9 @@ test_blast_crash_resume (void)
                   uncertain, info->counts[MS_STATE_QUEUED]);
   g_assert_cmpuint (uncertain, >, 0);
   g_assert_cmpuint (info->counts[MS_STATE_SENDING], ==, 0);
-  g_assert_true (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer")));
-  text = gtk_label_get_text (child (window, MS_TYPE_WINDOW, "resume_label"));
-  g_test_message ("offer: %s / %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "resume_title")), text);
+  g_assert_true (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_revealer")));
+  text = gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_label"));
+  g_test_message ("offer: %s / %s", gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_title")), text);
   {
     g_autofree char *count = g_strdup_printf (uncertain == 1 ? "%u message is uncertain" : "%u messages are uncertain",
                                               uncertain);
@@ -1592,16 +1452,16 @@ test_blast_crash_resume (void)
     g_assert_nonnull (strstr (text, count));
   }
   g_assert_nonnull (strstr (text, "may or may not have arrived"));
-  g_assert_true (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "resend_check")));
+  g_assert_true (gtk_widget_get_visible (ms_test_gui_child (window, MS_TYPE_WINDOW, "resend_check")));
   /* Never resent unless asked. */
-  g_assert_false (gtk_check_button_get_active (child (window, MS_TYPE_WINDOW, "resend_check")));
+  g_assert_false (gtk_check_button_get_active (ms_test_gui_child (window, MS_TYPE_WINDOW, "resend_check")));
 
   /* Resend them, and resume. */
-  gtk_check_button_set_active (child (window, MS_TYPE_WINDOW, "resend_check"), TRUE);
+  gtk_check_button_set_active (ms_test_gui_child (window, MS_TYPE_WINDOW, "resend_check"), TRUE);
   id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-unfinished", NULL));
-  g_assert_false (gtk_revealer_get_reveal_child (child (window, MS_TYPE_WINDOW, "resume_revealer")));
-  wait_until (finished_once, &f, 60000);
+  g_assert_false (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_revealer")));
+  ms_test_gui_wait_until (finished_once, &f, 60000);
   g_signal_handler_disconnect (runner, id);
   g_test_message ("finished: %u sent, %u failed, %u uncertain; the server has %u", f.sent, f.failed, f.uncertain,
                   ms_test_server_count_messages (server));
@@ -1627,7 +1487,7 @@ test_blast_crash_resume (void)
   g_assert_cmpuint (twice, <=, uncertain);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 60 + twice);
   g_free (f.message);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* A blast started by mailshot-cli in another process shows up live, and
@@ -1636,14 +1496,14 @@ static gboolean
 external_shown (gpointer data)
 {
   return ms_window_get_external_batch (data) > 0 &&
-         gtk_revealer_get_reveal_child (child (data, MS_TYPE_WINDOW, "progress_revealer"));
+         gtk_revealer_get_reveal_child (ms_test_gui_child (data, MS_TYPE_WINDOW, "progress_revealer"));
 }
 
 static gboolean
 external_gone (gpointer data)
 {
   return ms_window_get_external_batch (data) == 0 &&
-         !gtk_revealer_get_reveal_child (child (data, MS_TYPE_WINDOW, "progress_revealer"));
+         !gtk_revealer_get_reveal_child (ms_test_gui_child (data, MS_TYPE_WINDOW, "progress_revealer"));
 }
 
 static void
@@ -1669,7 +1529,7 @@ test_blast_from_cli_live (void)
   g_autofree char *text = ms_test_tmp_path ("cli-letter.txt");
   g_autoptr(GSubprocess) cli = NULL;
   g_autoptr(GError) error = NULL;
-  MsWindow *window = get_window ();
+  MsWindow *window = ms_test_gui_get_window (app);
   const char *shown;
   gboolean done = FALSE;
 
@@ -1682,17 +1542,17 @@ test_blast_from_cli_live (void)
                           "--subject", "From the terminal", "--text", text, NULL);
   g_assert_no_error (error);
 
-  wait_until (external_shown, window, 20000);
-  shown = gtk_label_get_text (child (window, MS_TYPE_WINDOW, "detail_label"));
-  g_test_message ("live: %s / %s", gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), shown);
+  ms_test_gui_wait_until (external_shown, window, 20000);
+  shown = gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "detail_label"));
+  g_test_message ("live: %s / %s", gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_label")), shown);
   g_assert_nonnull (strstr (shown, "another Mailshot program"));
-  g_assert_nonnull (strstr (gtk_label_get_text (child (window, MS_TYPE_WINDOW, "progress_label")), "of 30 sent"));
+  g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_label")), "of 30 sent"));
   /* Its buttons are the other process's business. */
-  g_assert_false (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "pause_button")));
-  g_assert_false (gtk_widget_get_visible (child (window, MS_TYPE_WINDOW, "cancel_button")));
+  g_assert_false (gtk_widget_get_visible (ms_test_gui_child (window, MS_TYPE_WINDOW, "pause_button")));
+  g_assert_false (gtk_widget_get_visible (ms_test_gui_child (window, MS_TYPE_WINDOW, "cancel_button")));
 
   g_subprocess_wait_async (cli, NULL, on_subprocess_done, &done);
-  wait_until (flag_set, &done, 60000);
+  ms_test_gui_wait_until (flag_set, &done, 60000);
   g_assert_true (g_subprocess_get_if_exited (cli));
   if (g_subprocess_get_exit_status (cli) != 0)
     {
@@ -1709,9 +1569,9 @@ test_blast_from_cli_live (void)
       }
     }
   g_assert_cmpint (g_subprocess_get_exit_status (cli), ==, 0);
-  wait_until (external_gone, window, 5000);
+  ms_test_gui_wait_until (external_gone, window, 5000);
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 30);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ------------------------------------------------------------- preview */
@@ -1753,7 +1613,7 @@ static const char *
 label_text (MsPreview  *preview,
             const char *name)
 {
-  return gtk_label_get_text (child (preview, MS_TYPE_PREVIEW, name));
+  return gtk_label_get_text (ms_test_gui_child (preview, MS_TYPE_PREVIEW, name));
 }
 
 /* Step through the recipients and search one; each shows as it gets it;
@@ -1794,7 +1654,7 @@ test_blast_preview (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.preview", NULL));
   preview = ms_blast_page_get_preview (page);
   g_assert_nonnull (preview);
-  wait_until (preview_loaded, preview, 10000);
+  ms_test_gui_wait_until (preview_loaded, preview, 10000);
 
   /* The recipients as the import adds them, the first one first. */
   g_assert_cmpuint (ms_preview_get_n_recipients (preview), ==, 200);
@@ -1802,11 +1662,11 @@ test_blast_preview (void)
   g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 0");
   g_assert_nonnull (strstr (label_text (preview, "to_label"), "member0@example.org"));
   g_assert_nonnull (strstr (label_text (preview, "from_label"), "sender@example.org"));
-  text = g_object_ref (gtk_text_view_get_buffer (child (preview, MS_TYPE_PREVIEW, "text_view")));
+  text = g_object_ref (gtk_text_view_get_buffer (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "text_view")));
   gtk_text_buffer_get_bounds (text, &start, &end);
   body = gtk_text_buffer_get_text (text, &start, &end, FALSE);
   g_assert_nonnull (strstr (body, "Dear Member 0,\nthe news."));
-  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (child (preview, MS_TYPE_PREVIEW, "search_entry"))));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "search_entry"))));
 
   /* Next, previous, first, and a search by address. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.next", NULL));
@@ -1817,8 +1677,8 @@ test_blast_preview (void)
   g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 1");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.first", NULL));
   g_assert_cmpuint (ms_preview_get_position (preview), ==, 0);
-  gtk_editable_set_text (GTK_EDITABLE (child (preview, MS_TYPE_PREVIEW, "search_entry")), "MEMBER150@");
-  g_signal_emit_by_name (child (preview, MS_TYPE_PREVIEW, "search_entry"), "search-changed");
+  gtk_editable_set_text (GTK_EDITABLE (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "search_entry")), "MEMBER150@");
+  g_signal_emit_by_name (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "search_entry"), "search-changed");
   g_assert_cmpuint (ms_preview_get_position (preview), ==, 150);
   g_assert_cmpstr (label_text (preview, "subject_label"), ==, "News for Member 150");
   g_assert_false (ms_preview_find (preview, "nobody@"));
@@ -1826,9 +1686,9 @@ test_blast_preview (void)
 
   /* The HTML as a mail program draws it: no scripts, nothing from the web,
    * and a note that says so. */
-  view = adw_bin_get_child (child (preview, MS_TYPE_PREVIEW, "html_bin"));
-  g_assert_true (gtk_widget_get_visible (child (preview, MS_TYPE_PREVIEW, "switcher")));
-  g_assert_true (gtk_widget_get_visible (child (preview, MS_TYPE_PREVIEW, "html_note")));
+  view = adw_bin_get_child (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "html_bin"));
+  g_assert_true (gtk_widget_get_visible (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "switcher")));
+  g_assert_true (gtk_widget_get_visible (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "html_note")));
   g_test_message ("html view: %s, note: %s", G_OBJECT_TYPE_NAME (view), label_text (preview, "html_note"));
 #ifdef MS_HAVE_WEBKIT
   g_assert_true (ms_preview_get_renders_html (preview));
@@ -1836,10 +1696,10 @@ test_blast_preview (void)
     g_assert_true (WEBKIT_IS_WEB_VIEW (view));
     g_assert_false (webkit_settings_get_enable_javascript (webkit_web_view_get_settings (WEBKIT_WEB_VIEW (view))));
       g_assert_nonnull (strstr (label_text (preview, "html_note"), "from the web were not loaded"));
-      adw_view_stack_set_visible_child_name (child (preview, MS_TYPE_PREVIEW, "body_stack"), "html");
-      spin_for (300);
-      wait_until (web_view_idle, view, 20000);
-      spin_for (1000);
+      adw_view_stack_set_visible_child_name (ms_test_gui_child (preview, MS_TYPE_PREVIEW, "body_stack"), "html");
+      ms_test_gui_spin_for (300);
+      ms_test_gui_wait_until (web_view_idle, view, 20000);
+      ms_test_gui_spin_for (1000);
       /* It was drawn (the web process ran it to the end), and the script
        * did not run: the page has no title. */
       g_test_message ("load progress %.2f, uri %s", webkit_web_view_get_estimated_load_progress (WEBKIT_WEB_VIEW (view)),
@@ -1856,7 +1716,7 @@ test_blast_preview (void)
   /* Send test to me: that recipient's message, to the account's address. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.send-test", NULL));
   g_assert_true (ms_preview_get_sending (preview));
-  wait_until (preview_idle, preview, 30000);
+  ms_test_gui_wait_until (preview_idle, preview, 30000);
   g_test_message ("send test: %s", ms_preview_get_outcome (preview));
   g_assert_cmpstr (ms_preview_get_outcome (preview), ==, "Test sent to sender@example.org");
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
@@ -1873,7 +1733,7 @@ test_blast_preview (void)
   /* A refusal says what the server said and what to do. */
   g_assert_true (ms_account_set_from_string (get_account (), "email-address", "refused@example.org", NULL));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (preview), "preview.send-test", NULL));
-  wait_until (preview_idle, preview, 30000);
+  ms_test_gui_wait_until (preview_idle, preview, 30000);
   g_test_message ("refused: %s", ms_preview_get_outcome (preview));
   g_assert_nonnull (strstr (ms_preview_get_outcome (preview), "Server reply: 550"));
   g_assert_cmpuint (ms_test_server_count_messages (server), ==, 1);
@@ -1882,7 +1742,7 @@ test_blast_preview (void)
   g_assert_null (ms_blast_page_get_preview (page));
   ms_blast_page_set_html_file (page, NULL);
   g_socket_service_stop (web);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ------------------------------------------------------------- responsiveness */
@@ -1965,15 +1825,15 @@ test_bench_stall (void)
     }
   n = atoi (count);
   sink = ms_test_sink_startv ((const char * const[]) { NULL });
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("127.0.0.1", ms_test_sink_get_port (sink));
   g_assert_true (ms_account_set_from_string (get_account (), "needs-authentication", "false", NULL));
   g_assert_true (ms_account_set_from_string (get_account (), "max-connections",
                                              g_getenv ("MS_BENCH_CONNECTIONS") ? g_getenv ("MS_BENCH_CONNECTIONS")
                                                                                : "4", NULL));
   page = compose (n, "News for {{name}}", "Dear {{name}},\n\nthe garden party is on Saturday.\n");
-  gtk_window_set_default_size (GTK_WINDOW (get_window ()), 900, 640);
-  spin_for (500);
+  gtk_window_set_default_size (GTK_WINDOW (ms_test_gui_get_window (app)), 900, 640);
+  ms_test_gui_spin_for (500);
 
   p->loop = g_main_loop_new (NULL, FALSE);
   id1 = g_signal_connect_swapped (runner, "notify::text", G_CALLBACK (stall_update), p);
@@ -2000,7 +1860,7 @@ test_bench_stall (void)
                   p->late_50);
   g_test_message ("stall: progress_updates=%u updates_per_s=%.1f max_updates_in_one_s=%u",
                   p->updates, p->updates / MAX ((p->last_update - p->first_update) / 1e6, 0.001), max_per_second);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* ------------------------------------------------------------- window size */
@@ -2013,7 +1873,7 @@ test_window_size (void)
 
   gtk_window_set_default_size (GTK_WINDOW (window), 700, 500);
   gtk_window_present (GTK_WINDOW (window));
-  spin_for (100);
+  ms_test_gui_spin_for (100);
   gtk_window_close (GTK_WINDOW (window));
   g_assert_cmpint (g_settings_get_int (app_settings, "window-width"), ==, 700);
   g_assert_cmpint (g_settings_get_int (app_settings, "window-height"), ==, 500);
@@ -2033,7 +1893,7 @@ screenshot (GtkWidget  *widget,
   int status = 0;
 
   /* Let it draw, with spinners stopped in place. */
-  spin_for (700);
+  ms_test_gui_spin_for (700);
   path = g_build_filename (dir, name, NULL);
 #ifdef GDK_WINDOWING_X11
   /* The X window of the widget itself: nothing of the windows behind it. */
@@ -2071,8 +1931,8 @@ test_screenshots (void)
    * its animation. */
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
-  reset_account ();
-  window = get_window ();
+  ms_test_gui_reset_account (get_account ());
+  window = ms_test_gui_get_window (app);
   /* The schema's default size: what a newcomer sees. */
   gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
   if (g_getenv ("MS_SCREENSHOT_REVIEW") != NULL)
@@ -2106,8 +1966,8 @@ test_screenshots (void)
     adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
     id = g_signal_connect (runner, "finished", G_CALLBACK (on_finished), &f);
     adw_message_dialog_response (press_send (page), "send");
-    wait_until (runner_sent_some, runner, 30000);
-    spin_for (1500);
+    ms_test_gui_wait_until (runner_sent_some, runner, 30000);
+    ms_test_gui_spin_for (1500);
     /* The running blast, for a designer's review only. */
     if (g_getenv ("MS_SCREENSHOT_REVIEW") != NULL)
       {
@@ -2120,10 +1980,10 @@ test_screenshots (void)
         gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
       }
     ms_blast_runner_cancel (runner);
-    wait_until (finished_once, &f, 30000);
+    ms_test_gui_wait_until (finished_once, &f, 30000);
     g_signal_handler_disconnect (runner, id);
     g_free (f.message);
-    reset_account ();
+    ms_test_gui_reset_account (get_account ());
   }
 
   for (guint i = 0; i < 2; i++)
@@ -2133,7 +1993,7 @@ test_screenshots (void)
                                                              "--user=news@example.org", "--password=right-password",
                                                              "--hostname=smtp.example.org", NULL);
 
-      reset_account ();
+      ms_test_gui_reset_account (get_account ());
       configure_account ("localhost", ms_test_server_get_port (server));
       g_assert_true (ms_account_set_from_string (get_account (), "email-address", "news@example.org", NULL));
       g_assert_true (ms_account_set_from_string (get_account (), "user-id", "news@example.org", NULL));
@@ -2150,7 +2010,7 @@ test_screenshots (void)
     }
 
   /* Microsoft 365, limits set as its hints advise, the password in the keyring. */
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
   configure_account ("smtp.office365.com", 587);
   g_assert_true (ms_account_set_from_string (get_account (), "email-address", "office@example.org", NULL));
   g_assert_true (ms_account_set_from_string (get_account (), "user-id", "office@example.org", NULL));
@@ -2185,7 +2045,7 @@ test_screenshots (void)
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "office@example.org", NULL, NULL);
   if (settings != NULL)
     close_settings (settings);
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 /* --------------------------------------------------------------------- help */
@@ -2294,7 +2154,7 @@ opened_help_uri (void)
   g_autofree char *out = help_uri_file ();
   char *uri = NULL;
 
-  wait_until (help_uri_written, NULL, 10000);
+  ms_test_gui_wait_until (help_uri_written, NULL, 10000);
   g_assert_true (g_file_get_contents (out, &uri, NULL, NULL));
   g_unlink (out);
   return uri;
@@ -2318,7 +2178,7 @@ assert_help_page_exists (const char *uri)
 static void
 test_help_action (void)
 {
-  MsWindow *window = get_window ();
+  MsWindow *window = ms_test_gui_get_window (app);
   GAction *action = g_action_map_lookup_action (G_ACTION_MAP (app), "help");
   g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "app.help");
   GtkWidget *menu_button = find_widget (GTK_WIDGET (window), is_primary_menu_button);
@@ -2375,7 +2235,7 @@ test_dialog_help_link (void)
     }
     /* The launch holds the dialog (its parent) until it reports back. */
     gtk_window_destroy (GTK_WINDOW (dialog));
-    wait_until (test_dialog_gone, get_window (), 10000);
+    ms_test_gui_wait_until (test_dialog_gone, ms_test_gui_get_window (app), 10000);
     ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "127.0.0.1", "u", NULL, NULL);
   }
 
@@ -2391,7 +2251,7 @@ test_dialog_help_link (void)
     assert_help_page_exists (gtk_link_button_get_uri (link));
     close_dialog (dialog);
   }
-  reset_account ();
+  ms_test_gui_reset_account (get_account ());
 }
 
 int
@@ -2419,7 +2279,7 @@ main (int   argc,
     }
   adw_init ();
 
-  start_notification_server ();
+  ms_test_gui_start_notification_server ();
   app = ms_application_new ();
   /* One test process, no single-instance handover. */
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
