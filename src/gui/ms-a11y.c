@@ -2,6 +2,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "ms-a11y.h"
 
 /* The first child that a screen reader stops at: the button of a drop-down,
@@ -75,4 +77,50 @@ ms_a11y_fix_names (GtkWidget *root)
         labelled_by (inner_child (c, GTK_TYPE_LIST_VIEW), c);
       ms_a11y_fix_names (c);
     }
+}
+
+/* libadwaita 1.2's toast has a close button with an icon and no name: a
+ * screen reader reads it as "GtkImage". Name it wherever a toast shows. */
+static void
+name_toast_buttons (GtkWidget *widget)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      if (GTK_IS_BUTTON (c) && gtk_button_get_label (GTK_BUTTON (c)) == NULL &&
+          g_strcmp0 (gtk_button_get_icon_name (GTK_BUTTON (c)), "window-close-symbolic") == 0)
+        gtk_accessible_update_property (GTK_ACCESSIBLE (c), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Dismiss"), -1);
+      name_toast_buttons (c);
+    }
+}
+
+static gboolean
+name_toast_buttons_idle (gpointer data)
+{
+  GtkWidget *overlay = data;
+
+  name_toast_buttons (overlay);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_toast_dismissed (AdwToast  *toast,
+                    GtkWidget *overlay)
+{
+  /* The next queued toast is shown now: name its button too. Not while the
+   * overlay goes away (it dismisses what is left as it is disposed). */
+  if (!gtk_widget_get_mapped (overlay))
+    return;
+  g_idle_add_full (G_PRIORITY_DEFAULT, name_toast_buttons_idle, g_object_ref (overlay), g_object_unref);
+}
+
+void
+ms_a11y_add_toast (AdwToastOverlay *overlay,
+                   AdwToast        *toast)
+{
+  g_return_if_fail (ADW_IS_TOAST_OVERLAY (overlay));
+  g_return_if_fail (ADW_IS_TOAST (toast));
+
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), overlay, 0);
+  adw_toast_overlay_add_toast (overlay, toast);
+  name_toast_buttons (GTK_WIDGET (overlay));
 }

@@ -2,10 +2,12 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 G_BEGIN_DECLS
 
 void ms_a11y_fix_names (GtkWidget *root);
+/* adw_toast_overlay_add_toast (), with the toast's close button named. */
+void ms_a11y_add_toast (AdwToastOverlay *overlay, AdwToast *toast);
 
 G_END_DECLS

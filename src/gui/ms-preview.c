@@ -478,7 +478,7 @@ test_sent (GObject      *source,
   /* Translators: %s is the account's own e-mail address. */
   text = g_strdup_printf (_("Test sent to %s"), ms_account_get_email_address (self->account));
   set_sending (self, FALSE, text);
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
+  ms_a11y_add_toast (self->toast_overlay, adw_toast_new (text));
 }
 
 static void

@@ -155,7 +155,7 @@ ms_window_add_toast (MsWindow *self,
   g_return_if_fail (MS_IS_WINDOW (self));
   g_return_if_fail (ADW_IS_TOAST (toast));
 
-  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  ms_a11y_add_toast (self->toast_overlay, toast);
 }
 
 GtkWindow *
