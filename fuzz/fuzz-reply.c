@@ -104,7 +104,8 @@ check_flags (const MsReply *reply,
       fuzz_check (reply->klass == MS_REPLY_CLASS_TEMPORARY);
       fuzz_check (reply->until == 0);
       fuzz_check (!reply->permanent);
-      fuzz_check (reply->code >= 400);
+      /* A refusal, or words alone when no code was given (code 0). */
+      fuzz_check (reply->code == 0 || reply->code >= 400);
       fuzz_check (answering != MS_REPLY_TO_GREETING && answering != MS_REPLY_TO_EHLO &&
                   answering != MS_REPLY_TO_STARTTLS && answering != MS_REPLY_TO_AUTH);
     }
