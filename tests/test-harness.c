@@ -1112,6 +1112,51 @@ test_chunking (void)
   }
 }
 
+/* --chunking with --read-rate: a big chunk arrives over many small reads
+ * (and the client's write blocks meanwhile), and is still taken whole, by
+ * its size, with the next transaction right behind it; a chunk is exactly
+ * its size, not a byte more. */
+static void
+test_chunking_slow (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--pipelining", "--chunking", "--read-rate=400000", NULL);
+  g_autoptr(GString) body = g_string_new ("Subject: big\r\n\r\n");
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autofree char *ehlo = NULL;
+  gint64 start;
+  Raw raw = { 0 };
+
+  while (body->len < 300 * 1000)
+    g_string_append (body, ".0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n");
+  g_string_append_printf (out, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT %zu LAST\r\n", body->len);
+  g_string_append_len (out, body->str, body->len);
+  /* Exactly 4 bytes are the chunk: the 5th begins the next command. */
+  g_string_append (out, "MAIL FROM:<c@example.org>\r\nRCPT TO:<d@example.net>\r\nBDAT 4 LAST\r\nsmallQUIT\r\nQUIT\r\n");
+
+  raw_open (&raw, server);
+  ehlo = raw_ehlo (&raw);
+  start = g_get_monotonic_time ();
+  raw_write (&raw, out->str);
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: queued as 1");
+  g_test_message ("300 kB at 400 kB/s took %.2f s", (g_get_monotonic_time () - start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, >, G_USEC_PER_SEC / 2);
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: queued as 2");
+  assert_reply (&raw, "500 Error: command \"LQUIT\" not recognized");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 2);
+  g_assert_cmpmem (g_bytes_get_data (messages->pdata[0], NULL), g_bytes_get_size (messages->pdata[0]),
+                   body->str, body->len);
+  g_assert_cmpmem (g_bytes_get_data (messages->pdata[1], NULL), g_bytes_get_size (messages->pdata[1]), "smal", 4);
+}
+
 /* A window of three messages in one write, twice on one connection
  * (counted per connection) and again on a new one: --fault ...:session=K
  * refuses only the K-th message's end, the others keep their replies. */
@@ -1333,6 +1378,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/harness/max-per-session-reply", test_max_per_session_reply);
   g_test_add_func ("/mailshot/harness/log-sessions", test_log_sessions);
   g_test_add_func ("/mailshot/harness/chunking", test_chunking);
+  g_test_add_func ("/mailshot/harness/chunking-slow", test_chunking_slow);
   g_test_add_func ("/mailshot/harness/out-of-step/refuse", test_out_of_step_refuse);
   g_test_add_func ("/mailshot/harness/out-of-step/rcpt", test_out_of_step_rcpt);
   g_test_add_func ("/mailshot/harness/out-of-step/drop", test_out_of_step_drop);
