@@ -340,7 +340,8 @@ lookup_thread (GTask        *task,
                GCancellable *cancellable)
 {
   GError *error = NULL;
-  MsGoaAccount *found = ms_goa_lookup_sync (task_data, NULL, cancellable, &error);
+  const char * const *args = task_data;
+  MsGoaAccount *found = ms_goa_lookup_sync (args[0], args[1], cancellable, &error);
 
   if (found == NULL)
     g_task_return_error (task, error);
@@ -350,17 +351,22 @@ lookup_thread (GTask        *task,
 
 void
 ms_goa_lookup_async (const char          *id,
+                     const char          *address,
                      GCancellable        *cancellable,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  char **args;
 
   g_return_if_fail (id != NULL);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, ms_goa_lookup_async);
-  g_task_set_task_data (task, g_strdup (id), g_free);
+  args = g_new0 (char *, 3);
+  args[0] = g_strdup (id);
+  args[1] = g_strdup (address);
+  g_task_set_task_data (task, args, (GDestroyNotify) g_strfreev);
   g_task_run_in_thread (task, lookup_thread);
 }
 

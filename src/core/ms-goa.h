@@ -73,6 +73,7 @@ MsGoaAccount *ms_goa_lookup_sync           (const char          *id,
                                             GCancellable        *cancellable,
                                             GError             **error);
 void          ms_goa_lookup_async          (const char          *id,
+                                            const char          *address,
                                             GCancellable        *cancellable,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);

@@ -74,6 +74,7 @@ static void
 update (MsGoaRow *self)
 {
   g_autofree char *id = NULL;
+  g_autofree char *address = NULL;
   gboolean shown;
 
   g_cancellable_cancel (self->cancellable);
@@ -92,7 +93,8 @@ update (MsGoaRow *self)
 #ifdef MS_HAVE_GOA
   self->cancellable = g_cancellable_new ();
   set_status (self, _("Signed in through Online Accounts"), _("Looking the account up in Online Accounts…"), FALSE);
-  ms_goa_lookup_async (id, self->cancellable, looked_up, g_object_ref (self));
+  address = g_settings_get_string (self->settings, "email-address");
+  ms_goa_lookup_async (id, address, self->cancellable, looked_up, g_object_ref (self));
 #else
   set_status (self, _("Online Accounts cannot sign this account in"),
               _("This build of Mailshot cannot use GNOME Online Accounts: choose another way to sign in."), TRUE);
