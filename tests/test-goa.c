@@ -89,6 +89,8 @@ store_goa_credentials (void)
 
 /* $MS_CLI with every debug message on (none may carry the token), set for
  * the child only: setenv() here would race the test's own threads. */
+static gboolean without_bus;   /* the next cli() runs with no session bus at all */
+
 static int
 cli (char **out,
      char **err,
@@ -113,6 +115,12 @@ cli (char **out,
   g_ptr_array_add (args, NULL);
 
   g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
+  if (without_bus)
+    {
+      g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus", TRUE);
+      g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
+      without_bus = FALSE;
+    }
   proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) args->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (proc, NULL, NULL, &o, &e, &error);
@@ -215,6 +223,14 @@ test_find (void)
   g_assert_cmpuint (g_strv_length (lines), ==, 1);
   g_assert_cmpstr (lines[0], ==, GOOD_ID "\tGoogle\t" ADDRESS);
   assert_contains (err, "mailshot-cli oauth2 goa --use ID");
+
+  /* No session bus (so no goa-daemon) is no error: nothing to offer. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  without_bus = TRUE;
+  g_assert_cmpint (cli (&out, &err, "oauth2", "goa", NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "");
+  assert_contains (err, "GNOME Online Accounts holds no Google account for " ADDRESS " (or it is not running)");
 
   /* --use with an ID that cannot send as the address is bad input. */
   g_clear_pointer (&err, g_free);
