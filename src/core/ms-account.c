@@ -57,7 +57,7 @@ static const KeyInfo keys[] = {
   { "oauth2-tenant",            KIND_TENANT,      0, 0, N_("Microsoft tenant") },
   { "oauth2-auth-endpoint",     KIND_HTTPS_URL,   0, 0, N_("OAuth2 authorization endpoint") },
   { "oauth2-token-endpoint",    KIND_HTTPS_URL,   0, 0, N_("OAuth2 token endpoint") },
-  { "goa-account-id",           KIND_GOA_ID,      0, 0, N_("Online Accounts account") },
+  { "goa-account-id",           KIND_GOA_ID,      0, 0, N_("Signed in through Online Accounts") },
   { "allow-plaintext-password", KIND_BOOL,        0, 0, N_("Send the password unencrypted") },
   { "timeout",                  KIND_INT,         1, 600, N_("Timeout in seconds") },
   { "trusted-certificate",      KIND_FINGERPRINT, 0, 0, N_("Trusted certificate") },

@@ -160,6 +160,8 @@ ms_account_window_get_row (MsAccountWindow *self,
     return GTK_WIDGET (self->rate_limit_row);
   if (g_str_equal (key, "starttls-seen"))
     return GTK_WIDGET (self->starttls_seen_row);
+  if (g_str_equal (key, "goa-account-id"))
+    return GTK_WIDGET (self->goa_row);
   return NULL;
 }
 

@@ -51,7 +51,9 @@ looked_up (GObject      *source,
     return;
   if (account == NULL)
     {
-      set_status (self, _("Online Accounts cannot sign this account in"), error->message, TRUE);
+      /* The title stays the setting's name (advice names it so); the
+       * subtitle says what is wrong. */
+      set_status (self, _("Signed in through Online Accounts"), error->message, TRUE);
       return;
     }
   {
@@ -96,7 +98,7 @@ update (MsGoaRow *self)
   address = g_settings_get_string (self->settings, "email-address");
   ms_goa_lookup_async (id, address, self->cancellable, looked_up, g_object_ref (self));
 #else
-  set_status (self, _("Online Accounts cannot sign this account in"),
+  set_status (self, _("Signed in through Online Accounts"),
               _("This build of Mailshot cannot use GNOME Online Accounts: choose another way to sign in."), TRUE);
 #endif
 }
