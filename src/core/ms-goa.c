@@ -65,7 +65,8 @@ or_address (const char *address)
 }
 
 /* A client on its own main context: a worker thread owns it whole, and
- * nothing of it reaches the caller's loop. */
+ * nothing of it reaches the caller's loop. Everything taken from the client
+ * is released before client_close(). */
 typedef struct {
   GMainContext *context;
   GoaClient    *client;
@@ -190,6 +191,9 @@ ms_goa_find_sync (const char    *address,
           same_address (goa_account_get_presentation_identity (account), address))
         g_ptr_array_add (found, describe (object, address));
     }
+  /* The objects hold the object manager: they go before its context does,
+   * or its signal subscriptions' last callbacks never run (and leak). */
+  g_clear_list (&objects, g_object_unref);
   client_close (&c);
   return g_steal_pointer (&found);
 }
