@@ -80,6 +80,7 @@ test_defaults (void)
     { "oauth2-tenant", "organizations" },
     { "oauth2-auth-endpoint", "" },
     { "oauth2-token-endpoint", "" },
+    { "goa-account-id", "" },
     { "use-smtps", "false" },
     { "allow-plaintext-password", "false" },
     { "rate-limited-until", "0" },
@@ -202,6 +203,8 @@ static const struct {
   { "oauth2-auth-endpoint", "", NULL },
   { "oauth2-token-endpoint", "https://127.0.0.1:8443/token", NULL },
   { "oauth2-token-endpoint", "", NULL },
+  { "goa-account-id", " account_1700000000_0 ", "account_1700000000_0" },
+  { "goa-account-id", "", NULL },
 };
 
 static void
@@ -302,6 +305,8 @@ static const struct {
   { "oauth2-token-endpoint", "https:///token", "https:// address" },
   { "oauth2-token-endpoint", "https://login.example.org/token#x", "https:// address" },
   { "oauth2-token-endpoint", "login.example.org/token", "https:// address" },
+  { "goa-account-id", "account 1", "goa-account-id: must be empty or the ID of an account in GNOME Online Accounts" },
+  { "goa-account-id", "../../x", "mailshot-cli oauth2 goa" },
   { "auth-method", "", "must be one of" },
   { "use-smtps", "maybe", "use-smtps: must be true or false (got “maybe”)" },
   { "needs-authentication", "2", "must be true or false" },

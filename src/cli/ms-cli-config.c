@@ -81,6 +81,10 @@ config_list (MsAccount *account)
       else
         g_print ("%-*s %s\n", width, keys[i], value);
     }
+  /* Beside the keys, on standard error: who provides the OAuth2 token. */
+  if (*ms_account_get_goa_account_id (account) != '\0')
+    g_printerr (_("The OAuth2 access token comes from GNOME Online Accounts (goa-account-id); Mailshot stores "
+                  "no token of its own.\n"));
   return MS_CLI_OK;
 }
 

@@ -29,6 +29,7 @@ typedef enum {
   KIND_CLIENT_ID,
   KIND_TENANT,
   KIND_HTTPS_URL,
+  KIND_GOA_ID,
 } KeyKind;
 
 typedef struct {
@@ -56,6 +57,7 @@ static const KeyInfo keys[] = {
   { "oauth2-tenant",            KIND_TENANT,      0, 0, N_("Microsoft tenant") },
   { "oauth2-auth-endpoint",     KIND_HTTPS_URL,   0, 0, N_("OAuth2 authorization endpoint") },
   { "oauth2-token-endpoint",    KIND_HTTPS_URL,   0, 0, N_("OAuth2 token endpoint") },
+  { "goa-account-id",           KIND_GOA_ID,      0, 0, N_("Signed in through Online Accounts") },
   { "allow-plaintext-password", KIND_BOOL,        0, 0, N_("Send the password unencrypted") },
   { "timeout",                  KIND_INT,         1, 600, N_("Timeout in seconds") },
   { "trusted-certificate",      KIND_FINGERPRINT, 0, 0, N_("Trusted certificate") },
@@ -94,6 +96,7 @@ struct _MsAccount
   char         *oauth2_tenant;
   char         *oauth2_auth_endpoint;
   char         *oauth2_token_endpoint;
+  char         *goa_account_id;
   gboolean      allow_plaintext_password;
   int           timeout;
   char         *trusted_certificate;
@@ -126,6 +129,7 @@ enum {
   PROP_OAUTH2_TENANT,
   PROP_OAUTH2_AUTH_ENDPOINT,
   PROP_OAUTH2_TOKEN_ENDPOINT,
+  PROP_GOA_ACCOUNT_ID,
   PROP_ALLOW_PLAINTEXT_PASSWORD,
   PROP_TIMEOUT,
   PROP_TRUSTED_CERTIFICATE,
@@ -271,6 +275,7 @@ ms_account_finalize (GObject *object)
   g_clear_pointer (&self->oauth2_tenant, g_free);
   g_clear_pointer (&self->oauth2_auth_endpoint, g_free);
   g_clear_pointer (&self->oauth2_token_endpoint, g_free);
+  g_clear_pointer (&self->goa_account_id, g_free);
   g_clear_pointer (&self->trusted_certificate, g_free);
 
   G_OBJECT_CLASS (ms_account_parent_class)->finalize (object);
@@ -302,6 +307,7 @@ ms_account_get_property (GObject    *object,
     case PROP_OAUTH2_TENANT: g_value_set_string (value, self->oauth2_tenant); break;
     case PROP_OAUTH2_AUTH_ENDPOINT: g_value_set_string (value, self->oauth2_auth_endpoint); break;
     case PROP_OAUTH2_TOKEN_ENDPOINT: g_value_set_string (value, self->oauth2_token_endpoint); break;
+    case PROP_GOA_ACCOUNT_ID: g_value_set_string (value, self->goa_account_id); break;
     case PROP_ALLOW_PLAINTEXT_PASSWORD: g_value_set_boolean (value, self->allow_plaintext_password); break;
     case PROP_TIMEOUT: g_value_set_int (value, self->timeout); break;
     case PROP_TRUSTED_CERTIFICATE: g_value_set_string (value, self->trusted_certificate); break;
@@ -341,6 +347,7 @@ ms_account_set_property (GObject      *object,
     case PROP_OAUTH2_TENANT: set_string (self, &self->oauth2_tenant, g_value_get_string (value), prop_id); break;
     case PROP_OAUTH2_AUTH_ENDPOINT: set_string (self, &self->oauth2_auth_endpoint, g_value_get_string (value), prop_id); break;
     case PROP_OAUTH2_TOKEN_ENDPOINT: set_string (self, &self->oauth2_token_endpoint, g_value_get_string (value), prop_id); break;
+    case PROP_GOA_ACCOUNT_ID: set_string (self, &self->goa_account_id, g_value_get_string (value), prop_id); break;
     case PROP_ALLOW_PLAINTEXT_PASSWORD: set_bool (self, &self->allow_plaintext_password, g_value_get_boolean (value), prop_id); break;
     case PROP_TIMEOUT: set_int (self, &self->timeout, g_value_get_int (value), prop_id); break;
     case PROP_TRUSTED_CERTIFICATE: set_string (self, &self->trusted_certificate, g_value_get_string (value), prop_id); break;
@@ -403,6 +410,8 @@ ms_account_class_init (MsAccountClass *klass)
     g_param_spec_string ("oauth2-auth-endpoint", NULL, NULL, "", rw);
   properties[PROP_OAUTH2_TOKEN_ENDPOINT] =
     g_param_spec_string ("oauth2-token-endpoint", NULL, NULL, "", rw);
+  properties[PROP_GOA_ACCOUNT_ID] =
+    g_param_spec_string ("goa-account-id", NULL, NULL, "", rw);
   properties[PROP_ALLOW_PLAINTEXT_PASSWORD] =
     g_param_spec_boolean ("allow-plaintext-password", NULL, NULL, FALSE, rw);
   properties[PROP_TIMEOUT] =
@@ -438,6 +447,7 @@ ms_account_init (MsAccount *self)
   self->oauth2_tenant = g_strdup ("organizations");
   self->oauth2_auth_endpoint = g_strdup ("");
   self->oauth2_token_endpoint = g_strdup ("");
+  self->goa_account_id = g_strdup ("");
   self->smtp_port = 587;
   self->timeout = 30;
   self->needs_authentication = TRUE;
@@ -631,6 +641,15 @@ ms_account_get_oauth2_token_endpoint (MsAccount *self)
 {
   g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
   return self->oauth2_token_endpoint;
+}
+
+/* "" when this app signs in by itself; else GNOME Online Accounts' ID of
+ * the account that provides the OAuth2 token. */
+const char *
+ms_account_get_goa_account_id (MsAccount *self)
+{
+  g_return_val_if_fail (MS_IS_ACCOUNT (self), NULL);
+  return self->goa_account_id;
 }
 
 gboolean
@@ -1261,6 +1280,19 @@ ms_account_check_value (const char  *key,
       result = g_variant_new_string (stripped);
       break;
 
+    case KIND_GOA_ID:
+      /* GOA's IDs are "account_1700000000_0": one D-Bus object path element. */
+      if (!is_client_id (stripped) || strchr (stripped, '.') != NULL || strchr (stripped, '~') != NULL)
+        {
+          g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
+                       _("%s: must be empty or the ID of an account in GNOME Online Accounts, such as "
+                         "account_1700000000_0, as “mailshot-cli oauth2 goa” lists them (got “%s”)"),
+                       key, text);
+          return FALSE;
+        }
+      result = g_variant_new_string (stripped);
+      break;
+
     case KIND_HTTPS_URL:
       if (*stripped != '\0' && !is_https_url (stripped))
         {
@@ -1557,6 +1589,7 @@ ms_account_create_oauth2 (MsAccount  *self,
   params.tenant = self->oauth2_tenant;
   params.auth_endpoint = self->oauth2_auth_endpoint;
   params.token_endpoint = self->oauth2_token_endpoint;
+  params.goa_account_id = self->goa_account_id;
   return ms_oauth2_new (&params, error);
 }
 

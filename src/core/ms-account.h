@@ -30,7 +30,7 @@ GSettings   *ms_account_get_settings        (MsAccount   *self);
  * "ehlo-host", "user-id", "smtp-port", "timeout", "needs-authentication",
  * "auth-method" (MsAuthMethod), "oauth2-provider" (MsOAuth2Provider),
  * "oauth2-client-id", "oauth2-tenant", "oauth2-auth-endpoint",
- * "oauth2-token-endpoint", "use-smtps", "rate-limited-until",
+ * "oauth2-token-endpoint", "goa-account-id", "use-smtps", "rate-limited-until",
  * "allow-plaintext-password", "max-per-minute", "max-per-hour", "max-per-day",
  * "max-connections", "trusted-certificate", "sender-name", "starttls-seen". */
 const char  *ms_account_get_email_address   (MsAccount *self);
@@ -50,6 +50,7 @@ const char  *ms_account_get_oauth2_client_id (MsAccount *self);
 const char  *ms_account_get_oauth2_tenant   (MsAccount *self);
 const char  *ms_account_get_oauth2_auth_endpoint (MsAccount *self);
 const char  *ms_account_get_oauth2_token_endpoint (MsAccount *self);
+const char  *ms_account_get_goa_account_id  (MsAccount *self);   /* "": the app signs in by itself */
 gboolean     ms_account_get_allow_plaintext_password (MsAccount *self);
 int          ms_account_get_timeout         (MsAccount *self);
 const char  *ms_account_get_trusted_certificate (MsAccount *self);   /* "" or AA:BB:… upper case */

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "ms-error.h"
+#include "ms-goa.h"
 #include "ms-http.h"
 #include "ms-oauth2.h"
 #include "ms-reply.h"
@@ -42,6 +43,7 @@ struct _MsOAuth2
   char             *token_endpoint;
   char             *scope;
   char             *cache_key;
+  char             *goa_account_id;   /* GOA provides the token; nothing of ours in the keyring */
 };
 
 G_DEFINE_FINAL_TYPE (MsOAuth2, ms_oauth2, G_TYPE_OBJECT)
@@ -137,6 +139,7 @@ ms_oauth2_finalize (GObject *object)
   g_free (self->token_endpoint);
   g_free (self->scope);
   g_free (self->cache_key);
+  g_free (self->goa_account_id);
 
   G_OBJECT_CLASS (ms_oauth2_parent_class)->finalize (object);
 }
@@ -158,6 +161,44 @@ is_set (const char *text)
   return text != NULL && *text != '\0';
 }
 
+/* GNOME Online Accounts holds the sign-in: no client ID, no endpoints,
+ * no refresh token of ours. */
+static MsOAuth2 *
+new_goa (const MsOAuth2Params  *params,
+         GError               **error)
+{
+  g_autoptr(MsOAuth2) self = NULL;
+
+  if (!ms_goa_is_supported ())
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_NOT_CONFIGURED,
+                   _("The account “%s” gets its sign-in from GNOME Online Accounts, which this build of "
+                     "Mailshot cannot use: let Mailshot sign in by itself (mailshot-cli config reset "
+                     "goa-account-id, then mailshot-cli oauth2 sign-in)."),
+                   params->account);
+      return NULL;
+    }
+  if (!is_set (params->user))
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_NOT_CONFIGURED,
+                   _("The account “%s” signs in with OAuth2 but has no user: set “User ID” or “E-mail address”."),
+                   params->account);
+      return NULL;
+    }
+
+  self = g_object_new (MS_TYPE_OAUTH2, NULL);
+  self->account = g_strdup (params->account);
+  self->provider = params->provider;
+  self->user = g_strdup (params->user);
+  self->goa_account_id = g_strdup (params->goa_account_id);
+  self->provider_name = g_strdup (_("GNOME Online Accounts"));
+  self->provider_key = g_strdup ("goa");
+  self->client_id = g_strdup ("");
+  self->scope = g_strdup ("");
+  self->cache_key = g_strjoin ("\x1f", self->account, self->provider_key, self->goa_account_id, self->user, NULL);
+  return g_steal_pointer (&self);
+}
+
 /**
  * ms_oauth2_new:
  * @params: what the account says
@@ -175,6 +216,9 @@ ms_oauth2_new (const MsOAuth2Params  *params,
 
   g_return_val_if_fail (params != NULL && params->account != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (is_set (params->goa_account_id))
+    return new_goa (params, error);
 
   if (!is_set (params->client_id))
     {
@@ -246,6 +290,13 @@ ms_oauth2_get_provider_name (MsOAuth2 *self)
 {
   g_return_val_if_fail (MS_IS_OAUTH2 (self), NULL);
   return self->provider_name;
+}
+
+const char *
+ms_oauth2_get_goa_account_id (MsOAuth2 *self)
+{
+  g_return_val_if_fail (MS_IS_OAUTH2 (self), NULL);
+  return self->goa_account_id;
 }
 
 /* ------------------------------------------------------------------ */
@@ -579,6 +630,27 @@ take_tokens (MsOAuth2      *self,
 /* ------------------------------------------------------------------ */
 /* Access tokens                                                       */
 
+/* GOA's token, kept in memory like ours: a blast asks before every message. */
+static char *
+get_goa_token (MsOAuth2      *self,
+               const char    *stale,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+#ifdef MS_HAVE_GOA
+  int expires_in = 0;
+  char *token = ms_goa_get_access_token_sync (self->goa_account_id, self->user, stale, &expires_in,
+                                              cancellable, error);
+
+  if (token != NULL)
+    cache_store (self->cache_key, token, MAX (expires_in, 1));
+  return token;
+#else
+  g_assert_not_reached ();
+  return NULL;
+#endif
+}
+
 char *
 ms_oauth2_get_access_token (MsOAuth2      *self,
                             const char    *stale,
@@ -603,6 +675,12 @@ ms_oauth2_get_access_token (MsOAuth2      *self,
   token = cache_lookup (self->cache_key, stale);
   if (token != NULL)
     goto out;
+
+  if (self->goa_account_id != NULL)
+    {
+      token = get_goa_token (self, stale, cancellable, error);
+      goto out;
+    }
 
   refresh_token = ms_secret_lookup_token_sync (self->account, self->provider_key, self->user, cancellable, error);
   if (refresh_token == NULL)
@@ -691,6 +769,9 @@ ms_oauth2_sign_out (MsOAuth2      *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   cache_forget (self->cache_key);
+  /* Online Accounts keeps its own sign-in; there is nothing of ours to remove. */
+  if (self->goa_account_id != NULL)
+    return TRUE;
   return ms_secret_clear_token_sync (self->account, self->provider_key, self->user, cancellable, error);
 }
 
@@ -1031,6 +1112,15 @@ ms_oauth2_sign_in_async (MsOAuth2            *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ms_oauth2_sign_in_async);
+  if (self->goa_account_id != NULL)
+    {
+      g_task_return_new_error (task, MS_ERROR, MS_ERROR_NOT_CONFIGURED,
+                               _("The account “%s” signs in through GNOME Online Accounts: sign in there "
+                                 "(Settings → Online Accounts). To let Mailshot sign in by itself instead: "
+                                 "mailshot-cli config reset goa-account-id."),
+                               self->account);
+      return;
+    }
   /* The exchange must finish once the code is in: a half-done sign-in
    * leaves a refresh token nobody has. */
   g_task_set_return_on_cancel (task, FALSE);

@@ -26,6 +26,9 @@ G_DECLARE_FINAL_TYPE (MsOAuth2, ms_oauth2, MS, OAUTH2, GObject)
  * @auth_endpoint: (nullable): custom only
  * @token_endpoint: (nullable): custom only
  * @scope: (nullable): custom only; the built-in providers have their own
+ * @goa_account_id: (nullable): a GNOME Online Accounts account ID: GOA
+ *   then provides the access token, nothing is kept in our keyring, and
+ *   @client_id, @tenant and the endpoints are not used
  */
 typedef struct {
   const char       *account;
@@ -36,6 +39,7 @@ typedef struct {
   const char       *auth_endpoint;
   const char       *token_endpoint;
   const char       *scope;
+  const char       *goa_account_id;
 } MsOAuth2Params;
 
 /* Fails with MS_ERROR_NOT_CONFIGURED (no client ID, no user, a custom
@@ -45,6 +49,9 @@ MsOAuth2    *ms_oauth2_new               (const MsOAuth2Params *params,
 const char  *ms_oauth2_get_user          (MsOAuth2             *self);
 /* "Microsoft", "Google" or the custom endpoint's host: for messages. */
 const char  *ms_oauth2_get_provider_name (MsOAuth2             *self);
+/* The GNOME Online Accounts account that provides the token, or NULL when
+ * this app signs in by itself. */
+const char  *ms_oauth2_get_goa_account_id (MsOAuth2            *self);
 
 /* Called once, in the caller's context, with the address to open in a
  * browser; the sign-in then waits for the browser to come back. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ms-account-window.h"
+#include "ms-goa-row.h"
 
 struct _MsAccountWindow
 {
@@ -42,6 +43,7 @@ struct _MsAccountWindow
   AdwEntryRow          *oauth2_auth_endpoint_row;
   AdwEntryRow          *oauth2_token_endpoint_row;
   AdwActionRow         *oauth2_sign_in_row;
+  MsGoaRow             *goa_row;
   GtkButton            *oauth2_sign_in_button;
   GCancellable         *sign_in_cancellable;   /* while the browser has not come back */
   AdwEntryRow          *user_row;
@@ -158,6 +160,8 @@ ms_account_window_get_row (MsAccountWindow *self,
     return GTK_WIDGET (self->rate_limit_row);
   if (g_str_equal (key, "starttls-seen"))
     return GTK_WIDGET (self->starttls_seen_row);
+  if (g_str_equal (key, "goa-account-id"))
+    return GTK_WIDGET (self->goa_row);
   return NULL;
 }
 
@@ -1146,6 +1150,7 @@ ms_account_window_constructed (GObject *object)
 
   g_assert (self->account != NULL);
   self->settings = g_object_ref (ms_account_get_settings (self->account));
+  ms_goa_row_set_settings (self->goa_row, self->settings);
 
   for (guint i = 0; i < G_N_ELEMENTS (text_rows); i++)
     {
@@ -1309,6 +1314,7 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  g_type_ensure (MS_TYPE_GOA_ROW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/mailshot/Mailshot/ms-account-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, provider_group);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, provider_expander);
@@ -1330,6 +1336,7 @@ ms_account_window_class_init (MsAccountWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_auth_endpoint_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_token_endpoint_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_sign_in_row);
+  gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, goa_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, oauth2_sign_in_button);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, user_row);
   gtk_widget_class_bind_template_child (widget_class, MsAccountWindow, password_row);

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ms-goa.h"
 #include "ms-setup-assistant.h"
 
 struct _MsSetupAssistant
@@ -15,6 +16,11 @@ struct _MsSetupAssistant
   MsAutoconfigResult *result;       /* NULL when entered by hand */
   gboolean            busy;
   gboolean            oauth2_supported;
+  GCancellable       *goa_cancellable;
+  /* The GNOME Online Accounts account offered for the address, if any. */
+  char               *goa_id;
+  char               *goa_provider_type;
+  char               *goa_identity;
 
   GtkStack           *stack;
   GtkButton          *back_button;
@@ -32,6 +38,8 @@ struct _MsSetupAssistant
   AdwComboRow        *method_row;
   AdwPasswordEntryRow *password_row;
   GtkLabel           *oauth2_label;
+  AdwActionRow       *goa_row;
+  GtkSwitch          *goa_switch;
   GtkLabel           *save_error_label;
 };
 
@@ -133,16 +141,34 @@ selected_method (MsSetupAssistant *self)
   return i < G_N_ELEMENTS (methods) ? methods[i] : methods[0];
 }
 
-/* OAuth2 needs no password here: the sign-in happens in the browser. */
+static gboolean
+uses_goa (MsSetupAssistant *self)
+{
+  return self->goa_id != NULL && gtk_widget_get_visible (GTK_WIDGET (self->goa_row)) &&
+         gtk_switch_get_active (self->goa_switch);
+}
+
+/* OAuth2 needs no password here: the sign-in happens in the browser, or
+ * GNOME Online Accounts holds it. */
 static void
 update_sign_in (MsSetupAssistant *self)
 {
   gboolean oauth2 = g_str_equal (selected_method (self), "oauth2");
   const char *provider = self->result ? self->result->provider_name : NULL;
   gboolean wants_oauth2 = self->result && self->result->auth == MS_PROVIDER_AUTH_OAUTH2;
+  gboolean goa = uses_goa (self);
 
   gtk_widget_set_visible (GTK_WIDGET (self->password_row), !oauth2);
-  if (oauth2)
+  gtk_widget_set_sensitive (GTK_WIDGET (self->method_row), !goa && gtk_switch_get_active (self->auth_switch));
+  if (goa)
+    {
+      /* TRANSLATORS: %s is the account in Online Accounts, e.g. news@example.org */
+      g_autofree char *text =
+        g_strdup_printf (_("Online Accounts signs %s in: Mailshot stores no password or token. If it asks you to "
+                           "sign in again, do so in Settings → Online Accounts."), self->goa_identity);
+      gtk_label_set_text (self->oauth2_label, text);
+    }
+  else if (oauth2)
     {
       g_autofree char *text =
         g_strdup_printf (_("%s signs in with OAuth2, not with a password: after saving, "
@@ -163,6 +189,86 @@ static void
 on_method_changed (MsSetupAssistant *self)
 {
   update_sign_in (self);
+}
+
+/* With Online Accounts the method is OAuth2, and nothing else to choose. */
+static void
+on_goa_toggled (MsSetupAssistant *self)
+{
+  if (uses_goa (self))
+    {
+      gtk_switch_set_active (self->auth_switch, TRUE);
+      adw_combo_row_set_selected (self->method_row, method_index ("oauth2"));
+    }
+  update_sign_in (self);
+}
+
+static void
+forget_goa (MsSetupAssistant *self)
+{
+  g_cancellable_cancel (self->goa_cancellable);
+  g_clear_object (&self->goa_cancellable);
+  g_clear_pointer (&self->goa_id, g_free);
+  g_clear_pointer (&self->goa_provider_type, g_free);
+  g_clear_pointer (&self->goa_identity, g_free);
+  gtk_widget_set_visible (GTK_WIDGET (self->goa_row), FALSE);
+}
+
+#ifdef MS_HAVE_GOA
+static void
+goa_found (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(MsSetupAssistant) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) found = ms_goa_find_finish (result, &error);
+  MsGoaAccount *offer = NULL;
+
+  if (found == NULL)
+    return;   /* cancelled: another address was typed */
+  /* One that works now before one that needs the user's attention. */
+  for (guint i = 0; i < found->len && (offer == NULL || offer->attention_needed); i++)
+    offer = found->pdata[i];
+  if (offer == NULL)
+    return;
+
+  self->goa_id = g_strdup (offer->id);
+  self->goa_provider_type = g_strdup (offer->provider_type);
+  self->goa_identity = g_strdup (offer->identity);
+  {
+    /* TRANSLATORS: %s is the provider, "Google" */
+    g_autofree char *title = g_strdup_printf (_("_Use the %s account from Online Accounts"), offer->provider_name);
+    g_autofree char *subtitle = offer->attention_needed
+      ? g_strdup_printf (_("%s: Online Accounts needs you to sign in again first (Settings → Online Accounts)"),
+                         offer->identity)
+      : g_strdup_printf (_("%s, already signed in in GNOME Settings: no client ID or password needed"),
+                         offer->identity);
+
+    adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->goa_row), title);
+    adw_action_row_set_subtitle (self->goa_row, subtitle);
+  }
+  gtk_widget_set_visible (GTK_WIDGET (self->goa_row), TRUE);
+  /* Offered switched on: it spares the user a client ID and a password. */
+  gtk_switch_set_active (self->goa_switch, TRUE);
+  on_goa_toggled (self);
+}
+#endif
+
+/* In parallel with the settings search: a Google account of GNOME Online
+ * Accounts for the same address is offered on the settings page. */
+static void
+look_for_goa (MsSetupAssistant *self,
+              const char       *address)
+{
+  forget_goa (self);
+  gtk_switch_set_active (self->goa_switch, FALSE);
+  if (!self->oauth2_supported || !ms_goa_is_supported () || address[0] == '\0')
+    return;
+#ifdef MS_HAVE_GOA
+  self->goa_cancellable = g_cancellable_new ();
+  ms_goa_find_async (address, self->goa_cancellable, goa_found, g_object_ref (self));
+#endif
 }
 
 static void
@@ -189,7 +295,7 @@ fill_in (MsSetupAssistant         *self,
   if (g_str_equal (method, "oauth2") && !self->oauth2_supported)
     method = "automatic";
   adw_combo_row_set_selected (self->method_row, method_index (method));
-  update_sign_in (self);
+  on_goa_toggled (self);
   show_error (self->save_error_label, NULL);
 }
 
@@ -231,6 +337,7 @@ find_settings (MsSetupAssistant *self)
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   set_busy (self, TRUE);
+  look_for_goa (self, address);
   ms_autoconfig_detect_async (address, self->cancellable, detected, g_object_ref (self));
 }
 
@@ -255,7 +362,9 @@ manual_action (GtkWidget  *widget,
 {
   MsSetupAssistant *self = MS_SETUP_ASSISTANT (widget);
   const char *address = gtk_editable_get_text (GTK_EDITABLE (self->address_row));
+  g_autofree char *stripped = g_strstrip (g_strdup (address));
 
+  look_for_goa (self, stripped);
   g_clear_pointer (&self->result, ms_autoconfig_result_free);
   gtk_label_set_text (self->provider_label, _("Your Provider’s Settings"));
   gtk_label_set_text (self->source_label, _("Type what your provider gives as its SMTP settings."));
@@ -317,9 +426,10 @@ save_action (GtkWidget  *widget,
   const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
   gboolean needs_auth = gtk_switch_get_active (self->auth_switch);
   const char *method = selected_method (self);
+  gboolean goa = uses_goa (self);
   const char *keys[] = {
     "email-address", "smtp-server", "smtp-port", "use-smtps", "user-id",
-    "needs-authentication", "auth-method",
+    "needs-authentication", "auth-method", "goa-account-id",
   };
   const char *values[G_N_ELEMENTS (keys)];
 
@@ -332,6 +442,13 @@ save_action (GtkWidget  *widget,
   values[4] = user;
   values[5] = needs_auth ? "true" : "false";
   values[6] = method;
+  /* Online Accounts provides the token, or the app signs in by itself. */
+  values[7] = goa ? self->goa_id : "";
+  if (goa)
+    {
+      values[5] = "true";
+      values[6] = method = "oauth2";
+    }
 
   if (server[0] == '\0')
     {
@@ -350,7 +467,9 @@ save_action (GtkWidget  *widget,
         show_error (self->save_error_label, error->message);
         return;
       }
-  if (g_str_equal (method, "oauth2") && self->result && self->result->oauth2_provider &&
+  if (goa)
+    ms_account_set_from_string (self->account, "oauth2-provider", self->goa_provider_type, NULL);
+  else if (g_str_equal (method, "oauth2") && self->result && self->result->oauth2_provider &&
       ms_account_is_key ("oauth2-provider"))
     ms_account_set_from_string (self->account, "oauth2-provider", self->result->oauth2_provider, NULL);
   show_error (self->save_error_label, NULL);
@@ -406,7 +525,8 @@ ms_setup_assistant_constructed (GObject *object)
   if (self->oauth2_supported)
     gtk_string_list_append (model, "OAuth2");
   adw_combo_row_set_model (self->method_row, G_LIST_MODEL (model));
-  g_object_bind_property (self->auth_switch, "active", self->method_row, "sensitive", G_BINDING_SYNC_CREATE);
+  /* The method row follows the switch (and Online Accounts) in update_sign_in(). */
+  g_signal_connect_swapped (self->auth_switch, "notify::active", G_CALLBACK (update_sign_in), self);
   g_object_bind_property (self->auth_switch, "active", self->password_row, "sensitive", G_BINDING_SYNC_CREATE);
 
   gtk_editable_set_text (GTK_EDITABLE (self->address_row), ms_account_get_email_address (self->account));
@@ -462,6 +582,8 @@ ms_setup_assistant_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_cancellable_cancel (self->goa_cancellable);
+  g_clear_object (&self->goa_cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), MS_TYPE_SETUP_ASSISTANT);
   g_clear_object (&self->account);
 
@@ -474,6 +596,9 @@ ms_setup_assistant_finalize (GObject *object)
   MsSetupAssistant *self = MS_SETUP_ASSISTANT (object);
 
   g_clear_pointer (&self->result, ms_autoconfig_result_free);
+  g_free (self->goa_id);
+  g_free (self->goa_provider_type);
+  g_free (self->goa_identity);
 
   G_OBJECT_CLASS (ms_setup_assistant_parent_class)->finalize (object);
 }
@@ -518,9 +643,12 @@ ms_setup_assistant_class_init (MsSetupAssistantClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MsSetupAssistant, method_row);
   gtk_widget_class_bind_template_child (widget_class, MsSetupAssistant, password_row);
   gtk_widget_class_bind_template_child (widget_class, MsSetupAssistant, oauth2_label);
+  gtk_widget_class_bind_template_child (widget_class, MsSetupAssistant, goa_row);
+  gtk_widget_class_bind_template_child (widget_class, MsSetupAssistant, goa_switch);
   gtk_widget_class_bind_template_child (widget_class, MsSetupAssistant, save_error_label);
   gtk_widget_class_bind_template_callback (widget_class, on_address_activated);
   gtk_widget_class_bind_template_callback (widget_class, on_method_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_goa_toggled);
 
   gtk_widget_class_install_action (widget_class, "setup.find", NULL, find_action);
   gtk_widget_class_install_action (widget_class, "setup.manual", NULL, manual_action);
