@@ -32,6 +32,8 @@ auth_server_start (const char *first_arg, ...)
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   MsTestAuthServer *self;
+  g_autofree char *ca = NULL;
+  gsize length;
   va_list ap;
 
   va_start (ap, first_arg);
@@ -40,8 +42,10 @@ auth_server_start (const char *first_arg, ...)
   va_end (ap);
   g_ptr_array_add (args, NULL);
   self = ms_test_auth_server_startv ((const char * const *) args->pdata);
-  /* The test CA, honoured for loopback endpoints only. */
-  g_setenv (MS_OAUTH2_TEST_CA_ENV, ms_test_auth_server_get_ca (self), TRUE);
+  /* The test CA, honoured for loopback endpoints only, where main() pointed
+   * MS_OAUTH2_TEST_CA_ENV: the environment changes only before any thread. */
+  g_assert_true (g_file_get_contents (ms_test_auth_server_get_ca (self), &ca, &length, NULL));
+  g_assert_true (g_file_set_contents (g_getenv (MS_OAUTH2_TEST_CA_ENV), ca, length, NULL));
   return self;
 }
 
@@ -911,8 +915,12 @@ test_cli (void)
 int
 main (int argc, char **argv)
 {
+  g_autofree char *ca_path = NULL;
+
   g_test_init (&argc, &argv, NULL);
   ms_core_init ();
+  ca_path = ms_test_tmp_path ("oauth2-test-ca.pem");
+  g_setenv (MS_OAUTH2_TEST_CA_ENV, ca_path, TRUE);
 
   g_test_add_func ("/mailshot/oauth2/provider-endpoints", test_provider_endpoints);
   g_test_add_func ("/mailshot/oauth2/not-configured", test_not_configured);
