@@ -158,6 +158,8 @@ ms_account_window_get_row (MsAccountWindow *self,
     return GTK_WIDGET (self->rate_limit_row);
   if (g_str_equal (key, "starttls-seen"))
     return GTK_WIDGET (self->starttls_seen_row);
+  if (g_str_equal (key, "oauth2-sign-in"))
+    return GTK_WIDGET (self->oauth2_sign_in_row);
   return NULL;
 }
 
@@ -457,6 +459,75 @@ update_oauth2_rows (MsAccountWindow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->password_row), !oauth2);
 }
 
+/* Where the sign-in row stands: its title says it, its button does the next
+ * thing (Sign In, Cancel while the browser has not come back). */
+typedef enum {
+  SIGN_IN_IDLE,
+  SIGN_IN_WAITING,
+  SIGN_IN_DONE,
+  SIGN_IN_FAILED,
+} SignInState;
+
+static void
+set_sign_in_state (MsAccountWindow *self,
+                   SignInState      state,
+                   const char      *text)
+{
+  GtkWidget *row = GTK_WIDGET (self->oauth2_sign_in_row);
+  const char *title = _("Sign in with OAuth2");
+  const char *label = _("_Sign In");
+
+  switch (state)
+    {
+    case SIGN_IN_WAITING:
+      title = _("Waiting for the sign-in in your web browser …");
+      label = _("_Cancel");
+      break;
+    case SIGN_IN_DONE:
+      title = text;
+      label = _("Sign In _Again");
+      break;
+    case SIGN_IN_FAILED:
+      title = text;
+      break;
+    case SIGN_IN_IDLE:
+    default:
+      break;
+    }
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  gtk_button_set_label (self->oauth2_sign_in_button, label);
+  if (state == SIGN_IN_FAILED)
+    gtk_widget_add_css_class (row, "error");
+  else
+    gtk_widget_remove_css_class (row, "error");
+  if (state == SIGN_IN_DONE)
+    gtk_widget_add_css_class (row, "success");
+  else
+    gtk_widget_remove_css_class (row, "success");
+  g_object_set_data (G_OBJECT (row), "ms-sign-in-state", GINT_TO_POINTER (state));
+}
+
+/* Tests only: a program that stands in for the web browser, run with the
+ * address as its one argument, so that a test can do the browser's part on
+ * loopback. Unset, the system browser opens it. */
+#define MS_TEST_BROWSER_ENV "MAILSHOT_TEST_BROWSER"
+
+static gboolean
+open_uri (const char  *uri,
+          GError     **error)
+{
+  const char *test_browser = g_getenv (MS_TEST_BROWSER_ENV);
+
+  if (test_browser != NULL && *test_browser != '\0')
+    {
+      const char *argv[] = { test_browser, uri, NULL };
+
+      return g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, error);
+    }
+  /* The system browser (through the portal under Flatpak). */
+  return g_app_info_launch_default_for_uri (uri, NULL, error);
+}
+
 static void
 open_sign_in_page (const char *uri,
                    gpointer    user_data)
@@ -464,8 +535,7 @@ open_sign_in_page (const char *uri,
   MsAccountWindow *self = user_data;
   g_autoptr(GError) error = NULL;
 
-  /* The system browser (through the portal under Flatpak). */
-  if (!g_app_info_launch_default_for_uri (uri, NULL, &error))
+  if (!open_uri (uri, &error))
     {
       g_autofree char *text = g_strdup_printf (_("No web browser could be opened (%s). Open this address "
                                                  "yourself: %s"), error->message, uri);
@@ -478,22 +548,34 @@ signed_in (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  g_autoptr(MsAccountWindow) self = user_data;
+  GWeakRef *weak = user_data;
+  g_autoptr(MsAccountWindow) self = g_weak_ref_get (weak);
   g_autoptr(GError) error = NULL;
   gboolean ok = ms_oauth2_sign_in_finish (MS_OAUTH2 (source), result, &error);
 
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  if (self == NULL)
+    return;   /* the window is gone */
   g_clear_object (&self->sign_in_cancellable);
   if (g_cancellable_is_cancelled (self->cancellable))
-    return;   /* the window is gone */
-  gtk_button_set_label (self->oauth2_sign_in_button, _("_Sign In"));
+    return;   /* the window is going */
   if (ok)
     {
       g_autofree char *text = g_strdup_printf (_("Signed in as %s with %s"), ms_oauth2_get_user (MS_OAUTH2 (source)),
                                                ms_oauth2_get_provider_name (MS_OAUTH2 (source)));
+
+      /* On the row, where the eye is, not only in a toast that goes away. */
+      set_sign_in_state (self, SIGN_IN_DONE, text);
       add_toast (self, adw_toast_new (text));
     }
-  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    add_toast (self, adw_toast_new (error->message));
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    set_sign_in_state (self, SIGN_IN_IDLE, NULL);
+  else
+    {
+      set_sign_in_state (self, SIGN_IN_FAILED, error->message);
+      add_toast (self, adw_toast_new (error->message));
+    }
 }
 
 /* Sign In, or Cancel while the browser has not come back. */
@@ -503,6 +585,7 @@ on_oauth2_sign_in_clicked (MsAccountWindow *self,
 {
   g_autoptr(MsOAuth2) oauth2 = NULL;
   g_autoptr(GError) error = NULL;
+  GWeakRef *weak;
 
   if (self->sign_in_cancellable != NULL)
     {
@@ -516,9 +599,13 @@ on_oauth2_sign_in_clicked (MsAccountWindow *self,
       return;
     }
   self->sign_in_cancellable = g_cancellable_new ();
-  gtk_button_set_label (button, _("_Cancel"));
+  set_sign_in_state (self, SIGN_IN_WAITING, NULL);
+  /* A weak reference: the wait may last for ever, and a window closed in the
+   * meantime must go (its dispose then ends the wait). */
+  weak = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (weak, self);
   ms_oauth2_sign_in_async (oauth2, open_sign_in_page, self, self->sign_in_cancellable,
-                           signed_in, g_object_ref (self));
+                           signed_in, weak);
 }
 
 static GtkWidget *
@@ -699,6 +786,10 @@ on_settings_changed (GSettings       *settings,
     update_password_title (self);
   if (g_str_equal (key, "auth-method") || g_str_equal (key, "oauth2-provider"))
     update_oauth2_rows (self);
+  /* Signed in as someone else, or somewhere else, than the row says. */
+  if ((g_str_has_prefix (key, "oauth2-") || g_str_equal (key, "auth-method") || g_str_equal (key, "user-id") ||
+       g_str_equal (key, "email-address")) && self->sign_in_cancellable == NULL)
+    set_sign_in_state (self, SIGN_IN_IDLE, NULL);
 }
 
 static void
@@ -1130,6 +1221,8 @@ ms_account_window_focus_row (MsAccountWindow *self,
     row = GTK_WIDGET (self->needs_auth_row);
 
   target = row;
+  if (row == GTK_WIDGET (self->oauth2_sign_in_row))
+    target = GTK_WIDGET (self->oauth2_sign_in_button);
   for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
     if (row == MEMBER (self, direct_rows[i].row_offset))
       target = MEMBER (self, direct_rows[i].widget_offset);
