@@ -599,8 +599,15 @@ test_close_asks (void)
   win = open_settings ();
   g_object_add_weak_pointer (G_OBJECT (win), (gpointer *) &win);
   server = ms_account_window_get_row (win, "smtp-server");
+  /* One value refused (left with Tab), one valid and not saved yet. */
   gtk_widget_grab_focus (server);
   type (GTK_WIDGET (win), "bad host name!");
+  press (GTK_WIDGET (win), "Tab");
+  gtk_widget_grab_focus (ms_account_window_get_row (win, "sender-name"));
+  type (GTK_WIDGET (win), "The Committee");
+  g_free (stored);
+  stored = settings_string ("sender-name");
+  g_assert_cmpstr (stored, ==, "");
 
   press (GTK_WIDGET (win), "ctrl+w");
   g_assert_nonnull (win);
@@ -609,6 +616,12 @@ test_close_asks (void)
   g_assert_nonnull (dialog);
   g_test_message ("%s: %s", adw_message_dialog_get_heading (dialog), adw_message_dialog_get_body (dialog));
   g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), ms_account_get_key_label ("smtp-server")));
+  /* The question is about the refused value only; the valid one is saved. */
+  g_assert_null (strstr (adw_message_dialog_get_body (dialog), ms_account_get_key_label ("sender-name")));
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "A Value Was Not Saved");
+  g_free (stored);
+  stored = settings_string ("sender-name");
+  g_assert_cmpstr (stored, ==, "The Committee");
   g_assert_true (adw_message_dialog_has_response (dialog, "keep"));
   g_assert_true (adw_message_dialog_has_response (dialog, "discard"));
 
@@ -625,8 +638,26 @@ test_close_asks (void)
   g_assert_nonnull (dialog);
   choose (dialog, "discard");
   ms_test_gui_wait_until (weak_is_null, &win, 5000);
+  g_free (stored);
   stored = settings_string ("smtp-server");
   g_assert_cmpstr (stored, ==, "");
+
+  /* Refused, then put right in the field: closing saves it, no question. */
+  win = open_settings ();
+  g_object_add_weak_pointer (G_OBJECT (win), (gpointer *) &win);
+  server = ms_account_window_get_row (win, "smtp-server");
+  gtk_widget_grab_focus (server);
+  type (GTK_WIDGET (win), "bad host name!");
+  press (GTK_WIDGET (win), "Return");
+  g_assert_true (gtk_widget_has_css_class (server, "error"));
+  press (GTK_WIDGET (win), "ctrl+a");
+  type (GTK_WIDGET (win), "smtp.example.net");
+  press (GTK_WIDGET (win), "ctrl+w");
+  g_assert_null (win != NULL ? find_message_dialog (win) : NULL);
+  ms_test_gui_wait_until (weak_is_null, &win, 5000);
+  g_free (stored);
+  stored = settings_string ("smtp-server");
+  g_assert_cmpstr (stored, ==, "smtp.example.net");
 
   /* Valid, not saved yet: saved on close, without a question. */
   win = open_settings ();
