@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ms-account-window.h"
+#include "ms-a11y.h"
 
 struct _MsAccountWindow
 {
@@ -1304,6 +1305,8 @@ ms_account_window_constructed (GObject *object)
       }
   }
 
+  ms_a11y_name_combo_items (self->auth_method_row);
+  ms_a11y_name_combo_items (self->oauth2_provider_row);
   update_provider_hints (self);
   update_auth_method_subtitle (self);
   update_rate_limit (self);
