@@ -1008,7 +1008,17 @@ test_provider_hints (void)
   g_assert_cmpuint (notes_mentioning (notes, "which is what these settings use"), ==, 1);
   /* Microsoft: NTLM is not supported, said where it matters. */
   g_assert_cmpuint (notes_mentioning (notes, "NTLM"), ==, 1);
+  g_assert_cmpuint (notes_mentioning (notes, "SMTP AUTH"), ==, 1);
   g_clear_pointer (&notes, g_array_unref);
+
+  /* Signing in with OAuth2: nothing about SMTP AUTH with a password. */
+  g_settings_set_enum (get_settings (), "auth-method", MS_AUTH_METHOD_OAUTH2);
+  notes = collect_notes (group);
+  g_assert_cmpuint (notes_mentioning (notes, "SMTP AUTH"), ==, 0);
+  g_assert_cmpuint (notes_mentioning (notes, "NTLM"), ==, 0);
+  g_assert_cmpuint (notes_mentioning (notes, "poor choices for bulk mail"), ==, 1);
+  g_clear_pointer (&notes, g_array_unref);
+  g_settings_set_enum (get_settings (), "auth-method", MS_AUTH_METHOD_AUTOMATIC);
 
   /* Gmail: no NTLM note; a mismatched port is a warning. */
   g_settings_set_string (get_settings (), "smtp-server", "smtp.gmail.com");

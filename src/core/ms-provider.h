@@ -183,6 +183,9 @@ typedef struct {
  * @per_hour: max-per-hour (0 = no limit)
  * @per_day: max-per-day (0 = no limit)
  * @connections: max-connections
+ * @oauth2: the account signs in with OAuth2 (auth-method oauth2): the notes
+ *   about passwords (an app password, SMTP AUTH with LOGIN or PLAIN) do not
+ *   apply to it
  *
  * What ms_provider_get_notes() looks at.
  */
@@ -195,6 +198,7 @@ typedef struct {
   guint       per_hour;
   guint       per_day;
   guint       connections;
+  gboolean    oauth2;
 } MsProviderAccountSettings;
 
 /**

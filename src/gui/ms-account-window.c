@@ -655,6 +655,7 @@ update_provider_hints (MsAccountWindow *self)
     .per_hour = g_settings_get_int (self->settings, "max-per-hour"),
     .per_day = g_settings_get_int (self->settings, "max-per-day"),
     .connections = g_settings_get_int (self->settings, "max-connections"),
+    .oauth2 = g_settings_get_enum (self->settings, "auth-method") == MS_AUTH_METHOD_OAUTH2,
   };
   g_autoptr(GPtrArray) notes = ms_provider_get_notes (&settings);
   const char *title = ms_provider_get_notes_title (server);
@@ -777,7 +778,8 @@ on_settings_changed (GSettings       *settings,
                      MsAccountWindow *self)
 {
   if (g_str_equal (key, "smtp-server") || g_str_equal (key, "smtp-port") || g_str_equal (key, "use-smtps") ||
-      g_str_equal (key, "needs-authentication") || g_str_has_prefix (key, "max-"))
+      g_str_equal (key, "needs-authentication") || g_str_has_prefix (key, "max-") ||
+      g_str_equal (key, "auth-method"))
     update_provider_hints (self);
   if (g_str_equal (key, "auth-method"))
     update_auth_method_subtitle (self);
