@@ -164,11 +164,42 @@ ms_account_window_get_row (MsAccountWindow *self,
   return NULL;
 }
 
+static GtkWidget *
+find_toast_overlay (GtkWidget *widget)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = ADW_IS_TOAST_OVERLAY (c) ? c : find_toast_overlay (c);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static void
 add_toast (MsAccountWindow *self,
            AdwToast        *toast)
 {
-  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), toast);
+  /* The preferences window's own overlay, so that the toast's close button
+   * gets its name (libadwaita 1.2 leaves it nameless, read as "GtkImage"). */
+  GtkWidget *overlay = find_toast_overlay (GTK_WIDGET (self));
+
+  if (overlay != NULL)
+    ms_a11y_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+  else
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), toast);
+}
+
+/* A toast of plain text: libadwaita 1.2 reads a toast's title as markup, and
+ * an error or an address with “&” or “<” in it showed nothing but a warning. */
+static void
+add_text_toast (MsAccountWindow *self,
+                const char      *text)
+{
+  g_autofree char *escaped = g_markup_escape_text (text, -1);
+
+  add_toast (self, adw_toast_new (escaped));
 }
 
 /* The GtkText inside an entry row is what a screen reader lands on. */
@@ -481,7 +512,7 @@ set_sign_in_state (MsAccountWindow *self,
   switch (state)
     {
     case SIGN_IN_WAITING:
-      title = _("Waiting for the sign-in in your web browser …");
+      title = text != NULL ? text : _("Waiting for the sign-in in your web browser …");
       label = _("_Cancel");
       break;
     case SIGN_IN_DONE:
@@ -497,6 +528,23 @@ set_sign_in_state (MsAccountWindow *self,
     }
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   gtk_button_set_label (self->oauth2_sign_in_button, label);
+  /* For a screen reader: the row keeps its short name and says the outcome
+   * as its description; the button is named by its own words. GTK 4.8 would
+   * read the button as its raw label (with the underscore) and then the
+   * row's whole title, an address included. */
+  {
+    g_autofree char *button_name = strip_mnemonic (label);
+
+    gtk_accessible_reset_relation (GTK_ACCESSIBLE (self->oauth2_sign_in_button),
+                                   GTK_ACCESSIBLE_RELATION_LABELLED_BY);
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->oauth2_sign_in_button),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, button_name, -1);
+    gtk_accessible_reset_relation (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
+    gtk_accessible_update_property (GTK_ACCESSIBLE (row),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, _("Sign in with OAuth2"),
+                                    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text != NULL ? text : "",
+                                    -1);
+  }
   if (state == SIGN_IN_FAILED)
     gtk_widget_add_css_class (row, "error");
   else
@@ -540,7 +588,10 @@ open_sign_in_page (const char *uri,
     {
       g_autofree char *text = g_strdup_printf (_("No web browser could be opened (%s). Open this address "
                                                  "yourself: %s"), error->message, uri);
-      add_toast (self, adw_toast_new (text));
+
+      /* On the row too, for as long as the wait lasts: a toast goes away. */
+      set_sign_in_state (self, SIGN_IN_WAITING, text);
+      add_text_toast (self, text);
     }
 }
 
@@ -568,14 +619,14 @@ signed_in (GObject      *source,
 
       /* On the row, where the eye is, not only in a toast that goes away. */
       set_sign_in_state (self, SIGN_IN_DONE, text);
-      add_toast (self, adw_toast_new (text));
+      add_text_toast (self, text);
     }
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     set_sign_in_state (self, SIGN_IN_IDLE, NULL);
   else
     {
       set_sign_in_state (self, SIGN_IN_FAILED, error->message);
-      add_toast (self, adw_toast_new (error->message));
+      add_text_toast (self, error->message);
     }
 }
 
@@ -596,7 +647,7 @@ on_oauth2_sign_in_clicked (MsAccountWindow *self,
   oauth2 = ms_account_create_oauth2 (self->account, &error);
   if (oauth2 == NULL)
     {
-      add_toast (self, adw_toast_new (error->message));
+      add_text_toast (self, error->message);
       return;
     }
   self->sign_in_cancellable = g_cancellable_new ();
@@ -1314,6 +1365,8 @@ ms_account_window_constructed (GObject *object)
   update_rate_limit (self);
   update_password_title (self);
   fix_accessible_names (GTK_WIDGET (self), NULL);
+  /* After the general fix, which would leave this button without a name. */
+  set_sign_in_state (self, SIGN_IN_IDLE, NULL);
 }
 
 static void
