@@ -174,26 +174,24 @@ combo_item_setup (GtkSignalListItemFactory *factory,
   gboolean in_popup = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (factory), "ms-in-popup"));
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget *label = gtk_label_new (NULL);
-  GtkWidget *check = g_object_new (GTK_TYPE_IMAGE,
-                                   "icon-name", "object-select-symbolic",
-                                   "accessible-role", GTK_ACCESSIBLE_ROLE_PRESENTATION,
-                                   NULL);
 
   gtk_label_set_xalign (GTK_LABEL (label), 0);
-  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-  gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
   gtk_widget_set_hexpand (label, TRUE);
   gtk_box_append (GTK_BOX (box), label);
   gtk_list_item_set_child (list_item, box);
-  /* The row shows the selected item without a check mark; the pop-up marks it. */
+  /* The row shows the selected item on one line; the pop-up lists them all
+   * and marks the selected one. */
   if (!in_popup)
     {
-      g_object_unref (g_object_ref_sink (check));
-      gtk_label_set_wrap (GTK_LABEL (label), FALSE);
       gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
       return;
     }
-  gtk_box_append (GTK_BOX (box), check);
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
+  gtk_box_append (GTK_BOX (box), g_object_new (GTK_TYPE_IMAGE,
+                                               "icon-name", "object-select-symbolic",
+                                               "accessible-role", GTK_ACCESSIBLE_ROLE_PRESENTATION,
+                                               NULL));
   g_signal_connect_object (row, "notify::selected-item", G_CALLBACK (combo_item_update_selected), list_item,
                            G_CONNECT_SWAPPED);
 }
