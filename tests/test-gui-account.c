@@ -1246,6 +1246,35 @@ test_narrow (void)
       g_assert_null (find_mapped (row, is_ellipsized_label, NULL));
     }
   destroy_settings (win);
+
+  /* Signing in with OAuth2: its rows, and the Sign In row while it waits
+   * with the whole address to open on it (no browser here). */
+  g_settings_set_enum (get_settings (), "auth-method", MS_AUTH_METHOD_OAUTH2);
+  g_settings_set_enum (get_settings (), "oauth2-provider", MS_OAUTH2_PROVIDER_CUSTOM);
+  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-client-id", "test-client", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-auth-endpoint",
+                                             "https://127.0.0.1:9/authorize", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-token-endpoint",
+                                             "https://127.0.0.1:9/token", NULL));
+  win = open_settings ();
+  gtk_window_set_default_size (GTK_WINDOW (win), 360, 640);
+  gtk_widget_activate (SETTINGS_CHILD (win, "oauth2_sign_in_button"));
+  ms_test_gui_spin_for (500);
+  g_assert_cmpstr (gtk_button_get_label (SETTINGS_CHILD (win, "oauth2_sign_in_button")), ==, "_Cancel");
+  g_test_message ("settings with OAuth2: %d px", gtk_widget_get_width (GTK_WIDGET (win)));
+  g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (win)), <=, 360);
+  for (guint i = 0; i < 4; i++)
+    {
+      const char *key = (const char *[]) { "oauth2-client-id", "oauth2-auth-endpoint", "oauth2-token-endpoint",
+                                           "oauth2-sign-in" }[i];
+      GtkWidget *row = ms_account_window_get_row (win, key);
+
+      g_test_message ("%s: %s", key, adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)));
+      g_assert_null (find_mapped (row, is_ellipsized_label, NULL));
+    }
+  gtk_widget_activate (SETTINGS_CHILD (win, "oauth2_sign_in_button"));
+  ms_test_gui_spin_for (500);
+  destroy_settings (win);
   gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
   ms_secret_clear_sync (MS_ACCOUNT_DEFAULT, "smtp.office365.com", "u", NULL, NULL);
   ms_test_gui_reset_account (get_account ());
