@@ -1260,7 +1260,7 @@ test_narrow (void)
   gtk_window_set_default_size (GTK_WINDOW (win), 360, 640);
   gtk_widget_activate (SETTINGS_CHILD (win, "oauth2_sign_in_button"));
   ms_test_gui_spin_for (500);
-  g_assert_cmpstr (gtk_button_get_label (SETTINGS_CHILD (win, "oauth2_sign_in_button")), ==, "_Cancel");
+  g_assert_cmpstr (gtk_button_get_label (SETTINGS_CHILD (win, "oauth2_sign_in_button")), ==, _("_Cancel"));
   g_test_message ("settings with OAuth2: %d px", gtk_widget_get_width (GTK_WIDGET (win)));
   g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (win)), <=, 360);
   for (guint i = 0; i < 4; i++)
@@ -1388,7 +1388,7 @@ test_a11y_names (void)
     /* A button clicks at the end of its activation (a quarter second). */
     gtk_widget_activate (button);
     ms_test_gui_spin_for (500);
-    g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Cancel");
+    g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, _("_Cancel"));
     /* No browser here: the address to open is on the row, “&” and all (a
      * toast took it as markup and showed nothing but a GTK warning). */
     {
@@ -1401,7 +1401,7 @@ test_a11y_names (void)
     g_assert_cmpuint (check_a11y_names ("Account Settings", NULL), ==, 0);
     gtk_widget_activate (button);
     ms_test_gui_spin_for (500);
-    g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Sign In");
+    g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, _("_Sign In"));
   }
   destroy_settings (win);
   ms_test_gui_reset_account (get_account ());
