@@ -10,6 +10,8 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "ms-test-support.h"
+
 typedef struct {
   GSubprocess *proc;
   char        *state_dir;
@@ -23,48 +25,22 @@ ms_test_https_start (gboolean            plain,
                      const char * const *names)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *line = NULL;
-  g_autofree char *stderr_path = NULL;
-  const char *tmp = g_getenv ("MS_TEST_TMPDIR");
+  g_autofree char *script = g_build_filename (g_getenv ("MS_TEST_SRCDIR"), "autoconfig-server.py", NULL);
   MsTestHttps *self = g_new0 (MsTestHttps, 1);
-  guint64 port = 0;
 
-  self->state_dir = g_build_filename (tmp ? tmp : g_get_tmp_dir (), "autoconfig-XXXXXX", NULL);
-  g_assert_nonnull (g_mkdtemp (self->state_dir));
-  self->root = g_build_filename (self->state_dir, "root", NULL);
-  g_assert_cmpint (g_mkdir (self->root, 0700), ==, 0);
+  /* The files it serves, beside its state directory. */
+  self->root = ms_test_tmp_path ("autoconfig-root-XXXXXX");
+  g_assert_nonnull (g_mkdtemp (self->root));
   self->names = g_strdupv ((char **) names);
 
-  g_ptr_array_add (argv, g_strdup ("/usr/bin/python3"));
-  g_ptr_array_add (argv, g_build_filename (g_getenv ("MS_TEST_SRCDIR"), "autoconfig-server.py", NULL));
-  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", self->state_dir));
   g_ptr_array_add (argv, g_strdup_printf ("--root=%s", self->root));
   if (plain)
     g_ptr_array_add (argv, g_strdup ("--plain"));
   for (guint i = 0; names[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup_printf ("--name=%s", names[i]));
   g_ptr_array_add (argv, NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  stderr_path = g_build_filename (self->state_dir, "stderr.log", NULL);
-  g_subprocess_launcher_set_stderr_file_path (launcher, stderr_path);
-  self->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (self->proc));
-  line = g_data_input_stream_read_line (out, NULL, NULL, NULL);
-  if (line == NULL || !g_str_has_prefix (line, "READY ") ||
-      !g_ascii_string_to_unsigned (line + 6, 10, 1, 65535, &port, NULL))
-    {
-      g_autofree char *err = NULL;
-
-      g_file_get_contents (stderr_path, &err, NULL, NULL);
-      g_error ("autoconfig-server.py did not start: %s\n%s", line ? line : "no READY line", err ? err : "");
-    }
-  self->port = (guint16) port;
+  self->proc = ms_test_helper_start (script, "autoconfig", (const char * const *) argv->pdata,
+                                     &self->state_dir, &self->port);
   return self;
 }
 
@@ -145,9 +121,7 @@ ms_test_https_stop (MsTestHttps *self)
 {
   if (self == NULL)
     return;
-  g_subprocess_force_exit (self->proc);
-  g_subprocess_wait (self->proc, NULL, NULL);
-  g_object_unref (self->proc);
+  ms_test_helper_stop (g_steal_pointer (&self->proc));
   g_free (self->state_dir);
   g_free (self->root);
   g_strfreev (self->names);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <gio/gunixinputstream.h>
+#include <curl/curl.h>
 
 #define READY_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define STOP_TIMEOUT_MS 5000
@@ -182,59 +183,92 @@ read_line_deadline (GInputStream *stream,
   return NULL;
 }
 
-MsTestServer *
-ms_test_server_startv (const char * const *args)
+/* ---- the helper servers (tests/NAME.py) ------------------------------------ */
+
+GSubprocess *
+ms_test_helper_start (const char          *script,
+                      const char          *prefix,
+                      const char * const  *args,
+                      char               **state_dir,
+                      guint16             *port)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
-  g_autofree char *script = server_script ();
-  g_autofree char *stderr_path = NULL;
+  g_autofree char *dir = make_state_dir (prefix);
+  g_autofree char *stderr_path = g_build_filename (dir, "stderr.log", NULL);
   g_autofree char *line = NULL;
-  MsTestServer *self;
-  guint64 port = 0;
+  GSubprocess *proc;
+  guint64 number = 0;
 
-  self = g_new0 (MsTestServer, 1);
-  self->state_dir = make_state_dir ("smtp-server");
-  stderr_path = g_build_filename (self->state_dir, "stderr.log", NULL);
+  g_return_val_if_fail (script != NULL && prefix != NULL && port != NULL, NULL);
 
   g_ptr_array_add (argv, g_strdup ("/usr/bin/python3"));
   g_ptr_array_add (argv, g_strdup (script));
-  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", self->state_dir));
-  g_ptr_array_add (argv, g_strdup ("--exit-on-stdin-eof"));
+  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", dir));
   for (gsize i = 0; args != NULL && args[i] != NULL; i++)
-    {
-      g_ptr_array_add (argv, g_strdup (args[i]));
-      if (g_str_equal (args[i], "--tls=smtps"))
-        self->smtps = TRUE;
-    }
+    g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   /* A file, not a pipe: nobody drains stderr while the test runs. */
   g_subprocess_launcher_set_stderr_file_path (launcher, stderr_path);
-  self->proc = g_subprocess_launcher_spawnv (launcher,
-                                             (const char * const *) argv->pdata,
-                                             &error);
-  if (self->proc == NULL)
+  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  if (proc == NULL)
     g_error ("cannot start %s: %s", script, error->message);
 
-  line = read_line_deadline (g_subprocess_get_stdout_pipe (self->proc),
+  line = read_line_deadline (g_subprocess_get_stdout_pipe (proc),
                              g_get_monotonic_time () + READY_TIMEOUT_US);
   if (line == NULL || !g_str_has_prefix (line, "READY ") ||
-      !g_ascii_string_to_unsigned (line + 6, 10, 1, 65535, &port, NULL))
+      !g_ascii_string_to_unsigned (line + 6, 10, 1, 65535, &number, NULL))
     {
       g_autofree char *cmdline = g_strjoinv (" ", (char **) argv->pdata);
       g_autofree char *err = NULL;
 
-      g_subprocess_force_exit (self->proc);
-      g_subprocess_wait (self->proc, NULL, NULL);
+      g_subprocess_force_exit (proc);
+      g_subprocess_wait (proc, NULL, NULL);
       err = read_file_or_empty (stderr_path);
-      g_error ("the SMTP harness did not start (%s): got %s\n%s",
-               cmdline, line ? line : "no READY line", err);
+      g_error ("%s did not start (%s): got %s\n%s",
+               script, cmdline, line ? line : "no READY line", err);
     }
-  self->port = (guint16) port;
+  *port = (guint16) number;
+  if (state_dir != NULL)
+    *state_dir = g_steal_pointer (&dir);
+  return proc;
+}
+
+void
+ms_test_helper_stop (GSubprocess *proc)
+{
+  if (proc == NULL)
+    return;
+  /* Closing its standard input ends a helper started with
+   * --exit-on-stdin-eof; SIGTERM ends the others. */
+  g_output_stream_close (g_subprocess_get_stdin_pipe (proc), NULL, NULL);
+  g_subprocess_send_signal (proc, SIGTERM);
+  wait_or_kill (proc);
+  g_object_unref (proc);
+}
+
+MsTestServer *
+ms_test_server_startv (const char * const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *script = server_script ();
+  MsTestServer *self;
+
+  self = g_new0 (MsTestServer, 1);
+  g_ptr_array_add (argv, (gpointer) "--exit-on-stdin-eof");
+  for (gsize i = 0; args != NULL && args[i] != NULL; i++)
+    {
+      g_ptr_array_add (argv, (gpointer) args[i]);
+      if (g_str_equal (args[i], "--tls=smtps"))
+        self->smtps = TRUE;
+    }
+  g_ptr_array_add (argv, NULL);
+  self->proc = ms_test_helper_start (script, "smtp-server", (const char * const *) argv->pdata,
+                                     &self->state_dir, &self->port);
 
   self->cert_path = g_build_filename (self->state_dir, "cert.pem", NULL);
   if (g_file_test (self->cert_path, G_FILE_TEST_EXISTS))
@@ -452,9 +486,7 @@ ms_test_server_stop (MsTestServer *self)
 
   if (self->proc != NULL)
     {
-      g_subprocess_send_signal (self->proc, SIGTERM);
-      wait_or_kill (self->proc);
-      g_clear_object (&self->proc);
+      ms_test_helper_stop (g_steal_pointer (&self->proc));
     }
   if (g_getenv ("MS_TEST_KEEP") == NULL)
     rm_rf (self->state_dir);
@@ -739,6 +771,16 @@ ms_test_run_cliv (const char         *stdin_text,
                   char              **err,
                   const char * const *args)
 {
+  return ms_test_run_cli_envv (NULL, stdin_text, out, err, args);
+}
+
+int
+ms_test_run_cli_envv (const char * const *env,
+                      const char         *stdin_text,
+                      char              **out,
+                      char              **err,
+                      const char * const *args)
+{
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
@@ -758,6 +800,13 @@ ms_test_run_cliv (const char         *stdin_text,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  for (gsize i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_auto(GStrv) pair = g_strsplit (env[i], "=", 2);
+
+      g_assert_cmpuint (g_strv_length (pair), ==, 2);
+      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+    }
   proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   if (proc == NULL)
     g_error ("cannot run %s: %s", cli, error->message);
@@ -855,4 +904,197 @@ ms_test_run_tmpfs_subprocess (const char *test_path)
     }
   g_test_trap_subprocess (sub, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
   g_test_trap_assert_passed ();
+}
+
+/* ---- the OAuth2 authorization server (tests/oauth2-server.py) ----------- */
+
+struct _MsTestAuthServer
+{
+  GSubprocess *proc;
+  char        *state_dir;
+  char        *ca_path;
+  guint16      port;
+};
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
+
+MsTestAuthServer *
+ms_test_auth_server_startv (const char * const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *script = NULL;
+  const char *srcdir = g_getenv ("MS_TEST_SRCDIR");
+  MsTestAuthServer *self = g_new0 (MsTestAuthServer, 1);
+
+  if (srcdir == NULL)
+    g_error ("MS_TEST_SRCDIR is not set: run the tests through meson (meson test -C BUILDDIR)");
+  script = g_build_filename (srcdir, "oauth2-server.py", NULL);
+  g_ptr_array_add (argv, (gpointer) "--exit-on-stdin-eof");
+  for (gsize i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  self->proc = ms_test_helper_start (script, "oauth2-server", (const char * const *) argv->pdata,
+                                     &self->state_dir, &self->port);
+  self->ca_path = g_build_filename (self->state_dir, "ca.pem", NULL);
+  return self;
+}
+
+MsTestAuthServer *
+ms_test_auth_server_start (const char *first_arg,
+                           ...)
+{
+  g_autoptr(GPtrArray) args = NULL;
+  va_list ap;
+
+  va_start (ap, first_arg);
+  args = collect_args (first_arg, ap);
+  va_end (ap);
+  return ms_test_auth_server_startv ((const char * const *) args->pdata);
+}
+
+void
+ms_test_auth_server_stop (MsTestAuthServer *self)
+{
+  if (self == NULL)
+    return;
+  ms_test_helper_stop (g_steal_pointer (&self->proc));
+  g_free (self->state_dir);
+  g_free (self->ca_path);
+  g_free (self);
+}
+
+const char *
+ms_test_auth_server_get_ca (MsTestAuthServer *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->ca_path;
+}
+
+const char *
+ms_test_auth_server_get_state_dir (MsTestAuthServer *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->state_dir;
+}
+
+char *
+ms_test_auth_server_url (MsTestAuthServer *self,
+                         const char       *path)
+{
+  g_return_val_if_fail (self != NULL && path != NULL, NULL);
+  return g_strdup_printf ("https://127.0.0.1:%u%s", self->port, path);
+}
+
+char *
+ms_test_auth_server_path (MsTestAuthServer *self,
+                          const char       *name)
+{
+  g_return_val_if_fail (self != NULL && name != NULL, NULL);
+  return g_build_filename (self->state_dir, name, NULL);
+}
+
+guint
+ms_test_auth_server_log_count (MsTestAuthServer *self,
+                               const char       *line)
+{
+  g_autofree char *path = ms_test_auth_server_path (self, "log");
+  g_autofree char *text = read_file_or_empty (path);
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strcmp (lines[i], line) == 0)
+      n++;
+  return n;
+}
+
+static size_t
+collect_body (char   *data,
+              size_t  size,
+              size_t  nmemb,
+              void   *user_data)
+{
+  GString *body = user_data;
+
+  if (body != NULL)
+    g_string_append_len (body, data, size * nmemb);
+  return size * nmemb;
+}
+
+/* One request with libcurl; -1 when it could not be made. */
+static long
+curl_request (const char  *url,
+              const char  *ca_path,
+              gboolean     post,
+              char       **location,
+              GString     *body)
+{
+  g_autoptr(CURL) curl = curl_easy_init ();
+  char *redirect = NULL;
+  long status = 0;
+
+  curl_easy_setopt (curl, CURLOPT_URL, url);
+  if (ca_path != NULL)
+    curl_easy_setopt (curl, CURLOPT_CAINFO, ca_path);
+  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (curl, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, collect_body);
+  curl_easy_setopt (curl, CURLOPT_WRITEDATA, body);
+  if (post)
+    curl_easy_setopt (curl, CURLOPT_POSTFIELDS, "");
+  if (curl_easy_perform (curl) != CURLE_OK)
+    return -1;
+  curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo (curl, CURLINFO_REDIRECT_URL, &redirect);
+  if (location != NULL)
+    *location = g_strdup (redirect);
+  return status;
+}
+
+long
+ms_test_auth_server_request (MsTestAuthServer *self,
+                             const char       *url,
+                             gboolean          post,
+                             char            **location,
+                             GString          *body)
+{
+  long status;
+
+  g_return_val_if_fail (self != NULL && url != NULL, -1);
+  status = curl_request (url, self->ca_path, post, location, body);
+  g_assert_cmpint (status, >, 0);
+  return status;
+}
+
+void
+ms_test_auth_server_admin (MsTestAuthServer *self,
+                           const char       *what)
+{
+  g_autofree char *path = g_strconcat ("/admin/", what, NULL);
+  g_autofree char *url = ms_test_auth_server_url (self, path);
+
+  g_assert_cmpint (ms_test_auth_server_request (self, url, TRUE, NULL, NULL), ==, 200);
+}
+
+long
+ms_test_http_get (const char *url,
+                  GString    *body)
+{
+  g_return_val_if_fail (url != NULL, -1);
+  return curl_request (url, NULL, FALSE, NULL, body);
+}
+
+long
+ms_test_auth_server_follow (MsTestAuthServer *self,
+                            const char       *uri,
+                            GString          *body)
+{
+  g_autofree char *location = NULL;
+
+  g_return_val_if_fail (self != NULL && uri != NULL, -1);
+  /* The sign-in page answers at once with a 302 to the loopback redirect. */
+  g_assert_cmpint (ms_test_auth_server_request (self, uri, FALSE, &location, NULL), ==, 302);
+  g_assert_nonnull (location);
+  g_assert_true (g_str_has_prefix (location, "http://127.0.0.1:"));
+  return ms_test_http_get (location, body);
 }

@@ -91,6 +91,62 @@ int           ms_test_run_cliv            (const char  *stdin_text,
                                            char       **out,
                                            char       **err,
                                            const char * const *args);
+/* The same with @env ("NAME=VALUE", NULL-terminated) added to the child's
+ * environment only: g_setenv() in a test with threads is not thread-safe. */
+int           ms_test_run_cli_envv        (const char * const *env,
+                                           const char  *stdin_text,
+                                           char       **out,
+                                           char       **err,
+                                           const char * const *args);
+
+/**
+ * ms_test_helper_start:
+ * @script: a helper server of the tests (tests/oauth2-server.py …)
+ * @prefix: the name of its state directory under $MS_TEST_TMPDIR
+ * @args: (nullable): NULL-terminated options after --state-dir=DIR
+ * @state_dir: (out) (optional): the state directory (transfer full)
+ * @port: (out): the port of its "READY PORT" line
+ *
+ * Starts @script with /usr/bin/python3 and waits for its READY line; aborts
+ * the test, with its standard error, when it does not come. Stop it with
+ * ms_test_helper_stop(), which closes its standard input (for
+ * --exit-on-stdin-eof), terminates it and waits.
+ */
+GSubprocess  *ms_test_helper_start        (const char          *script,
+                                           const char          *prefix,
+                                           const char * const  *args,
+                                           char               **state_dir,
+                                           guint16             *port);
+void          ms_test_helper_stop         (GSubprocess         *proc);
+
+/* The OAuth2 authorization server of the tests (tests/oauth2-server.py,
+ * options such as "--access-lifetime=2", "--client-id=other"), on 127.0.0.1
+ * over HTTPS with a CA made at start (ms_test_auth_server_get_ca; the app
+ * trusts it through MS_OAUTH2_TEST_CA_ENV, which the caller sets). */
+typedef struct _MsTestAuthServer MsTestAuthServer;
+MsTestAuthServer *ms_test_auth_server_start  (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
+MsTestAuthServer *ms_test_auth_server_startv (const char * const *args);
+void          ms_test_auth_server_stop       (MsTestAuthServer *self);
+const char   *ms_test_auth_server_get_ca     (MsTestAuthServer *self);
+const char   *ms_test_auth_server_get_state_dir (MsTestAuthServer *self);
+/* "https://127.0.0.1:PORT" and @path; transfer full. */
+char         *ms_test_auth_server_url        (MsTestAuthServer *self, const char *path);
+/* A file of its state directory (tokens.json, issued, log); transfer full. */
+char         *ms_test_auth_server_path       (MsTestAuthServer *self, const char *name);
+/* How many lines of its log equal @line. */
+guint         ms_test_auth_server_log_count  (MsTestAuthServer *self, const char *line);
+/* POST /admin/@what ("deny", "revoke", "expire"). */
+void          ms_test_auth_server_admin      (MsTestAuthServer *self, const char *what);
+/* One HTTPS request to it; the status, the redirect and the body. */
+long          ms_test_auth_server_request    (MsTestAuthServer *self, const char *url, gboolean post,
+                                              char **location, GString *body);
+/* The browser's part of a sign-in: opens @uri (its /authorize page) and
+ * follows the redirect to the app's loopback listener; that answer's status
+ * (-1 when nothing answered), its page in @body. Blocks: call it from a
+ * thread when the listener runs on this thread's main context. */
+long          ms_test_auth_server_follow     (MsTestAuthServer *self, const char *uri, GString *body);
+/* A plain HTTP GET (the loopback redirect); -1 when nothing answered. */
+long          ms_test_http_get               (const char *url, GString *body);
 
 /* A file under $MS_TEST_TMPDIR (or a new temp dir); transfer full. */
 char         *ms_test_tmp_path            (const char *name);
@@ -104,5 +160,6 @@ void          ms_test_run_tmpfs_subprocess (const char *test_path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsTestServer, ms_test_server_stop)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsTestSink, ms_test_sink_stop)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsTestAuthServer, ms_test_auth_server_stop)
 
 G_END_DECLS

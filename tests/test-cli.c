@@ -481,6 +481,17 @@ test_password_tty (void)
   assert_keyring_has ("cli-tty", "smtp.example.org", "tty-user", "Tty-Canary-0007");
 }
 
+static guint
+count_of (const char *text,
+          const char *part)
+{
+  guint n = 0;
+
+  for (const char *at = strstr (text, part); at != NULL; at = strstr (at + 1, part))
+    n++;
+  return n;
+}
+
 /* `test --check-settings` shows the provider hints and checks the keyring
  * without any network action, so the hints for Gmail and Microsoft 365 can
  * be tested here: their hosts are never resolved or contacted. */
@@ -522,10 +533,29 @@ test_check_settings_hints (void)
   set_ok ("cli-o365", "smtp-port", "465");
   set_ok ("cli-o365", "max-connections", "5");
   g_assert_cmpint (run (NULL, &out3, NULL, "--account", "cli-o365", "test", "--check-settings", NULL), ==, 0);
-  assert_contains (out3, "Microsoft 365 is not meant for e-blasts");
+  assert_contains (out3, "poor choices for bulk mail");
   assert_contains (out3, "turn “Use SMTPS” off and use port 587");
   assert_contains (out3, "3 connections at once");
   assert_contains (out3, "is the key max-connections");
+  assert_contains (out3, "SMTP AUTH");
+  /* Each fact once: the hints are the settings window's notes, not the
+   * provider's summary and then each limit again. */
+  g_assert_cmpuint (count_of (out3, "30 messages a minute"), ==, 1);
+  g_assert_cmpuint (count_of (out3, "3 connections"), ==, 1);
+  g_assert_cmpuint (count_of (out3, "10000 recipients a day"), ==, 1);
+  g_assert_cmpuint (count_of (out2, "500 messages a day"), ==, 1);
+
+  /* An account that signs in with OAuth2 is not told about SMTP AUTH with a password. */
+  {
+    g_autofree char *out4 = NULL;
+
+    set_ok ("cli-o365", "auth-method", "oauth2");
+    set_ok ("cli-o365", "oauth2-client-id", "00000000-0000-0000-0000-000000000000");
+    set_ok ("cli-o365", "needs-authentication", "true");
+    run (NULL, &out4, NULL, "--account", "cli-o365", "test", "--check-settings", NULL);
+    assert_contains (out4, "poor choices for bulk mail");
+    g_assert_null (strstr (out4, "SMTP AUTH"));
+  }
 }
 
 static SecretCollection *

@@ -2,7 +2,6 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
@@ -16,16 +15,7 @@
 #define CLIENT_ID "test-client"
 #define USER      "sender@example.org"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
-
-/* ---- the authorization server (tests/oauth2-server.py) ----------------- */
-
-typedef struct {
-  GSubprocess *proc;
-  char        *state_dir;
-  guint16      port;
-  char        *ca_path;
-} AuthServer;
+/* ---- the authorization server (tests/oauth2-server.py, in ms-test-support) */
 
 static char *
 read_text (const char *path)
@@ -37,153 +27,32 @@ read_text (const char *path)
   return text;
 }
 
-static AuthServer *
+static MsTestAuthServer *
 auth_server_start (const char *first_arg, ...)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autofree char *tmpl = NULL;
-  g_autofree char *line = NULL;
-  g_autofree char *stderr_path = NULL;
-  AuthServer *self = g_new0 (AuthServer, 1);
-  const char *srcdir = g_getenv ("MS_TEST_SRCDIR");
-  guint64 port = 0;
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  MsTestAuthServer *self;
+  g_autofree char *ca = NULL;
+  gsize length;
   va_list ap;
 
-  g_assert_nonnull (srcdir);
-  tmpl = ms_test_tmp_path ("oauth2-server-XXXXXX");
-  self->state_dir = g_mkdtemp (g_steal_pointer (&tmpl));
-  g_assert_nonnull (self->state_dir);
-  stderr_path = g_build_filename (self->state_dir, "stderr.log", NULL);
-
-  g_ptr_array_add (argv, g_strdup ("/usr/bin/python3"));
-  g_ptr_array_add (argv, g_build_filename (srcdir, "oauth2-server.py", NULL));
-  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", self->state_dir));
-  g_ptr_array_add (argv, g_strdup ("--exit-on-stdin-eof"));
   va_start (ap, first_arg);
   for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, g_strdup (a));
+    g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_stderr_file_path (launcher, stderr_path);
-  self->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (self->proc));
-  line = g_data_input_stream_read_line (out, NULL, NULL, NULL);
-  if (line == NULL || !g_str_has_prefix (line, "READY ") ||
-      !g_ascii_string_to_unsigned (line + 6, 10, 1, 65535, &port, NULL))
-    {
-      g_autofree char *err = read_text (stderr_path);
-      g_error ("oauth2-server.py did not start: %s\n%s", line ? line : "no READY line", err);
-    }
-  self->port = port;
-  self->ca_path = g_build_filename (self->state_dir, "ca.pem", NULL);
-  /* The test CA, honoured for loopback endpoints only. */
-  g_setenv (MS_OAUTH2_TEST_CA_ENV, self->ca_path, TRUE);
+  g_ptr_array_add (args, NULL);
+  self = ms_test_auth_server_startv ((const char * const *) args->pdata);
+  /* The test CA, honoured for loopback endpoints only, where main() pointed
+   * MS_OAUTH2_TEST_CA_ENV: the environment changes only before any thread. */
+  g_assert_true (g_file_get_contents (ms_test_auth_server_get_ca (self), &ca, &length, NULL));
+  g_assert_true (g_file_set_contents (g_getenv (MS_OAUTH2_TEST_CA_ENV), ca, length, NULL));
   return self;
-}
-
-static void
-auth_server_stop (AuthServer *self)
-{
-  /* Closing its standard input ends it (--exit-on-stdin-eof). */
-  g_output_stream_close (g_subprocess_get_stdin_pipe (self->proc), NULL, NULL);
-  g_subprocess_wait (self->proc, NULL, NULL);
-  g_object_unref (self->proc);
-  g_free (self->state_dir);
-  g_free (self->ca_path);
-  g_free (self);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthServer, auth_server_stop)
-
-static char *
-auth_server_url (AuthServer *self,
-                 const char *path)
-{
-  return g_strdup_printf ("https://127.0.0.1:%u%s", self->port, path);
-}
-
-static char *
-auth_server_path (AuthServer *self,
-                  const char *name)
-{
-  return g_build_filename (self->state_dir, name, NULL);
-}
-
-static guint
-auth_server_log_count (AuthServer *self,
-                       const char *line)
-{
-  g_autofree char *path = auth_server_path (self, "log");
-  g_autofree char *text = read_text (path);
-  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
-  guint n = 0;
-
-  for (guint i = 0; lines[i] != NULL; i++)
-    if (strcmp (lines[i], line) == 0)
-      n++;
-  return n;
-}
-
-static size_t
-discard_cb (char *data, size_t size, size_t nmemb, void *user_data)
-{
-  GString *body = user_data;
-
-  if (body != NULL)
-    g_string_append_len (body, data, size * nmemb);
-  return size * nmemb;
-}
-
-/* One HTTPS request to the test server; returns the status. */
-static long
-https_request (AuthServer *server,
-               const char *url,
-               gboolean    post,
-               char      **location,
-               GString    *body)
-{
-  g_autoptr(CURL) curl = curl_easy_init ();
-  char *redirect = NULL;
-  long status = 0;
-  CURLcode rc;
-
-  curl_easy_setopt (curl, CURLOPT_URL, url);
-  curl_easy_setopt (curl, CURLOPT_CAINFO, server->ca_path);
-  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (curl, CURLOPT_TIMEOUT, 20L);
-  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, discard_cb);
-  curl_easy_setopt (curl, CURLOPT_WRITEDATA, body);
-  if (post)
-    curl_easy_setopt (curl, CURLOPT_POSTFIELDS, "");
-  rc = curl_easy_perform (curl);
-  g_assert_cmpint (rc, ==, CURLE_OK);
-  curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo (curl, CURLINFO_REDIRECT_URL, &redirect);
-  if (location != NULL)
-    *location = g_strdup (redirect);
-  return status;
-}
-
-static void
-auth_server_admin (AuthServer *self,
-                   const char *what)
-{
-  g_autofree char *path = g_strconcat ("/admin/", what, NULL);
-  g_autofree char *url = auth_server_url (self, path);
-
-  g_assert_cmpint (https_request (self, url, TRUE, NULL, NULL), ==, 200);
 }
 
 /* ---- the browser: a thread that follows the redirect -------------------- */
 
 typedef struct {
-  AuthServer *server;
+  MsTestAuthServer *server;
   char       *uri;
   gboolean    forge_state;    /* first comes back with a wrong state */
   GThread    *thread;
@@ -192,24 +61,6 @@ typedef struct {
   long        forged_status;
 } Browser;
 
-static long
-plain_get (const char *url,
-           GString    *body)
-{
-  g_autoptr(CURL) curl = curl_easy_init ();
-  long status = 0;
-
-  curl_easy_setopt (curl, CURLOPT_URL, url);
-  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (curl, CURLOPT_TIMEOUT, 20L);
-  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, discard_cb);
-  curl_easy_setopt (curl, CURLOPT_WRITEDATA, body);
-  if (curl_easy_perform (curl) != CURLE_OK)
-    return -1;
-  curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
-  return status;
-}
-
 static gpointer
 browser_thread (gpointer data)
 {
@@ -217,7 +68,7 @@ browser_thread (gpointer data)
   g_autofree char *location = NULL;
 
   /* The sign-in page answers at once with a 302 to the loopback redirect. */
-  g_assert_cmpint (https_request (browser->server, browser->uri, FALSE, &location, NULL), ==, 302);
+  g_assert_cmpint (ms_test_auth_server_request (browser->server, browser->uri, FALSE, &location, NULL), ==, 302);
   g_assert_nonnull (location);
   g_assert_true (g_str_has_prefix (location, "http://127.0.0.1:"));
   if (browser->forge_state)
@@ -225,9 +76,9 @@ browser_thread (gpointer data)
       g_autoptr(GString) forged = g_string_new (location);
 
       g_assert_cmpuint (g_string_replace (forged, "state=", "state=forged", 1), ==, 1);
-      browser->forged_status = plain_get (forged->str, NULL);
+      browser->forged_status = ms_test_http_get (forged->str, NULL);
     }
-  browser->final_status = plain_get (location, browser->final_body);
+  browser->final_status = ms_test_http_get (location, browser->final_body);
   return NULL;
 }
 
@@ -251,11 +102,11 @@ result_cb (GObject      *source,
 }
 
 static MsOAuth2 *
-new_oauth2 (AuthServer *server,
+new_oauth2 (MsTestAuthServer *server,
             const char *account)
 {
-  g_autofree char *auth = auth_server_url (server, "/authorize");
-  g_autofree char *token = auth_server_url (server, "/token");
+  g_autofree char *auth = ms_test_auth_server_url (server, "/authorize");
+  g_autofree char *token = ms_test_auth_server_url (server, "/token");
   MsOAuth2Params params = {
     .account = account,
     .provider = MS_OAUTH2_PROVIDER_CUSTOM,
@@ -274,7 +125,7 @@ new_oauth2 (AuthServer *server,
 
 /* Runs a whole sign-in, the browser following the redirect. */
 static gboolean
-sign_in (AuthServer  *server,
+sign_in (MsTestAuthServer  *server,
          MsOAuth2    *oauth2,
          gboolean     forge_state,
          Browser     *out,
@@ -309,10 +160,10 @@ get_token (MsOAuth2    *oauth2,
 }
 
 static gboolean
-token_is_valid (AuthServer *server,
+token_is_valid (MsTestAuthServer *server,
                 const char *token)
 {
-  g_autofree char *path = auth_server_path (server, "tokens.json");
+  g_autofree char *path = ms_test_auth_server_path (server, "tokens.json");
   g_autofree char *text = read_text (path);
   g_autofree char *quoted = g_strdup_printf ("\"%s\"", token);
 
@@ -321,9 +172,9 @@ token_is_valid (AuthServer *server,
 
 static char *
 stored_refresh_token (MsOAuth2 *oauth2,
-                      AuthServer *server)
+                      MsTestAuthServer *server)
 {
-  g_autofree char *endpoint = auth_server_url (server, "/token");
+  g_autofree char *endpoint = ms_test_auth_server_url (server, "/token");
   g_autofree char *provider = g_strconcat ("custom:", endpoint, NULL);
   g_autoptr(GError) error = NULL;
   char *token = ms_secret_lookup_token_sync ("t-oauth2", provider, USER, NULL, &error);
@@ -336,7 +187,7 @@ stored_refresh_token (MsOAuth2 *oauth2,
 static void
 test_sign_in (void)
 {
-  g_autoptr(AuthServer) server = auth_server_start (NULL);
+  g_autoptr(MsTestAuthServer) server = auth_server_start (NULL);
   g_autoptr(MsOAuth2) oauth2 = new_oauth2 (server, "t-oauth2");
   g_autoptr(GError) error = NULL;
   g_autoptr(GUri) uri = NULL;
@@ -373,8 +224,8 @@ test_sign_in (void)
   g_string_free (browser.final_body, TRUE);
 
   /* The server checked the verifier against the challenge. */
-  g_assert_cmpuint (auth_server_log_count (server, "authorize " USER), ==, 1);
-  g_assert_cmpuint (auth_server_log_count (server, "token authorization_code ok"), ==, 1);
+  g_assert_cmpuint (ms_test_auth_server_log_count (server, "authorize " USER), ==, 1);
+  g_assert_cmpuint (ms_test_auth_server_log_count (server, "token authorization_code ok"), ==, 1);
 
   /* The refresh token is in the keyring; the access token in memory, reused. */
   refresh = stored_refresh_token (oauth2, server);
@@ -386,12 +237,12 @@ test_sign_in (void)
   g_assert_true (token_is_valid (server, token));
   again = get_token (oauth2, NULL, &error);
   g_assert_cmpstr (again, ==, token);
-  g_assert_cmpuint (auth_server_log_count (server, "token refresh_token ok"), ==, 0);
+  g_assert_cmpuint (ms_test_auth_server_log_count (server, "token refresh_token ok"), ==, 0);
 
   /* The redirect listener is gone once the sign-in is done. */
   {
     g_autofree char *late = g_strdup (g_hash_table_lookup (params, "redirect_uri"));
-    g_assert_cmpint (plain_get (late, NULL), ==, -1);
+    g_assert_cmpint (ms_test_http_get (late, NULL), ==, -1);
   }
 
   /* Signing out forgets both. */
@@ -406,7 +257,7 @@ test_sign_in (void)
 static void
 test_forged_state (void)
 {
-  g_autoptr(AuthServer) server = auth_server_start (NULL);
+  g_autoptr(MsTestAuthServer) server = auth_server_start (NULL);
   g_autoptr(MsOAuth2) oauth2 = new_oauth2 (server, "t-oauth2-forged");
   g_autoptr(GError) error = NULL;
   Browser browser;
@@ -425,23 +276,23 @@ test_forged_state (void)
 static void
 test_denied (void)
 {
-  g_autoptr(AuthServer) server = auth_server_start (NULL);
+  g_autoptr(MsTestAuthServer) server = auth_server_start (NULL);
   g_autoptr(MsOAuth2) oauth2 = new_oauth2 (server, "t-oauth2-denied");
   g_autoptr(GError) error = NULL;
 
-  auth_server_admin (server, "deny");
+  ms_test_auth_server_admin (server, "deny");
   g_assert_false (sign_in (server, oauth2, FALSE, NULL, &error));
   g_assert_error (error, MS_ERROR, MS_ERROR_AUTH);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "was declined: The user declined."));
   g_assert_nonnull (strstr (error->message, "sign in again"));
-  g_assert_cmpuint (auth_server_log_count (server, "authorize-denied"), ==, 1);
+  g_assert_cmpuint (ms_test_auth_server_log_count (server, "authorize-denied"), ==, 1);
 }
 
 static void
 test_wrong_client (void)
 {
-  g_autoptr(AuthServer) server = auth_server_start ("--client-id=other-client", NULL);
+  g_autoptr(MsTestAuthServer) server = auth_server_start ("--client-id=other-client", NULL);
   g_autoptr(MsOAuth2) oauth2 = new_oauth2 (server, "t-oauth2-client");
   g_autoptr(GError) error = NULL;
 
@@ -468,7 +319,7 @@ cancel_later (gpointer data)
 static void
 test_cancel (void)
 {
-  g_autoptr(AuthServer) server = auth_server_start (NULL);
+  g_autoptr(MsTestAuthServer) server = auth_server_start (NULL);
   g_autoptr(MsOAuth2) oauth2 = new_oauth2 (server, "t-oauth2-cancel");
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GAsyncResult) result = NULL;
@@ -489,7 +340,7 @@ test_cancel (void)
 static void
 test_refresh_on_expiry (void)
 {
-  g_autoptr(AuthServer) server = auth_server_start ("--access-lifetime=2", NULL);
+  g_autoptr(MsTestAuthServer) server = auth_server_start ("--access-lifetime=2", NULL);
   g_autoptr(MsOAuth2) oauth2 = new_oauth2 (server, "t-oauth2");
   g_autoptr(GError) error = NULL;
   g_autofree char *first = NULL;
@@ -508,7 +359,7 @@ test_refresh_on_expiry (void)
   g_assert_no_error (error);
   g_assert_cmpstr (second, !=, first);
   g_assert_true (token_is_valid (server, second));
-  g_assert_cmpuint (auth_server_log_count (server, "token refresh_token ok"), ==, 1);
+  g_assert_cmpuint (ms_test_auth_server_log_count (server, "token refresh_token ok"), ==, 1);
   /* The server rotated the refresh token; the new one is kept. */
   refresh_after = stored_refresh_token (oauth2, server);
   g_assert_nonnull (refresh_after);
@@ -520,14 +371,14 @@ test_refresh_on_expiry (void)
   third = get_token (oauth2, second, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (third, !=, second);
-  g_assert_cmpuint (auth_server_log_count (server, "token refresh_token ok"), ==, 2);
+  g_assert_cmpuint (ms_test_auth_server_log_count (server, "token refresh_token ok"), ==, 2);
   g_assert_true (ms_oauth2_sign_out (oauth2, NULL, NULL));
 }
 
 static void
 test_revoked (void)
 {
-  g_autoptr(AuthServer) server = auth_server_start (NULL);
+  g_autoptr(MsTestAuthServer) server = auth_server_start (NULL);
   g_autoptr(MsOAuth2) oauth2 = new_oauth2 (server, "t-oauth2-revoked");
   g_autoptr(GError) error = NULL;
   g_autofree char *token = NULL;
@@ -537,7 +388,7 @@ test_revoked (void)
   token = get_token (oauth2, NULL, &error);
   g_assert_no_error (error);
 
-  auth_server_admin (server, "revoke");
+  ms_test_auth_server_admin (server, "revoke");
   none = get_token (oauth2, token, &error);
   g_assert_null (none);
   g_assert_error (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED);
@@ -545,7 +396,7 @@ test_revoked (void)
   g_assert_nonnull (strstr (error->message, "has expired or was revoked: sign in again"));
   g_assert_nonnull (strstr (error->message, "mailshot-cli oauth2 sign-in"));
   g_assert_nonnull (strstr (error->message, "invalid_grant"));
-  g_assert_cmpuint (auth_server_log_count (server, "token refresh_token invalid_grant"), ==, 1);
+  g_assert_cmpuint (ms_test_auth_server_log_count (server, "token refresh_token invalid_grant"), ==, 1);
   g_assert_true (ms_oauth2_sign_out (oauth2, NULL, NULL));
 }
 
@@ -601,12 +452,12 @@ test_provider_endpoints (void)
  * server that checks bearer tokens against it. */
 static MsAccount *
 oauth2_account (const char   *name,
-                AuthServer   *auth,
+                MsTestAuthServer   *auth,
                 MsTestServer *smtp)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *auth_url = auth_server_url (auth, "/authorize");
-  g_autofree char *token_url = auth_server_url (auth, "/token");
+  g_autofree char *auth_url = ms_test_auth_server_url (auth, "/authorize");
+  g_autofree char *token_url = ms_test_auth_server_url (auth, "/token");
   g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (smtp));
   MsAccount *account = ms_account_new (name, &error);
   const char *settings[][2] = {
@@ -632,10 +483,10 @@ oauth2_account (const char   *name,
 }
 
 static MsTestServer *
-bearer_smtp_server (AuthServer *auth,
+bearer_smtp_server (MsTestAuthServer *auth,
                     const char *mechs)
 {
-  g_autofree char *tokens = auth_server_path (auth, "tokens.json");
+  g_autofree char *tokens = ms_test_auth_server_path (auth, "tokens.json");
   g_autofree char *tokens_arg = g_strconcat ("--oauth2-tokens=", tokens, NULL);
   g_autofree char *auth_arg = g_strconcat ("--auth=", mechs, NULL);
 
@@ -690,7 +541,7 @@ static void
 test_send (gconstpointer data)
 {
   const SendCase *c = data;
-  g_autoptr(AuthServer) auth = auth_server_start (NULL);
+  g_autoptr(MsTestAuthServer) auth = auth_server_start (NULL);
   g_autoptr(MsTestServer) smtp = bearer_smtp_server (auth, c->offered);
   g_autoptr(MsAccount) account = oauth2_account ("t-oauth2-send", auth, smtp);
   g_autoptr(MsOAuth2) oauth2 = ms_account_create_oauth2 (account, NULL);
@@ -739,7 +590,7 @@ static void
 test_send_renews (gconstpointer data)
 {
   const SendCase *c = data;
-  g_autoptr(AuthServer) auth = auth_server_start (NULL);
+  g_autoptr(MsTestAuthServer) auth = auth_server_start (NULL);
   g_autoptr(MsTestServer) smtp = bearer_smtp_server (auth, c->offered);
   g_autoptr(MsAccount) account = oauth2_account ("t-oauth2-renew", auth, smtp);
   g_autoptr(MsOAuth2) oauth2 = ms_account_create_oauth2 (account, NULL);
@@ -753,17 +604,17 @@ test_send_renews (gconstpointer data)
   config = ms_account_load_config_sync (account, NULL, &error);
   g_assert_no_error (error);
 
-  auth_server_admin (auth, "expire");
+  ms_test_auth_server_admin (auth, "expire");
   g_assert_true (send_one (config, c->bulk, &session, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (ms_test_server_log_count (smtp, fail), ==, 1);
   g_assert_cmpuint (ms_test_server_log_count (smtp, ok), ==, 1);
-  g_assert_cmpuint (auth_server_log_count (auth, "token refresh_token ok"), ==, 1);
+  g_assert_cmpuint (ms_test_auth_server_log_count (auth, "token refresh_token ok"), ==, 1);
   g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 1);
 
   /* Revoked as well: no new token, and the error says to sign in again. */
-  auth_server_admin (auth, "expire");
-  auth_server_admin (auth, "revoke");
+  ms_test_auth_server_admin (auth, "expire");
+  ms_test_auth_server_admin (auth, "revoke");
   g_clear_object (&session);
   g_assert_false (send_one (config, c->bulk, &session, &error));
   g_assert_error (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED);
@@ -780,6 +631,7 @@ test_send_renews (gconstpointer data)
 #define CLI_ACCOUNT "cli-oauth2"
 
 static GString *cli_output;   /* everything every CLI run printed, for the leak check */
+static const char * const debug_env[] = { "G_MESSAGES_DEBUG=all", NULL };
 
 static int
 cli (char **out,
@@ -801,10 +653,10 @@ cli (char **out,
   va_end (ap);
   g_ptr_array_add (args, NULL);
 
-  /* Every debug message too: none may carry a token. */
-  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
-  status = ms_test_run_cliv (NULL, &o, &e, (const char * const *) args->pdata);
-  g_unsetenv ("G_MESSAGES_DEBUG");
+  /* Every debug message too: none may carry a token. Set for the child
+   * only: g_unsetenv() here, with threads running, is not thread-safe (and
+   * GLib says so on standard output, which is TAP). */
+  status = ms_test_run_cli_envv (debug_env, NULL, &o, &e, (const char * const *) args->pdata);
   g_string_append (cli_output, o);
   g_string_append (cli_output, e);
   if (out != NULL)
@@ -877,7 +729,7 @@ cli_sign_in_finish (GSubprocess *proc,
 }
 
 static void
-cli_sign_in (AuthServer *auth)
+cli_sign_in (MsTestAuthServer *auth)
 {
   g_autoptr(GSubprocess) proc = NULL;
   g_autofree char *uri = NULL;
@@ -887,8 +739,8 @@ cli_sign_in (AuthServer *auth)
 
   proc = cli_sign_in_start (&uri);
   g_assert_true (g_str_has_prefix (uri, "https://127.0.0.1:"));
-  g_assert_cmpint (https_request (auth, uri, FALSE, &location, NULL), ==, 302);
-  g_assert_cmpint (plain_get (location, NULL), ==, 200);
+  g_assert_cmpint (ms_test_auth_server_request (auth, uri, FALSE, &location, NULL), ==, 302);
+  g_assert_cmpint (ms_test_http_get (location, NULL), ==, 200);
   g_assert_cmpint (cli_sign_in_finish (proc, &out, &err), ==, 0);
   g_assert_nonnull (strstr (out, "Signed in as " USER " with 127.0.0.1"));
 }
@@ -926,13 +778,13 @@ collect_files (const char *dir,
 }
 
 static void
-assert_no_token_anywhere (AuthServer   *auth,
+assert_no_token_anywhere (MsTestAuthServer   *auth,
                           MsTestServer *smtp)
 {
-  g_autofree char *issued_path = auth_server_path (auth, "issued");
+  g_autofree char *issued_path = ms_test_auth_server_path (auth, "issued");
   g_autofree char *issued = read_text (issued_path);
   g_auto(GStrv) tokens = g_strsplit (issued, "\n", -1);
-  const char *skip[] = { auth->state_dir, ms_test_server_get_state_dir (smtp), NULL };
+  const char *skip[] = { ms_test_auth_server_get_state_dir (auth), ms_test_server_get_state_dir (smtp), NULL };
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   guint checked = 0;
 
@@ -965,9 +817,9 @@ assert_no_token_anywhere (AuthServer   *auth,
 static void
 test_cli (void)
 {
-  g_autoptr(AuthServer) auth = auth_server_start (NULL);
-  g_autofree char *auth_url = auth_server_url (auth, "/authorize");
-  g_autofree char *token_url = auth_server_url (auth, "/token");
+  g_autoptr(MsTestAuthServer) auth = auth_server_start (NULL);
+  g_autofree char *auth_url = ms_test_auth_server_url (auth, "/authorize");
+  g_autofree char *token_url = ms_test_auth_server_url (auth, "/token");
   g_autofree char *csv = ms_test_tmp_path ("oauth2-members.csv");
   g_autofree char *letter = ms_test_tmp_path ("oauth2-letter.txt");
   static const char *mechs[] = { "XOAUTH2", "OAUTHBEARER" };
@@ -978,8 +830,8 @@ test_cli (void)
 
   cli_set ("smtp-server", "127.0.0.1");
   cli_set ("email-address", USER);
-  /* ms-cli-test.c asks for a user ID even when OAuth2 would take the address. */
-  cli_set ("user-id", USER);
+  /* No user ID: XOAUTH2 and OAUTHBEARER name the address, as core does. */
+  cli_set ("user-id", "");
   cli_set ("auth-method", "oauth2");
   cli_set ("oauth2-provider", "custom");
   cli_set ("oauth2-client-id", CLIENT_ID);
@@ -1029,8 +881,8 @@ test_cli (void)
       if (m == G_N_ELEMENTS (mechs) - 1)
         {
           /* Revoked (and the token expired): "sign in again", and nothing sent. */
-          auth_server_admin (auth, "revoke");
-          auth_server_admin (auth, "expire");
+          ms_test_auth_server_admin (auth, "revoke");
+          ms_test_auth_server_admin (auth, "expire");
           g_clear_pointer (&out, g_free);
           g_clear_pointer (&err, g_free);
           g_assert_cmpint (cli (&out, &err, "test", "--to", "rcpt@example.org", NULL), ==, 1);
@@ -1063,8 +915,12 @@ test_cli (void)
 int
 main (int argc, char **argv)
 {
+  g_autofree char *ca_path = NULL;
+
   g_test_init (&argc, &argv, NULL);
   ms_core_init ();
+  ca_path = ms_test_tmp_path ("oauth2-test-ca.pem");
+  g_setenv (MS_OAUTH2_TEST_CA_ENV, ca_path, TRUE);
 
   g_test_add_func ("/mailshot/oauth2/provider-endpoints", test_provider_endpoints);
   g_test_add_func ("/mailshot/oauth2/not-configured", test_not_configured);

@@ -245,6 +245,51 @@ test_check_pacing (void)
   }
 }
 
+static gboolean
+notes_mention (GPtrArray  *notes,
+               const char *text)
+{
+  for (guint i = 0; i < notes->len; i++)
+    if (strstr (((MsProviderNote *) g_ptr_array_index (notes, i))->text, text) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* The notes about passwords are not for an account that signs in with
+ * OAuth2: Microsoft 365's SMTP AUTH with LOGIN or PLAIN, Gmail's app password. */
+static void
+test_notes_oauth2 (void)
+{
+  MsProviderAccountSettings settings = {
+    .server = "smtp.office365.com", .port = 587, .needs_auth = TRUE,
+    .per_minute = 25, .per_day = 9000, .connections = 1,
+  };
+  g_autoptr(GPtrArray) password = ms_provider_get_notes (&settings);
+  g_autoptr(GPtrArray) oauth2 = NULL;
+  g_autoptr(GPtrArray) gmail_password = NULL;
+  g_autoptr(GPtrArray) gmail_oauth2 = NULL;
+
+  g_assert_true (notes_mention (password, "SMTP AUTH"));
+  settings.oauth2 = TRUE;
+  oauth2 = ms_provider_get_notes (&settings);
+  g_assert_false (notes_mention (oauth2, "SMTP AUTH"));
+  g_assert_false (notes_mention (oauth2, "LOGIN or PLAIN"));
+  /* The rest stays. */
+  g_assert_true (notes_mention (oauth2, "poor choices for bulk mail"));
+  g_assert_true (notes_mention (oauth2, "port 587 with STARTTLS"));
+  g_assert_true (notes_mention (oauth2, "Sent Items"));
+  g_assert_cmpuint (oauth2->len, ==, password->len - 1);
+
+  settings.server = "smtp.gmail.com";
+  settings.oauth2 = FALSE;
+  gmail_password = ms_provider_get_notes (&settings);
+  g_assert_true (notes_mention (gmail_password, "app password"));
+  settings.oauth2 = TRUE;
+  gmail_oauth2 = ms_provider_get_notes (&settings);
+  g_assert_false (notes_mention (gmail_oauth2, "app password"));
+  g_assert_true (notes_mention (gmail_oauth2, "poor choices for bulk mail"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -258,6 +303,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/provider/hints-other", test_hints_other);
   g_test_add_func ("/mailshot/provider/limits", test_limits);
   g_test_add_func ("/mailshot/provider/check-pacing", test_check_pacing);
+  g_test_add_func ("/mailshot/provider/notes-oauth2", test_notes_oauth2);
 
   return g_test_run ();
 }

@@ -120,7 +120,6 @@ ms_cli_test (const MsCliContext  *ctx,
   g_autoptr(GCancellable) cancellable = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autofree char *to = NULL;
-  g_auto(GStrv) hints = NULL;
   gboolean transcript = FALSE;
   gboolean check_only = FALSE;
   TestRun run = { 0 };
@@ -168,7 +167,10 @@ ms_cli_test (const MsCliContext  *ctx,
   if (to != NULL && !ms_recipients_address_is_valid (to))
     return ms_cli_fail (MS_CLI_USAGE, _("--to: “%s” is not a valid e-mail address"), to);
 
-  if (ms_account_get_needs_authentication (account) && *ms_account_get_user_id (account) == '\0')
+  /* With OAuth2 the user is the e-mail address unless a user ID is set, as
+   * the account's snapshot and sign-in take it (ms_account_make_smtp_config). */
+  if (ms_account_get_needs_authentication (account) && *ms_account_get_user_id (account) == '\0' &&
+      ms_account_get_auth_method (account) != MS_AUTH_METHOD_OAUTH2)
     return ms_cli_fail (MS_CLI_USAGE,
                         _("account “%s” needs authentication but has no user-id: set it with "
                           "“mailshot-cli config set user-id NAME”, or turn authentication off with "
@@ -176,31 +178,34 @@ ms_cli_test (const MsCliContext  *ctx,
                         ms_account_get_name (account));
 
   /* Hints come from the settings alone: they show before anything is
-   * looked up or sent, so a wrong port for Gmail is pointed out at once. */
-  hints = ms_provider_get_hints (ms_account_get_smtp_server (account), ms_account_get_smtp_port (account),
-                                 ms_account_get_use_smtps (account));
-  if (check_only)
-    {
-      g_auto(GStrv) pacing = ms_provider_check_pacing (ms_account_get_smtp_server (account),
-                                                       ms_account_get_max_per_minute (account),
-                                                       ms_account_get_max_per_hour (account),
-                                                       ms_account_get_max_per_day (account),
-                                                       ms_account_get_max_connections (account));
-      g_autoptr(GStrvBuilder) all = g_strv_builder_new ();
+   * looked up or sent, so a wrong port for Gmail is pointed out at once.
+   * They are the settings window's notes, each fact once (the general
+   * advice gives the daily caps; a limit set too high is then pointed at). */
+  {
+    MsProviderAccountSettings settings = {
+      .server = ms_account_get_smtp_server (account),
+      .port = ms_account_get_smtp_port (account),
+      .use_smtps = ms_account_get_use_smtps (account),
+      .needs_auth = ms_account_get_needs_authentication (account),
+      .per_minute = ms_account_get_max_per_minute (account),
+      .per_hour = ms_account_get_max_per_hour (account),
+      .per_day = ms_account_get_max_per_day (account),
+      .connections = ms_account_get_max_connections (account),
+      .oauth2 = ms_account_get_auth_method (account) == MS_AUTH_METHOD_OAUTH2,
+    };
+    g_autoptr(GPtrArray) notes = ms_provider_get_notes (&settings);
+    g_autoptr(GString) all = g_string_new (NULL);
 
-      g_strv_builder_addv (all, (const char **) hints);
-      g_strv_builder_addv (all, (const char **) pacing);
-      g_strfreev (hints);
-      hints = g_strv_builder_end (all);
-    }
-  if (hints[0] != NULL)
-    {
-      g_autofree char *all = g_strjoinv (" ", hints);
+    for (guint i = 0; i < notes->len; i++)
+      {
+        const MsProviderNote *note = g_ptr_array_index (notes, i);
 
-      for (guint i = 0; hints[i] != NULL; i++)
-        g_print (_("Hint: %s\n"), hints[i]);
-      print_keys_named (ctx, all, FALSE, FALSE);
-    }
+        g_print (_("Hint: %s\n"), note->text);
+        g_string_append_printf (all, "%s ", note->text);
+      }
+    if (notes->len > 0)
+      print_keys_named (ctx, all->str, FALSE, FALSE);
+  }
 
   config = ms_account_load_config_sync (account, NULL, &error);
   if (config == NULL && g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD) &&

@@ -626,10 +626,11 @@ ms_provider_get_notes (const MsProviderAccountSettings *settings)
         add_note (notes, MS_PROVIDER_NOTE_WARNING,
                   g_strdup (_("These settings do not fit Gmail: use port 465 with “Use SMTPS” on, "
                               "or port 587 with “Use SMTPS” off.")));
-      add_note (notes, MS_PROVIDER_NOTE_INFO,
-                g_strdup (_("Gmail needs an app password, not your Google password: turn on 2-Step "
-                            "Verification in your Google account, then create an app password "
-                            "and store it as the account’s password.")));
+      if (!settings->oauth2)
+        add_note (notes, MS_PROVIDER_NOTE_INFO,
+                  g_strdup (_("Gmail needs an app password, not your Google password: turn on 2-Step "
+                              "Verification in your Google account, then create an app password "
+                              "and store it as the account’s password.")));
       break;
 
     case MS_PROVIDER_OFFICE365:
@@ -641,10 +642,12 @@ ms_provider_get_notes (const MsProviderAccountSettings *settings)
         add_note (notes, MS_PROVIDER_NOTE_WARNING,
                   g_strdup (_("These settings do not fit Microsoft 365: turn “Use SMTPS” off and "
                               "use port 587 (STARTTLS is used automatically).")));
-      add_note (notes, MS_PROVIDER_NOTE_INFO,
-                g_strdup (_("An administrator must enable SMTP AUTH (“Authenticated SMTP”) for this "
-                            "mailbox in the Microsoft 365 admin center, or every login is refused. Mailshot "
-                            "signs in with LOGIN or PLAIN, not NTLM.")));
+      /* About passwords: an account that signs in with OAuth2 is past it. */
+      if (!settings->oauth2)
+        add_note (notes, MS_PROVIDER_NOTE_INFO,
+                  g_strdup (_("An administrator must enable SMTP AUTH (“Authenticated SMTP”) for this "
+                              "mailbox in the Microsoft 365 admin center, or every login is refused. Mailshot "
+                              "signs in with LOGIN or PLAIN, not NTLM.")));
       add_note (notes, MS_PROVIDER_NOTE_INFO,
                 g_strdup (_("Every message sent through Microsoft 365 is also saved in the mailbox’s "
                             "Sent Items folder.")));

@@ -52,9 +52,13 @@ void        ms_provider_oauth2_clear (MsProviderOAuth2 *oauth2);
  * @port: the configured port
  * @use_smtps: the "Use SMTPS" setting
  *
+ * The provider's summary in sentences. What the settings window and
+ * `mailshot-cli test` show is ms_provider_get_notes(), which says each fact
+ * once with the account's limits and sign-in method in view.
+ *
  * Returns: (transfer full): a %NULL-terminated array of translated sentences
- *   for the settings page and the test (recommend-against, port/SMTPS advice,
- *   app password). Empty for other providers; never %NULL.
+ *   (recommend-against, port/SMTPS advice, app password). Empty for other
+ *   providers; never %NULL.
  */
 char      **ms_provider_get_hints  (const char *server,
                                     int         port,
@@ -183,6 +187,9 @@ typedef struct {
  * @per_hour: max-per-hour (0 = no limit)
  * @per_day: max-per-day (0 = no limit)
  * @connections: max-connections
+ * @oauth2: the account signs in with OAuth2 (auth-method oauth2): the notes
+ *   about passwords (an app password, SMTP AUTH with LOGIN or PLAIN) do not
+ *   apply to it
  *
  * What ms_provider_get_notes() looks at.
  */
@@ -195,6 +202,7 @@ typedef struct {
   guint       per_hour;
   guint       per_day;
   guint       connections;
+  gboolean    oauth2;
 } MsProviderAccountSettings;
 
 /**

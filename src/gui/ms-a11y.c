@@ -124,3 +124,122 @@ ms_a11y_add_toast (AdwToastOverlay *overlay,
   adw_toast_overlay_add_toast (overlay, toast);
   name_toast_buttons (GTK_WIDGET (overlay));
 }
+
+/* ---- the items of a combo row's pop-up ---------------------------------- */
+
+/* The item's text: a GtkStringObject's string (the models of this app's
+ * combo rows), or the row's expression. */
+static char *
+combo_item_text (AdwComboRow *row,
+                 gpointer     item)
+{
+  GtkExpression *expression = adw_combo_row_get_expression (row);
+  GValue value = G_VALUE_INIT;
+  char *text = NULL;
+
+  if (GTK_IS_STRING_OBJECT (item))
+    return g_strdup (gtk_string_object_get_string (item));
+  if (expression != NULL && gtk_expression_evaluate (expression, item, &value))
+    {
+      text = g_value_dup_string (&value);
+      g_value_unset (&value);
+    }
+  return text;
+}
+
+static void
+combo_item_update_selected (GtkListItem *list_item,
+                            GParamSpec  *pspec,
+                            AdwComboRow *row)
+{
+  GtkWidget *box = gtk_list_item_get_child (list_item);
+  GtkWidget *check = box != NULL && gtk_widget_get_last_child (box) != gtk_widget_get_first_child (box)
+                     ? gtk_widget_get_last_child (box) : NULL;
+  GtkWidget *item_widget = box != NULL ? gtk_widget_get_parent (box) : NULL;
+  gboolean selected = gtk_list_item_get_item (list_item) != NULL &&
+                      gtk_list_item_get_item (list_item) == adw_combo_row_get_selected_item (row);
+
+  if (check == NULL)
+    return;
+  gtk_widget_set_opacity (check, selected ? 1 : 0);
+  if (item_widget != NULL)
+    gtk_accessible_update_state (GTK_ACCESSIBLE (item_widget), GTK_ACCESSIBLE_STATE_SELECTED, selected, -1);
+}
+
+static void
+combo_item_setup (GtkSignalListItemFactory *factory,
+                  GtkListItem              *list_item,
+                  AdwComboRow              *row)
+{
+  gboolean in_popup = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (factory), "ms-in-popup"));
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_widget_set_hexpand (label, TRUE);
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_list_item_set_child (list_item, box);
+  /* The row shows the selected item on one line; the pop-up lists them all
+   * and marks the selected one. */
+  if (!in_popup)
+    {
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+      return;
+    }
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
+  gtk_box_append (GTK_BOX (box), g_object_new (GTK_TYPE_IMAGE,
+                                               "icon-name", "object-select-symbolic",
+                                               "accessible-role", GTK_ACCESSIBLE_ROLE_PRESENTATION,
+                                               NULL));
+  g_signal_connect_object (row, "notify::selected-item", G_CALLBACK (combo_item_update_selected), list_item,
+                           G_CONNECT_SWAPPED);
+}
+
+static void
+combo_item_bind (GtkSignalListItemFactory *factory,
+                 GtkListItem              *list_item,
+                 AdwComboRow              *row)
+{
+  GtkWidget *box = gtk_list_item_get_child (list_item);
+  GtkWidget *item_widget = gtk_widget_get_parent (box);
+  g_autofree char *text = combo_item_text (row, gtk_list_item_get_item (list_item));
+
+  gtk_label_set_text (GTK_LABEL (gtk_widget_get_first_child (box)), text != NULL ? text : "");
+  /* GTK 4.8 leaves the item itself nameless (GtkListItem has no accessible
+   * label before 4.12): the widget that holds it takes the text. */
+  if (item_widget != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (item_widget), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                    text != NULL ? text : "", -1);
+  combo_item_update_selected (list_item, NULL, row);
+}
+
+/**
+ * ms_a11y_name_combo_items:
+ * @row: a combo row
+ *
+ * Gives the items of @row's pop-up, and the selected one the row shows,
+ * their text as their accessible name, with the check mark on the selected
+ * one in the pop-up that libadwaita's own list shows (and the selected state
+ * for a screen reader). libadwaita's own items are nameless list items, with
+ * an image read as "GtkImage".
+ */
+void
+ms_a11y_name_combo_items (AdwComboRow *row)
+{
+  g_return_if_fail (ADW_IS_COMBO_ROW (row));
+
+  /* The row's own display of the selected item, then its pop-up. */
+  for (guint in_popup = 0; in_popup <= 1; in_popup++)
+    {
+      g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
+
+      g_object_set_data (G_OBJECT (factory), "ms-in-popup", GINT_TO_POINTER (in_popup));
+      g_signal_connect_object (factory, "setup", G_CALLBACK (combo_item_setup), row, 0);
+      g_signal_connect_object (factory, "bind", G_CALLBACK (combo_item_bind), row, 0);
+      if (in_popup)
+        adw_combo_row_set_list_factory (row, factory);
+      else
+        adw_combo_row_set_factory (row, factory);
+    }
+}

@@ -7,6 +7,7 @@
 
 #include "ms-account-window.h"
 #include "ms-goa-row.h"
+#include "ms-a11y.h"
 
 struct _MsAccountWindow
 {
@@ -162,6 +163,21 @@ ms_account_window_get_row (MsAccountWindow *self,
     return GTK_WIDGET (self->starttls_seen_row);
   if (g_str_equal (key, "goa-account-id"))
     return GTK_WIDGET (self->goa_row);
+  if (g_str_equal (key, "oauth2-sign-in"))
+    return GTK_WIDGET (self->oauth2_sign_in_row);
+  return NULL;
+}
+
+static GtkWidget *
+find_toast_overlay (GtkWidget *widget)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = ADW_IS_TOAST_OVERLAY (c) ? c : find_toast_overlay (c);
+
+      if (found != NULL)
+        return found;
+    }
   return NULL;
 }
 
@@ -169,7 +185,25 @@ static void
 add_toast (MsAccountWindow *self,
            AdwToast        *toast)
 {
-  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), toast);
+  /* The preferences window's own overlay, so that the toast's close button
+   * gets its name (libadwaita 1.2 leaves it nameless, read as "GtkImage"). */
+  GtkWidget *overlay = find_toast_overlay (GTK_WIDGET (self));
+
+  if (overlay != NULL)
+    ms_a11y_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+  else
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), toast);
+}
+
+/* A toast of plain text: libadwaita 1.2 reads a toast's title as markup, and
+ * an error or an address with “&” or “<” in it showed nothing but a warning. */
+static void
+add_text_toast (MsAccountWindow *self,
+                const char      *text)
+{
+  g_autofree char *escaped = g_markup_escape_text (text, -1);
+
+  add_toast (self, adw_toast_new (escaped));
 }
 
 /* The GtkText inside an entry row is what a screen reader lands on. */
@@ -448,7 +482,11 @@ auth_method_set_mapping (const GValue       *value,
 static void
 update_oauth2_rows (MsAccountWindow *self)
 {
-  gboolean oauth2 = g_settings_get_enum (self->settings, "auth-method") == MS_AUTH_METHOD_OAUTH2;
+  gboolean signs_in = g_settings_get_enum (self->settings, "auth-method") == MS_AUTH_METHOD_OAUTH2;
+  g_autofree char *goa_id = g_settings_get_string (self->settings, "goa-account-id");
+  /* With an Online Accounts account, GOA signs in: its own row says so, and
+   * our client ID and Sign In would only mislead. */
+  gboolean oauth2 = signs_in && goa_id[0] == '\0';
   int provider = g_settings_get_enum (self->settings, "oauth2-provider");
 
   gtk_widget_set_visible (GTK_WIDGET (self->oauth2_provider_row), oauth2);
@@ -458,7 +496,93 @@ update_oauth2_rows (MsAccountWindow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->oauth2_auth_endpoint_row), oauth2 && provider == MS_OAUTH2_PROVIDER_CUSTOM);
   gtk_widget_set_visible (GTK_WIDGET (self->oauth2_token_endpoint_row), oauth2 && provider == MS_OAUTH2_PROVIDER_CUSTOM);
   /* No password is stored for an OAuth2 account. */
-  gtk_widget_set_visible (GTK_WIDGET (self->password_row), !oauth2);
+  gtk_widget_set_visible (GTK_WIDGET (self->password_row), !signs_in);
+}
+
+/* Where the sign-in row stands: its title says it, its button does the next
+ * thing (Sign In, Cancel while the browser has not come back). */
+typedef enum {
+  SIGN_IN_IDLE,
+  SIGN_IN_WAITING,
+  SIGN_IN_DONE,
+  SIGN_IN_FAILED,
+} SignInState;
+
+static void
+set_sign_in_state (MsAccountWindow *self,
+                   SignInState      state,
+                   const char      *text)
+{
+  GtkWidget *row = GTK_WIDGET (self->oauth2_sign_in_row);
+  const char *title = _("Sign in with OAuth2");
+  const char *label = _("_Sign In");
+
+  switch (state)
+    {
+    case SIGN_IN_WAITING:
+      title = text != NULL ? text : _("Waiting for the sign-in in your web browser …");
+      label = _("_Cancel");
+      break;
+    case SIGN_IN_DONE:
+      title = text;
+      label = _("Sign In _Again");
+      break;
+    case SIGN_IN_FAILED:
+      title = text;
+      break;
+    case SIGN_IN_IDLE:
+    default:
+      break;
+    }
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  gtk_button_set_label (self->oauth2_sign_in_button, label);
+  /* For a screen reader: the row keeps its short name and says the outcome
+   * as its description; the button is named by its own words. GTK 4.8 would
+   * read the button as its raw label (with the underscore) and then the
+   * row's whole title, an address included. */
+  {
+    g_autofree char *button_name = strip_mnemonic (label);
+
+    gtk_accessible_reset_relation (GTK_ACCESSIBLE (self->oauth2_sign_in_button),
+                                   GTK_ACCESSIBLE_RELATION_LABELLED_BY);
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->oauth2_sign_in_button),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, button_name, -1);
+    gtk_accessible_reset_relation (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
+    gtk_accessible_update_property (GTK_ACCESSIBLE (row),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, _("Sign in with OAuth2"),
+                                    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text != NULL ? text : "",
+                                    -1);
+  }
+  if (state == SIGN_IN_FAILED)
+    gtk_widget_add_css_class (row, "error");
+  else
+    gtk_widget_remove_css_class (row, "error");
+  if (state == SIGN_IN_DONE)
+    gtk_widget_add_css_class (row, "success");
+  else
+    gtk_widget_remove_css_class (row, "success");
+  g_object_set_data (G_OBJECT (row), "ms-sign-in-state", GINT_TO_POINTER (state));
+}
+
+/* Tests only: a program that stands in for the web browser, run with the
+ * address as its one argument, so that a test can do the browser's part on
+ * loopback. Unset, the system browser opens it. */
+#define MS_TEST_BROWSER_ENV "MAILSHOT_TEST_BROWSER"
+
+static gboolean
+open_uri (const char  *uri,
+          GError     **error)
+{
+  const char *test_browser = g_getenv (MS_TEST_BROWSER_ENV);
+
+  if (test_browser != NULL && *test_browser != '\0')
+    {
+      const char *argv[] = { test_browser, uri, NULL };
+
+      return g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, error);
+    }
+  /* The system browser (through the portal under Flatpak). */
+  return g_app_info_launch_default_for_uri (uri, NULL, error);
 }
 
 static void
@@ -468,12 +592,14 @@ open_sign_in_page (const char *uri,
   MsAccountWindow *self = user_data;
   g_autoptr(GError) error = NULL;
 
-  /* The system browser (through the portal under Flatpak). */
-  if (!g_app_info_launch_default_for_uri (uri, NULL, &error))
+  if (!open_uri (uri, &error))
     {
       g_autofree char *text = g_strdup_printf (_("No web browser could be opened (%s). Open this address "
                                                  "yourself: %s"), error->message, uri);
-      add_toast (self, adw_toast_new (text));
+
+      /* On the row too, for as long as the wait lasts: a toast goes away. */
+      set_sign_in_state (self, SIGN_IN_WAITING, text);
+      add_text_toast (self, text);
     }
 }
 
@@ -482,22 +608,34 @@ signed_in (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  g_autoptr(MsAccountWindow) self = user_data;
+  GWeakRef *weak = user_data;
+  g_autoptr(MsAccountWindow) self = g_weak_ref_get (weak);
   g_autoptr(GError) error = NULL;
   gboolean ok = ms_oauth2_sign_in_finish (MS_OAUTH2 (source), result, &error);
 
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  if (self == NULL)
+    return;   /* the window is gone */
   g_clear_object (&self->sign_in_cancellable);
   if (g_cancellable_is_cancelled (self->cancellable))
-    return;   /* the window is gone */
-  gtk_button_set_label (self->oauth2_sign_in_button, _("_Sign In"));
+    return;   /* the window is going */
   if (ok)
     {
       g_autofree char *text = g_strdup_printf (_("Signed in as %s with %s"), ms_oauth2_get_user (MS_OAUTH2 (source)),
                                                ms_oauth2_get_provider_name (MS_OAUTH2 (source)));
-      add_toast (self, adw_toast_new (text));
+
+      /* On the row, where the eye is, not only in a toast that goes away. */
+      set_sign_in_state (self, SIGN_IN_DONE, text);
+      add_text_toast (self, text);
     }
-  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    add_toast (self, adw_toast_new (error->message));
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    set_sign_in_state (self, SIGN_IN_IDLE, NULL);
+  else
+    {
+      set_sign_in_state (self, SIGN_IN_FAILED, error->message);
+      add_text_toast (self, error->message);
+    }
 }
 
 /* Sign In, or Cancel while the browser has not come back. */
@@ -507,6 +645,7 @@ on_oauth2_sign_in_clicked (MsAccountWindow *self,
 {
   g_autoptr(MsOAuth2) oauth2 = NULL;
   g_autoptr(GError) error = NULL;
+  GWeakRef *weak;
 
   if (self->sign_in_cancellable != NULL)
     {
@@ -516,13 +655,17 @@ on_oauth2_sign_in_clicked (MsAccountWindow *self,
   oauth2 = ms_account_create_oauth2 (self->account, &error);
   if (oauth2 == NULL)
     {
-      add_toast (self, adw_toast_new (error->message));
+      add_text_toast (self, error->message);
       return;
     }
   self->sign_in_cancellable = g_cancellable_new ();
-  gtk_button_set_label (button, _("_Cancel"));
+  set_sign_in_state (self, SIGN_IN_WAITING, NULL);
+  /* A weak reference: the wait may last for ever, and a window closed in the
+   * meantime must go (its dispose then ends the wait). */
+  weak = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (weak, self);
   ms_oauth2_sign_in_async (oauth2, open_sign_in_page, self, self->sign_in_cancellable,
-                           signed_in, g_object_ref (self));
+                           signed_in, weak);
 }
 
 static GtkWidget *
@@ -571,6 +714,7 @@ update_provider_hints (MsAccountWindow *self)
     .per_hour = g_settings_get_int (self->settings, "max-per-hour"),
     .per_day = g_settings_get_int (self->settings, "max-per-day"),
     .connections = g_settings_get_int (self->settings, "max-connections"),
+    .oauth2 = g_settings_get_enum (self->settings, "auth-method") == MS_AUTH_METHOD_OAUTH2,
   };
   g_autoptr(GPtrArray) notes = ms_provider_get_notes (&settings);
   const char *title = ms_provider_get_notes_title (server);
@@ -693,7 +837,8 @@ on_settings_changed (GSettings       *settings,
                      MsAccountWindow *self)
 {
   if (g_str_equal (key, "smtp-server") || g_str_equal (key, "smtp-port") || g_str_equal (key, "use-smtps") ||
-      g_str_equal (key, "needs-authentication") || g_str_has_prefix (key, "max-"))
+      g_str_equal (key, "needs-authentication") || g_str_has_prefix (key, "max-") ||
+      g_str_equal (key, "auth-method"))
     update_provider_hints (self);
   if (g_str_equal (key, "auth-method"))
     update_auth_method_subtitle (self);
@@ -701,8 +846,12 @@ on_settings_changed (GSettings       *settings,
     update_rate_limit (self);
   if (g_str_equal (key, "smtp-server") || g_str_equal (key, "user-id"))
     update_password_title (self);
-  if (g_str_equal (key, "auth-method") || g_str_equal (key, "oauth2-provider"))
+  if (g_str_equal (key, "auth-method") || g_str_equal (key, "oauth2-provider") || g_str_equal (key, "goa-account-id"))
     update_oauth2_rows (self);
+  /* Signed in as someone else, or somewhere else, than the row says. */
+  if ((g_str_has_prefix (key, "oauth2-") || g_str_equal (key, "auth-method") || g_str_equal (key, "user-id") ||
+       g_str_equal (key, "email-address")) && self->sign_in_cancellable == NULL)
+    set_sign_in_state (self, SIGN_IN_IDLE, NULL);
 }
 
 static void
@@ -1134,6 +1283,8 @@ ms_account_window_focus_row (MsAccountWindow *self,
     row = GTK_WIDGET (self->needs_auth_row);
 
   target = row;
+  if (row == GTK_WIDGET (self->oauth2_sign_in_row))
+    target = GTK_WIDGET (self->oauth2_sign_in_button);
   for (guint i = 0; i < G_N_ELEMENTS (direct_rows); i++)
     if (row == MEMBER (self, direct_rows[i].row_offset))
       target = MEMBER (self, direct_rows[i].widget_offset);
@@ -1216,11 +1367,15 @@ ms_account_window_constructed (GObject *object)
       }
   }
 
+  ms_a11y_name_combo_items (self->auth_method_row);
+  ms_a11y_name_combo_items (self->oauth2_provider_row);
   update_provider_hints (self);
   update_auth_method_subtitle (self);
   update_rate_limit (self);
   update_password_title (self);
   fix_accessible_names (GTK_WIDGET (self), NULL);
+  /* After the general fix, which would leave this button without a name. */
+  set_sign_in_state (self, SIGN_IN_IDLE, NULL);
 }
 
 static void

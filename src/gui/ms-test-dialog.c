@@ -259,7 +259,9 @@ show_problem (MsTestDialog *self,
   g_autofree char *help_uri = NULL;
 
   g_free (self->settings_key);
-  self->settings_key = find_settings_key (advice, fallback_key);
+  /* The sign-in's own message names no field but the row it asks for. */
+  self->settings_key = g_str_equal (fallback_key, "oauth2-sign-in") ? g_strdup (fallback_key)
+                                                                   : find_settings_key (advice, fallback_key);
   set_heading (self, heading, NULL);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->advice_row), advice != NULL ? advice : "");
   /* The help page about this step, or about the account when the test
@@ -348,8 +350,13 @@ probe_done (GObject      *source,
   else
     heading = g_strdup (_("The test failed"));
 
-  show_problem (self, heading, failure->advice,
-                failure->step == MS_PROBE_STEP_AUTH ? "password" : "smtp-server");
+  if (g_error_matches (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED))
+    /* The OAuth2 sign-in has expired or was revoked: the reply's advice
+     * about a user ID and password does not apply, the sign-in row does. */
+    show_problem (self, _("Sign in again"), error->message, "oauth2-sign-in");
+  else
+    show_problem (self, heading, failure->advice,
+                  failure->step == MS_PROBE_STEP_AUTH ? "password" : "smtp-server");
 
   /* Thunderbird's security exception: the certificate the server showed,
    * to compare and, if it is the right one, to trust. */
@@ -397,6 +404,9 @@ config_loaded (GObject      *source,
       else if (g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
         show_problem (self, _("No password is stored for this account"),
                       _("Enter the password in the account settings, then send the test again."), "password");
+      else if (g_error_matches (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED))
+        /* Not a keyring problem: the provider wants the user back. */
+        show_problem (self, _("Sign in again"), error->message, "oauth2-sign-in");
       else if (g_error_matches (error, MS_ERROR, MS_ERROR_NOT_CONFIGURED))
         show_problem (self, _("The test failed"), error->message, "smtp-server");
       else
