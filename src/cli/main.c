@@ -17,7 +17,7 @@ static const struct {
 } commands[] = {
   { "config",   ms_cli_config,   N_("Show or change the account: list | get KEY | set KEY VALUE | reset KEY | detect ADDRESS [--apply]") },
   { "password", ms_cli_password, N_("Store the password in the keyring (set, read from standard input) or remove it (clear)") },
-  { "oauth2",   ms_cli_oauth2,   N_("Sign in with OAuth2 in a web browser (sign-in) or forget the sign-in (sign-out)") },
+  { "oauth2",   ms_cli_oauth2,   N_("Sign in with OAuth2 in a web browser (sign-in), forget the sign-in (sign-out), or use GNOME Online Accounts (goa)") },
   { "test",     ms_cli_test,     N_("Send a test e-mail step by step: [--to ADDR] [--transcript]") },
   { "blast",    ms_cli_blast,    N_("Send or manage e-blasts: send | list | status ID | resume ID | cancel ID | report ID [--csv]") },
   { "pending",  ms_cli_pending,  N_("List e-mails that have not gone out: [--state STATE]... [--batch ID]") },
