@@ -555,6 +555,8 @@ test_check_settings_hints (void)
     run (NULL, &out4, NULL, "--account", "cli-o365", "test", "--check-settings", NULL);
     assert_contains (out4, "poor choices for bulk mail");
     g_assert_null (strstr (out4, "SMTP AUTH"));
+    /* The mailbox's switch holds for OAuth2 too, said once. */
+    g_assert_cmpuint (count_of (out4, "signing in with OAuth2 needs it too"), ==, 1);
   }
 }
 

@@ -1047,6 +1047,7 @@ test_provider_hints (void)
   notes = collect_notes (group);
   g_assert_cmpuint (notes_mentioning (notes, "SMTP AUTH"), ==, 0);
   g_assert_cmpuint (notes_mentioning (notes, "NTLM"), ==, 0);
+  g_assert_cmpuint (notes_mentioning (notes, "signing in with OAuth2 needs it too"), ==, 1);
   g_assert_cmpuint (notes_mentioning (notes, "poor choices for bulk mail"), ==, 1);
   g_clear_pointer (&notes, g_array_unref);
   g_settings_set_enum (get_settings (), "auth-method", MS_AUTH_METHOD_AUTOMATIC);

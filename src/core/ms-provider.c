@@ -642,12 +642,18 @@ ms_provider_get_notes (const MsProviderAccountSettings *settings)
         add_note (notes, MS_PROVIDER_NOTE_WARNING,
                   g_strdup (_("These settings do not fit Microsoft 365: turn “Use SMTPS” off and "
                               "use port 587 (STARTTLS is used automatically).")));
-      /* About passwords: an account that signs in with OAuth2 is past it. */
+      /* The mailbox's switch holds for OAuth2 too (Microsoft refuses the
+       * token with 535 5.7.139 when it is off); only the words about
+       * passwords are not for an account that signs in with OAuth2. */
       if (!settings->oauth2)
         add_note (notes, MS_PROVIDER_NOTE_INFO,
                   g_strdup (_("An administrator must enable SMTP AUTH (“Authenticated SMTP”) for this "
                               "mailbox in the Microsoft 365 admin center, or every login is refused. Mailshot "
                               "signs in with LOGIN or PLAIN, not NTLM.")));
+      else
+        add_note (notes, MS_PROVIDER_NOTE_INFO,
+                  g_strdup (_("An administrator must turn on “Authenticated SMTP” for this mailbox in the "
+                              "Microsoft 365 admin center: signing in with OAuth2 needs it too.")));
       add_note (notes, MS_PROVIDER_NOTE_INFO,
                 g_strdup (_("Every message sent through Microsoft 365 is also saved in the mailbox’s "
                             "Sent Items folder.")));
