@@ -209,13 +209,14 @@ static void
 test_lenient_354 (void)
 {
   /* A server that says 354 to a transaction without recipients gets an
-   * empty message at once, and no RSET is needed after it. */
+   * empty message at once, and an RSET after it (between two whole
+   * transactions) in case that did not close it. */
   const Script script = {
     (const char *const *) caps_pipe, 2, 2, { NULL }, { NULL },
     "MAIL FROM:<me@example.org> SIZE=22\r\nRCPT TO:<rcpt1@example.net>\r\nDATA\r\n",
     { "250 Ok\r\n550 no\r\n354 go\r\n", "554 no valid recipients\r\n", "250 Ok\r\n250 Ok\r\n354 go\r\n",
       "250 queued\r\n" },
-    { ".\r\nMAIL FROM:<me@example.org> SIZE=22\r\nRCPT TO:<rcpt2@example.net>\r\nDATA\r\n", "", MSG ".\r\n", "" },
+    { ".\r\nMAIL FROM:<me@example.org> SIZE=22\r\nRCPT TO:<rcpt2@example.net>\r\nDATA\r\n", "", MSG ".\r\nRSET\r\n", "" },
     "1 550@6 0\n2 ok 250\n",
   };
 
@@ -357,7 +358,7 @@ test_drop_mid_window (void)
       g_assert_true (ms_smtp_codec_is_closed (codec));
       g_assert_false (ms_smtp_codec_wants_input (codec));
       result = outcomes (codec);
-      g_assert_cmpstr (result, ==, partial ? "1 ok 250\n2 none@8 0 uncertain t12\n3 none@8 0 t12\n"
+      g_assert_cmpstr (result, ==, partial ? "1 ok 250\n2 none@8 0 uncertain t12\n3 none@5 0 t12\n"
                                            : "1 ok 250\n2 none@8 0 uncertain t12\n3 none@8 0 uncertain t12\n");
     }
 }
@@ -386,7 +387,7 @@ test_drop_before_354 (void)
   g_assert_cmpint (reply->klass, ==, MS_REPLY_CLASS_CONNECTION_LOST);
   ms_smtp_outcome_free (o);
   result = outcomes (codec);
-  g_assert_cmpstr (result, ==, "2 none@7 0 t12\n");
+  g_assert_cmpstr (result, ==, "2 none@5 0 t12\n");
 }
 
 static void
@@ -452,6 +453,11 @@ test_end_reply (void)
   g_assert_cmpint (o->end_code, ==, 550);
   g_assert_null (strchr (o->end_text, '\x1b'));
   g_assert_true (g_str_has_prefix (o->end_text, "550 5.7.1 "));
+  /* The failed transaction is reset before anything else. */
+  g_free (out);
+  out = take_output (codec, NULL);
+  g_assert_cmpstr (out, ==, "RSET\r\n");
+  feed (codec, "250 Ok\r\n");
   g_assert_false (ms_smtp_codec_wants_input (codec));
 
   ms_smtp_codec_quit (codec);

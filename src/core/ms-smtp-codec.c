@@ -46,6 +46,7 @@ typedef struct {
   gboolean       has_end;
   guint64        end_offset;   /* in the output stream, just past the end */
   gboolean       end_announced;
+  gboolean       stopped;      /* the connection ended: its stage is where */
   MsSmtpOutcome *outcome;
 } Msg;
 
@@ -605,6 +606,19 @@ finish_all (MsSmtpCodec        *self,
   if (self->failure == MS_TRANSPORT_NONE)
     self->failure = failure;
   self->awaiting_354 = NULL;
+  /* Where each message stopped: its first step without an answer. */
+  for (GList *l = self->pending.head; l != NULL; l = l->next)
+    {
+      Pending *p = l->data;
+
+      if (p->msg != NULL && !p->msg->stopped)
+        {
+          p->msg->stopped = TRUE;
+          p->msg->outcome->stage = p->cmd == CMD_MAIL ? MS_REPLY_TO_MAIL :
+                                   p->cmd == CMD_RCPT ? MS_REPLY_TO_RCPT :
+                                   p->cmd == CMD_DATA ? MS_REPLY_TO_DATA : MS_REPLY_TO_END_OF_DATA;
+        }
+    }
   g_queue_clear_full (&self->pending, g_free);
   g_byte_array_set_size (self->out, 0);
 
@@ -615,6 +629,8 @@ finish_all (MsSmtpCodec        *self,
       /* The end went out and nothing answered it: the server may have
        * taken the message. Anything short of that was not delivered. */
       o->uncertain = m->has_end && !m->ended && !m->failed && !m->requeue && m->end_offset <= self->out_base;
+      if (o->uncertain)
+        o->stage = MS_REPLY_TO_END_OF_DATA;
       if (m->requeue)
         {
           /* It was refused only for its place behind a failed transaction. */
@@ -682,9 +698,10 @@ maybe_finish (MsSmtpCodec *self,
       insert_queued (self, m);
       return;
     }
-  /* MAIL opened a transaction that no end closed: reset it before the
-   * next, and the ones already sent behind it may meet a "nested MAIL". */
-  if (m->mail_ok && !m->ended && !self->need_rset)
+  /* MAIL opened a transaction that failed: reset it before the next one
+   * (a lenient server's empty message may not have closed it), and the
+   * ones already sent behind it may meet a "nested MAIL". */
+  if (m->mail_ok && (!m->ended || m->failed) && !self->need_rset)
     {
       self->need_rset = TRUE;
       taint_behind (self);
