@@ -71,6 +71,8 @@ struct _MsSmtpCodec
   GQueue              done;        /* MsSmtpOutcome* */
   Msg                *awaiting_354;
   gboolean            need_rset;
+  gboolean            hold_on_failure;
+  gboolean            held;        /* a message failed: no new transaction until resumed */
 
   GByteArray         *out;
   guint64             out_base;    /* stream offset of out->data[0]: bytes written so far */
@@ -407,6 +409,8 @@ fill (MsSmtpCodec *self)
           emit_rset (self);
           return;
         }
+      if (self->held)
+        return;
       m = g_queue_pop_head (&self->queued);
       if (m == NULL)
         return;
@@ -427,7 +431,7 @@ fill (MsSmtpCodec *self)
        * two whole transactions an RSET disturbs nothing. */
       if (self->need_rset)
         emit_rset (self);
-      if (self->flight.length >= self->window)
+      if (self->held || self->flight.length >= self->window)
         return;
       m = g_queue_pop_head (&self->queued);
       if (m == NULL)
@@ -707,6 +711,8 @@ maybe_finish (MsSmtpCodec *self,
       taint_behind (self);
     }
   m->outcome->accepted = m->ended && !m->failed && m->outcome->end_code / 100 == 2;
+  if (!m->outcome->accepted && self->hold_on_failure)
+    self->held = TRUE;
   g_queue_push_tail (&self->done, g_steal_pointer (&m->outcome));
   msg_free (m);
 }
@@ -927,6 +933,60 @@ ms_smtp_codec_close (MsSmtpCodec        *self,
   if (failure == MS_TRANSPORT_NONE)
     failure = MS_TRANSPORT_CONNECTION_LOST;
   finish_all (self, failure, detail);
+}
+
+/**
+ * ms_smtp_codec_set_hold_on_failure:
+ *
+ * After a message fails, start no new transaction until
+ * ms_smtp_codec_resume() or ms_smtp_codec_withdraw(): the caller first
+ * learns whether the connection is worth going on with (a refused
+ * recipient) or not (a limit reached, a refused sender).
+ */
+void
+ms_smtp_codec_set_hold_on_failure (MsSmtpCodec *self,
+                                   gboolean     hold)
+{
+  g_return_if_fail (self != NULL);
+
+  self->hold_on_failure = hold;
+  if (!hold)
+    ms_smtp_codec_resume (self);
+}
+
+void
+ms_smtp_codec_resume (MsSmtpCodec *self)
+{
+  g_return_if_fail (self != NULL);
+
+  self->held = FALSE;
+  fill (self);
+}
+
+/**
+ * ms_smtp_codec_withdraw:
+ *
+ * The messages not sent yet come back, each with an outcome that has no
+ * code, no transport failure and stage %MS_REPLY_TO_UNKNOWN: nothing of
+ * them went out. The ones in flight go on.
+ *
+ * Returns: how many came back
+ */
+guint
+ms_smtp_codec_withdraw (MsSmtpCodec *self)
+{
+  guint n = 0;
+  Msg *m;
+
+  g_return_val_if_fail (self != NULL, 0);
+
+  while ((m = g_queue_pop_head (&self->queued)) != NULL)
+    {
+      g_queue_push_tail (&self->done, g_steal_pointer (&m->outcome));
+      msg_free (m);
+      n++;
+    }
+  return n;
 }
 
 void

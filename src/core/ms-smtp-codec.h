@@ -72,6 +72,10 @@ void           ms_smtp_codec_feed         (MsSmtpCodec        *self,
 void           ms_smtp_codec_close        (MsSmtpCodec        *self,
                                            MsTransportFailure  failure,
                                            const char         *detail);
+void           ms_smtp_codec_set_hold_on_failure (MsSmtpCodec *self,
+                                                  gboolean     hold);
+void           ms_smtp_codec_resume       (MsSmtpCodec        *self);
+guint          ms_smtp_codec_withdraw     (MsSmtpCodec        *self);
 /* After every message: QUIT goes out, and the answer to it is read. */
 void           ms_smtp_codec_quit         (MsSmtpCodec        *self);
 

@@ -140,6 +140,7 @@ struct _MsSmtp
   guint            window;           /* messages in flight at most */
   gboolean         bulk_close_after; /* a refusal wants the connection ended, once its window is answered */
   gboolean         bulk_heard;       /* the server said something since the window was last empty */
+  gboolean         bulk_connect_failed; /* no connection: nothing more is submitted until its answer is popped */
   GQueue           answers;          /* Answer*, ready for ms_smtp_bulk_pop() */
   GHashTable      *subs;             /* id → Sub, submitted and not answered */
   MsSmtpEndFunc    end_func;
@@ -2242,6 +2243,11 @@ bulk_answer (MsSmtp        *self,
       self->conn_messages++;
       set_stage (self, MS_SMTP_STAGE_DONE);
     }
+  else if (outcome->stage == MS_REPLY_TO_UNKNOWN && outcome->code == 0)
+    {
+      /* Nothing of it went out (withdrawn after a refusal, or the
+       * connection ended before its turn): no reply, no error. */
+    }
   else if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
     g_set_error_literal (&a->error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
   else
@@ -2256,7 +2262,14 @@ bulk_answer (MsSmtp        *self,
        * throttle sign-ins). Anything else ends it politely once the
        * messages already sent are answered. */
       if (a->reply->klass != MS_REPLY_CLASS_RECIPIENT_REJECTED || a->reply->new_connection)
-        self->bulk_close_after = TRUE;
+        {
+          /* The messages not sent yet come back unsent. */
+          self->bulk_close_after = TRUE;
+          if (self->codec != NULL)
+            ms_smtp_codec_withdraw (self->codec);
+        }
+      else if (self->codec != NULL)
+        ms_smtp_codec_resume (self->codec);
     }
   g_hash_table_remove (self->subs, &outcome->id);
   g_queue_push_tail (&self->answers, a);
@@ -2504,6 +2517,7 @@ bulk_open_connection (MsSmtp   *self,
           g_ptr_array_add (caps, NULL);
           self->codec = ms_smtp_codec_new ((const char * const *) caps->pdata);
           ms_smtp_codec_set_window (self->codec, self->window);
+          ms_smtp_codec_set_hold_on_failure (self->codec, TRUE);
           self->bulk_heard = FALSE;
           return TRUE;
         }
@@ -2515,6 +2529,8 @@ bulk_open_connection (MsSmtp   *self,
         }
       bulk_answer_now (self, id, self->reply != NULL ? ms_reply_copy (self->reply) : NULL,
                        g_steal_pointer (&error));
+      /* One failed sign-in per connection attempt, not one per message. */
+      self->bulk_connect_failed = TRUE;
       return FALSE;
     }
   return FALSE;
@@ -2621,7 +2637,7 @@ ms_smtp_bulk_has_room (MsSmtp *self)
 {
   g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
 
-  if (self->bulk_close_after)
+  if (self->bulk_close_after || self->bulk_connect_failed)
     return FALSE;
   if (self->codec == NULL || ms_smtp_codec_is_closed (self->codec))
     return self->subs == NULL || g_hash_table_size (self->subs) < self->window;
@@ -2726,6 +2742,9 @@ ms_smtp_bulk_wait (MsSmtp   *self,
  *   failure; %NULL after success or a cancel
  * @error: the failure as a sentence for a user, or %G_IO_ERROR_CANCELLED
  *
+ * A message withdrawn unsent (the connection ended after a refusal before
+ * its turn) comes back with neither @reply nor @error: send it again.
+ *
  * Returns: (transfer full) (nullable): the next answered message's
  *   outcome, in the order they were answered; %NULL when none is ready
  */
@@ -2742,6 +2761,8 @@ ms_smtp_bulk_pop (MsSmtp   *self,
   if (reply != NULL)
     *reply = NULL;
   a = g_queue_pop_head (&self->answers);
+  if (self->answers.length == 0)
+    self->bulk_connect_failed = FALSE;
   if (a == NULL)
     return NULL;
   outcome = g_steal_pointer (&a->outcome);
@@ -2784,13 +2805,27 @@ ms_smtp_send_bulk (MsSmtp       *self,
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  ms_smtp_bulk_submit (self, 0, from, to, message, cancellable);
-  while (self->answers.length == 0 && ms_smtp_bulk_get_n_open (self) > 0)
-    ms_smtp_bulk_wait (self, FALSE);
-  outcome = ms_smtp_bulk_pop (self, &reply, &local_error);
-  g_return_val_if_fail (outcome != NULL, FALSE);
+  for (guint attempt = 0; ; attempt++)
+    {
+      g_clear_pointer (&outcome, ms_smtp_outcome_free);
+      g_clear_error (&local_error);
+      g_clear_pointer (&reply, ms_reply_free);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      ms_smtp_bulk_submit (self, 0, from, to, message, cancellable);
+      while (self->answers.length == 0 && ms_smtp_bulk_get_n_open (self) > 0)
+        ms_smtp_bulk_wait (self, FALSE);
+      outcome = ms_smtp_bulk_pop (self, &reply, &local_error);
+      g_return_val_if_fail (outcome != NULL, FALSE);
+      /* Nothing of it went out: again, on a new connection. */
+      if (outcome->accepted || reply != NULL || local_error != NULL)
+        break;
+      if (attempt >= 2)
+        {
+          g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY, _("The connection to the server was lost."));
+          return FALSE;
+        }
+    }
 
   g_clear_pointer (&self->reply, ms_reply_free);
   self->reply = reply;
