@@ -14,10 +14,12 @@ if [ $quick = 1 ]; then
     "$here/throughput.sh" "$build" -r 1 -n 5000 | tee "$here/results/throughput.txt" || rc=1
     "$here/memory.sh" "$build" 2000 20000 | tee "$here/results/memory.txt" || rc=1
     "$here/import.sh" "$build" 100000 | tee "$here/results/import.txt" || rc=1
+    "$here/latency.sh" "$build" -n 40 -o "$here/results/latency.txt" || rc=1
 else
     "$here/throughput.sh" "$build" | tee "$here/results/throughput.txt" || rc=1
     "$here/memory.sh" "$build" | tee "$here/results/memory.txt" || rc=1
     "$here/import.sh" "$build" | tee "$here/results/import.txt" || rc=1
+    "$here/latency.sh" "$build" -o "$here/results/latency.txt" || rc=1
 fi
 for b in bench-message bench-journal; do
     if [ -x "$build/bench/$b" ]; then

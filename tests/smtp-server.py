@@ -9,7 +9,8 @@ else goes to stderr. What it receives lands in --state-dir:
   log          one line per event, flushed as it happens:
                  connect | tls | tls-failed | ehlo NAME | helo NAME | starttls |
                  auth MECH USER ok|fail (MECH also XOAUTH2 / OAUTHBEARER, with --oauth2-tokens) | mail FROM | rcpt TO | data N (bytes) |
-                 data-command | noop | rset | quit |
+                 data-command | bdat SIZE [last] (a BDAT command, before its chunk) |
+                 noop | rset | quit |
                  reply CODE TEXT (every 4xx/5xx reply, first line) |
                  fault CMD CODE | stall CMD | drop N (message N dropped after
                  its body) | drop-body N (connection cut after N body bytes) |
@@ -31,6 +32,21 @@ was refused. Message numbers count accepted messages over all connections.
 With --pipelining the EHLO reply offers PIPELINING (RFC 2920): a client may
 then send MAIL, RCPT and DATA in one write. They are still read and answered
 one at a time, in order, each reply written before the next command is read.
+
+With --chunking the EHLO reply offers CHUNKING (RFC 3030): "BDAT SIZE [LAST]"
+is followed by exactly SIZE bytes (no dot-stuffing, no end marker), read
+across as many reads as they take; each chunk gets "250 2.0.0 Ok: N octets
+received", and the LAST one the reply to the end of the message, which is
+then stored, numbered and logged ("data N") exactly as one sent with DATA.
+A chunk is always read before it is answered, also when it is refused (503
+without MAIL, 554 without a valid RCPT); BDAT ... LAST ends the transaction
+whatever its answer, and a refused chunk ends it at once. DATA after BDAT in
+one transaction gets 503. Without --chunking, BDAT is an unknown command.
+
+Out of step: a fault, drop or delay with "session=K" applies to the K-th
+occurrence of its command on each connection ("session=K+": the K-th and
+every later one), so that one message in the middle of a pipelined window
+is refused, dropped or answered late while the others keep their replies.
 """
 
 import argparse
@@ -53,7 +69,7 @@ import threading
 import time
 import warnings
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, MISSING, auth_mechanism
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, MISSING, auth_mechanism, syntax
 try:
     from aiosmtpd.smtp import TLSSetupException
 except ImportError:  # pragma: no cover
@@ -68,7 +84,7 @@ ESCAPE_REPLY = (b"250 2.0.0 Ok: queued as \x1b[31mQ%d\x1b[0m \x1b]0;owned\x07 be
                 b"c1\xc2\x9b latin1\xe9 bad\xff\xfe cr\rend")
 
 COMMANDS_WITH_FAULTS = ("GREETING", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
-                        "RCPT", "DATA", "EOM", "RSET", "NOOP", "QUIT")
+                        "RCPT", "DATA", "BDAT", "EOM", "RSET", "NOOP", "QUIT")
 ALL_MECHS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
 
 
@@ -77,22 +93,47 @@ def die(msg):
     sys.exit(2)
 
 
+class Session:
+    """Which occurrences on a connection a fault or delay takes ("session=K"
+    or "session=K+"); without it, every one."""
+
+    def __init__(self, spec, what):
+        m = re.fullmatch(r"(\d+)(\+?)", spec)
+        if not m or int(m.group(1)) < 1:
+            die(f"bad {what}: want session=K or session=K+ (K from 1)")
+        self.k = int(m.group(1))
+        self.later = m.group(2) == "+"
+
+    def matches(self, n):
+        return n == self.k or (self.later and n > self.k)
+
+
+def session_matches(session, n):
+    return session is None or session.matches(n)
+
+
 class Fault:
-    """A scripted reply: TEXT at CMD, for occurrences after+1 .. after+count."""
+    """A scripted reply: TEXT at CMD, for occurrences after+1 .. after+count
+    (of those on a connection that session=K[+] selects, if given)."""
 
     def __init__(self, spec):
         cmd, sep, rest = spec.partition(":")
         cmd = cmd.strip().upper()
         if not sep or cmd not in COMMANDS_WITH_FAULTS:
-            die(f"bad --fault {spec!r}: want CMD:CODE TEXT[:count=N][:after=M], "
+            die(f"bad --fault {spec!r}: want CMD:CODE TEXT[:count=N][:after=M][:session=K[+]], "
                 f"CMD one of {', '.join(COMMANDS_WITH_FAULTS)}")
         self.count = None
         self.after = 0
+        self.session = None
         while True:
-            m = re.search(r":(count|after)=(\d+)$", rest)
+            m = re.search(r":(count|after|session)=(\d+\+?)$", rest)
             if not m:
                 break
-            if m.group(1) == "count":
+            if m.group(1) == "session":
+                self.session = Session(m.group(2), f"--fault {spec!r}")
+            elif not m.group(2).isdigit():
+                die(f"bad --fault {spec!r}: {m.group(1)} wants a number")
+            elif m.group(1) == "count":
                 self.count = int(m.group(2))
             else:
                 self.after = int(m.group(2))
@@ -115,8 +156,11 @@ class Fault:
             out.append(self.code + sep + text.strip())
         self.lines = out
 
-    def take(self):
-        """Counts one occurrence of the command; True if this one gets the fault."""
+    def take(self, n):
+        """Counts one occurrence of the command, the N-th on its connection;
+        True if this one gets the fault."""
+        if not session_matches(self.session, n):
+            return False
         self.seen += 1
         if self.seen <= self.after:
             return False
@@ -145,16 +189,23 @@ class State:
                 if c not in COMMANDS_WITH_FAULTS:
                     die(f"bad --stall {c!r}: want one of {', '.join(COMMANDS_WITH_FAULTS)}")
                 self.stalls.add(c)
+        # CMD -> [(seconds, Session or None)]
         self.delays = {}
         for s in args.delay or []:
-            c, _, secs = s.partition(":")
+            c, _, rest = s.partition(":")
             c = c.strip().upper()
+            secs, _, sel = rest.partition(":")
+            session = None
+            if sel:
+                if not sel.startswith("session="):
+                    die(f"bad --delay {s!r}: want CMD:SECONDS[:session=K[+]]")
+                session = Session(sel[8:], f"--delay {s!r}")
             if c not in COMMANDS_WITH_FAULTS:
-                die(f"bad --delay {s!r}: want CMD:SECONDS")
+                die(f"bad --delay {s!r}: want CMD:SECONDS[:session=K[+]]")
             try:
-                self.delays[c] = float(secs)
+                self.delays.setdefault(c, []).append((float(secs), session))
             except ValueError:
-                die(f"bad --delay {s!r}: want CMD:SECONDS")
+                die(f"bad --delay {s!r}: want CMD:SECONDS[:session=K[+]]")
         self.reject_rcpt = re.compile(args.reject_rcpt) if args.reject_rcpt else None
         self.drop = None
         if args.drop_after_data is not None:
@@ -184,12 +235,17 @@ class State:
         self.log_file.write(line + "\n")
         self.log_file.flush()
 
-    def fault_for(self, cmd):
+    def fault_for(self, cmd, n):
+        """The fault for CMD, the N-th on its connection, or None."""
         hit = None
         for f in self.faults:
-            if f.cmd == cmd and f.take() and hit is None:
+            if f.cmd == cmd and f.take(n) and hit is None:
                 hit = f
         return hit
+
+    def delay_for(self, cmd, n):
+        """Seconds to wait before answering CMD, the N-th on its connection."""
+        return sum(secs for secs, session in self.delays.get(cmd, ()) if session_matches(session, n))
 
     def should_drop(self, n):
         if self.drop is None:
@@ -248,6 +304,9 @@ class Handler:
         if self.state.args.pipelining:
             # After the greeting line, as real servers list it.
             responses.insert(1, "250-PIPELINING")
+        if self.state.args.chunking:
+            # Before the last line, as Postfix lists it.
+            responses.insert(len(responses) - 1, "250-CHUNKING")
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -282,19 +341,21 @@ class Handler:
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
+        # The end of a message, sent with DATA or BDAT ... LAST.
         st = self.state
         st.bodies += 1
         n = st.bodies
+        on_conn = server.occurrence("EOM")
         st.log("data %d" % len(envelope.original_content))
-        if "EOM" in st.delays:
-            await asyncio.sleep(st.delays["EOM"])
+        if st.delay_for("EOM", on_conn):
+            await asyncio.sleep(st.delay_for("EOM", on_conn))
         if "EOM" in st.stalls:
             st.log("stall EOM")
             await server.hang()
         if st.should_drop(n):
             st.log("drop %d" % n)
             await server.hang(close=True)
-        f = st.fault_for("EOM")
+        f = st.fault_for("EOM", on_conn)
         if f is not None:
             if f.drop:
                 st.log("drop %d" % n)
@@ -438,6 +499,7 @@ class _ReaderTransport:
 
 class HarnessSMTP(SMTP):
     def __init__(self, handler, state, smtps, **kw):
+        self.chunking = state.args.chunking
         super().__init__(handler, **kw)
         self.state = state
         self.smtps = smtps
@@ -449,13 +511,33 @@ class HarnessSMTP(SMTP):
         self.body_bytes = 0
         self.read_paused = False
         self.held = bytearray()
+        # Per connection: how often each command came (for session=K).
+        self.occurrences = {}
+        # The chunks of a BDAT transaction so far, or None outside one.
+        self.bdat = None
+        self.bdat_size = 0
         # Wrap every command so faults, stalls and the log apply uniformly.
         for name, method in list(self._smtp_methods.items()):
             self._smtp_methods[name] = self._wrap(name, method)
 
+    def occurrence(self, cmd):
+        """Counts CMD on this connection; returns its number (1 for the first)."""
+        self.occurrences[cmd] = self.occurrences.get(cmd, 0) + 1
+        return self.occurrences[cmd]
+
+    def _set_post_data_state(self):
+        # Also after EHLO and RSET: a BDAT transaction ends with them.
+        super()._set_post_data_state()
+        self.bdat = None
+        self.bdat_size = 0
+
     def _wrap(self, cmd, method):
         async def wrapped(arg):
             st = self.state
+            if cmd == "BDAT":
+                # Faults, stalls and delays come once its chunk is read.
+                st.log("bdat " + " ".join((arg or "").lower().split()))
+                return await method(arg)
             if cmd == "QUIT":
                 self.quit_seen = True
             if cmd in ("EHLO", "HELO"):
@@ -467,8 +549,13 @@ class HarnessSMTP(SMTP):
             elif cmd == "DATA":
                 # "data N" comes after the body; this is the command itself.
                 st.log("data-command")
-            if cmd in st.delays:
-                await asyncio.sleep(st.delays[cmd])
+            if cmd == "DATA" and self.bdat is not None:
+                # RFC 3030 section 3: not both in one transaction.
+                await self.push("503 5.5.1 Error: DATA after BDAT")
+                return
+            n = self.occurrence(cmd)
+            if st.delay_for(cmd, n):
+                await asyncio.sleep(st.delay_for(cmd, n))
             if cmd in st.stalls:
                 st.log("stall " + cmd)
                 await self.hang()
@@ -491,7 +578,7 @@ class HarnessSMTP(SMTP):
                     self._writer.write(go_ahead + garbage)
                 await self._writer.drain()
                 await self.hang()
-            f = st.fault_for(cmd)
+            f = st.fault_for(cmd, n)
             if f is not None:
                 if f.drop:
                     st.log("drop " + cmd)
@@ -523,6 +610,86 @@ class HarnessSMTP(SMTP):
             if hasattr(method, attr):
                 setattr(wrapped, attr, getattr(method, attr))
         return wrapped
+
+    @syntax("BDAT chunk-size [LAST]", when="chunking")
+    async def smtp_BDAT(self, arg):
+        """RFC 3030: the chunk is read whole before anything is answered, so
+        that the stream stays in step whatever the answer."""
+        st = self.state
+        if not self.chunking:
+            # What aiosmtpd says to a command it does not know; the chunk is
+            # then read as commands, as by a server without CHUNKING.
+            await self.push('500 Error: command "BDAT" not recognized')
+            return
+        words = (arg or "").split()
+        if (not 1 <= len(words) <= 2 or not words[0].isdigit()
+                or (len(words) == 2 and words[1].upper() != "LAST")):
+            # No size to skip: the chunk, if any, is read as commands.
+            await self.push("501 5.5.4 Syntax: BDAT chunk-size [LAST]")
+            return
+        size = int(words[0])
+        last = len(words) == 2
+        self.body_bytes = 0
+        self.in_body = True
+        try:
+            chunk = await self._reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            # The client went away in the middle of the chunk.
+            await self.hang(close=True)
+        finally:
+            self.in_body = False
+        if await self.check_helo_needed("EHLO") or await self.check_auth_needed("BDAT"):
+            return
+        if not self.envelope.rcpt_tos:
+            # No transaction, or its MAIL or every RCPT was refused. LAST
+            # still ends it, as the dot ends DATA's: a window pipelined
+            # behind goes on with its next MAIL.
+            no_mail = not self.envelope.mail_from
+            if last:
+                self._set_post_data_state()
+            if no_mail:
+                await self.push("503 5.5.1 Error: need MAIL command")
+            else:
+                await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        n = self.occurrence("BDAT")
+        if st.delay_for("BDAT", n):
+            await asyncio.sleep(st.delay_for("BDAT", n))
+        if "BDAT" in st.stalls:
+            st.log("stall BDAT")
+            await self.hang()
+        if self.bdat is None:
+            self.bdat = bytearray()
+        limit = self.data_size_limit
+        self.bdat_size += size
+        if limit and self.bdat_size > limit:
+            # Refused at LAST, as DATA refuses at the end; kept no longer.
+            self.bdat = bytearray()
+        else:
+            self.bdat += chunk
+        f = st.fault_for("BDAT", n)
+        if f is not None:
+            if f.drop:
+                st.log("drop BDAT")
+                await self.hang(close=True)
+            st.log("fault BDAT " + f.code)
+            # A refused chunk ends the transaction (RFC 3030: the client
+            # sends no more BDAT in it); the ones already pipelined get 503.
+            self._set_post_data_state()
+            await self.reply_fault(f)
+            return
+        if not last:
+            await self.push("250 2.0.0 Ok: %d octets received" % size)
+            return
+        if limit and self.bdat_size > limit:
+            self._set_post_data_state()
+            await self.push("552 5.3.4 Error: message size exceeds fixed maximum message size")
+            return
+        self.envelope.original_content = bytes(self.bdat)
+        self.envelope.content = self.envelope.original_content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
     async def hang(self, close=False):
         """Never answers; ends when the client goes away (or we close)."""
@@ -649,12 +816,13 @@ class HarnessSMTP(SMTP):
                 pass
             st.log("drip GREETING %d" % n)
             await self.hang(close=True)
-        if "GREETING" in st.delays:
-            await asyncio.sleep(st.delays["GREETING"])
+        n = self.occurrence("GREETING")
+        if st.delay_for("GREETING", n):
+            await asyncio.sleep(st.delay_for("GREETING", n))
         if "GREETING" in st.stalls:
             st.log("stall GREETING")
             await self.hang()
-        f = st.fault_for("GREETING")
+        f = st.fault_for("GREETING", n)
         if f is not None:
             if f.drop:
                 st.log("drop GREETING")
@@ -750,6 +918,20 @@ def parse_args(argv):
   smtp-server.py --state-dir=/tmp/s --fault='EOM:421 4.4.2 rate limited:count=3'
   smtp-server.py --state-dir=/tmp/s --fault='RCPT:550 5.1.1 no such user:after=2:count=1'
   smtp-server.py --state-dir=/tmp/s --reject-rcpt='^bad' --stall=EOM
+  smtp-server.py --state-dir=/tmp/s --pipelining --chunking
+
+out of step (a window of pipelined messages on one connection):
+  refuse the 3rd message of each connection at its end:
+    --fault='EOM:550 5.7.1 Message refused:session=3'
+  ... and every later one (a session limit found at the end of data):
+    --fault='EOM:452 4.5.3 Too many messages:session=3+'
+  only on the first connection that gets that far:  ...:session=3:count=1
+  refuse the 2nd RCPT of each connection:
+    --fault='RCPT:550 5.1.1 <x>: Recipient address rejected:session=2'
+  drop the connection right after the 3rd message's end, unanswered:
+    --fault='EOM:DROP:session=3'
+  answer the 2nd message's end 1.5 seconds late (the ones pipelined behind
+  it wait their turn):  --delay=EOM:1.5:session=2
 """)
     p.add_argument("--state-dir", required=True, metavar="DIR",
                    help="where the log, messages, envelopes and certificate go (must exist)")
@@ -773,19 +955,24 @@ def parse_args(argv):
                    help="advertise/accept AUTH only after STARTTLS (aiosmtpd auth_require_tls)")
     p.add_argument("--require-auth", action="store_true",
                    help="MAIL/RCPT/DATA without AUTH get 530 5.7.0 Authentication required")
-    p.add_argument("--fault", action="append", metavar="CMD:CODE TEXT[:count=N][:after=M]",
+    p.add_argument("--fault", action="append", metavar="CMD:CODE TEXT[:count=N][:after=M][:session=K[+]]",
                    help="reply CODE TEXT at CMD (GREETING, EHLO, HELO, STARTTLS, AUTH, MAIL, RCPT, "
-                        "DATA (the DATA command), EOM (after the body), RSET, NOOP, QUIT) instead of "
+                        "DATA (the DATA command), BDAT (a chunk), EOM (after the body, DATA's or BDAT LAST's), "
+                        "RSET, NOOP, QUIT) instead of "
                         "the normal answer; after=M lets the first M occurrences through, count=N "
                         "faults only N occurrences (counted over all connections). TEXT may hold "
                         "\\n for a multi-line reply. TEXT 'DROP' closes the connection instead. "
-                        "421 replies close the connection. Repeatable.")
+                        "421 replies close the connection. session=K takes only the K-th occurrence "
+                        "on each connection (K+: the K-th and every later one); after and count "
+                        "then count those. BDAT: a chunk, refused once read (the transaction "
+                        "ends). Repeatable.")
     p.add_argument("--reject-rcpt", metavar="REGEX",
                    help="recipients matching REGEX (re.search) get "
                         "550 5.1.1 <addr>: Recipient address rejected: User unknown")
     p.add_argument("--drop-after-data", nargs="?", const="all", metavar="N|count=N",
                    help="close the connection after a message body, before replying: every "
-                        "message, only the Nth body received (=N), or the first N (=count=N). "
+                        "message, only the Nth body received (=N), or the first N (=count=N), "
+                        "counted over all connections (per connection: --fault=EOM:DROP:session=K). "
                         "Dropped messages are not saved.")
     p.add_argument("--drop-during-data", type=int, default=0, metavar="BYTES",
                    help="reset the connection once BYTES of a message body have arrived "
@@ -800,11 +987,17 @@ def parse_args(argv):
     p.add_argument("--pipelining", action="store_true",
                    help="offer PIPELINING (RFC 2920) in the EHLO reply; pipelined commands are "
                         "answered one by one, in order")
+    p.add_argument("--chunking", action="store_true",
+                   help="offer CHUNKING (RFC 3030) in the EHLO reply and accept BDAT SIZE [LAST] "
+                        "(with or without --pipelining; Postfix offers both). Without it BDAT is "
+                        "an unknown command (500)")
     p.add_argument("--stall", action="append", metavar="CMD[,CMD]",
                    help="never answer CMD (GREETING, EHLO, MAIL, RCPT, DATA, EOM, ...) until the "
                         "client disconnects. Repeatable.")
-    p.add_argument("--delay", action="append", metavar="CMD:SECONDS",
-                   help="answer CMD only after SECONDS. Repeatable.")
+    p.add_argument("--delay", action="append", metavar="CMD:SECONDS[:session=K[+]]",
+                   help="answer CMD only after SECONDS; with session=K only its K-th occurrence on "
+                        "each connection (K+: the K-th and every later one). Commands pipelined "
+                        "behind it are read and answered after it. Repeatable.")
     p.add_argument("--escape-reply", action="store_true",
                    help="hostile: answer the end of each message with a success reply full of "
                         "terminal escapes (ESC sequences, BEL, C1), invalid UTF-8 and a bare CR")

@@ -866,6 +866,492 @@ test_log_sessions (void)
   g_assert_false (ms_test_server_log_contains (quiet, "lost-connection"));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Issue 9: CHUNKING and replies out of step                                */
+
+/* Greeting and EHLO; returns the EHLO reply, its lines joined with "|". */
+static char *
+raw_ehlo (Raw *raw)
+{
+  assert_reply (raw, "220 ");
+  raw_write (raw, "EHLO client.example.org\r\n");
+  return raw_reply (raw);
+}
+
+static gboolean
+reply_offers (const char *ehlo,
+              const char *keyword)
+{
+  g_autofree char *mid = g_strdup_printf ("|250-%s|", keyword);
+  g_autofree char *end = g_strdup_printf ("|250 %s", keyword);
+
+  return strstr (ehlo, mid) != NULL || g_str_has_suffix (ehlo, end);
+}
+
+/* One whole transaction with BDAT ... LAST, for a pipelined write. */
+static char *
+bdat_transaction (const char *from,
+                  const char *to,
+                  const char *body)
+{
+  return g_strdup_printf ("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nBDAT %zu LAST\r\n%s",
+                          from, to, strlen (body), body);
+}
+
+/* A window of @n messages in one write, each "Subject: N", with BDAT if
+ * @bdat, else with DATA (whose 354 the caller reads). */
+static void
+raw_write_window (Raw     *raw,
+                  guint    n,
+                  gboolean bdat)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (guint i = 1; i <= n; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("Subject: %u\r\n\r\nbody %u\r\n", i, i);
+      g_autofree char *to = g_strdup_printf ("r%u@example.net", i);
+
+      if (bdat)
+        {
+          g_autofree char *t = bdat_transaction ("a@example.org", to, body);
+
+          g_string_append (out, t);
+        }
+      else
+        g_string_append_printf (out, "MAIL FROM:<a@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n%s.\r\n", to, body);
+    }
+  raw_write (raw, out->str);
+}
+
+/* The replies to one message of raw_write_window(): MAIL, RCPT, (354,)
+ * and the end; the end's is returned. */
+static char *
+raw_window_reply (Raw     *raw,
+                  gboolean bdat)
+{
+  assert_reply (raw, "250 2.1.0");
+  assert_reply (raw, "250 2.1.5");
+  if (!bdat)
+    assert_reply (raw, "354 ");
+  return raw_reply (raw);
+}
+
+static void
+assert_subjects (MsTestServer *server,
+                 const char   *want)
+{
+  g_autoptr(GPtrArray) messages = ms_test_server_get_messages (server);
+  g_autoptr(GString) got = g_string_new (NULL);
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      gsize len = 0;
+      const char *data = g_bytes_get_data (messages->pdata[i], &len);
+      g_autofree char *text = g_strndup (data, len);
+      g_auto(GStrv) lines = g_strsplit (text, "\r\n", 2);
+
+      if (got->len > 0)
+        g_string_append_c (got, ',');
+      g_string_append (got, lines[0]);
+    }
+  g_assert_cmpstr (got->str, ==, want);
+}
+
+/* --chunking: CHUNKING offered (beside PIPELINING or alone), BDAT's
+ * chunks read by their exact size whatever the writes, the message stored
+ * byte for byte (no dot-unstuffing), in step with pipelined commands. */
+static void
+test_chunking (void)
+{
+  g_autoptr(MsTestServer) plain = ms_test_server_start ("--pipelining", NULL);
+  g_autoptr(MsTestServer) alone = ms_test_server_start ("--chunking", NULL);
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--pipelining", "--chunking", "--size=1000", NULL);
+  /* Dot-leading lines and a lone dot: data to BDAT, not an end. */
+  const char body[] = "Subject: chunked\r\n\r\n.leading dot\r\n.\r\n..two\r\nend\r\n";
+  const size_t cut = 25;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autofree char *ehlo = NULL;
+  g_autofree char *events = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *head = NULL;
+  g_autofree char *big = NULL;
+  Raw raw = { 0 };
+
+  /* Off unless asked for: BDAT is then an unknown command. */
+  raw_open (&raw, plain);
+  ehlo = raw_ehlo (&raw);
+  g_assert_true (reply_offers (ehlo, "PIPELINING"));
+  g_assert_false (reply_offers (ehlo, "CHUNKING"));
+  raw_write (&raw, "BDAT 0 LAST\r\n");
+  assert_reply (&raw, "500 ");
+  raw_close (&raw);
+  g_clear_pointer (&ehlo, g_free);
+
+  raw_open (&raw, alone);
+  ehlo = raw_ehlo (&raw);
+  g_assert_true (reply_offers (ehlo, "CHUNKING"));
+  g_assert_false (reply_offers (ehlo, "PIPELINING"));
+  raw_close (&raw);
+  g_clear_pointer (&ehlo, g_free);
+
+  raw_open (&raw, server);
+  ehlo = raw_ehlo (&raw);
+  g_assert_true (reply_offers (ehlo, "PIPELINING"));
+  g_assert_true (reply_offers (ehlo, "CHUNKING"));
+
+  /* A chunk before any MAIL: read whole (it looks like commands), refused. */
+  raw_write (&raw, "BDAT 12\r\nNOOP\r\nRSET\r\nNOOP\r\n");
+  assert_reply (&raw, "503 5.5.1 Error: need MAIL command");
+  assert_reply (&raw, "250 ");
+
+  /* Two chunks, each cut over writes with pauses between: the first in
+   * two writes, the second's command with the first bytes, its last
+   * bytes with the next transaction. */
+  raw_write (&raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n");
+  {
+    g_autofree char *cmd = g_strdup_printf ("BDAT %zu\r\n", cut);
+    g_autofree char *piece = g_strndup (body, 10);
+
+    raw_write (&raw, cmd);
+    raw_write (&raw, piece);
+    g_usleep (100 * 1000);
+    piece = (g_free (piece), g_strndup (body + 10, cut - 10));
+    raw_write (&raw, piece);
+  }
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: 25 octets received");
+  {
+    g_autofree char *cmd = g_strdup_printf ("BDAT %zu LAST\r\n", strlen (body) - cut);
+    g_autofree char *first = g_strndup (body + cut, 7);
+    g_autofree char *rest = g_strconcat (body + cut + 7, "MAIL FROM:<c@example.org>\r\n"
+                                         "RCPT TO:<d@example.net>\r\nBDAT 0 LAST\r\n", NULL);
+    g_autofree char *with_cmd = g_strconcat (cmd, first, NULL);
+
+    raw_write (&raw, with_cmd);
+    g_usleep (100 * 1000);
+    raw_write (&raw, rest);
+  }
+  assert_reply (&raw, "250 2.0.0 Ok: queued as 1");
+  /* An empty last chunk ends an empty message. */
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: queued as 2");
+
+  /* DATA after BDAT in one transaction; a chunk after a refused MAIL
+   * (and so RCPT);
+   * the size limit, refused at LAST. */
+  head = g_strndup (body, 10);
+  big = g_strnfill (1200, 'x');
+  second = g_strdup_printf ("MAIL FROM:<e@example.org>\r\nRCPT TO:<f@example.net>\r\nBDAT 10\r\n%sDATA\r\nRSET\r\n"
+                            "MAIL FROM:<x@example.org> SIZE=5000\r\nRCPT TO:<y@example.net>\r\nBDAT 10 LAST\r\n%s"
+                            "MAIL FROM:<g@example.org>\r\nRCPT TO:<h@example.net>\r\nBDAT 600\r\n%.600sBDAT 600 LAST\r\n%.600s"
+                            "QUIT\r\n", head, head, big, big);
+  raw_write (&raw, second);
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: 10 octets received");
+  assert_reply (&raw, "503 5.5.1 Error: DATA after BDAT");
+  assert_reply (&raw, "250 ");
+  assert_reply (&raw, "552 ");
+  assert_reply (&raw, "503 Error: need MAIL command");
+  assert_reply (&raw, "503 5.5.1 Error: need MAIL command");
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: 600 octets received");
+  assert_reply (&raw, "552 ");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 2);
+  g_assert_cmpmem (g_bytes_get_data (messages->pdata[0], NULL), g_bytes_get_size (messages->pdata[0]),
+                   body, strlen (body));
+  g_assert_cmpuint (g_bytes_get_size (messages->pdata[1]), ==, 0);
+  g_assert_true (ms_test_server_wait_log (server, "quit", 5000));
+  events = log_events (server);
+  g_test_message ("log: %s", events);
+  g_assert_cmpstr (events, ==,
+                   "ehlo client.example.org|bdat 12|reply 503 5.5.1 Error: need MAIL command|noop|"
+                   "mail a@example.org|rcpt b@example.net|bdat 25|bdat 24 last|data 49|"
+                   "mail c@example.org|rcpt d@example.net|bdat 0 last|data 0|"
+                   "mail e@example.org|rcpt f@example.net|bdat 10|data-command|reply 503 5.5.1 Error: DATA after BDAT|rset|"
+                   "mail x@example.org|reply 552 Error: message size exceeds fixed maximum message size|"
+                   "rcpt y@example.net|reply 503 Error: need MAIL command|"
+                   "bdat 10 last|reply 503 5.5.1 Error: need MAIL command|"
+                   "mail g@example.org|rcpt h@example.net|bdat 600|bdat 600 last|"
+                   "reply 552 5.3.4 Error: message size exceeds fixed maximum message size|quit");
+
+  /* --fault=BDAT: a chunk refused once read; the transaction ends there, so
+   * its LAST chunk, already pipelined, finds no MAIL. */
+  {
+    g_autoptr(MsTestServer) refusing =
+      ms_test_server_start ("--pipelining", "--chunking",
+                            "--fault=BDAT:452 4.3.1 Insufficient system storage:session=1", NULL);
+    g_autofree char *ehlo2 = NULL;
+
+    raw_open (&raw, refusing);
+    ehlo2 = raw_ehlo (&raw);
+    raw_write (&raw, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 5\r\nabcdeBDAT 3 LAST\r\nfgh"
+                     "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 5\r\nabcdeBDAT 3 LAST\r\nfgh");
+    assert_reply (&raw, "250 2.1.0");
+    assert_reply (&raw, "250 2.1.5");
+    assert_reply (&raw, "452 4.3.1 Insufficient system storage");
+    assert_reply (&raw, "503 5.5.1 Error: need MAIL command");
+    assert_reply (&raw, "250 2.1.0");
+    assert_reply (&raw, "250 2.1.5");
+    assert_reply (&raw, "250 2.0.0 Ok: 5 octets received");
+    assert_reply (&raw, "250 2.0.0 Ok: queued as 1");
+    raw_close (&raw);
+    messages = (g_ptr_array_unref (messages), ms_test_server_get_messages (refusing));
+    g_assert_cmpuint (messages->len, ==, 1);
+    g_assert_cmpmem (g_bytes_get_data (messages->pdata[0], NULL), g_bytes_get_size (messages->pdata[0]),
+                     "abcdefgh", 8);
+    g_assert_cmpuint (ms_test_server_log_count (refusing, "fault BDAT 452"), ==, 1);
+  }
+}
+
+/* --chunking with --read-rate: a big chunk arrives over many small reads
+ * (and the client's write blocks meanwhile), and is still taken whole, by
+ * its size, with the next transaction right behind it; a chunk is exactly
+ * its size, not a byte more. */
+static void
+test_chunking_slow (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--pipelining", "--chunking", "--read-rate=400000", NULL);
+  g_autoptr(GString) body = g_string_new ("Subject: big\r\n\r\n");
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autofree char *ehlo = NULL;
+  gint64 start;
+  Raw raw = { 0 };
+
+  while (body->len < 300 * 1000)
+    g_string_append (body, ".0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n");
+  g_string_append_printf (out, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT %zu LAST\r\n", body->len);
+  g_string_append_len (out, body->str, body->len);
+  /* Exactly 4 bytes are the chunk: the 5th begins the next command. */
+  g_string_append (out, "MAIL FROM:<c@example.org>\r\nRCPT TO:<d@example.net>\r\nBDAT 4 LAST\r\nsmallQUIT\r\nQUIT\r\n");
+
+  raw_open (&raw, server);
+  ehlo = raw_ehlo (&raw);
+  start = g_get_monotonic_time ();
+  raw_write (&raw, out->str);
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: queued as 1");
+  g_test_message ("300 kB at 400 kB/s took %.2f s", (g_get_monotonic_time () - start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, >, G_USEC_PER_SEC / 2);
+  assert_reply (&raw, "250 2.1.0");
+  assert_reply (&raw, "250 2.1.5");
+  assert_reply (&raw, "250 2.0.0 Ok: queued as 2");
+  assert_reply (&raw, "500 Error: command \"LQUIT\" not recognized");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+
+  messages = ms_test_server_get_messages (server);
+  g_assert_cmpuint (messages->len, ==, 2);
+  g_assert_cmpmem (g_bytes_get_data (messages->pdata[0], NULL), g_bytes_get_size (messages->pdata[0]),
+                   body->str, body->len);
+  g_assert_cmpmem (g_bytes_get_data (messages->pdata[1], NULL), g_bytes_get_size (messages->pdata[1]), "smal", 4);
+}
+
+/* A window of three messages in one write, twice on one connection
+ * (counted per connection) and again on a new one: --fault ...:session=K
+ * refuses only the K-th message's end, the others keep their replies. */
+static void
+check_refuse_window (gboolean bdat)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--pipelining", "--chunking",
+                          "--fault=EOM:550 5.7.1 Message refused:session=2", NULL);
+  g_autoptr(MsTestServer) limit =
+    ms_test_server_start ("--pipelining", "--chunking",
+                          "--fault=EOM:452 4.5.3 Too many messages:session=2+", NULL);
+  Raw raw = { 0 };
+
+  for (guint conn = 0; conn < 2; conn++)
+    {
+      g_autofree char *ehlo = NULL;
+      g_autofree char *r1 = NULL;
+      g_autofree char *r2 = NULL;
+      g_autofree char *r3 = NULL;
+
+      raw_open (&raw, server);
+      ehlo = raw_ehlo (&raw);
+      raw_write_window (&raw, 3, bdat);
+      r1 = raw_window_reply (&raw, bdat);
+      r2 = raw_window_reply (&raw, bdat);
+      r3 = raw_window_reply (&raw, bdat);
+      g_assert_true (g_str_has_prefix (r1, "250 2.0.0 Ok: queued as "));
+      g_assert_cmpstr (r2, ==, "550 5.7.1 Message refused");
+      g_assert_true (g_str_has_prefix (r3, "250 2.0.0 Ok: queued as "));
+      /* The 4th of the connection passes. */
+      raw_write_window (&raw, 1, bdat);
+      g_clear_pointer (&r1, g_free);
+      r1 = raw_window_reply (&raw, bdat);
+      g_assert_true (g_str_has_prefix (r1, "250 2.0.0 Ok: queued as "));
+      raw_write (&raw, "QUIT\r\n");
+      assert_reply (&raw, "221 ");
+      raw_close (&raw);
+    }
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 6);
+  g_assert_cmpuint (ms_test_server_log_count (server, "fault EOM 550"), ==, 2);
+  g_assert_cmpuint (ms_test_server_log_count (server, bdat ? "bdat 22 last" : "data-command"), ==, 8);
+  assert_subjects (server, "Subject: 1,Subject: 3,Subject: 1,Subject: 1,Subject: 3,Subject: 1");
+
+  /* session=2+: the 2nd and every later one, as a limit found at the end. */
+  {
+    g_autofree char *ehlo = NULL;
+    g_autofree char *r1 = NULL;
+    g_autofree char *r2 = NULL;
+    g_autofree char *r3 = NULL;
+
+    raw_open (&raw, limit);
+    ehlo = raw_ehlo (&raw);
+    raw_write_window (&raw, 3, bdat);
+    r1 = raw_window_reply (&raw, bdat);
+    r2 = raw_window_reply (&raw, bdat);
+    r3 = raw_window_reply (&raw, bdat);
+    g_assert_cmpstr (r1, ==, "250 2.0.0 Ok: queued as 1");
+    g_assert_cmpstr (r2, ==, "452 4.5.3 Too many messages");
+    g_assert_cmpstr (r3, ==, "452 4.5.3 Too many messages");
+    raw_close (&raw);
+    g_assert_cmpuint (ms_test_server_count_messages (limit), ==, 1);
+  }
+}
+
+static void
+test_out_of_step_refuse (void)
+{
+  check_refuse_window (TRUE);
+  check_refuse_window (FALSE);
+}
+
+/* --fault=RCPT:...:session=2: the 2nd RCPT of each connection is refused;
+ * its transaction's chunk is still read (554, no valid recipients) and its
+ * LAST ends it, so the next, pipelined behind, goes through. */
+static void
+test_out_of_step_rcpt (void)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--pipelining", "--chunking",
+                          "--fault=RCPT:550 5.1.1 <r2@example.net>: Recipient address rejected:session=2", NULL);
+  g_autofree char *ehlo = NULL;
+  Raw raw = { 0 };
+
+  for (guint conn = 0; conn < 2; conn++)
+    {
+      raw_open (&raw, server);
+      g_clear_pointer (&ehlo, g_free);
+      ehlo = raw_ehlo (&raw);
+      raw_write_window (&raw, 3, TRUE);
+      assert_reply (&raw, "250 2.1.0");
+      assert_reply (&raw, "250 2.1.5");
+      assert_reply (&raw, "250 2.0.0 Ok: queued as ");
+      assert_reply (&raw, "250 2.1.0");
+      assert_reply (&raw, "550 5.1.1 <r2@example.net>: Recipient address rejected");
+      assert_reply (&raw, "554 5.5.1 Error: no valid recipients");
+      assert_reply (&raw, "250 2.1.0");
+      assert_reply (&raw, "250 2.1.5");
+      assert_reply (&raw, "250 2.0.0 Ok: queued as ");
+      raw_write (&raw, "QUIT\r\n");
+      assert_reply (&raw, "221 ");
+      raw_close (&raw);
+    }
+  assert_subjects (server, "Subject: 1,Subject: 3,Subject: 1,Subject: 3");
+  g_assert_cmpuint (ms_test_server_log_count (server, "fault RCPT 550"), ==, 2);
+}
+
+/* --fault=EOM:DROP:session=2: the connection is cut right after the 2nd
+ * message's end arrives, unanswered; the 1st keeps its reply, the 2nd and
+ * 3rd are not stored. Counted per connection: the next one starts anew. */
+static void
+check_drop_window (gboolean bdat)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--pipelining", "--chunking", "--log-sessions", "--fault=EOM:DROP:session=2", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  Raw raw = { 0 };
+
+  for (guint conn = 0; conn < 2; conn++)
+    {
+      g_autofree char *ehlo = NULL;
+      g_autofree char *r1 = NULL;
+
+      raw_open (&raw, server);
+      ehlo = raw_ehlo (&raw);
+      raw_write_window (&raw, 3, bdat);
+      r1 = raw_window_reply (&raw, bdat);
+      g_assert_true (g_str_has_prefix (r1, "250 2.0.0 Ok: queued as "));
+      /* The 2nd's MAIL and RCPT (and 354) are answered, its end is not. */
+      assert_reply (&raw, "250 2.1.0");
+      assert_reply (&raw, "250 2.1.5");
+      if (!bdat)
+        assert_reply (&raw, "354 ");
+      line = g_data_input_stream_read_line (raw.in, NULL, NULL, &error);
+      g_assert_null (line);
+      g_clear_error (&error);
+      raw_close (&raw);
+    }
+  g_assert_true (ms_test_server_wait_log (server, "disconnect", 5000));
+  for (guint i = 0; i < 500 && ms_test_server_log_count (server, "disconnect") < 2; i++)
+    g_usleep (10 * 1000);
+  assert_subjects (server, "Subject: 1,Subject: 1");
+  /* Message 2 of the first connection is the server's 2nd body, of the
+   * second connection its 4th. */
+  g_assert_true (ms_test_server_log_contains (server, "drop 2"));
+  g_assert_true (ms_test_server_log_contains (server, "drop 4"));
+  /* The server hung up, the client did not just go away. */
+  g_assert_false (ms_test_server_log_contains (server, "lost-connection"));
+  /* Nothing of the 3rd message was read as a transaction. */
+  g_assert_cmpuint (ms_test_server_log_count (server, "mail a@example.org"), ==, 4);
+}
+
+static void
+test_out_of_step_drop (void)
+{
+  check_drop_window (TRUE);
+  check_drop_window (FALSE);
+}
+
+/* --delay=EOM:SECONDS:session=2: the 2nd end is answered late; the 1st
+ * before, the 3rd (pipelined behind it) after, each its own. */
+static void
+test_out_of_step_delay (void)
+{
+  g_autoptr(MsTestServer) server =
+    ms_test_server_start ("--pipelining", "--chunking", "--delay=EOM:1.5:session=2", NULL);
+  g_autofree char *ehlo = NULL;
+  g_autofree char *r1 = NULL;
+  g_autofree char *r2 = NULL;
+  g_autofree char *r3 = NULL;
+  gint64 start, t1, t2;
+  Raw raw = { 0 };
+
+  raw_open (&raw, server);
+  ehlo = raw_ehlo (&raw);
+  start = g_get_monotonic_time ();
+  raw_write_window (&raw, 3, TRUE);
+  r1 = raw_window_reply (&raw, TRUE);
+  t1 = g_get_monotonic_time () - start;
+  r2 = raw_window_reply (&raw, TRUE);
+  t2 = g_get_monotonic_time () - start;
+  r3 = raw_window_reply (&raw, TRUE);
+  g_test_message ("1st end answered after %.2f s, 2nd after %.2f s", t1 / 1e6, t2 / 1e6);
+  g_assert_cmpstr (r1, ==, "250 2.0.0 Ok: queued as 1");
+  g_assert_cmpstr (r2, ==, "250 2.0.0 Ok: queued as 2");
+  g_assert_cmpstr (r3, ==, "250 2.0.0 Ok: queued as 3");
+  g_assert_cmpint (t1, <, 3 * G_USEC_PER_SEC / 2);
+  g_assert_cmpint (t2, >=, 3 * G_USEC_PER_SEC / 2);
+  raw_write (&raw, "QUIT\r\n");
+  assert_reply (&raw, "221 ");
+  raw_close (&raw);
+  assert_subjects (server, "Subject: 1,Subject: 2,Subject: 3");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -891,6 +1377,12 @@ main (int   argc,
   g_test_add_func ("/mailshot/harness/strict-helo", test_strict_helo);
   g_test_add_func ("/mailshot/harness/max-per-session-reply", test_max_per_session_reply);
   g_test_add_func ("/mailshot/harness/log-sessions", test_log_sessions);
+  g_test_add_func ("/mailshot/harness/chunking", test_chunking);
+  g_test_add_func ("/mailshot/harness/chunking-slow", test_chunking_slow);
+  g_test_add_func ("/mailshot/harness/out-of-step/refuse", test_out_of_step_refuse);
+  g_test_add_func ("/mailshot/harness/out-of-step/rcpt", test_out_of_step_rcpt);
+  g_test_add_func ("/mailshot/harness/out-of-step/drop", test_out_of_step_drop);
+  g_test_add_func ("/mailshot/harness/out-of-step/delay", test_out_of_step_delay);
 
   ret = g_test_run ();
   curl_global_cleanup ();

@@ -776,6 +776,96 @@ test_step_audit (void)
     }
 }
 
+/* Per-connection message limits (issue 9): the message is fine, the session is
+ * spent, and it goes again at once on a new connection (no retry wait). Only
+ * a reply after MAIL can say so: before it, no message has gone on the
+ * connection. Look-alikes (too many recipients, a rate limit, a busy server
+ * closing) must not read as one, or a blast would reconnect in a loop. */
+typedef struct {
+  const char  *name;
+  int          code;
+  const char  *text;
+  MsReplyTo    answering;
+  gboolean     session_limit;
+  MsReplyClass klass;
+  gboolean     new_connection;
+  const char  *enhanced;
+} SessionCase;
+
+static const SessionCase session_cases[] = {
+  /* OpenSMTPD, at MAIL once the limit is reached. */
+  { "opensmtpd", 452, "4.5.3 Too many messages sent", MS_REPLY_TO_MAIL,
+    TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "4.5.3" },
+  /* The same words at the end of a message (a pipelined window), or with
+   * the step unknown: the words decide, 4.5.3 alone would be recipients. */
+  { "452-4.5.3-end-of-data", 452, "4.5.3 Too many messages", MS_REPLY_TO_END_OF_DATA,
+    TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "4.5.3" },
+  { "452-4.5.3-unknown-step", 452, "4.5.3 Too many messages", MS_REPLY_TO_UNKNOWN,
+    TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "4.5.3" },
+  /* Exim's smtp_accept_max_per_connection: a 421 after messages stays a
+   * session limit, not a lost connection (which would wait and count). */
+  { "exim-after-messages", 421, "4.7.0 Too many messages in this connection", MS_REPLY_TO_MAIL,
+    TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "4.7.0" },
+  { "exim-no-enhanced-code", 421, "mail.example.org too many messages in this connection", MS_REPLY_TO_MAIL,
+    TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, NULL },
+  { "stalwart-end-of-data", 452, "4.4.5 Maximum number of messages per session exceeded.",
+    MS_REPLY_TO_END_OF_DATA, TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "4.4.5" },
+
+  /* The same words on a fresh connection: no message went on it, so no
+   * limit can have been reached; the server is not taking mail now. */
+  { "exim-greeting", 421, "4.7.0 Too many messages in this connection", MS_REPLY_TO_GREETING,
+    FALSE, MS_REPLY_CLASS_CANNOT_CONNECT, TRUE, "4.7.0" },
+  { "exim-ehlo", 421, "4.7.0 Too many messages in this connection", MS_REPLY_TO_EHLO,
+    FALSE, MS_REPLY_CLASS_CANNOT_CONNECT, TRUE, "4.7.0" },
+  { "stalwart-auth", 452, "4.4.5 Maximum number of messages per session exceeded.", MS_REPLY_TO_AUTH,
+    FALSE, MS_REPLY_CLASS_CANNOT_CONNECT, TRUE, "4.4.5" },
+
+  /* Look-alikes. */
+  { "gmail-too-many-recipients", 452, "4.5.3 Your message has too many recipients", MS_REPLY_TO_RCPT,
+    FALSE, MS_REPLY_CLASS_TEMPORARY, FALSE, "4.5.3" },
+  { "too-many-messages-rate", 421, "4.7.0 Too many messages, try again in 2 seconds", MS_REPLY_TO_MAIL,
+    FALSE, MS_REPLY_CLASS_RATE_LIMITED, TRUE, "4.7.0" },
+  { "too-many-messages-today", 550, "5.7.1 Too many messages from this sender today", MS_REPLY_TO_MAIL,
+    FALSE, MS_REPLY_CLASS_RATE_LIMITED, FALSE, "5.7.1" },
+  { "too-many-connections", 421, "4.7.0 Too many connections from your IP", MS_REPLY_TO_GREETING,
+    FALSE, MS_REPLY_CLASS_RATE_LIMITED, TRUE, "4.7.0" },
+  { "closing-this-connection", 421, "4.3.2 Service shutting down, closing this connection", MS_REPLY_TO_MAIL,
+    FALSE, MS_REPLY_CLASS_CONNECTION_LOST, TRUE, "4.3.2" },
+  { "insufficient-storage", 452, "4.3.1 Insufficient system storage", MS_REPLY_TO_MAIL,
+    FALSE, MS_REPLY_CLASS_TEMPORARY, FALSE, "4.3.1" },
+  { "gmail-receiving-rate", 450,
+    "4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages "
+    "from being delivered.", MS_REPLY_TO_RCPT, FALSE, MS_REPLY_CLASS_TEMPORARY, FALSE, "4.2.1" },
+};
+
+static void
+test_session_limit (gconstpointer data)
+{
+  const SessionCase *c = data;
+  MsReplyContext context = { .server = "mail.example.org", .port = 587, .needs_auth = TRUE,
+                             .answering = c->answering };
+  g_autoptr(MsReply) reply = ms_reply_classify (c->code, c->text, &context, NOW);
+  g_autoptr(MsReply) copy = ms_reply_copy (reply);
+
+  g_test_message ("%d %s to %s: %s, session_limit %d, new_connection %d: %s", c->code, c->text,
+                  ms_reply_to_get_label (c->answering), ms_reply_class_to_string (reply->klass),
+                  reply->session_limit, reply->new_connection, reply->advice);
+  g_assert_cmpint (reply->session_limit, ==, c->session_limit);
+  g_assert_cmpstr (ms_reply_class_to_string (reply->klass), ==, ms_reply_class_to_string (c->klass));
+  g_assert_cmpint (reply->new_connection, ==, c->new_connection);
+  g_assert_cmpint (reply->code, ==, c->code);
+  g_assert_cmpstr (reply->enhanced, ==, c->enhanced);
+  if (c->session_limit)
+    {
+      /* At once, on a new connection: no wait, nothing for the pacer. */
+      g_assert_cmpint (reply->until, ==, 0);
+      g_assert_false (reply->permanent);
+      g_assert_nonnull (strstr (reply->advice, "new connection"));
+    }
+  g_assert_cmpint (copy->session_limit, ==, reply->session_limit);
+  g_assert_cmpint (copy->new_connection, ==, reply->new_connection);
+}
+
 /* A test sends one message and never retries: its advice must not say
  * "the message is tried again". */
 static void
@@ -862,6 +952,12 @@ main (int   argc,
   g_test_add_func ("/mailshot/reply/step-audit", test_step_audit);
   g_test_add_func ("/mailshot/reply/single-message-advice", test_single_message_advice);
   g_test_add_func ("/mailshot/reply/sanitize-text", test_sanitize_text);
+  for (guint i = 0; i < G_N_ELEMENTS (session_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/mailshot/reply/session-limit/%s", session_cases[i].name);
+
+      g_test_add_data_func (path, &session_cases[i], test_session_limit);
+    }
 
   return g_test_run ();
 }
