@@ -2,12 +2,15 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Input: capabilities (1 byte: PIPELINING, CHUNKING, SIZE, small SIZE,
- * SMTPUTF8), window (1), then operations, one byte each:
+ * SMTPUTF8, and 0x20: hold after a failure), window (1), then operations,
+ * one byte each:
  *   0x00-0x7f  feed the next (op + 1) bytes of the input as server bytes
  *   0x80-0x9f  write (op & 0x1f) / 31 of the pending output
  *   0xa0-0xaf  submit a message (op & 0x0f picks the message and addresses)
  *   0xb0       QUIT
- *   0xb1-0xff  write everything pending
+ *   0xb1       resume after a failure
+ *   0xb2       withdraw the messages not sent yet
+ *   0xb3-0xff  write everything pending
  * At the end the connection drops. A hostile server chooses every byte fed.
  */
 #include "config.h"
@@ -82,6 +85,7 @@ run (const uint8_t *data,
     caps[n_caps++] = "SMTPUTF8";
   codec = ms_smtp_codec_new (caps);
   ms_smtp_codec_set_window (codec, window % 9);
+  ms_smtp_codec_set_hold_on_failure (codec, (caps_bits & 0x20) != 0);
 
   while (in.size > 0)
     {
@@ -99,7 +103,7 @@ run (const uint8_t *data,
           in.data += n;
           in.size -= n;
         }
-      else if (op < 0xa0 || op > 0xb0)
+      else if (op < 0xa0 || op > 0xb2)
         {
           gsize len;
           guint64 id;
@@ -133,8 +137,12 @@ run (const uint8_t *data,
             fuzz_check (error != NULL && error->domain == MS_ERROR);
           n_submitted++;
         }
-      else
+      else if (op == 0xb0)
         ms_smtp_codec_quit (codec);
+      else if (op == 0xb1)
+        ms_smtp_codec_resume (codec);
+      else
+        ms_smtp_codec_withdraw (codec);
 
       fuzz_check (ms_smtp_codec_get_n_open (codec) <= MAX_MESSAGES);
       while ((o = ms_smtp_codec_pop_outcome (codec)) != NULL)

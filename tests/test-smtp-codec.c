@@ -593,6 +593,49 @@ test_unsolicited_421 (void)
   g_assert_cmpstr (result, ==, "5 none@0 0 t12\n");
 }
 
+/* Held after a failure: nothing new starts until the caller has read the
+ * refusal; then it goes on (a refused recipient) or takes back what was
+ * not sent (the connection is ending). */
+static void
+test_hold_and_withdraw (void)
+{
+  for (guint withdraw = 0; withdraw < 2; withdraw++)
+    {
+      g_autoptr(MsSmtpCodec) codec = ms_smtp_codec_new (caps_pipe);
+      g_autofree char *out = NULL;
+      g_autofree char *result = NULL;
+      MsSmtpOutcome *o;
+
+      ms_smtp_codec_set_window (codec, 2);
+      ms_smtp_codec_set_hold_on_failure (codec, TRUE);
+      for (guint i = 1; i <= 3; i++)
+        submit (codec, i, "x@example.net", MSG);
+      g_free (take_output (codec, NULL));
+      feed (codec, "452 4.5.3 Too many messages\r\n503 need MAIL\r\n503 need MAIL\r\n");
+      /* Held: the next message waits. */
+      out = take_output (codec, NULL);
+      g_assert_cmpstr (out, ==, "");
+      o = ms_smtp_codec_pop_outcome (codec);
+      g_assert_cmpint (o->code, ==, 452);
+      ms_smtp_outcome_free (o);
+      if (withdraw)
+        {
+          g_assert_cmpuint (ms_smtp_codec_withdraw (codec), ==, 2);
+          result = outcomes (codec);
+          g_assert_cmpstr (result, ==, "2 none@0 0\n3 none@0 0\n");
+          g_assert_cmpuint (ms_smtp_codec_get_n_open (codec), ==, 0);
+          g_assert_false (ms_smtp_codec_wants_input (codec));
+        }
+      else
+        {
+          ms_smtp_codec_resume (codec);
+          g_free (out);
+          out = take_output (codec, NULL);
+          g_assert_cmpstr (out, ==, "MAIL FROM:<me@example.org> SIZE=22\r\nRCPT TO:<x@example.net>\r\nDATA\r\n");
+        }
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -616,6 +659,7 @@ main (int    argc,
   g_test_add_func ("/mailshot/smtp-codec/size-and-utf8", test_size_and_utf8);
   g_test_add_func ("/mailshot/smtp-codec/reply-limits", test_reply_limits);
   g_test_add_func ("/mailshot/smtp-codec/unsolicited-421", test_unsolicited_421);
+  g_test_add_func ("/mailshot/smtp-codec/hold-and-withdraw", test_hold_and_withdraw);
 
   return g_test_run ();
 }

@@ -144,7 +144,7 @@ void           ms_smtp_set_retried     (MsSmtp           *self,
 
 /* Called in the thread that runs the session each time it enters a stage
  * (the probe shows its steps live from this). Must be cheap and must not call
- * back into @self. (Requested by the probe; implement in ms-smtp.c.) */
+ * back into @self. */
 typedef void (*MsSmtpStageFunc) (MsSmtp      *self,
                                  MsSmtpStage  stage,
                                  gpointer     user_data);
