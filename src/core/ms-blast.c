@@ -341,10 +341,9 @@ typedef struct {
   GError       *error;
 } Claimer;
 
-/* One connection: a thread that sends the jobs of its queue one after the
- * other on its own MsSmtp session. libcurl 7.88 waits for the reply to the
- * end of DATA in a blocking loop (smtp_done), so connections sharing one
- * multi handle would wait for each other; a thread each does not. */
+/* One connection: a thread that sends the jobs of its queue on its own
+ * MsSmtp session, a window of them in flight at once (ms_smtp_bulk_*). A
+ * thread each keeps the connections from waiting for each other. */
 typedef struct {
   Run          *run;
   guint         index;
