@@ -203,7 +203,7 @@ done
 {
     bench_header
     echo "# bench/crash.sh -b $BATCHES -k $KILLS -n $N -s $SEED: kill -9 of blast send/resume at random points,"
-    echo "# Python harness (PIPELINING) on 127.0.0.1; journal (blast report --csv) against the server's envelopes"
+    echo "# Python harness (PIPELINING, CHUNKING, window $WINDOW) on 127.0.0.1; journal (blast report --csv) against the server's envelopes"
     printf '%-5s %7s %5s %5s %9s %13s %12s %6s %10s %10s %10s %5s %6s\n' conns batches runs kills uncertain unc/kill_avg unc/kill_max bound over_bound unc_deliv duplicates lost failed
     t_runs=0 t_kills=0 t_unc=0 t_dup=0 t_lost=0 t_fail=0 t_b=0 t_got=0 t_over=0
     for conns in 1 2 3 4; do
