@@ -1115,6 +1115,8 @@ assert_next_message_goes (MsTestServer *srv,
   g_assert_no_error (error);
   g_assert_null (ms_smtp_get_reply (smtp));
   g_assert_cmpint (ms_smtp_get_stage (smtp), ==, MS_SMTP_STAGE_DONE);
+  g_assert_true (ms_smtp_get_outcome (smtp)->accepted);
+  g_assert_cmpint (ms_smtp_get_outcome (smtp)->end_code, ==, 250);
   messages = ms_test_server_get_messages (srv);
   g_assert_cmpuint (messages->len, ==, n_before + 1);
   g_assert_true (g_bytes_equal (messages->pdata[n_before], message));
@@ -1183,6 +1185,17 @@ test_refused (gconstpointer data)
   g_assert_cmpint (ms_smtp_get_stage (smtp), ==, rf->stage);
   /* The server answered: it did not take the message. */
   g_assert_false (ms_smtp_get_delivery_uncertain (smtp));
+  /* Both ways of sending fill the same outcome record, with the refusal. */
+  {
+    const MsSmtpOutcome *outcome = ms_smtp_get_outcome (smtp);
+
+    g_assert_nonnull (outcome);
+    g_assert_false (outcome->accepted);
+    g_assert_false (outcome->uncertain);
+    g_assert_cmpint (outcome->code, ==, rf->code);
+    g_assert_true (g_str_has_prefix (outcome->text, rf->text));
+    g_assert_cmpint (outcome->end_code, ==, eom ? rf->code : 0);
+  }
   g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 0);
   /* Nothing of the 503s that answer the commands pipelined behind. */
   g_assert_null (strstr (ms_smtp_get_reply (smtp)->text, "need "));

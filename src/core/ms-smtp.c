@@ -145,6 +145,7 @@ struct _MsSmtp
   GHashTable      *subs;             /* id → Sub, submitted and not answered */
   MsSmtpEndFunc    end_func;
   gpointer         end_data;
+  MsSmtpOutcome   *outcome;          /* of the last ms_smtp_send() or ms_smtp_send_bulk() */
   curl_opensocket_callback  open_socket_func;
   curl_closesocket_callback close_socket_func;
   gpointer         socket_data;
@@ -261,6 +262,15 @@ set_stage (MsSmtp      *self,
   self->stage = stage;
   if (self->stage_func != NULL)
     self->stage_func (self, stage, self->stage_data);
+}
+
+/* The account's timeout, in seconds: the one value every wait of the
+ * session comes from, in libcurl's steps (connect, each reply, a stalled
+ * upload) and in the bulk loop's (each step that makes no progress). */
+static long
+step_timeout (MsSmtp *self)
+{
+  return MAX (self->config->timeout, 1);
 }
 
 static gboolean
@@ -1230,6 +1240,7 @@ ms_smtp_finalize (GObject *object)
   g_clear_pointer (&self->rcpt, curl_slist_free_all);
   g_clear_pointer (&self->message, g_bytes_unref);
   g_clear_pointer (&self->codec, ms_smtp_codec_free);
+  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
   g_queue_clear_full (&self->answers, (GDestroyNotify) answer_free);
   g_clear_pointer (&self->subs, g_hash_table_unref);
   g_clear_pointer (&self->bulk_in, g_byte_array_unref);
@@ -1282,7 +1293,7 @@ apply_options (MsSmtp *self)
 {
   const MsSmtpConfig *config = self->config;
   g_autofree char *url = NULL;
-  long timeout = MAX (config->timeout, 1);
+  long timeout = step_timeout (self);
   CURL *curl = self->curl;
 
   g_clear_pointer (&self->ehlo_name, g_free);
@@ -1463,7 +1474,7 @@ static void
 apply_time_cap (MsSmtp *self,
                 gsize   size)
 {
-  long cap = (long) MAX (self->config->timeout, 1) * 4 + (long) (size / 16384);
+  long cap = step_timeout (self) * 4 + (long) (size / 16384);
 
   curl_easy_setopt (self->curl, CURLOPT_TIMEOUT, cap);
 }
@@ -1950,6 +1961,49 @@ complete_transfer (MsSmtp  *self,
   return FALSE;
 }
 
+/* The outcome record of a message libcurl's transfer carried, from what the
+ * session read of it: the same record the bulk path fills from the codec. */
+static void
+note_outcome (MsSmtp   *self,
+              gboolean  accepted)
+{
+  MsSmtpOutcome *o = ms_smtp_outcome_new (0);
+
+  switch (self->stage)
+    {
+    case MS_SMTP_STAGE_GREETING: o->stage = MS_REPLY_TO_GREETING; break;
+    case MS_SMTP_STAGE_EHLO:     o->stage = MS_REPLY_TO_EHLO; break;
+    case MS_SMTP_STAGE_TLS:      o->stage = MS_REPLY_TO_STARTTLS; break;
+    case MS_SMTP_STAGE_AUTH:     o->stage = MS_REPLY_TO_AUTH; break;
+    case MS_SMTP_STAGE_MAIL:     o->stage = MS_REPLY_TO_MAIL; break;
+    case MS_SMTP_STAGE_RCPT:     o->stage = MS_REPLY_TO_RCPT; break;
+    case MS_SMTP_STAGE_DATA:     o->stage = self->body_done ? MS_REPLY_TO_END_OF_DATA : MS_REPLY_TO_DATA; break;
+    case MS_SMTP_STAGE_DONE:     o->stage = MS_REPLY_TO_END_OF_DATA; break;
+    case MS_SMTP_STAGE_NONE:
+    case MS_SMTP_STAGE_RESOLVE:
+    case MS_SMTP_STAGE_CONNECT:
+    default:                     o->stage = MS_REPLY_TO_UNKNOWN; break;
+    }
+  o->accepted = accepted;
+  if (!accepted && self->fail_code >= 400)
+    {
+      o->code = self->fail_code;
+      o->text = ms_reply_sanitize_text (self->fail_text->str, self->fail_text->len);
+      o->failed_at = reply_to_for (self, self->fail_command);
+    }
+  o->end_code = self->eom_code;
+  if (self->eom_line->len > 0)
+    o->end_text = g_strdup (self->eom_line->str);
+  o->uncertain = !accepted && self->delivery_uncertain;
+  if (!accepted && self->reply != NULL && self->reply->transport != MS_TRANSPORT_NONE)
+    {
+      o->transport = self->reply->transport;
+      o->detail = g_strdup (self->reply->text);
+    }
+  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
+  self->outcome = o;
+}
+
 /**
  * ms_smtp_send:
  * @from: the envelope sender (bare address)
@@ -2002,12 +2056,16 @@ ms_smtp_send (MsSmtp       *self,
         sync_token (self);
       rc = curl_easy_perform (self->curl);
       if (complete_transfer (self, rc, &local_error))
-        return TRUE;
+        {
+          note_outcome (self, TRUE);
+          return TRUE;
+        }
 
       /* The security decision happens once, on the first connection, and
        * a refused access token is renewed once per message. */
       if (!self->retry_now || attempt > 1)
         {
+          note_outcome (self, FALSE);
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
@@ -2075,7 +2133,7 @@ bulk_wait (MsSmtp *self,
 static gint64
 bulk_deadline (MsSmtp *self)
 {
-  gint64 wait = (gint64) MAX (self->config->timeout, 1) * G_USEC_PER_SEC;
+  gint64 wait = (gint64) step_timeout (self) * G_USEC_PER_SEC;
 
   return g_get_monotonic_time () + (self->quitting ? MIN (wait, BULK_QUIT_WAIT_USEC) : wait);
 }
@@ -2845,7 +2903,9 @@ ms_smtp_send_bulk (MsSmtp       *self,
   self->eom_code = outcome->end_code;
   g_string_assign (self->eom_line, outcome->end_text != NULL ? outcome->end_text : "");
   self->body_done = outcome->stage == MS_REPLY_TO_END_OF_DATA;
-  if (outcome->accepted)
+  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
+  self->outcome = g_steal_pointer (&outcome);
+  if (self->outcome->accepted)
     return TRUE;
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
@@ -2873,6 +2933,21 @@ ms_smtp_set_socket_funcs (MsSmtp   *self,
   curl_easy_setopt (self->curl, CURLOPT_OPENSOCKETDATA, user_data);
   curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
   curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETDATA, user_data);
+}
+
+/**
+ * ms_smtp_get_outcome:
+ *
+ * Returns: (transfer none) (nullable): what became of the last message of
+ *   ms_smtp_send() or ms_smtp_send_bulk() (id 0), the record ms-reply
+ *   classifies; %NULL before any
+ */
+const MsSmtpOutcome *
+ms_smtp_get_outcome (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->outcome;
 }
 
 /**

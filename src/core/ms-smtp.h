@@ -129,6 +129,7 @@ void          ms_smtp_set_socket_funcs (MsSmtp           *self,
 
 /* Everything below describes the last ms_smtp_send()/complete(). */
 const MsReply *ms_smtp_get_reply       (MsSmtp           *self);   /* NULL after success */
+const MsSmtpOutcome *ms_smtp_get_outcome (MsSmtp         *self);   /* the record both paths fill */
 MsTranscript  *ms_smtp_get_transcript  (MsSmtp           *self);
 MsSmtpStage    ms_smtp_get_stage       (MsSmtp           *self);   /* last stage reached */
 const char * const *ms_smtp_get_capabilities (MsSmtp     *self);   /* EHLO keywords, e.g. "AUTH PLAIN LOGIN" */
