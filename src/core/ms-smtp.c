@@ -559,6 +559,20 @@ tls_started (MsSmtp     *self,
   self->tls_pending = FALSE;
   if (recording (self))
     {
+      struct curl_tlssessioninfo *info = NULL;
+      g_autofree char *what = NULL;
+
+      /* The protocol and cipher, from the TLS session libcurl holds. */
+      if (detail == NULL && self->curl != NULL &&
+          curl_easy_getinfo (self->curl, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK &&
+          info != NULL && info->backend == CURLSSLBACKEND_OPENSSL && info->internals != NULL)
+        {
+          SSL *ssl = info->internals;
+
+          what = g_strdup_printf ("TLS connection using %s / %s", SSL_get_version (ssl),
+                                  SSL_get_cipher_name (ssl));
+          detail = what;
+        }
       ms_transcript_mark_tls (self->transcript);
       if (detail != NULL)
         ms_transcript_add_info (self->transcript, "%s", detail);
@@ -643,6 +657,9 @@ on_client_line (MsSmtp     *self,
       break;
 
     case CMD_MAIL:
+      /* No EHLO in this transfer: libcurl kept the connection. */
+      if (!self->new_connection && recording (self))
+        ms_transcript_add_info (self->transcript, "Re-using the open connection");
       set_stage (self, MS_SMTP_STAGE_MAIL);
       break;
 
@@ -920,25 +937,16 @@ on_text (MsSmtp     *self,
   while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
     len--;
 
-  if (len > 28 && strncmp (data, "Re-using existing connection", 28) == 0)
-    {
-      if (recording (self))
-        ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
-    }
-  else if (has_prefix (data, len, "server response timeout") ||
-           has_prefix (data, len, "Operation timed out") ||
-           has_prefix (data, len, "Operation too slow"))
-    {
-      /* libcurl still says QUIT to the silent server and waits another
-       * timeout for its answer; xferinfo_cb cuts that short. */
-      self->abandon = TRUE;
-    }
-  else if (len > 21 && strncmp (data, "SSL connection using ", 21) == 0)
-    {
-      g_autofree char *detail = g_strndup (data, len);
-
-      tls_started (self, detail);
-    }
+  /* libcurl 7.88 has no API that says, during a transfer, that one of its
+   * steps timed out: it ends the step, still says QUIT to the silent
+   * server and waits another timeout for its answer, and only the final
+   * CURLcode tells (too late to cut that wait short). Its own message is
+   * the one sign in time, so this is the one line of its text read; the
+   * rest comes from CURLINFO_* and the dialog itself. */
+  if (has_prefix (data, len, "server response timeout") ||
+      has_prefix (data, len, "Operation timed out") ||
+      has_prefix (data, len, "Operation too slow"))
+    self->abandon = TRUE;   /* xferinfo_cb cuts the QUIT's wait short */
 }
 
 /* The TCP connection of this session is up: the probe's "Connect" step,
