@@ -1859,6 +1859,102 @@ test_connection_limit (gconstpointer data)
   g_assert_cmpuint (ms_test_server_log_count (server, "lost-connection"), ==, 1);
 }
 
+/* Issue 9: a window of messages in flight on one connection, with
+ * PIPELINING (the end of one and the next one's commands in one write) or
+ * CHUNKING (BDAT … LAST back to back). A refusal in the middle of the window
+ * leaves the messages behind it their own replies, on the same connection;
+ * a drop in the middle leaves uncertain only the messages whose end went out
+ * unanswered (at most the window), and every other one goes once. */
+static void
+test_window_refusal (gconstpointer data)
+{
+  gboolean chunking = GPOINTER_TO_INT (data);
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--pipelining", chunking ? "--chunking" : "--log-sessions",
+                                                         "--fault=RCPT:550 5.1.1 <x>: Recipient address rejected:session=2",
+                                                         NULL);
+  g_autofree char *csv = write_csv ("window.csv", 12, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  g_autofree char *log = NULL;
+  guint failed_rcpt = 0;
+
+  configure_account (ms_test_server_get_port (server));
+  g_assert_cmpint (blast_send (csv, &out, &err, "--connections", "1", "--no-wait", NULL), ==, 0);
+  lines = report (first_line_id (out));
+  log = ms_test_server_get_log (server);
+  g_test_message ("stderr: %s", err);
+  /* The second recipient of each connection is refused; there is one. */
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 11);
+  g_assert_cmpuint (count_state (lines, "failed"), ==, 1);
+  for (guint i = 1; i <= 12; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("rcpt%u@example.net", i);
+      ReportLine *l = g_hash_table_lookup (lines, address);
+
+      g_assert_nonnull (l);
+      if (g_str_equal (l->state, "failed"))
+        {
+          g_assert_cmpstr (l->code, ==, "550");
+          failed_rcpt = i;
+        }
+      else
+        g_assert_cmpstr (l->code, ==, "250");
+    }
+  g_assert_cmpuint (failed_rcpt, ==, 2);
+  counts = server_counts (server);
+  g_assert_cmpuint (g_hash_table_size (counts), ==, 11);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 11);
+  /* One connection besides the one that finds no STARTTLS: the refused
+   * recipient did not cost it. */
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 2);
+  if (chunking)
+    g_assert_nonnull (strstr (log, "bdat"));
+}
+
+static void
+test_window_drop (gconstpointer data)
+{
+  gboolean chunking = GPOINTER_TO_INT (data);
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--pipelining", chunking ? "--chunking" : "--log-sessions",
+                                                         "--fault=EOM:DROP:session=3:count=1", NULL);
+  g_autofree char *csv = write_csv ("window-drop.csv", 12, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  GHashTableIter iter;
+  ReportLine *l;
+  guint uncertain;
+
+  configure_account (ms_test_server_get_port (server));
+  g_assert_cmpint (blast_send (csv, &out, &err, "--connections", "1", "--no-wait", NULL), ==, 0);
+  lines = report (first_line_id (out));
+  g_test_message ("stderr: %s", err);
+  uncertain = count_state (lines, "uncertain");
+  g_test_message ("%u uncertain", uncertain);
+  /* The 3rd message's end went out and was never answered: uncertain. With
+   * DATA the next one's end waits for its 354, so it is the only one; with
+   * BDAT the ones behind it in the window went out too. */
+  g_assert_cmpuint (uncertain, >=, 1);
+  g_assert_cmpuint (uncertain, <=, chunking ? 4 : 1);
+  l = g_hash_table_lookup (lines, "rcpt3@example.net");
+  g_assert_cmpstr (l->state, ==, "uncertain");
+  g_assert_cmpuint (count_state (lines, "sent"), ==, 12 - uncertain);
+  /* Nothing lost silently, nothing twice: every sent row arrived once, and
+   * no uncertain one arrived. */
+  counts = server_counts (server);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 12 - uncertain);
+  g_hash_table_iter_init (&iter, lines);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &l))
+    {
+      guint c = GPOINTER_TO_UINT (g_hash_table_lookup (counts, l->address));
+
+      g_assert_cmpuint (c, ==, g_str_equal (l->state, "sent") ? 1 : 0);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1867,6 +1963,10 @@ main (int   argc,
   ms_core_init ();
 
   g_test_add_func ("/mailshot/blast/send-basic", test_send_basic);
+  g_test_add_data_func ("/mailshot/blast/window/refusal", GINT_TO_POINTER (FALSE), test_window_refusal);
+  g_test_add_data_func ("/mailshot/blast/window/refusal-chunking", GINT_TO_POINTER (TRUE), test_window_refusal);
+  g_test_add_data_func ("/mailshot/blast/window/drop", GINT_TO_POINTER (FALSE), test_window_drop);
+  g_test_add_data_func ("/mailshot/blast/window/drop-chunking", GINT_TO_POINTER (TRUE), test_window_drop);
   g_test_add_func ("/mailshot/blast/missing-field", test_missing_field);
   g_test_add_func ("/mailshot/blast/connections", test_connections);
   g_test_add_func ("/mailshot/blast/final-reply", test_final_reply);

@@ -315,6 +315,8 @@ typedef struct {
   GBytes       *message;
   char         *message_id;
   gint64        handed_at;   /* monotonic µs */
+  gboolean      end_logged;  /* its "end sent" line is in the side log */
+  gboolean      resent;      /* sent again after a per-connection limit */
 } Job;
 
 typedef struct _Run Run;
@@ -339,10 +341,9 @@ typedef struct {
   GError       *error;
 } Claimer;
 
-/* One connection: a thread that sends the jobs of its queue one after the
- * other on its own MsSmtp session. libcurl 7.88 waits for the reply to the
- * end of DATA in a blocking loop (smtp_done), so connections sharing one
- * multi handle would wait for each other; a thread each does not. */
+/* One connection: a thread that sends the jobs of its queue on its own
+ * MsSmtp session, a window of them in flight at once (ms_smtp_bulk_*). A
+ * thread each keeps the connections from waiting for each other. */
 typedef struct {
   Run          *run;
   guint         index;
@@ -352,8 +353,9 @@ typedef struct {
   MsSmtp       *smtp;        /* owned by the thread while it runs */
   GMutex        lock;        /* guards fd */
   int           fd;          /* the connection's socket, -1 = none */
-  gint64        row;         /* the row on the wire (the thread's own) */
-  gboolean      end_logged;  /* its "end sent" line is in the side log */
+  GHashTable   *open;        /* row id → Result*: submitted, not answered (the thread's own) */
+  GQueue        resend;      /* Result*: refused by the server's per-connection limit, to go again */
+  gboolean      fresh;       /* a connection-level failure: a new session once the window is answered */
 } Slot;
 
 /* What a connection's thread reports for a job. */
@@ -816,28 +818,46 @@ close_socket_cb (void          *data,
   return rc;
 }
 
-/* The session enters the DATA step before the message and its end go out:
- * the side log must say so first. A line that cannot be written stops the
- * message (its socket is shut down before the body is sent), so that a
- * crash never hides a message that went out. */
-static void
-on_stage (MsSmtp      *smtp,
-          MsSmtpStage  stage,
-          gpointer     data)
+/* The end of a message is about to go out: the side log must say so first.
+ * A line that cannot be written stops the connection before the end is
+ * sent, so that a crash never hides a message that went out. */
+static gboolean
+on_end (MsSmtp   *smtp,
+        guint64   id,
+        gpointer  data)
 {
   Slot *slot = data;
+  gint64 row_id = (gint64) id;
+  Result *r = g_hash_table_lookup (slot->open, &row_id);
 
-  if (stage != MS_SMTP_STAGE_DATA || slot->row <= 0)
-    return;
-  if (ms_sidelog_note_end (slot->run->sidelog, slot->row))
+  if (!ms_sidelog_note_end (slot->run->sidelog, row_id))
+    return FALSE;
+  if (r != NULL)
+    r->job->end_logged = TRUE;
+  return TRUE;
+}
+
+/* Messages in flight on one connection (MS_BLAST_WINDOW overrides it): with
+ * PIPELINING two give one round trip per message (the end of one goes with
+ * the next one's commands), with CHUNKING each more is one more message per
+ * round trip. A drop leaves at most this many uncertain per connection. The
+ * coordinator hands JOBS_PER_CONNECTION ahead, which bounds it too. */
+static guint
+blast_window (void)
+{
+  static gsize once = 0;
+  static guint window = JOBS_PER_CONNECTION;
+
+  if (g_once_init_enter (&once))
     {
-      slot->end_logged = TRUE;
-      return;
+      const char *env = g_getenv ("MS_BLAST_WINDOW");
+      guint64 value;
+
+      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 1000, &value, NULL))
+        window = (guint) value;
+      g_once_init_leave (&once, 1);
     }
-  g_mutex_lock (&slot->lock);
-  if (slot->fd >= 0)
-    shutdown (slot->fd, SHUT_RDWR);
-  g_mutex_unlock (&slot->lock);
+  return window;
 }
 
 static MsSmtp *
@@ -856,7 +876,8 @@ new_session (Slot *slot)
   /* The transcript costs per message; the journal keeps what matters. */
   ms_smtp_set_record_transcript (smtp, FALSE);
   ms_smtp_set_socket_funcs (smtp, (gpointer) open_socket_cb, (gpointer) close_socket_cb, slot);
-  ms_smtp_set_stage_func (smtp, on_stage, slot);
+  ms_smtp_set_end_func (smtp, on_end, slot);
+  ms_smtp_set_window (smtp, blast_window ());
   return smtp;
 }
 
@@ -911,124 +932,226 @@ learn_conn_limit (Run   *run,
   g_debug ("blast: the server takes %u messages per connection; reconnecting before that", carried);
 }
 
+/* One message answered: what the coordinator needs of it, and what the
+ * connection must do next (send it again on a new connection, start a new
+ * session). Returns FALSE when the result is held back to go again. */
+static gboolean
+answer_job (Slot          *slot,
+            Result        *r,
+            MsSmtpOutcome *outcome,
+            MsReply       *reply,
+            GError        *error)
+{
+  Run *run = slot->run;
+  Job *job = r->job;
+  guint carried;
+
+  /* Withdrawn unsent behind a refusal: handed back, first in line again. */
+  if (!outcome->accepted && reply == NULL && error == NULL)
+    {
+      r->started = FALSE;
+      return TRUE;
+    }
+  if (outcome->accepted)
+    {
+      r->ok = TRUE;
+      /* The text as failures keep it: after the code, with the enhanced
+       * status. The one allocation per message this costs. */
+      r->final_code = outcome->end_code;
+      if (outcome->end_text != NULL && strlen (outcome->end_text) > 4)
+        r->final_text = g_strdup (outcome->end_text + 4);
+      /* The answer survives a kill from here on, long before the journal
+       * records it with others. */
+      ms_sidelog_note_accepted (run->sidelog, job->row->id, g_get_real_time () / G_USEC_PER_SEC,
+                                r->final_code, r->final_text, job->message_id);
+      return TRUE;
+    }
+
+  r->uncertain = outcome->uncertain;
+  /* Answered, or stopped before its end went out: not delivered. */
+  if (job->end_logged && !r->uncertain)
+    ms_sidelog_note_refused (run->sidelog, job->row->id);
+  job->end_logged = FALSE;
+  r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_free (r->error_message);
+  r->error_message = g_strdup (error != NULL ? error->message : "");
+  g_clear_pointer (&r->reply, ms_reply_free);
+  r->reply = reply;
+  /* What the refusing connection had carried: the answers come in order,
+   * so the messages it accepted before this one. */
+  carried = ms_smtp_get_connection_messages (slot->smtp);
+
+  /* The server's limit of messages per connection, not a problem of this
+   * message: it goes again at once, on a new connection of the same session
+   * (which keeps what it learnt, such as going on without STARTTLS), with no
+   * retry wait. Only once, and only when the refusing connection had carried
+   * messages: a refusal on a fresh connection is no such limit, whatever it
+   * says, and is handled as the reply says. */
+  if (!job->resent && !r->cancelled && !r->uncertain && r->reply != NULL && r->reply->session_limit &&
+      carried > 0)
+    {
+      learn_conn_limit (run, carried);
+      job->resent = TRUE;
+      g_clear_pointer (&r->reply, ms_reply_free);
+      g_clear_pointer (&r->error_message, g_free);
+      r->uncertain = FALSE;
+      r->cancelled = FALSE;
+      g_queue_push_tail (&slot->resend, r);
+      return FALSE;
+    }
+
+  /* A session that failed below the reply level starts afresh, once the
+   * messages in flight with this one are answered. */
+  if (r->cancelled || r->reply == NULL || r->reply->new_connection ||
+      r->reply->klass == MS_REPLY_CLASS_CONNECTION_LOST || r->reply->klass == MS_REPLY_CLASS_TIMEOUT ||
+      r->reply->klass == MS_REPLY_CLASS_CANNOT_CONNECT)
+    slot->fresh = TRUE;
+  return TRUE;
+}
+
 static void
-send_job (Slot   *slot,
-          Result *r)
+submit_job (Slot   *slot,
+            Result *r)
 {
   Run *run = slot->run;
   Job *job = r->job;
 
-  for (guint attempt = 0; ; attempt++)
-    {
-      g_autoptr(GError) error = NULL;
-      gint limit = g_atomic_int_get (&run->conn_limit);
-      guint carried;
-
-      /* A new connection before the server's limit, once it is known: a
-       * refusal costs a round trip and a reconnect anyway. */
-      if (limit > 0 && ms_smtp_get_connection_messages (slot->smtp) >= (guint) limit)
-        ms_smtp_close (slot->smtp);
-
-      /* libcurl opens the connection; the transactions go pipelined on it
-       * (ms_smtp_send_bulk): half the round trips of a libcurl transfer. */
-      slot->row = job->row->id;
-      slot->end_logged = FALSE;
-      r->ok = ms_smtp_send_bulk (slot->smtp, run->from, job->row->address, job->message, run->abort, &error);
-      slot->row = 0;
-      note_session (slot);
-      if (r->ok)
-        {
-          const char *line = ms_smtp_get_final_reply (slot->smtp);
-
-          /* The text as failures keep it: after the code, with the enhanced
-           * status. The one allocation per message this costs. */
-          r->final_code = ms_smtp_get_final_code (slot->smtp);
-          if (line != NULL && strlen (line) > 4)
-            r->final_text = g_strdup (line + 4);
-          /* The answer survives a kill from here on, long before the journal
-           * records it with others. */
-          ms_sidelog_note_accepted (run->sidelog, job->row->id, g_get_real_time () / G_USEC_PER_SEC,
-                                    r->final_code, r->final_text, job->message_id);
-          return;
-        }
-
-      r->uncertain = ms_smtp_get_delivery_uncertain (slot->smtp);
-      /* Answered, or stopped before its end went out: not delivered. */
-      if (slot->end_logged && !r->uncertain)
-        ms_sidelog_note_refused (run->sidelog, job->row->id);
-      r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_free (r->error_message);
-      r->error_message = g_strdup (error != NULL ? error->message : "");
-      g_clear_pointer (&r->reply, ms_reply_free);
-      if (ms_smtp_get_reply (slot->smtp) != NULL)
-        r->reply = ms_reply_copy (ms_smtp_get_reply (slot->smtp));
-      /* What the refusing connection had carried (a refused message counts
-       * nothing, and no new connection has been opened since). */
-      carried = ms_smtp_get_connection_messages (slot->smtp);
-
-      /* The server's limit of messages per connection, not a problem of
-       * this message: it goes again at once, on a new connection of the same
-       * session (which keeps what it learnt, such as going on without
-       * STARTTLS), with no retry wait. Only once, and only when the refusing
-       * connection had carried messages: a refusal on a fresh connection is
-       * no such limit, whatever it says, and is handled as the reply says. */
-      if (attempt == 0 && !r->cancelled && !r->uncertain && r->reply != NULL && r->reply->session_limit &&
-          carried > 0)
-        {
-          learn_conn_limit (run, carried);
-          ms_smtp_close (slot->smtp);
-          g_clear_pointer (&r->reply, ms_reply_free);
-          g_clear_pointer (&r->error_message, g_free);
-          continue;
-        }
-
-      /* A session that failed below the reply level starts afresh. */
-      if (r->cancelled || r->reply == NULL || r->reply->new_connection ||
-          r->reply->klass == MS_REPLY_CLASS_CONNECTION_LOST || r->reply->klass == MS_REPLY_CLASS_TIMEOUT ||
-          r->reply->klass == MS_REPLY_CLASS_CANNOT_CONNECT)
-        {
-          g_clear_object (&slot->smtp);
-          slot->smtp = new_session (slot);
-        }
-      return;
-    }
+  g_hash_table_insert (slot->open, &job->row->id, r);
+  ms_smtp_bulk_submit (slot->smtp, (guint64) job->row->id, run->from, job->row->address, job->message, run->abort);
 }
 
+/* After a failure, the jobs queued behind it go back unsent: the
+ * coordinator decides (wait, stop, retry) before anything else goes.
+ * Returns FALSE when the stop marker was among them. */
+static gboolean
+hand_back_jobs (Slot *slot)
+{
+  Job *job;
+
+  while ((job = g_async_queue_try_pop (slot->jobs)) != NULL)
+    {
+      Result *back;
+
+      if (job == &stop_job)
+        return FALSE;
+      back = g_new0 (Result, 1);
+      back->slot = slot;
+      back->job = job;
+      post_result (slot->run, back);
+    }
+  return TRUE;
+}
+
+/* One connection's thread: a window of messages in flight on its session
+ * (ms_smtp_bulk_submit), each answered on its own; the next ones are
+ * submitted as the window makes room, so that they join the same write. */
 static gpointer
 connection_thread (gpointer data)
 {
   Slot *slot = data;
   Run *run = slot->run;
-  Job *job;
+  gboolean stopping = FALSE;
 
-  while ((job = g_async_queue_pop (slot->jobs)) != &stop_job)
+  slot->open = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_queue_init (&slot->resend);
+
+  while (TRUE)
     {
-      Result *r = g_new0 (Result, 1);
-      gboolean ok;
+      MsSmtpOutcome *outcome;
+      guint n_open = g_hash_table_size (slot->open);
 
-      r->slot = slot;
-      r->job = job;
-      r->started = TRUE;
-      send_job (slot, r);
-      /* Read before the hand-over: the coordinator may free r at once. */
-      ok = r->ok;
-      post_result (run, g_steal_pointer (&r));
+      if (n_open == 0)
+        {
+          /* Between windows: a new session after a connection-level failure;
+           * the messages refused by a per-connection limit go first, on a new
+           * connection. */
+          if (slot->fresh)
+            {
+              slot->fresh = FALSE;
+              g_clear_object (&slot->smtp);
+              slot->smtp = new_session (slot);
+            }
+          if (slot->resend.length > 0)
+            {
+              Result *r;
 
-      /* After a failure, the jobs queued behind it go back unsent: the
-       * coordinator decides (wait, stop, retry) before anything else goes. */
-      if (!ok)
-        while ((job = g_async_queue_try_pop (slot->jobs)) != NULL)
-          {
-            Result *back;
+              ms_smtp_close (slot->smtp);
+              while ((r = g_queue_pop_head (&slot->resend)) != NULL)
+                submit_job (slot, r);
+              continue;
+            }
+          if (stopping)
+            break;
+        }
 
-            if (job == &stop_job)
-              return NULL;
-            back = g_new0 (Result, 1);
-            back->slot = slot;
-            back->job = job;
-            post_result (run, back);
-          }
+      /* Fill the window. */
+      while (!stopping && slot->resend.length == 0 && ms_smtp_bulk_has_room (slot->smtp))
+        {
+          gint limit = g_atomic_int_get (&run->conn_limit);
+          Job *job;
+          Result *r;
+
+          n_open = g_hash_table_size (slot->open);
+          job = n_open == 0 ? g_async_queue_pop (slot->jobs) : g_async_queue_try_pop (slot->jobs);
+          if (job == NULL)
+            break;
+          if (job == &stop_job)
+            {
+              stopping = TRUE;
+              break;
+            }
+          /* A new connection before the server's limit, once it is known: a
+           * refusal costs a round trip and a reconnect anyway. */
+          if (limit > 0 && ms_smtp_get_connection_messages (slot->smtp) + n_open >= (guint) limit)
+            {
+              if (n_open > 0)
+                {
+                  g_async_queue_push_front (slot->jobs, job);
+                  break;
+                }
+              ms_smtp_close (slot->smtp);
+            }
+          r = g_new0 (Result, 1);
+          r->slot = slot;
+          r->job = job;
+          r->started = TRUE;
+          submit_job (slot, r);
+        }
+
+      if (g_hash_table_size (slot->open) == 0)
+        continue;
+
+      ms_smtp_bulk_wait (slot->smtp, FALSE);
+      note_session (slot);
+      while (TRUE)
+        {
+          MsReply *reply = NULL;
+          GError *error = NULL;
+          Result *r;
+          gint64 row_id;
+          gboolean ok;
+
+          outcome = ms_smtp_bulk_pop (slot->smtp, &reply, &error);
+          if (outcome == NULL)
+            break;
+          row_id = (gint64) outcome->id;
+          r = g_hash_table_lookup (slot->open, &row_id);
+          g_assert (r != NULL);
+          g_hash_table_remove (slot->open, &row_id);
+          if (answer_job (slot, r, outcome, reply, error))
+            {
+              /* Read before the hand-over: the coordinator may free r at once. */
+              ok = r->ok;
+              post_result (run, g_steal_pointer (&r));
+              if (!ok && !hand_back_jobs (slot))
+                stopping = TRUE;
+            }
+          ms_smtp_outcome_free (outcome);
+          g_clear_error (&error);
+        }
     }
+
+  g_clear_pointer (&slot->open, g_hash_table_unref);
   return NULL;
 }
 

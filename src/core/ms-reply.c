@@ -1682,3 +1682,63 @@ ms_reply_parse_retry_after (const char *text,
 
   return 0;
 }
+
+/**
+ * ms_smtp_outcome_new:
+ * @id: the caller's id for the message
+ *
+ * Returns: (transfer full): an empty outcome: nothing went out yet
+ */
+MsSmtpOutcome *
+ms_smtp_outcome_new (guint64 id)
+{
+  MsSmtpOutcome *outcome = g_new0 (MsSmtpOutcome, 1);
+
+  outcome->id = id;
+  return outcome;
+}
+
+void
+ms_smtp_outcome_free (MsSmtpOutcome *outcome)
+{
+  if (outcome == NULL)
+    return;
+  g_free (outcome->text);
+  g_free (outcome->end_text);
+  g_free (outcome->detail);
+  g_free (outcome);
+}
+
+/**
+ * ms_reply_classify_outcome:
+ * @outcome: what became of one message
+ * @context: (nullable): the session's context; its answering is ignored
+ *
+ * The refusal when there was one (it is what the failure is about, even
+ * when the connection dropped afterwards), else the transport failure.
+ *
+ * Returns: (transfer full) (nullable): %NULL when the message was accepted
+ */
+MsReply *
+ms_reply_classify_outcome (const MsSmtpOutcome  *outcome,
+                           const MsReplyContext *context,
+                           gint64                now)
+{
+  MsReplyContext local = { 0 };
+
+  g_return_val_if_fail (outcome != NULL, NULL);
+
+  if (outcome->accepted)
+    return NULL;
+  if (context != NULL)
+    local = *context;
+  if (outcome->code > 0)
+    {
+      local.answering = outcome->failed_at;
+      return ms_reply_classify (outcome->code, outcome->text != NULL ? outcome->text : "", &local, now);
+    }
+  local.answering = outcome->stage;
+  return ms_reply_classify_transport (outcome->transport != MS_TRANSPORT_NONE ? outcome->transport
+                                                                              : MS_TRANSPORT_OTHER,
+                                      outcome->detail, &local, now);
+}

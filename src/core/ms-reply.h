@@ -105,6 +105,36 @@ typedef struct {
                                * literal, "[192.0.2.10]"), or NULL */
 } MsReplyContext;
 
+/**
+ * MsSmtpOutcome:
+ *
+ * What became of one message, as the session saw it: the one record both
+ * the single-message path and the bulk path fill, and that
+ * ms_reply_classify_outcome() turns into an #MsReply. Every string is
+ * sanitized (ms_reply_sanitize_text()).
+ */
+typedef struct {
+  guint64            id;          /* the caller's, from ms_smtp_codec_submit() */
+  MsReplyTo          stage;       /* the last step that went out for it; UNKNOWN: nothing did */
+  gboolean           accepted;    /* the server took the message (end_code is 2xx) */
+  int                code;        /* the first refusal (4xx/5xx), 0 when none */
+  char              *text;        /* its text, every line, enhanced code first ("5.1.1 No such user") */
+  MsReplyTo          failed_at;   /* what that refusal answered */
+  int                end_code;    /* the reply to the end of the message, 0 when none came */
+  char              *end_text;    /* its last line, code included ("250 2.0.0 Ok: queued as 4F2A1") */
+  gboolean           uncertain;   /* the end went out and no answer came: it may have been delivered */
+  MsTransportFailure transport;   /* a failure below the reply level, or NONE */
+  char              *detail;      /* what the transport failure was, for the user, or NULL */
+} MsSmtpOutcome;
+
+MsSmtpOutcome *ms_smtp_outcome_new   (guint64               id);
+void           ms_smtp_outcome_free  (MsSmtpOutcome        *outcome);
+/* NULL when the message was accepted; otherwise what the failure means. The
+ * context's answering is taken from the outcome. */
+MsReply       *ms_reply_classify_outcome (const MsSmtpOutcome  *outcome,
+                                          const MsReplyContext *context,
+                                          gint64                now);
+
 MsReply     *ms_reply_classify            (int                   code,
                                            const char           *text,
                                            const MsReplyContext *context,
@@ -140,5 +170,6 @@ gint64       ms_reply_parse_retry_after   (const char           *text,
 GError      *ms_reply_to_error            (const MsReply        *reply);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsReply, ms_reply_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsSmtpOutcome, ms_smtp_outcome_free)
 
 G_END_DECLS

@@ -19,6 +19,7 @@
 
 #include "ms-error.h"
 #include "ms-smtp.h"
+#include "ms-smtp-codec.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
 
@@ -132,11 +133,19 @@ struct _MsSmtp
    * CURLOPT_CONNECT_ONLY, and what is buffered on it. */
   gboolean         bulk;
   gboolean         bulk_open;
-  gboolean         bulk_refused;     /* a command was refused; the transaction is still open */
   gint64           bulk_last_use;    /* monotonic µs */
   curl_socket_t    bulk_fd;
   GByteArray      *bulk_in;
-  GByteArray      *bulk_out;
+  MsSmtpCodec     *codec;            /* the transactions of the open connection */
+  guint            window;           /* messages in flight at most */
+  gboolean         bulk_close_after; /* a refusal wants the connection ended, once its window is answered */
+  gboolean         bulk_heard;       /* the server said something since the window was last empty */
+  gboolean         bulk_connect_failed; /* no connection: nothing more is submitted until its answer is popped */
+  GQueue           answers;          /* Answer*, ready for ms_smtp_bulk_pop() */
+  GHashTable      *subs;             /* id → Sub, submitted and not answered */
+  MsSmtpEndFunc    end_func;
+  gpointer         end_data;
+  MsSmtpOutcome   *outcome;          /* of the last ms_smtp_send() or ms_smtp_send_bulk() */
   curl_opensocket_callback  open_socket_func;
   curl_closesocket_callback close_socket_func;
   gpointer         socket_data;
@@ -253,6 +262,15 @@ set_stage (MsSmtp      *self,
   self->stage = stage;
   if (self->stage_func != NULL)
     self->stage_func (self, stage, self->stage_data);
+}
+
+/* The account's timeout, in seconds: the one value every wait of the
+ * session comes from, in libcurl's steps (connect, each reply, a stalled
+ * upload) and in the bulk loop's (each step that makes no progress). */
+static long
+step_timeout (MsSmtp *self)
+{
+  return MAX (self->config->timeout, 1);
 }
 
 static gboolean
@@ -541,6 +559,20 @@ tls_started (MsSmtp     *self,
   self->tls_pending = FALSE;
   if (recording (self))
     {
+      struct curl_tlssessioninfo *info = NULL;
+      g_autofree char *what = NULL;
+
+      /* The protocol and cipher, from the TLS session libcurl holds. */
+      if (detail == NULL && self->curl != NULL &&
+          curl_easy_getinfo (self->curl, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK &&
+          info != NULL && info->backend == CURLSSLBACKEND_OPENSSL && info->internals != NULL)
+        {
+          SSL *ssl = info->internals;
+
+          what = g_strdup_printf ("TLS connection using %s / %s", SSL_get_version (ssl),
+                                  SSL_get_cipher_name (ssl));
+          detail = what;
+        }
       ms_transcript_mark_tls (self->transcript);
       if (detail != NULL)
         ms_transcript_add_info (self->transcript, "%s", detail);
@@ -625,6 +657,9 @@ on_client_line (MsSmtp     *self,
       break;
 
     case CMD_MAIL:
+      /* No EHLO in this transfer: libcurl kept the connection. */
+      if (!self->new_connection && recording (self))
+        ms_transcript_add_info (self->transcript, "Re-using the open connection");
       set_stage (self, MS_SMTP_STAGE_MAIL);
       break;
 
@@ -902,25 +937,16 @@ on_text (MsSmtp     *self,
   while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
     len--;
 
-  if (len > 28 && strncmp (data, "Re-using existing connection", 28) == 0)
-    {
-      if (recording (self))
-        ms_transcript_add_info (self->transcript, "%.*s", (int) len, data);
-    }
-  else if (has_prefix (data, len, "server response timeout") ||
-           has_prefix (data, len, "Operation timed out") ||
-           has_prefix (data, len, "Operation too slow"))
-    {
-      /* libcurl still says QUIT to the silent server and waits another
-       * timeout for its answer; xferinfo_cb cuts that short. */
-      self->abandon = TRUE;
-    }
-  else if (len > 21 && strncmp (data, "SSL connection using ", 21) == 0)
-    {
-      g_autofree char *detail = g_strndup (data, len);
-
-      tls_started (self, detail);
-    }
+  /* libcurl 7.88 has no API that says, during a transfer, that one of its
+   * steps timed out: it ends the step, still says QUIT to the silent
+   * server and waits another timeout for its answer, and only the final
+   * CURLcode tells (too late to cut that wait short). Its own message is
+   * the one sign in time, so this is the one line of its text read; the
+   * rest comes from CURLINFO_* and the dialog itself. */
+  if (has_prefix (data, len, "server response timeout") ||
+      has_prefix (data, len, "Operation timed out") ||
+      has_prefix (data, len, "Operation too slow"))
+    self->abandon = TRUE;   /* xferinfo_cb cuts the QUIT's wait short */
 }
 
 /* The TCP connection of this session is up: the probe's "Connect" step,
@@ -1160,6 +1186,41 @@ ssl_ctx_cb (CURL *curl,
 /* MsSmtp                                                                   */
 
 static void bulk_quit (MsSmtp *self);
+static void bulk_collect (MsSmtp *self);
+
+typedef struct {
+  MsSmtpOutcome *outcome;
+  MsReply       *reply;
+  GError        *error;
+} Answer;
+
+static void
+answer_free (Answer *a)
+{
+  ms_smtp_outcome_free (a->outcome);
+  g_clear_pointer (&a->reply, ms_reply_free);
+  g_clear_error (&a->error);
+  g_free (a);
+}
+
+/* What a bulk session keeps of a message until it is answered: enough to
+ * send it again when a reused connection turns out to have died. */
+typedef struct {
+  char     *from;
+  char     *to;
+  GBytes   *message;
+  gboolean  resent;
+} Sub;
+
+static void
+sub_free (Sub *sub)
+{
+  g_free (sub->from);
+  g_free (sub->to);
+  g_bytes_unref (sub->message);
+  g_free (sub);
+}
+
 
 static void
 ms_smtp_finalize (GObject *object)
@@ -1170,7 +1231,9 @@ ms_smtp_finalize (GObject *object)
     {
       /* Not part of any message's dialog. */
       self->record_transcript = FALSE;
-      bulk_quit (self);
+      /* A QUIT in the middle of a window would be read as part of it. */
+      if (self->codec == NULL || ms_smtp_codec_get_n_open (self->codec) == 0)
+        bulk_quit (self);
       if (self->bulk_fd != CURL_SOCKET_BAD)
         shutdown (self->bulk_fd, SHUT_RDWR);
     }
@@ -1184,8 +1247,11 @@ ms_smtp_finalize (GObject *object)
     }
   g_clear_pointer (&self->rcpt, curl_slist_free_all);
   g_clear_pointer (&self->message, g_bytes_unref);
+  g_clear_pointer (&self->codec, ms_smtp_codec_free);
+  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
+  g_queue_clear_full (&self->answers, (GDestroyNotify) answer_free);
+  g_clear_pointer (&self->subs, g_hash_table_unref);
   g_clear_pointer (&self->bulk_in, g_byte_array_unref);
-  g_clear_pointer (&self->bulk_out, g_byte_array_unref);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->transcript);
   g_clear_pointer (&self->config, ms_smtp_config_free);
@@ -1225,6 +1291,8 @@ ms_smtp_init (MsSmtp *self)
   self->bulk_fd = CURL_SOCKET_BAD;
   self->curl_fd = CURL_SOCKET_BAD;
   self->retried = TRUE;
+  self->window = 1;
+  g_queue_init (&self->answers);
 }
 
 /* The options that stay the same for every message of the session. */
@@ -1233,7 +1301,7 @@ apply_options (MsSmtp *self)
 {
   const MsSmtpConfig *config = self->config;
   g_autofree char *url = NULL;
-  long timeout = MAX (config->timeout, 1);
+  long timeout = step_timeout (self);
   CURL *curl = self->curl;
 
   g_clear_pointer (&self->ehlo_name, g_free);
@@ -1414,7 +1482,7 @@ static void
 apply_time_cap (MsSmtp *self,
                 gsize   size)
 {
-  long cap = (long) MAX (self->config->timeout, 1) * 4 + (long) (size / 16384);
+  long cap = step_timeout (self) * 4 + (long) (size / 16384);
 
   curl_easy_setopt (self->curl, CURLOPT_TIMEOUT, cap);
 }
@@ -1447,55 +1515,6 @@ prepare_transfer (MsSmtp       *self,
 
   apply_security (self);
   set_stage (self, MS_SMTP_STAGE_RESOLVE);
-}
-
-/**
- * ms_smtp_prepare:
- * @from: the envelope sender (bare address)
- * @to: the one recipient (bare address)
- * @message: the whole message, CRLF line endings; referenced until the next
- *   prepare or the end of the session
- * @cancellable: (nullable): stops the transfer (it then ends with
- *   %CURLE_ABORTED_BY_CALLBACK and ms_smtp_complete() reports
- *   %G_IO_ERROR_CANCELLED)
- *
- * Sets the session's easy handle up for one message, for a driver that runs
- * many sessions on one curl multi handle (ms-blast). The driver then:
- *
- * 1. curl_multi_add_handle() with the returned handle;
- * 2. runs the multi until CURLMSG_DONE for it (CURLINFO_PRIVATE of the handle
- *    is this #MsSmtp);
- * 3. curl_multi_remove_handle();
- * 4. ms_smtp_complete() with the CURLcode of the CURLMsg.
- *
- * When ms_smtp_complete() returns %FALSE and ms_smtp_get_retry_now() is
- * %TRUE, the session has just taken its security decision (STARTTLS is not
- * offered and the account's policy allows going on without it): prepare the
- * same message again at once and re-add the handle. That happens at most
- * once per session.
- *
- * All callbacks (stage func, transcript) run in the thread that drives the
- * multi handle. Only one message is in flight per session.
- *
- * Returns: (transfer none): the CURL* easy handle, owned by the session
- */
-void *
-ms_smtp_prepare (MsSmtp       *self,
-                 const char   *from,
-                 const char   *to,
-                 GBytes       *message,
-                 GCancellable *cancellable)
-{
-  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
-  g_return_val_if_fail (address_is_safe (from), NULL);
-  g_return_val_if_fail (address_is_safe (to), NULL);
-  g_return_val_if_fail (message != NULL && g_bytes_get_size (message) > 0, NULL);
-  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
-
-  prepare_transfer (self, from, to, message, cancellable,
-                    self->retry_now && self->message == message);
-
-  return self->curl;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1754,12 +1773,12 @@ failure_is_transport_only (CURLcode rc)
     }
 }
 
+/* The reply as a sentence for a user, quoting the server. */
 static void
-set_reply_error (MsSmtp              *self,
-                 MsTransportFailure   failure,
-                 GError             **error)
+reply_error (const MsReply       *reply,
+             MsTransportFailure   failure,
+             GError             **error)
 {
-  const MsReply *reply = self->reply;
   g_autoptr(GError) base = ms_reply_to_error (reply);
   int code = base != NULL && base->domain == MS_ERROR ? base->code : ms_reply_class_to_error_code (reply->klass);
 
@@ -1779,8 +1798,16 @@ set_reply_error (MsSmtp              *self,
     g_set_error_literal (error, MS_ERROR, code, reply->advice);
 }
 
+static void
+set_reply_error (MsSmtp              *self,
+                 MsTransportFailure   failure,
+                 GError             **error)
+{
+  reply_error (self->reply, failure, error);
+}
+
 /**
- * ms_smtp_complete:
+ * complete_transfer:
  * @curl_code: the CURLcode the transfer ended with
  *
  * Turns the end of a transfer started with ms_smtp_prepare() into a result.
@@ -1792,10 +1819,10 @@ set_reply_error (MsSmtp              *self,
  *
  * Returns: %TRUE when the server accepted the message
  */
-gboolean
-ms_smtp_complete (MsSmtp  *self,
-                  int      curl_code,
-                  GError **error)
+static gboolean
+complete_transfer (MsSmtp  *self,
+                   int      curl_code,
+                   GError **error)
 {
   CURLcode rc = curl_code;
   MsReplyContext context;
@@ -1942,6 +1969,49 @@ ms_smtp_complete (MsSmtp  *self,
   return FALSE;
 }
 
+/* The outcome record of a message libcurl's transfer carried, from what the
+ * session read of it: the same record the bulk path fills from the codec. */
+static void
+note_outcome (MsSmtp   *self,
+              gboolean  accepted)
+{
+  MsSmtpOutcome *o = ms_smtp_outcome_new (0);
+
+  switch (self->stage)
+    {
+    case MS_SMTP_STAGE_GREETING: o->stage = MS_REPLY_TO_GREETING; break;
+    case MS_SMTP_STAGE_EHLO:     o->stage = MS_REPLY_TO_EHLO; break;
+    case MS_SMTP_STAGE_TLS:      o->stage = MS_REPLY_TO_STARTTLS; break;
+    case MS_SMTP_STAGE_AUTH:     o->stage = MS_REPLY_TO_AUTH; break;
+    case MS_SMTP_STAGE_MAIL:     o->stage = MS_REPLY_TO_MAIL; break;
+    case MS_SMTP_STAGE_RCPT:     o->stage = MS_REPLY_TO_RCPT; break;
+    case MS_SMTP_STAGE_DATA:     o->stage = self->body_done ? MS_REPLY_TO_END_OF_DATA : MS_REPLY_TO_DATA; break;
+    case MS_SMTP_STAGE_DONE:     o->stage = MS_REPLY_TO_END_OF_DATA; break;
+    case MS_SMTP_STAGE_NONE:
+    case MS_SMTP_STAGE_RESOLVE:
+    case MS_SMTP_STAGE_CONNECT:
+    default:                     o->stage = MS_REPLY_TO_UNKNOWN; break;
+    }
+  o->accepted = accepted;
+  if (!accepted && self->fail_code >= 400)
+    {
+      o->code = self->fail_code;
+      o->text = ms_reply_sanitize_text (self->fail_text->str, self->fail_text->len);
+      o->failed_at = reply_to_for (self, self->fail_command);
+    }
+  o->end_code = self->eom_code;
+  if (self->eom_line->len > 0)
+    o->end_text = g_strdup (self->eom_line->str);
+  o->uncertain = !accepted && self->delivery_uncertain;
+  if (!accepted && self->reply != NULL && self->reply->transport != MS_TRANSPORT_NONE)
+    {
+      o->transport = self->reply->transport;
+      o->detail = g_strdup (self->reply->text);
+    }
+  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
+  self->outcome = o;
+}
+
 /**
  * ms_smtp_send:
  * @from: the envelope sender (bare address)
@@ -1993,13 +2063,17 @@ ms_smtp_send (MsSmtp       *self,
       if (attempt == 0)
         sync_token (self);
       rc = curl_easy_perform (self->curl);
-      if (ms_smtp_complete (self, rc, &local_error))
-        return TRUE;
+      if (complete_transfer (self, rc, &local_error))
+        {
+          note_outcome (self, TRUE);
+          return TRUE;
+        }
 
       /* The security decision happens once, on the first connection, and
        * a refused access token is renewed once per message. */
       if (!self->retry_now || attempt > 1)
         {
+          note_outcome (self, FALSE);
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
@@ -2012,7 +2086,6 @@ ms_smtp_send (MsSmtp       *self,
 /* A connection idle for longer than this is checked before it is used:
  * servers close idle connections, often with an unsolicited 421. */
 #define BULK_IDLE_CHECK_USEC G_USEC_PER_SEC
-#define BULK_MAX_REPLY       (64 * 1024)
 #define BULK_SEND_CHUNK      (64 * 1024)
 /* How long a goodbye waits for the server's 221: the connection is done
  * either way, and a blast may be closing several. */
@@ -2026,31 +2099,11 @@ typedef enum {
 } BulkIo;
 
 static gboolean
-caps_has (MsSmtp     *self,
-          const char *keyword)
-{
-  gsize klen = strlen (keyword);
-
-  if (self->caps == NULL)
-    return FALSE;
-  for (guint i = 0; i < self->caps->len; i++)
-    {
-      const char *cap = g_ptr_array_index (self->caps, i);
-
-      if (cap != NULL && g_ascii_strncasecmp (cap, keyword, klen) == 0 &&
-          (cap[klen] == '\0' || cap[klen] == ' '))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static gboolean
 pipelining_allowed (void)
 {
   static gsize once = 0;
   static gboolean allowed;
 
-  /* MS_SMTP_NO_PIPELINING=1: one command per round trip, for comparisons. */
   if (g_once_init_enter (&once))
     {
       allowed = g_getenv ("MS_SMTP_NO_PIPELINING") == NULL;
@@ -2088,7 +2141,7 @@ bulk_wait (MsSmtp *self,
 static gint64
 bulk_deadline (MsSmtp *self)
 {
-  gint64 wait = (gint64) MAX (self->config->timeout, 1) * G_USEC_PER_SEC;
+  gint64 wait = (gint64) step_timeout (self) * G_USEC_PER_SEC;
 
   return g_get_monotonic_time () + (self->quitting ? MIN (wait, BULK_QUIT_WAIT_USEC) : wait);
 }
@@ -2129,79 +2182,6 @@ bulk_send_all (MsSmtp     *self,
   return BULK_IO_OK;
 }
 
-/* Reads one whole reply (every line of a multi-line one) and hands each
- * line to on_server_line(), as the debug stream does for libcurl's own
- * commands: the first failure's code and text, the end-of-message code. */
-static BulkIo
-bulk_read_reply (MsSmtp  *self,
-                 Command  command,
-                 int     *code)
-{
-  gint64 deadline = bulk_deadline (self);
-  gboolean tls = self->tls_active || self->config->use_smtps;
-  gboolean maybe_more = tls;   /* TLS may hold decrypted bytes the socket does not show */
-
-  while (TRUE)
-    {
-      guint8 *buf = self->bulk_in->data;
-      gsize len = self->bulk_in->len;
-      gsize start = 0;
-      guint8 chunk[4096];
-      size_t got = 0;
-      CURLcode rc;
-
-      for (gsize i = 0; i < len; i++)
-        {
-          const char *line = (const char *) buf + start;
-          gsize llen = i + 1 - start;
-          gsize bare = llen;
-
-          if (buf[i] != '\n')
-            continue;
-          while (bare > 0 && (line[bare - 1] == '\n' || line[bare - 1] == '\r'))
-            bare--;
-          self->last_command = command;
-          on_server_line (self, line, llen);
-          start = i + 1;
-          if (self->reply_overflow)
-            return BULK_IO_CLOSED;
-          if (bare >= 3 && g_ascii_isdigit (line[0]) && g_ascii_isdigit (line[1]) && g_ascii_isdigit (line[2]) &&
-              (bare == 3 || line[3] != '-'))
-            {
-              *code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-              g_byte_array_remove_range (self->bulk_in, 0, start);
-              return BULK_IO_OK;
-            }
-        }
-      if (start > 0)
-        g_byte_array_remove_range (self->bulk_in, 0, start);
-      if (self->bulk_in->len >= BULK_MAX_REPLY)
-        return BULK_IO_CLOSED;
-
-      if (!maybe_more)
-        {
-          BulkIo io = bulk_wait (self, POLLIN, deadline);
-
-          if (io != BULK_IO_OK)
-            return io;
-        }
-      rc = curl_easy_recv (self->curl, chunk, sizeof chunk, &got);
-      if (rc == CURLE_AGAIN)
-        {
-          BulkIo io = bulk_wait (self, POLLIN, deadline);
-
-          if (io != BULK_IO_OK)
-            return io;
-          maybe_more = TRUE;
-          continue;
-        }
-      if (rc != CURLE_OK || got == 0)
-        return BULK_IO_CLOSED;
-      g_byte_array_append (self->bulk_in, chunk, got);
-      maybe_more = tls || got == sizeof chunk;
-    }
-}
-
 /* Says QUIT on the open bulk connection and waits briefly for the 221, so
  * the server logs a clean end rather than "lost connection". libcurl does
  * not do it for a CURLOPT_CONNECT_ONLY connection: it never learns that the
@@ -2209,15 +2189,32 @@ bulk_read_reply (MsSmtp  *self,
 static void
 bulk_quit (MsSmtp *self)
 {
-  int code = 0;
+  gint64 deadline;
 
   if (!self->bulk_open || self->bulk_fd == CURL_SOCKET_BAD)
     return;
   self->quitting = TRUE;
+  deadline = bulk_deadline (self);
   if (bulk_send_all (self, "QUIT\r\n", 6) == BULK_IO_OK)
     {
-      on_client_line (self, "QUIT\r\n", 6);
-      bulk_read_reply (self, CMD_QUIT, &code);
+      if (recording (self))
+        ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, "QUIT\r\n", 6, NULL);
+      /* The answer is not read for its words: the goodbye is what counts. */
+      while (TRUE)
+        {
+          guint8 chunk[512];
+          size_t got = 0;
+          CURLcode rc = curl_easy_recv (self->curl, chunk, sizeof chunk, &got);
+
+          if (rc == CURLE_AGAIN)
+            {
+              if (bulk_wait (self, POLLIN, deadline) != BULK_IO_OK)
+                break;
+              continue;
+            }
+          if (rc != CURLE_OK || got == 0 || memchr (chunk, '\n', got) != NULL)
+            break;
+        }
     }
   self->quitting = FALSE;
 }
@@ -2230,6 +2227,18 @@ static void
 bulk_close_full (MsSmtp   *self,
                  gboolean  polite)
 {
+  if (self->codec != NULL)
+    {
+      /* Whatever is still open ends with the connection. */
+      if (ms_smtp_codec_get_n_open (self->codec) > 0)
+        {
+          polite = FALSE;
+          ms_smtp_codec_close (self->codec, MS_TRANSPORT_CONNECTION_LOST, NULL);
+        }
+      bulk_collect (self);
+      g_clear_pointer (&self->codec, ms_smtp_codec_free);
+    }
+  self->bulk_close_after = FALSE;
   if (polite)
     bulk_quit (self);
   /* Shut down in either case: libcurl's own cleanup must not try again. */
@@ -2242,7 +2251,6 @@ bulk_close_full (MsSmtp   *self,
   self->curl = curl_easy_init ();
   apply_options (self);
   self->bulk_open = FALSE;
-  self->bulk_refused = FALSE;
   self->bulk_fd = CURL_SOCKET_BAD;
   g_byte_array_set_size (self->bulk_in, 0);
 }
@@ -2288,296 +2296,548 @@ bulk_connect (MsSmtp *self)
   return CURLE_OK;
 }
 
-static gboolean
-is_ascii (const char *s)
+/* Turns one finished message into its answer: the outcome, classified. */
+static void
+bulk_answer (MsSmtp        *self,
+             MsSmtpOutcome *outcome)
 {
-  for (; *s != '\0'; s++)
-    if ((guchar) *s >= 0x80)
-      return FALSE;
+  Answer *a = g_new0 (Answer, 1);
+
+  a->outcome = outcome;
+  if (outcome->accepted)
+    {
+      self->conn_messages++;
+      set_stage (self, MS_SMTP_STAGE_DONE);
+    }
+  else if (outcome->stage == MS_REPLY_TO_UNKNOWN && outcome->code == 0)
+    {
+      /* Nothing of it went out (withdrawn after a refusal, or the
+       * connection ended before its turn): no reply, no error. */
+    }
+  else if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
+    g_set_error_literal (&a->error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
+  else
+    {
+      MsReplyContext context = reply_context (self);
+
+      a->reply = ms_reply_classify_outcome (outcome, &context, g_get_real_time () / G_USEC_PER_SEC);
+      reply_error (a->reply, outcome->transport, &a->error);
+      /* A refused recipient says nothing about the session: the codec
+       * resets the transaction and the connection goes on (a new one would
+       * cost a TLS handshake and a sign-in per bad address, and providers
+       * throttle sign-ins). Anything else ends it politely once the
+       * messages already sent are answered. */
+      if (a->reply->klass != MS_REPLY_CLASS_RECIPIENT_REJECTED || a->reply->new_connection)
+        {
+          /* The messages not sent yet come back unsent. */
+          self->bulk_close_after = TRUE;
+          if (self->codec != NULL)
+            ms_smtp_codec_withdraw (self->codec);
+        }
+      else if (self->codec != NULL)
+        ms_smtp_codec_resume (self->codec);
+    }
+  g_hash_table_remove (self->subs, &outcome->id);
+  g_queue_push_tail (&self->answers, a);
+}
+
+static void
+bulk_collect (MsSmtp *self)
+{
+  MsSmtpOutcome *outcome;
+
+  if (self->codec == NULL)
+    return;
+  while ((outcome = ms_smtp_codec_pop_outcome (self->codec)) != NULL)
+    bulk_answer (self, outcome);
+}
+
+/* The answer for a message that could not be put on a connection. */
+static void
+bulk_answer_now (MsSmtp        *self,
+                 guint64        id,
+                 MsReply       *reply,
+                 GError        *error)
+{
+  Answer *a = g_new0 (Answer, 1);
+
+  a->outcome = ms_smtp_outcome_new (id);
+  a->reply = reply;
+  a->error = error;
+  if (reply != NULL)
+    {
+      a->outcome->code = reply->code;
+      a->outcome->transport = reply->transport;
+    }
+  g_hash_table_remove (self->subs, &id);
+  g_queue_push_tail (&self->answers, a);
+}
+
+static void submit_now (MsSmtp *self, guint64 id, Sub *sub);
+
+/* A reused connection that died before the server said anything: it had
+ * closed while idle, and nothing of the window reached it. Those messages
+ * go again at once on a new connection, once each, as libcurl does. */
+static gboolean
+bulk_resend_after_idle_death (MsSmtp *self)
+{
+  g_autoptr(GPtrArray) again = g_ptr_array_new_with_free_func ((GDestroyNotify) ms_smtp_outcome_free);
+  MsSmtpOutcome *outcome;
+
+  if (self->bulk_heard || self->conn_messages == 0 ||
+      ms_smtp_codec_get_failure (self->codec) != MS_TRANSPORT_CONNECTION_LOST)
+    return FALSE;
+  while ((outcome = ms_smtp_codec_pop_outcome (self->codec)) != NULL)
+    {
+      Sub *sub = g_hash_table_lookup (self->subs, &outcome->id);
+
+      if (sub != NULL && !sub->resent && !outcome->uncertain)
+        {
+          sub->resent = TRUE;
+          g_ptr_array_add (again, outcome);
+        }
+      else
+        bulk_answer (self, outcome);
+    }
+  bulk_close (self);
+  for (guint i = 0; i < again->len; i++)
+    {
+      MsSmtpOutcome *o = again->pdata[i];
+
+      submit_now (self, o->id, g_hash_table_lookup (self->subs, &o->id));
+    }
   return TRUE;
 }
 
-/* The address as it goes into MAIL/RCPT: an international domain in its
- * ASCII form unless the server takes UTF-8 (as libcurl does). */
+/* Moves bytes between the socket and the codec until an answer is ready
+ * (or, with @drain, until every message is answered), or nothing is left
+ * to do. The output is written only when no answer is waiting, so that the
+ * caller can first add messages to the same write. One timeout, the
+ * account's, for any step that makes no progress. */
 static void
-append_address (GByteArray *out,
-                const char *address,
-                gboolean    utf8)
+bulk_pump (MsSmtp   *self,
+           gboolean  drain)
 {
-  const char *at = strrchr (address, '@');
-  g_autofree char *ace = NULL;
+  gint64 deadline = bulk_deadline (self);
 
-  if (!utf8 && at != NULL && !is_ascii (at + 1))
-    ace = g_hostname_to_ascii (at + 1);
-  g_byte_array_append (out, (const guint8 *) "<", 1);
-  if (ace != NULL)
+  while (self->codec != NULL)
     {
-      g_byte_array_append (out, (const guint8 *) address, at + 1 - address);
-      g_byte_array_append (out, (const guint8 *) ace, strlen (ace));
-    }
-  else
-    g_byte_array_append (out, (const guint8 *) address, strlen (address));
-  g_byte_array_append (out, (const guint8 *) ">", 1);
-}
+      MsSmtpCodec *codec = self->codec;
+      const guint8 *data;
+      gsize len;
+      guint64 id;
+      short events = 0;
+      BulkIo io;
 
-static void
-append_str (GByteArray *out,
-            const char *s)
-{
-  g_byte_array_append (out, (const guint8 *) s, strlen (s));
-}
-
-/* The message, dot-stuffed, with the final "." in the same buffer: one
- * send, so the server reads the whole message in one go. */
-static void
-build_body (GByteArray *out,
-            GBytes     *message)
-{
-  gsize size;
-  const char *data = g_bytes_get_data (message, &size);
-  const char *p = data;
-  const char *end = data + size;
-
-  g_byte_array_set_size (out, 0);
-  if (size > 0 && data[0] == '.')
-    g_byte_array_append (out, (const guint8 *) ".", 1);
-  while (p < end)
-    {
-      const char *nl = memchr (p, '\n', end - p);
-
-      if (nl == NULL)
+      if (ms_smtp_codec_is_closed (codec))
         {
-          g_byte_array_append (out, (const guint8 *) p, end - p);
-          break;
+          if (!bulk_resend_after_idle_death (self))
+            {
+              bulk_collect (self);
+              bulk_close (self);
+            }
+          continue;
         }
-      g_byte_array_append (out, (const guint8 *) p, nl + 1 - p);
-      p = nl + 1;
-      if (p < end && *p == '.')
-        g_byte_array_append (out, (const guint8 *) ".", 1);
+      bulk_collect (self);
+      if (ms_smtp_codec_get_n_open (codec) == 0)
+        {
+          if (self->bulk_close_after)
+            bulk_close_full (self, TRUE);
+          return;
+        }
+      if (self->answers.length > 0 && !drain)
+        return;
+      if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
+        {
+          ms_smtp_codec_close (codec, MS_TRANSPORT_OTHER, _("Cancelled"));
+          continue;
+        }
+
+      data = ms_smtp_codec_get_output (codec, &len);
+      if (len > 0)
+        {
+          size_t sent = 0;
+          CURLcode rc;
+
+          /* The caller notes each end before it can reach the server. */
+          while (ms_smtp_codec_next_end (codec, len, &id))
+            {
+              Sub *sub = g_hash_table_lookup (self->subs, &id);
+
+              set_stage (self, MS_SMTP_STAGE_DATA);
+              if (recording (self) && sub != NULL)
+                ms_transcript_add_message_size (self->transcript, g_bytes_get_size (sub->message));
+              if (self->end_func != NULL && !self->end_func (self, id, self->end_data))
+                {
+                  ms_smtp_codec_close (codec, MS_TRANSPORT_OTHER, NULL);
+                  break;
+                }
+            }
+          if (ms_smtp_codec_is_closed (codec))
+            continue;
+          /* In pieces: over TLS, curl_easy_send() of the whole buffer
+           * reports nothing until all of it is out (OpenSSL without partial
+           * writes), so the deadline could not tell a slow reader from a
+           * stalled one. */
+          rc = curl_easy_send (self->curl, data, MIN (len, BULK_SEND_CHUNK), &sent);
+          if (rc == CURLE_OK)
+            {
+              ms_smtp_codec_output_written (codec, sent);
+              if (sent > 0)
+                deadline = bulk_deadline (self);
+              continue;
+            }
+          if (rc != CURLE_AGAIN)
+            {
+              ms_smtp_codec_close (codec, MS_TRANSPORT_CONNECTION_LOST, _("Connection lost"));
+              continue;
+            }
+          events |= POLLOUT;
+        }
+
+      if (ms_smtp_codec_wants_input (codec))
+        {
+          guint8 chunk[16384];
+          size_t got = 0;
+          CURLcode rc = curl_easy_recv (self->curl, chunk, sizeof chunk, &got);
+
+          if (rc == CURLE_OK && got > 0)
+            {
+              if (recording (self))
+                ms_transcript_add (self->transcript, MS_TRANSCRIPT_SERVER, (const char *) chunk,
+                                   MIN (got, (gsize) MAX_TRANSCRIPT_LINE), self->config->password);
+              self->bulk_heard = TRUE;
+              ms_smtp_codec_feed (codec, chunk, got);
+              if (ms_smtp_codec_get_failure (codec) == MS_TRANSPORT_REPLY_TOO_LONG)
+                self->abandon = TRUE;
+              deadline = bulk_deadline (self);
+              continue;
+            }
+          if (rc != CURLE_AGAIN)
+            {
+              ms_smtp_codec_close (codec, MS_TRANSPORT_CONNECTION_LOST, _("Connection lost"));
+              continue;
+            }
+          events |= POLLIN;
+        }
+      if (events == 0)
+        return;
+      io = bulk_wait (self, events, deadline);
+      if (io == BULK_IO_TIMEOUT)
+        {
+          self->abandon = TRUE;
+          ms_smtp_codec_close (codec, MS_TRANSPORT_RESPONSE_TIMEOUT, _("server response timeout"));
+        }
+      else if (io == BULK_IO_CANCELLED)
+        ms_smtp_codec_close (codec, MS_TRANSPORT_OTHER, _("Cancelled"));
+      else if (io == BULK_IO_CLOSED)
+        ms_smtp_codec_close (codec, MS_TRANSPORT_CONNECTION_LOST, _("Connection lost"));
     }
-  if (size >= 2 && data[size - 2] == '\r' && data[size - 1] == '\n')
-    append_str (out, ".\r\n");
-  else
-    append_str (out, "\r\n.\r\n");
 }
 
-static CURLcode
-bulk_failed_io (MsSmtp *self,
-                BulkIo  io)
+/* Opens the connection when none is open: libcurl does TCP, TLS, EHLO and
+ * AUTH, and the security decision is taken once per session. */
+static gboolean
+bulk_open_connection (MsSmtp   *self,
+                      guint64   id,
+                      GBytes   *message)
 {
-  bulk_close (self);
-  if (io == BULK_IO_CANCELLED ||
-      (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable)))
-    return CURLE_ABORTED_BY_CALLBACK;
-  if (io == BULK_IO_TIMEOUT)
-    {
-      g_strlcpy (self->errbuf, "server response timeout", sizeof self->errbuf);
-      return CURLE_OPERATION_TIMEDOUT;
-    }
-  g_strlcpy (self->errbuf, "Connection lost", sizeof self->errbuf);
-  return self->body_done ? CURLE_RECV_ERROR : CURLE_SEND_ERROR;
-}
+  guint retries = 0;
 
-/* One mail transaction on the open connection (opened first if needed).
- * *again: the reused connection had died before anything of this message
- * was said; send it again on a new one. */
-static CURLcode
-bulk_transaction (MsSmtp     *self,
-                  const char *from,
-                  const char *to,
-                  gboolean   *again)
-{
-  struct { Command command; guint start, len; } cmds[3];
-  guint n_cmds = 0;
-  gboolean reused = self->bulk_open;
-  gboolean pipelining, utf8, failed = FALSE;
-  GByteArray *out = self->bulk_out;
-  gsize size = g_bytes_get_size (self->message);
-  int code = 0;
-  BulkIo io;
-
-  *again = FALSE;
-  if (reused && g_get_monotonic_time () - self->bulk_last_use > BULK_IDLE_CHECK_USEC)
+  if (self->bulk_open && self->codec != NULL &&
+      ms_smtp_codec_get_n_open (self->codec) == 0 &&
+      g_get_monotonic_time () - self->bulk_last_use > BULK_IDLE_CHECK_USEC)
     {
       struct pollfd pfd = { .fd = self->bulk_fd, .events = POLLIN };
 
       /* Readable while idle: closed, or a 421 goodbye. */
-      if (self->bulk_in->len > 0 || poll (&pfd, 1, 0) != 0)
-        {
-          bulk_close (self);
-          reused = FALSE;
-        }
+      if (poll (&pfd, 1, 0) != 0)
+        bulk_close (self);
     }
-  if (!self->bulk_open)
+  if (self->bulk_open && self->codec != NULL && !ms_smtp_codec_is_closed (self->codec))
+    return TRUE;
+  if (self->bulk_open)
+    bulk_close (self);
+
+  for (guint attempt = 0; attempt < 4; attempt++)
     {
+      g_autoptr(GError) error = NULL;
       CURLcode rc;
 
+      reset_transfer (self, message, self->cancellable, attempt > 0);
+      if (attempt == 0)
+        sync_token (self);
       set_stage (self, MS_SMTP_STAGE_RESOLVE);
+      self->conn_messages = 0;
       rc = bulk_connect (self);
-      if (rc != CURLE_OK)
-        return rc;
-    }
-  else
-    set_stage (self, MS_SMTP_STAGE_MAIL);
-
-  pipelining = caps_has (self, "PIPELINING") && pipelining_allowed ();
-  utf8 = (!is_ascii (from) || !is_ascii (to)) && caps_has (self, "SMTPUTF8");
-
-  g_byte_array_set_size (out, 0);
-#define ADD_CMD(cmd, ...) G_STMT_START { \
-    cmds[n_cmds].command = (cmd); cmds[n_cmds].start = out->len; \
-    __VA_ARGS__; \
-    append_str (out, "\r\n"); \
-    cmds[n_cmds].len = out->len - cmds[n_cmds].start; n_cmds++; } G_STMT_END
-  ADD_CMD (CMD_MAIL, {
-    append_str (out, "MAIL FROM:");
-    append_address (out, from, utf8);
-    if (caps_has (self, "SIZE"))
-      {
-        char num[32];
-
-        g_snprintf (num, sizeof num, " SIZE=%" G_GSIZE_FORMAT, size);
-        append_str (out, num);
-      }
-    if (utf8)
-      append_str (out, " SMTPUTF8");
-  });
-  ADD_CMD (CMD_RCPT, { append_str (out, "RCPT TO:"); append_address (out, to, utf8); });
-  ADD_CMD (CMD_DATA, append_str (out, "DATA"));
-#undef ADD_CMD
-
-  if (pipelining)
-    {
-      io = bulk_send_all (self, (const char *) out->data, out->len);
-      if (io != BULK_IO_OK)
+      if (rc == CURLE_OK)
         {
-          *again = reused && io == BULK_IO_CLOSED;
-          return bulk_failed_io (self, io);
-        }
-    }
+          g_autoptr(GPtrArray) caps = g_ptr_array_new ();
 
-  for (guint i = 0; i < n_cmds; i++)
-    {
-      Command command = cmds[i].command;
-
-      if (!pipelining)
-        {
-          io = bulk_send_all (self, (const char *) out->data + cmds[i].start, cmds[i].len);
-          if (io != BULK_IO_OK)
-            {
-              *again = reused && i == 0 && io == BULK_IO_CLOSED;
-              return bulk_failed_io (self, io);
-            }
+          /* MS_SMTP_NO_PIPELINING=1: one command per round trip, for comparisons. */
+          for (guint i = 0; self->caps != NULL && i + 1 < self->caps->len; i++)
+            if (pipelining_allowed () ||
+                (g_ascii_strcasecmp (self->caps->pdata[i], "PIPELINING") != 0 &&
+                 g_ascii_strcasecmp (self->caps->pdata[i], "CHUNKING") != 0))
+              g_ptr_array_add (caps, self->caps->pdata[i]);
+          g_ptr_array_add (caps, NULL);
+          self->codec = ms_smtp_codec_new ((const char * const *) caps->pdata);
+          ms_smtp_codec_set_window (self->codec, self->window);
+          ms_smtp_codec_set_hold_on_failure (self->codec, TRUE);
+          self->bulk_heard = FALSE;
+          return TRUE;
         }
-      on_client_line (self, (const char *) out->data + cmds[i].start, cmds[i].len);
-      io = bulk_read_reply (self, command, &code);
-      if (io != BULK_IO_OK)
+      /* The connection step's failure, as ms_smtp_send() reads it. */
+      if (!complete_transfer (self, rc, &error) && self->retry_now && retries < 2)
         {
-          /* Nothing at all came back on a reused connection: it had died. */
-          *again = reused && i == 0 && io == BULK_IO_CLOSED && self->fail_code == 0;
-          return bulk_failed_io (self, io);
+          retries++;
+          continue;
         }
-      if (code == 421)
-        {
-          /* The server is closing the connection. */
-          bulk_close (self);
-          return CURLE_SEND_ERROR;
-        }
-      if (command == CMD_DATA)
-        {
-          if (code != 354)
-            failed = TRUE;
-          else if (failed)
-            {
-              /* A lenient server took DATA although the transaction had
-               * failed: end an empty message at once. */
-              io = bulk_send_all (self, ".\r\n", 3);
-              if (io == BULK_IO_OK)
-                io = bulk_read_reply (self, CMD_OTHER, &code);
-              if (io != BULK_IO_OK)
-                return bulk_failed_io (self, io);
-            }
-        }
-      else if (code / 100 != 2)
-        failed = TRUE;
-      if (failed && !pipelining)
-        break;
-      /* The replies to the commands pipelined behind the refused one
-       * (503 "need MAIL/RCPT") are read, but the step that failed is the
-       * refused one. */
-      if (failed)
-        self->stage_held = TRUE;
+      bulk_answer_now (self, id, self->reply != NULL ? ms_reply_copy (self->reply) : NULL,
+                       g_steal_pointer (&error));
+      /* One failed sign-in per connection attempt, not one per message. */
+      self->bulk_connect_failed = TRUE;
+      return FALSE;
     }
-  if (failed)
-    {
-      /* The connection is fine; ms_smtp_send_bulk() decides, once the
-       * refusal is classified, whether it is worth keeping. */
-      self->bulk_refused = TRUE;
-      self->bulk_last_use = g_get_monotonic_time ();
-      return CURLE_SEND_ERROR;
-    }
-
-  /* The message itself. */
-  self->body_started = TRUE;
-  build_body (out, self->message);
-  io = bulk_send_all (self, (const char *) out->data, out->len);
-  if (io != BULK_IO_OK)
-    return bulk_failed_io (self, io);
-  self->offset = size;
-  self->body_done = TRUE;
-  if (recording (self))
-    ms_transcript_add_message_size (self->transcript, size);
-  io = bulk_read_reply (self, CMD_OTHER, &code);
-  if (io != BULK_IO_OK)
-    return bulk_failed_io (self, io);
-  self->bulk_last_use = g_get_monotonic_time ();
-  if (code == 421)
-    {
-      bulk_close (self);
-      return CURLE_WEIRD_SERVER_REPLY;
-    }
-  if (code / 100 != 2)
-    {
-      bulk_close_full (self, TRUE);
-      return CURLE_WEIRD_SERVER_REPLY;
-    }
-  return CURLE_OK;
+  return FALSE;
 }
 
-/* After a refused MAIL, RCPT or DATA: a refused recipient says nothing
- * about the session, so the transaction is reset and the connection kept
- * (a new one would cost a TLS handshake and a sign-in per bad address, and
- * providers throttle sign-ins). Anything else ends the connection politely,
- * as libcurl does after a failure: a sender refused, a limit reached (452
- * "too many messages in this session" wants a new connection). */
 static void
-bulk_after_refusal (MsSmtp *self)
+submit_now (MsSmtp  *self,
+            guint64  id,
+            Sub     *sub)
 {
-  int code = 0;
-  BulkIo io;
+  g_autoptr(GError) error = NULL;
 
-  self->bulk_refused = FALSE;
-  if (!self->bulk_open)
+  if (!bulk_open_connection (self, id, sub->message))
     return;
-  if (self->reply == NULL || self->reply->klass != MS_REPLY_CLASS_RECIPIENT_REJECTED ||
-      self->reply->new_connection)
+  if (ms_smtp_codec_get_n_open (self->codec) == 0)
+    self->bulk_heard = FALSE;
+  /* MAIL and RCPT go out together, or one after the other: the steps
+   * are reported as the message starts. */
+  set_stage (self, MS_SMTP_STAGE_MAIL);
+  set_stage (self, MS_SMTP_STAGE_RCPT);
+  if (!ms_smtp_codec_submit (self->codec, id, sub->from, sub->to, sub->message, &error))
     {
-      bulk_close_full (self, TRUE);
-      return;
-    }
+      /* This server cannot take this message (SIZE, SMTPUTF8): the message
+       * fails, the connection goes on. */
+      if (recording (self))
+        ms_transcript_add_info (self->transcript, "%s", error->message);
+      MsReply *reply = g_new0 (MsReply, 1);
 
-  io = bulk_send_all (self, "RSET\r\n", 6);
-  if (io == BULK_IO_OK)
-    {
-      on_client_line (self, "RSET\r\n", 6);
-      io = bulk_read_reply (self, CMD_OTHER, &code);
-    }
-  if (io != BULK_IO_OK || code != 250)
-    {
-      bulk_close (self);
+      reply->klass = MS_REPLY_CLASS_RECIPIENT_REJECTED;
+      reply->permanent = TRUE;
+      reply->text = g_strdup (error->message);
+      reply->advice = g_strdup (error->message);
+      bulk_answer_now (self, id, reply, g_steal_pointer (&error));
       return;
     }
+  if (recording (self))
+    {
+      /* What the codec sends, in short: the message itself as its size. */
+      g_autofree char *mail = g_strdup_printf ("MAIL FROM:<%s>\r\n", sub->from);
+      g_autofree char *rcpt = g_strdup_printf ("RCPT TO:<%s>\r\n", sub->to);
+      const char *data = ms_smtp_codec_get_chunking (self->codec) ? "BDAT … LAST\r\n" : "DATA\r\n";
+
+      ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, mail, strlen (mail), NULL);
+      ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, rcpt, strlen (rcpt), NULL);
+      ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, data, strlen (data), NULL);
+    }
+}
+
+/**
+ * ms_smtp_set_window:
+ * @window: messages in flight at most on one connection (at least 1)
+ *
+ * With PIPELINING, two are enough for one round trip per message (the end
+ * of one goes with the next one's commands); with CHUNKING each more is one
+ * more message per round trip. A drop leaves at most this many uncertain.
+ */
+void
+ms_smtp_set_window (MsSmtp *self,
+                    guint   window)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  self->window = MAX (window, 1);
+  if (self->codec != NULL)
+    ms_smtp_codec_set_window (self->codec, self->window);
+}
+
+/**
+ * ms_smtp_set_end_func:
+ * @func: (nullable): called before the end of a message can reach the
+ *   server; returning %FALSE stops the connection before it does
+ *
+ * For ms_smtp_bulk_submit(): the blast notes "end" in its side log there.
+ */
+void
+ms_smtp_set_end_func (MsSmtp        *self,
+                      MsSmtpEndFunc  func,
+                      gpointer       user_data)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  self->end_func = func;
+  self->end_data = user_data;
+}
+
+static void
+bulk_init (MsSmtp *self)
+{
+  if (self->bulk)
+    return;
+  self->bulk = TRUE;
+  self->bulk_in = g_byte_array_sized_new (4096);
+  self->subs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) sub_free);
+  curl_easy_setopt (self->curl, CURLOPT_CONNECT_ONLY, 1L);
+}
+
+/**
+ * ms_smtp_bulk_has_room:
+ *
+ * Returns: %TRUE when another message may be submitted without waiting
+ */
+gboolean
+ms_smtp_bulk_has_room (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+
+  if (self->bulk_close_after || self->bulk_connect_failed)
+    return FALSE;
+  if (self->codec == NULL || ms_smtp_codec_is_closed (self->codec))
+    return self->subs == NULL || g_hash_table_size (self->subs) < self->window;
+  return ms_smtp_codec_has_room (self->codec);
+}
+
+/**
+ * ms_smtp_bulk_get_n_open:
+ *
+ * Returns: messages submitted and not popped with ms_smtp_bulk_pop() yet
+ */
+guint
+ms_smtp_bulk_get_n_open (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), 0);
+
+  return (self->subs != NULL ? g_hash_table_size (self->subs) : 0) + self->answers.length;
+}
+
+/**
+ * ms_smtp_bulk_submit:
+ * @id: the caller's id, in the message's #MsSmtpOutcome
+ * @from: the envelope sender (bare address)
+ * @to: the one recipient (bare address)
+ * @message: the whole message, CRLF line endings (dot-stuffed here)
+ * @cancellable: (nullable): stops the connection within about a second
+ *
+ * Puts one more message in the window of the session's connection (opened
+ * first when none is: libcurl does TCP, TLS, EHLO and AUTH with the same
+ * security policy as ms_smtp_send()). Nothing is written until
+ * ms_smtp_bulk_wait(): the messages submitted before it go in one write.
+ * Every message submitted gets exactly one answer from ms_smtp_bulk_pop().
+ */
+void
+ms_smtp_bulk_submit (MsSmtp       *self,
+                     guint64       id,
+                     const char   *from,
+                     const char   *to,
+                     GBytes       *message,
+                     GCancellable *cancellable)
+{
+  Sub *sub;
+  guint64 *key;
+
+  g_return_if_fail (MS_IS_SMTP (self));
+  g_return_if_fail (message != NULL);
+
+  bulk_init (self);
+  g_set_object (&self->cancellable, cancellable);
+  sub = g_new0 (Sub, 1);
+  sub->from = g_strdup (from != NULL ? from : "");
+  sub->to = g_strdup (to != NULL ? to : "");
+  sub->message = g_bytes_ref (message);
+  key = g_new (guint64, 1);
+  *key = id;
+  g_hash_table_replace (self->subs, key, sub);
+
+  if (!address_is_safe (from) || !address_is_safe (to) || g_bytes_get_size (message) == 0)
+    {
+      GError *error = NULL;
+
+      if (g_bytes_get_size (message) == 0)
+        g_set_error_literal (&error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("The message is empty."));
+      else
+        g_set_error (&error, MS_ERROR, MS_ERROR_INVALID_VALUE, _("“%s” cannot be used as an e-mail address."),
+                     address_is_safe (from) ? sub->to : sub->from);
+      bulk_answer_now (self, id, NULL, error);
+      return;
+    }
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      GError *error = NULL;
+
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
+      bulk_answer_now (self, id, NULL, error);
+      return;
+    }
+  submit_now (self, id, sub);
+}
+
+/**
+ * ms_smtp_bulk_wait:
+ * @drain: wait until every message submitted is answered
+ *
+ * Writes what the window holds and reads the replies until an answer is
+ * ready for ms_smtp_bulk_pop() (or all are, with @drain). Blocking: call it
+ * from a worker thread.
+ */
+void
+ms_smtp_bulk_wait (MsSmtp   *self,
+                   gboolean  drain)
+{
+  g_return_if_fail (MS_IS_SMTP (self));
+
+  bulk_pump (self, drain);
   self->bulk_last_use = g_get_monotonic_time ();
+}
+
+/**
+ * ms_smtp_bulk_pop:
+ * @reply: (out) (transfer full) (optional): the classification of a
+ *   failure; %NULL after success or a cancel
+ * @error: the failure as a sentence for a user, or %G_IO_ERROR_CANCELLED
+ *
+ * A message withdrawn unsent (the connection ended after a refusal before
+ * its turn) comes back with neither @reply nor @error: send it again.
+ *
+ * Returns: (transfer full) (nullable): the next answered message's
+ *   outcome, in the order they were answered; %NULL when none is ready
+ */
+MsSmtpOutcome *
+ms_smtp_bulk_pop (MsSmtp   *self,
+                  MsReply **reply,
+                  GError  **error)
+{
+  Answer *a;
+  MsSmtpOutcome *outcome;
+
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  if (reply != NULL)
+    *reply = NULL;
+  a = g_queue_pop_head (&self->answers);
+  if (self->answers.length == 0)
+    self->bulk_connect_failed = FALSE;
+  if (a == NULL)
+    return NULL;
+  outcome = g_steal_pointer (&a->outcome);
+  if (reply != NULL)
+    *reply = g_steal_pointer (&a->reply);
+  if (a->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&a->error));
+  answer_free (a);
+  return outcome;
 }
 
 /**
@@ -2589,12 +2849,9 @@ bulk_after_refusal (MsSmtp *self)
  *
  * Like ms_smtp_send(), with the same results (reply, classification,
  * ms_smtp_get_delivery_uncertain()), for many messages on one connection:
- * libcurl opens the connection (TLS, EHLO, AUTH, with the same security
- * policy), and the mail transaction goes over curl_easy_send()/recv():
- * MAIL, RCPT and DATA in one write when the server offers PIPELINING, the
- * message and its final dot in one more. That halves the round trips and
- * cuts the system calls per message (libcurl 7.88 polls twice per reply).
- * A session used with this function is used with it only.
+ * one message through ms_smtp_bulk_submit() and its answer. The mail
+ * transaction goes over the codec: MAIL, RCPT and DATA in one write when the
+ * server offers PIPELINING, BDAT when it offers CHUNKING.
  *
  * Returns: %TRUE when the server accepted the message
  */
@@ -2606,62 +2863,59 @@ ms_smtp_send_bulk (MsSmtp       *self,
                    GCancellable *cancellable,
                    GError      **error)
 {
-  guint retries = 0;
+  g_autoptr(MsSmtpOutcome) outcome = NULL;
+  g_autoptr(GError) local_error = NULL;
+  MsReply *reply = NULL;
 
   g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!address_is_safe (from) || !address_is_safe (to))
+  for (guint attempt = 0; ; attempt++)
     {
-      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                   _("“%s” cannot be used as an e-mail address."),
-                   address_is_safe (from) ? (to != NULL ? to : "") : (from != NULL ? from : ""));
-      return FALSE;
-    }
-  if (g_bytes_get_size (message) == 0)
-    {
-      g_set_error_literal (error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("The message is empty."));
-      return FALSE;
-    }
-
-  if (!self->bulk)
-    {
-      self->bulk = TRUE;
-      self->bulk_in = g_byte_array_sized_new (4096);
-      self->bulk_out = g_byte_array_sized_new (8192);
-      curl_easy_setopt (self->curl, CURLOPT_CONNECT_ONLY, 1L);
-    }
-
-  for (guint attempt = 0; attempt < 4; attempt++)
-    {
-      g_autoptr(GError) local_error = NULL;
-      gboolean again = FALSE;
-      CURLcode rc;
-
+      g_clear_pointer (&outcome, ms_smtp_outcome_free);
+      g_clear_error (&local_error);
+      g_clear_pointer (&reply, ms_reply_free);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-
-      reset_transfer (self, message, cancellable, attempt > 0);
-      if (attempt == 0)
-        sync_token (self);
-      rc = bulk_transaction (self, from, to, &again);
-      if (again && attempt == 0)
-        continue;   /* a connection that died while idle: a new one, as libcurl does */
-      if (ms_smtp_complete (self, rc, &local_error))
-        return TRUE;
-      if (self->bulk_refused)
-        bulk_after_refusal (self);
-      /* The security decision happens once, on the first connection, and
-       * a refused access token is renewed once per message. */
-      if (!self->retry_now || retries >= 2)
+      ms_smtp_bulk_submit (self, 0, from, to, message, cancellable);
+      while (self->answers.length == 0 && ms_smtp_bulk_get_n_open (self) > 0)
+        ms_smtp_bulk_wait (self, FALSE);
+      outcome = ms_smtp_bulk_pop (self, &reply, &local_error);
+      g_return_val_if_fail (outcome != NULL, FALSE);
+      /* Nothing of it went out: again, on a new connection. */
+      if (outcome->accepted || reply != NULL || local_error != NULL)
+        break;
+      if (attempt >= 2)
         {
-          g_propagate_error (error, g_steal_pointer (&local_error));
+          g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY, _("The connection to the server was lost."));
           return FALSE;
         }
-      retries++;
     }
-  g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY, _("The connection to the server was lost."));
+
+  g_clear_pointer (&self->reply, ms_reply_free);
+  self->reply = reply;
+  /* The step a failure is about, for ms_smtp_get_stage(). */
+  if (!outcome->accepted && outcome->stage != MS_REPLY_TO_UNKNOWN)
+    {
+      switch (outcome->code > 0 ? outcome->failed_at : outcome->stage)
+        {
+        case MS_REPLY_TO_MAIL: self->stage = MS_SMTP_STAGE_MAIL; break;
+        case MS_REPLY_TO_RCPT: self->stage = MS_SMTP_STAGE_RCPT; break;
+        case MS_REPLY_TO_DATA:
+        case MS_REPLY_TO_END_OF_DATA: self->stage = MS_SMTP_STAGE_DATA; break;
+        default: break;
+        }
+    }
+  self->delivery_uncertain = outcome->uncertain;
+  self->eom_code = outcome->end_code;
+  g_string_assign (self->eom_line, outcome->end_text != NULL ? outcome->end_text : "");
+  self->body_done = outcome->stage == MS_REPLY_TO_END_OF_DATA;
+  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
+  self->outcome = g_steal_pointer (&outcome);
+  if (self->outcome->accepted)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }
 
@@ -2687,6 +2941,21 @@ ms_smtp_set_socket_funcs (MsSmtp   *self,
   curl_easy_setopt (self->curl, CURLOPT_OPENSOCKETDATA, user_data);
   curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
   curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETDATA, user_data);
+}
+
+/**
+ * ms_smtp_get_outcome:
+ *
+ * Returns: (transfer none) (nullable): what became of the last message of
+ *   ms_smtp_send() or ms_smtp_send_bulk() (id 0), the record ms-reply
+ *   classifies; %NULL before any
+ */
+const MsSmtpOutcome *
+ms_smtp_get_outcome (MsSmtp *self)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), NULL);
+
+  return self->outcome;
 }
 
 /**

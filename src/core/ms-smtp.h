@@ -85,38 +85,41 @@ gboolean      ms_smtp_send           (MsSmtp             *self,
                                       GCancellable       *cancellable,
                                       GError            **error);
 
-/* For the curl-multi driver in ms-blast: set the easy handle up for one
- * message, hand it to a multi handle, then report the result code back:
- *   CURL *h = ms_smtp_prepare (smtp, from, to, bytes, cancellable);
- *   curl_multi_add_handle (multi, h);
- *   ... run the multi until CURLMSG_DONE for h (CURLINFO_PRIVATE of h is the MsSmtp) ...
- *   curl_multi_remove_handle (multi, h);
- *   ok = ms_smtp_complete (smtp, msg->data.result, &error);
- *   if (!ok && ms_smtp_get_retry_now (smtp)) -> prepare the same message again, re-add;
- *   else if (!ok && ms_smtp_get_delivery_uncertain (smtp)) -> mark the row uncertain;
- *   else if (!ok) -> ms_smtp_get_reply (smtp)->klass decides (NULL reply = cancelled).
- * One message in flight per MsSmtp; callbacks run in the thread driving the multi.
- * The handle keeps its connection between messages; call
- * ms_smtp_set_record_transcript (smtp, FALSE) in bulk mode. */
-void         *ms_smtp_prepare        (MsSmtp             *self,   /* returns the CURL* */
-                                      const char         *from,
-                                      const char         *to,
-                                      GBytes             *message,
-                                      GCancellable       *cancellable);
-gboolean      ms_smtp_complete       (MsSmtp             *self,
-                                      int                 curl_code,
-                                      GError            **error);
-
-/* Bulk sending (ms-blast): the same results as ms_smtp_send(); libcurl opens
- * the connection, the mail transaction goes over curl_easy_send/recv, with
- * PIPELINING when offered. A session is used either with this or with the
- * functions above. */
+/* Bulk sending (ms-blast): the same results as ms_smtp_send(), for many
+ * messages on one connection. libcurl opens the connection; the mail
+ * transactions go through the codec (ms-smtp-codec.h) over
+ * curl_easy_send/recv, with PIPELINING and CHUNKING when offered, up to a
+ * window of messages in flight. A session is used either with these or
+ * with ms_smtp_send(). */
 gboolean      ms_smtp_send_bulk      (MsSmtp             *self,
                                       const char         *from,
                                       const char         *to,
                                       GBytes             *message,
                                       GCancellable       *cancellable,
                                       GError            **error);
+
+typedef gboolean (*MsSmtpEndFunc) (MsSmtp   *self,
+                                   guint64   id,
+                                   gpointer  user_data);
+void          ms_smtp_set_end_func   (MsSmtp             *self,
+                                      MsSmtpEndFunc       func,
+                                      gpointer            user_data);
+void          ms_smtp_set_window     (MsSmtp             *self,
+                                      guint               window);
+gboolean      ms_smtp_bulk_has_room  (MsSmtp             *self);
+guint         ms_smtp_bulk_get_n_open (MsSmtp            *self);
+void          ms_smtp_bulk_submit    (MsSmtp             *self,
+                                      guint64             id,
+                                      const char         *from,
+                                      const char         *to,
+                                      GBytes             *message,
+                                      GCancellable       *cancellable);
+void          ms_smtp_bulk_wait      (MsSmtp             *self,
+                                      gboolean            drain);
+MsSmtpOutcome *ms_smtp_bulk_pop      (MsSmtp             *self,
+                                      MsReply           **reply,
+                                      GError            **error);
+
 /* Socket callbacks (curl_opensocket_callback, curl_closesocket_callback)
  * for every connection the session opens. */
 void          ms_smtp_set_socket_funcs (MsSmtp           *self,
@@ -126,6 +129,7 @@ void          ms_smtp_set_socket_funcs (MsSmtp           *self,
 
 /* Everything below describes the last ms_smtp_send()/complete(). */
 const MsReply *ms_smtp_get_reply       (MsSmtp           *self);   /* NULL after success */
+const MsSmtpOutcome *ms_smtp_get_outcome (MsSmtp         *self);   /* the record both paths fill */
 MsTranscript  *ms_smtp_get_transcript  (MsSmtp           *self);
 MsSmtpStage    ms_smtp_get_stage       (MsSmtp           *self);   /* last stage reached */
 const char * const *ms_smtp_get_capabilities (MsSmtp     *self);   /* EHLO keywords, e.g. "AUTH PLAIN LOGIN" */
@@ -141,7 +145,7 @@ void           ms_smtp_set_retried     (MsSmtp           *self,
 
 /* Called in the thread that runs the session each time it enters a stage
  * (the probe shows its steps live from this). Must be cheap and must not call
- * back into @self. (Requested by the probe; implement in ms-smtp.c.) */
+ * back into @self. */
 typedef void (*MsSmtpStageFunc) (MsSmtp      *self,
                                  MsSmtpStage  stage,
                                  gpointer     user_data);
