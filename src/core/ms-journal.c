@@ -157,6 +157,11 @@ static const char * const migrations[] = {
   "  reason TEXT NOT NULL,"      /* translated at import: ms_recipients_get_problem_detail() */
   "  PRIMARY KEY (batch, line)"
   ") WITHOUT ROWID;",
+
+  /* 3 → 4: a batch sent while its list is imported (ms_import_start())
+   * keeps this set until the whole list is in, so that a resume after a
+   * crash imports the rest. */
+  "ALTER TABLE batches ADD COLUMN import_unfinished INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define ROW_COLUMNS \
@@ -1726,7 +1731,7 @@ recover (MsJournal  *self,
          GError    **error)
 {
   g_autoptr(GArray) batches = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr(GArray) importing = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  g_autoptr(GArray) importing = g_array_new (FALSE, FALSE, sizeof (int));
 
   {
     g_autoptr(MsCachedStmt) stmt = get_stmt (self, STMT_RECOVERABLE_BATCHES, error);
@@ -1737,7 +1742,7 @@ recover (MsJournal  *self,
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
       {
         gint64 id = sqlite3_column_int64 (stmt, 0);
-        gboolean import = sqlite3_column_int (stmt, 1) != 0;
+        int import = sqlite3_column_int (stmt, 1);
 
         g_array_append_val (batches, id);
         g_array_append_val (importing, import);
@@ -1767,7 +1772,7 @@ recover (MsJournal  *self,
 
       /* An import that died half way (its chunks are in, its lock is
        * free): the list is not whole, and nothing of it was sent. */
-      if (g_array_index (importing, gboolean, i))
+      if (g_array_index (importing, int, i) == 1)
         {
           g_debug ("journal: batch %" G_GINT64_FORMAT ": its import did not finish; removed", batch);
           ok = ms_journal_discard_batch (self, batch, error);
@@ -3518,6 +3523,94 @@ lock_batch (MsJournal  *self,
       g_hash_table_remove (self->locks, &batch);
       return FALSE;
     }
+  return TRUE;
+}
+
+/**
+ * ms_journal_set_import_unfinished:
+ * @unfinished: %TRUE when @batch may be sent before the rest of its list
+ *   is in; %FALSE once the whole list is in
+ *
+ * For an import that sends while it goes on (ms_import_start()). Call it
+ * with %TRUE in the transaction of the first chunk: from then on the batch
+ * is kept when its importer dies (it may have been sent; it was locked with
+ * ms_journal_lock_batch_for_import(), which would have it removed), and a
+ * resume imports the rest of its list (ms_journal_get_import_line()).
+ */
+gboolean
+ms_journal_set_import_unfinished (MsJournal  *self,
+                                  gint64      batch,
+                                  gboolean    unfinished,
+                                  GError    **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  rc = sqlite3_prepare_v2 (self->db, "UPDATE batches SET import_unfinished = ?2 WHERE id = ?1", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, batch);
+      sqlite3_bind_int (stmt, 2, unfinished ? 1 : 0);
+      rc = sqlite3_step (stmt);
+    }
+  if (rc != SQLITE_DONE)
+    return fail (self, rc, error);
+  /* No longer an import that recovery removes: a run's lock. */
+  if (unfinished && g_hash_table_contains (self->locks, &batch))
+    {
+      g_autofree char *owner = lock_owner_description ();
+
+      set_locked_by (self, batch, owner);
+    }
+  return TRUE;
+}
+
+/**
+ * ms_journal_get_import_line:
+ * @line: (out): 0 when the whole list of @batch is in; else the line of
+ *   its CSV the rows in end with (1, the header, when none is)
+ *
+ * Where a resume goes on with an import that stopped half way (see
+ * ms_journal_set_import_unfinished()): the chunks go in whole and in line
+ * order, so the rows after @line are the ones missing (a duplicate after
+ * it was not stored, and is found again).
+ */
+gboolean
+ms_journal_get_import_line (MsJournal  *self,
+                            gint64      batch,
+                            guint      *line,
+                            GError    **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (line != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  *line = 0;
+  rc = sqlite3_prepare_v2 (self->db,
+                           "SELECT import_unfinished,"
+                           " max (coalesce ((SELECT max (line) FROM recipients WHERE batch = ?1), 1),"
+                           "      coalesce ((SELECT max (line) FROM left_out WHERE batch = ?1), 1))"
+                           " FROM batches WHERE id = ?1", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, batch);
+      rc = sqlite3_step (stmt);
+    }
+  if (rc == SQLITE_DONE)
+    {
+      set_batch_not_found (batch, error);
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    return fail (self, rc, error);
+  if (sqlite3_column_int (stmt, 0) != 0)
+    *line = (guint) sqlite3_column_int64 (stmt, 1);
   return TRUE;
 }
 

@@ -221,6 +221,12 @@ void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
 /* For an import committed in chunks: a batch whose importer died is removed
  * by the next recovery. */
 gboolean     ms_journal_lock_batch_for_import (MsJournal *self, gint64 batch, GError **error);
+/* An import that sends while it goes on: from its first chunk on the batch
+ * is kept if the importer dies, and a resume imports the rest from the line
+ * after the last one in (0 = the whole list is in). */
+gboolean     ms_journal_set_import_unfinished (MsJournal *self, gint64 batch, gboolean unfinished,
+                                               GError **error);
+gboolean     ms_journal_get_import_line (MsJournal *self, gint64 batch, guint *line, GError **error);
 /* The side log (ms-sidelog.h) of the run that sends @batch. Recovery (at
  * open, and when a batch is locked) settles the rows a dead run left
  * `sending` from it: sent, queued again, or uncertain. */
