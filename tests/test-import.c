@@ -508,6 +508,7 @@ test_overlap_kill (void)
   if (pid == 0)
     {
       g_autoptr(MsJournal) child = ms_journal_open (db, NULL);
+      g_autoptr(MsJournal) run = ms_journal_open (db, NULL);
       g_autoptr(GPtrArray) claimed = NULL;
       g_autofree MsJournalOutcome *sent = g_new0 (MsJournalOutcome, 10);
       MsImportJob *job;
@@ -517,8 +518,10 @@ test_overlap_kill (void)
       job = ms_import_start (child, &spec, csv, NULL, NULL, NULL, NULL, NULL, NULL);
       if (job == NULL)
         _exit (3);
-      /* What a run does meanwhile: 10 sent and recorded, 10 on the wire. */
-      claimed = ms_journal_claim (child, ms_import_job_get_batch (job), 20, g_get_real_time () / G_USEC_PER_SEC,
+      /* What a run does meanwhile, on its own journal: 10 sent and
+       * recorded, 10 on the wire. The import still holds the keys of its
+       * first chunk in memory. */
+      claimed = ms_journal_claim (run, ms_import_job_get_batch (job), 20, g_get_real_time () / G_USEC_PER_SEC,
                                   NULL);
       if (claimed == NULL || claimed->len != 20)
         _exit (4);
@@ -528,7 +531,7 @@ test_overlap_kill (void)
           sent[i].state = MS_STATE_SENT;
           sent[i].reply_code = 250;
         }
-      if (!ms_journal_record (child, sent, 10, NULL))
+      if (!ms_journal_record (run, sent, 10, NULL))
         _exit (5);
       kill (getpid (), SIGKILL);
       _exit (6);
@@ -553,6 +556,8 @@ test_overlap_kill (void)
   g_assert_no_error (error);
   g_assert_true (ms_import_job_run (rest, NULL, NULL, &error));
   g_assert_no_error (error);
+  /* R5 (line 6, in the first chunk) comes again at the end: found, though
+   * its key was in the dead importer's memory only. */
   g_assert_cmpuint (ms_import_job_get_summary (rest)->duplicates, ==, 1);
   ms_journal_unlock_batch (journal, batch);
   g_assert_true (ms_journal_get_import_line (journal, batch, &line, &error));

@@ -148,7 +148,12 @@ import_rows (MsImportJob  *job,
         }
       else if (++summary->imported % chunk == 0 && summary->imported < until)
         {
-          if (!ms_journal_commit (job->journal, error) || !ms_journal_begin (job->journal, error))
+          /* Small chunks keep their keys pending until a whole import
+           * chunk's worth is in (see ms_journal_commit_rows()). */
+          gboolean keys = chunk >= IMPORT_CHUNK_ROWS || summary->imported % IMPORT_CHUNK_ROWS == 0;
+
+          if (!(keys ? ms_journal_commit (job->journal, error) : ms_journal_commit_rows (job->journal, error)) ||
+              !ms_journal_begin (job->journal, error))
             return FALSE;
           job->committed = TRUE;
           if (chunk_func != NULL)
@@ -355,7 +360,12 @@ ms_import_start (MsJournal              *journal,
   if (import_rows (job, overlap_chunk_rows (), overlap_chunk_rows (), NULL, NULL, &eof, &local_error) &&
       (eof ? check_some_imported (job, &local_error)
            : ms_journal_set_import_unfinished (journal, job->batch, TRUE, &local_error)))
-    ms_journal_commit (journal, &local_error);
+    {
+      if (eof)
+        ms_journal_commit (journal, &local_error);
+      else
+        ms_journal_commit_rows (journal, &local_error);
+    }
   if (summary != NULL)
     *summary = job->summary;
   if (local_error != NULL)
@@ -434,8 +444,11 @@ ms_import_resume (const char  *journal_path,
       return NULL;
     }
   scan = ms_recipients_new_for_path (job->csv_path, column, error);
+  /* The keys its importer held pending when it died, before any row is
+   * checked against them. */
   if (scan == NULL || !ms_recipients_check_rest (scan, NULL, error) ||
-      !ms_recipients_skip_through (job->recipients, line, error))
+      !ms_recipients_skip_through (job->recipients, line, error) ||
+      !ms_journal_restore_keys (job->journal, batch, error))
     return NULL;
   return g_steal_pointer (&job);
 }

@@ -2324,6 +2324,75 @@ ms_journal_commit (MsJournal  *self,
 }
 
 /**
+ * ms_journal_commit_rows:
+ *
+ * Commits the outermost transaction of an import like ms_journal_commit(),
+ * but leaves the duplicate keys of its rows pending in memory, for the next
+ * ms_journal_commit() to write in key order: an import that commits small
+ * chunks (so that the sending beside it is held up only briefly) would
+ * otherwise rewrite most pages of the key index at every chunk. A batch
+ * whose importer dies with keys pending gets them back from its rows
+ * (ms_journal_restore_keys()) before the rest of its list goes in.
+ */
+gboolean
+ms_journal_commit_rows (MsJournal  *self,
+                        GError    **error)
+{
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (self->txn_depth == 1, FALSE);
+
+  if (!run_simple (self, STMT_COMMIT, error))
+    {
+      ms_journal_rollback (self);
+      return FALSE;
+    }
+  /* Not txn_ended(): the pending keys and fresh_batch stay true. */
+  self->txn_depth = 0;
+  return TRUE;
+}
+
+/**
+ * ms_journal_restore_keys:
+ *
+ * Writes the duplicate keys of @batch's rows that are missing from the key
+ * index: those an importer that died held pending (ms_journal_commit_rows()).
+ * Each row keeps its own key, so the result is what the import would have
+ * written.
+ */
+gboolean
+ms_journal_restore_keys (MsJournal  *self,
+                         gint64      batch,
+                         GError    **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!txn_begin (self, error))
+    return FALSE;
+  rc = sqlite3_prepare_v2 (self->db,
+                           "INSERT INTO recipient_keys (batch, key, row)"
+                           " SELECT batch, address_key, id FROM recipients AS r WHERE batch = ?1 AND NOT EXISTS"
+                           " (SELECT 1 FROM recipient_keys AS k WHERE k.batch = ?1 AND k.key = r.address_key)"
+                           " ORDER BY address_key", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, batch);
+      rc = sqlite3_step (stmt);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      fail (self, rc, error);
+      txn_abort (self);
+      return FALSE;
+    }
+  g_debug ("journal: batch %" G_GINT64_FORMAT ": %d duplicate keys restored", batch, sqlite3_changes (self->db));
+  return txn_commit (self, error);
+}
+
+/**
  * ms_journal_rollback:
  *
  * Undoes the whole transaction, at every nesting level. Safe to call when

@@ -147,6 +147,10 @@ gint64       ms_journal_create_batch    (MsJournal         *self,
 gboolean     ms_journal_begin           (MsJournal *self, GError **error);
 gboolean     ms_journal_commit          (MsJournal *self, GError **error);
 void         ms_journal_rollback        (MsJournal *self);
+/* An import's chunk: committed, its duplicate keys kept pending for the next
+ * ms_journal_commit(); ms_journal_restore_keys() after its importer died. */
+gboolean     ms_journal_commit_rows     (MsJournal *self, GError **error);
+gboolean     ms_journal_restore_keys    (MsJournal *self, gint64 batch, GError **error);
 /* Duplicates (address compared without case, per batch) are not added:
  * *duplicate is set and TRUE is returned. */
 gboolean     ms_journal_add_recipient   (MsJournal          *self,
