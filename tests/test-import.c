@@ -588,6 +588,103 @@ test_overlap_kill (void)
   }
 }
 
+/* The preview and the dry run find the duplicates as the import does, also
+ * past the 50,000 addresses they keep in memory (the rest go to a temporary
+ * file): a late duplicate of an early address and of a late one. */
+static void
+test_preview_many (void)
+{
+  g_autofree char *csv = write_big_csv ("preview-many", 120000,
+                                        "Early,R7@example.net\nLate,r110000@EXAMPLE.net\nNul,x\n");
+  static const char nul_row[] = "N\0l,nul@example.net\n";
+  g_autoptr(GError) append_error = NULL;
+  g_autofree char *db = ms_test_tmp_path ("preview-many.sqlite");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsImportPreview) preview = ms_import_preview (csv, NULL, &error);
+  g_autoptr(MsJournal) journal = ms_journal_open (db, &error);
+  g_autoptr(GBytes) message = NULL;
+  const MsImportProblem *problems;
+  MsImportSummary imported = { 0 }, dry = { 0 };
+  MsBatchSpec spec;
+  guint n = 0;
+
+  /* And a NUL byte in a value: the preview counted it nowhere. */
+  {
+    g_autofree char *contents = NULL;
+    gsize len;
+    g_autoptr(GString) all = NULL;
+
+    g_assert_true (g_file_get_contents (csv, &contents, &len, NULL));
+    all = g_string_new_len (contents, len);
+    g_string_append_len (all, nul_row, sizeof nul_row - 1);
+    g_assert_true (g_file_set_contents (csv, all->str, all->len, &append_error));
+    g_clear_pointer (&preview, ms_import_preview_free);
+    preview = ms_import_preview (csv, NULL, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_cmpuint (ms_import_preview_get_summary (preview)->nul_byte, ==, 1);
+  g_assert_cmpuint (ms_import_preview_get_summary (preview)->imported, ==, 120000);
+  g_assert_cmpuint (ms_import_preview_get_summary (preview)->duplicates, ==, 2);
+  problems = ms_import_preview_get_problems (preview, &n);
+  g_assert_cmpuint (n, ==, 4);
+  g_assert_cmpuint (problems[0].line, ==, 120002);
+  g_assert_true (problems[0].duplicate);
+  g_assert_cmpuint (problems[1].line, ==, 120003);
+  g_assert_true (problems[1].duplicate);
+
+  init_spec (&spec);
+  message = ms_import_dry_run (&spec, csv, NULL, 110000, NULL, &dry, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (&dry, sizeof dry, ms_import_preview_get_summary (preview), sizeof dry);
+  clear_spec (&spec);
+  init_spec (&spec);
+  g_assert_cmpint (ms_import_csv (journal, &spec, csv, NULL, NULL, NULL, NULL, &imported, &error), >, 0);
+  g_assert_no_error (error);
+  g_assert_cmpmem (&imported, sizeof imported, ms_import_preview_get_summary (preview), sizeof imported);
+  clear_spec (&spec);
+}
+
+/* `blast send --dry-run` over 600,000 rows, as a user runs it: its peak RSS
+ * (by /usr/bin/time) stays that of a small list. It held every address,
+ * 181 MB for a million. */
+static void
+test_dry_run_memory (void)
+{
+  g_autofree char *csv = write_big_csv ("dry-many", 600000, NULL);
+  g_autofree char *text = ms_test_tmp_path ("dry-many.txt");
+  g_autofree char *rss = ms_test_tmp_path ("dry-many.rss");
+  const char *argv[] = { "/usr/bin/time", "-f", "%M", "-o", rss, g_getenv ("MS_CLI"), "blast", "send",
+                         "--recipients", csv, "--subject", "Hi {{name}}", "--text", text, "--dry-run", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *peak = NULL;
+  int status = 0;
+  guint64 peak_kb;
+
+#ifdef MS_TEST_SANITIZER
+  g_test_skip ("built with a sanitizer: its shadow memory makes peak RSS meaningless");
+  return;
+#endif
+  if (!g_file_test ("/usr/bin/time", G_FILE_TEST_IS_EXECUTABLE) || g_getenv ("MS_CLI") == NULL)
+    {
+      g_test_skip ("needs /usr/bin/time and MS_CLI (run through meson)");
+      return;
+    }
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "smtp-server", "127.0.0.1", NULL), ==, 0);
+  g_assert_cmpint (ms_test_run_cli (NULL, NULL, NULL, "config", "set", "email-address", "news@example.org", NULL), ==, 0);
+  g_assert_true (g_file_set_contents (text, "Hello {{name}}\n", -1, NULL));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status,
+                               &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_nonnull (strstr (out, "Recipients: 600000\n"));
+  g_assert_true (g_file_get_contents (rss, &peak, NULL, NULL));
+  peak_kb = g_ascii_strtoull (peak, NULL, 10);
+  g_test_message ("dry run of 600,000 rows: peak RSS %" G_GUINT64_FORMAT " kB", peak_kb);
+  g_assert_cmpuint (peak_kb, <, 40 * 1024);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -604,5 +701,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/import/overlap-late-error", test_overlap_late_error);
   g_test_add_func ("/mailshot/import/overlap-counts", test_overlap_counts);
   g_test_add_func ("/mailshot/import/overlap-kill", test_overlap_kill);
+  g_test_add_func ("/mailshot/import/preview-many", test_preview_many);
+  g_test_add_func ("/mailshot/import/dry-run-memory", test_dry_run_memory);
   return g_test_run ();
 }

@@ -9,6 +9,8 @@
 #include "ms-import.h"
 #include "ms-message.h"
 
+#include <sqlite3.h>
+
 /* The import commits this many rows at a time: its memory (the duplicate
  * keys of the rows not yet committed, the pages SQLite holds for the
  * transaction) stays the same for any size of list. */
@@ -637,6 +639,93 @@ add_problem (MsImportPreview    *preview,
     g_free (reason);
 }
 
+/* The addresses a preview has seen, to find the duplicates as the import
+ * does (ms_recipients_address_key()). A hash table up to SEEN_IN_MEMORY of
+ * them; past that they move to a temporary SQLite file with a 2 MB page
+ * cache, so that the preview of a million rows stays within a few MB like
+ * the import (the hash table held 181 MB then). */
+#define SEEN_IN_MEMORY 50000
+
+typedef struct {
+  GHashTable   *small;
+  sqlite3      *db;
+  sqlite3_stmt *insert;
+} SeenSet;
+
+static void
+seen_clear (SeenSet *seen)
+{
+  g_clear_pointer (&seen->small, g_hash_table_unref);
+  g_clear_pointer (&seen->insert, sqlite3_finalize);
+  g_clear_pointer (&seen->db, sqlite3_close);
+}
+
+static gboolean
+seen_spill (SeenSet  *seen,
+            GError  **error)
+{
+  GHashTableIter iter;
+  gpointer key;
+  int rc;
+
+  /* "": a private file in the temporary folder, removed when closed. */
+  rc = sqlite3_open_v2 ("", &seen->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (seen->db,
+                       "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2048;"
+                       "CREATE TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID; BEGIN",
+                       NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (seen->db, "INSERT OR IGNORE INTO seen (key) VALUES (?1)", -1, &seen->insert, NULL);
+  g_hash_table_iter_init (&iter, seen->small);
+  while (rc == SQLITE_OK && g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      sqlite3_bind_text (seen->insert, 1, key, -1, SQLITE_STATIC);
+      rc = sqlite3_step (seen->insert) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode (seen->db);
+      sqlite3_reset (seen->insert);
+    }
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                   _("The duplicate check of the list needs a temporary file, which could not be written (%s). "
+                     "Free some space in the temporary folder."),
+                   seen->db != NULL ? sqlite3_errmsg (seen->db) : sqlite3_errstr (rc));
+      return FALSE;
+    }
+  g_clear_pointer (&seen->small, g_hash_table_unref);
+  return TRUE;
+}
+
+/* TRUE in *added when @key (transfer full) was not seen before. */
+static gboolean
+seen_add (SeenSet   *seen,
+          char      *key,
+          gboolean  *added,
+          GError   **error)
+{
+  int rc;
+
+  if (seen->db == NULL)
+    {
+      *added = g_hash_table_add (seen->small, key);
+      if (g_hash_table_size (seen->small) > SEEN_IN_MEMORY)
+        return seen_spill (seen, error);
+      return TRUE;
+    }
+  sqlite3_bind_text (seen->insert, 1, key, -1, g_free);
+  rc = sqlite3_step (seen->insert);
+  sqlite3_reset (seen->insert);
+  if (rc != SQLITE_DONE)
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                   _("The duplicate check of the list needs a temporary file, which could not be written (%s). "
+                     "Free some space in the temporary folder."), sqlite3_errmsg (seen->db));
+      return FALSE;
+    }
+  *added = sqlite3_changes (seen->db) > 0;
+  return TRUE;
+}
+
 /* Reads every row as ms_import_csv() would, counting and listing what it
  * would leave out, without storing anything. The values of data row
  * @want_row (1 = the first after the header), when asked for, are copied
@@ -650,14 +739,17 @@ walk (MsRecipients        *recipients,
       MsRecipientProblem  *want_problem,
       GError             **error)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  SeenSet seen = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), NULL, NULL };
+  g_autoptr(GError) local_error = NULL;
+  gboolean added = FALSE;
+  gboolean ok;
   guint email_index = ms_recipients_get_email_index (recipients);
   const char * const *values;
   MsRecipientProblem problem;
   guint line;
   MsImportSummary *summary = &preview->summary;
 
-  while (ms_recipients_next (recipients, &values, &line, &problem, error))
+  while (ms_recipients_next (recipients, &values, &line, &problem, &local_error))
     {
       const char *address = values != NULL ? values[email_index] : NULL;
 
@@ -673,16 +765,8 @@ walk (MsRecipients        *recipients,
           g_autofree char *detail = NULL;
           char *reason;
 
-          summary->left_out++;
-          switch (problem)
-            {
-            case MS_RECIPIENT_BAD_ADDRESS: summary->bad_address++; break;
-            case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
-            case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
-            case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
-            case MS_RECIPIENT_OK:
-            default: break;
-            }
+          /* The same counts as the import (a NUL byte was not counted here). */
+          count_problem (summary, problem);
           if (problem == MS_RECIPIENT_FIELD_COUNT)
             detail = g_strdup_printf (_("expected %u fields, got %u"), ms_recipients_get_n_fields (recipients),
                                       ms_recipients_get_row_field_count (recipients));
@@ -695,7 +779,9 @@ walk (MsRecipients        *recipients,
           add_problem (preview, line, problem, FALSE, reason);
           continue;
         }
-      if (!g_hash_table_add (seen, ms_recipients_address_key (address)))
+      if (!seen_add (&seen, ms_recipients_address_key (address), &added, &local_error))
+        break;
+      if (!added)
         {
           summary->duplicates++;
           /* Translators: %s is an e-mail address that came earlier in the list. */
@@ -705,7 +791,11 @@ walk (MsRecipients        *recipients,
       else
         summary->imported++;
     }
-  return error == NULL || *error == NULL;
+  seen_clear (&seen);
+  ok = local_error == NULL;
+  if (local_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return ok;
 }
 
 /**
