@@ -2338,10 +2338,19 @@ gboolean
 ms_journal_commit_rows (MsJournal  *self,
                         GError    **error)
 {
+  gboolean ok;
+
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
   g_return_val_if_fail (self->txn_depth == 1, FALSE);
 
-  if (!run_simple (self, STMT_COMMIT, error))
+  /* No checkpoint at a chunk: the next ms_journal_commit() makes one, as
+   * often as the import in one piece did. A checkpoint syncs the WAL and
+   * the file (tens of ms on a busy disk); at every few chunks it made a
+   * million-row import half again as long (14.7 s against 9.5 s). */
+  sqlite3_wal_autocheckpoint (self->db, 0);
+  ok = run_simple (self, STMT_COMMIT, error);
+  sqlite3_wal_autocheckpoint (self->db, 1000);   /* SQLite's default */
+  if (!ok)
     {
       ms_journal_rollback (self);
       return FALSE;
