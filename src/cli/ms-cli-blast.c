@@ -367,6 +367,11 @@ run_batch (MsAccount          *account,
   mallopt (M_TRIM_THRESHOLD, 64 * 1024 * 1024);
   mallopt (M_TOP_PAD, 4 * 1024 * 1024);
   mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+  /* One arena besides the main one: each thread (the connections, the
+   * claimer, the import that runs beside them) would otherwise keep its own
+   * high-water mark of freed memory, about 3 MB more at 100,000 recipients;
+   * sharing it cost no CPU measurably (4 connections, 20,000 messages). */
+  mallopt (M_ARENA_MAX, 2);
 
   loop = g_main_loop_new (NULL, FALSE);
   blast = ms_blast_new (config, &limits, ms_journal_get_path (journal), batch);

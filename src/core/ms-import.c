@@ -641,10 +641,10 @@ add_problem (MsImportPreview    *preview,
 
 /* The addresses a preview has seen, to find the duplicates as the import
  * does (ms_recipients_address_key()). A hash table up to SEEN_IN_MEMORY of
- * them; past that they move to a temporary SQLite file with a 2 MB page
+ * them (about 1.6 MB); past that they move to a temporary SQLite file with a 2 MB page
  * cache, so that the preview of a million rows stays within a few MB like
  * the import (the hash table held 181 MB then). */
-#define SEEN_IN_MEMORY 50000
+#define SEEN_IN_MEMORY 10000
 
 typedef struct {
   GHashTable   *small;
