@@ -345,6 +345,7 @@ struct _MsJournal
    * 1.2 MB for a million keys, where the keys themselves took 24 MB. */
   gint64 import_batch;
   GArray *bloom;                 /* BloomLayer */
+  gboolean small_cache;          /* an import sent while it goes on */
 };
 
 typedef struct {
@@ -2343,6 +2344,15 @@ ms_journal_commit_rows (MsJournal  *self,
   g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
   g_return_val_if_fail (self->txn_depth == 1, FALSE);
 
+  /* Its pages are held beside those of the run that sends the batch, which
+   * has two journals of its own: a quarter of the cache keeps the whole
+   * job's memory flat (the rows are appended; the keys go in sorted). */
+  if (!self->small_cache)
+    {
+      set_cache_size (self, CACHE_KIB / 4);
+      self->small_cache = TRUE;
+    }
+
   /* No checkpoint at a chunk: the next ms_journal_commit() makes one, as
    * often as the import in one piece did. A checkpoint syncs the WAL and
    * the file (tens of ms on a busy disk); at every few chunks it made a
@@ -3708,6 +3718,11 @@ ms_journal_unlock_batch (MsJournal *self,
     set_locked_by (self, batch, NULL);
   if (batch == self->import_batch)
     bloom_free (self);
+  if (self->small_cache)
+    {
+      set_cache_size (self, CACHE_KIB);
+      self->small_cache = FALSE;
+    }
   /* Done with the batch (an import, a run): its pages need not stay in
    * memory while another journal of this process sends it. */
   sqlite3_db_release_memory (self->db);
