@@ -20,6 +20,10 @@
  * holds the journal's write lock, which the claims and the records of the
  * messages on the wire wait for (a few milliseconds at this size). */
 #define OVERLAP_CHUNK_ROWS 1000
+/* …whose duplicate keys go in every this many rows (the keys of the rows
+ * in between wait in memory, 16 bytes and an index slot each): half the
+ * import's, since the job's own memory is held beside it. */
+#define OVERLAP_KEY_ROWS 25000
 
 /* MS_IMPORT_CHUNK overrides it, for tests of the overlap with small lists. */
 static guint
@@ -152,7 +156,7 @@ import_rows (MsImportJob  *job,
         {
           /* Small chunks keep their keys pending until a whole import
            * chunk's worth is in (see ms_journal_commit_rows()). */
-          gboolean keys = chunk >= IMPORT_CHUNK_ROWS || summary->imported % IMPORT_CHUNK_ROWS == 0;
+          gboolean keys = chunk >= IMPORT_CHUNK_ROWS || summary->imported % OVERLAP_KEY_ROWS == 0;
 
           if (!(keys ? ms_journal_commit (job->journal, error) : ms_journal_commit_rows (job->journal, error)) ||
               !ms_journal_begin (job->journal, error))
