@@ -3,9 +3,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # usage: bench/import.sh [BUILD_DIR] [ROWS]
-# Times `mailshot-cli blast send` from start until it prints the batch ID (the import is then committed:
-# the CSV read, every address validated, duplicates checked, the rows in the journal), then pauses it
-# with SIGINT before it sends (the account points at smtp-sink on 127.0.0.1). Peak RSS of the import too.
+# Times `mailshot-cli blast send` from start until it prints the batch ID: the whole file read once for
+# its structure, the batch created and its first 1,000 rows committed; sending starts there, while the
+# rest of the list goes in. Then SIGINT pauses it, which waits for the rest of the import (every address
+# validated, duplicates checked, the rows in the journal): the second time is until the process ends.
+# The account points at smtp-sink on 127.0.0.1, so some messages go out meanwhile. Peak RSS too.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 build_arg=
@@ -32,8 +34,12 @@ read -r id < "$tmp/out"
 end=$(date +%s.%N)
 hwm=$(sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null || echo '?')
 kill -INT "$pid" 2>/dev/null || true
+# The pause waits for the rest of the list: the process ends once the whole import is in.
+while kill -0 "$pid" 2>/dev/null && ! grep -q 'Imported' "$tmp/err"; do sleep 0.01; done
+whole=$(date +%s.%N)
 wait "$pid" 2>/dev/null || true
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-printf 'rows=%s batch=%s seconds=%s rows_per_s=%s peak_rss_at_id=%s\n' "$ROWS" "$id" "$seconds" \
-    "$(awk -v n="$ROWS" -v s="$seconds" 'BEGIN { printf "%.0f", n / s }')" "$hwm"
-grep -m1 '^Imported' "$tmp/err" || true
+whole_s=$(awk -v a="$start" -v b="$whole" 'BEGIN { printf "%.2f", b - a }')
+printf 'rows=%s batch=%s seconds_to_id=%s whole_import_s=%s rows_per_s=%s peak_rss_at_id=%s\n' "$ROWS" "$id" \
+    "$seconds" "$whole_s" "$(awk -v n="$ROWS" -v s="$whole_s" 'BEGIN { printf "%.0f", n / s }')" "$hwm"
+grep -m1 'Imported' "$tmp/err" || true

@@ -4,7 +4,8 @@
 #
 # usage: bench/memory.sh [BUILD_DIR] [-c CONNECTIONS] [SIZES...]   (default: 4 connections; 10000 100000 1000000)
 # Sends each batch to smtp-sink on 127.0.0.1 and reports /usr/bin/time's maximum resident set size,
-# the wall time, and the CPU time. The whole run is measured: CSV import, sending, journal.
+# the wall time, and the CPU time. The whole run is measured: CSV import, sending, journal. A second table:
+# the same lists through `blast send --dry-run` (the preview's duplicate check over the whole list).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 build_arg=
@@ -38,4 +39,17 @@ for n in "${SIZES[@]}"; do
     read -r rss wall user sys < <(tail -n 1 "$tmp/time")
     printf '%-10s %10s %8s %8s %8s %s\n' "$n" "$rss" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" \
         "$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')" "$status"
+done
+echo "# mailshot-cli blast send --dry-run (reads and checks the whole list, sends nothing)"
+printf '%-10s %10s %8s %8s %s\n' recipients peak_rss_kB wall_s cpu_s status
+for n in "${SIZES[@]}"; do
+    rm -rf "$tmp/home"; bench_home "$tmp/home" "$SINK_PORT"
+    status=ok
+    env $(bench_env "$tmp/home" "$BUILD") /usr/bin/time -f '%M %e %U %S' -o "$tmp/time" \
+        "$BUILD/src/cli/mailshot-cli" blast send --recipients "$tmp/r$n.csv" --subject 'News for {{name}}' \
+        --text "$tmp/body.txt" --dry-run > "$tmp/out" 2> "$tmp/err" || status="ERR $(tail -n 1 "$tmp/err")"
+    grep -q "^Recipients: $n\$" "$tmp/out" || status="ERR $(head -n 3 "$tmp/out" | tr '\n' ' ')"
+    read -r rss wall user sys < <(tail -n 1 "$tmp/time")
+    printf '%-10s %10s %8s %8s %s\n' "$n" "$rss" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" \
+        "$status"
 done

@@ -344,6 +344,7 @@ run_batch (MsAccount          *account,
            const MsSmtpConfig *config,
            MsJournal          *journal,
            gint64              batch,
+           MsImportJob        *import,
            int                 connections,
            gboolean            no_wait)
 {
@@ -366,10 +367,16 @@ run_batch (MsAccount          *account,
   mallopt (M_TRIM_THRESHOLD, 64 * 1024 * 1024);
   mallopt (M_TOP_PAD, 4 * 1024 * 1024);
   mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+  /* One arena besides the main one: each thread (the connections, the
+   * claimer, the import that runs beside them) would otherwise keep its own
+   * high-water mark of freed memory, about 3 MB more at 100,000 recipients;
+   * sharing it cost no CPU measurably (4 connections, 20,000 messages). */
+  mallopt (M_ARENA_MAX, 2);
 
   loop = g_main_loop_new (NULL, FALSE);
   blast = ms_blast_new (config, &limits, ms_journal_get_path (journal), batch);
   ms_blast_set_wait_for_deferred (blast, !no_wait);
+  ms_blast_set_import (blast, import);
 
   state.loop = loop;
   state.blast = blast;
@@ -437,6 +444,26 @@ typedef struct {
   const char *source;
   guint       shown;
 } ImportPrint;
+
+static void
+print_created (gint64                 batch,
+               const MsImportSummary *summary)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  g_autofree char *summary_text = ms_import_summary_to_string (summary);
+
+  /* Standard output holds the bare ID for scripts; a person reads this.
+   * Translators: "Batch 3 created. Imported 20 recipients; …" */
+  g_printerr (_("Batch %s created. %s\n"), id, summary_text);
+}
+
+/* The rest of the list went in while the first messages went out. */
+static void
+on_import_done (MsImportJob *job,
+                gpointer     user_data)
+{
+  print_created (ms_import_job_get_batch (job), ms_import_job_get_summary (job));
+}
 
 static void
 on_bad_row (guint              line,
@@ -551,6 +578,7 @@ blast_send (const MsCliContext *ctx,
   g_autoptr(MsSmtpConfig) config = NULL;
   g_autoptr(MsJournal) journal = NULL;
   g_autoptr(MsBatchSpec) spec = NULL;
+  g_autoptr(MsImportJob) import = NULL;
   g_autofree char *summary_text = NULL;
   MsImportSummary summary = { 0 };
   ImportPrint print = { 0 };
@@ -664,9 +692,12 @@ blast_send (const MsCliContext *ctx,
     return status;
 
   print.source = recipients;
-  batch = ms_import_csv (journal, spec, recipients, email_column, on_bad_row, on_duplicate, &print,
-                           &summary, &error);
-  if (batch <= 0)
+  /* The connections start after the first chunk of the list; the rest goes
+   * in while they send (a list that cannot be imported as a whole is
+   * refused before that, with nothing stored or sent). */
+  import = ms_import_start (journal, spec, recipients, email_column, on_bad_row, on_duplicate, &print,
+                            &summary, &error);
+  if (import == NULL)
     {
       if (summary.left_out > 0 || summary.duplicates > 0)
         {
@@ -677,18 +708,16 @@ blast_send (const MsCliContext *ctx,
                           : MS_CLI_USAGE, "%s", error->message);
     }
 
+  batch = ms_import_job_get_batch (import);
   g_print ("%" G_GINT64_FORMAT "\n", batch);
   fflush (stdout);
-  summary_text = ms_import_summary_to_string (&summary);
-  {
-    g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+  if (ms_import_job_is_done (import))
+    print_created (batch, ms_import_job_get_summary (import));
+  else
+    ms_import_job_set_done_func (import, on_import_done, NULL);
 
-    /* Standard output holds the bare ID for scripts; a person reads this.
-     * Translators: "Batch 3 created. Imported 20 recipients; …" */
-    g_printerr (_("Batch %s created. %s\n"), id, summary_text);
-  }
-
-  return run_batch (account, config, journal, batch, connections, no_wait);
+  /* The import's journal keeps the batch locked until the run is over. */
+  return run_batch (account, config, journal, batch, import, connections, no_wait);
 }
 
 /* ------------------------------------------------------------------ the rest */
@@ -841,7 +870,7 @@ blast_resume (const MsCliContext *ctx,
   config = load_config (account, &status);
   if (config == NULL)
     return status;
-  return run_batch (account, config, journal, info->id, connections, no_wait);
+  return run_batch (account, config, journal, info->id, NULL, connections, no_wait);
 }
 
 static int

@@ -14,6 +14,7 @@
 
 #include "ms-blast.h"
 #include "ms-error.h"
+#include "ms-import.h"
 #include "ms-message.h"
 #include "ms-sidelog.h"
 
@@ -26,8 +27,15 @@
  * the per-message path. bench/README has the trade-off; MS_BLAST_CLAIM_GROUP
  * overrides it for measuring. */
 #define CLAIM_GROUP            64
-/* Outcomes are written in short transactions: every 16, or every 100 ms. */
-#define RECORD_BATCH           16
+/* Outcomes are written in short transactions: every 64, or every 100 ms.
+ * A commit costs about as much as the updates of a dozen rows, so fewer
+ * commits is the cheapest cut of the journal's share of a message. Neither
+ * promise depends on it: after a kill the side log holds every answer, and
+ * after a power cut an unrecorded row is one of the claimed groups (whose
+ * rows without an outcome become uncertain) whatever this number. Other
+ * processes (the window's poll, `blast status`) see the outcomes at most
+ * 100 ms late, as before. MS_BLAST_RECORD_BATCH overrides it for measuring. */
+#define RECORD_BATCH           64
 #define RECORD_INTERVAL_USEC   (100 * G_USEC_PER_SEC / 1000)
 #define PROGRESS_INTERVAL_USEC (100 * G_USEC_PER_SEC / 1000)
 /* Counts are re-read from the journal now and then, to stay the truth. */
@@ -66,6 +74,7 @@ struct _MsBlast
   gpointer            rate_limit_data;
   MsBlastSessionFunc  session_func;
   gpointer            session_data;
+  MsImportJob        *import;      /* the rest of the list, imported while it is sent */
 
   gboolean       running;
   MsBatchStatus  status;
@@ -193,6 +202,29 @@ ms_blast_set_session_func (MsBlast            *self,
 
   self->session_func = func;
   self->session_data = user_data;
+}
+
+/**
+ * ms_blast_set_import:
+ * @import: (transfer none): an import started with ms_import_start() for
+ *   this batch; it must outlive the run
+ *
+ * Sends the batch while the rest of its list is imported: the run adds it
+ * (ms_import_job_run()) in a thread of its own, claims each chunk as it is
+ * committed, and ends only once the whole list is in. The batch's lock
+ * stays with the import's journal (free the import after the run). An
+ * import that fails half way pauses the batch with its error; what was in
+ * may have been sent and stays.
+ */
+void
+ms_blast_set_import (MsBlast     *self,
+                     MsImportJob *import)
+{
+  g_return_if_fail (MS_IS_BLAST (self));
+  g_return_if_fail (!self->running);
+  g_return_if_fail (import == NULL || ms_import_job_get_batch (import) == self->batch);
+
+  self->import = import;
 }
 
 void
@@ -411,6 +443,12 @@ struct _Run {
   gint              starttls_noted;   /* atomic: STARTTLS offered, told the caller */
   gint              starttls_seen;    /* atomic: a connection of this run saw STARTTLS offered */
   gint              conn_limit;       /* atomic: messages the server takes per connection, 0 = none seen */
+  gint              importing;        /* atomic: the rest of the list is still going in */
+  gint              new_rows;         /* atomic: a chunk of the list went in since the last look */
+  MsImportJob      *import;           /* the rest of the list: the caller's, or a resume's own */
+  MsImportJob      *own_import;
+  GThread          *import_thread;
+  GError           *import_error;     /* the import stopped half way */
   Slot             *slots;
   guint             n_slots;
   guint             in_flight;
@@ -1176,6 +1214,24 @@ take_back_jobs (Run *run)
 }
 
 static guint
+record_batch (void)
+{
+  static gsize once = 0;
+  static guint batch = RECORD_BATCH;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *env = g_getenv ("MS_BLAST_RECORD_BATCH");
+      guint64 value;
+
+      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 100000, &value, NULL))
+        batch = (guint) value;
+      g_once_init_leave (&once, 1);
+    }
+  return batch;
+}
+
+static guint
 claim_group (void)
 {
   static gsize once = 0;
@@ -1779,6 +1835,8 @@ drain_in_flight (Run *run)
     }
 }
 
+static void import_join (Run *run);
+
 static void
 run_free (Run *run)
 {
@@ -1786,6 +1844,9 @@ run_free (Run *run)
 
   stop_connections (run);
   claimer_stop (run);
+  import_join (run);
+  g_clear_error (&run->import_error);
+  g_clear_pointer (&run->own_import, ms_import_job_free);
   for (guint i = 0; i < run->n_slots; i++)
     {
       g_clear_pointer (&run->slots[i].jobs, g_async_queue_unref);
@@ -1817,6 +1878,39 @@ run_free (Run *run)
   g_free (run);
 }
 
+static void
+on_import_chunk (gpointer data)
+{
+  Run *run = data;
+
+  g_atomic_int_set (&run->new_rows, 1);
+  wake (run->self);
+}
+
+/* The rest of the list goes in beside the sending, on the other core; the
+ * import's own journal commits each chunk, which the claims then see. */
+static gpointer
+import_thread (gpointer data)
+{
+  Run *run = data;
+
+  ms_import_job_run (run->import, on_import_chunk, run, &run->import_error);
+  /* After the last commit, so that a coordinator that sees 0 here counts
+   * every row of the list. */
+  g_atomic_int_set (&run->importing, 0);
+  wake (run->self);
+  return NULL;
+}
+
+static void
+import_join (Run *run)
+{
+  if (run->import_thread == NULL)
+    return;
+  g_thread_join (run->import_thread);
+  run->import_thread = NULL;
+}
+
 /* The loop: start what the pacer allows, wait on the sockets, record. */
 static gboolean
 drive (Run     *run,
@@ -1843,6 +1937,9 @@ drive (Run     *run,
           g_cancellable_cancel (run->abort);
           shut_down_connections (run);
         }
+      /* A chunk of the list went in: there is something to claim again. */
+      if (g_atomic_int_get (&run->new_rows) && g_atomic_int_compare_and_exchange (&run->new_rows, 1, 0))
+        run->exhausted = FALSE;
       g_atomic_int_set (&run->eager, is_stopping (run) || run->exhausted || run->wait != WAIT_NONE);
       if (is_stopping (run))
         take_back_jobs (run);
@@ -1851,7 +1948,7 @@ drive (Run     *run,
 
       mono = g_get_monotonic_time ();
 
-      if (run->outcomes->len >= RECORD_BATCH ||
+      if (run->outcomes->len >= record_batch () ||
           (run->outcomes->len > 0 && mono - run->last_record >= RECORD_INTERVAL_USEC))
         if (!flush_outcomes (run, error))
           return FALSE;
@@ -1869,11 +1966,13 @@ drive (Run     *run,
           if (run->wait == WAIT_NONE && g_queue_is_empty (&run->claimed) && run->exhausted)
             {
               g_autoptr(GError) local_error = NULL;
+              /* Read before the counts: 0 means every row of the list is in them. */
+              gboolean importing = g_atomic_int_get (&run->importing);
               gint64 next_due;
 
               if (!refresh_counts (run, error))
                 return FALSE;
-              if (run->counts[MS_STATE_QUEUED] + run->counts[MS_STATE_DEFERRED] == 0)
+              if (run->counts[MS_STATE_QUEUED] + run->counts[MS_STATE_DEFERRED] == 0 && !importing)
                 return TRUE;   /* finished */
               next_due = ms_journal_next_due (run->journal, run->self->batch, &local_error);
               if (local_error != NULL)
@@ -1881,11 +1980,14 @@ drive (Run     *run,
                   g_propagate_error (error, g_steal_pointer (&local_error));
                   return FALSE;
                 }
-              if (run->counts[MS_STATE_QUEUED] > 0 || next_due * G_USEC_PER_SEC <= real)
+              if (run->counts[MS_STATE_QUEUED] > 0 || (next_due > 0 && next_due * G_USEC_PER_SEC <= real))
                 {
                   run->exhausted = FALSE;
                   continue;
                 }
+              /* The import is behind the connections: its next chunk wakes us. */
+              if (importing)
+                goto sleep;
               if (!run->self->wait_for_deferred)
                 {
                   run->only_deferred_left = TRUE;
@@ -1904,6 +2006,7 @@ drive (Run     *run,
             }
         }
 
+    sleep:
       /* Sleep until a result, a wait's end, a record or a progress tick
        * is due; results, pause and cancel wake us through the eventfd. */
       timeout_usec = G_USEC_PER_SEC;
@@ -1983,9 +2086,31 @@ blast_worker (GTask        *task,
   if (self->limits.per_minute == 0 && self->limits.per_hour == 0 && self->limits.per_day == 0 &&
       !claimer_start (run, &error))
     goto out;
-  if (!ms_journal_lock_batch (run->journal, self->batch, &error))
+  /* A batch still being imported stays locked by its import's journal
+   * (ms_blast_set_import()): a new batch, with nothing to recover. */
+  if (self->import == NULL && !ms_journal_lock_batch (run->journal, self->batch, &error))
     goto out;
   locked = TRUE;
+  run->import = self->import;
+  if (run->import == NULL)
+    {
+      guint line = 0;
+
+      /* A run that sent while its list went in died (or its import failed):
+       * this one imports the rest while it sends what is in. */
+      if (!ms_journal_get_import_line (run->journal, self->batch, &line, &error))
+        goto out;
+      if (line > 0)
+        {
+          run->own_import = ms_import_resume (self->journal_path, self->batch, line, &run->import_error);
+          run->import = run->own_import;
+        }
+    }
+  if (run->import != NULL && !ms_import_job_is_done (run->import))
+    {
+      g_atomic_int_set (&run->importing, 1);
+      run->import_thread = g_thread_new ("ms-blast-import", import_thread, run);
+    }
   {
     g_autofree char *log_path = ms_journal_dup_sidelog_path (run->journal, self->batch);
 
@@ -2084,6 +2209,11 @@ out:
           stop_connections (run);
         }
       claimer_stop (run);
+      /* The list is whole (or its import failed) before the batch's status
+       * is decided: a pause or a cancel waits for the rest of the import. */
+      import_join (run);
+      if (run->import_error != NULL && run->stop_error == NULL)
+        run->stop_error = g_error_copy (run->import_error);
       if (!flush_outcomes (run, &local_error) || !release_claimed (run, &local_error))
         {
           g_debug ("blast: could not record the last outcomes: %s", local_error->message);

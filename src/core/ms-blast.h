@@ -77,6 +77,9 @@ void      ms_blast_abort        (MsBlast *self);
 /* The batch status when the run ended (READY before any run). */
 MsBatchStatus ms_blast_get_status (MsBlast *self);
 gint64    ms_blast_get_batch    (MsBlast *self);
+/* Sends the batch while the rest of its list is imported (ms_import_start()). */
+struct _MsImportJob;
+void      ms_blast_set_import   (MsBlast *self, struct _MsImportJob *import);
 /* Default TRUE: when only deferred rows due later are left, the job sleeps
  * until they are due. FALSE: the run ends then, with the batch PAUSED and a
  * pause reason saying when they are due (resume sends them). */

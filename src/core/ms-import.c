@@ -9,10 +9,271 @@
 #include "ms-import.h"
 #include "ms-message.h"
 
+#include <sqlite3.h>
+
 /* The import commits this many rows at a time: its memory (the duplicate
  * keys of the rows not yet committed, the pages SQLite holds for the
  * transaction) stays the same for any size of list. */
 #define IMPORT_CHUNK_ROWS 50000
+/* An import that sends while it goes on (ms_import_start()) commits much
+ * smaller chunks: the connections start after the first, and each chunk
+ * holds the journal's write lock, which the claims and the records of the
+ * messages on the wire wait for (a few milliseconds at this size). */
+#define OVERLAP_CHUNK_ROWS 1000
+/* …whose duplicate keys go in every this many rows (the keys of the rows
+ * in between wait in memory, 16 bytes and an index slot each): half the
+ * import's, since the job's own memory is held beside it. */
+#define OVERLAP_KEY_ROWS 25000
+
+/* MS_IMPORT_CHUNK overrides it, for tests of the overlap with small lists. */
+static guint
+overlap_chunk_rows (void)
+{
+  static gsize once = 0;
+  static guint rows = OVERLAP_CHUNK_ROWS;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *env = g_getenv ("MS_IMPORT_CHUNK");
+      guint64 value;
+
+      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 1000000, &value, NULL))
+        rows = (guint) value;
+      g_once_init_leave (&once, 1);
+    }
+  return rows;
+}
+
+struct _MsImportJob
+{
+  MsJournal              *journal;
+  MsBatchSpec            *spec;           /* the caller's */
+  char                   *csv_path;
+  MsRecipients           *recipients;
+  MsImportBadRowFunc      bad_row_func;
+  MsImportDuplicateFunc   duplicate_func;
+  gpointer                user_data;
+  MsImportSummary         summary;
+  gint64                  batch;
+  guint                   last_line;      /* of the last row read */
+  gboolean                locked;
+  gboolean                committed;      /* a chunk is in */
+  gboolean                sending;        /* the batch may be sent while the rest goes in */
+  gboolean                done;           /* the whole list is in */
+  gboolean                failed;
+  MsBatchSpec            *owned_spec;     /* a resume's */
+  void                  (*done_func) (MsImportJob *job, gpointer user_data);
+  gpointer                done_data;
+};
+
+static void
+count_problem (MsImportSummary    *summary,
+               MsRecipientProblem  problem)
+{
+  summary->left_out++;
+  switch (problem)
+    {
+    case MS_RECIPIENT_BAD_ADDRESS: summary->bad_address++; break;
+    case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
+    case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
+    case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
+    case MS_RECIPIENT_NUL_BYTE: summary->nul_byte++; break;
+    case MS_RECIPIENT_OK:
+    default: break;
+    }
+}
+
+/* Reads rows into the open transaction until @until rows are imported (then
+ * the caller commits) or the file ends (*eof), committing every @chunk
+ * imported rows and calling @chunk_func after each such commit. */
+static gboolean
+import_rows (MsImportJob  *job,
+             guint         until,
+             guint         chunk,
+             void        (*chunk_func) (gpointer),
+             gpointer      chunk_data,
+             gboolean     *eof,
+             GError      **error)
+{
+  MsImportSummary *summary = &job->summary;
+  const char * const *values;
+  MsRecipientProblem problem;
+  g_autoptr(GError) local_error = NULL;
+  guint line;
+
+  *eof = FALSE;
+  while (summary->imported < until)
+    {
+      const char *address;
+      gboolean duplicate = FALSE;
+
+      if (!ms_recipients_next (job->recipients, &values, &line, &problem, &local_error))
+        {
+          if (local_error != NULL)
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          *eof = TRUE;
+          return TRUE;
+        }
+      job->last_line = line;
+      address = values != NULL ? values[job->spec->email_index] : NULL;
+
+      if (problem != MS_RECIPIENT_OK)
+        {
+          count_problem (summary, problem);
+          if (job->bad_row_func != NULL)
+            {
+              g_autofree char *detail = NULL;
+
+              /* A row split on a delimiter inside an unquoted value: the
+               * counts show which way it went wrong. */
+              if (problem == MS_RECIPIENT_FIELD_COUNT)
+                detail = g_strdup_printf (_("expected %u fields, got %u"),
+                                          ms_recipients_get_n_fields (job->recipients),
+                                          ms_recipients_get_row_field_count (job->recipients));
+              job->bad_row_func (line, problem, problem == MS_RECIPIENT_FIELD_COUNT ||
+                                                problem == MS_RECIPIENT_BAD_UTF8 ? NULL : address,
+                                 detail, job->user_data);
+            }
+          /* The batch's report lists it too, with its line and why. */
+          if (!ms_journal_add_left_out (job->journal, job->batch, line,
+                                        problem == MS_RECIPIENT_FIELD_COUNT ? NULL : values,
+                                        ms_recipients_get_problem_detail (job->recipients), error))
+            return FALSE;
+          continue;
+        }
+      if (!ms_journal_add_recipient (job->journal, job->batch, address, values, line, &duplicate, error))
+        return FALSE;
+      if (duplicate)
+        {
+          summary->duplicates++;
+          if (job->duplicate_func != NULL)
+            job->duplicate_func (line, address, job->user_data);
+        }
+      else if (++summary->imported % chunk == 0 && summary->imported < until)
+        {
+          /* Small chunks keep their keys pending until a whole import
+           * chunk's worth is in (see ms_journal_commit_rows()). */
+          gboolean keys = chunk >= IMPORT_CHUNK_ROWS || summary->imported % OVERLAP_KEY_ROWS == 0;
+
+          if (!(keys ? ms_journal_commit (job->journal, error) : ms_journal_commit_rows (job->journal, error)) ||
+              !ms_journal_begin (job->journal, error))
+            return FALSE;
+          job->committed = TRUE;
+          if (chunk_func != NULL)
+            chunk_func (chunk_data);
+        }
+    }
+  return TRUE;
+}
+
+/* The reader, the spec's columns, the pre-flight, and the new batch locked
+ * for its import, in an open transaction. */
+static MsImportJob *
+job_open (MsJournal              *journal,
+          MsBatchSpec            *spec,
+          const char             *csv_path,
+          const char             *email_column,
+          MsImportBadRowFunc      bad_row_func,
+          MsImportDuplicateFunc   duplicate_func,
+          gpointer                user_data,
+          gboolean                check_first,
+          GError                **error)
+{
+  g_autoptr(MsImportJob) job = g_new0 (MsImportJob, 1);
+  g_autoptr(MsMessageBuilder) builder = NULL;
+
+  job->journal = g_object_ref (journal);
+  job->spec = spec;
+  job->csv_path = g_strdup (csv_path);
+  job->bad_row_func = bad_row_func;
+  job->duplicate_func = duplicate_func;
+  job->user_data = user_data;
+
+  job->recipients = ms_recipients_new_for_path (csv_path, email_column, error);
+  if (job->recipients == NULL)
+    return NULL;
+
+  g_strfreev (spec->fields);
+  spec->fields = g_strdupv ((char **) ms_recipients_get_fields (job->recipients));
+  spec->email_index = ms_recipients_get_email_index (job->recipients);
+  if (spec->source == NULL)
+    spec->source = g_strdup (csv_path);
+
+  /* Pre-flight: every field the templates use must be a column, and the
+   * attachments must be readable, before anything is stored. */
+  builder = ms_import_new_builder (spec, error);
+  if (builder == NULL)
+    return NULL;
+
+  /* What would stop the import as a whole (a quote never closed, a value
+   * over 64 KiB...) is found before the batch exists, with the error the
+   * import itself would give: the rows themselves are read later. */
+  if (check_first)
+    {
+      g_autoptr(MsRecipients) scan = ms_recipients_new_for_path (csv_path, email_column, error);
+
+      if (scan == NULL || !ms_recipients_check_rest (scan, NULL, error))
+        return NULL;
+    }
+
+  if (!ms_journal_begin (journal, error))
+    return NULL;
+  job->batch = ms_journal_create_batch (journal, spec, error);
+  /* Locked while the chunks go in: no other process sends or resumes a
+   * batch that is not whole yet, and one whose import dies half way is
+   * removed by the next recovery. */
+  if (job->batch <= 0 || !ms_journal_lock_batch_for_import (journal, job->batch, error))
+    {
+      ms_journal_rollback (journal);
+      return NULL;
+    }
+  job->locked = TRUE;
+  return g_steal_pointer (&job);
+}
+
+/* An error before sending began: as if nothing had been read, the chunks
+ * already in go too. */
+static void
+job_discard (MsImportJob *job)
+{
+  g_autoptr(GError) discard_error = NULL;
+
+  ms_journal_rollback (job->journal);
+  if (job->committed && !ms_journal_discard_batch (job->journal, job->batch, &discard_error))
+    g_debug ("import: could not remove batch %" G_GINT64_FORMAT ": %s", job->batch, discard_error->message);
+  ms_journal_unlock_batch (job->journal, job->batch);
+  job->locked = FALSE;
+  job->batch = 0;
+}
+
+static gboolean
+check_some_imported (MsImportJob  *job,
+                     GError      **error)
+{
+  if (job->summary.imported > 0)
+    return TRUE;
+  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+               _("%s: no usable recipients; check the address column and the rows listed above."),
+               job->csv_path);
+  return FALSE;
+}
+
+void
+ms_import_job_free (MsImportJob *job)
+{
+  if (job == NULL)
+    return;
+  if (job->locked)
+    ms_journal_unlock_batch (job->journal, job->batch);
+  g_clear_object (&job->recipients);
+  g_clear_object (&job->journal);
+  g_clear_pointer (&job->owned_spec, ms_batch_spec_free);
+  g_free (job->csv_path);
+  g_free (job);
+}
 
 gint64
 ms_import_csv (MsJournal              *journal,
@@ -25,125 +286,268 @@ ms_import_csv (MsJournal              *journal,
                MsImportSummary        *summary,
                GError                **error)
 {
-  g_autoptr(MsRecipients) recipients = NULL;
-  g_autoptr(MsMessageBuilder) builder = NULL;
-  MsImportSummary local = { 0 };
-  const char * const *values;
-  MsRecipientProblem problem;
+  g_autoptr(MsImportJob) job = NULL;
   g_autoptr(GError) local_error = NULL;
-  guint line;
+  gboolean eof;
   gint64 batch;
-  gboolean committed = FALSE;
 
   g_return_val_if_fail (MS_IS_JOURNAL (journal), 0);
   g_return_val_if_fail (spec != NULL, 0);
   g_return_val_if_fail (csv_path != NULL, 0);
 
-  if (summary == NULL)
-    summary = &local;
-  memset (summary, 0, sizeof *summary);
+  if (summary != NULL)
+    memset (summary, 0, sizeof *summary);
 
-  recipients = ms_recipients_new_for_path (csv_path, email_column, error);
-  if (recipients == NULL)
+  job = job_open (journal, spec, csv_path, email_column, bad_row_func, duplicate_func, user_data, FALSE, error);
+  if (job == NULL)
     return 0;
 
-  g_strfreev (spec->fields);
-  spec->fields = g_strdupv ((char **) ms_recipients_get_fields (recipients));
-  spec->email_index = ms_recipients_get_email_index (recipients);
-  if (spec->source == NULL)
-    spec->source = g_strdup (csv_path);
-
-  /* Pre-flight: every field the templates use must be a column, and the
-   * attachments must be readable, before anything is stored. */
-  builder = ms_import_new_builder (spec, error);
-  if (builder == NULL)
-    return 0;
-
-  if (!ms_journal_begin (journal, error))
-    return 0;
-  batch = ms_journal_create_batch (journal, spec, error);
-  /* Locked while the chunks go in: no other process sends or resumes a
-   * batch that is not whole yet, and one whose import dies half way is
-   * removed by the next recovery. */
-  if (batch <= 0 || !ms_journal_lock_batch_for_import (journal, batch, error))
-    {
-      ms_journal_rollback (journal);
-      return 0;
-    }
-
-  while (ms_recipients_next (recipients, &values, &line, &problem, &local_error))
-    {
-      const char *address = values != NULL ? values[spec->email_index] : NULL;
-      gboolean duplicate = FALSE;
-
-      if (problem != MS_RECIPIENT_OK)
-        {
-          summary->left_out++;
-          switch (problem)
-            {
-            case MS_RECIPIENT_BAD_ADDRESS: summary->bad_address++; break;
-            case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
-            case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
-            case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
-            case MS_RECIPIENT_NUL_BYTE: summary->nul_byte++; break;
-            case MS_RECIPIENT_OK:
-            default: break;
-            }
-          if (bad_row_func != NULL)
-            {
-              g_autofree char *detail = NULL;
-
-              /* A row split on a delimiter inside an unquoted value: the
-               * counts show which way it went wrong. */
-              if (problem == MS_RECIPIENT_FIELD_COUNT)
-                detail = g_strdup_printf (_("expected %u fields, got %u"),
-                                          ms_recipients_get_n_fields (recipients),
-                                          ms_recipients_get_row_field_count (recipients));
-              bad_row_func (line, problem, problem == MS_RECIPIENT_FIELD_COUNT ||
-                                           problem == MS_RECIPIENT_BAD_UTF8 ? NULL : address,
-                            detail, user_data);
-            }
-          /* The batch's report lists it too, with its line and why. */
-          if (!ms_journal_add_left_out (journal, batch, line, problem == MS_RECIPIENT_FIELD_COUNT ? NULL : values,
-                                        ms_recipients_get_problem_detail (recipients), &local_error))
-            break;
-          continue;
-        }
-      if (!ms_journal_add_recipient (journal, batch, address, values, line, &duplicate, &local_error))
-        break;
-      if (duplicate)
-        {
-          summary->duplicates++;
-          if (duplicate_func != NULL)
-            duplicate_func (line, address, user_data);
-        }
-      else if (++summary->imported % IMPORT_CHUNK_ROWS == 0)
-        {
-          if (!ms_journal_commit (journal, &local_error) || !ms_journal_begin (journal, &local_error))
-            break;
-          committed = TRUE;
-        }
-    }
-  if (local_error == NULL && summary->imported == 0)
-    g_set_error (&local_error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                 _("%s: no usable recipients; check the address column and the rows listed above."),
-                 csv_path);
-  if (local_error == NULL)
+  if (import_rows (job, G_MAXUINT, IMPORT_CHUNK_ROWS, NULL, NULL, &eof, &local_error) &&
+      check_some_imported (job, &local_error))
     ms_journal_commit (journal, &local_error);
+  if (summary != NULL)
+    *summary = job->summary;
   if (local_error != NULL)
     {
-      g_autoptr(GError) discard_error = NULL;
-
-      /* As if nothing had been read: the chunks already in go too. */
-      ms_journal_rollback (journal);
-      if (committed && !ms_journal_discard_batch (journal, batch, &discard_error))
-        g_debug ("import: could not remove batch %" G_GINT64_FORMAT ": %s", batch, discard_error->message);
-      ms_journal_unlock_batch (journal, batch);
+      job_discard (job);
       g_propagate_error (error, g_steal_pointer (&local_error));
       return 0;
     }
-  ms_journal_unlock_batch (journal, batch);
+  batch = job->batch;
   return batch;
+}
+
+/**
+ * ms_import_start:
+ * @spec: as for ms_import_csv()
+ *
+ * The start of an import that is sent while it goes on: reads the whole
+ * file once for what would stop the import as a whole (a quote never
+ * closed, a value over 64 KiB: the same errors as ms_import_csv(), and
+ * then nothing is stored), creates the batch, and commits its first rows
+ * (a thousand usable ones, or all of a shorter list). From then on the
+ * batch can be sent (its lock stays with @journal: see ms_blast_set_import())
+ * while ms_import_job_run() adds the rest. The rows left out and the
+ * duplicates are reported through the callbacks as they are read, in both
+ * parts. Blocking.
+ *
+ * Returns: (transfer full): the job, whose batch ID is
+ *   ms_import_job_get_batch(), or %NULL with the errors of ms_import_csv()
+ *   (nothing stored then)
+ */
+MsImportJob *
+ms_import_start (MsJournal              *journal,
+                 MsBatchSpec            *spec,
+                 const char             *csv_path,
+                 const char             *email_column,
+                 MsImportBadRowFunc      bad_row_func,
+                 MsImportDuplicateFunc   duplicate_func,
+                 gpointer                user_data,
+                 MsImportSummary        *summary,
+                 GError                **error)
+{
+  g_autoptr(MsImportJob) job = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gboolean eof;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (journal), NULL);
+  g_return_val_if_fail (spec != NULL, NULL);
+  g_return_val_if_fail (csv_path != NULL, NULL);
+
+  if (summary != NULL)
+    memset (summary, 0, sizeof *summary);
+
+  job = job_open (journal, spec, csv_path, email_column, bad_row_func, duplicate_func, user_data, TRUE, error);
+  if (job == NULL)
+    return NULL;
+
+  /* A list whose first thousand rows have no usable one may still have
+   * some: read on until one chunk of usable rows is in, or to the end. */
+  if (import_rows (job, overlap_chunk_rows (), overlap_chunk_rows (), NULL, NULL, &eof, &local_error) &&
+      (eof ? check_some_imported (job, &local_error)
+           : ms_journal_set_import_unfinished (journal, job->batch, TRUE, &local_error)))
+    {
+      if (eof)
+        ms_journal_commit (journal, &local_error);
+      else
+        ms_journal_commit_rows (journal, &local_error);
+    }
+  if (summary != NULL)
+    *summary = job->summary;
+  if (local_error != NULL)
+    {
+      job_discard (job);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  /* Unless the list is whole, a dead importer's batch is kept from here
+   * on (it may have been sent), and a resume imports the rest. */
+  job->committed = TRUE;
+  job->done = eof;
+  job->sending = !eof;
+  return g_steal_pointer (&job);
+}
+
+/**
+ * ms_import_resume:
+ * @journal_path: the journal (the job opens its own)
+ * @batch: a batch whose import stopped half way (a crash, a read error)
+ * @line: where its rows end: ms_journal_get_import_line()
+ *
+ * The rest of @batch's list, for a run that resumes it: the file it was
+ * imported from, read from the row after @line, once its header is checked
+ * against the batch's columns and its structure as ms_import_start() checks
+ * it. Run it with ms_import_job_run(); the rows left out are stored with
+ * the batch, no callback is called. Blocking.
+ *
+ * Returns: (transfer full): the job, or %NULL with an MS_ERROR saying why
+ *   the rest cannot be imported (the file is gone, or is another one)
+ */
+MsImportJob *
+ms_import_resume (const char  *journal_path,
+                  gint64       batch,
+                  guint        line,
+                  GError     **error)
+{
+  g_autoptr(MsImportJob) job = g_new0 (MsImportJob, 1);
+  g_autoptr(MsRecipients) scan = NULL;
+  const char * const *fields;
+  const char *column;
+
+  g_return_val_if_fail (batch > 0, NULL);
+  g_return_val_if_fail (line >= 1, NULL);
+
+  job->journal = ms_journal_open (journal_path, error);
+  if (job->journal == NULL)
+    return NULL;
+  job->owned_spec = ms_journal_get_batch_spec (job->journal, batch, error);
+  if (job->owned_spec == NULL)
+    return NULL;
+  job->spec = job->owned_spec;
+  job->batch = batch;
+  job->committed = TRUE;
+  job->sending = TRUE;
+  job->last_line = line;
+  job->csv_path = g_strdup (job->spec->source);
+  if (job->csv_path == NULL || job->spec->fields == NULL ||
+      job->spec->email_index >= g_strv_length (job->spec->fields))
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                   _("Batch %" G_GINT64_FORMAT " does not say which file its list came from: its rest cannot be "
+                     "imported."), batch);
+      return NULL;
+    }
+  column = job->spec->fields[job->spec->email_index];
+  job->recipients = ms_recipients_new_for_path (job->csv_path, column, error);
+  if (job->recipients == NULL)
+    return NULL;
+  fields = ms_recipients_get_fields (job->recipients);
+  if (!g_strv_equal (fields, (const char * const *) job->spec->fields))
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                   _("The recipient list %s has other columns than when batch %" G_GINT64_FORMAT " was imported "
+                     "from it: its rest cannot be imported."), job->csv_path, batch);
+      return NULL;
+    }
+  scan = ms_recipients_new_for_path (job->csv_path, column, error);
+  /* The keys its importer held pending when it died, before any row is
+   * checked against them. */
+  if (scan == NULL || !ms_recipients_check_rest (scan, NULL, error) ||
+      !ms_recipients_skip_through (job->recipients, line, error) ||
+      !ms_journal_restore_keys (job->journal, batch, error))
+    return NULL;
+  return g_steal_pointer (&job);
+}
+
+gint64
+ms_import_job_get_batch (MsImportJob *job)
+{
+  g_return_val_if_fail (job != NULL, 0);
+  return job->batch;
+}
+
+/* Whether the whole list is in. */
+gboolean
+ms_import_job_is_done (MsImportJob *job)
+{
+  g_return_val_if_fail (job != NULL, FALSE);
+  return job->done;
+}
+
+/* The counts so far; final once ms_import_job_run() returned TRUE. */
+const MsImportSummary *
+ms_import_job_get_summary (MsImportJob *job)
+{
+  g_return_val_if_fail (job != NULL, NULL);
+  return &job->summary;
+}
+
+/**
+ * ms_import_job_run:
+ * @chunk_func: (nullable): called (in this thread) after each chunk is
+ *   committed, and once more at the end
+ *
+ * Adds the rest of the list to the batch of ms_import_start(), in chunks of
+ * a thousand rows. Blocking; it may run in another thread than the start
+ * (the journal must then be used by nobody else until it returns). An error
+ * here (a read error, a full disk: the structure was checked at the start)
+ * keeps what is in, since it may have been sent, and says from which line
+ * the list is missing.
+ *
+ * Returns: %TRUE when the whole list is in.
+ */
+gboolean
+ms_import_job_run (MsImportJob  *job,
+                   void        (*chunk_func) (gpointer),
+                   gpointer      chunk_data,
+                   GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean eof = FALSE;
+
+  g_return_val_if_fail (job != NULL, FALSE);
+  g_return_val_if_fail (job->batch > 0, FALSE);
+
+  if (job->done || job->failed)
+    return job->done;
+
+  if (ms_journal_begin (job->journal, &local_error) &&
+      import_rows (job, G_MAXUINT, overlap_chunk_rows (), chunk_func, chunk_data, &eof, &local_error) &&
+      ms_journal_set_import_unfinished (job->journal, job->batch, FALSE, &local_error))
+    ms_journal_commit (job->journal, &local_error);
+  if (local_error != NULL)
+    {
+      ms_journal_rollback (job->journal);
+      job->failed = TRUE;
+      /* What is in stays (it may have been sent); the batch remembers that
+       * its list is not whole, and a resume tries the rest again.
+       * Translators: the first %s is the CSV file, the last one the error. */
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+                   _("The list %s could not be imported to its end: the rows after line %u are not in the batch "
+                     "yet (%s). Resume imports and sends them once the file can be read again."),
+                   job->csv_path, job->last_line, local_error->message);
+      if (chunk_func != NULL)
+        chunk_func (chunk_data);
+      return FALSE;
+    }
+  job->done = TRUE;
+  if (job->done_func != NULL)
+    job->done_func (job, job->done_data);
+  if (chunk_func != NULL)
+    chunk_func (chunk_data);
+  return TRUE;
+}
+
+/* @func is called in the thread of ms_import_job_run() once the whole list
+ * is in (the summary is final then), before the run learns it. */
+void
+ms_import_job_set_done_func (MsImportJob  *job,
+                             void        (*func) (MsImportJob *job, gpointer user_data),
+                             gpointer      user_data)
+{
+  g_return_if_fail (job != NULL);
+  job->done_func = func;
+  job->done_data = user_data;
 }
 
 char *
@@ -239,6 +643,93 @@ add_problem (MsImportPreview    *preview,
     g_free (reason);
 }
 
+/* The addresses a preview has seen, to find the duplicates as the import
+ * does (ms_recipients_address_key()). A hash table up to SEEN_IN_MEMORY of
+ * them (about 1.6 MB); past that they move to a temporary SQLite file with a 2 MB page
+ * cache, so that the preview of a million rows stays within a few MB like
+ * the import (the hash table held 181 MB then). */
+#define SEEN_IN_MEMORY 10000
+
+typedef struct {
+  GHashTable   *small;
+  sqlite3      *db;
+  sqlite3_stmt *insert;
+} SeenSet;
+
+static void
+seen_clear (SeenSet *seen)
+{
+  g_clear_pointer (&seen->small, g_hash_table_unref);
+  g_clear_pointer (&seen->insert, sqlite3_finalize);
+  g_clear_pointer (&seen->db, sqlite3_close);
+}
+
+static gboolean
+seen_spill (SeenSet  *seen,
+            GError  **error)
+{
+  GHashTableIter iter;
+  gpointer key;
+  int rc;
+
+  /* "": a private file in the temporary folder, removed when closed. */
+  rc = sqlite3_open_v2 ("", &seen->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (seen->db,
+                       "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2048;"
+                       "CREATE TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID; BEGIN",
+                       NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (seen->db, "INSERT OR IGNORE INTO seen (key) VALUES (?1)", -1, &seen->insert, NULL);
+  g_hash_table_iter_init (&iter, seen->small);
+  while (rc == SQLITE_OK && g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      sqlite3_bind_text (seen->insert, 1, key, -1, SQLITE_STATIC);
+      rc = sqlite3_step (seen->insert) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode (seen->db);
+      sqlite3_reset (seen->insert);
+    }
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                   _("The duplicate check of the list needs a temporary file, which could not be written (%s). "
+                     "Free some space in the temporary folder."),
+                   seen->db != NULL ? sqlite3_errmsg (seen->db) : sqlite3_errstr (rc));
+      return FALSE;
+    }
+  g_clear_pointer (&seen->small, g_hash_table_unref);
+  return TRUE;
+}
+
+/* TRUE in *added when @key (transfer full) was not seen before. */
+static gboolean
+seen_add (SeenSet   *seen,
+          char      *key,
+          gboolean  *added,
+          GError   **error)
+{
+  int rc;
+
+  if (seen->db == NULL)
+    {
+      *added = g_hash_table_add (seen->small, key);
+      if (g_hash_table_size (seen->small) > SEEN_IN_MEMORY)
+        return seen_spill (seen, error);
+      return TRUE;
+    }
+  sqlite3_bind_text (seen->insert, 1, key, -1, g_free);
+  rc = sqlite3_step (seen->insert);
+  sqlite3_reset (seen->insert);
+  if (rc != SQLITE_DONE)
+    {
+      g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                   _("The duplicate check of the list needs a temporary file, which could not be written (%s). "
+                     "Free some space in the temporary folder."), sqlite3_errmsg (seen->db));
+      return FALSE;
+    }
+  *added = sqlite3_changes (seen->db) > 0;
+  return TRUE;
+}
+
 /* Reads every row as ms_import_csv() would, counting and listing what it
  * would leave out, without storing anything. The values of data row
  * @want_row (1 = the first after the header), when asked for, are copied
@@ -252,14 +743,17 @@ walk (MsRecipients        *recipients,
       MsRecipientProblem  *want_problem,
       GError             **error)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  SeenSet seen = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), NULL, NULL };
+  g_autoptr(GError) local_error = NULL;
+  gboolean added = FALSE;
+  gboolean ok;
   guint email_index = ms_recipients_get_email_index (recipients);
   const char * const *values;
   MsRecipientProblem problem;
   guint line;
   MsImportSummary *summary = &preview->summary;
 
-  while (ms_recipients_next (recipients, &values, &line, &problem, error))
+  while (ms_recipients_next (recipients, &values, &line, &problem, &local_error))
     {
       const char *address = values != NULL ? values[email_index] : NULL;
 
@@ -275,16 +769,8 @@ walk (MsRecipients        *recipients,
           g_autofree char *detail = NULL;
           char *reason;
 
-          summary->left_out++;
-          switch (problem)
-            {
-            case MS_RECIPIENT_BAD_ADDRESS: summary->bad_address++; break;
-            case MS_RECIPIENT_EMPTY_ADDRESS: summary->empty_address++; break;
-            case MS_RECIPIENT_FIELD_COUNT: summary->field_count++; break;
-            case MS_RECIPIENT_BAD_UTF8: summary->bad_utf8++; break;
-            case MS_RECIPIENT_OK:
-            default: break;
-            }
+          /* The same counts as the import (a NUL byte was not counted here). */
+          count_problem (summary, problem);
           if (problem == MS_RECIPIENT_FIELD_COUNT)
             detail = g_strdup_printf (_("expected %u fields, got %u"), ms_recipients_get_n_fields (recipients),
                                       ms_recipients_get_row_field_count (recipients));
@@ -297,7 +783,9 @@ walk (MsRecipients        *recipients,
           add_problem (preview, line, problem, FALSE, reason);
           continue;
         }
-      if (!g_hash_table_add (seen, ms_recipients_address_key (address)))
+      if (!seen_add (&seen, ms_recipients_address_key (address), &added, &local_error))
+        break;
+      if (!added)
         {
           summary->duplicates++;
           /* Translators: %s is an e-mail address that came earlier in the list. */
@@ -307,7 +795,11 @@ walk (MsRecipients        *recipients,
       else
         summary->imported++;
     }
-  return error == NULL || *error == NULL;
+  seen_clear (&seen);
+  ok = local_error == NULL;
+  if (local_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return ok;
 }
 
 /**

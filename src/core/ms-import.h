@@ -48,6 +48,38 @@ gint64    ms_import_csv       (MsJournal              *journal,
                                gpointer                user_data,
                                MsImportSummary        *summary,
                                GError                **error);
+/* ---- An import sent while it goes on (`blast send`) ---- */
+
+typedef struct _MsImportJob MsImportJob;
+
+MsImportJob           *ms_import_start                   (MsJournal              *journal,
+                                                          MsBatchSpec            *spec,
+                                                          const char             *csv_path,
+                                                          const char             *email_column,
+                                                          MsImportBadRowFunc      bad_row_func,
+                                                          MsImportDuplicateFunc   duplicate_func,
+                                                          gpointer                user_data,
+                                                          MsImportSummary        *summary,
+                                                          GError                **error);
+MsImportJob           *ms_import_resume                  (const char            *journal_path,
+                                                          gint64                 batch,
+                                                          guint                  line,
+                                                          GError               **error);
+gint64                 ms_import_job_get_batch           (MsImportJob           *job);
+gboolean               ms_import_job_is_done             (MsImportJob           *job);
+const MsImportSummary *ms_import_job_get_summary         (MsImportJob           *job);
+gboolean               ms_import_job_run                 (MsImportJob           *job,
+                                                          void                 (*chunk_func) (gpointer),
+                                                          gpointer               chunk_data,
+                                                          GError               **error);
+void                   ms_import_job_set_done_func       (MsImportJob           *job,
+                                                          void                 (*func) (MsImportJob *job,
+                                                                                        gpointer     user_data),
+                                                          gpointer               user_data);
+/* Unlocks the batch (after the run that sent it). */
+void                   ms_import_job_free                (MsImportJob           *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsImportJob, ms_import_job_free)
+
 /* "Imported 5 recipients; left out 3: 2 invalid address, 1 wrong field count; 1 duplicate sent once" */
 char     *ms_import_summary_to_string (const MsImportSummary *summary);
 

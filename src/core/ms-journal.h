@@ -147,6 +147,10 @@ gint64       ms_journal_create_batch    (MsJournal         *self,
 gboolean     ms_journal_begin           (MsJournal *self, GError **error);
 gboolean     ms_journal_commit          (MsJournal *self, GError **error);
 void         ms_journal_rollback        (MsJournal *self);
+/* An import's chunk: committed, its duplicate keys kept pending for the next
+ * ms_journal_commit(); ms_journal_restore_keys() after its importer died. */
+gboolean     ms_journal_commit_rows     (MsJournal *self, GError **error);
+gboolean     ms_journal_restore_keys    (MsJournal *self, gint64 batch, GError **error);
 /* Duplicates (address compared without case, per batch) are not added:
  * *duplicate is set and TRUE is returned. */
 gboolean     ms_journal_add_recipient   (MsJournal          *self,
@@ -221,6 +225,12 @@ void         ms_journal_unlock_batch    (MsJournal *self, gint64 batch);
 /* For an import committed in chunks: a batch whose importer died is removed
  * by the next recovery. */
 gboolean     ms_journal_lock_batch_for_import (MsJournal *self, gint64 batch, GError **error);
+/* An import that sends while it goes on: from its first chunk on the batch
+ * is kept if the importer dies, and a resume imports the rest from the line
+ * after the last one in (0 = the whole list is in). */
+gboolean     ms_journal_set_import_unfinished (MsJournal *self, gint64 batch, gboolean unfinished,
+                                               GError **error);
+gboolean     ms_journal_get_import_line (MsJournal *self, gint64 batch, guint *line, GError **error);
 /* The side log (ms-sidelog.h) of the run that sends @batch. Recovery (at
  * open, and when a batch is locked) settles the rows a dead run left
  * `sending` from it: sent, queued again, or uncertain. */

@@ -51,6 +51,17 @@ gboolean ms_recipients_next (MsRecipients         *self,
                              MsRecipientProblem   *problem,
                              GError              **error);
 
+/* Reads the rest of the file checking only its structure: the errors that
+ * stop an import as a whole, as ms_recipients_next() gives them. */
+gboolean ms_recipients_check_rest (MsRecipients  *self,
+                                   guint         *n_records,
+                                   GError       **error);
+
+/* Skips the records through the one starting on @line (structure only). */
+gboolean ms_recipients_skip_through (MsRecipients  *self,
+                                     guint          line,
+                                     GError       **error);
+
 /* Additions (after the first API): the header's column count; the field count of
  * the last row (differs on MS_RECIPIENT_FIELD_COUNT); and a translated sentence
  * about the last row's problem naming its line ("Line 7: expected 3 fields, got 2…"),
