@@ -1953,6 +1953,8 @@ test_window_drop (gconstpointer data)
 
       g_assert_cmpuint (c, ==, g_str_equal (l->state, "sent") ? 1 : 0);
     }
+}
+
 /* `blast send` sends while the list goes in (chunks of 3 rows here): the
  * rules of the import hold as in one piece. A row left out and a duplicate
  * found after the first messages went out are still reported with their
