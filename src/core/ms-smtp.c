@@ -109,7 +109,6 @@ struct _MsSmtp
   gboolean         token_refused;    /* OAuth2: a 334 error challenge said the token is invalid */
   gboolean         token_renewed;    /* OAuth2: this message already got a new token */
   gboolean         abandon;          /* timed out: no point in a polite QUIT */
-  gboolean         body_started;
   gboolean         body_done;
   int              eom_code;         /* the reply to the end of the message */
   GString         *eom_line;         /* its last line, "250 2.0.0 Ok: queued as …" */
@@ -125,8 +124,6 @@ struct _MsSmtp
   char            *ehlo_suggestion;  /* after a refused EHLO: another name that would pass */
   gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
   GBytes          *message;
-  gsize            offset;
-  struct curl_slist *rcpt;
   GCancellable    *cancellable;
 
   /* Bulk mode (ms_smtp_send_bulk): the connection libcurl opened with
@@ -1056,48 +1053,6 @@ sockopt_cb (void          *user_data,
   return CURL_SOCKOPT_OK;
 }
 
-static size_t
-read_cb (char   *buffer,
-         size_t  size,
-         size_t  nitems,
-         void   *user_data)
-{
-  MsSmtp *self = user_data;
-  gsize total;
-  const char *data = g_bytes_get_data (self->message, &total);
-  gsize n = MIN (size * nitems, total - self->offset);
-
-  if (!self->body_started)
-    {
-      self->body_started = TRUE;
-      /* libcurl sends unauthenticated when the server advertises no AUTH
-       * and calls that a success; stop before the first byte instead. */
-      if (self->config->needs_auth && self->new_connection && !self->auth_ok)
-        {
-          self->gate_tripped = TRUE;
-          if (recording (self))
-            ms_transcript_add_info (self->transcript,
-                                    "Not signed in (the server offers no authentication): the message is not sent");
-          return CURL_READFUNC_ABORT;
-        }
-    }
-
-  memcpy (buffer, data + self->offset, n);
-  self->offset += n;
-
-  /* The last bytes are handed over now: libcurl knows the size
-   * (CURLOPT_INFILESIZE_LARGE) and, when it has nothing to dot-stuff, does
-   * not call again for the empty read that would say so. */
-  if (self->offset == total && !self->body_done)
-    {
-      self->body_done = TRUE;
-      if (recording (self))
-        ms_transcript_add_message_size (self->transcript, total);
-    }
-
-  return n;
-}
-
 static int
 xferinfo_cb (void       *user_data,
              curl_off_t  dltotal,
@@ -1245,7 +1200,6 @@ ms_smtp_finalize (GObject *object)
       curl_easy_setopt (self->curl, CURLOPT_SOCKOPTFUNCTION, NULL);
       g_clear_pointer (&self->curl, curl_easy_cleanup);
     }
-  g_clear_pointer (&self->rcpt, curl_slist_free_all);
   g_clear_pointer (&self->message, g_bytes_unref);
   g_clear_pointer (&self->codec, ms_smtp_codec_free);
   g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
@@ -1325,12 +1279,9 @@ apply_options (MsSmtp *self)
       curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
       curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self->socket_data);
     }
-  if (self->bulk)
-    curl_easy_setopt (curl, CURLOPT_CONNECT_ONLY, 1L);
-
-  curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt (curl, CURLOPT_READFUNCTION, read_cb);
-  curl_easy_setopt (curl, CURLOPT_READDATA, self);
+  /* libcurl opens the connection (TCP, TLS, EHLO, STARTTLS, AUTH) and
+   * stops there: the mail transactions go over the codec. */
+  curl_easy_setopt (curl, CURLOPT_CONNECT_ONLY, 1L);
 
   curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
@@ -1385,8 +1336,8 @@ apply_security (MsSmtp *self)
  * @config: the account snapshot; copied
  *
  * Creates a session. Nothing is sent before ms_smtp_send() or
- * ms_smtp_prepare(). The session keeps its connection open between
- * messages; libcurl reopens it when the server closed it.
+ * ms_smtp_bulk_submit(). The session keeps its connection open between
+ * messages and opens a new one when the server closed it.
  *
  * Returns: (transfer full): a new session
  */
@@ -1443,7 +1394,6 @@ reset_transfer (MsSmtp       *self,
       self->message = g_bytes_ref (message);
     }
   g_set_object (&self->cancellable, cancellable);
-  self->offset = 0;
 
   self->errbuf[0] = '\0';
   self->stage = MS_SMTP_STAGE_NONE;
@@ -1463,7 +1413,6 @@ reset_transfer (MsSmtp       *self,
   if (!same_message)
     self->token_renewed = FALSE;
   self->abandon = FALSE;
-  self->body_started = FALSE;
   self->body_done = FALSE;
   self->eom_code = 0;
   g_string_truncate (self->eom_line, 0);
@@ -1485,36 +1434,6 @@ apply_time_cap (MsSmtp *self,
   long cap = step_timeout (self) * 4 + (long) (size / 16384);
 
   curl_easy_setopt (self->curl, CURLOPT_TIMEOUT, cap);
-}
-
-static void
-prepare_transfer (MsSmtp       *self,
-                  const char   *from,
-                  const char   *to,
-                  GBytes       *message,
-                  GCancellable *cancellable,
-                  gboolean      same_message)
-{
-  g_autofree char *mail_from = g_strdup_printf ("<%s>", from);
-  g_autofree char *rcpt_to = g_strdup_printf ("<%s>", to);
-  gsize size = g_bytes_get_size (message);
-
-  reset_transfer (self, message, cancellable, same_message);
-
-  curl_easy_setopt (self->curl, CURLOPT_MAIL_FROM, mail_from);
-  curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, NULL);
-  g_clear_pointer (&self->rcpt, curl_slist_free_all);
-  self->rcpt = curl_slist_append (NULL, rcpt_to);
-  curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, self->rcpt);
-  curl_easy_setopt (self->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) size);
-  apply_time_cap (self, size);
-  /* libcurl keeps a connection after a refused end of message, even one the
-   * server said goodbye on with 421 and is about to close. */
-  curl_easy_setopt (self->curl, CURLOPT_FRESH_CONNECT, self->fresh_connect ? 1L : 0L);
-  self->fresh_connect = FALSE;
-
-  apply_security (self);
-  set_stage (self, MS_SMTP_STAGE_RESOLVE);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1552,7 +1471,7 @@ sync_token (MsSmtp *self)
   token = ms_oauth2_get_access_token (self->config->oauth2, NULL, self->cancellable, &error);
   if (token == NULL)
     {
-      /* The server's answer to the old token decides; see complete(). */
+      /* The server's answer to the old token decides; see connect_failed(). */
       g_debug ("OAuth2: keeping the current access token: %s", error->message);
       return;
     }
@@ -1585,9 +1504,16 @@ renew_token (MsSmtp  *self,
   return TRUE;
 }
 
+/* @outcome: (nullable): the message's outcome from the codec, whose
+ * failure the context is for; NULL for a failure of libcurl's connection
+ * step, read from the dialog. */
 static MsReplyContext
-reply_context (MsSmtp *self)
+reply_context (MsSmtp              *self,
+               const MsSmtpOutcome *outcome)
 {
+  int code = outcome != NULL ? outcome->code : self->fail_code;
+  const char *text = outcome != NULL ? (outcome->text != NULL ? outcome->text : "") : self->fail_text->str;
+
   MsReplyContext context = {
     .server = self->config->server,
     .port = self->config->port,
@@ -1601,9 +1527,9 @@ reply_context (MsSmtp *self)
 
   /* A refused EHLO name: the advice names one that would pass. Looked up
    * only then (a socket and a lookup). */
-  if (self->fail_code >= 500 && self->ehlo_suggestion == NULL &&
-      (self->fail_command == CMD_EHLO || self->fail_command == CMD_HELO ||
-       strstr (self->fail_text->str, "elo") != NULL || strstr (self->fail_text->str, "ELO") != NULL))
+  if (code >= 500 && self->ehlo_suggestion == NULL &&
+      ((outcome == NULL && (self->fail_command == CMD_EHLO || self->fail_command == CMD_HELO)) ||
+       strstr (text, "elo") != NULL || strstr (text, "ELO") != NULL))
     self->ehlo_suggestion = local_address_literal (self->config);
   context.ehlo_suggestion = self->ehlo_suggestion;
 
@@ -1807,47 +1733,37 @@ set_reply_error (MsSmtp              *self,
 }
 
 /**
- * complete_transfer:
- * @curl_code: the CURLcode the transfer ended with
+ * connect_failed:
+ * @rc: the CURLcode libcurl's connection step ended with (CURLE_OK when
+ *   it was the session's own check that stopped)
+ * @own: the session's own reason to stop after libcurl's success, or
+ *   %MS_TRANSPORT_NONE
  *
- * Turns the end of a transfer started with ms_smtp_prepare() into a result.
- * On failure the #GError is in %MS_ERROR (the message says what to do, and
- * quotes the server), or %G_IO_ERROR_CANCELLED, and ms_smtp_get_reply()
- * holds the classification (except after a cancel). Check
- * ms_smtp_get_delivery_uncertain() and ms_smtp_get_retry_now() after a
- * failure.
- *
- * Returns: %TRUE when the server accepted the message
+ * Turns a failed connection step (TCP, TLS, EHLO, STARTTLS, AUTH) into a
+ * result: the #GError is in %MS_ERROR (the message says what to do, and
+ * quotes the server), or %G_IO_ERROR_CANCELLED, and self->reply holds the
+ * classification (except after a cancel). Check self->retry_now after it.
  */
-static gboolean
-complete_transfer (MsSmtp  *self,
-                   int      curl_code,
-                   GError **error)
+static void
+connect_failed (MsSmtp              *self,
+                CURLcode             rc,
+                MsTransportFailure   own,
+                GError             **error)
 {
-  CURLcode rc = curl_code;
   MsReplyContext context;
-  MsTransportFailure failure = MS_TRANSPORT_NONE;
+  MsTransportFailure failure = own;
   g_autofree char *detail = NULL;
   g_autoptr(GError) renew_error = NULL;
   long response = 0;
 
-  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_if_fail (error == NULL || *error == NULL);
 
   self->retry_now = FALSE;
 
-  if (rc == CURLE_OK)
-    {
-      self->conn_messages++;
-      set_stage (self, MS_SMTP_STAGE_DONE);
-      g_clear_pointer (&self->reply, ms_reply_free);
-      return TRUE;
-    }
-
   curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &response);
-  g_debug ("SMTP to %s:%d failed at %s: CURLcode %d (%s): %s; reply %d, response code %ld",
+  g_debug ("SMTP to %s:%d failed at %s: CURLcode %d (%s): %s; reply %d, response code %ld; own %d",
            self->config->server, self->config->port, stage_nick (self->stage),
-           (int) rc, curl_easy_strerror (rc), self->errbuf, self->fail_code, response);
+           (int) rc, curl_easy_strerror (rc), self->errbuf, self->fail_code, response, (int) own);
 
   /* The end of the message went out and no answer came back: the server
    * may have taken it. */
@@ -1859,10 +1775,10 @@ complete_transfer (MsSmtp  *self,
       if (recording (self))
         ms_transcript_add_info (self->transcript, "Cancelled");
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
-      return FALSE;
+      return;
     }
 
-  context = reply_context (self);
+  context = reply_context (self, NULL);
 
   if (token_was_refused (self))
     {
@@ -1875,13 +1791,13 @@ complete_transfer (MsSmtp  *self,
           self->fresh_connect = TRUE;
           g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
                                _("The server refused the access token; trying again with a new one"));
-          return FALSE;
+          return;
         }
       g_debug ("OAuth2: no new access token: %s", renew_error->message);
       if (g_error_matches (renew_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_propagate_error (error, g_steal_pointer (&renew_error));
-          return FALSE;
+          return;
         }
     }
 
@@ -1904,10 +1820,14 @@ complete_transfer (MsSmtp  *self,
                                                  g_get_real_time () / G_USEC_PER_SEC);
       self->fresh_connect = TRUE;
       set_reply_error (self, MS_TRANSPORT_REPLY_TOO_LONG, error);
-      return FALSE;
+      return;
     }
 
-  if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
+  if (own != MS_TRANSPORT_NONE)
+    {
+      /* libcurl succeeded; the session's own check stopped: no reply to read. */
+    }
+  else if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
     {
       failure = decide_without_starttls (self);
       if (failure == MS_TRANSPORT_NONE)
@@ -1915,7 +1835,7 @@ complete_transfer (MsSmtp  *self,
           self->retry_now = TRUE;
           g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
                                _("The server does not offer STARTTLS; sending again without it, as the account allows"));
-          return FALSE;
+          return;
         }
       if (recording (self))
         ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
@@ -1966,63 +1886,25 @@ complete_transfer (MsSmtp  *self,
       g_clear_error (error);
       g_propagate_error (error, g_steal_pointer (&renew_error));
     }
-  return FALSE;
+  return;
 }
 
-/* The outcome record of a message libcurl's transfer carried, from what the
- * session read of it: the same record the bulk path fills from the codec. */
-static void
-note_outcome (MsSmtp   *self,
-              gboolean  accepted)
-{
-  MsSmtpOutcome *o = ms_smtp_outcome_new (0);
-
-  switch (self->stage)
-    {
-    case MS_SMTP_STAGE_GREETING: o->stage = MS_REPLY_TO_GREETING; break;
-    case MS_SMTP_STAGE_EHLO:     o->stage = MS_REPLY_TO_EHLO; break;
-    case MS_SMTP_STAGE_TLS:      o->stage = MS_REPLY_TO_STARTTLS; break;
-    case MS_SMTP_STAGE_AUTH:     o->stage = MS_REPLY_TO_AUTH; break;
-    case MS_SMTP_STAGE_MAIL:     o->stage = MS_REPLY_TO_MAIL; break;
-    case MS_SMTP_STAGE_RCPT:     o->stage = MS_REPLY_TO_RCPT; break;
-    case MS_SMTP_STAGE_DATA:     o->stage = self->body_done ? MS_REPLY_TO_END_OF_DATA : MS_REPLY_TO_DATA; break;
-    case MS_SMTP_STAGE_DONE:     o->stage = MS_REPLY_TO_END_OF_DATA; break;
-    case MS_SMTP_STAGE_NONE:
-    case MS_SMTP_STAGE_RESOLVE:
-    case MS_SMTP_STAGE_CONNECT:
-    default:                     o->stage = MS_REPLY_TO_UNKNOWN; break;
-    }
-  o->accepted = accepted;
-  if (!accepted && self->fail_code >= 400)
-    {
-      o->code = self->fail_code;
-      o->text = ms_reply_sanitize_text (self->fail_text->str, self->fail_text->len);
-      o->failed_at = reply_to_for (self, self->fail_command);
-    }
-  o->end_code = self->eom_code;
-  if (self->eom_line->len > 0)
-    o->end_text = g_strdup (self->eom_line->str);
-  o->uncertain = !accepted && self->delivery_uncertain;
-  if (!accepted && self->reply != NULL && self->reply->transport != MS_TRANSPORT_NONE)
-    {
-      o->transport = self->reply->transport;
-      o->detail = g_strdup (self->reply->text);
-    }
-  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
-  self->outcome = o;
-}
+static gboolean send_one (MsSmtp *self, const char *from, const char *to, GBytes *message,
+                          GCancellable *cancellable, GError **error);
 
 /**
  * ms_smtp_send:
  * @from: the envelope sender (bare address)
  * @to: the one recipient (bare address)
- * @message: the whole message, CRLF line endings (sent as is)
+ * @message: the whole message, CRLF line endings (dot-stuffed here)
  * @cancellable: (nullable): stops the transfer within about a second
  *
  * Sends one message on this session's connection (opened, or reused when it
- * is still alive). Blocking: call it from a worker thread. On failure the
- * #GError is in %MS_ERROR (or %G_IO_ERROR_CANCELLED) and ms_smtp_get_reply()
- * holds the classification.
+ * is still alive). libcurl opens the connection (TCP, TLS, EHLO, AUTH); the
+ * mail transaction goes over the codec, as every message of a blast does,
+ * and fills the same #MsSmtpOutcome. Blocking: call it from a worker
+ * thread. On failure the #GError is in %MS_ERROR (or
+ * %G_IO_ERROR_CANCELLED) and ms_smtp_get_reply() holds the classification.
  *
  * Returns: %TRUE when the server accepted the message
  */
@@ -2038,46 +1920,10 @@ ms_smtp_send (MsSmtp       *self,
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!address_is_safe (from) || !address_is_safe (to))
-    {
-      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                   _("“%s” cannot be used as an e-mail address."),
-                   address_is_safe (from) ? (to != NULL ? to : "") : (from != NULL ? from : ""));
-      return FALSE;
-    }
-  if (g_bytes_get_size (message) == 0)
-    {
-      g_set_error_literal (error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("The message is empty."));
-      return FALSE;
-    }
-
-  for (guint attempt = 0; ; attempt++)
-    {
-      g_autoptr(GError) local_error = NULL;
-      CURLcode rc;
-
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-
-      prepare_transfer (self, from, to, message, cancellable, attempt > 0);
-      if (attempt == 0)
-        sync_token (self);
-      rc = curl_easy_perform (self->curl);
-      if (complete_transfer (self, rc, &local_error))
-        {
-          note_outcome (self, TRUE);
-          return TRUE;
-        }
-
-      /* The security decision happens once, on the first connection, and
-       * a refused access token is renewed once per message. */
-      if (!self->retry_now || attempt > 1)
-        {
-          note_outcome (self, FALSE);
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-    }
+  /* Each message's transcript starts afresh, on a reused connection too. */
+  if (recording (self))
+    ms_transcript_clear (self->transcript);
+  return send_one (self, from, to, message, cancellable, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2262,22 +2108,31 @@ bulk_close (MsSmtp *self)
 }
 
 /* libcurl opens the connection: TCP, greeting, EHLO, STARTTLS, AUTH, with
- * the same policy and the same reading of the dialog as ms_smtp_send(). */
-static CURLcode
-bulk_connect (MsSmtp *self)
+ * the same policy and the same reading of the dialog for every message.
+ * Returns libcurl's own result in @rc, and in @own the session's reason to
+ * stop after libcurl's success. */
+static gboolean
+bulk_connect (MsSmtp             *self,
+              CURLcode           *rc,
+              MsTransportFailure *own)
 {
   curl_socket_t fd = CURL_SOCKET_BAD;
-  CURLcode rc;
 
+  *own = MS_TRANSPORT_NONE;
   apply_security (self);
   apply_time_cap (self, g_bytes_get_size (self->message));
-  rc = curl_easy_perform (self->curl);
-  if (rc != CURLE_OK)
-    return rc;
+  /* libcurl keeps a connection that the server said goodbye on (421). */
+  curl_easy_setopt (self->curl, CURLOPT_FRESH_CONNECT, self->fresh_connect ? 1L : 0L);
+  self->fresh_connect = FALSE;
+  *rc = curl_easy_perform (self->curl);
+  if (*rc != CURLE_OK)
+    return FALSE;
   if (curl_easy_getinfo (self->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
     {
+      /* libcurl said it was connected and has no socket left: lost. */
       bulk_close (self);
-      return CURLE_COULDNT_CONNECT;
+      *own = MS_TRANSPORT_CONNECTION_LOST;
+      return FALSE;
     }
   self->bulk_fd = fd;
   self->bulk_open = TRUE;
@@ -2291,9 +2146,10 @@ bulk_connect (MsSmtp *self)
         ms_transcript_add_info (self->transcript,
                                 "Not signed in (the server offers no authentication): the message is not sent");
       bulk_close_full (self, TRUE);
-      return CURLE_ABORTED_BY_CALLBACK;
+      *own = MS_TRANSPORT_NO_AUTH_ADVERTISED;
+      return FALSE;
     }
-  return CURLE_OK;
+  return TRUE;
 }
 
 /* Turns one finished message into its answer: the outcome, classified. */
@@ -2318,7 +2174,7 @@ bulk_answer (MsSmtp        *self,
     g_set_error_literal (&a->error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
   else
     {
-      MsReplyContext context = reply_context (self);
+      MsReplyContext context = reply_context (self, outcome);
 
       a->reply = ms_reply_classify_outcome (outcome, &context, g_get_real_time () / G_USEC_PER_SEC);
       reply_error (a->reply, outcome->transport, &a->error);
@@ -2562,15 +2418,15 @@ bulk_open_connection (MsSmtp   *self,
   for (guint attempt = 0; attempt < 4; attempt++)
     {
       g_autoptr(GError) error = NULL;
-      CURLcode rc;
+      CURLcode rc = CURLE_OK;
+      MsTransportFailure own = MS_TRANSPORT_NONE;
 
       reset_transfer (self, message, self->cancellable, attempt > 0);
       if (attempt == 0)
         sync_token (self);
       set_stage (self, MS_SMTP_STAGE_RESOLVE);
       self->conn_messages = 0;
-      rc = bulk_connect (self);
-      if (rc == CURLE_OK)
+      if (bulk_connect (self, &rc, &own))
         {
           g_autoptr(GPtrArray) caps = g_ptr_array_new ();
 
@@ -2588,7 +2444,8 @@ bulk_open_connection (MsSmtp   *self,
           return TRUE;
         }
       /* The connection step's failure, as ms_smtp_send() reads it. */
-      if (!complete_transfer (self, rc, &error) && self->retry_now && retries < 2)
+      connect_failed (self, rc, own, &error);
+      if (self->retry_now && retries < 2)
         {
           retries++;
           continue;
@@ -2690,7 +2547,6 @@ bulk_init (MsSmtp *self)
   self->bulk = TRUE;
   self->bulk_in = g_byte_array_sized_new (4096);
   self->subs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) sub_free);
-  curl_easy_setopt (self->curl, CURLOPT_CONNECT_ONLY, 1L);
 }
 
 /**
@@ -2862,6 +2718,23 @@ ms_smtp_send_bulk (MsSmtp       *self,
                    GBytes       *message,
                    GCancellable *cancellable,
                    GError      **error)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return send_one (self, from, to, message, cancellable, error);
+}
+
+/* One message through the window and its answer: ms_smtp_send() and
+ * ms_smtp_send_bulk() alike. */
+static gboolean
+send_one (MsSmtp       *self,
+          const char   *from,
+          const char   *to,
+          GBytes       *message,
+          GCancellable *cancellable,
+          GError      **error)
 {
   g_autoptr(MsSmtpOutcome) outcome = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -3113,21 +2986,6 @@ ms_smtp_get_delivery_uncertain (MsSmtp *self)
   g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
 
   return self->delivery_uncertain;
-}
-
-/**
- * ms_smtp_get_retry_now:
- *
- * Returns: %TRUE when ms_smtp_complete() failed only because the session
- *   just decided to go on without STARTTLS: prepare the same message again
- *   at once (ms_smtp_send() does this by itself)
- */
-gboolean
-ms_smtp_get_retry_now (MsSmtp *self)
-{
-  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
-
-  return self->retry_now;
 }
 
 /**
