@@ -657,6 +657,40 @@ test_wrong_port_smtps_to_plain (void)
 
 /* ------------------------------------------------------------------------ */
 
+/* Issue 9, manners: a session that fails where the connection is still
+ * usable says QUIT before it goes, so the server logs a clean end rather
+ * than "lost connection": after a refused AUTH (libcurl's step), and after
+ * a refused MAIL (the codec's). Checked while the session still lives. */
+static void
+test_quit_after_refusal (gconstpointer data)
+{
+  const char *what = data;
+  gboolean auth = g_str_equal (what, "auth");
+  int expected = auth ? MS_ERROR_AUTH : MS_ERROR_SENDER;
+  g_autoptr(MsTestServer) srv = start_server (MODE_STARTTLS, "--auth=PLAIN,LOGIN", "--log-sessions",
+                                              auth ? NULL : "--fault=MAIL:550 5.7.1 Sender address rejected:count=1",
+                                              NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_STARTTLS, METHOD_PLAIN);
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+
+  if (auth)
+    {
+      g_free (config->password);
+      config->password = g_strdup ("wrong-password");
+    }
+  smtp = ms_smtp_new (config);
+  g_assert_false (send_one (smtp, &error));
+  g_assert_error (error, MS_ERROR, expected);
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  log = ms_test_server_get_log (srv);
+  g_test_message ("server log:\n%s", log);
+  g_assert_true (ms_test_server_log_contains (srv, auth ? "auth PLAIN " USER " fail" : "reply 550 5.7.1 Sender address rejected"));
+  g_assert_true (ms_test_server_log_contains (srv, "quit"));
+  g_assert_false (ms_test_server_log_contains (srv, "lost-connection"));
+}
+
 static void
 test_recipient_rejected (void)
 {
@@ -1749,6 +1783,8 @@ main (int argc, char **argv)
   add_case ("ehlo-default", test_ehlo_default, VIAS_ALL);
   add_case ("stages", test_stages, VIAS_ALL);
   add_case ("wrong-password", test_wrong_password, VIAS_ALL);
+  add_data_case ("quit-after-refusal/auth", test_quit_after_refusal, "auth", VIAS_ALL);
+  add_data_case ("quit-after-refusal/mail", test_quit_after_refusal, "mail", VIAS_ALL);
   add_case ("mechanism-not-advertised", test_mechanism_not_advertised, VIAS_ALL);
   add_data_case ("no-auth-advertised/starttls", test_no_auth_advertised, GINT_TO_POINTER (MODE_STARTTLS), VIAS_ALL);
   add_data_case ("no-auth-advertised/smtps", test_no_auth_advertised, GINT_TO_POINTER (MODE_SMTPS), VIAS_ALL);
