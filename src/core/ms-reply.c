@@ -1731,6 +1731,7 @@ ms_smtp_outcome_free (MsSmtpOutcome *outcome)
   g_free (outcome->text);
   g_free (outcome->end_text);
   g_free (outcome->detail);
+  g_free (outcome->sign_in);
   g_free (outcome);
 }
 
@@ -1759,8 +1760,18 @@ ms_reply_classify_outcome (const MsSmtpOutcome  *outcome,
     local = *context;
   if (outcome->code > 0)
     {
+      MsReply *reply;
+
       local.answering = outcome->failed_at;
-      return ms_reply_classify (outcome->code, outcome->text != NULL ? outcome->text : "", &local, now);
+      reply = ms_reply_classify (outcome->code, outcome->text != NULL ? outcome->text : "", &local, now);
+      /* The password advice does not apply to a sign-in that has expired
+       * or was revoked: the user signs in again. */
+      if (outcome->sign_in != NULL && reply->klass == MS_REPLY_CLASS_AUTH_FAILED)
+        {
+          g_free (reply->advice);
+          reply->advice = g_strdup (outcome->sign_in);
+        }
+      return reply;
     }
   local.answering = outcome->stage;
   return ms_reply_classify_transport (outcome->transport != MS_TRANSPORT_NONE ? outcome->transport

@@ -143,6 +143,7 @@ struct _MsSmtp
   MsSmtpEndFunc    end_func;
   gpointer         end_data;
   MsSmtpOutcome   *outcome;          /* of the last ms_smtp_send() or ms_smtp_send_bulk() */
+  MsSmtpOutcome   *connect_outcome;  /* of the last failed connection step, for its message */
   curl_opensocket_callback  open_socket_func;
   curl_closesocket_callback close_socket_func;
   gpointer         socket_data;
@@ -1203,6 +1204,7 @@ ms_smtp_finalize (GObject *object)
   g_clear_pointer (&self->message, g_bytes_unref);
   g_clear_pointer (&self->codec, ms_smtp_codec_free);
   g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
+  g_clear_pointer (&self->connect_outcome, ms_smtp_outcome_free);
   g_queue_clear_full (&self->answers, (GDestroyNotify) answer_free);
   g_clear_pointer (&self->subs, g_hash_table_unref);
   g_clear_pointer (&self->bulk_in, g_byte_array_unref);
@@ -1732,6 +1734,31 @@ set_reply_error (MsSmtp              *self,
   reply_error (self->reply, failure, error);
 }
 
+/* A refusal in libcurl's connection step, as the outcome of the message
+ * that was to go on it, classified by the same code as the codec's
+ * outcomes. @renew_error: the access token was refused and no new one could
+ * be had; the outcome carries why, so the advice says to sign in again
+ * instead of blaming the password. */
+static MsReply *
+classify_connect_refusal (MsSmtp               *self,
+                          int                   code,
+                          const char           *text,
+                          const MsReplyContext *context,
+                          const GError         *renew_error)
+{
+  MsSmtpOutcome *o = ms_smtp_outcome_new (0);
+
+  o->stage = context->answering;
+  o->failed_at = context->answering;
+  o->code = code;
+  o->text = ms_reply_sanitize_text (text, -1);
+  if (renew_error != NULL)
+    o->sign_in = g_strdup (renew_error->message);
+  g_clear_pointer (&self->connect_outcome, ms_smtp_outcome_free);
+  self->connect_outcome = o;
+  return ms_reply_classify_outcome (o, context, g_get_real_time () / G_USEC_PER_SEC);
+}
+
 /**
  * connect_failed:
  * @rc: the CURLcode libcurl's connection step ended with (CURLE_OK when
@@ -1759,6 +1786,7 @@ connect_failed (MsSmtp              *self,
   g_return_if_fail (error == NULL || *error == NULL);
 
   self->retry_now = FALSE;
+  g_clear_pointer (&self->connect_outcome, ms_smtp_outcome_free);
 
   curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &response);
   g_debug ("SMTP to %s:%d failed at %s: CURLcode %d (%s): %s; reply %d, response code %ld; own %d",
@@ -1845,8 +1873,8 @@ connect_failed (MsSmtp              *self,
       /* libcurl 7.88 gives up on XOAUTH2 at the error challenge (334), before
        * the 535 that would follow: the server refused the token all the same. */
       context.answering = MS_REPLY_TO_AUTH;
-      self->reply = ms_reply_classify (535, "5.7.8 The server refused the access token", &context,
-                                       g_get_real_time () / G_USEC_PER_SEC);
+      self->reply = classify_connect_refusal (self, 535, "5.7.8 The server refused the access token", &context,
+                                              renew_error);
     }
   else if (!failure_is_transport_only (rc) && self->fail_code >= 400)
     {
@@ -1854,8 +1882,8 @@ connect_failed (MsSmtp              *self,
        * into an error message. */
       if (self->config->password != NULL && *self->config->password != '\0')
         g_string_replace (self->fail_text, self->config->password, MS_TRANSCRIPT_BLANK, 0);
-      self->reply = ms_reply_classify (self->fail_code, self->fail_text->str, &context,
-                                       g_get_real_time () / G_USEC_PER_SEC);
+      self->reply = classify_connect_refusal (self, self->fail_code, self->fail_text->str, &context,
+                                              renew_error);
     }
   else if (!failure_is_transport_only (rc) && response >= 400)
     {
@@ -1874,6 +1902,19 @@ connect_failed (MsSmtp              *self,
         failure = MS_TRANSPORT_OTHER;
       self->reply = ms_reply_classify_transport (failure, detail, &context,
                                                  g_get_real_time () / G_USEC_PER_SEC);
+    }
+
+  if (self->connect_outcome == NULL)
+    {
+      MsSmtpOutcome *o = ms_smtp_outcome_new (0);
+
+      o->stage = context.answering;
+      o->code = self->reply->code;
+      o->failed_at = context.answering;
+      o->transport = self->reply->transport;
+      o->text = self->reply->code > 0 ? g_strdup (self->reply->text) : NULL;
+      o->detail = self->reply->code == 0 ? g_strdup (self->reply->text) : NULL;
+      self->connect_outcome = o;
     }
 
   if (self->reply->code == 421 || self->reply->new_connection)
@@ -2212,15 +2253,17 @@ bulk_collect (MsSmtp *self)
 static void
 bulk_answer_now (MsSmtp        *self,
                  guint64        id,
+                 MsSmtpOutcome *outcome,
                  MsReply       *reply,
                  GError        *error)
 {
   Answer *a = g_new0 (Answer, 1);
 
-  a->outcome = ms_smtp_outcome_new (id);
+  a->outcome = outcome != NULL ? outcome : ms_smtp_outcome_new (id);
+  a->outcome->id = id;
   a->reply = reply;
   a->error = error;
-  if (reply != NULL)
+  if (reply != NULL && outcome == NULL)
     {
       a->outcome->code = reply->code;
       a->outcome->transport = reply->transport;
@@ -2450,7 +2493,8 @@ bulk_open_connection (MsSmtp   *self,
           retries++;
           continue;
         }
-      bulk_answer_now (self, id, self->reply != NULL ? ms_reply_copy (self->reply) : NULL,
+      bulk_answer_now (self, id, g_steal_pointer (&self->connect_outcome),
+                       self->reply != NULL ? ms_reply_copy (self->reply) : NULL,
                        g_steal_pointer (&error));
       /* One failed sign-in per connection attempt, not one per message. */
       self->bulk_connect_failed = TRUE;
@@ -2486,7 +2530,7 @@ submit_now (MsSmtp  *self,
       reply->permanent = TRUE;
       reply->text = g_strdup (error->message);
       reply->advice = g_strdup (error->message);
-      bulk_answer_now (self, id, reply, g_steal_pointer (&error));
+      bulk_answer_now (self, id, NULL, reply, g_steal_pointer (&error));
       return;
     }
   if (recording (self))
@@ -2626,7 +2670,7 @@ ms_smtp_bulk_submit (MsSmtp       *self,
       else
         g_set_error (&error, MS_ERROR, MS_ERROR_INVALID_VALUE, _("“%s” cannot be used as an e-mail address."),
                      address_is_safe (from) ? sub->to : sub->from);
-      bulk_answer_now (self, id, NULL, error);
+      bulk_answer_now (self, id, NULL, NULL, error);
       return;
     }
   if (g_cancellable_is_cancelled (cancellable))
@@ -2634,7 +2678,7 @@ ms_smtp_bulk_submit (MsSmtp       *self,
       GError *error = NULL;
 
       g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
-      bulk_answer_now (self, id, NULL, error);
+      bulk_answer_now (self, id, NULL, NULL, error);
       return;
     }
   submit_now (self, id, sub);
