@@ -1783,6 +1783,7 @@ main (int argc, char **argv)
   add_case ("ehlo-default", test_ehlo_default, VIAS_ALL);
   add_case ("stages", test_stages, VIAS_ALL);
   add_case ("wrong-password", test_wrong_password, VIAS_ALL);
+  add_data_case ("quit-after-refusal/auth", test_quit_after_refusal, "auth", VIAS_ALL);
   add_data_case ("quit-after-refusal/mail", test_quit_after_refusal, "mail", VIAS_ALL);
   add_case ("mechanism-not-advertised", test_mechanism_not_advertised, VIAS_ALL);
   add_data_case ("no-auth-advertised/starttls", test_no_auth_advertised, GINT_TO_POINTER (MODE_STARTTLS), VIAS_ALL);

@@ -1305,14 +1305,8 @@ apply_options (MsSmtp *self)
   if (config->ca_file != NULL && *config->ca_file != '\0')
     curl_easy_setopt (curl, CURLOPT_CAINFO, config->ca_file);
 
-  if (config->needs_auth)
-    {
-      curl_easy_setopt (curl, CURLOPT_USERNAME, config->user != NULL ? config->user : "");
-      if (config->auth_method == MS_AUTH_METHOD_OAUTH2)
-        curl_easy_setopt (curl, CURLOPT_XOAUTH2_BEARER, config->password != NULL ? config->password : "");
-      else
-        curl_easy_setopt (curl, CURLOPT_PASSWORD, config->password != NULL ? config->password : "");
-    }
+  /* No credentials for libcurl: the session signs in itself once libcurl
+   * has connected (see session_auth()). */
 }
 
 /* The options the security decision changes. */
@@ -1326,11 +1320,6 @@ apply_security (MsSmtp *self)
   else
     curl_easy_setopt (self->curl, CURLOPT_USE_SSL,
                       (long) (self->security == SECURITY_TLS ? CURLUSESSL_ALL : CURLUSESSL_TRY));
-
-  if (config->needs_auth)
-    curl_easy_setopt (self->curl, CURLOPT_LOGIN_OPTIONS,
-                      self->login_options != NULL ? self->login_options
-                                                  : login_options_for (config->auth_method));
 }
 
 /**
@@ -1456,8 +1445,6 @@ set_bearer (MsSmtp     *self,
     wipe (self->config->password, strlen (self->config->password));
   g_free (self->config->password);
   self->config->password = g_strdup (token);
-  /* libcurl never reuses a connection signed in with another token. */
-  curl_easy_setopt (self->curl, CURLOPT_XOAUTH2_BEARER, token);
 }
 
 /* Before each message: the token in memory, renewed there before it
@@ -1797,7 +1784,7 @@ connect_failed (MsSmtp              *self,
    * may have taken it. */
   self->delivery_uncertain = self->body_done && self->eom_code == 0;
 
-  if (rc == CURLE_ABORTED_BY_CALLBACK && !self->gate_tripped &&
+  if (((rc == CURLE_ABORTED_BY_CALLBACK && !self->gate_tripped) || own == MS_TRANSPORT_OTHER) &&
       self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
     {
       if (recording (self))
@@ -1851,7 +1838,13 @@ connect_failed (MsSmtp              *self,
       return;
     }
 
-  if (own != MS_TRANSPORT_NONE)
+  if (own == MS_TRANSPORT_MECH_UNSUPPORTED)
+    failure = failure_for_code (self, CURLE_LOGIN_DENIED, &detail);
+  else if (own == MS_TRANSPORT_REPLY_TOO_LONG)
+    {
+      /* Handled with the other overflows below. */
+    }
+  else if (own != MS_TRANSPORT_NONE)
     {
       /* libcurl succeeded; the session's own check stopped: no reply to read. */
     }
@@ -2148,6 +2141,227 @@ bulk_close (MsSmtp *self)
   bulk_close_full (self, FALSE);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Signing in                                                               */
+
+/* libcurl 7.88 takes a refused AUTH for a dead connection and closes it
+ * without QUIT (the server logs "lost connection"). So libcurl connects
+ * (TCP, TLS, EHLO, STARTTLS) and the session signs in itself over
+ * curl_easy_send/recv: a refusal then ends with QUIT like any other. The
+ * dialog goes through the same readers as libcurl's (on_client_line,
+ * on_server_line): transcript, stages, the failure reply, a refused token. */
+
+/* The mechanisms the account allows, in libcurl's order of preference. */
+static const char *
+choose_mechanism (MsSmtp *self)
+{
+  static const char * const automatic[] = { "CRAM-MD5", "PLAIN", "LOGIN", NULL };
+  static const char * const oauth2[] = { "OAUTHBEARER", "XOAUTH2", NULL };
+  const char *options = self->login_options != NULL ? self->login_options
+                                                    : login_options_for (self->config->auth_method);
+  g_auto(GStrv) allowed = g_strsplit (options, ";", -1);
+  const char * const *order = self->config->auth_method == MS_AUTH_METHOD_OAUTH2 ? oauth2 : automatic;
+
+  for (guint i = 0; order[i] != NULL; i++)
+    for (guint j = 0; allowed[j] != NULL; j++)
+      {
+        const char *mech = g_str_has_prefix (allowed[j], "AUTH=") ? allowed[j] + 5 : allowed[j];
+
+        if ((g_str_equal (mech, "*") || g_ascii_strcasecmp (mech, order[i]) == 0) &&
+            caps_auth_has (self, order[i]))
+          return order[i];
+      }
+  return NULL;
+}
+
+/* Reads one whole reply, each line through on_server_line(): its code, and
+ * its last line's text in @text (base64 of a challenge, say). */
+static BulkIo
+auth_read_reply (MsSmtp  *self,
+                 int     *code,
+                 char   **text)
+{
+  gint64 deadline = bulk_deadline (self);
+
+  *code = 0;
+  while (TRUE)
+    {
+      guint8 *nl;
+      guint8 chunk[4096];
+      size_t got = 0;
+      CURLcode rc;
+
+      while ((nl = memchr (self->bulk_in->data, '\n', self->bulk_in->len)) != NULL)
+        {
+          gsize n = nl - self->bulk_in->data + 1;
+          g_autofree char *line = g_strndup ((const char *) self->bulk_in->data, n);
+          gsize len = n;
+
+          g_byte_array_remove_range (self->bulk_in, 0, n);
+          on_server_line (self, line, n);
+          if (self->reply_overflow)
+            return BULK_IO_CLOSED;
+          while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+          if (len >= 3 && g_ascii_isdigit (line[0]) && g_ascii_isdigit (line[1]) && g_ascii_isdigit (line[2]) &&
+              (len == 3 || line[3] == ' '))
+            {
+              *code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+              *text = g_strdup (len > 4 ? line + 4 : "");
+              return BULK_IO_OK;
+            }
+        }
+      if (self->bulk_in->len > MAX_REPLY_BYTES)
+        {
+          if (self->reply_lines == 0)
+            self->reply_command = self->last_command;
+          give_up_on_reply (self);
+          return BULK_IO_CLOSED;
+        }
+      rc = curl_easy_recv (self->curl, chunk, sizeof chunk, &got);
+      if (rc == CURLE_AGAIN)
+        {
+          BulkIo io = bulk_wait (self, POLLIN, deadline);
+
+          if (io != BULK_IO_OK)
+            return io;
+          continue;
+        }
+      if (rc != CURLE_OK || got == 0)
+        return BULK_IO_CLOSED;
+      g_byte_array_append (self->bulk_in, chunk, got);
+      deadline = bulk_deadline (self);
+    }
+}
+
+static BulkIo
+auth_send (MsSmtp     *self,
+           const char *line)
+{
+  on_client_line (self, line, strlen (line));
+  return bulk_send_all (self, line, strlen (line));
+}
+
+static BulkIo
+auth_send_b64 (MsSmtp     *self,
+               const char *data,
+               gsize       len)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *) data, len);
+  g_autofree char *line = g_strconcat (b64, "\r\n", NULL);
+  BulkIo io = auth_send (self, line);
+
+  wipe (b64, strlen (b64));
+  wipe (line, strlen (line));
+  return io;
+}
+
+/* The next step's answer, after a 334 challenge (decoded into @challenge). */
+static char *
+auth_response (MsSmtp     *self,
+               const char *mech,
+               guint       step,
+               const char *challenge,
+               gsize       challenge_len,
+               gsize      *len)
+{
+  const char *user = self->config->user != NULL ? self->config->user : "";
+  const char *secret = self->config->password != NULL ? self->config->password : "";
+  char *out = NULL;
+
+  if (g_str_equal (mech, "PLAIN") && step == 0)
+    {
+      gsize u = strlen (user), p = strlen (secret);
+
+      *len = 1 + u + 1 + p;
+      out = g_malloc (*len + 1);
+      out[0] = '\0';
+      memcpy (out + 1, user, u);
+      out[1 + u] = '\0';
+      memcpy (out + 2 + u, secret, p);
+      out[*len] = '\0';
+      return out;
+    }
+  if (g_str_equal (mech, "LOGIN") && step <= 1)
+    out = g_strdup (step == 0 ? user : secret);
+  else if (g_str_equal (mech, "CRAM-MD5") && step == 0)
+    {
+      g_autofree char *digest = g_compute_hmac_for_data (G_CHECKSUM_MD5, (const guchar *) secret, strlen (secret),
+                                                         (const guchar *) challenge, challenge_len);
+
+      out = g_strdup_printf ("%s %s", user, digest);
+    }
+  else if (g_str_equal (mech, "XOAUTH2") && step == 0)
+    out = g_strdup_printf ("user=%s\001auth=Bearer %s\001\001", user, secret);
+  else if (g_str_equal (mech, "OAUTHBEARER") && step == 0)
+    out = g_strdup_printf ("n,a=%s,\001host=%s\001port=%d\001auth=Bearer %s\001\001", user,
+                           self->config->server, self->config->port, secret);
+  else if (g_str_equal (mech, "OAUTHBEARER"))
+    out = g_strdup ("\001");   /* RFC 7628: the answer to an error challenge */
+  else
+    out = g_strdup ("");       /* XOAUTH2's, and anything unexpected */
+  *len = strlen (out);
+  return out;
+}
+
+/* Signs in on the connection libcurl opened. Returns %FALSE with the reason
+ * in @own (MS_TRANSPORT_NONE: the server refused, its reply is the failure). */
+static gboolean
+session_auth (MsSmtp             *self,
+              MsTransportFailure *own)
+{
+  const char *mech = choose_mechanism (self);
+  g_autofree char *command = NULL;
+  BulkIo io;
+  int code = 0;
+
+  *own = MS_TRANSPORT_NONE;
+  if (mech == NULL)
+    {
+      *own = MS_TRANSPORT_MECH_UNSUPPORTED;
+      return FALSE;
+    }
+  command = g_strdup_printf ("AUTH %s\r\n", mech);
+  io = auth_send (self, command);
+  for (guint step = 0; io == BULK_IO_OK && step < 8; step++)
+    {
+      g_autofree char *text = NULL;
+      g_autofree guchar *challenge = NULL;
+      g_autofree char *answer = NULL;
+      gsize challenge_len = 0;
+      gsize len = 0;
+
+      io = auth_read_reply (self, &code, &text);
+      if (io != BULK_IO_OK || code != 334)
+        break;
+      challenge = g_base64_decode (text, &challenge_len);
+      answer = auth_response (self, mech, step, (const char *) challenge, challenge_len, &len);
+      io = len > 0 ? auth_send_b64 (self, answer, len) : auth_send (self, "\r\n");
+      wipe (answer, len);
+    }
+  /* The exchange is over whatever happened: later lines are commands. */
+  self->auth_open = FALSE;
+  g_byte_array_set_size (self->bulk_in, 0);
+  switch (io)
+    {
+    case BULK_IO_OK:
+      if (code == 235)
+        return TRUE;
+      return FALSE;
+    case BULK_IO_TIMEOUT:
+      self->abandon = TRUE;
+      *own = MS_TRANSPORT_RESPONSE_TIMEOUT;
+      return FALSE;
+    case BULK_IO_CANCELLED:
+      *own = MS_TRANSPORT_OTHER;
+      return FALSE;
+    case BULK_IO_CLOSED:
+    default:
+      *own = self->reply_overflow ? MS_TRANSPORT_REPLY_TOO_LONG : MS_TRANSPORT_CONNECTION_LOST;
+      return FALSE;
+    }
+}
+
 /* libcurl opens the connection: TCP, greeting, EHLO, STARTTLS, AUTH, with
  * the same policy and the same reading of the dialog for every message.
  * Returns libcurl's own result in @rc, and in @own the session's reason to
@@ -2179,8 +2393,10 @@ bulk_connect (MsSmtp             *self,
   self->bulk_open = TRUE;
   g_byte_array_set_size (self->bulk_in, 0);
 
-  /* libcurl goes on unauthenticated when the server offers no AUTH. */
-  if (self->config->needs_auth && !self->auth_ok)
+  if (!self->config->needs_auth)
+    return TRUE;
+  /* No AUTH offered: nothing is sent unauthenticated. */
+  if (!caps_has_auth (self))
     {
       self->gate_tripped = TRUE;
       if (recording (self))
@@ -2190,7 +2406,13 @@ bulk_connect (MsSmtp             *self,
       *own = MS_TRANSPORT_NO_AUTH_ADVERTISED;
       return FALSE;
     }
-  return TRUE;
+  if (session_auth (self, own))
+    return TRUE;
+  /* Refused (or no common mechanism): the connection is sound, so QUIT;
+   * not after a 421 (the server is closing), a timeout or a drop. */
+  bulk_close_full (self, (*own == MS_TRANSPORT_NONE || *own == MS_TRANSPORT_MECH_UNSUPPORTED) &&
+                         self->fail_code != 421);
+  return FALSE;
 }
 
 /* Turns one finished message into its answer: the outcome, classified. */
