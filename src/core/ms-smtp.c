@@ -460,7 +460,7 @@ login_options_for (MsAuthMethod method)
     case MS_AUTH_METHOD_CRAM_MD5: return "AUTH=CRAM-MD5";
     case MS_AUTH_METHOD_PLAIN:    return "AUTH=PLAIN";
     case MS_AUTH_METHOD_LOGIN:    return "AUTH=LOGIN";
-    /* Both: libcurl takes OAUTHBEARER (RFC 7628) when the server offers it,
+    /* Both: OAUTHBEARER (RFC 7628) when the server offers it,
      * else XOAUTH2 (Microsoft 365 offers only that). */
     case MS_AUTH_METHOD_OAUTH2:   return "AUTH=OAUTHBEARER;AUTH=XOAUTH2";
     case MS_AUTH_METHOD_AUTOMATIC:
@@ -1281,8 +1281,9 @@ apply_options (MsSmtp *self)
       curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
       curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self->socket_data);
     }
-  /* libcurl opens the connection (TCP, TLS, EHLO, STARTTLS, AUTH) and
-   * stops there: the mail transactions go over the codec. */
+  /* libcurl opens the connection (TCP, TLS, EHLO, STARTTLS) and stops
+   * there; the session signs in, and the mail transactions go over the
+   * codec. */
   curl_easy_setopt (curl, CURLOPT_CONNECT_ONLY, 1L);
 
   curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
@@ -1934,9 +1935,9 @@ static gboolean send_one (MsSmtp *self, const char *from, const char *to, GBytes
  * @cancellable: (nullable): stops the transfer within about a second
  *
  * Sends one message on this session's connection (opened, or reused when it
- * is still alive). libcurl opens the connection (TCP, TLS, EHLO, AUTH); the
- * mail transaction goes over the codec, as every message of a blast does,
- * and fills the same #MsSmtpOutcome. Blocking: call it from a worker
+ * is still alive). libcurl opens the connection (TCP, TLS, EHLO), the
+ * session signs in, and the mail transaction goes over the codec, as every
+ * message of a blast does, filling the same #MsSmtpOutcome. Blocking: call it from a worker
  * thread. On failure the #GError is in %MS_ERROR (or
  * %G_IO_ERROR_CANCELLED) and ms_smtp_get_reply() holds the classification.
  *
@@ -2362,7 +2363,7 @@ session_auth (MsSmtp             *self,
     }
 }
 
-/* libcurl opens the connection: TCP, greeting, EHLO, STARTTLS, AUTH, with
+/* libcurl opens the connection: TCP, greeting, EHLO, STARTTLS; then AUTH, with
  * the same policy and the same reading of the dialog for every message.
  * Returns libcurl's own result in @rc, and in @own the session's reason to
  * stop after libcurl's success. */
@@ -2656,8 +2657,8 @@ bulk_pump (MsSmtp   *self,
     }
 }
 
-/* Opens the connection when none is open: libcurl does TCP, TLS, EHLO and
- * AUTH, and the security decision is taken once per session. */
+/* Opens the connection when none is open: libcurl does TCP, TLS and EHLO,
+ * the session AUTH, and the security decision is taken once per session. */
 static gboolean
 bulk_open_connection (MsSmtp   *self,
                       guint64   id,
@@ -2854,7 +2855,7 @@ ms_smtp_bulk_get_n_open (MsSmtp *self)
  * @cancellable: (nullable): stops the connection within about a second
  *
  * Puts one more message in the window of the session's connection (opened
- * first when none is: libcurl does TCP, TLS, EHLO and AUTH with the same
+ * first when none is: libcurl does TCP, TLS and EHLO, the session AUTH, with the same
  * security policy as ms_smtp_send()). Nothing is written until
  * ms_smtp_bulk_wait(): the messages submitted before it go in one write.
  * Every message submitted gets exactly one answer from ms_smtp_bulk_pop().

@@ -75,8 +75,10 @@ MsSmtp       *ms_smtp_new            (const MsSmtpConfig *config);
  * @message: the whole message, CRLF line endings
  *
  * Sends one message on this session's connection (opened, or reused when it
- * is still alive). Blocking: call it from a worker thread. On failure the
- * #GError is in %MS_ERROR and ms_smtp_get_reply() holds the classification.
+ * is still alive), over the codec like the bulk path below, and fills the
+ * same #MsSmtpOutcome (ms_smtp_get_outcome()). Blocking: call it from a
+ * worker thread. On failure the #GError is in %MS_ERROR and
+ * ms_smtp_get_reply() holds the classification.
  */
 gboolean      ms_smtp_send           (MsSmtp             *self,
                                       const char         *from,
