@@ -584,6 +584,23 @@ test_send (gconstpointer data)
   g_assert_true (ms_oauth2_sign_out (oauth2, NULL, NULL));
 }
 
+typedef struct {
+  gboolean  done;
+  gboolean  ok;
+  GError   *error;
+} ProbeWait;
+
+static void
+probe_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  ProbeWait *w = user_data;
+
+  w->ok = ms_probe_run_finish (MS_PROBE (source), result, &w->error);
+  w->done = TRUE;
+}
+
 /* The server refuses a token that has expired on its side (before we
  * thought): one renewal with the refresh token, and the message goes. */
 static void
@@ -622,7 +639,34 @@ test_send_renews (gconstpointer data)
   g_assert_nonnull (strstr (error->message, "sign in again"));
   g_test_message ("reply %d %s: %s", ms_smtp_get_reply (session)->code, ms_smtp_get_reply (session)->text, ms_smtp_get_reply (session)->advice);
   g_assert_cmpint (ms_smtp_get_reply (session)->klass, ==, MS_REPLY_CLASS_AUTH_FAILED);
+  /* The advice too (what mailshot-cli test and the test dialog show): the
+   * sign-in, carried in the outcome, not the password. */
+  g_assert_nonnull (strstr (ms_smtp_get_reply (session)->advice, "sign in again"));
+  g_assert_null (strstr (ms_smtp_get_reply (session)->advice, "password"));
+  g_assert_nonnull (ms_smtp_get_outcome (session)->sign_in);
+  g_assert_nonnull (strstr (ms_smtp_get_outcome (session)->sign_in, "sign in again"));
   g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 1);
+
+  /* The test (mailshot-cli test, the test dialog) with the refused token:
+   * its advice is to sign in again, at the Authenticate step. */
+  if (!c->bulk)
+    {
+      g_autoptr(MsProbe) probe = ms_probe_new (config, "rcpt@example.org");
+      g_autoptr(MsProbeFailure) failure = NULL;
+      ProbeWait w = { 0 };
+
+      ms_probe_run_async (probe, NULL, probe_done, &w);
+      while (!w.done)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_false (w.ok);
+      g_assert_error (w.error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED);
+      failure = ms_probe_get_failure (probe, w.error);
+      g_test_message ("probe: %s / %s", failure->reply, failure->advice);
+      g_assert_cmpint (failure->step, ==, MS_PROBE_STEP_AUTH);
+      g_assert_nonnull (strstr (failure->advice, "sign in again"));
+      g_assert_null (strstr (failure->advice, "store the password again"));
+      g_clear_error (&w.error);
+    }
   g_assert_true (ms_oauth2_sign_out (oauth2, NULL, NULL));
 }
 
@@ -887,6 +931,8 @@ test_cli (void)
           g_clear_pointer (&err, g_free);
           g_assert_cmpint (cli (&out, &err, "test", "--to", "rcpt@example.org", NULL), ==, 1);
           assert_contains (err, "has expired or was revoked: sign in again");
+          /* Nothing about storing a password: the sign-in is the problem. */
+          g_assert_null (strstr (err, "store the password again"));
           g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 4);
 
           /* No token in any file or any output, debug messages included. */

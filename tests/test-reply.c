@@ -810,6 +810,13 @@ static const SessionCase session_cases[] = {
     TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, NULL },
   { "stalwart-end-of-data", 452, "4.4.5 Maximum number of messages per session exceeded.",
     MS_REPLY_TO_END_OF_DATA, TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "4.4.5" },
+  /* A permanent code with the same words (OpenSMTPD-like wording): still
+   * the connection's limit, marked permanent (few tries when it comes on a
+   * fresh connection, where it cannot be that limit). */
+  { "554-5.7.0-this-connection", 554, "5.7.0 Too many messages in this connection", MS_REPLY_TO_MAIL,
+    TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "5.7.0" },
+  { "554-5.7.0-end-of-data", 554, "5.7.0 Too many messages in this connection", MS_REPLY_TO_END_OF_DATA,
+    TRUE, MS_REPLY_CLASS_TEMPORARY, TRUE, "5.7.0" },
 
   /* The same words on a fresh connection: no message went on it, so no
    * limit can have been reached; the server is not taking mail now. */
@@ -827,6 +834,11 @@ static const SessionCase session_cases[] = {
     FALSE, MS_REPLY_CLASS_RATE_LIMITED, TRUE, "4.7.0" },
   { "too-many-messages-today", 550, "5.7.1 Too many messages from this sender today", MS_REPLY_TO_MAIL,
     FALSE, MS_REPLY_CLASS_RATE_LIMITED, FALSE, "5.7.1" },
+  /* A rate counted per connection: wait, do not reconnect at once. */
+  { "per-connection-rate-limit", 451, "4.7.1 Too many messages, per connection rate limit exceeded",
+    MS_REPLY_TO_MAIL, FALSE, MS_REPLY_CLASS_RATE_LIMITED, FALSE, "4.7.1" },
+  { "per-connection-rate-limit-eom", 451, "4.7.1 Message rate limit exceeded for this connection",
+    MS_REPLY_TO_END_OF_DATA, FALSE, MS_REPLY_CLASS_RATE_LIMITED, FALSE, "4.7.1" },
   { "too-many-connections", 421, "4.7.0 Too many connections from your IP", MS_REPLY_TO_GREETING,
     FALSE, MS_REPLY_CLASS_RATE_LIMITED, TRUE, "4.7.0" },
   { "closing-this-connection", 421, "4.3.2 Service shutting down, closing this connection", MS_REPLY_TO_MAIL,
@@ -859,8 +871,23 @@ test_session_limit (gconstpointer data)
     {
       /* At once, on a new connection: no wait, nothing for the pacer. */
       g_assert_cmpint (reply->until, ==, 0);
-      g_assert_false (reply->permanent);
+      g_assert_cmpint (reply->permanent, ==, c->code >= 500);
       g_assert_nonnull (strstr (reply->advice, "new connection"));
+    }
+
+  /* A test sends one message and never resends it: no promise of a new
+   * connection in its advice. */
+  if (c->session_limit)
+    {
+      MsReplyContext test = context;
+      g_autoptr(MsReply) in_test = NULL;
+
+      test.single_message = TRUE;
+      in_test = ms_reply_classify (c->code, c->text, &test, NOW);
+      g_test_message ("in a test: %s", in_test->advice);
+      g_assert_true (in_test->session_limit);
+      g_assert_null (strstr (in_test->advice, "sent again"));
+      g_assert_null (strstr (in_test->advice, "new connection"));
     }
   g_assert_cmpint (copy->session_limit, ==, reply->session_limit);
   g_assert_cmpint (copy->new_connection, ==, reply->new_connection);

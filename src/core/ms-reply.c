@@ -124,6 +124,13 @@ static const Rule rules[] = {
    * messages per session exceeded". Before the rate limits, which also say
    * "too many messages" ("421 4.7.0 Too many messages, try again in 2
    * seconds" is one: it names no connection). */
+  /* A rate counted per connection is still a rate ("451 4.7.1 … per
+   * connection rate limit"): a new connection at once would only meet it
+   * again, so it waits like any rate limit. */
+  { 0, NULL, "rate limit|ratelimit|rate-limit|rate exceeded|message rate|sending rate", NULL,
+    MS_REPLY_CLASS_RATE_LIMITED, WAIT_BACKOFF, 0,
+    N_("The server says this account is sending too fast: sending pauses and then carries on by itself; "
+       "lower the sending limits in the account if this repeats.") },
   { 452, "4.5.3", "too many messages|too many mails|too many transactions", NULL,
     MS_REPLY_CLASS_TEMPORARY, WAIT_BACKOFF, F_NEW_CONNECTION | F_SESSION_LIMIT,
     N_("The server takes only so many messages on one connection: the message is sent again on a new connection.") },
@@ -875,6 +882,24 @@ ms_reply_classify (int                   code,
   reply->new_connection = (rule->flags & F_NEW_CONNECTION) != 0 || code == 421;
   reply->session_limit = (rule->flags & F_SESSION_LIMIT) != 0;
   refine_for_step (reply, context);
+  if (reply->session_limit)
+    {
+      /* "554 5.7.0 Too many messages in this connection": a 5xx that names
+       * the connection's count is still that connection's limit (the blast
+       * sends the message again at once on a new one when the refusing
+       * connection had carried messages). Kept as a permanent failure
+       * otherwise: on a fresh connection it cannot be that limit, and the
+       * message gets a few tries, not endless ones. */
+      reply->permanent = code >= 500;
+      /* A test sends one message on a new connection and never again. */
+      if (context != NULL && context->single_message)
+        {
+          g_free (reply->advice);
+          reply->advice = g_strdup (_("The server says this connection has carried as many messages as it "
+                                      "takes, though the test sent only one: its limit may count more than "
+                                      "one connection; try again later, and the server’s reply may say more."));
+        }
+    }
   if ((rule->flags & F_EHLO_NAME) && reply->klass == MS_REPLY_CLASS_MISCONFIGURED)
     ehlo_advice (reply, context);
 
@@ -1706,6 +1731,7 @@ ms_smtp_outcome_free (MsSmtpOutcome *outcome)
   g_free (outcome->text);
   g_free (outcome->end_text);
   g_free (outcome->detail);
+  g_free (outcome->sign_in);
   g_free (outcome);
 }
 
@@ -1734,8 +1760,18 @@ ms_reply_classify_outcome (const MsSmtpOutcome  *outcome,
     local = *context;
   if (outcome->code > 0)
     {
+      MsReply *reply;
+
       local.answering = outcome->failed_at;
-      return ms_reply_classify (outcome->code, outcome->text != NULL ? outcome->text : "", &local, now);
+      reply = ms_reply_classify (outcome->code, outcome->text != NULL ? outcome->text : "", &local, now);
+      /* The password advice does not apply to a sign-in that has expired
+       * or was revoked: the user signs in again. */
+      if (outcome->sign_in != NULL && reply->klass == MS_REPLY_CLASS_AUTH_FAILED)
+        {
+          g_free (reply->advice);
+          reply->advice = g_strdup (outcome->sign_in);
+        }
+      return reply;
     }
   local.answering = outcome->stage;
   return ms_reply_classify_transport (outcome->transport != MS_TRANSPORT_NONE ? outcome->transport

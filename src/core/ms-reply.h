@@ -125,6 +125,8 @@ typedef struct {
   gboolean           uncertain;   /* the end went out and no answer came: it may have been delivered */
   MsTransportFailure transport;   /* a failure below the reply level, or NONE */
   char              *detail;      /* what the transport failure was, for the user, or NULL */
+  char              *sign_in;     /* OAuth2: the server refused the access token and no new one could be
+                                   * had: why, in words that say to sign in again; NULL otherwise */
 } MsSmtpOutcome;
 
 MsSmtpOutcome *ms_smtp_outcome_new   (guint64               id);

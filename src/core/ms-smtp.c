@@ -109,7 +109,6 @@ struct _MsSmtp
   gboolean         token_refused;    /* OAuth2: a 334 error challenge said the token is invalid */
   gboolean         token_renewed;    /* OAuth2: this message already got a new token */
   gboolean         abandon;          /* timed out: no point in a polite QUIT */
-  gboolean         body_started;
   gboolean         body_done;
   int              eom_code;         /* the reply to the end of the message */
   GString         *eom_line;         /* its last line, "250 2.0.0 Ok: queued as …" */
@@ -125,8 +124,6 @@ struct _MsSmtp
   char            *ehlo_suggestion;  /* after a refused EHLO: another name that would pass */
   gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
   GBytes          *message;
-  gsize            offset;
-  struct curl_slist *rcpt;
   GCancellable    *cancellable;
 
   /* Bulk mode (ms_smtp_send_bulk): the connection libcurl opened with
@@ -146,6 +143,7 @@ struct _MsSmtp
   MsSmtpEndFunc    end_func;
   gpointer         end_data;
   MsSmtpOutcome   *outcome;          /* of the last ms_smtp_send() or ms_smtp_send_bulk() */
+  MsSmtpOutcome   *connect_outcome;  /* of the last failed connection step, for its message */
   curl_opensocket_callback  open_socket_func;
   curl_closesocket_callback close_socket_func;
   gpointer         socket_data;
@@ -462,7 +460,7 @@ login_options_for (MsAuthMethod method)
     case MS_AUTH_METHOD_CRAM_MD5: return "AUTH=CRAM-MD5";
     case MS_AUTH_METHOD_PLAIN:    return "AUTH=PLAIN";
     case MS_AUTH_METHOD_LOGIN:    return "AUTH=LOGIN";
-    /* Both: libcurl takes OAUTHBEARER (RFC 7628) when the server offers it,
+    /* Both: OAUTHBEARER (RFC 7628) when the server offers it,
      * else XOAUTH2 (Microsoft 365 offers only that). */
     case MS_AUTH_METHOD_OAUTH2:   return "AUTH=OAUTHBEARER;AUTH=XOAUTH2";
     case MS_AUTH_METHOD_AUTOMATIC:
@@ -1056,48 +1054,6 @@ sockopt_cb (void          *user_data,
   return CURL_SOCKOPT_OK;
 }
 
-static size_t
-read_cb (char   *buffer,
-         size_t  size,
-         size_t  nitems,
-         void   *user_data)
-{
-  MsSmtp *self = user_data;
-  gsize total;
-  const char *data = g_bytes_get_data (self->message, &total);
-  gsize n = MIN (size * nitems, total - self->offset);
-
-  if (!self->body_started)
-    {
-      self->body_started = TRUE;
-      /* libcurl sends unauthenticated when the server advertises no AUTH
-       * and calls that a success; stop before the first byte instead. */
-      if (self->config->needs_auth && self->new_connection && !self->auth_ok)
-        {
-          self->gate_tripped = TRUE;
-          if (recording (self))
-            ms_transcript_add_info (self->transcript,
-                                    "Not signed in (the server offers no authentication): the message is not sent");
-          return CURL_READFUNC_ABORT;
-        }
-    }
-
-  memcpy (buffer, data + self->offset, n);
-  self->offset += n;
-
-  /* The last bytes are handed over now: libcurl knows the size
-   * (CURLOPT_INFILESIZE_LARGE) and, when it has nothing to dot-stuff, does
-   * not call again for the empty read that would say so. */
-  if (self->offset == total && !self->body_done)
-    {
-      self->body_done = TRUE;
-      if (recording (self))
-        ms_transcript_add_message_size (self->transcript, total);
-    }
-
-  return n;
-}
-
 static int
 xferinfo_cb (void       *user_data,
              curl_off_t  dltotal,
@@ -1245,10 +1201,10 @@ ms_smtp_finalize (GObject *object)
       curl_easy_setopt (self->curl, CURLOPT_SOCKOPTFUNCTION, NULL);
       g_clear_pointer (&self->curl, curl_easy_cleanup);
     }
-  g_clear_pointer (&self->rcpt, curl_slist_free_all);
   g_clear_pointer (&self->message, g_bytes_unref);
   g_clear_pointer (&self->codec, ms_smtp_codec_free);
   g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
+  g_clear_pointer (&self->connect_outcome, ms_smtp_outcome_free);
   g_queue_clear_full (&self->answers, (GDestroyNotify) answer_free);
   g_clear_pointer (&self->subs, g_hash_table_unref);
   g_clear_pointer (&self->bulk_in, g_byte_array_unref);
@@ -1325,12 +1281,10 @@ apply_options (MsSmtp *self)
       curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
       curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self->socket_data);
     }
-  if (self->bulk)
-    curl_easy_setopt (curl, CURLOPT_CONNECT_ONLY, 1L);
-
-  curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt (curl, CURLOPT_READFUNCTION, read_cb);
-  curl_easy_setopt (curl, CURLOPT_READDATA, self);
+  /* libcurl opens the connection (TCP, TLS, EHLO, STARTTLS) and stops
+   * there; the session signs in, and the mail transactions go over the
+   * codec. */
+  curl_easy_setopt (curl, CURLOPT_CONNECT_ONLY, 1L);
 
   curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
@@ -1352,14 +1306,8 @@ apply_options (MsSmtp *self)
   if (config->ca_file != NULL && *config->ca_file != '\0')
     curl_easy_setopt (curl, CURLOPT_CAINFO, config->ca_file);
 
-  if (config->needs_auth)
-    {
-      curl_easy_setopt (curl, CURLOPT_USERNAME, config->user != NULL ? config->user : "");
-      if (config->auth_method == MS_AUTH_METHOD_OAUTH2)
-        curl_easy_setopt (curl, CURLOPT_XOAUTH2_BEARER, config->password != NULL ? config->password : "");
-      else
-        curl_easy_setopt (curl, CURLOPT_PASSWORD, config->password != NULL ? config->password : "");
-    }
+  /* No credentials for libcurl: the session signs in itself once libcurl
+   * has connected (see session_auth()). */
 }
 
 /* The options the security decision changes. */
@@ -1373,11 +1321,6 @@ apply_security (MsSmtp *self)
   else
     curl_easy_setopt (self->curl, CURLOPT_USE_SSL,
                       (long) (self->security == SECURITY_TLS ? CURLUSESSL_ALL : CURLUSESSL_TRY));
-
-  if (config->needs_auth)
-    curl_easy_setopt (self->curl, CURLOPT_LOGIN_OPTIONS,
-                      self->login_options != NULL ? self->login_options
-                                                  : login_options_for (config->auth_method));
 }
 
 /**
@@ -1385,8 +1328,8 @@ apply_security (MsSmtp *self)
  * @config: the account snapshot; copied
  *
  * Creates a session. Nothing is sent before ms_smtp_send() or
- * ms_smtp_prepare(). The session keeps its connection open between
- * messages; libcurl reopens it when the server closed it.
+ * ms_smtp_bulk_submit(). The session keeps its connection open between
+ * messages and opens a new one when the server closed it.
  *
  * Returns: (transfer full): a new session
  */
@@ -1443,7 +1386,6 @@ reset_transfer (MsSmtp       *self,
       self->message = g_bytes_ref (message);
     }
   g_set_object (&self->cancellable, cancellable);
-  self->offset = 0;
 
   self->errbuf[0] = '\0';
   self->stage = MS_SMTP_STAGE_NONE;
@@ -1463,7 +1405,6 @@ reset_transfer (MsSmtp       *self,
   if (!same_message)
     self->token_renewed = FALSE;
   self->abandon = FALSE;
-  self->body_started = FALSE;
   self->body_done = FALSE;
   self->eom_code = 0;
   g_string_truncate (self->eom_line, 0);
@@ -1487,36 +1428,6 @@ apply_time_cap (MsSmtp *self,
   curl_easy_setopt (self->curl, CURLOPT_TIMEOUT, cap);
 }
 
-static void
-prepare_transfer (MsSmtp       *self,
-                  const char   *from,
-                  const char   *to,
-                  GBytes       *message,
-                  GCancellable *cancellable,
-                  gboolean      same_message)
-{
-  g_autofree char *mail_from = g_strdup_printf ("<%s>", from);
-  g_autofree char *rcpt_to = g_strdup_printf ("<%s>", to);
-  gsize size = g_bytes_get_size (message);
-
-  reset_transfer (self, message, cancellable, same_message);
-
-  curl_easy_setopt (self->curl, CURLOPT_MAIL_FROM, mail_from);
-  curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, NULL);
-  g_clear_pointer (&self->rcpt, curl_slist_free_all);
-  self->rcpt = curl_slist_append (NULL, rcpt_to);
-  curl_easy_setopt (self->curl, CURLOPT_MAIL_RCPT, self->rcpt);
-  curl_easy_setopt (self->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) size);
-  apply_time_cap (self, size);
-  /* libcurl keeps a connection after a refused end of message, even one the
-   * server said goodbye on with 421 and is about to close. */
-  curl_easy_setopt (self->curl, CURLOPT_FRESH_CONNECT, self->fresh_connect ? 1L : 0L);
-  self->fresh_connect = FALSE;
-
-  apply_security (self);
-  set_stage (self, MS_SMTP_STAGE_RESOLVE);
-}
-
 /* ------------------------------------------------------------------------ */
 /* OAuth2 access tokens                                                     */
 
@@ -1535,8 +1446,6 @@ set_bearer (MsSmtp     *self,
     wipe (self->config->password, strlen (self->config->password));
   g_free (self->config->password);
   self->config->password = g_strdup (token);
-  /* libcurl never reuses a connection signed in with another token. */
-  curl_easy_setopt (self->curl, CURLOPT_XOAUTH2_BEARER, token);
 }
 
 /* Before each message: the token in memory, renewed there before it
@@ -1552,7 +1461,7 @@ sync_token (MsSmtp *self)
   token = ms_oauth2_get_access_token (self->config->oauth2, NULL, self->cancellable, &error);
   if (token == NULL)
     {
-      /* The server's answer to the old token decides; see complete(). */
+      /* The server's answer to the old token decides; see connect_failed(). */
       g_debug ("OAuth2: keeping the current access token: %s", error->message);
       return;
     }
@@ -1585,9 +1494,16 @@ renew_token (MsSmtp  *self,
   return TRUE;
 }
 
+/* @outcome: (nullable): the message's outcome from the codec, whose
+ * failure the context is for; NULL for a failure of libcurl's connection
+ * step, read from the dialog. */
 static MsReplyContext
-reply_context (MsSmtp *self)
+reply_context (MsSmtp              *self,
+               const MsSmtpOutcome *outcome)
 {
+  int code = outcome != NULL ? outcome->code : self->fail_code;
+  const char *text = outcome != NULL ? (outcome->text != NULL ? outcome->text : "") : self->fail_text->str;
+
   MsReplyContext context = {
     .server = self->config->server,
     .port = self->config->port,
@@ -1601,9 +1517,9 @@ reply_context (MsSmtp *self)
 
   /* A refused EHLO name: the advice names one that would pass. Looked up
    * only then (a socket and a lookup). */
-  if (self->fail_code >= 500 && self->ehlo_suggestion == NULL &&
-      (self->fail_command == CMD_EHLO || self->fail_command == CMD_HELO ||
-       strstr (self->fail_text->str, "elo") != NULL || strstr (self->fail_text->str, "ELO") != NULL))
+  if (code >= 500 && self->ehlo_suggestion == NULL &&
+      ((outcome == NULL && (self->fail_command == CMD_EHLO || self->fail_command == CMD_HELO)) ||
+       strstr (text, "elo") != NULL || strstr (text, "ELO") != NULL))
     self->ehlo_suggestion = local_address_literal (self->config);
   context.ehlo_suggestion = self->ehlo_suggestion;
 
@@ -1806,63 +1722,79 @@ set_reply_error (MsSmtp              *self,
   reply_error (self->reply, failure, error);
 }
 
-/**
- * complete_transfer:
- * @curl_code: the CURLcode the transfer ended with
- *
- * Turns the end of a transfer started with ms_smtp_prepare() into a result.
- * On failure the #GError is in %MS_ERROR (the message says what to do, and
- * quotes the server), or %G_IO_ERROR_CANCELLED, and ms_smtp_get_reply()
- * holds the classification (except after a cancel). Check
- * ms_smtp_get_delivery_uncertain() and ms_smtp_get_retry_now() after a
- * failure.
- *
- * Returns: %TRUE when the server accepted the message
- */
-static gboolean
-complete_transfer (MsSmtp  *self,
-                   int      curl_code,
-                   GError **error)
+/* A refusal in libcurl's connection step, as the outcome of the message
+ * that was to go on it, classified by the same code as the codec's
+ * outcomes. @renew_error: the access token was refused and no new one could
+ * be had; the outcome carries why, so the advice says to sign in again
+ * instead of blaming the password. */
+static MsReply *
+classify_connect_refusal (MsSmtp               *self,
+                          int                   code,
+                          const char           *text,
+                          const MsReplyContext *context,
+                          const GError         *renew_error)
 {
-  CURLcode rc = curl_code;
+  MsSmtpOutcome *o = ms_smtp_outcome_new (0);
+
+  o->stage = context->answering;
+  o->failed_at = context->answering;
+  o->code = code;
+  o->text = ms_reply_sanitize_text (text, -1);
+  if (renew_error != NULL)
+    o->sign_in = g_strdup (renew_error->message);
+  g_clear_pointer (&self->connect_outcome, ms_smtp_outcome_free);
+  self->connect_outcome = o;
+  return ms_reply_classify_outcome (o, context, g_get_real_time () / G_USEC_PER_SEC);
+}
+
+/**
+ * connect_failed:
+ * @rc: the CURLcode libcurl's connection step ended with (CURLE_OK when
+ *   it was the session's own check that stopped)
+ * @own: the session's own reason to stop after libcurl's success, or
+ *   %MS_TRANSPORT_NONE
+ *
+ * Turns a failed connection step (TCP, TLS, EHLO, STARTTLS, AUTH) into a
+ * result: the #GError is in %MS_ERROR (the message says what to do, and
+ * quotes the server), or %G_IO_ERROR_CANCELLED, and self->reply holds the
+ * classification (except after a cancel). Check self->retry_now after it.
+ */
+static void
+connect_failed (MsSmtp              *self,
+                CURLcode             rc,
+                MsTransportFailure   own,
+                GError             **error)
+{
   MsReplyContext context;
-  MsTransportFailure failure = MS_TRANSPORT_NONE;
+  MsTransportFailure failure = own;
   g_autofree char *detail = NULL;
   g_autoptr(GError) renew_error = NULL;
   long response = 0;
 
-  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_if_fail (error == NULL || *error == NULL);
 
   self->retry_now = FALSE;
-
-  if (rc == CURLE_OK)
-    {
-      self->conn_messages++;
-      set_stage (self, MS_SMTP_STAGE_DONE);
-      g_clear_pointer (&self->reply, ms_reply_free);
-      return TRUE;
-    }
+  g_clear_pointer (&self->connect_outcome, ms_smtp_outcome_free);
 
   curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &response);
-  g_debug ("SMTP to %s:%d failed at %s: CURLcode %d (%s): %s; reply %d, response code %ld",
+  g_debug ("SMTP to %s:%d failed at %s: CURLcode %d (%s): %s; reply %d, response code %ld; own %d",
            self->config->server, self->config->port, stage_nick (self->stage),
-           (int) rc, curl_easy_strerror (rc), self->errbuf, self->fail_code, response);
+           (int) rc, curl_easy_strerror (rc), self->errbuf, self->fail_code, response, (int) own);
 
   /* The end of the message went out and no answer came back: the server
    * may have taken it. */
   self->delivery_uncertain = self->body_done && self->eom_code == 0;
 
-  if (rc == CURLE_ABORTED_BY_CALLBACK && !self->gate_tripped &&
+  if (((rc == CURLE_ABORTED_BY_CALLBACK && !self->gate_tripped) || own == MS_TRANSPORT_OTHER) &&
       self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
     {
       if (recording (self))
         ms_transcript_add_info (self->transcript, "Cancelled");
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
-      return FALSE;
+      return;
     }
 
-  context = reply_context (self);
+  context = reply_context (self, NULL);
 
   if (token_was_refused (self))
     {
@@ -1875,13 +1807,13 @@ complete_transfer (MsSmtp  *self,
           self->fresh_connect = TRUE;
           g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
                                _("The server refused the access token; trying again with a new one"));
-          return FALSE;
+          return;
         }
       g_debug ("OAuth2: no new access token: %s", renew_error->message);
       if (g_error_matches (renew_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_propagate_error (error, g_steal_pointer (&renew_error));
-          return FALSE;
+          return;
         }
     }
 
@@ -1904,10 +1836,20 @@ complete_transfer (MsSmtp  *self,
                                                  g_get_real_time () / G_USEC_PER_SEC);
       self->fresh_connect = TRUE;
       set_reply_error (self, MS_TRANSPORT_REPLY_TOO_LONG, error);
-      return FALSE;
+      return;
     }
 
-  if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
+  if (own == MS_TRANSPORT_MECH_UNSUPPORTED)
+    failure = failure_for_code (self, CURLE_LOGIN_DENIED, &detail);
+  else if (own == MS_TRANSPORT_REPLY_TOO_LONG)
+    {
+      /* Handled with the other overflows below. */
+    }
+  else if (own != MS_TRANSPORT_NONE)
+    {
+      /* libcurl succeeded; the session's own check stopped: no reply to read. */
+    }
+  else if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
     {
       failure = decide_without_starttls (self);
       if (failure == MS_TRANSPORT_NONE)
@@ -1915,7 +1857,7 @@ complete_transfer (MsSmtp  *self,
           self->retry_now = TRUE;
           g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
                                _("The server does not offer STARTTLS; sending again without it, as the account allows"));
-          return FALSE;
+          return;
         }
       if (recording (self))
         ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
@@ -1925,8 +1867,8 @@ complete_transfer (MsSmtp  *self,
       /* libcurl 7.88 gives up on XOAUTH2 at the error challenge (334), before
        * the 535 that would follow: the server refused the token all the same. */
       context.answering = MS_REPLY_TO_AUTH;
-      self->reply = ms_reply_classify (535, "5.7.8 The server refused the access token", &context,
-                                       g_get_real_time () / G_USEC_PER_SEC);
+      self->reply = classify_connect_refusal (self, 535, "5.7.8 The server refused the access token", &context,
+                                              renew_error);
     }
   else if (!failure_is_transport_only (rc) && self->fail_code >= 400)
     {
@@ -1934,8 +1876,8 @@ complete_transfer (MsSmtp  *self,
        * into an error message. */
       if (self->config->password != NULL && *self->config->password != '\0')
         g_string_replace (self->fail_text, self->config->password, MS_TRANSCRIPT_BLANK, 0);
-      self->reply = ms_reply_classify (self->fail_code, self->fail_text->str, &context,
-                                       g_get_real_time () / G_USEC_PER_SEC);
+      self->reply = classify_connect_refusal (self, self->fail_code, self->fail_text->str, &context,
+                                              renew_error);
     }
   else if (!failure_is_transport_only (rc) && response >= 400)
     {
@@ -1956,6 +1898,19 @@ complete_transfer (MsSmtp  *self,
                                                  g_get_real_time () / G_USEC_PER_SEC);
     }
 
+  if (self->connect_outcome == NULL)
+    {
+      MsSmtpOutcome *o = ms_smtp_outcome_new (0);
+
+      o->stage = context.answering;
+      o->code = self->reply->code;
+      o->failed_at = context.answering;
+      o->transport = self->reply->transport;
+      o->text = self->reply->code > 0 ? g_strdup (self->reply->text) : NULL;
+      o->detail = self->reply->code == 0 ? g_strdup (self->reply->text) : NULL;
+      self->connect_outcome = o;
+    }
+
   if (self->reply->code == 421 || self->reply->new_connection)
     self->fresh_connect = TRUE;
 
@@ -1966,63 +1921,25 @@ complete_transfer (MsSmtp  *self,
       g_clear_error (error);
       g_propagate_error (error, g_steal_pointer (&renew_error));
     }
-  return FALSE;
+  return;
 }
 
-/* The outcome record of a message libcurl's transfer carried, from what the
- * session read of it: the same record the bulk path fills from the codec. */
-static void
-note_outcome (MsSmtp   *self,
-              gboolean  accepted)
-{
-  MsSmtpOutcome *o = ms_smtp_outcome_new (0);
-
-  switch (self->stage)
-    {
-    case MS_SMTP_STAGE_GREETING: o->stage = MS_REPLY_TO_GREETING; break;
-    case MS_SMTP_STAGE_EHLO:     o->stage = MS_REPLY_TO_EHLO; break;
-    case MS_SMTP_STAGE_TLS:      o->stage = MS_REPLY_TO_STARTTLS; break;
-    case MS_SMTP_STAGE_AUTH:     o->stage = MS_REPLY_TO_AUTH; break;
-    case MS_SMTP_STAGE_MAIL:     o->stage = MS_REPLY_TO_MAIL; break;
-    case MS_SMTP_STAGE_RCPT:     o->stage = MS_REPLY_TO_RCPT; break;
-    case MS_SMTP_STAGE_DATA:     o->stage = self->body_done ? MS_REPLY_TO_END_OF_DATA : MS_REPLY_TO_DATA; break;
-    case MS_SMTP_STAGE_DONE:     o->stage = MS_REPLY_TO_END_OF_DATA; break;
-    case MS_SMTP_STAGE_NONE:
-    case MS_SMTP_STAGE_RESOLVE:
-    case MS_SMTP_STAGE_CONNECT:
-    default:                     o->stage = MS_REPLY_TO_UNKNOWN; break;
-    }
-  o->accepted = accepted;
-  if (!accepted && self->fail_code >= 400)
-    {
-      o->code = self->fail_code;
-      o->text = ms_reply_sanitize_text (self->fail_text->str, self->fail_text->len);
-      o->failed_at = reply_to_for (self, self->fail_command);
-    }
-  o->end_code = self->eom_code;
-  if (self->eom_line->len > 0)
-    o->end_text = g_strdup (self->eom_line->str);
-  o->uncertain = !accepted && self->delivery_uncertain;
-  if (!accepted && self->reply != NULL && self->reply->transport != MS_TRANSPORT_NONE)
-    {
-      o->transport = self->reply->transport;
-      o->detail = g_strdup (self->reply->text);
-    }
-  g_clear_pointer (&self->outcome, ms_smtp_outcome_free);
-  self->outcome = o;
-}
+static gboolean send_one (MsSmtp *self, const char *from, const char *to, GBytes *message,
+                          GCancellable *cancellable, GError **error);
 
 /**
  * ms_smtp_send:
  * @from: the envelope sender (bare address)
  * @to: the one recipient (bare address)
- * @message: the whole message, CRLF line endings (sent as is)
+ * @message: the whole message, CRLF line endings (dot-stuffed here)
  * @cancellable: (nullable): stops the transfer within about a second
  *
  * Sends one message on this session's connection (opened, or reused when it
- * is still alive). Blocking: call it from a worker thread. On failure the
- * #GError is in %MS_ERROR (or %G_IO_ERROR_CANCELLED) and ms_smtp_get_reply()
- * holds the classification.
+ * is still alive). libcurl opens the connection (TCP, TLS, EHLO), the
+ * session signs in, and the mail transaction goes over the codec, as every
+ * message of a blast does, filling the same #MsSmtpOutcome. Blocking: call it from a worker
+ * thread. On failure the #GError is in %MS_ERROR (or
+ * %G_IO_ERROR_CANCELLED) and ms_smtp_get_reply() holds the classification.
  *
  * Returns: %TRUE when the server accepted the message
  */
@@ -2038,46 +1955,10 @@ ms_smtp_send (MsSmtp       *self,
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!address_is_safe (from) || !address_is_safe (to))
-    {
-      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_VALUE,
-                   _("“%s” cannot be used as an e-mail address."),
-                   address_is_safe (from) ? (to != NULL ? to : "") : (from != NULL ? from : ""));
-      return FALSE;
-    }
-  if (g_bytes_get_size (message) == 0)
-    {
-      g_set_error_literal (error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("The message is empty."));
-      return FALSE;
-    }
-
-  for (guint attempt = 0; ; attempt++)
-    {
-      g_autoptr(GError) local_error = NULL;
-      CURLcode rc;
-
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-
-      prepare_transfer (self, from, to, message, cancellable, attempt > 0);
-      if (attempt == 0)
-        sync_token (self);
-      rc = curl_easy_perform (self->curl);
-      if (complete_transfer (self, rc, &local_error))
-        {
-          note_outcome (self, TRUE);
-          return TRUE;
-        }
-
-      /* The security decision happens once, on the first connection, and
-       * a refused access token is renewed once per message. */
-      if (!self->retry_now || attempt > 1)
-        {
-          note_outcome (self, FALSE);
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-    }
+  /* Each message's transcript starts afresh, on a reused connection too. */
+  if (recording (self))
+    ms_transcript_clear (self->transcript);
+  return send_one (self, from, to, message, cancellable, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2261,39 +2142,278 @@ bulk_close (MsSmtp *self)
   bulk_close_full (self, FALSE);
 }
 
-/* libcurl opens the connection: TCP, greeting, EHLO, STARTTLS, AUTH, with
- * the same policy and the same reading of the dialog as ms_smtp_send(). */
-static CURLcode
-bulk_connect (MsSmtp *self)
+/* ------------------------------------------------------------------------ */
+/* Signing in                                                               */
+
+/* libcurl 7.88 takes a refused AUTH for a dead connection and closes it
+ * without QUIT (the server logs "lost connection"). So libcurl connects
+ * (TCP, TLS, EHLO, STARTTLS) and the session signs in itself over
+ * curl_easy_send/recv: a refusal then ends with QUIT like any other. The
+ * dialog goes through the same readers as libcurl's (on_client_line,
+ * on_server_line): transcript, stages, the failure reply, a refused token. */
+
+/* The mechanisms the account allows, in libcurl's order of preference. */
+static const char *
+choose_mechanism (MsSmtp *self)
+{
+  static const char * const automatic[] = { "CRAM-MD5", "PLAIN", "LOGIN", NULL };
+  static const char * const oauth2[] = { "OAUTHBEARER", "XOAUTH2", NULL };
+  const char *options = self->login_options != NULL ? self->login_options
+                                                    : login_options_for (self->config->auth_method);
+  g_auto(GStrv) allowed = g_strsplit (options, ";", -1);
+  const char * const *order = self->config->auth_method == MS_AUTH_METHOD_OAUTH2 ? oauth2 : automatic;
+
+  for (guint i = 0; order[i] != NULL; i++)
+    for (guint j = 0; allowed[j] != NULL; j++)
+      {
+        const char *mech = g_str_has_prefix (allowed[j], "AUTH=") ? allowed[j] + 5 : allowed[j];
+
+        if ((g_str_equal (mech, "*") || g_ascii_strcasecmp (mech, order[i]) == 0) &&
+            caps_auth_has (self, order[i]))
+          return order[i];
+      }
+  return NULL;
+}
+
+/* Reads one whole reply, each line through on_server_line(): its code, and
+ * its last line's text in @text (base64 of a challenge, say). */
+static BulkIo
+auth_read_reply (MsSmtp  *self,
+                 int     *code,
+                 char   **text)
+{
+  gint64 deadline = bulk_deadline (self);
+
+  *code = 0;
+  while (TRUE)
+    {
+      guint8 *nl;
+      guint8 chunk[4096];
+      size_t got = 0;
+      CURLcode rc;
+
+      while ((nl = memchr (self->bulk_in->data, '\n', self->bulk_in->len)) != NULL)
+        {
+          gsize n = nl - self->bulk_in->data + 1;
+          g_autofree char *line = g_strndup ((const char *) self->bulk_in->data, n);
+          gsize len = n;
+
+          g_byte_array_remove_range (self->bulk_in, 0, n);
+          on_server_line (self, line, n);
+          if (self->reply_overflow)
+            return BULK_IO_CLOSED;
+          while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+          if (len >= 3 && g_ascii_isdigit (line[0]) && g_ascii_isdigit (line[1]) && g_ascii_isdigit (line[2]) &&
+              (len == 3 || line[3] == ' '))
+            {
+              *code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+              *text = g_strdup (len > 4 ? line + 4 : "");
+              return BULK_IO_OK;
+            }
+        }
+      if (self->bulk_in->len > MAX_REPLY_BYTES)
+        {
+          if (self->reply_lines == 0)
+            self->reply_command = self->last_command;
+          give_up_on_reply (self);
+          return BULK_IO_CLOSED;
+        }
+      rc = curl_easy_recv (self->curl, chunk, sizeof chunk, &got);
+      if (rc == CURLE_AGAIN)
+        {
+          BulkIo io = bulk_wait (self, POLLIN, deadline);
+
+          if (io != BULK_IO_OK)
+            return io;
+          continue;
+        }
+      if (rc != CURLE_OK || got == 0)
+        return BULK_IO_CLOSED;
+      g_byte_array_append (self->bulk_in, chunk, got);
+      deadline = bulk_deadline (self);
+    }
+}
+
+static BulkIo
+auth_send (MsSmtp     *self,
+           const char *line)
+{
+  on_client_line (self, line, strlen (line));
+  return bulk_send_all (self, line, strlen (line));
+}
+
+static BulkIo
+auth_send_b64 (MsSmtp     *self,
+               const char *data,
+               gsize       len)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *) data, len);
+  g_autofree char *line = g_strconcat (b64, "\r\n", NULL);
+  BulkIo io = auth_send (self, line);
+
+  wipe (b64, strlen (b64));
+  wipe (line, strlen (line));
+  return io;
+}
+
+/* The next step's answer, after a 334 challenge (decoded into @challenge). */
+static char *
+auth_response (MsSmtp     *self,
+               const char *mech,
+               guint       step,
+               const char *challenge,
+               gsize       challenge_len,
+               gsize      *len)
+{
+  const char *user = self->config->user != NULL ? self->config->user : "";
+  const char *secret = self->config->password != NULL ? self->config->password : "";
+  char *out = NULL;
+
+  if (g_str_equal (mech, "PLAIN") && step == 0)
+    {
+      gsize u = strlen (user), p = strlen (secret);
+
+      *len = 1 + u + 1 + p;
+      out = g_malloc (*len + 1);
+      out[0] = '\0';
+      memcpy (out + 1, user, u);
+      out[1 + u] = '\0';
+      memcpy (out + 2 + u, secret, p);
+      out[*len] = '\0';
+      return out;
+    }
+  if (g_str_equal (mech, "LOGIN") && step <= 1)
+    out = g_strdup (step == 0 ? user : secret);
+  else if (g_str_equal (mech, "CRAM-MD5") && step == 0)
+    {
+      g_autofree char *digest = g_compute_hmac_for_data (G_CHECKSUM_MD5, (const guchar *) secret, strlen (secret),
+                                                         (const guchar *) challenge, challenge_len);
+
+      out = g_strdup_printf ("%s %s", user, digest);
+    }
+  else if (g_str_equal (mech, "XOAUTH2") && step == 0)
+    out = g_strdup_printf ("user=%s\001auth=Bearer %s\001\001", user, secret);
+  else if (g_str_equal (mech, "OAUTHBEARER") && step == 0)
+    out = g_strdup_printf ("n,a=%s,\001host=%s\001port=%d\001auth=Bearer %s\001\001", user,
+                           self->config->server, self->config->port, secret);
+  else if (g_str_equal (mech, "OAUTHBEARER"))
+    out = g_strdup ("\001");   /* RFC 7628: the answer to an error challenge */
+  else
+    out = g_strdup ("");       /* XOAUTH2's, and anything unexpected */
+  *len = strlen (out);
+  return out;
+}
+
+/* Signs in on the connection libcurl opened. Returns %FALSE with the reason
+ * in @own (MS_TRANSPORT_NONE: the server refused, its reply is the failure). */
+static gboolean
+session_auth (MsSmtp             *self,
+              MsTransportFailure *own)
+{
+  const char *mech = choose_mechanism (self);
+  g_autofree char *command = NULL;
+  BulkIo io;
+  int code = 0;
+
+  *own = MS_TRANSPORT_NONE;
+  if (mech == NULL)
+    {
+      *own = MS_TRANSPORT_MECH_UNSUPPORTED;
+      return FALSE;
+    }
+  command = g_strdup_printf ("AUTH %s\r\n", mech);
+  io = auth_send (self, command);
+  for (guint step = 0; io == BULK_IO_OK && step < 8; step++)
+    {
+      g_autofree char *text = NULL;
+      g_autofree guchar *challenge = NULL;
+      g_autofree char *answer = NULL;
+      gsize challenge_len = 0;
+      gsize len = 0;
+
+      io = auth_read_reply (self, &code, &text);
+      if (io != BULK_IO_OK || code != 334)
+        break;
+      challenge = g_base64_decode (text, &challenge_len);
+      answer = auth_response (self, mech, step, (const char *) challenge, challenge_len, &len);
+      io = len > 0 ? auth_send_b64 (self, answer, len) : auth_send (self, "\r\n");
+      wipe (answer, len);
+    }
+  /* The exchange is over whatever happened: later lines are commands. */
+  self->auth_open = FALSE;
+  g_byte_array_set_size (self->bulk_in, 0);
+  switch (io)
+    {
+    case BULK_IO_OK:
+      if (code == 235)
+        return TRUE;
+      return FALSE;
+    case BULK_IO_TIMEOUT:
+      self->abandon = TRUE;
+      *own = MS_TRANSPORT_RESPONSE_TIMEOUT;
+      return FALSE;
+    case BULK_IO_CANCELLED:
+      *own = MS_TRANSPORT_OTHER;
+      return FALSE;
+    case BULK_IO_CLOSED:
+    default:
+      *own = self->reply_overflow ? MS_TRANSPORT_REPLY_TOO_LONG : MS_TRANSPORT_CONNECTION_LOST;
+      return FALSE;
+    }
+}
+
+/* libcurl opens the connection: TCP, greeting, EHLO, STARTTLS; then AUTH, with
+ * the same policy and the same reading of the dialog for every message.
+ * Returns libcurl's own result in @rc, and in @own the session's reason to
+ * stop after libcurl's success. */
+static gboolean
+bulk_connect (MsSmtp             *self,
+              CURLcode           *rc,
+              MsTransportFailure *own)
 {
   curl_socket_t fd = CURL_SOCKET_BAD;
-  CURLcode rc;
 
+  *own = MS_TRANSPORT_NONE;
   apply_security (self);
   apply_time_cap (self, g_bytes_get_size (self->message));
-  rc = curl_easy_perform (self->curl);
-  if (rc != CURLE_OK)
-    return rc;
+  /* libcurl keeps a connection that the server said goodbye on (421). */
+  curl_easy_setopt (self->curl, CURLOPT_FRESH_CONNECT, self->fresh_connect ? 1L : 0L);
+  self->fresh_connect = FALSE;
+  *rc = curl_easy_perform (self->curl);
+  if (*rc != CURLE_OK)
+    return FALSE;
   if (curl_easy_getinfo (self->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
     {
+      /* libcurl said it was connected and has no socket left: lost. */
       bulk_close (self);
-      return CURLE_COULDNT_CONNECT;
+      *own = MS_TRANSPORT_CONNECTION_LOST;
+      return FALSE;
     }
   self->bulk_fd = fd;
   self->bulk_open = TRUE;
   g_byte_array_set_size (self->bulk_in, 0);
 
-  /* libcurl goes on unauthenticated when the server offers no AUTH. */
-  if (self->config->needs_auth && !self->auth_ok)
+  if (!self->config->needs_auth)
+    return TRUE;
+  /* No AUTH offered: nothing is sent unauthenticated. */
+  if (!caps_has_auth (self))
     {
       self->gate_tripped = TRUE;
       if (recording (self))
         ms_transcript_add_info (self->transcript,
                                 "Not signed in (the server offers no authentication): the message is not sent");
       bulk_close_full (self, TRUE);
-      return CURLE_ABORTED_BY_CALLBACK;
+      *own = MS_TRANSPORT_NO_AUTH_ADVERTISED;
+      return FALSE;
     }
-  return CURLE_OK;
+  if (session_auth (self, own))
+    return TRUE;
+  /* Refused (or no common mechanism): the connection is sound, so QUIT;
+   * not after a 421 (the server is closing), a timeout or a drop. */
+  bulk_close_full (self, (*own == MS_TRANSPORT_NONE || *own == MS_TRANSPORT_MECH_UNSUPPORTED) &&
+                         self->fail_code != 421);
+  return FALSE;
 }
 
 /* Turns one finished message into its answer: the outcome, classified. */
@@ -2318,7 +2438,7 @@ bulk_answer (MsSmtp        *self,
     g_set_error_literal (&a->error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
   else
     {
-      MsReplyContext context = reply_context (self);
+      MsReplyContext context = reply_context (self, outcome);
 
       a->reply = ms_reply_classify_outcome (outcome, &context, g_get_real_time () / G_USEC_PER_SEC);
       reply_error (a->reply, outcome->transport, &a->error);
@@ -2356,15 +2476,17 @@ bulk_collect (MsSmtp *self)
 static void
 bulk_answer_now (MsSmtp        *self,
                  guint64        id,
+                 MsSmtpOutcome *outcome,
                  MsReply       *reply,
                  GError        *error)
 {
   Answer *a = g_new0 (Answer, 1);
 
-  a->outcome = ms_smtp_outcome_new (id);
+  a->outcome = outcome != NULL ? outcome : ms_smtp_outcome_new (id);
+  a->outcome->id = id;
   a->reply = reply;
   a->error = error;
-  if (reply != NULL)
+  if (reply != NULL && outcome == NULL)
     {
       a->outcome->code = reply->code;
       a->outcome->transport = reply->transport;
@@ -2535,8 +2657,8 @@ bulk_pump (MsSmtp   *self,
     }
 }
 
-/* Opens the connection when none is open: libcurl does TCP, TLS, EHLO and
- * AUTH, and the security decision is taken once per session. */
+/* Opens the connection when none is open: libcurl does TCP, TLS and EHLO,
+ * the session AUTH, and the security decision is taken once per session. */
 static gboolean
 bulk_open_connection (MsSmtp   *self,
                       guint64   id,
@@ -2562,15 +2684,15 @@ bulk_open_connection (MsSmtp   *self,
   for (guint attempt = 0; attempt < 4; attempt++)
     {
       g_autoptr(GError) error = NULL;
-      CURLcode rc;
+      CURLcode rc = CURLE_OK;
+      MsTransportFailure own = MS_TRANSPORT_NONE;
 
       reset_transfer (self, message, self->cancellable, attempt > 0);
       if (attempt == 0)
         sync_token (self);
       set_stage (self, MS_SMTP_STAGE_RESOLVE);
       self->conn_messages = 0;
-      rc = bulk_connect (self);
-      if (rc == CURLE_OK)
+      if (bulk_connect (self, &rc, &own))
         {
           g_autoptr(GPtrArray) caps = g_ptr_array_new ();
 
@@ -2588,12 +2710,14 @@ bulk_open_connection (MsSmtp   *self,
           return TRUE;
         }
       /* The connection step's failure, as ms_smtp_send() reads it. */
-      if (!complete_transfer (self, rc, &error) && self->retry_now && retries < 2)
+      connect_failed (self, rc, own, &error);
+      if (self->retry_now && retries < 2)
         {
           retries++;
           continue;
         }
-      bulk_answer_now (self, id, self->reply != NULL ? ms_reply_copy (self->reply) : NULL,
+      bulk_answer_now (self, id, g_steal_pointer (&self->connect_outcome),
+                       self->reply != NULL ? ms_reply_copy (self->reply) : NULL,
                        g_steal_pointer (&error));
       /* One failed sign-in per connection attempt, not one per message. */
       self->bulk_connect_failed = TRUE;
@@ -2629,7 +2753,7 @@ submit_now (MsSmtp  *self,
       reply->permanent = TRUE;
       reply->text = g_strdup (error->message);
       reply->advice = g_strdup (error->message);
-      bulk_answer_now (self, id, reply, g_steal_pointer (&error));
+      bulk_answer_now (self, id, NULL, reply, g_steal_pointer (&error));
       return;
     }
   if (recording (self))
@@ -2690,7 +2814,6 @@ bulk_init (MsSmtp *self)
   self->bulk = TRUE;
   self->bulk_in = g_byte_array_sized_new (4096);
   self->subs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) sub_free);
-  curl_easy_setopt (self->curl, CURLOPT_CONNECT_ONLY, 1L);
 }
 
 /**
@@ -2732,7 +2855,7 @@ ms_smtp_bulk_get_n_open (MsSmtp *self)
  * @cancellable: (nullable): stops the connection within about a second
  *
  * Puts one more message in the window of the session's connection (opened
- * first when none is: libcurl does TCP, TLS, EHLO and AUTH with the same
+ * first when none is: libcurl does TCP, TLS and EHLO, the session AUTH, with the same
  * security policy as ms_smtp_send()). Nothing is written until
  * ms_smtp_bulk_wait(): the messages submitted before it go in one write.
  * Every message submitted gets exactly one answer from ms_smtp_bulk_pop().
@@ -2770,7 +2893,7 @@ ms_smtp_bulk_submit (MsSmtp       *self,
       else
         g_set_error (&error, MS_ERROR, MS_ERROR_INVALID_VALUE, _("“%s” cannot be used as an e-mail address."),
                      address_is_safe (from) ? sub->to : sub->from);
-      bulk_answer_now (self, id, NULL, error);
+      bulk_answer_now (self, id, NULL, NULL, error);
       return;
     }
   if (g_cancellable_is_cancelled (cancellable))
@@ -2778,7 +2901,7 @@ ms_smtp_bulk_submit (MsSmtp       *self,
       GError *error = NULL;
 
       g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
-      bulk_answer_now (self, id, NULL, error);
+      bulk_answer_now (self, id, NULL, NULL, error);
       return;
     }
   submit_now (self, id, sub);
@@ -2862,6 +2985,23 @@ ms_smtp_send_bulk (MsSmtp       *self,
                    GBytes       *message,
                    GCancellable *cancellable,
                    GError      **error)
+{
+  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return send_one (self, from, to, message, cancellable, error);
+}
+
+/* One message through the window and its answer: ms_smtp_send() and
+ * ms_smtp_send_bulk() alike. */
+static gboolean
+send_one (MsSmtp       *self,
+          const char   *from,
+          const char   *to,
+          GBytes       *message,
+          GCancellable *cancellable,
+          GError      **error)
 {
   g_autoptr(MsSmtpOutcome) outcome = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -3113,21 +3253,6 @@ ms_smtp_get_delivery_uncertain (MsSmtp *self)
   g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
 
   return self->delivery_uncertain;
-}
-
-/**
- * ms_smtp_get_retry_now:
- *
- * Returns: %TRUE when ms_smtp_complete() failed only because the session
- *   just decided to go on without STARTTLS: prepare the same message again
- *   at once (ms_smtp_send() does this by itself)
- */
-gboolean
-ms_smtp_get_retry_now (MsSmtp *self)
-{
-  g_return_val_if_fail (MS_IS_SMTP (self), FALSE);
-
-  return self->retry_now;
 }
 
 /**

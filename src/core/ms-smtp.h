@@ -75,8 +75,10 @@ MsSmtp       *ms_smtp_new            (const MsSmtpConfig *config);
  * @message: the whole message, CRLF line endings
  *
  * Sends one message on this session's connection (opened, or reused when it
- * is still alive). Blocking: call it from a worker thread. On failure the
- * #GError is in %MS_ERROR and ms_smtp_get_reply() holds the classification.
+ * is still alive), over the codec like the bulk path below, and fills the
+ * same #MsSmtpOutcome (ms_smtp_get_outcome()). Blocking: call it from a
+ * worker thread. On failure the #GError is in %MS_ERROR and
+ * ms_smtp_get_reply() holds the classification.
  */
 gboolean      ms_smtp_send           (MsSmtp             *self,
                                       const char         *from,
@@ -85,12 +87,11 @@ gboolean      ms_smtp_send           (MsSmtp             *self,
                                       GCancellable       *cancellable,
                                       GError            **error);
 
-/* Bulk sending (ms-blast): the same results as ms_smtp_send(), for many
+/* Bulk sending (ms-blast): the same path as ms_smtp_send(), for many
  * messages on one connection. libcurl opens the connection; the mail
  * transactions go through the codec (ms-smtp-codec.h) over
  * curl_easy_send/recv, with PIPELINING and CHUNKING when offered, up to a
- * window of messages in flight. A session is used either with these or
- * with ms_smtp_send(). */
+ * window of messages in flight. */
 gboolean      ms_smtp_send_bulk      (MsSmtp             *self,
                                       const char         *from,
                                       const char         *to,
@@ -127,7 +128,7 @@ void          ms_smtp_set_socket_funcs (MsSmtp           *self,
                                         gpointer          close_func,
                                         gpointer          user_data);
 
-/* Everything below describes the last ms_smtp_send()/complete(). */
+/* Everything below describes the last ms_smtp_send()/ms_smtp_send_bulk(). */
 const MsReply *ms_smtp_get_reply       (MsSmtp           *self);   /* NULL after success */
 const MsSmtpOutcome *ms_smtp_get_outcome (MsSmtp         *self);   /* the record both paths fill */
 MsTranscript  *ms_smtp_get_transcript  (MsSmtp           *self);
@@ -157,10 +158,6 @@ void           ms_smtp_set_stage_func  (MsSmtp           *self,
  * server answered (e.g. dropped after "."): it may have been delivered, so
  * the blast marks it uncertain instead of resending silently. */
 gboolean       ms_smtp_get_delivery_uncertain (MsSmtp    *self);
-/* TRUE when ms_smtp_complete() failed only because the session just decided
- * to go on without STARTTLS (not offered; the policy allows it): prepare the
- * same message again at once and re-add the handle. At most once per session. */
-gboolean       ms_smtp_get_retry_now   (MsSmtp           *self);
 /* SHA-256 fingerprint "AB:CD:…" of the certificate the server presented on
  * the last TLS connection, or NULL: lets a user compare and trust it. */
 const char    *ms_smtp_get_peer_fingerprint (MsSmtp      *self);
