@@ -933,6 +933,7 @@ test_cli (void)
           assert_contains (err, "has expired or was revoked: sign in again");
           /* Nothing about storing a password: the sign-in is the problem. */
           g_assert_null (strstr (err, "store the password again"));
+          g_assert_null (strstr (err, "password set"));
           g_assert_cmpuint (ms_test_server_count_messages (smtp), ==, 4);
 
           /* No token in any file or any output, debug messages included. */

@@ -302,7 +302,9 @@ ms_cli_test (const MsCliContext  *ctx,
       {
         g_printerr (_("What to change: %s\n"), failure->advice);
         print_keys_named (ctx, failure->advice,
-                          reply != NULL && reply->advice != NULL && reply->klass == MS_REPLY_CLASS_AUTH_FAILED,
+                          /* An OAuth2 account has no password to store: its advice says to sign in again. */
+                          reply != NULL && reply->advice != NULL && reply->klass == MS_REPLY_CLASS_AUTH_FAILED &&
+                          ms_account_get_auth_method (account) != MS_AUTH_METHOD_OAUTH2,
                           TRUE);
       }
   }
