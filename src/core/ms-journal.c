@@ -169,7 +169,7 @@ static const char * const migrations[] = {
   "reply_class, advice, message_id, queued_at, sent_at, next_due, updated_at, " \
   "first_attempt_at"
 
-#define BATCH_INFO_COLUMNS "id, created, status, subject, account, pause_reason"
+#define BATCH_INFO_COLUMNS "id, created, status, subject, account, pause_reason, import_unfinished"
 
 typedef enum {
   STMT_BEGIN,
@@ -1404,6 +1404,7 @@ info_from_stmt (sqlite3_stmt *stmt)
   info->subject = column_dup (stmt, 3);
   info->account = column_dup (stmt, 4);
   info->pause_reason = column_dup (stmt, 5);
+  info->import_unfinished = sqlite3_column_int (stmt, 6) != 0;
   return info;
 }
 
@@ -4541,7 +4542,8 @@ ms_journal_is_batch_busy (MsJournal *self,
  *
  * The batches a user may want to carry on with after a crash, a restart or
  * a pause: paused, or left running by a process that stopped, with rows
- * still to send or `uncertain`, and not being sent by another process now.
+ * still to send or `uncertain` or a list not all in (see
+ * MsBatchInfo.import_unfinished), and not being sent by another process now.
  * A batch whose process died while this journal was open is recovered
  * here, as opening would have done: its `sending` rows become `uncertain`.
  * The same rule for every front end that offers to resume.
@@ -4569,8 +4571,13 @@ ms_journal_list_unfinished (MsJournal  *self,
       guint left = info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_DEFERRED] +
                    info->counts[MS_STATE_SENDING] + info->counts[MS_STATE_UNCERTAIN];
 
-      if ((info->status != MS_BATCH_PAUSED && info->status != MS_BATCH_RUNNING) || left == 0 ||
-          g_hash_table_contains (self->locks, &info->id))
+      /* A list not all in is never done: once the rows its import got in
+       * are sent, the rest of the list is still to send (a resume imports
+       * it), and nothing else would ever offer it. Its batch may even be
+       * still `ready`, when the import died before the run started. */
+      if ((info->status != MS_BATCH_PAUSED && info->status != MS_BATCH_RUNNING &&
+           !(info->status == MS_BATCH_READY && info->import_unfinished)) ||
+          (left == 0 && !info->import_unfinished) || g_hash_table_contains (self->locks, &info->id))
         continue;
       if (info->status == MS_BATCH_RUNNING)
         {

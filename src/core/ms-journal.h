@@ -64,6 +64,8 @@ typedef struct {
   char         *pause_reason;   /* advice when paused by a stop-class reply, or NULL */
   guint         counts[MS_N_STATES];
   guint         total;
+  gboolean      import_unfinished;   /* sent while its list went in, and the list is not all in:
+                                      * a resume imports the rest (the counts are of the rows in) */
 } MsBatchInfo;
 
 void ms_batch_info_free (MsBatchInfo *info);

@@ -535,6 +535,13 @@ check_unfinished (MsWindow *self)
                                               "sent, so they may or may not have arrived. Resend them, or leave them "
                                               "to check on the Pending page.", uncertain), uncertain);
     }
+  if (info->import_unfinished)
+    {
+      /* The counts are of the rows read in so far: say that more follow. */
+      g_string_append_c (text, ' ');
+      g_string_append (text, _("Not all of its list was read in: resuming reads the rest of the list and sends it "
+                               "too."));
+    }
   gtk_label_set_text (self->resume_label, text->str);
   /* Never resent unless the user says so. */
   gtk_check_button_set_active (self->resend_check, FALSE);
