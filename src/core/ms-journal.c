@@ -162,6 +162,13 @@ static const char * const migrations[] = {
    * keeps this set until the whole list is in, so that a resume after a
    * crash imports the rest. */
   "ALTER TABLE batches ADD COLUMN import_unfinished INTEGER NOT NULL DEFAULT 0;",
+
+  /* 4 → 5: what identified the list's file when such an import began
+   * (ms_journal_set_source_identity()), so that a resume refuses to import
+   * the rest of another file, or of this one changed. NULL: not recorded. */
+  "ALTER TABLE batches ADD COLUMN source_size INTEGER;"
+  "ALTER TABLE batches ADD COLUMN source_mtime INTEGER;"
+  "ALTER TABLE batches ADD COLUMN source_sha256 TEXT;",
 };
 
 #define ROW_COLUMNS \
@@ -3654,6 +3661,91 @@ ms_journal_set_import_unfinished (MsJournal  *self,
 
       set_locked_by (self, batch, owner);
     }
+  return TRUE;
+}
+
+/**
+ * ms_journal_set_source_identity:
+ * @size: the file's size in bytes
+ * @mtime: its modification time, unix seconds
+ * @sha256: the SHA-256 of its bytes, in hex
+ *
+ * Records what identified the file of @batch's list when an import that
+ * sends while it goes on began (ms_import_start()): a resume that imports
+ * the rest checks it (ms_journal_get_source_identity()).
+ */
+gboolean
+ms_journal_set_source_identity (MsJournal   *self,
+                                gint64       batch,
+                                gint64       size,
+                                gint64       mtime,
+                                const char  *sha256,
+                                GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (sha256 != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  rc = sqlite3_prepare_v2 (self->db,
+                           "UPDATE batches SET source_size = ?2, source_mtime = ?3, source_sha256 = ?4 WHERE id = ?1",
+                           -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, batch);
+      sqlite3_bind_int64 (stmt, 2, size);
+      sqlite3_bind_int64 (stmt, 3, mtime);
+      sqlite3_bind_text (stmt, 4, sha256, -1, SQLITE_TRANSIENT);
+      rc = sqlite3_step (stmt);
+    }
+  if (rc != SQLITE_DONE)
+    return fail (self, rc, error);
+  return TRUE;
+}
+
+/**
+ * ms_journal_get_source_identity:
+ * @size: (out): as recorded by ms_journal_set_source_identity()
+ * @mtime: (out): likewise
+ * @sha256: (out) (transfer full) (nullable): likewise; %NULL when nothing
+ *   was recorded (a batch imported in one piece, or by an older version)
+ */
+gboolean
+ms_journal_get_source_identity (MsJournal   *self,
+                                gint64       batch,
+                                gint64      *size,
+                                gint64      *mtime,
+                                char       **sha256,
+                                GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (size != NULL && mtime != NULL && sha256 != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  *size = *mtime = 0;
+  *sha256 = NULL;
+  rc = sqlite3_prepare_v2 (self->db, "SELECT source_size, source_mtime, source_sha256 FROM batches WHERE id = ?1",
+                           -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, batch);
+      rc = sqlite3_step (stmt);
+    }
+  if (rc == SQLITE_DONE)
+    {
+      set_batch_not_found (batch, error);
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    return fail (self, rc, error);
+  *size = sqlite3_column_int64 (stmt, 0);
+  *mtime = sqlite3_column_int64 (stmt, 1);
+  *sha256 = column_dup (stmt, 2);
   return TRUE;
 }
 
