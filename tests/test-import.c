@@ -797,6 +797,28 @@ test_overlap_kill_changed_file (void)
   g_assert_false (info->import_unfinished);
 }
 
+/* A list that is whole after the first chunk is sent with the lock its
+ * import took: kill -9 while it is sent keeps the batch and what was sent
+ * (recovered, not removed as an import that died half way). */
+static void
+test_overlap_kill_short_list (void)
+{
+  g_autofree char *db = ms_test_tmp_path ("overlap-short.sqlite");
+  g_autofree char *csv = write_big_csv ("overlap-short", 40, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+
+  import_and_die (db, csv, 10);
+  journal = ms_journal_open (db, &error);
+  g_assert_no_error (error);
+  info = ms_journal_get_batch_info (journal, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (info->total, ==, 40);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, 10);
+  g_assert_false (info->import_unfinished);
+}
+
 /* The preview and the dry run find the duplicates as the import does, also
  * past the 50,000 addresses they keep in memory (the rest go to a temporary
  * file): a late duplicate of an early address and of a late one. */
@@ -912,6 +934,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/import/overlap-kill", test_overlap_kill);
   g_test_add_func ("/mailshot/import/overlap-kill-all-sent", test_overlap_kill_all_sent);
   g_test_add_func ("/mailshot/import/overlap-kill-changed-file", test_overlap_kill_changed_file);
+  g_test_add_func ("/mailshot/import/overlap-kill-short-list", test_overlap_kill_short_list);
   g_test_add_func ("/mailshot/import/preview-many", test_preview_many);
   g_test_add_func ("/mailshot/import/dry-run-memory", test_dry_run_memory);
   return g_test_run ();

@@ -425,7 +425,10 @@ ms_import_start (MsJournal              *journal,
   /* A list whose first thousand rows have no usable one may still have
    * some: read on until one chunk of usable rows is in, or to the end. */
   if (import_rows (job, overlap_chunk_rows (), overlap_chunk_rows (), NULL, NULL, &eof, &local_error) &&
-      (eof ? check_some_imported (job, &local_error)
+      /* Whole at once or not, its lock is a run's from this commit on: the
+       * batch may be sent before the job is freed. */
+      (eof ? (check_some_imported (job, &local_error) &&
+              ms_journal_set_import_unfinished (journal, job->batch, FALSE, &local_error))
            : (ms_journal_set_import_unfinished (journal, job->batch, TRUE, &local_error) &&
               ms_journal_set_source_identity (journal, job->batch, job->source_size, job->source_mtime,
                                               job->source_sha256, &local_error))))

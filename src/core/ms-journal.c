@@ -3628,7 +3628,8 @@ lock_batch (MsJournal  *self,
  *   is in; %FALSE once the whole list is in
  *
  * For an import that sends while it goes on (ms_import_start()). Call it
- * with %TRUE in the transaction of the first chunk: from then on the batch
+ * with %TRUE in the transaction of the first chunk (or with %FALSE when
+ * that chunk is the whole list, to the same end): from then on the batch
  * is kept when its importer dies (it may have been sent; it was locked with
  * ms_journal_lock_batch_for_import(), which would have it removed), and a
  * resume imports the rest of its list (ms_journal_get_import_line()).
@@ -3654,8 +3655,10 @@ ms_journal_set_import_unfinished (MsJournal  *self,
     }
   if (rc != SQLITE_DONE)
     return fail (self, rc, error);
-  /* No longer an import that recovery removes: a run's lock. */
-  if (unfinished && g_hash_table_contains (self->locks, &batch))
+  /* No longer an import that recovery removes: a run's lock. Sent while
+   * its list goes in, or whole (%FALSE), a batch whose process dies may
+   * have been sent, and is recovered, never removed. */
+  if (g_hash_table_contains (self->locks, &batch))
     {
       g_autofree char *owner = lock_owner_description ();
 
