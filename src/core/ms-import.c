@@ -64,7 +64,8 @@ struct _MsImportJob
   gboolean                locked;
   gboolean                committed;      /* a chunk is in */
   gboolean                sending;        /* the batch may be sent while the rest goes in */
-  gboolean                done;           /* the whole list is in */
+  gint                    done;           /* the whole list is in; atomic: a window's progress asks */
+  guint                   n_records;      /* of the whole file, from the structure check */
   gboolean                failed;
   MsBatchSpec            *owned_spec;     /* a resume's */
   gint64                  source_size;    /* what identified the file at the start: */
@@ -274,7 +275,7 @@ job_open (MsJournal              *journal,
     {
       g_autoptr(MsRecipients) scan = ms_recipients_new_for_path (csv_path, email_column, error);
 
-      if (scan == NULL || !ms_recipients_check_rest (scan, NULL, error) ||
+      if (scan == NULL || !ms_recipients_check_rest (scan, &job->n_records, error) ||
           !file_identity (csv_path, &job->source_size, &job->source_mtime, &job->source_sha256, error))
         return NULL;
     }
@@ -449,7 +450,7 @@ ms_import_start (MsJournal              *journal,
   /* Unless the list is whole, a dead importer's batch is kept from here
    * on (it may have been sent), and a resume imports the rest. */
   job->committed = TRUE;
-  job->done = eof;
+  g_atomic_int_set (&job->done, eof);
   job->sending = !eof;
   return g_steal_pointer (&job);
 }
@@ -584,7 +585,17 @@ gboolean
 ms_import_job_is_done (MsImportJob *job)
 {
   g_return_val_if_fail (job != NULL, FALSE);
-  return job->done;
+  return g_atomic_int_get (&job->done);
+}
+
+/* The records of the whole file (rows left out and duplicates included),
+ * from the structure check of ms_import_start(): what the batch's count
+ * will be at most, before the list is all in. */
+guint
+ms_import_job_get_n_records (MsImportJob *job)
+{
+  g_return_val_if_fail (job != NULL, 0);
+  return job->n_records;
 }
 
 /* The counts so far; final once ms_import_job_run() returned TRUE. */
@@ -621,8 +632,8 @@ ms_import_job_run (MsImportJob  *job,
   g_return_val_if_fail (job != NULL, FALSE);
   g_return_val_if_fail (job->batch > 0, FALSE);
 
-  if (job->done || job->failed)
-    return job->done;
+  if (g_atomic_int_get (&job->done) || job->failed)
+    return g_atomic_int_get (&job->done);
 
   if (ms_journal_begin (job->journal, &local_error) &&
       import_rows (job, G_MAXUINT, overlap_chunk_rows (), chunk_func, chunk_data, &eof, &local_error) &&
@@ -643,7 +654,7 @@ ms_import_job_run (MsImportJob  *job,
         chunk_func (chunk_data);
       return FALSE;
     }
-  job->done = TRUE;
+  g_atomic_int_set (&job->done, TRUE);
   if (job->done_func != NULL)
     job->done_func (job, job->done_data);
   if (chunk_func != NULL)
