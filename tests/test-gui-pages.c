@@ -6,11 +6,15 @@
 #ifdef GDK_WINDOWING_X11
 #include <gdk/x11/gdkx.h>
 #endif
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mailshot-core.h"
 #include "ms-application.h"
 #include "ms-batches-page.h"
+#include "ms-blast-page.h"
+#include "ms-blast-runner.h"
 #include "ms-pending-page.h"
 #include "ms-test-gui-support.h"
 #include "ms-test-support.h"
@@ -687,6 +691,312 @@ test_screenshots (void)
                                                    "cause_toggle"), FALSE);
 }
 
+/* ------------------------------------------------ Send while importing */
+
+typedef struct {
+  guint    finished;
+  gint64   batch;
+  guint    sent;
+  char    *message;
+  /* What the window showed, polled while the blast ran. */
+  gboolean saw_about;
+  gboolean went_back;
+  double   last_fraction;
+  char    *last_about;
+  char    *last_text;
+} Watch;
+
+static void
+on_blast_finished (MsBlastRunner *runner,
+                   gint64         batch,
+                   guint          sent,
+                   guint          failed,
+                   guint          uncertain,
+                   const char    *message,
+                   Watch         *w)
+{
+  w->finished++;
+  w->batch = batch;
+  w->sent = sent;
+  g_free (w->message);
+  w->message = g_strdup (message);
+}
+
+static gboolean
+watch_window (gpointer data)
+{
+  Watch *w = data;
+  MsWindow *window = ms_test_gui_get_window (app);
+  const char *text = gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_label"));
+  double fraction = gtk_progress_bar_get_fraction (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_bar"));
+
+  if (g_strcmp0 (text, w->last_text) != 0)
+    {
+      g_test_message ("window: %s (%.3f)", text, fraction);
+      g_free (w->last_text);
+      w->last_text = g_strdup (text);
+    }
+  if (strstr (text, " of about ") != NULL)
+    {
+      w->saw_about = TRUE;
+      g_free (w->last_about);
+      w->last_about = g_strdup (text);
+    }
+  if (fraction + 1e-9 < w->last_fraction)
+    w->went_back = TRUE;
+  w->last_fraction = MAX (w->last_fraction, fraction);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+blast_finished (gpointer data)
+{
+  return ((Watch *) data)->finished > 0;
+}
+
+static gboolean
+blast_page_loaded (gpointer data)
+{
+  return !ms_blast_page_get_loading (data);
+}
+
+/* The window sends while the list goes in (ms_import_start() and
+ * ms_blast_set_import(), as `blast send`), in chunks of 1 row here: the
+ * progress says "of about N" (the records of the file) until the list is
+ * in, its bar never goes back, every member gets one message, and the row
+ * left out and the duplicate are in the report and the counts as before. */
+static void
+test_send_while_importing (void)
+{
+  g_autofree char *path = ms_test_tmp_path ("overlap-members.csv");
+  g_autoptr(GString) csv = g_string_new ("name,email,city\n");
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GPtrArray) envelopes = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(GPtrArray) left_out = NULL;
+  g_autoptr(GError) error = NULL;
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  MsWindow *window;
+  MsBlastPage *page;
+  AdwMessageDialog *dialog;
+  const char *summary;
+  Watch w = { 0 };
+  gulong id;
+  guint poll;
+  const guint n = 1500;
+
+  /* A row left out late in the list, and a duplicate of an early one at its end. */
+  for (guint i = 0; i < n; i++)
+    {
+      if (i == 1200)
+        g_string_append (csv, "Bad Row,not-an-address,Btown\n");
+      g_string_append_printf (csv, "Overlap %u,overlap%u@example.org,Town %u\n", i, i, i);
+    }
+  g_string_append (csv, "Again,OVERLAP7@example.org,Town 7\n");
+  g_assert_true (g_file_set_contents (path, csv->str, -1, NULL));
+  file = g_file_new_for_path (path);
+
+  g_setenv ("MS_IMPORT_CHUNK", "1", TRUE);
+  configure_account ();
+  window = ms_test_gui_get_window (app);
+  gtk_window_present (GTK_WINDOW (window));
+  page = ms_window_get_blast_page (window);
+  ms_window_show_page (window, "blast");
+  ms_blast_page_load_recipients (page, file);
+  ms_test_gui_wait_until (blast_page_loaded, page, 20000);
+  gtk_editable_set_text (GTK_EDITABLE (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "subject_row")),
+                         "Overlap news for {{name}}");
+  gtk_text_buffer_set_text (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "body_buffer"), "Dear {{name}},\nhi.\n", -1);
+  summary = adw_action_row_get_subtitle (ms_test_gui_child (page, MS_TYPE_BLAST_PAGE, "summary_row"));
+  g_test_message ("summary: %s", summary);
+  g_assert_nonnull (strstr (summary, "1 left out"));
+  g_assert_nonnull (strstr (summary, "1 duplicate"));
+  g_assert_cmpuint (ms_blast_page_get_valid_count (page), ==, n);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "blast.send", NULL));
+  dialog = ms_blast_page_get_dialog (page);
+  g_assert_nonnull (dialog);
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_blast_finished), &w);
+  poll = g_timeout_add (5, watch_window, &w);
+  adw_message_dialog_response (dialog, "send");
+  ms_test_gui_wait_until (blast_finished, &w, 120000);
+  g_source_remove (poll);
+  watch_window (&w);
+  g_signal_handler_disconnect (runner, id);
+  g_unsetenv ("MS_IMPORT_CHUNK");
+
+  /* Every member once, and the counts shown are the server's. */
+  g_test_message ("while importing: %s; at the end: %s", w.last_about,
+                  gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_label")));
+  g_assert_null (w.message);
+  g_assert_cmpuint (w.sent, ==, n);
+  envelopes = ms_test_server_get_envelopes (server);
+  for (guint i = 0; i < envelopes->len; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (envelopes->pdata[i], " ", 3);
+      g_auto(GStrv) to = parts[1] != NULL && parts[2] != NULL ? g_strsplit (parts[2], ",", -1) : NULL;
+
+      for (guint j = 0; to != NULL && to[j] != NULL; j++)
+        if (g_str_has_prefix (to[j], "overlap"))
+          g_assert_true (g_hash_table_add (seen, g_ascii_strdown (to[j], -1)));   /* once each */
+    }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, n);
+  g_assert_true (g_hash_table_contains (seen, "overlap0@example.org"));
+  g_assert_true (g_hash_table_contains (seen, "overlap1499@example.org"));
+
+  /* While the list went in: "of about" the file's 1,502 records, the bar
+   * only forward; at the end the exact count. */
+  g_assert_true (w.saw_about);
+  g_assert_nonnull (strstr (w.last_about, " of about 1502 sent"));
+  g_assert_false (w.went_back);
+  g_assert_cmpfloat (ms_blast_runner_get_fraction (runner), ==, 1.0);
+  g_assert_cmpstr (gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "progress_label")), ==,
+                   "1500 of 1500 sent");
+
+  /* The batch: whole, the row left out in its report, nothing unfinished. */
+  journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  info = ms_journal_get_batch_info (journal, w.batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->status, ==, MS_BATCH_FINISHED);
+  g_assert_cmpuint (info->total, ==, n);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, n);
+  g_assert_false (info->import_unfinished);
+  left_out = ms_journal_list_left_out (journal, w.batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (left_out->len, ==, 1);
+  g_assert_cmpuint (((MsJournalLeftOut *) left_out->pdata[0])->line, ==, 1202);
+  ms_window_show_page (window, "batches");
+  ms_batches_page_reload (get_batches_page ());
+  g_assert_true (ms_batches_page_open_batch (get_batches_page (), w.batch));
+  g_assert_cmpuint (g_list_model_get_n_items (ms_batches_page_get_report_model (get_batches_page ())), ==, n + 1);
+  g_assert_nonnull (strstr (gtk_label_get_text (ms_test_gui_child (get_batches_page (), MS_TYPE_BATCHES_PAGE,
+                                                                   "report_counts")),
+                            "1500 of 1500 sent · 0 failed · 0 uncertain · 1 left out at import"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (get_batches_page ()), "batches.back", NULL));
+  g_free (w.message);
+  g_free (w.last_about);
+  g_free (w.last_text);
+}
+
+/* A crash in the middle of the import, once every row that got in was
+ * sent: the window still offers the batch, says that its list is not all
+ * in, and its resume imports and sends the rest, each member once. */
+static void
+test_resume_list_not_all_in (void)
+{
+  g_autofree char *path = ms_test_tmp_path ("not-all-in.csv");
+  g_autoptr(GString) csv = g_string_new ("name,email,city\n");
+  g_autoptr(GPtrArray) envelopes = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  MsBlastRunner *runner = ms_application_get_runner (app);
+  MsWindow *window;
+  const char *text;
+  Watch w = { 0 };
+  gint64 batch;
+  guint first;
+  gulong id;
+  const guint n = 30;
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (csv, "Late %u,late%u@example.org,Town %u\n", i, i, i);
+  g_assert_true (g_file_set_contents (path, csv->str, -1, NULL));
+
+  if (g_test_subprocess ())
+    {
+      /* What `blast send` or the window does until the kill: the first
+       * chunk (4 rows) in, sent and recorded, the rest not read yet. */
+      g_autoptr(MsJournal) importer = ms_journal_open (NULL, NULL);
+      g_autoptr(MsJournal) run = ms_journal_open (NULL, NULL);
+      g_autoptr(GPtrArray) claimed = NULL;
+      g_autofree MsJournalOutcome *sent = NULL;
+      MsBatchSpec *spec = g_new0 (MsBatchSpec, 1);
+      MsImportJob *job;
+
+      spec->account = g_strdup (ms_account_get_name (ms_application_get_account (app)));
+      spec->from_address = g_strdup ("news@example.org");
+      spec->subject = g_strdup ("Late news for {{name}}");
+      spec->text = g_strdup ("Dear {{name}},\nhi.\n");
+      g_setenv ("MS_IMPORT_CHUNK", "4", TRUE);
+      job = ms_import_start (importer, spec, path, NULL, NULL, NULL, NULL, NULL, NULL);
+      g_assert_nonnull (job);
+      g_assert_true (ms_journal_set_batch_status (run, ms_import_job_get_batch (job), MS_BATCH_RUNNING, NULL, NULL));
+      claimed = ms_journal_claim (run, ms_import_job_get_batch (job), 1000, g_get_real_time () / G_USEC_PER_SEC,
+                                  NULL);
+      g_assert_cmpuint (claimed->len, ==, 4);
+      sent = g_new0 (MsJournalOutcome, claimed->len);
+      for (guint i = 0; i < claimed->len; i++)
+        {
+          sent[i].row_id = ((MsJournalRow *) g_ptr_array_index (claimed, i))->id;
+          sent[i].state = MS_STATE_SENT;
+          sent[i].reply_code = 250;
+        }
+      g_assert_true (ms_journal_record (run, sent, claimed->len, NULL));
+      kill (getpid (), SIGKILL);
+      g_assert_not_reached ();
+    }
+
+  configure_account ();
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_assert_false (g_test_trap_has_passed ());
+  ms_test_gui_spin_for (500);
+  configure_account ();
+
+  /* The restart: a new window offers it, though nothing is left queued. */
+  gtk_window_destroy (GTK_WINDOW (ms_test_gui_get_window (app)));
+  window = ms_test_gui_get_window (app);
+  batch = ms_window_get_unfinished_batch (window);
+  g_assert_cmpint (batch, >, 0);
+  journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  first = info->counts[MS_STATE_SENT];
+  g_assert_cmpuint (first, ==, 4);
+  g_assert_cmpuint (info->total, ==, 4);
+  g_assert_true (info->import_unfinished);
+  g_clear_pointer (&info, ms_batch_info_free);
+  g_assert_true (gtk_revealer_get_reveal_child (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_revealer")));
+  text = gtk_label_get_text (ms_test_gui_child (window, MS_TYPE_WINDOW, "resume_label"));
+  g_test_message ("offer: %s", text);
+  g_assert_nonnull (strstr (text, "It stopped while its list was being read in: 0 messages of the part read are "
+                                  "still to send, and resuming reads the rest"));
+
+  /* Resume: the rest goes in and out, each member once. */
+  id = g_signal_connect (runner, "finished", G_CALLBACK (on_blast_finished), &w);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.resume-unfinished", NULL));
+  ms_test_gui_wait_until (blast_finished, &w, 60000);
+  g_signal_handler_disconnect (runner, id);
+  g_assert_null (w.message);
+  g_assert_cmpint (w.batch, ==, batch);
+  g_assert_cmpuint (w.sent, ==, n);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->status, ==, MS_BATCH_FINISHED);
+  g_assert_cmpuint (info->total, ==, n);
+  g_assert_false (info->import_unfinished);
+  envelopes = ms_test_server_get_envelopes (server);
+  for (guint i = 0; i < envelopes->len; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (envelopes->pdata[i], " ", 3);
+      g_auto(GStrv) to = parts[1] != NULL && parts[2] != NULL ? g_strsplit (parts[2], ",", -1) : NULL;
+
+      for (guint j = 0; to != NULL && to[j] != NULL; j++)
+        if (g_str_has_prefix (to[j], "late"))
+          g_assert_true (g_hash_table_add (seen, g_ascii_strdown (to[j], -1)));   /* once each */
+    }
+  /* The first four were sent before the crash (recorded, not on this server). */
+  g_assert_cmpuint (g_hash_table_size (seen), ==, n - first);
+  g_assert_false (g_hash_table_contains (seen, "late0@example.org"));
+  g_assert_true (g_hash_table_contains (seen, "late29@example.org"));
+  g_free (w.message);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -712,6 +1022,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/gui-pages/batches", test_batches);
   g_test_add_func ("/mailshot/gui-pages/pending", test_pending);
   g_test_add_func ("/mailshot/gui-pages/screenshots", test_screenshots);
+  g_test_add_func ("/mailshot/gui-pages/send-while-importing", test_send_while_importing);
+  g_test_add_func ("/mailshot/gui-pages/resume-list-not-all-in", test_resume_list_not_all_in);
 
   status = g_test_run ();
   g_application_release (G_APPLICATION (app));

@@ -588,6 +588,237 @@ test_overlap_kill (void)
   }
 }
 
+/* kill -9 in the middle of the import, once every row it got in was sent:
+ * nothing is left queued, but the rest of the list is still to send, so the
+ * batch is offered for resume (ms_journal_list_unfinished(): blast list,
+ * blast resume, the window's offer) and says that its list is not all in. */
+static void
+test_overlap_kill_all_sent (void)
+{
+  g_autofree char *db = ms_test_tmp_path ("overlap-kill-all-sent.sqlite");
+  g_autofree char *csv = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsImportJob) rest = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(GPtrArray) unfinished = NULL;
+  MsBatchInfo *offered = NULL;
+  guint line = 0;
+  gint64 batch = 1;
+  pid_t pid;
+  int status;
+
+  csv = write_big_csv ("overlap-kill-all-sent", 2600, NULL);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      g_autoptr(MsJournal) child = ms_journal_open (db, NULL);
+      g_autoptr(MsJournal) run = ms_journal_open (db, NULL);
+      g_autoptr(GPtrArray) claimed = NULL;
+      g_autofree MsJournalOutcome *sent = NULL;
+      MsImportJob *job;
+      MsBatchSpec spec;
+
+      init_spec (&spec);
+      job = ms_import_start (child, &spec, csv, NULL, NULL, NULL, NULL, NULL, NULL);
+      if (job == NULL)
+        _exit (3);
+      /* The run sends every row of the first chunk before the import's
+       * next chunk goes in, and its status says running. */
+      if (!ms_journal_set_batch_status (run, ms_import_job_get_batch (job), MS_BATCH_RUNNING, NULL, NULL))
+        _exit (4);
+      claimed = ms_journal_claim (run, ms_import_job_get_batch (job), 5000, g_get_real_time () / G_USEC_PER_SEC,
+                                  NULL);
+      if (claimed == NULL || claimed->len != 1000)
+        _exit (5);
+      sent = g_new0 (MsJournalOutcome, claimed->len);
+      for (guint i = 0; i < claimed->len; i++)
+        {
+          sent[i].row_id = ((MsJournalRow *) g_ptr_array_index (claimed, i))->id;
+          sent[i].state = MS_STATE_SENT;
+          sent[i].reply_code = 250;
+        }
+      if (!ms_journal_record (run, sent, claimed->len, NULL))
+        _exit (6);
+      kill (getpid (), SIGKILL);
+      _exit (7);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status));
+
+  journal = ms_journal_open (db, &error);
+  g_assert_no_error (error);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, 1000);
+  g_assert_cmpuint (info->total, ==, 1000);
+  g_assert_true (info->import_unfinished);
+  g_clear_pointer (&info, ms_batch_info_free);
+
+  unfinished = ms_journal_list_unfinished (journal, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < unfinished->len; i++)
+    if (((MsBatchInfo *) g_ptr_array_index (unfinished, i))->id == batch)
+      offered = g_ptr_array_index (unfinished, i);
+  g_assert_nonnull (offered);
+  g_assert_true (offered->import_unfinished);
+
+  /* The resume it offers imports the rest. */
+  g_assert_true (ms_journal_get_import_line (journal, batch, &line, &error));
+  g_assert_cmpuint (line, ==, 1001);
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  rest = ms_import_resume (db, batch, line, &error);
+  g_assert_no_error (error);
+  g_assert_true (ms_import_job_run (rest, NULL, NULL, &error));
+  g_assert_no_error (error);
+  ms_journal_unlock_batch (journal, batch);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_no_error (error);
+  g_assert_false (info->import_unfinished);
+  g_assert_cmpuint (info->total, ==, 2600);
+  g_assert_cmpuint (info->counts[MS_STATE_QUEUED], ==, 1600);
+}
+
+/* In a child: start the import sent while it goes on of @csv into @db,
+ * record the first @n_sent rows sent, and die with kill -9. */
+static void
+import_and_die (const char *db,
+                const char *csv,
+                guint       n_sent)
+{
+  pid_t pid = fork ();
+  int status;
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      g_autoptr(MsJournal) child = ms_journal_open (db, NULL);
+      g_autoptr(MsJournal) run = ms_journal_open (db, NULL);
+      g_autoptr(GPtrArray) claimed = NULL;
+      g_autofree MsJournalOutcome *sent = g_new0 (MsJournalOutcome, n_sent);
+      MsImportJob *job;
+      MsBatchSpec spec;
+
+      init_spec (&spec);
+      job = ms_import_start (child, &spec, csv, NULL, NULL, NULL, NULL, NULL, NULL);
+      if (job == NULL)
+        _exit (3);
+      claimed = ms_journal_claim (run, ms_import_job_get_batch (job), n_sent, g_get_real_time () / G_USEC_PER_SEC,
+                                  NULL);
+      if (claimed == NULL || claimed->len != n_sent)
+        _exit (4);
+      for (guint i = 0; i < n_sent; i++)
+        {
+          sent[i].row_id = ((MsJournalRow *) g_ptr_array_index (claimed, i))->id;
+          sent[i].state = MS_STATE_SENT;
+          sent[i].reply_code = 250;
+        }
+      if (!ms_journal_record (run, sent, n_sent, NULL))
+        _exit (5);
+      kill (getpid (), SIGKILL);
+      _exit (6);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status));
+}
+
+/* A resume reads the rest of the list from the file the import began with:
+ * the same columns with other rows (an address edited in place, the same
+ * size) are refused, naming the file and what to do, and nothing more goes
+ * in; the file put back as it was (its mtime newer) is taken. */
+static void
+test_overlap_kill_changed_file (void)
+{
+  g_autofree char *db = ms_test_tmp_path ("overlap-changed.sqlite");
+  g_autofree char *csv = NULL;
+  g_autofree char *original = NULL;
+  g_autofree char *changed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsImportJob) rest = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  gsize length;
+  char *at;
+  guint line = 0;
+  gint64 batch = 1;
+
+  csv = write_big_csv ("overlap-changed", 2600, NULL);
+  import_and_die (db, csv, 10);
+  g_assert_true (g_file_get_contents (csv, &original, &length, NULL));
+
+  journal = ms_journal_open (db, &error);
+  g_assert_no_error (error);
+  g_assert_true (ms_journal_get_import_line (journal, batch, &line, &error));
+  g_assert_cmpuint (line, ==, 1001);
+
+  /* A row after the import stopped, edited in place: same header, size. */
+  changed = g_strdup (original);
+  at = strstr (changed, "r2000@example.net");
+  g_assert_nonnull (at);
+  *at = 'x';
+  g_assert_cmpuint (strlen (changed), ==, length);
+  g_assert_true (g_file_set_contents (csv, changed, -1, NULL));
+  rest = ms_import_resume (db, batch, line, &error);
+  g_assert_null (rest);
+  g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+  g_assert_nonnull (strstr (error->message, csv));
+  g_assert_nonnull (strstr (error->message, "has changed since batch 1"));
+  g_assert_nonnull (strstr (error->message, "Put the file back"));
+  g_assert_nonnull (strstr (error->message, "The 10 messages already sent stay sent"));
+  g_clear_error (&error);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_cmpuint (info->total, ==, 1000);
+  g_assert_true (info->import_unfinished);
+  g_clear_pointer (&info, ms_batch_info_free);
+
+  /* Rows added at the end are another file too. */
+  {
+    g_autofree char *longer = g_strconcat (original, "New,new@example.net\n", NULL);
+
+    g_assert_true (g_file_set_contents (csv, longer, -1, NULL));
+    rest = ms_import_resume (db, batch, line, &error);
+    g_assert_null (rest);
+    g_assert_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT);
+    g_clear_error (&error);
+  }
+
+  /* Put back as it was (written again: a newer mtime): taken. */
+  g_assert_true (g_file_set_contents (csv, original, -1, NULL));
+  g_assert_true (ms_journal_lock_batch (journal, batch, &error));
+  rest = ms_import_resume (db, batch, line, &error);
+  g_assert_no_error (error);
+  g_assert_true (ms_import_job_run (rest, NULL, NULL, &error));
+  g_assert_no_error (error);
+  ms_journal_unlock_batch (journal, batch);
+  info = ms_journal_get_batch_info (journal, batch, &error);
+  g_assert_cmpuint (info->total, ==, 2600);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, 10);
+  g_assert_false (info->import_unfinished);
+}
+
+/* A list that is whole after the first chunk is sent with the lock its
+ * import took: kill -9 while it is sent keeps the batch and what was sent
+ * (recovered, not removed as an import that died half way). */
+static void
+test_overlap_kill_short_list (void)
+{
+  g_autofree char *db = ms_test_tmp_path ("overlap-short.sqlite");
+  g_autofree char *csv = write_big_csv ("overlap-short", 40, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+
+  import_and_die (db, csv, 10);
+  journal = ms_journal_open (db, &error);
+  g_assert_no_error (error);
+  info = ms_journal_get_batch_info (journal, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (info->total, ==, 40);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, 10);
+  g_assert_false (info->import_unfinished);
+}
+
 /* The preview and the dry run find the duplicates as the import does, also
  * past the 50,000 addresses they keep in memory (the rest go to a temporary
  * file): a late duplicate of an early address and of a late one. */
@@ -701,6 +932,9 @@ main (int   argc,
   g_test_add_func ("/mailshot/import/overlap-late-error", test_overlap_late_error);
   g_test_add_func ("/mailshot/import/overlap-counts", test_overlap_counts);
   g_test_add_func ("/mailshot/import/overlap-kill", test_overlap_kill);
+  g_test_add_func ("/mailshot/import/overlap-kill-all-sent", test_overlap_kill_all_sent);
+  g_test_add_func ("/mailshot/import/overlap-kill-changed-file", test_overlap_kill_changed_file);
+  g_test_add_func ("/mailshot/import/overlap-kill-short-list", test_overlap_kill_short_list);
   g_test_add_func ("/mailshot/import/preview-many", test_preview_many);
   g_test_add_func ("/mailshot/import/dry-run-memory", test_dry_run_memory);
   return g_test_run ();

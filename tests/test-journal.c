@@ -134,7 +134,7 @@ test_schema (void)
   GStatBuf st;
 
   g_assert_cmpstr (ms_journal_get_path (journal), ==, path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 4);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 5);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE name IN ('batches', 'recipients')"), ==, 2);
   g_assert_cmpint (raw_int (path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), ==, 1);
 
@@ -143,7 +143,7 @@ test_schema (void)
 
   /* Reopening keeps the data and does not migrate again. */
   again = open_journal (path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 4);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 5);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 3);
 
   /* The default place is under the user data dir, in a private folder. */
@@ -171,7 +171,7 @@ test_migration (void)
   /* A version-0 file (created by hand, no schema yet) is migrated. */
   raw_exec (v0, "PRAGMA user_version = 0; CREATE TABLE notes (x);");
   journal = open_journal (v0);
-  g_assert_cmpint (raw_int (v0, "PRAGMA user_version"), ==, 4);
+  g_assert_cmpint (raw_int (v0, "PRAGMA user_version"), ==, 5);
   g_assert_cmpint (raw_int (v0, "SELECT count(*) FROM sqlite_master WHERE name = 'recipients_claim'"), ==, 1);
   make_batch (journal, 2);
   g_clear_object (&journal);
@@ -217,6 +217,9 @@ static const char recipients_v1[] =
   "DROP TABLE recipient_keys;"
   "DROP TABLE left_out;"         /* schema 3's */
   "ALTER TABLE batches DROP COLUMN import_unfinished;"   /* schema 4's */
+  "ALTER TABLE batches DROP COLUMN source_size;"         /* schema 5's */
+  "ALTER TABLE batches DROP COLUMN source_mtime;"
+  "ALTER TABLE batches DROP COLUMN source_sha256;"
   "ALTER TABLE recipients_1 RENAME TO recipients;"
   "CREATE INDEX recipients_claim ON recipients (batch, state, next_due);"
   "CREATE INDEX recipients_batch ON recipients (batch);"
@@ -307,7 +310,7 @@ test_duplicate_keys (void)
   raw_exec (path, recipients_v1);
   g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 1);
   journal = open_journal (path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 4);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 5);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipient_keys"), ==, 3003);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE tbl_name = 'recipients'"
                                   " AND name LIKE 'sqlite_autoindex%'"), ==, 0);
@@ -348,9 +351,11 @@ test_left_out (void)
   /* A journal of schema 2, with a batch, is migrated: the batch stays, with none left out. */
   old_batch = make_batch (journal, 2);
   g_clear_object (&journal);
-  raw_exec (path, "DROP TABLE left_out; ALTER TABLE batches DROP COLUMN import_unfinished; PRAGMA user_version = 2;");
+  raw_exec (path, "DROP TABLE left_out; ALTER TABLE batches DROP COLUMN import_unfinished;"
+            " ALTER TABLE batches DROP COLUMN source_size; ALTER TABLE batches DROP COLUMN source_mtime;"
+            " ALTER TABLE batches DROP COLUMN source_sha256; PRAGMA user_version = 2;");
   journal = open_journal (path);
-  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 4);
+  g_assert_cmpint (raw_int (path, "PRAGMA user_version"), ==, 5);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM sqlite_master WHERE name = 'left_out'"), ==, 1);
   g_assert_cmpint (raw_int (path, "SELECT count(*) FROM recipients"), ==, 2);
   list = ms_journal_list_left_out (journal, old_batch, &error);

@@ -754,9 +754,14 @@ blast_list (int    argc,
       g_autofree char *account = one_line (info->account);
       g_autofree char *subject = one_line (info->subject);
 
-      g_print ("%" G_GINT64_FORMAT "\t%s\t%s\t%u/%u sent\t%s\t%s\n", info->id,
-               ms_batch_status_to_string (info->status), created, info->counts[MS_STATE_SENT], info->total,
-               account, subject);
+      g_autofree char *sent = NULL;
+
+      /* Translators: the rows sent of the rows in so far; the rest of the list is still to be read in. */
+      sent = info->import_unfinished ? g_strdup_printf (_("%u/%u sent, list not all in"), info->counts[MS_STATE_SENT],
+                                                        info->total)
+                                     : g_strdup_printf ("%u/%u sent", info->counts[MS_STATE_SENT], info->total);
+      g_print ("%" G_GINT64_FORMAT "\t%s\t%s\t%s\t%s\t%s\n", info->id,
+               ms_batch_status_to_string (info->status), created, sent, account, subject);
     }
   return MS_CLI_OK;
 }
@@ -779,6 +784,9 @@ print_status (const MsBatchInfo *info)
   if (info->counts[MS_STATE_UNCERTAIN] > 0)
     g_print (_("%u uncertain: they may have been delivered; see “mailshot-cli pending --state uncertain --batch %s”\n"),
              info->counts[MS_STATE_UNCERTAIN], id);
+  if (info->import_unfinished)
+    g_print (_("The list is not all in: it stopped while it was read in. “mailshot-cli blast resume %s” reads the "
+               "rest and sends it.\n"), id);
 }
 
 static int

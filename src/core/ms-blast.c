@@ -445,6 +445,7 @@ struct _Run {
   gint              conn_limit;       /* atomic: messages the server takes per connection, 0 = none seen */
   gint              importing;        /* atomic: the rest of the list is still going in */
   gint              new_rows;         /* atomic: a chunk of the list went in since the last look */
+  gboolean          import_counted;   /* the counts were read after the whole list was in */
   MsImportJob      *import;           /* the rest of the list: the caller's, or a resume's own */
   MsImportJob      *own_import;
   GThread          *import_thread;
@@ -723,6 +724,7 @@ publish_progress (Run           *run,
   p.batch = self->batch;
   memcpy (p.counts, run->counts, sizeof p.counts);
   p.total = run->total;
+  p.importing = run->import_thread != NULL && !run->import_counted;
   if (mono - oldest->when > G_USEC_PER_SEC / 5)
     p.rate = (double) (run->done - oldest->done) * G_USEC_PER_SEC / (double) (mono - oldest->when);
   left = run->counts[MS_STATE_QUEUED] + run->counts[MS_STATE_DEFERRED] + run->counts[MS_STATE_SENDING];
@@ -1940,6 +1942,15 @@ drive (Run     *run,
       /* A chunk of the list went in: there is something to claim again. */
       if (g_atomic_int_get (&run->new_rows) && g_atomic_int_compare_and_exchange (&run->new_rows, 1, 0))
         run->exhausted = FALSE;
+      /* The counts are read every 2 s (a count walks the batch's index); the
+       * total is final once the list is in, so read them then, at once:
+       * the progress shows the right total from there on. */
+      if (run->import_thread != NULL && !run->import_counted && !g_atomic_int_get (&run->importing))
+        {
+          if (!refresh_counts (run, error))
+            return FALSE;
+          run->import_counted = TRUE;
+        }
       g_atomic_int_set (&run->eager, is_stopping (run) || run->exhausted || run->wait != WAIT_NONE);
       if (is_stopping (run))
         take_back_jobs (run);

@@ -28,6 +28,7 @@ typedef struct {
   gint64   waiting_until;    /* unix seconds of a rate-limit wait, 0 = none */
   const char *status_text;   /* translated: "Sending", "Waiting for the rate limit until 14:05" */
   const char *waiting_reply; /* the server's reply behind waiting_until ("451 4.7.0 …"), or NULL */
+  gboolean importing;        /* the list still goes in (ms_blast_set_import(), a resume): total is of the rows in */
 } MsBlastProgress;
 
 typedef void (*MsBlastProgressFunc) (const MsBlastProgress *progress, gpointer user_data);

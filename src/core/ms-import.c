@@ -2,8 +2,13 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ms-error.h"
 #include "ms-import.h"
@@ -59,9 +64,13 @@ struct _MsImportJob
   gboolean                locked;
   gboolean                committed;      /* a chunk is in */
   gboolean                sending;        /* the batch may be sent while the rest goes in */
-  gboolean                done;           /* the whole list is in */
+  gint                    done;           /* the whole list is in; atomic: a window's progress asks */
+  guint                   n_records;      /* of the whole file, from the structure check */
   gboolean                failed;
   MsBatchSpec            *owned_spec;     /* a resume's */
+  gint64                  source_size;    /* what identified the file at the start: */
+  gint64                  source_mtime;   /* see file_identity() */
+  char                   *source_sha256;
   void                  (*done_func) (MsImportJob *job, gpointer user_data);
   gpointer                done_data;
 };
@@ -81,6 +90,57 @@ count_problem (MsImportSummary    *summary,
     case MS_RECIPIENT_OK:
     default: break;
     }
+}
+
+/* What identifies the list's file, for a resume that imports its rest: its
+ * size, its modification time, and the SHA-256 of all its bytes (a file
+ * edited in place may keep its size and even its mtime). The whole file is
+ * read once more beside the structure check: about 0.1 s for a million
+ * rows (46 MB) from the page cache, against 9 s for their import. */
+static gboolean
+file_identity (const char  *path,
+               gint64      *size,
+               gint64      *mtime,
+               char       **sha256,
+               GError     **error)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guchar *buffer = g_malloc (64 * 1024);
+  struct stat st;
+  ssize_t n;
+  int fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("Could not read the recipient list %s: %s"), path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  while ((n = read (fd, buffer, 64 * 1024)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+
+          close (fd);
+          g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT, _("Could not read the recipient list %s: %s"), path,
+                       g_strerror (saved));
+          return FALSE;
+        }
+      g_checksum_update (checksum, buffer, n);
+    }
+  close (fd);
+  *size = st.st_size;
+  *mtime = st.st_mtime;
+  *sha256 = g_strdup (g_checksum_get_string (checksum));
+  return TRUE;
 }
 
 /* Reads rows into the open transaction until @until rows are imported (then
@@ -215,7 +275,8 @@ job_open (MsJournal              *journal,
     {
       g_autoptr(MsRecipients) scan = ms_recipients_new_for_path (csv_path, email_column, error);
 
-      if (scan == NULL || !ms_recipients_check_rest (scan, NULL, error))
+      if (scan == NULL || !ms_recipients_check_rest (scan, &job->n_records, error) ||
+          !file_identity (csv_path, &job->source_size, &job->source_mtime, &job->source_sha256, error))
         return NULL;
     }
 
@@ -271,6 +332,7 @@ ms_import_job_free (MsImportJob *job)
   g_clear_object (&job->recipients);
   g_clear_object (&job->journal);
   g_clear_pointer (&job->owned_spec, ms_batch_spec_free);
+  g_free (job->source_sha256);
   g_free (job->csv_path);
   g_free (job);
 }
@@ -364,8 +426,13 @@ ms_import_start (MsJournal              *journal,
   /* A list whose first thousand rows have no usable one may still have
    * some: read on until one chunk of usable rows is in, or to the end. */
   if (import_rows (job, overlap_chunk_rows (), overlap_chunk_rows (), NULL, NULL, &eof, &local_error) &&
-      (eof ? check_some_imported (job, &local_error)
-           : ms_journal_set_import_unfinished (journal, job->batch, TRUE, &local_error)))
+      /* Whole at once or not, its lock is a run's from this commit on: the
+       * batch may be sent before the job is freed. */
+      (eof ? (check_some_imported (job, &local_error) &&
+              ms_journal_set_import_unfinished (journal, job->batch, FALSE, &local_error))
+           : (ms_journal_set_import_unfinished (journal, job->batch, TRUE, &local_error) &&
+              ms_journal_set_source_identity (journal, job->batch, job->source_size, job->source_mtime,
+                                              job->source_sha256, &local_error))))
     {
       if (eof)
         ms_journal_commit (journal, &local_error);
@@ -383,9 +450,52 @@ ms_import_start (MsJournal              *journal,
   /* Unless the list is whole, a dead importer's batch is kept from here
    * on (it may have been sent), and a resume imports the rest. */
   job->committed = TRUE;
-  job->done = eof;
+  g_atomic_int_set (&job->done, eof);
   job->sending = !eof;
   return g_steal_pointer (&job);
+}
+
+/* Whether the file of a resume is the one its batch's import began with
+ * (ms_journal_set_source_identity()); a batch that did not record it (an
+ * older version's) is taken on trust, as the columns were. */
+static gboolean
+check_same_file (MsImportJob  *job,
+                 GError      **error)
+{
+  g_autofree char *was_sha256 = NULL;
+  g_autofree char *was_time = NULL;
+  g_autofree char *kept = NULL;
+  g_autoptr(GDateTime) was = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  gint64 was_size, was_mtime;
+
+  if (!ms_journal_get_source_identity (job->journal, job->batch, &was_size, &was_mtime, &was_sha256, error))
+    return FALSE;
+  if (was_sha256 == NULL)
+    return TRUE;
+  if (!file_identity (job->csv_path, &job->source_size, &job->source_mtime, &job->source_sha256, error))
+    return FALSE;
+  /* Touched or copied with its bytes the same: the same list. */
+  if (job->source_size == was_size && g_str_equal (job->source_sha256, was_sha256))
+    return TRUE;
+
+  info = ms_journal_get_batch_info (job->journal, job->batch, error);
+  if (info == NULL)
+    return FALSE;
+  was = g_date_time_new_from_unix_local (was_mtime);
+  was_time = was != NULL ? g_date_time_format (was, "%c") : g_strdup ("?");
+  kept = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "The %u message already sent stays sent, and none is sent "
+                                       "twice.", "The %u messages already sent stay sent, and none is sent twice.",
+                                       info->counts[MS_STATE_SENT]), info->counts[MS_STATE_SENT]);
+  /* Translators: the first %s is the CSV file; then a batch number; then
+   * when the file was last modified before that import; then the sentence
+   * "The 10 messages already sent stay sent, and none is sent twice." */
+  g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
+               _("The recipient list %s has changed since batch %" G_GINT64_FORMAT " began to be imported from it "
+                 "(it was last modified %s then), so the rest of the list cannot be read from it. Put the file back "
+                 "as it was and resume again, or send the rows that are not in the batch yet as a new batch. %s"),
+               job->csv_path, job->batch, was_time, kept);
+  return FALSE;
 }
 
 /**
@@ -449,6 +559,10 @@ ms_import_resume (const char  *journal_path,
                      "from it: its rest cannot be imported."), job->csv_path, batch);
       return NULL;
     }
+  /* Same columns, but other rows would put the rows after @line out of
+   * step with those in: some sent twice, some never. */
+  if (!check_same_file (job, error))
+    return NULL;
   scan = ms_recipients_new_for_path (job->csv_path, column, error);
   /* The keys its importer held pending when it died, before any row is
    * checked against them. */
@@ -471,7 +585,17 @@ gboolean
 ms_import_job_is_done (MsImportJob *job)
 {
   g_return_val_if_fail (job != NULL, FALSE);
-  return job->done;
+  return g_atomic_int_get (&job->done);
+}
+
+/* The records of the whole file (rows left out and duplicates included),
+ * from the structure check of ms_import_start(): what the batch's count
+ * will be at most, before the list is all in. */
+guint
+ms_import_job_get_n_records (MsImportJob *job)
+{
+  g_return_val_if_fail (job != NULL, 0);
+  return job->n_records;
 }
 
 /* The counts so far; final once ms_import_job_run() returned TRUE. */
@@ -508,8 +632,8 @@ ms_import_job_run (MsImportJob  *job,
   g_return_val_if_fail (job != NULL, FALSE);
   g_return_val_if_fail (job->batch > 0, FALSE);
 
-  if (job->done || job->failed)
-    return job->done;
+  if (g_atomic_int_get (&job->done) || job->failed)
+    return g_atomic_int_get (&job->done);
 
   if (ms_journal_begin (job->journal, &local_error) &&
       import_rows (job, G_MAXUINT, overlap_chunk_rows (), chunk_func, chunk_data, &eof, &local_error) &&
@@ -530,7 +654,7 @@ ms_import_job_run (MsImportJob  *job,
         chunk_func (chunk_data);
       return FALSE;
     }
-  job->done = TRUE;
+  g_atomic_int_set (&job->done, TRUE);
   if (job->done_func != NULL)
     job->done_func (job, job->done_data);
   if (chunk_func != NULL)

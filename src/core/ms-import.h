@@ -67,6 +67,7 @@ MsImportJob           *ms_import_resume                  (const char            
                                                           GError               **error);
 gint64                 ms_import_job_get_batch           (MsImportJob           *job);
 gboolean               ms_import_job_is_done             (MsImportJob           *job);
+guint                  ms_import_job_get_n_records       (MsImportJob           *job);
 const MsImportSummary *ms_import_job_get_summary         (MsImportJob           *job);
 gboolean               ms_import_job_run                 (MsImportJob           *job,
                                                           void                 (*chunk_func) (gpointer),

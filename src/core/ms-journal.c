@@ -162,6 +162,13 @@ static const char * const migrations[] = {
    * keeps this set until the whole list is in, so that a resume after a
    * crash imports the rest. */
   "ALTER TABLE batches ADD COLUMN import_unfinished INTEGER NOT NULL DEFAULT 0;",
+
+  /* 4 → 5: what identified the list's file when such an import began
+   * (ms_journal_set_source_identity()), so that a resume refuses to import
+   * the rest of another file, or of this one changed. NULL: not recorded. */
+  "ALTER TABLE batches ADD COLUMN source_size INTEGER;"
+  "ALTER TABLE batches ADD COLUMN source_mtime INTEGER;"
+  "ALTER TABLE batches ADD COLUMN source_sha256 TEXT;",
 };
 
 #define ROW_COLUMNS \
@@ -169,7 +176,7 @@ static const char * const migrations[] = {
   "reply_class, advice, message_id, queued_at, sent_at, next_due, updated_at, " \
   "first_attempt_at"
 
-#define BATCH_INFO_COLUMNS "id, created, status, subject, account, pause_reason"
+#define BATCH_INFO_COLUMNS "id, created, status, subject, account, pause_reason, import_unfinished"
 
 typedef enum {
   STMT_BEGIN,
@@ -1404,6 +1411,7 @@ info_from_stmt (sqlite3_stmt *stmt)
   info->subject = column_dup (stmt, 3);
   info->account = column_dup (stmt, 4);
   info->pause_reason = column_dup (stmt, 5);
+  info->import_unfinished = sqlite3_column_int (stmt, 6) != 0;
   return info;
 }
 
@@ -3620,7 +3628,8 @@ lock_batch (MsJournal  *self,
  *   is in; %FALSE once the whole list is in
  *
  * For an import that sends while it goes on (ms_import_start()). Call it
- * with %TRUE in the transaction of the first chunk: from then on the batch
+ * with %TRUE in the transaction of the first chunk (or with %FALSE when
+ * that chunk is the whole list, to the same end): from then on the batch
  * is kept when its importer dies (it may have been sent; it was locked with
  * ms_journal_lock_batch_for_import(), which would have it removed), and a
  * resume imports the rest of its list (ms_journal_get_import_line()).
@@ -3646,13 +3655,100 @@ ms_journal_set_import_unfinished (MsJournal  *self,
     }
   if (rc != SQLITE_DONE)
     return fail (self, rc, error);
-  /* No longer an import that recovery removes: a run's lock. */
-  if (unfinished && g_hash_table_contains (self->locks, &batch))
+  /* No longer an import that recovery removes: a run's lock. Sent while
+   * its list goes in, or whole (%FALSE), a batch whose process dies may
+   * have been sent, and is recovered, never removed. */
+  if (g_hash_table_contains (self->locks, &batch))
     {
       g_autofree char *owner = lock_owner_description ();
 
       set_locked_by (self, batch, owner);
     }
+  return TRUE;
+}
+
+/**
+ * ms_journal_set_source_identity:
+ * @size: the file's size in bytes
+ * @mtime: its modification time, unix seconds
+ * @sha256: the SHA-256 of its bytes, in hex
+ *
+ * Records what identified the file of @batch's list when an import that
+ * sends while it goes on began (ms_import_start()): a resume that imports
+ * the rest checks it (ms_journal_get_source_identity()).
+ */
+gboolean
+ms_journal_set_source_identity (MsJournal   *self,
+                                gint64       batch,
+                                gint64       size,
+                                gint64       mtime,
+                                const char  *sha256,
+                                GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (sha256 != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  rc = sqlite3_prepare_v2 (self->db,
+                           "UPDATE batches SET source_size = ?2, source_mtime = ?3, source_sha256 = ?4 WHERE id = ?1",
+                           -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, batch);
+      sqlite3_bind_int64 (stmt, 2, size);
+      sqlite3_bind_int64 (stmt, 3, mtime);
+      sqlite3_bind_text (stmt, 4, sha256, -1, SQLITE_TRANSIENT);
+      rc = sqlite3_step (stmt);
+    }
+  if (rc != SQLITE_DONE)
+    return fail (self, rc, error);
+  return TRUE;
+}
+
+/**
+ * ms_journal_get_source_identity:
+ * @size: (out): as recorded by ms_journal_set_source_identity()
+ * @mtime: (out): likewise
+ * @sha256: (out) (transfer full) (nullable): likewise; %NULL when nothing
+ *   was recorded (a batch imported in one piece, or by an older version)
+ */
+gboolean
+ms_journal_get_source_identity (MsJournal   *self,
+                                gint64       batch,
+                                gint64      *size,
+                                gint64      *mtime,
+                                char       **sha256,
+                                GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MS_IS_JOURNAL (self), FALSE);
+  g_return_val_if_fail (size != NULL && mtime != NULL && sha256 != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  *size = *mtime = 0;
+  *sha256 = NULL;
+  rc = sqlite3_prepare_v2 (self->db, "SELECT source_size, source_mtime, source_sha256 FROM batches WHERE id = ?1",
+                           -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_int64 (stmt, 1, batch);
+      rc = sqlite3_step (stmt);
+    }
+  if (rc == SQLITE_DONE)
+    {
+      set_batch_not_found (batch, error);
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    return fail (self, rc, error);
+  *size = sqlite3_column_int64 (stmt, 0);
+  *mtime = sqlite3_column_int64 (stmt, 1);
+  *sha256 = column_dup (stmt, 2);
   return TRUE;
 }
 
@@ -4541,7 +4637,8 @@ ms_journal_is_batch_busy (MsJournal *self,
  *
  * The batches a user may want to carry on with after a crash, a restart or
  * a pause: paused, or left running by a process that stopped, with rows
- * still to send or `uncertain`, and not being sent by another process now.
+ * still to send or `uncertain` or a list not all in (see
+ * MsBatchInfo.import_unfinished), and not being sent by another process now.
  * A batch whose process died while this journal was open is recovered
  * here, as opening would have done: its `sending` rows become `uncertain`.
  * The same rule for every front end that offers to resume.
@@ -4569,8 +4666,13 @@ ms_journal_list_unfinished (MsJournal  *self,
       guint left = info->counts[MS_STATE_QUEUED] + info->counts[MS_STATE_DEFERRED] +
                    info->counts[MS_STATE_SENDING] + info->counts[MS_STATE_UNCERTAIN];
 
-      if ((info->status != MS_BATCH_PAUSED && info->status != MS_BATCH_RUNNING) || left == 0 ||
-          g_hash_table_contains (self->locks, &info->id))
+      /* A list not all in is never done: once the rows its import got in
+       * are sent, the rest of the list is still to send (a resume imports
+       * it), and nothing else would ever offer it. Its batch may even be
+       * still `ready`, when the import died before the run started. */
+      if ((info->status != MS_BATCH_PAUSED && info->status != MS_BATCH_RUNNING &&
+           !(info->status == MS_BATCH_READY && info->import_unfinished)) ||
+          (left == 0 && !info->import_unfinished) || g_hash_table_contains (self->locks, &info->id))
         continue;
       if (info->status == MS_BATCH_RUNNING)
         {

@@ -64,6 +64,8 @@ typedef struct {
   char         *pause_reason;   /* advice when paused by a stop-class reply, or NULL */
   guint         counts[MS_N_STATES];
   guint         total;
+  gboolean      import_unfinished;   /* sent while its list went in, and the list is not all in:
+                                      * a resume imports the rest (the counts are of the rows in) */
 } MsBatchInfo;
 
 void ms_batch_info_free (MsBatchInfo *info);
@@ -231,6 +233,12 @@ gboolean     ms_journal_lock_batch_for_import (MsJournal *self, gint64 batch, GE
 gboolean     ms_journal_set_import_unfinished (MsJournal *self, gint64 batch, gboolean unfinished,
                                                GError **error);
 gboolean     ms_journal_get_import_line (MsJournal *self, gint64 batch, guint *line, GError **error);
+/* What identified the list's file when such an import began (size, mtime,
+ * SHA-256 in hex; *sha256 NULL when not recorded): a resume refuses another. */
+gboolean     ms_journal_set_source_identity (MsJournal *self, gint64 batch, gint64 size, gint64 mtime,
+                                             const char *sha256, GError **error);
+gboolean     ms_journal_get_source_identity (MsJournal *self, gint64 batch, gint64 *size, gint64 *mtime,
+                                             char **sha256, GError **error);
 /* The side log (ms-sidelog.h) of the run that sends @batch. Recovery (at
  * open, and when a batch is locked) settles the rows a dead run left
  * `sending` from it: sent, queued again, or uncertain. */

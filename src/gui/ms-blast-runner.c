@@ -14,6 +14,8 @@ struct _MsBlastRunner
   MsSmtpConfig  *config;         /* with the password, for a resume */
   MsPacerLimits  limits;
   MsBlast       *blast;
+  MsImportJob   *import;         /* the list still going in beside the first run; it holds the batch's lock */
+  MsBatchSpec   *import_spec;    /* the import's */
   GCancellable  *cancellable;
   gint64         batch;
   gboolean       active;
@@ -139,12 +141,34 @@ on_progress (const MsBlastProgress *p,
   guint left = p->counts[MS_STATE_QUEUED] + p->counts[MS_STATE_DEFERRED] + p->counts[MS_STATE_SENDING];
   g_autoptr(GString) text = g_string_new (NULL);
   g_autofree char *detail = NULL;
-  double fraction = p->total > 0 ? (double) (p->total - MIN (left, p->total)) / p->total : 0;
+  gboolean importing = p->importing;
+  guint done = 0;
+  /* While the list still goes in beside the sending, the rows in are not
+   * the whole count: the bar and the words are against the records of the
+   * whole file (known from the check before the first row went in), "of
+   * about N". A total that grew as the rows came in would pull the bar
+   * back at every chunk; this one only shrinks, to the exact count, once
+   * the rows left out and the duplicates are known, so the bar only moves
+   * forward, as a person expects of it. */
+  guint total = importing && self->import != NULL ? MAX (p->total, ms_import_job_get_n_records (self->import))
+                                                  : p->total;
+  double fraction;
+
+  /* The rows dealt with, whatever the total read with them. */
+  for (guint i = 0; i < MS_N_STATES; i++)
+    if (i != MS_STATE_QUEUED && i != MS_STATE_DEFERRED && i != MS_STATE_SENDING)
+      done += p->counts[i];
+  fraction = total > 0 ? (double) MIN (done, total) / total : 0;
 
   /* Whole phrases, so that each language puts the numbers where they go;
    * %'u groups the thousands as the language does. */
-  g_string_printf (text, ngettext ("%'u of %'u sent", "%'u of %'u sent", p->total),
-                   p->counts[MS_STATE_SENT], p->total);
+  if (importing)
+    /* Translators: the list is still being read in while it is sent: the second number is an upper bound. */
+    g_string_printf (text, ngettext ("%'u of about %'u sent", "%'u of about %'u sent", total),
+                     p->counts[MS_STATE_SENT], total);
+  else
+    g_string_printf (text, ngettext ("%'u of %'u sent", "%'u of %'u sent", p->total),
+                     p->counts[MS_STATE_SENT], p->total);
   if (p->counts[MS_STATE_FAILED] > 0)
     g_string_append_printf (text, ngettext (" · %'u failed", " · %'u failed", p->counts[MS_STATE_FAILED]),
                             p->counts[MS_STATE_FAILED]);
@@ -178,7 +202,7 @@ on_progress (const MsBlastProgress *p,
     }
   g_clear_handle_id (&self->countdown_id, g_source_remove);
 
-  if (left == 0)
+  if (left == 0 && !importing)
     detail = g_strdup ("");
   else if (p->rate < 0.5)
     /* A slow server, not a stopped job: never "0 messages a second". */
@@ -243,6 +267,13 @@ end_run (MsBlastRunner *self,
 }
 
 static void
+clear_import (MsBlastRunner *self)
+{
+  g_clear_pointer (&self->import, ms_import_job_free);
+  g_clear_pointer (&self->import_spec, ms_batch_spec_free);
+}
+
+static void
 run_done (GObject      *source,
           GAsyncResult *result,
           gpointer      user_data)
@@ -255,6 +286,9 @@ run_done (GObject      *source,
   if (blast != self->blast)
     return;
   g_clear_object (&self->blast);
+  /* Its run is over, and with it the import (a pause waits for the whole
+   * list): the batch's lock goes, and a resume is a run like any other. */
+  clear_import (self);
 
   if (ok && ms_blast_get_status (blast) == MS_BATCH_PAUSED && self->pausing)
     {
@@ -292,6 +326,8 @@ run_batch (MsBlastRunner *self)
   ms_blast_set_progress_func (self->blast, on_progress, self, NULL);
   ms_blast_set_rate_limit_func (self->blast, on_rate_limited, self);
   ms_blast_set_session_func (self->blast, on_session, self);
+  /* The first run of a new batch sends while the rest of its list goes in. */
+  ms_blast_set_import (self->blast, self->import);
   set_boolean (self, &self->paused, FALSE, PROP_PAUSED);
   set_string (self, &self->detail, _("Waiting for the server"), PROP_DETAIL);
   ms_blast_run_async (self->blast, self->cancellable, run_done, g_object_ref (self));
@@ -304,11 +340,13 @@ typedef struct {
   MsSmtpConfig *config;
   gint64        batch;           /* a resume: this batch, nothing imported */
   gboolean      resend_uncertain;
+  MsImportJob  *import;          /* a new batch: its first chunk is in, the rest goes in as it is sent */
 } StartData;
 
 static void
 start_data_free (StartData *data)
 {
+  g_clear_pointer (&data->import, ms_import_job_free);
   g_clear_pointer (&data->spec, ms_batch_spec_free);
   g_free (data->csv_path);
   g_free (data->email_column);
@@ -346,12 +384,18 @@ start_thread (GTask        *task,
       g_task_return_int (task, data->batch);
       return;
     }
-  batch = ms_import_csv (journal, data->spec, data->csv_path, data->email_column, NULL, NULL, NULL, NULL, &error);
-  if (batch <= 0)
+  /* The connections start after the first chunk of the list, as with
+   * `mailshot-cli blast send`; a list that cannot be imported as a whole is
+   * refused before that, with nothing stored or sent. The rows left out go
+   * to the batch's report as they are read. */
+  data->import = ms_import_start (journal, data->spec, data->csv_path, data->email_column, NULL, NULL, NULL, NULL,
+                                  &error);
+  if (data->import == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
+  batch = ms_import_job_get_batch (data->import);
   g_task_return_int (task, batch);
 }
 
@@ -377,6 +421,11 @@ start_done (GObject      *source,
 
   self->batch = batch;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BATCH]);
+  /* The import reads its spec (the columns) until the list is in. */
+  clear_import (self);
+  self->import = g_steal_pointer (&data->import);
+  if (self->import != NULL)
+    self->import_spec = g_steal_pointer (&data->spec);
   g_clear_pointer (&self->config, ms_smtp_config_free);
   self->config = g_steal_pointer (&data->config);
   ms_account_get_pacer_limits (self->account, &self->limits);
@@ -659,6 +708,7 @@ ms_blast_runner_finalize (GObject *object)
 {
   MsBlastRunner *self = MS_BLAST_RUNNER (object);
 
+  clear_import (self);
   g_clear_pointer (&self->config, ms_smtp_config_free);
   g_clear_pointer (&self->text, g_free);
   g_clear_pointer (&self->detail, g_free);

@@ -523,8 +523,16 @@ check_unfinished (MsWindow *self)
           : g_strdup_printf (_("Batch %s, “%s”, stopped before it was finished"), id,
                              info->subject != NULL ? info->subject : "");
   gtk_label_set_text (self->resume_title, title);
-  g_string_printf (text, ngettext ("%'u of %'u messages is still to send.", "%'u of %'u messages are still to send.",
-                                   left), left, info->total);
+  if (info->import_unfinished)
+    /* The counts are of the rows read in so far: say that more follow. */
+    g_string_printf (text, ngettext ("It stopped while its list was being read in: %'u message of the part read is "
+                                     "still to send, and resuming reads the rest of the list and sends it too.",
+                                     "It stopped while its list was being read in: %'u messages of the part read are "
+                                     "still to send, and resuming reads the rest of the list and sends it too.",
+                                     left), left);
+  else
+    g_string_printf (text, ngettext ("%'u of %'u messages is still to send.", "%'u of %'u messages are still to send.",
+                                     left), left, info->total);
   if (uncertain > 0)
     {
       g_string_append_c (text, ' ');
