@@ -2118,6 +2118,14 @@ help_uri_file (void)
   return g_build_filename (g_getenv ("MS_TEST_TMPDIR"), "help-uri", NULL);
 }
 
+static gboolean
+help_handler_known (gpointer data)
+{
+  g_autoptr(GAppInfo) info = g_app_info_get_default_for_uri_scheme ("help");
+
+  return info != NULL && g_strcmp0 (g_app_info_get_id (info), "mailshot-test-help.desktop") == 0;
+}
+
 static void
 install_help_handler (void)
 {
@@ -2138,6 +2146,10 @@ install_help_handler (void)
                                       "[Default Applications]\nx-scheme-handler/help=mailshot-test-help.desktop\n",
                                       -1, &error));
   g_assert_no_error (error);
+  /* GIO learns of new desktop files from a file monitor: until it has,
+   * a launch finds no handler and the test would wait for nothing (seen
+   * under load after the blast cases). */
+  ms_test_gui_wait_until (help_handler_known, NULL, 10000);
 }
 
 static gboolean

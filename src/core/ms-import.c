@@ -464,6 +464,7 @@ check_same_file (MsImportJob  *job,
 {
   g_autofree char *was_sha256 = NULL;
   g_autofree char *was_time = NULL;
+  g_autofree char *batch_text = NULL;
   g_autofree char *kept = NULL;
   g_autoptr(GDateTime) was = NULL;
   g_autoptr(MsBatchInfo) info = NULL;
@@ -490,11 +491,13 @@ check_same_file (MsImportJob  *job,
   /* Translators: the first %s is the CSV file; then a batch number; then
    * when the file was last modified before that import; then the sentence
    * "The 10 messages already sent stay sent, and none is sent twice." */
+  /* The number goes in as a string: xgettext cannot see through G_GINT64_FORMAT. */
+  batch_text = g_strdup_printf ("%" G_GINT64_FORMAT, job->batch);
   g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-               _("The recipient list %s has changed since batch %" G_GINT64_FORMAT " began to be imported from it "
+               _("The recipient list %s has changed since batch %s began to be imported from it "
                  "(it was last modified %s then), so the rest of the list cannot be read from it. Put the file back "
                  "as it was and resume again, or send the rows that are not in the batch yet as a new batch. %s"),
-               job->csv_path, job->batch, was_time, kept);
+               job->csv_path, batch_text, was_time, kept);
   return FALSE;
 }
 
@@ -542,9 +545,11 @@ ms_import_resume (const char  *journal_path,
   if (job->csv_path == NULL || job->spec->fields == NULL ||
       job->spec->email_index >= g_strv_length (job->spec->fields))
     {
+      g_autofree char *batch_text = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                   _("Batch %" G_GINT64_FORMAT " does not say which file its list came from: its rest cannot be "
-                     "imported."), batch);
+                   _("Batch %s does not say which file its list came from: its rest cannot be "
+                     "imported."), batch_text);
       return NULL;
     }
   column = job->spec->fields[job->spec->email_index];
@@ -554,9 +559,11 @@ ms_import_resume (const char  *journal_path,
   fields = ms_recipients_get_fields (job->recipients);
   if (!g_strv_equal (fields, (const char * const *) job->spec->fields))
     {
+      g_autofree char *batch_text = g_strdup_printf ("%" G_GINT64_FORMAT, batch);
+
       g_set_error (error, MS_ERROR, MS_ERROR_INVALID_INPUT,
-                   _("The recipient list %s has other columns than when batch %" G_GINT64_FORMAT " was imported "
-                     "from it: its rest cannot be imported."), job->csv_path, batch);
+                   _("The recipient list %s has other columns than when batch %s was imported "
+                     "from it: its rest cannot be imported."), job->csv_path, batch_text);
       return NULL;
     }
   /* Same columns, but other rows would put the rows after @line out of
