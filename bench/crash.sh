@@ -2,8 +2,9 @@
 # bench/crash.sh: kill -9 at random points of e-blasts on 1-4 connections, resume, and count what the server got
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# usage: bench/crash.sh [BUILD_DIR] [-b BATCHES] [-k KILLS] [-n RECIPIENTS] [-s SEED]
-#   (default: 4 batches per connection count (1, 2, 3, 4), 4 kills each, 2,000 recipients: 64 kills)
+# usage: bench/crash.sh [BUILD_DIR] [-b BATCHES] [-k KILLS] [-n RECIPIENTS] [-s SEED] [--no-chunking] [-o FILE]
+#   (default: 4 batches per connection count (1, 2, 3, 4), 4 kills each, 2,000 recipients: 64 kills;
+#   --no-chunking: a server with PIPELINING only, where each body waits for its 354)
 # Every batch goes to the Python harness (tests/smtp-server.py, PIPELINING, CHUNKING, no bodies kept) on
 # 127.0.0.1. `blast send` is killed with SIGKILL at a random point (after a random number of
 # further messages reached the server, or at once while it starts), then `blast resume` runs,
@@ -25,7 +26,7 @@ set -euo pipefail
 build_arg=
 case "${1:-}" in -*|'') ;; *) build_arg=$1; shift ;; esac
 BUILD=$(bench_find_build "$build_arg")
-BATCHES=4 KILLS=4 N=2000 SEED=$$
+BATCHES=4 KILLS=4 N=2000 SEED=$$ CHUNKING=--chunking RESULTS=
 # Messages in flight per connection: the bound on what one kill leaves uncertain.
 WINDOW=4
 export MS_BLAST_WINDOW=$WINDOW
@@ -35,12 +36,14 @@ while [ $# -gt 0 ]; do
         -k) KILLS=$2; shift 2 ;;
         -n) N=$2; shift 2 ;;
         -s) SEED=$2; shift 2 ;;
-        *) sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        --no-chunking) CHUNKING=; shift ;;
+        -o) RESULTS=$2; shift 2 ;;
+        *) sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     esac
 done
 RANDOM=$SEED
 CLI=$BUILD/src/cli/mailshot-cli
-RESULTS=$bench_top/bench/results/crash.txt
+RESULTS=${RESULTS:-$bench_top/bench/results/crash.txt}
 DEADLINE=$(( $(date +%s) + 30 * 60 ))
 
 tmp=$(mktemp -d /tmp/mailshot-crash.XXXXXX)
@@ -56,7 +59,7 @@ trap 'exit 130' INT TERM
 # The harness announces its port on stdout, and exits when its stdin closes (or on kill).
 mkdir -p "$tmp/srv"
 mkfifo "$tmp/srv-in"
-/usr/bin/python3 "$bench_top/tests/smtp-server.py" --state-dir="$tmp/srv" --no-bodies --pipelining --chunking \
+/usr/bin/python3 "$bench_top/tests/smtp-server.py" --state-dir="$tmp/srv" --no-bodies --pipelining $CHUNKING \
     --exit-on-stdin-eof < "$tmp/srv-in" > "$tmp/srv-out" 2> "$tmp/srv/stderr.log" &
 SRV_PID=$!
 exec {srv_in}> "$tmp/srv-in"
@@ -203,7 +206,7 @@ done
 {
     bench_header
     echo "# bench/crash.sh -b $BATCHES -k $KILLS -n $N -s $SEED: kill -9 of blast send/resume at random points,"
-    echo "# Python harness (PIPELINING, CHUNKING, window $WINDOW) on 127.0.0.1; journal (blast report --csv) against the server's envelopes"
+    echo "# Python harness (PIPELINING${CHUNKING:+, CHUNKING}, window $WINDOW) on 127.0.0.1; journal (blast report --csv) against the server's envelopes"
     printf '%-5s %7s %5s %5s %9s %13s %12s %6s %10s %10s %10s %5s %6s\n' conns batches runs kills uncertain unc/kill_avg unc/kill_max bound over_bound unc_deliv duplicates lost failed
     t_runs=0 t_kills=0 t_unc=0 t_dup=0 t_lost=0 t_fail=0 t_b=0 t_got=0 t_over=0
     for conns in 1 2 3 4; do
