@@ -123,6 +123,12 @@ sign_in_title (MsAccountWindow *win)
   return adw_preferences_row_get_title (ADW_PREFERENCES_ROW (ms_account_window_get_row (win, "oauth2-sign-in")));
 }
 
+static gboolean
+row_says_signed_in (gpointer win)
+{
+  return g_strcmp0 (sign_in_title (win), "Signed in as " USER " with 127.0.0.1") == 0;
+}
+
 /* No longer waiting for the browser. */
 static gboolean
 sign_in_settled (gpointer win)
@@ -246,6 +252,12 @@ test_sign_in_and_send (void)
   g_test_message ("row: %s", sign_in_title (win));
   g_assert_cmpstr (sign_in_title (win), ==, "Signed in as " USER " with 127.0.0.1");
   g_assert_true (gtk_widget_has_css_class (ms_account_window_get_row (win, "oauth2-sign-in"), "success"));
+  g_assert_cmpstr (gtk_button_get_label (sign_in_button (win)), ==, "Sign In _Again");
+  destroy_settings (win);
+
+  /* Opened again, the window finds the sign-in kept in the keyring. */
+  win = open_settings ();
+  ms_test_gui_wait_until (row_says_signed_in, win, 10000);
   g_assert_cmpstr (gtk_button_get_label (sign_in_button (win)), ==, "Sign In _Again");
   destroy_settings (win);
 

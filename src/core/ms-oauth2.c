@@ -755,6 +755,67 @@ ms_oauth2_get_access_token_finish (MsOAuth2      *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+static void
+has_sign_in_thread (GTask        *task,
+                    gpointer      source,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  MsOAuth2 *self = source;
+  g_autoptr(GError) error = NULL;
+  char *token;
+
+  /* Online Accounts keeps the sign-in: whether it still holds is its to say. */
+  if (self->goa_account_id != NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  token = ms_secret_lookup_token_sync (self->account, self->provider_key, self->user, cancellable, &error);
+  if (token != NULL)
+    {
+      ms_secret_free (token);
+      g_task_return_boolean (task, TRUE);
+    }
+  else if (error != NULL && !g_error_matches (error, MS_ERROR, MS_ERROR_SIGN_IN_REQUIRED) &&
+           !g_error_matches (error, MS_ERROR, MS_ERROR_NO_PASSWORD))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, FALSE);
+}
+
+/**
+ * ms_oauth2_has_sign_in_async:
+ *
+ * Whether this app keeps a sign-in for these settings (a refresh token in
+ * the keyring), without asking the provider: what the settings window says
+ * when it opens. A token the provider has revoked since still counts; the
+ * next send finds out and says to sign in again.
+ */
+void
+ms_oauth2_has_sign_in_async (MsOAuth2            *self,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MS_IS_OAUTH2 (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ms_oauth2_has_sign_in_async);
+  g_task_run_in_thread (task, has_sign_in_thread);
+}
+
+gboolean
+ms_oauth2_has_sign_in_finish (MsOAuth2      *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /**
  * ms_oauth2_sign_out:
  *

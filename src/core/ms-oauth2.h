@@ -103,6 +103,16 @@ char        *ms_oauth2_get_access_token_finish (MsOAuth2           *self,
                                                 GAsyncResult       *result,
                                                 GError            **error);
 
+/* Whether a sign-in is kept (a refresh token in the keyring, or Online
+ * Accounts), without asking the provider. */
+void         ms_oauth2_has_sign_in_async  (MsOAuth2            *self,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+gboolean     ms_oauth2_has_sign_in_finish (MsOAuth2            *self,
+                                           GAsyncResult        *result,
+                                           GError             **error);
+
 /* Forgets the refresh token (keyring) and the access token (memory). */
 gboolean     ms_oauth2_sign_out          (MsOAuth2             *self,
                                           GCancellable         *cancellable,

@@ -47,6 +47,7 @@ struct _MsAccountWindow
   MsGoaRow             *goa_row;
   GtkButton            *oauth2_sign_in_button;
   GCancellable         *sign_in_cancellable;   /* while the browser has not come back */
+  guint                 sign_in_check;         /* the latest look for a kept sign-in */
   AdwEntryRow          *user_row;
   AdwPasswordEntryRow  *password_row;
   AdwActionRow         *per_minute_row;
@@ -638,6 +639,59 @@ signed_in (GObject      *source,
     }
 }
 
+typedef struct {
+  GWeakRef weak;
+  guint    check;
+} SignInCheck;
+
+static void
+kept_sign_in_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  SignInCheck *check = user_data;
+  g_autoptr(MsAccountWindow) self = g_weak_ref_get (&check->weak);
+  g_autoptr(GError) error = NULL;
+  gboolean kept = ms_oauth2_has_sign_in_finish (MS_OAUTH2 (source), result, &error);
+  guint number = check->check;
+
+  g_weak_ref_clear (&check->weak);
+  g_free (check);
+  if (error != NULL)
+    g_debug ("account window: no kept sign-in: %s", error->message);
+  /* Gone, superseded by a later look (the settings changed), or a sign-in
+   * under way: this answer is stale. */
+  if (self == NULL || !kept || number != self->sign_in_check || self->sign_in_cancellable != NULL ||
+      g_cancellable_is_cancelled (self->cancellable))
+    return;
+  {
+    g_autofree char *text = g_strdup_printf (_("Signed in as %s with %s"), ms_oauth2_get_user (MS_OAUTH2 (source)),
+                                             ms_oauth2_get_provider_name (MS_OAUTH2 (source)));
+
+    set_sign_in_state (self, SIGN_IN_DONE, text);
+  }
+}
+
+/* A window opened after a sign-in says so, as the one that signed in did:
+ * the refresh token in the keyring is looked up (not the provider). */
+static void
+check_kept_sign_in (MsAccountWindow *self)
+{
+  g_autoptr(MsOAuth2) oauth2 = NULL;
+  SignInCheck *check;
+
+  self->sign_in_check++;
+  if (g_settings_get_enum (self->settings, "auth-method") != MS_AUTH_METHOD_OAUTH2)
+    return;
+  oauth2 = ms_account_create_oauth2 (self->account, NULL);
+  if (oauth2 == NULL)
+    return;   /* not set up enough to have signed in */
+  check = g_new0 (SignInCheck, 1);
+  g_weak_ref_init (&check->weak, self);
+  check->check = self->sign_in_check;
+  ms_oauth2_has_sign_in_async (oauth2, self->cancellable, kept_sign_in_cb, check);
+}
+
 /* Sign In, or Cancel while the browser has not come back. */
 static void
 on_oauth2_sign_in_clicked (MsAccountWindow *self,
@@ -851,7 +905,10 @@ on_settings_changed (GSettings       *settings,
   /* Signed in as someone else, or somewhere else, than the row says. */
   if ((g_str_has_prefix (key, "oauth2-") || g_str_equal (key, "auth-method") || g_str_equal (key, "user-id") ||
        g_str_equal (key, "email-address")) && self->sign_in_cancellable == NULL)
-    set_sign_in_state (self, SIGN_IN_IDLE, NULL);
+    {
+      set_sign_in_state (self, SIGN_IN_IDLE, NULL);
+      check_kept_sign_in (self);
+    }
 }
 
 static void
@@ -1336,6 +1393,7 @@ ms_account_window_constructed (GObject *object)
                                 auth_method_get_mapping, auth_method_set_mapping,
                                 (gpointer) oauth2_provider_nicks, NULL);
   update_oauth2_rows (self);
+  check_kept_sign_in (self);
   g_settings_bind (self->settings, "starttls-seen", self->starttls_seen_row, "visible",
                    G_SETTINGS_BIND_GET | G_SETTINGS_BIND_NO_SENSITIVITY);
 
