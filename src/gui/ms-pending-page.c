@@ -1092,6 +1092,11 @@ ms_pending_page_dispose (GObject *object)
   g_clear_object (&self->journal);
   g_clear_object (&self->store);
   g_clear_object (&self->filter);
+  /* Its last unref takes the column view's sorter with it, which emits
+   * items-changed on the way out: with the pointer already cleared, the
+   * handler would ask a NULL model for its selection. */
+  if (self->selection != NULL)
+    g_signal_handlers_disconnect_by_data (self->selection, self);
   g_clear_object (&self->selection);
 
   G_OBJECT_CLASS (ms_pending_page_parent_class)->dispose (object);
