@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ms-blast.h"
+#include "ms-core.h"
 #include "ms-error.h"
 #include "ms-import.h"
 #include "ms-message.h"
@@ -885,19 +886,11 @@ on_end (MsSmtp   *smtp,
 static guint
 blast_window (void)
 {
-  static gsize once = 0;
-  static guint window = JOBS_PER_CONNECTION;
+  static gsize window = 0;
 
-  if (g_once_init_enter (&once))
-    {
-      const char *env = g_getenv ("MS_BLAST_WINDOW");
-      guint64 value;
-
-      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 1000, &value, NULL))
-        window = (guint) value;
-      g_once_init_leave (&once, 1);
-    }
-  return window;
+  if (g_once_init_enter (&window))
+    g_once_init_leave (&window, ms_core_env_uint ("MS_BLAST_WINDOW", JOBS_PER_CONNECTION, 1000));
+  return (guint) window;
 }
 
 static MsSmtp *
@@ -1218,37 +1211,21 @@ take_back_jobs (Run *run)
 static guint
 record_batch (void)
 {
-  static gsize once = 0;
-  static guint batch = RECORD_BATCH;
+  static gsize batch = 0;
 
-  if (g_once_init_enter (&once))
-    {
-      const char *env = g_getenv ("MS_BLAST_RECORD_BATCH");
-      guint64 value;
-
-      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 100000, &value, NULL))
-        batch = (guint) value;
-      g_once_init_leave (&once, 1);
-    }
-  return batch;
+  if (g_once_init_enter (&batch))
+    g_once_init_leave (&batch, ms_core_env_uint ("MS_BLAST_RECORD_BATCH", RECORD_BATCH, 100000));
+  return (guint) batch;
 }
 
 static guint
 claim_group (void)
 {
-  static gsize once = 0;
-  static guint group = CLAIM_GROUP;
+  static gsize group = 0;
 
-  if (g_once_init_enter (&once))
-    {
-      const char *env = g_getenv ("MS_BLAST_CLAIM_GROUP");
-      guint64 value;
-
-      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 100000, &value, NULL))
-        group = (guint) value;
-      g_once_init_leave (&once, 1);
-    }
-  return group;
+  if (g_once_init_enter (&group))
+    g_once_init_leave (&group, ms_core_env_uint ("MS_BLAST_CLAIM_GROUP", CLAIM_GROUP, 100000));
+  return (guint) group;
 }
 
 static gpointer

@@ -23,3 +23,19 @@ ms_core_init (void)
       g_once_init_leave (&initialised, 1);
     }
 }
+
+/* Tuning values that tests and benchmarks override (MS_BLAST_WINDOW and the
+ * like): @fallback unless @name holds a number from 1 to @max. Callers read
+ * it once, so that a run never changes its mind half way. */
+guint
+ms_core_env_uint (const char *name,
+                  guint       fallback,
+                  guint       max)
+{
+  const char *env = g_getenv (name);
+  guint64 value;
+
+  if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, max, &value, NULL))
+    return (guint) value;
+  return fallback;
+}

@@ -11,4 +11,10 @@ G_BEGIN_DECLS
  * The core's files rely on it having run; none of them calls it. */
 void ms_core_init (void);
 
+/* A positive number from the environment, or @fallback (for tests and
+ * benchmarks: MS_BLAST_WINDOW, MS_IMPORT_CHUNK, …). */
+guint ms_core_env_uint (const char *name,
+                        guint       fallback,
+                        guint       max);
+
 G_END_DECLS

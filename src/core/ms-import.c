@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ms-core.h"
 #include "ms-error.h"
 #include "ms-import.h"
 #include "ms-message.h"
@@ -34,19 +35,11 @@
 static guint
 overlap_chunk_rows (void)
 {
-  static gsize once = 0;
-  static guint rows = OVERLAP_CHUNK_ROWS;
+  static gsize rows = 0;
 
-  if (g_once_init_enter (&once))
-    {
-      const char *env = g_getenv ("MS_IMPORT_CHUNK");
-      guint64 value;
-
-      if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 1000000, &value, NULL))
-        rows = (guint) value;
-      g_once_init_leave (&once, 1);
-    }
-  return rows;
+  if (g_once_init_enter (&rows))
+    g_once_init_leave (&rows, ms_core_env_uint ("MS_IMPORT_CHUNK", OVERLAP_CHUNK_ROWS, 1000000));
+  return (guint) rows;
 }
 
 struct _MsImportJob
