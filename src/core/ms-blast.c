@@ -76,6 +76,7 @@ struct _MsBlast
   MsBlastSessionFunc  session_func;
   gpointer            session_data;
   MsImportJob        *import;      /* the rest of the list, imported while it is sent */
+  gint                list_records; /* atomic: the records of its file, while a run imports (0 = none) */
 
   gboolean       running;
   MsBatchStatus  status;
@@ -226,6 +227,24 @@ ms_blast_set_import (MsBlast     *self,
   g_return_if_fail (import == NULL || ms_import_job_get_batch (import) == self->batch);
 
   self->import = import;
+}
+
+/**
+ * ms_blast_get_list_records:
+ *
+ * Thread-safe. The records of the batch's whole list file (rows left out
+ * and duplicates included), from the structure check of the import a run
+ * goes on with: ms_blast_set_import()'s, or the one a resume starts by
+ * itself for a batch whose list is not all in. While a progress says
+ * `importing`, its total is of the rows in so far; the batch's total will
+ * be at most this, so a front end shows "of about N" against it and its bar
+ * never moves back. 0 when no run has imported anything.
+ */
+guint
+ms_blast_get_list_records (MsBlast *self)
+{
+  g_return_val_if_fail (MS_IS_BLAST (self), 0);
+  return (guint) g_atomic_int_get (&self->list_records);
 }
 
 void
@@ -2094,6 +2113,8 @@ blast_worker (GTask        *task,
           run->import = run->own_import;
         }
     }
+  /* Before the first progress, which says importing. */
+  g_atomic_int_set (&self->list_records, run->import != NULL ? (gint) ms_import_job_get_n_records (run->import) : 0);
   if (run->import != NULL && !ms_import_job_is_done (run->import))
     {
       g_atomic_int_set (&run->importing, 1);

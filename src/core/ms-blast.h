@@ -81,6 +81,9 @@ gint64    ms_blast_get_batch    (MsBlast *self);
 /* Sends the batch while the rest of its list is imported (ms_import_start()). */
 struct _MsImportJob;
 void      ms_blast_set_import   (MsBlast *self, struct _MsImportJob *import);
+/* Thread-safe: the records of the batch's list file while a run imports its
+ * rest (set or resumed), for the total of a progress that says importing. */
+guint     ms_blast_get_list_records (MsBlast *self);
 /* Default TRUE: when only deferred rows due later are left, the job sleeps
  * until they are due. FALSE: the run ends then, with the batch PAUSED and a
  * pause reason saying when they are due (resume sends them). */

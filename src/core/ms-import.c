@@ -566,7 +566,9 @@ ms_import_resume (const char  *journal_path,
   scan = ms_recipients_new_for_path (job->csv_path, column, error);
   /* The keys its importer held pending when it died, before any row is
    * checked against them. */
-  if (scan == NULL || !ms_recipients_check_rest (scan, NULL, error) ||
+  /* Its record count too, as at the start: the progress reads "of about
+   * N" against it while the rest goes in (ms_blast_get_list_records()). */
+  if (scan == NULL || !ms_recipients_check_rest (scan, &job->n_records, error) ||
       !ms_recipients_skip_through (job->recipients, line, error) ||
       !ms_journal_restore_keys (job->journal, batch, error))
     return NULL;
@@ -589,8 +591,8 @@ ms_import_job_is_done (MsImportJob *job)
 }
 
 /* The records of the whole file (rows left out and duplicates included),
- * from the structure check of ms_import_start(): what the batch's count
- * will be at most, before the list is all in. */
+ * from the structure check of ms_import_start() or ms_import_resume():
+ * what the batch's count will be at most, before the list is all in. */
 guint
 ms_import_job_get_n_records (MsImportJob *job)
 {
