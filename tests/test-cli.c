@@ -12,6 +12,8 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -1235,6 +1237,276 @@ test_config_detect_errors (void)
   detect_server_stop (https);
 }
 
+/* ------------------------------------------------------------- blast progress */
+
+/* The default account pointed at the harness: plain SMTP, no AUTH. */
+static void
+point_account_at (MsTestServer *server)
+{
+  g_autofree char *port = g_strdup_printf ("%u", ms_test_server_get_port (server));
+
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "set", "smtp-server", "127.0.0.1", NULL), ==, 0);
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "set", "smtp-port", port, NULL), ==, 0);
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "set", "email-address", "news@example.org", NULL), ==, 0);
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "set", "needs-authentication", "false", NULL), ==, 0);
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "set", "timeout", "10", NULL), ==, 0);
+  g_assert_cmpint (run (NULL, NULL, NULL, "config", "reset", "starttls-seen", NULL), ==, 0);
+}
+
+static void
+reset_account (void)
+{
+  const char *keys[] = { "smtp-server", "smtp-port", "email-address", "needs-authentication", "timeout",
+                         "starttls-seen" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    g_assert_cmpint (run (NULL, NULL, NULL, "config", "reset", keys[i], NULL), ==, 0);
+}
+
+/* @n members, then a row left out and a duplicate: n + 2 records in the
+ * file, n recipients once the list is in. */
+static char *
+write_progress_list (const char *name,
+                     guint       n)
+{
+  g_autofree char *path = ms_test_tmp_path (name);
+  g_autoptr(GString) csv = g_string_new ("name,email\n");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (csv, "Member %u,member%u@example.net\n", i, i);
+  g_string_append (csv, "Bad Row,not-an-address\nAgain,MEMBER7@example.net\n");
+  g_assert_true (g_file_set_contents (path, csv->str, -1, NULL));
+  return g_steal_pointer (&path);
+}
+
+static int
+run_with_chunk (const char  *chunk,
+                char       **out,
+                char       **err,
+                const char  *first_arg,
+                ...) G_GNUC_NULL_TERMINATED;
+
+/* The CLI with MS_IMPORT_CHUNK set in its environment only. */
+static int
+run_with_chunk (const char  *chunk,
+                char       **out,
+                char       **err,
+                const char  *first_arg,
+                ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *env_chunk = g_strdup_printf ("MS_IMPORT_CHUNK=%s", chunk);
+  const char *env[] = { env_chunk, NULL };
+  g_autofree char *o = NULL;
+  g_autofree char *e = NULL;
+  va_list ap;
+  int status;
+
+  va_start (ap, first_arg);
+  for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  status = ms_test_run_cli_envv (env, NULL, &o, &e, (const char * const *) args->pdata);
+  g_string_append (all_output, o);
+  g_string_append (all_output, e);
+  if (out != NULL)
+    *out = g_steal_pointer (&o);
+  if (err != NULL)
+    *err = g_steal_pointer (&e);
+  return status;
+}
+
+/* The progress lines a run printed on a pipe: while the list goes in,
+ * "N of about R sent" against the file's @records, with a time left that
+ * is of the whole file at the rate shown; once it is in, "N/T sent" with
+ * the exact @total. Returns how many lines said "about". */
+static guint
+check_progress_lines (const char *err,
+                      guint       records,
+                      guint       total)
+{
+  g_auto(GStrv) lines = g_strsplit (err, "\n", -1);
+  guint about = 0, exact = 0, first = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+      const char *rate_text = strstr (line, " msg/s");
+      const char *eta_text = strstr (line, " · ETA ");
+      guint sent = 0, shown = 0, minutes = 0, seconds = 0;
+
+      if (rate_text == NULL)
+        continue;
+      if (first == 0)
+        first = i + 1;
+      if (strstr (line, " of about ") != NULL)
+        {
+          g_assert_cmpint (sscanf (line, "%u of about %u sent", &sent, &shown), ==, 2);
+          if (shown != records)
+            g_error ("“%s”: the total while the list goes in is not the file’s %u records", line, records);
+          /* The time left is of what is not sent yet of the whole file. */
+          if (eta_text != NULL)
+            {
+              double rate = 0;
+
+              while (rate_text > line && rate_text[-1] != ' ')
+                rate_text--;
+              rate = g_ascii_strtod (rate_text, NULL);
+              g_assert_cmpint (sscanf (eta_text, " · ETA %u:%u", &minutes, &seconds), ==, 2);
+              if (rate >= 1 && (minutes * 60 + seconds + 1) * (rate + 0.5) < records - sent)
+                g_error ("“%s”: the time left is not that of the %u records not sent yet", line, records - sent);
+            }
+          about++;
+          g_assert_cmpuint (exact, ==, 0);   /* never "about" again once the exact count was shown */
+        }
+      else
+        {
+          g_assert_cmpint (sscanf (line, "%u/%u sent", &sent, &shown), ==, 2);
+          if (shown != total)
+            g_error ("“%s”: the total is not the batch’s %u recipients", line, total);
+          exact++;
+        }
+    }
+  g_assert_cmpuint (first, >, 0);
+  g_assert_cmpuint (exact, >=, 1);
+  return about;
+}
+
+/* `blast send` of a list larger than a chunk sends while the rest goes in:
+ * its progress on a pipe says "of about" the file's records, as the window
+ * does, never the rows in so far ("0/1 sent", then "1113/5000"), and its
+ * time left is of the whole file; then the exact count. */
+static void
+test_blast_progress_while_importing (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--hostname=mail.harness.test", NULL);
+  g_autofree char *csv = write_progress_list ("progress.csv", 5000);
+  g_autofree char *text = ms_test_tmp_path ("progress.txt");
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_set_contents (text, "Dear {{name}},\nthe news.\n", -1, NULL));
+  point_account_at (server);
+  g_assert_cmpint (run_with_chunk ("1", &out, &err, "blast", "send", "--recipients", csv, "--subject",
+                                   "News for {{name}}", "--text", text, NULL), ==, 0);
+  g_test_message ("blast send: %s", err);
+  g_assert_cmpint (g_ascii_strtoll (out, NULL, 10), >, 0);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 5000);
+  g_assert_cmpuint (check_progress_lines (err, 5002, 5000), >=, 1);
+  /* The first progress line is of the list still going in. */
+  lines = g_strsplit (err, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], " msg/s") != NULL)
+      {
+        assert_contains (lines[i], " of about 5002 sent");
+        break;
+      }
+  assert_contains (err, "Finished: 5000 sent.");
+  reset_account ();
+}
+
+/* A batch whose import died after its first chunk, once that chunk was
+ * sent: `blast list` and `blast status` say its list is not all in, and
+ * `blast resume` imports and sends the rest with the same progress as
+ * `blast send`: "of about" the file's records (its structure check on
+ * resume counts them), never the rows in so far, then the exact count. */
+static void
+test_blast_resume_progress (void)
+{
+  g_autofree char *csv = write_progress_list ("resume-progress.csv", 3000);
+  g_autoptr(MsTestServer) server = NULL;
+  g_autoptr(MsJournal) journal = NULL;
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(MsBatchInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *list = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *list_line = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (g_test_subprocess ())
+    {
+      /* What `blast send` does until a kill: the first chunk (4 rows) in,
+       * sent and recorded, the rest not read yet. */
+      g_autoptr(MsJournal) importer = ms_journal_open (NULL, NULL);
+      g_autoptr(MsJournal) sender = ms_journal_open (NULL, NULL);
+      g_autoptr(GPtrArray) claimed = NULL;
+      g_autofree MsJournalOutcome *sent = NULL;
+      MsBatchSpec *spec = g_new0 (MsBatchSpec, 1);
+      MsImportJob *job;
+
+      spec->account = g_strdup ("default");
+      spec->from_address = g_strdup ("news@example.org");
+      spec->subject = g_strdup ("Resumed news for {{name}}");
+      spec->text = g_strdup ("Dear {{name}},\nthe news.\n");
+      g_setenv ("MS_IMPORT_CHUNK", "4", TRUE);
+      job = ms_import_start (importer, spec, csv, NULL, NULL, NULL, NULL, NULL, NULL);
+      g_assert_nonnull (job);
+      g_assert_true (ms_journal_set_batch_status (sender, ms_import_job_get_batch (job), MS_BATCH_RUNNING, NULL,
+                                                  NULL));
+      claimed = ms_journal_claim (sender, ms_import_job_get_batch (job), 1000,
+                                  g_get_real_time () / G_USEC_PER_SEC, NULL);
+      g_assert_cmpuint (claimed->len, ==, 4);
+      sent = g_new0 (MsJournalOutcome, claimed->len);
+      for (guint i = 0; i < claimed->len; i++)
+        {
+          sent[i].row_id = ((MsJournalRow *) g_ptr_array_index (claimed, i))->id;
+          sent[i].state = MS_STATE_SENT;
+          sent[i].reply_code = 250;
+        }
+      g_assert_true (ms_journal_record (sender, sent, claimed->len, NULL));
+      kill (getpid (), SIGKILL);
+      g_assert_not_reached ();
+    }
+
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_assert_false (g_test_trap_has_passed ());
+
+  journal = ms_journal_open (NULL, &error);
+  g_assert_no_error (error);
+  batches = ms_journal_list_batches (journal, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (batches->len, >, 0);
+  info = ms_journal_get_batch_info (journal, ((MsBatchInfo *) batches->pdata[0])->id, &error);
+  g_assert_no_error (error);
+  g_assert_true (info->import_unfinished);
+  g_assert_cmpuint (info->total, ==, 4);
+  g_assert_cmpuint (info->counts[MS_STATE_SENT], ==, 4);
+  id = g_strdup_printf ("%" G_GINT64_FORMAT, info->id);
+  g_clear_object (&journal);
+
+  /* Its lines say what is known: the rows in so far, and that the list is not all in. */
+  g_assert_cmpint (run (NULL, &list, NULL, "blast", "list", NULL), ==, 0);
+  lines = g_strsplit (list, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && list_line == NULL; i++)
+    if (g_str_has_prefix (lines[i], id) && lines[i][strlen (id)] == '\t')
+      list_line = g_strdup (lines[i]);
+  g_assert_nonnull (list_line);
+  assert_contains (list_line, "\t4/4 sent so far, list not all in\t");
+  g_assert_cmpint (run (NULL, &status, NULL, "blast", "status", id, NULL), ==, 0);
+  assert_contains (status, "Recipients so far: 4 (4 sent)\n");
+  assert_contains (status, "The list is not all in: it stopped while it was read in. “mailshot-cli blast resume ");
+
+  /* The resume: the rest goes in by chunks of one row while it is sent. */
+  server = ms_test_server_start ("--hostname=mail.harness.test", NULL);
+  point_account_at (server);
+  g_assert_cmpint (run_with_chunk ("1", &out, &err, "blast", "resume", id, NULL), ==, 0);
+  g_test_message ("blast resume: %s", err);
+  g_assert_cmpuint (ms_test_server_count_messages (server), ==, 3000 - 4);
+  g_assert_cmpuint (check_progress_lines (err, 3002, 3000), >=, 1);
+  assert_contains (err, "Finished: 3000 sent.");
+  g_clear_pointer (&status, g_free);
+  g_assert_cmpint (run (NULL, &status, NULL, "blast", "status", id, NULL), ==, 0);
+  assert_contains (status, "Recipients: 3000 (3000 sent)\n");
+  g_assert_null (strstr (status, "not all in"));
+  reset_account ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1277,6 +1549,8 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/journal/full-disk/subprocess", test_journal_full_disk_subprocess);
   g_test_add_func ("/mailshot/cli/journal/read-only", test_journal_read_only);
   g_test_add_func ("/mailshot/cli/journal/read-only/subprocess", test_journal_read_only_subprocess);
+  g_test_add_func ("/mailshot/cli/blast/progress-while-importing", test_blast_progress_while_importing);
+  g_test_add_func ("/mailshot/cli/blast/resume-progress", test_blast_resume_progress);
 
   status = g_test_run ();
   g_string_free (all_output, TRUE);

@@ -173,6 +173,7 @@ typedef struct {
   guint          last_printed_done;
   char          *last_status;
   gsize          line_width;
+  gboolean       last_printed_importing;
   MsBlastProgress last;
   gboolean       have_last;
 } RunState;
@@ -184,12 +185,32 @@ progress_done (const MsBlastProgress *p)
 }
 
 static char *
-format_progress (const MsBlastProgress *p)
+format_progress (const MsBlastProgress *p,
+                 guint                  list_records)
 {
-  g_autofree char *eta = format_duration (p->eta);
+  g_autofree char *eta_text = NULL;
   GString *s = g_string_new (NULL);
+  gint64 eta = p->eta;
 
-  g_string_append_printf (s, _("%u/%u sent"), p->counts[MS_STATE_SENT], p->total);
+  if (p->importing)
+    {
+      /* The rows in so far are not the whole count while the rest of the
+       * list goes in: the total is the file's records (from the check
+       * before the first row went in), "about" since the rows left out and
+       * the duplicates are in it, as the window says it; the exact count
+       * once the list is in. The run's time left is of the rows in: this
+       * one is of the whole file, at the recent rate. */
+      guint total = MAX (p->total, list_records);
+      guint done = progress_done (p);
+
+      eta = p->waiting_until == 0 && p->rate > 0.01 && total > done ? (gint64) ((total - done) / p->rate + 0.5) : -1;
+      /* Translators: the list is still being read in while it is sent: the second number is an upper bound. */
+      g_string_append_printf (s, ngettext ("%u of about %u sent", "%u of about %u sent", total),
+                              p->counts[MS_STATE_SENT], total);
+    }
+  else
+    g_string_append_printf (s, _("%u/%u sent"), p->counts[MS_STATE_SENT], p->total);
+  eta_text = format_duration (eta);
   if (p->counts[MS_STATE_FAILED] > 0)
     g_string_append_printf (s, _(", %u failed"), p->counts[MS_STATE_FAILED]);
   if (p->counts[MS_STATE_DEFERRED] > 0)
@@ -197,8 +218,8 @@ format_progress (const MsBlastProgress *p)
   if (p->counts[MS_STATE_UNCERTAIN] > 0)
     g_string_append_printf (s, _(", %u uncertain"), p->counts[MS_STATE_UNCERTAIN]);
   g_string_append_printf (s, _(" · %.0f msg/s"), p->rate);
-  if (p->eta > 0)
-    g_string_append_printf (s, _(" · ETA %s"), eta);
+  if (eta > 0)
+    g_string_append_printf (s, _(" · ETA %s"), eta_text);
   if (p->status_text != NULL && *p->status_text != '\0' && strcmp (p->status_text, _("Sending")) != 0)
     g_string_append_printf (s, " · %s", p->status_text);
   return g_string_free (s, FALSE);
@@ -209,7 +230,7 @@ on_progress (const MsBlastProgress *p,
              gpointer               user_data)
 {
   RunState *state = user_data;
-  g_autofree char *line = format_progress (p);
+  g_autofree char *line = format_progress (p, ms_blast_get_list_records (state->blast));
   gint64 now = g_get_monotonic_time ();
   guint done = progress_done (p);
 
@@ -241,8 +262,9 @@ on_progress (const MsBlastProgress *p,
       return;
     }
 
-  /* Logs and pipes: a line now and then, and whenever the status changes. */
-  if (g_strcmp0 (state->last_status, p->status_text) != 0 ||
+  /* Logs and pipes: a line now and then, whenever the status changes, and
+   * once the list is all in (the exact total). */
+  if (g_strcmp0 (state->last_status, p->status_text) != 0 || !!p->importing != state->last_printed_importing ||
       done >= state->last_printed_done + 1000 ||
       (done != state->last_printed_done && now - state->last_print >= 5 * G_USEC_PER_SEC) ||
       now - state->last_print >= 60 * G_USEC_PER_SEC)
@@ -250,6 +272,7 @@ on_progress (const MsBlastProgress *p,
       g_printerr ("%s\n", line);
       state->last_print = now;
       state->last_printed_done = done;
+      state->last_printed_importing = !!p->importing;
       g_free (state->last_status);
       state->last_status = g_strdup (p->status_text);
     }
@@ -757,8 +780,8 @@ blast_list (int    argc,
       g_autofree char *sent = NULL;
 
       /* Translators: the rows sent of the rows in so far; the rest of the list is still to be read in. */
-      sent = info->import_unfinished ? g_strdup_printf (_("%u/%u sent, list not all in"), info->counts[MS_STATE_SENT],
-                                                        info->total)
+      sent = info->import_unfinished ? g_strdup_printf (_("%u/%u sent so far, list not all in"),
+                                                        info->counts[MS_STATE_SENT], info->total)
                                      : g_strdup_printf ("%u/%u sent", info->counts[MS_STATE_SENT], info->total);
       g_print ("%" G_GINT64_FORMAT "\t%s\t%s\t%s\t%s\t%s\n", info->id,
                ms_batch_status_to_string (info->status), created, sent, account, subject);
@@ -778,13 +801,21 @@ print_status (const MsBatchInfo *info)
   g_print (_("Subject: %s\n"), subject);
   g_print (_("Account: %s\n"), info->account != NULL ? info->account : "");
   g_print (_("Created: %s\n"), created);
-  g_print (_("Recipients: %u (%s)\n"), info->total, counts);
+  if (info->import_unfinished)
+    /* Translators: the rows of the list in so far (the rest is still to be read in), then their states. */
+    g_print (_("Recipients so far: %u (%s)\n"), info->total, counts);
+  else
+    g_print (_("Recipients: %u (%s)\n"), info->total, counts);
   if (info->pause_reason != NULL && *info->pause_reason != '\0')
     g_print (_("Paused because: %s\n"), info->pause_reason);
   if (info->counts[MS_STATE_UNCERTAIN] > 0)
     g_print (_("%u uncertain: they may have been delivered; see “mailshot-cli pending --state uncertain --batch %s”\n"),
              info->counts[MS_STATE_UNCERTAIN], id);
-  if (info->import_unfinished)
+  /* Running: another process reads it in and sends it now (a dead one's
+   * batch is paused by the recovery of the journal's open). */
+  if (info->import_unfinished && info->status == MS_BATCH_RUNNING)
+    g_print ("%s\n", _("The list is not all in yet: the rest is being read in while it is sent."));
+  else if (info->import_unfinished)
     g_print (_("The list is not all in: it stopped while it was read in. “mailshot-cli blast resume %s” reads the "
                "rest and sends it.\n"), id);
 }
