@@ -133,6 +133,19 @@ countdown_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The records of the list's file while it still goes in: the run's (its
+ * import's, or a resume's own when the list was not all in), or the
+ * import's the runner holds. */
+static guint
+list_records (MsBlastRunner *self)
+{
+  guint records = self->blast != NULL ? ms_blast_get_list_records (self->blast) : 0;
+
+  if (records == 0 && self->import != NULL)
+    records = ms_import_job_get_n_records (self->import);
+  return records;
+}
+
 static void
 on_progress (const MsBlastProgress *p,
              gpointer               user_data)
@@ -150,8 +163,8 @@ on_progress (const MsBlastProgress *p,
    * back at every chunk; this one only shrinks, to the exact count, once
    * the rows left out and the duplicates are known, so the bar only moves
    * forward, as a person expects of it. */
-  guint total = importing && self->import != NULL ? MAX (p->total, ms_import_job_get_n_records (self->import))
-                                                  : p->total;
+  guint total = importing ? MAX (p->total, list_records (self)) : p->total;
+  gint64 eta = p->eta;
   double fraction;
 
   /* The rows dealt with, whatever the total read with them. */
@@ -159,6 +172,10 @@ on_progress (const MsBlastProgress *p,
     if (i != MS_STATE_QUEUED && i != MS_STATE_DEFERRED && i != MS_STATE_SENDING)
       done += p->counts[i];
   fraction = total > 0 ? (double) MIN (done, total) / total : 0;
+  /* The run's time left is of the rows in so far: while the rest goes in,
+   * it is the whole file's at the recent rate (unknown during a wait). */
+  if (importing)
+    eta = p->waiting_until == 0 && p->rate > 0.01 && total > done ? (gint64) ((total - done) / p->rate + 0.5) : -1;
 
   /* Whole phrases, so that each language puts the numbers where they go;
    * %'u groups the thousands as the language does. */
@@ -208,14 +225,14 @@ on_progress (const MsBlastProgress *p,
     /* A slow server, not a stopped job: never "0 messages a second". */
     detail = g_strdup (p->status_text != NULL && g_strcmp0 (p->status_text, _("Sending")) != 0
                        ? p->status_text : _("Waiting for the server"));
-  else if (p->eta > 0)
+  else if (eta > 0)
     {
-      g_autofree char *eta = format_duration (p->eta);
+      g_autofree char *eta_text = format_duration (eta);
 
       /* Translators: the sending rate, then the time left, e.g. "12 messages a second · about 4 min 10 s left". */
       detail = g_strdup_printf (ngettext ("%.0f message a second · about %s left",
                                           "%.0f messages a second · about %s left", (gulong) (p->rate + 0.5)),
-                                p->rate, eta);
+                                p->rate, eta_text);
     }
   else
     detail = g_strdup_printf (ngettext ("%.0f message a second", "%.0f messages a second", (gulong) (p->rate + 0.5)),
