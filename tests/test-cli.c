@@ -1507,6 +1507,52 @@ test_blast_resume_progress (void)
   reset_account ();
 }
 
+
+/* `blast status` of a batch sent while its list still goes in (another
+ * process imports and sends it now) says so, not that its import stopped
+ * and wants a resume. */
+static void
+test_blast_status_while_importing (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *csv = write_progress_list ("status-importing.csv", 50);
+      g_autoptr(MsJournal) importer = ms_journal_open (NULL, NULL);
+      g_autoptr(MsJournal) sender = ms_journal_open (NULL, NULL);
+      g_autoptr(MsImportJob) job = NULL;
+      g_autofree char *id = NULL;
+      g_autofree char *status = NULL;
+      g_autofree char *list = NULL;
+      MsBatchSpec *spec = g_new0 (MsBatchSpec, 1);
+
+      spec->account = g_strdup ("default");
+      spec->from_address = g_strdup ("news@example.org");
+      spec->subject = g_strdup ("Live news for {{name}}");
+      spec->text = g_strdup ("Dear {{name}},\nthe news.\n");
+      g_setenv ("MS_IMPORT_CHUNK", "4", TRUE);
+      /* The import's journal holds the batch's lock, as in `blast send`. */
+      job = ms_import_start (importer, spec, csv, NULL, NULL, NULL, NULL, NULL, NULL);
+      g_assert_nonnull (job);
+      g_assert_false (ms_import_job_is_done (job));
+      g_assert_true (ms_journal_set_batch_status (sender, ms_import_job_get_batch (job), MS_BATCH_RUNNING, NULL,
+                                                  NULL));
+      id = g_strdup_printf ("%" G_GINT64_FORMAT, ms_import_job_get_batch (job));
+      g_assert_cmpint (run (NULL, &status, NULL, "blast", "status", id, NULL), ==, 0);
+      assert_contains (status, ": running\n");
+      assert_contains (status, "Recipients so far: 4 (4 queued)\n");
+      assert_contains (status, "The list is not all in yet: the rest is being read in while it is sent.\n");
+      g_assert_null (strstr (status, "stopped while"));
+      g_assert_cmpint (run (NULL, &list, NULL, "blast", "list", NULL), ==, 0);
+      assert_contains (list, "\trunning\t");
+      assert_contains (list, "\t0/4 sent so far, list not all in\t");
+      /* Not left for the other cases: cancelled, and its import stops. */
+      g_assert_true (ms_journal_cancel_batch (sender, ms_import_job_get_batch (job), NULL));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1551,6 +1597,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/cli/journal/read-only/subprocess", test_journal_read_only_subprocess);
   g_test_add_func ("/mailshot/cli/blast/progress-while-importing", test_blast_progress_while_importing);
   g_test_add_func ("/mailshot/cli/blast/resume-progress", test_blast_resume_progress);
+  g_test_add_func ("/mailshot/cli/blast/status-while-importing", test_blast_status_while_importing);
 
   status = g_test_run ();
   g_string_free (all_output, TRUE);
