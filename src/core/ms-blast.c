@@ -48,10 +48,17 @@
  * crash during the wait does not turn them `uncertain`. */
 #define RELEASE_WAIT_USEC      (2 * G_USEC_PER_SEC)
 #define RATE_SAMPLES           50
-/* Messages handed to each connection ahead: the next ones are rendered while
- * the current one is on the wire, and the coordinator need not wake up for
- * every message (context switches were the main cost on two cores). */
-#define JOBS_PER_CONNECTION    4
+/* Messages in flight on one connection (MS_BLAST_WINDOW overrides it): with
+ * PIPELINING two give one round trip per message, with CHUNKING each more is
+ * one more message per round trip. It bounds the uncertain rows of a drop or
+ * a kill: at most this many per connection. */
+#define WINDOW_PER_CONNECTION  4
+/* Messages rendered and handed to each connection ahead of its window
+ * (MS_BLAST_QUEUE overrides it): the coordinator then wakes once for several
+ * results instead of once for each, which was the main cost at 4 connections
+ * on two cores (one context switch and one render pass per message). The
+ * rows are claimed, not sent: a kill or a pause gives them back as they were. */
+#define JOBS_PER_CONNECTION    16
 
 typedef struct {
   gint64 when;   /* monotonic µs */
@@ -878,19 +885,25 @@ on_end (MsSmtp   *smtp,
   return TRUE;
 }
 
-/* Messages in flight on one connection (MS_BLAST_WINDOW overrides it): with
- * PIPELINING two give one round trip per message (the end of one goes with
- * the next one's commands), with CHUNKING each more is one more message per
- * round trip. A drop leaves at most this many uncertain per connection. The
- * coordinator hands JOBS_PER_CONNECTION ahead, which bounds it too. */
 static guint
 blast_window (void)
 {
   static gsize window = 0;
 
   if (g_once_init_enter (&window))
-    g_once_init_leave (&window, ms_core_env_uint ("MS_BLAST_WINDOW", JOBS_PER_CONNECTION, 1000));
+    g_once_init_leave (&window, ms_core_env_uint ("MS_BLAST_WINDOW", WINDOW_PER_CONNECTION, 1000));
   return (guint) window;
+}
+
+/* Never fewer than the window: a connection must be able to fill it. */
+static guint
+jobs_per_connection (void)
+{
+  static gsize jobs = 0;
+
+  if (g_once_init_enter (&jobs))
+    g_once_init_leave (&jobs, MAX (ms_core_env_uint ("MS_BLAST_QUEUE", JOBS_PER_CONNECTION, 1000), blast_window ()));
+  return (guint) jobs;
 }
 
 static MsSmtp *
@@ -1464,8 +1477,9 @@ start_messages (Run     *run,
       run->wait = WAIT_NONE;
     }
 
-  /* Two jobs per connection: the next message is ready when one ends. */
-  for (guint depth = 1; depth <= JOBS_PER_CONNECTION; depth++)
+  /* A round per depth, so that every connection gets its next message
+   * before any gets a deeper one. */
+  for (guint depth = 1; depth <= jobs_per_connection (); depth++)
     for (guint i = 0; i < run->n_slots && !is_stopping (run); i++)
       {
         Slot *slot = &run->slots[i];
