@@ -396,6 +396,7 @@ typedef struct {
   GHashTable   *open;        /* row id → Result*: submitted, not answered (the thread's own) */
   GQueue        resend;      /* Result*: refused by the server's per-connection limit, to go again */
   gboolean      fresh;       /* a connection-level failure: a new session once the window is answered */
+  GString      *log;         /* side-log lines of the thread's, written with its next end or before it waits */
 } Slot;
 
 /* What a connection's thread reports for a job. */
@@ -866,22 +867,31 @@ close_socket_cb (void          *data,
   return rc;
 }
 
-/* The end of a message is about to go out: the side log must say so first.
- * A line that cannot be written stops the connection before the end is
- * sent, so that a crash never hides a message that went out. */
+/* The ends of messages are about to go out: the side log must say so first,
+ * with the answers read since the last write (one write for all). A line
+ * that cannot be written stops the connection before the ends are sent, so
+ * that a crash never hides a message that went out. With no ids the
+ * session is about to wait: the answers go out then. */
 static gboolean
-on_end (MsSmtp   *smtp,
-        guint64   id,
-        gpointer  data)
+on_end (MsSmtp        *smtp,
+        const guint64 *ids,
+        guint          n_ids,
+        gpointer       data)
 {
   Slot *slot = data;
-  gint64 row_id = (gint64) id;
-  Result *r = g_hash_table_lookup (slot->open, &row_id);
 
-  if (!ms_sidelog_note_end (slot->run->sidelog, row_id))
+  for (guint i = 0; i < n_ids; i++)
+    ms_sidelog_add_end (slot->log, (gint64) ids[i]);
+  if (!ms_sidelog_flush (slot->run->sidelog, slot->log))
     return FALSE;
-  if (r != NULL)
-    r->job->end_logged = TRUE;
+  for (guint i = 0; i < n_ids; i++)
+    {
+      gint64 row_id = (gint64) ids[i];
+      Result *r = g_hash_table_lookup (slot->open, &row_id);
+
+      if (r != NULL)
+        r->job->end_logged = TRUE;
+    }
   return TRUE;
 }
 
@@ -1006,17 +1016,24 @@ answer_job (Slot          *slot,
       r->final_code = outcome->end_code;
       if (outcome->end_text != NULL && strlen (outcome->end_text) > 4)
         r->final_text = g_strdup (outcome->end_text + 4);
-      /* The answer survives a kill from here on, long before the journal
-       * records it with others. */
-      ms_sidelog_note_accepted (run->sidelog, job->row->id, g_get_real_time () / G_USEC_PER_SEC,
-                                r->final_code, r->final_text, job->message_id);
+      /* The answer survives a kill once written, long before the journal
+       * records it with others: with the connection's next end, or before
+       * it waits, whichever comes first (microseconds). Until then a kill
+       * leaves the row uncertain, as one whose answer had not come. */
+      ms_sidelog_add_accepted (slot->log, job->row->id, g_get_real_time () / G_USEC_PER_SEC,
+                               r->final_code, r->final_text, job->message_id);
       return TRUE;
     }
 
   r->uncertain = outcome->uncertain;
   /* Answered, or stopped before its end went out: not delivered. */
+  /* Written at once: the row may go again, on another connection, whose
+   * lines must come after this one. */
   if (job->end_logged && !r->uncertain)
-    ms_sidelog_note_refused (run->sidelog, job->row->id);
+    {
+      ms_sidelog_add_refused (slot->log, job->row->id);
+      ms_sidelog_flush (run->sidelog, slot->log);
+    }
   job->end_logged = FALSE;
   r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_free (r->error_message);
@@ -1099,6 +1116,7 @@ connection_thread (gpointer data)
   gboolean stopping = FALSE;
 
   slot->open = g_hash_table_new (g_int64_hash, g_int64_equal);
+  slot->log = g_string_sized_new (256);
   g_queue_init (&slot->resend);
 
   while (TRUE)
@@ -1108,6 +1126,9 @@ connection_thread (gpointer data)
 
       if (n_open == 0)
         {
+          /* Nothing in flight: no end comes to take the answers along, and
+           * what follows may block (the next job, a connect, QUIT). */
+          ms_sidelog_flush (run->sidelog, slot->log);
           /* Between windows: a new session after a connection-level failure;
            * the messages refused by a per-connection limit go first, on a new
            * connection. */
@@ -1197,6 +1218,8 @@ connection_thread (gpointer data)
         }
     }
 
+  ms_sidelog_flush (run->sidelog, slot->log);
+  g_string_free (g_steal_pointer (&slot->log), TRUE);
   g_clear_pointer (&slot->open, g_hash_table_unref);
   return NULL;
 }
