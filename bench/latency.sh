@@ -2,7 +2,7 @@
 # bench/latency.sh: mailshot-cli blast vs Postfix smtp-source over a 25 ms round trip, 1 and 4 connections
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# usage: bench/latency.sh [BUILD_DIR] [-n N] [-r REPS] [--delay-ms D] [--server sink|harness] [-o FILE]
+# usage: bench/latency.sh [BUILD_DIR] [-n N] [-r REPS] [--delay-ms D] [--server sink|harness] [--marginal] [-o FILE]
 # One server on 127.0.0.1 behind ../shared/tools/latency-proxy.py (LATENCY_PROXY=...), which holds every
 # byte D ms (default 12.5) in each direction: a 2 x D round trip, as to a mail server far away. In the same
 # run, through that proxy:
@@ -13,6 +13,9 @@
 # checked against the server's. --server sink (default): Postfix's smtp-sink, which offers PIPELINING
 # but not CHUNKING (Debian 12); --server harness: tests/smtp-server.py --pipelining --chunking, to
 # measure BDAT (slower per message on the CPU, which does not matter at this latency).
+# --marginal runs both again with 2 x N and prints what each further message costs (the 2N run's
+# time less the N run's, over N): the rate a long blast tends to, without the session's set-up and the
+# process start, which every run pays once.
 # Prints msg/s and mailshot-cli's ratio to smtp-source; writes the output to FILE too (default
 # bench/results/latency.txt; -o - for none). Takes about a minute on main's client (2 round trips a
 # message), less once it needs fewer.
@@ -21,14 +24,15 @@ set -euo pipefail
 build_arg=
 [ $# -gt 0 ] && [ "${1#-}" = "$1" ] && { build_arg=$1; shift; }
 BUILD=$(bench_find_build "$build_arg")
-N=150 REPS=1 DELAY=12.5 SERVER=sink OUT=$bench_top/bench/results/latency.txt
-usage() { echo "usage: $0 [BUILD_DIR] [-n N] [-r REPS] [--delay-ms D] [--server sink|harness] [-o FILE|-]" >&2; exit 2; }
+N=150 REPS=1 DELAY=12.5 SERVER=sink MARGINAL=0 OUT=$bench_top/bench/results/latency.txt
+usage() { echo "usage: $0 [BUILD_DIR] [-n N] [-r REPS] [--delay-ms D] [--server sink|harness] [--marginal] [-o FILE|-]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         -n) N=$2; shift 2 ;;
         -r) REPS=$2; shift 2 ;;
         --delay-ms) DELAY=$2; shift 2 ;;
         --server) SERVER=$2; shift 2 ;;
+        --marginal) MARGINAL=1; shift ;;
         -o) OUT=$2; shift 2 ;;
         *) usage ;;
     esac
@@ -89,7 +93,7 @@ bench_text "$tmp/body.txt"
 
 # run_case NAME CONNS MSGS CMD...: REPS runs; prints the median msg/s, checked against the server's count.
 FMT='%-14s %5s %6s %8s %10s %8s  %s\n'
-declare -A RATE
+declare -A RATE WALL
 run_case() {
     local name=$1 conns=$2 n=$3; shift 3
     local walls='' status=ok c0 c1 t0 t1 i
@@ -110,6 +114,7 @@ run_case() {
     local med
     med=$(printf '%s\n' $walls | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
     RATE[$name$conns]=$(awk -v n="$n" -v w="$med" 'BEGIN { printf "%.1f", n / w }')
+    WALL[$name$conns:$n]=$med
     local ratio=-
     [ "$name" = mailshot-cli ] && [ -n "${RATE[smtp-source$conns]:-}" ] &&
         ratio=$(awk -v a="${RATE[$name$conns]}" -v b="${RATE[smtp-source$conns]}" 'BEGIN { printf "%.2fx", a / b }')
@@ -123,8 +128,8 @@ printf "$FMT" case conns msgs seconds msgs_per_s ratio status
 rc=0
 home=$tmp/home
 bench_home "$home" "$PPORT"
-for conns in ${BENCH_CONNS:-1 4}; do
-    n=$(( N * conns ))
+both() {   # CONNS N: smtp-source, then mailshot-cli, N messages in all
+    local conns=$1 n=$2
     bench_csv "$tmp/r$conns.csv" "$n"
     run_case smtp-source "$conns" "$n" "$SOURCE" -d -s "$conns" -m "$n" -M localhost \
         -f a@example.com -t b@example.com -F "$tmp/msg" "127.0.0.1:$PPORT" || rc=1
@@ -133,7 +138,22 @@ for conns in ${BENCH_CONNS:-1 4}; do
         $(bench_env "$home" "$BUILD") "$BUILD/src/cli/mailshot-cli" blast send \
         --recipients "$tmp/r$conns.csv" --subject 'News for {{name}}' --text "$tmp/body.txt" \
         --connections "$conns" || rc=1
+}
+marginal=()
+for conns in ${BENCH_CONNS:-1 4}; do
+    n=$(( N * conns ))
+    both "$conns" "$n"
+    if [ "$MARGINAL" = 1 ]; then
+        both "$conns" $(( 2 * n ))
+        m_src=$(awk -v a="${WALL[smtp-source$conns:$n]:-0}" -v b="${WALL[smtp-source$conns:$(( 2 * n ))]:-0}" -v n="$n" \
+            'BEGIN { printf "%.1f", (b - a) * 1000 / n * '"$conns"' }')
+        m_cli=$(awk -v a="${WALL[mailshot-cli$conns:$n]:-0}" -v b="${WALL[mailshot-cli$conns:$(( 2 * n ))]:-0}" -v n="$n" \
+            'BEGIN { printf "%.1f", (b - a) * 1000 / n * '"$conns"' }')
+        marginal+=("$(printf '# each further message, %s connection(s): smtp-source %s ms, mailshot-cli %s ms a connection: %s' \
+            "$conns" "$m_src" "$m_cli" "$(awk -v a="$m_src" -v b="$m_cli" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')")")
+    fi
 done
+for line in "${marginal[@]}"; do echo "$line"; done
 echo "# smtp-source: $SOURCE -d -s CONNS -m MSGS (MAIL, RCPT, DATA, body each waiting for its reply: 4 round trips a message)"
 echo "# mailshot-cli: $BUILD/src/cli/mailshot-cli blast send --connections CONNS"
 exit $rc

@@ -1232,6 +1232,14 @@ report_wide (GtkWidget *widget,
     }
 }
 
+/* A new default size is taken at the next layout, which a loaded machine
+ * may not reach in a fixed time. */
+static gboolean
+is_narrow (gpointer data)
+{
+  return gtk_widget_get_width (GTK_WIDGET (data)) > 0 && gtk_widget_get_width (GTK_WIDGET (data)) <= 360;
+}
+
 /* The main window goes down to 360 px, and at that width the settings'
  * field titles are whole, in whatever language runs (and in German, run
  * again in a child process). */
@@ -1253,12 +1261,11 @@ test_narrow (void)
   if (min_width > 360)
     report_wide (GTK_WIDGET (window), 360 - 24);
   g_assert_cmpint (min_width, <=, 360);
-  g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (window)), <=, 360);
+  ms_test_gui_wait_until (is_narrow, window, 10000);
 
   win = open_settings ();
   gtk_window_set_default_size (GTK_WINDOW (win), 360, 640);
-  ms_test_gui_spin_for (500);
-  g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (win)), <=, 360);
+  ms_test_gui_wait_until (is_narrow, win, 10000);
   for (guint i = 0; i < 7; i++)
     {
       const char *key = (const char *[]) { "email-address", "sender-name", "smtp-server", "user-id", "password",

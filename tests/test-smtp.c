@@ -1004,13 +1004,15 @@ test_ipv6_literal (void)
  * submitted, then answered each with its own outcome, a refused one among
  * them; the ends are announced before they go out. */
 static gboolean
-note_end (MsSmtp   *smtp,
-          guint64   id,
-          gpointer  data)
+note_end (MsSmtp        *smtp,
+          const guint64 *ids,
+          guint          n_ids,
+          gpointer       data)
 {
   GString *ends = data;
 
-  g_string_append_printf (ends, "%" G_GUINT64_FORMAT ";", id);
+  for (guint i = 0; i < n_ids; i++)
+    g_string_append_printf (ends, "%" G_GUINT64_FORMAT ";", ids[i]);
   return TRUE;
 }
 

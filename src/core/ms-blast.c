@@ -48,10 +48,17 @@
  * crash during the wait does not turn them `uncertain`. */
 #define RELEASE_WAIT_USEC      (2 * G_USEC_PER_SEC)
 #define RATE_SAMPLES           50
-/* Messages handed to each connection ahead: the next ones are rendered while
- * the current one is on the wire, and the coordinator need not wake up for
- * every message (context switches were the main cost on two cores). */
-#define JOBS_PER_CONNECTION    4
+/* Messages in flight on one connection (MS_BLAST_WINDOW overrides it): with
+ * PIPELINING two give one round trip per message, with CHUNKING each more is
+ * one more message per round trip. It bounds the uncertain rows of a drop or
+ * a kill: at most this many per connection. */
+#define WINDOW_PER_CONNECTION  4
+/* Messages rendered and handed to each connection ahead of its window
+ * (MS_BLAST_QUEUE overrides it): the coordinator then wakes once for several
+ * results instead of once for each, which was the main cost at 4 connections
+ * on two cores (one context switch and one render pass per message). The
+ * rows are claimed, not sent: a kill or a pause gives them back as they were. */
+#define JOBS_PER_CONNECTION    16
 
 typedef struct {
   gint64 when;   /* monotonic µs */
@@ -408,6 +415,7 @@ typedef struct {
   GHashTable   *open;        /* row id → Result*: submitted, not answered (the thread's own) */
   GQueue        resend;      /* Result*: refused by the server's per-connection limit, to go again */
   gboolean      fresh;       /* a connection-level failure: a new session once the window is answered */
+  GString      *log;         /* side-log lines of the thread's, written with its next end or before it waits */
 } Slot;
 
 /* What a connection's thread reports for a job. */
@@ -878,38 +886,53 @@ close_socket_cb (void          *data,
   return rc;
 }
 
-/* The end of a message is about to go out: the side log must say so first.
- * A line that cannot be written stops the connection before the end is
- * sent, so that a crash never hides a message that went out. */
+/* The ends of messages are about to go out: the side log must say so first,
+ * with the answers read since the last write (one write for all). A line
+ * that cannot be written stops the connection before the ends are sent, so
+ * that a crash never hides a message that went out. With no ids the
+ * session is about to wait: the answers go out then. */
 static gboolean
-on_end (MsSmtp   *smtp,
-        guint64   id,
-        gpointer  data)
+on_end (MsSmtp        *smtp,
+        const guint64 *ids,
+        guint          n_ids,
+        gpointer       data)
 {
   Slot *slot = data;
-  gint64 row_id = (gint64) id;
-  Result *r = g_hash_table_lookup (slot->open, &row_id);
 
-  if (!ms_sidelog_note_end (slot->run->sidelog, row_id))
+  for (guint i = 0; i < n_ids; i++)
+    ms_sidelog_add_end (slot->log, (gint64) ids[i]);
+  if (!ms_sidelog_flush (slot->run->sidelog, slot->log))
     return FALSE;
-  if (r != NULL)
-    r->job->end_logged = TRUE;
+  for (guint i = 0; i < n_ids; i++)
+    {
+      gint64 row_id = (gint64) ids[i];
+      Result *r = g_hash_table_lookup (slot->open, &row_id);
+
+      if (r != NULL)
+        r->job->end_logged = TRUE;
+    }
   return TRUE;
 }
 
-/* Messages in flight on one connection (MS_BLAST_WINDOW overrides it): with
- * PIPELINING two give one round trip per message (the end of one goes with
- * the next one's commands), with CHUNKING each more is one more message per
- * round trip. A drop leaves at most this many uncertain per connection. The
- * coordinator hands JOBS_PER_CONNECTION ahead, which bounds it too. */
 static guint
 blast_window (void)
 {
   static gsize window = 0;
 
   if (g_once_init_enter (&window))
-    g_once_init_leave (&window, ms_core_env_uint ("MS_BLAST_WINDOW", JOBS_PER_CONNECTION, 1000));
+    g_once_init_leave (&window, ms_core_env_uint ("MS_BLAST_WINDOW", WINDOW_PER_CONNECTION, 1000));
   return (guint) window;
+}
+
+/* Never fewer than the window: a connection must be able to fill it. */
+static guint
+jobs_per_connection (void)
+{
+  static gsize jobs = 0;
+
+  if (g_once_init_enter (&jobs))
+    g_once_init_leave (&jobs, MAX (ms_core_env_uint ("MS_BLAST_QUEUE", JOBS_PER_CONNECTION, 1000), blast_window ()));
+  return (guint) jobs;
 }
 
 static MsSmtp *
@@ -1012,17 +1035,24 @@ answer_job (Slot          *slot,
       r->final_code = outcome->end_code;
       if (outcome->end_text != NULL && strlen (outcome->end_text) > 4)
         r->final_text = g_strdup (outcome->end_text + 4);
-      /* The answer survives a kill from here on, long before the journal
-       * records it with others. */
-      ms_sidelog_note_accepted (run->sidelog, job->row->id, g_get_real_time () / G_USEC_PER_SEC,
-                                r->final_code, r->final_text, job->message_id);
+      /* The answer survives a kill once written, long before the journal
+       * records it with others: with the connection's next end, or before
+       * it waits, whichever comes first (microseconds). Until then a kill
+       * leaves the row uncertain, as one whose answer had not come. */
+      ms_sidelog_add_accepted (slot->log, job->row->id, g_get_real_time () / G_USEC_PER_SEC,
+                               r->final_code, r->final_text, job->message_id);
       return TRUE;
     }
 
   r->uncertain = outcome->uncertain;
   /* Answered, or stopped before its end went out: not delivered. */
+  /* Written at once: the row may go again, on another connection, whose
+   * lines must come after this one. */
   if (job->end_logged && !r->uncertain)
-    ms_sidelog_note_refused (run->sidelog, job->row->id);
+    {
+      ms_sidelog_add_refused (slot->log, job->row->id);
+      ms_sidelog_flush (run->sidelog, slot->log);
+    }
   job->end_logged = FALSE;
   r->cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_free (r->error_message);
@@ -1105,6 +1135,7 @@ connection_thread (gpointer data)
   gboolean stopping = FALSE;
 
   slot->open = g_hash_table_new (g_int64_hash, g_int64_equal);
+  slot->log = g_string_sized_new (256);
   g_queue_init (&slot->resend);
 
   while (TRUE)
@@ -1114,6 +1145,9 @@ connection_thread (gpointer data)
 
       if (n_open == 0)
         {
+          /* Nothing in flight: no end comes to take the answers along, and
+           * what follows may block (the next job, a connect, QUIT). */
+          ms_sidelog_flush (run->sidelog, slot->log);
           /* Between windows: a new session after a connection-level failure;
            * the messages refused by a per-connection limit go first, on a new
            * connection. */
@@ -1203,6 +1237,8 @@ connection_thread (gpointer data)
         }
     }
 
+  ms_sidelog_flush (run->sidelog, slot->log);
+  g_string_free (g_steal_pointer (&slot->log), TRUE);
   g_clear_pointer (&slot->open, g_hash_table_unref);
   return NULL;
 }
@@ -1483,8 +1519,9 @@ start_messages (Run     *run,
       run->wait = WAIT_NONE;
     }
 
-  /* Two jobs per connection: the next message is ready when one ends. */
-  for (guint depth = 1; depth <= JOBS_PER_CONNECTION; depth++)
+  /* A round per depth, so that every connection gets its next message
+   * before any gets a deeper one. */
+  for (guint depth = 1; depth <= jobs_per_connection (); depth++)
     for (guint i = 0; i < run->n_slots && !is_stopping (run); i++)
       {
         Slot *slot = &run->slots[i];

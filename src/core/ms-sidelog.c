@@ -151,10 +151,10 @@ put_int (char   *end,
   return end;
 }
 
-static gboolean
-put_row_line (MsSidelog *self,
-              char       kind,
-              gint64     row)
+static void
+add_row_line (GString *lines,
+              char     kind,
+              gint64   row)
 {
   char buf[32];
   char *end = buf + sizeof buf;
@@ -164,23 +164,85 @@ put_row_line (MsSidelog *self,
   p = put_int (end, row);
   *--p = ' ';
   *--p = kind;
-  return put (self, p, buf + sizeof buf - p);
+  g_string_append_len (lines, p, buf + sizeof buf - p);
+}
+
+void
+ms_sidelog_add_end (GString *lines,
+                    gint64   row)
+{
+  g_return_if_fail (lines != NULL);
+  add_row_line (lines, 'E', row);
+}
+
+void
+ms_sidelog_add_refused (GString *lines,
+                        gint64   row)
+{
+  g_return_if_fail (lines != NULL);
+  add_row_line (lines, 'R', row);
+}
+
+void
+ms_sidelog_add_accepted (GString    *lines,
+                         gint64      row,
+                         gint64      when,
+                         int         code,
+                         const char *text,
+                         const char *message_id)
+{
+  gsize n;
+
+  g_return_if_fail (lines != NULL);
+
+  g_string_append_printf (lines, "A %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %d ", row, when, code);
+  /* A Message-ID has no spaces or tabs; one that had would end early. */
+  n = 0;
+  for (const char *p = message_id; p != NULL && *p != '\0' && n < 250; p++, n++)
+    g_string_append_c (lines, (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') ? '_' : *p);
+  g_string_append_c (lines, '\t');
+  n = 0;
+  for (const char *p = text; p != NULL && *p != '\0' && n < MAX_TEXT; p++, n++)
+    g_string_append_c (lines, (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p);
+  g_string_append_c (lines, '\n');
+}
+
+gboolean
+ms_sidelog_flush (MsSidelog *self,
+                  GString   *lines)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (lines != NULL, FALSE);
+
+  if (lines->len == 0)
+    return TRUE;
+  ok = put (self, lines->str, lines->len);
+  g_string_truncate (lines, 0);
+  return ok;
 }
 
 gboolean
 ms_sidelog_note_end (MsSidelog *self,
                      gint64     row)
 {
+  g_autoptr(GString) line = g_string_sized_new (32);
+
   g_return_val_if_fail (self != NULL, FALSE);
-  return put_row_line (self, 'E', row);
+  ms_sidelog_add_end (line, row);
+  return ms_sidelog_flush (self, line);
 }
 
 gboolean
 ms_sidelog_note_refused (MsSidelog *self,
                          gint64     row)
 {
+  g_autoptr(GString) line = g_string_sized_new (32);
+
   g_return_val_if_fail (self != NULL, FALSE);
-  return put_row_line (self, 'R', row);
+  ms_sidelog_add_refused (line, row);
+  return ms_sidelog_flush (self, line);
 }
 
 gboolean
@@ -191,20 +253,11 @@ ms_sidelog_note_accepted (MsSidelog  *self,
                           const char *text,
                           const char *message_id)
 {
-  char buf[64 + 256 + MAX_TEXT];
-  gsize len;
+  g_autoptr(GString) line = g_string_sized_new (128);
 
   g_return_val_if_fail (self != NULL, FALSE);
-
-  len = g_snprintf (buf, 64, "A %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %d ", row, when, code);
-  /* A Message-ID has no spaces or tabs; one that had would end early. */
-  for (const char *p = message_id; p != NULL && *p != '\0' && len < 64 + 250; p++)
-    buf[len++] = (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') ? '_' : *p;
-  buf[len++] = '\t';
-  for (const char *p = text; p != NULL && *p != '\0' && len < sizeof buf - 2; p++)
-    buf[len++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
-  buf[len++] = '\n';
-  return put (self, buf, len);
+  ms_sidelog_add_accepted (line, row, when, code, text, message_id);
+  return ms_sidelog_flush (self, line);
 }
 
 const char *

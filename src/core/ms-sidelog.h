@@ -9,8 +9,8 @@ G_BEGIN_DECLS
 /* A run writes one line per event with a plain write() (no fsync): the page
  * cache keeps it when the process is killed, so recovery knows, row by row,
  * whether the end of a message went out and whether the server took it. The
- * journal's own transactions stay batched. Thread-safe: every line is one
- * O_APPEND write. */
+ * journal's own transactions stay batched. Thread-safe: every line (or
+ * gathered lines, below) is one O_APPEND write. */
 typedef struct _MsSidelog MsSidelog;
 
 MsSidelog *ms_sidelog_create        (const char  *path,
@@ -32,6 +32,23 @@ gboolean   ms_sidelog_note_accepted (MsSidelog   *self,
 /* The server answered the message with a refusal: it was not delivered. */
 gboolean   ms_sidelog_note_refused  (MsSidelog   *self,
                                      gint64       row);
+/* The same lines gathered by one writer, to go out in one write() with
+ * ms_sidelog_flush() (which empties @lines): a connection notes the answers
+ * it read and the ends it is about to send together, one system call
+ * instead of two a message. A torn write cuts at most its last line. */
+void       ms_sidelog_add_end       (GString     *lines,
+                                     gint64       row);
+void       ms_sidelog_add_accepted  (GString     *lines,
+                                     gint64       row,
+                                     gint64       when,
+                                     int          code,
+                                     const char  *text,
+                                     const char  *message_id);
+void       ms_sidelog_add_refused   (GString     *lines,
+                                     gint64       row);
+/* FALSE when the lines could not be written (see ms_sidelog_get_error()). */
+gboolean   ms_sidelog_flush         (MsSidelog   *self,
+                                     GString     *lines);
 /* The first write that failed, or NULL. */
 const char *ms_sidelog_get_error    (MsSidelog   *self);
 

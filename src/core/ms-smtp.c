@@ -141,6 +141,7 @@ struct _MsSmtp
   GQueue           answers;          /* Answer*, ready for ms_smtp_bulk_pop() */
   GHashTable      *subs;             /* id → Sub, submitted and not answered */
   MsSmtpEndFunc    end_func;
+  GArray          *end_ids;          /* guint64: the ends in the write about to go out */
   gpointer         end_data;
   MsSmtpOutcome   *outcome;          /* of the last ms_smtp_send() or ms_smtp_send_bulk() */
   MsSmtpOutcome   *connect_outcome;  /* of the last failed connection step, for its message */
@@ -1208,6 +1209,7 @@ ms_smtp_finalize (GObject *object)
   g_queue_clear_full (&self->answers, (GDestroyNotify) answer_free);
   g_clear_pointer (&self->subs, g_hash_table_unref);
   g_clear_pointer (&self->bulk_in, g_byte_array_unref);
+  g_clear_pointer (&self->end_ids, g_array_unref);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->transcript);
   g_clear_pointer (&self->config, ms_smtp_config_free);
@@ -2581,7 +2583,9 @@ bulk_pump (MsSmtp   *self,
           size_t sent = 0;
           CURLcode rc;
 
-          /* The caller notes each end before it can reach the server. */
+          /* The caller notes the ends before they can reach the server:
+           * all those of this write at once. */
+          g_array_set_size (self->end_ids, 0);
           while (ms_smtp_codec_next_end (codec, len, &id))
             {
               Sub *sub = g_hash_table_lookup (self->subs, &id);
@@ -2589,14 +2593,14 @@ bulk_pump (MsSmtp   *self,
               set_stage (self, MS_SMTP_STAGE_DATA);
               if (recording (self) && sub != NULL)
                 ms_transcript_add_message_size (self->transcript, g_bytes_get_size (sub->message));
-              if (self->end_func != NULL && !self->end_func (self, id, self->end_data))
-                {
-                  ms_smtp_codec_close (codec, MS_TRANSPORT_OTHER, NULL);
-                  break;
-                }
+              g_array_append_val (self->end_ids, id);
             }
-          if (ms_smtp_codec_is_closed (codec))
-            continue;
+          if (self->end_ids->len > 0 && self->end_func != NULL &&
+              !self->end_func (self, (const guint64 *) self->end_ids->data, self->end_ids->len, self->end_data))
+            {
+              ms_smtp_codec_close (codec, MS_TRANSPORT_OTHER, NULL);
+              continue;
+            }
           /* In pieces: over TLS, curl_easy_send() of the whole buffer
            * reports nothing until all of it is out (OpenSSL without partial
            * writes), so the deadline could not tell a slow reader from a
@@ -2644,6 +2648,9 @@ bulk_pump (MsSmtp   *self,
         }
       if (events == 0)
         return;
+      /* What the caller keeps to write with the next end goes before a wait. */
+      if (self->end_func != NULL)
+        self->end_func (self, NULL, 0, self->end_data);
       io = bulk_wait (self, events, deadline);
       if (io == BULK_IO_TIMEOUT)
         {
@@ -2790,10 +2797,14 @@ ms_smtp_set_window (MsSmtp *self,
 
 /**
  * ms_smtp_set_end_func:
- * @func: (nullable): called before the end of a message can reach the
- *   server; returning %FALSE stops the connection before it does
+ * @func: (nullable): called before a write that carries the end of messages
+ *   (their ids, in order) can reach the server; returning %FALSE stops the
+ *   connection before it does. Called with no ids before the session waits
+ *   for the server (its result is then not looked at): notes the caller
+ *   keeps to write with the next end must not wait longer than that.
  *
- * For ms_smtp_bulk_submit(): the blast notes "end" in its side log there.
+ * For ms_smtp_bulk_submit(): the blast notes "end" in its side log there,
+ * with the answers read since, in one write.
  */
 void
 ms_smtp_set_end_func (MsSmtp        *self,
@@ -2813,6 +2824,7 @@ bulk_init (MsSmtp *self)
     return;
   self->bulk = TRUE;
   self->bulk_in = g_byte_array_sized_new (4096);
+  self->end_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
   self->subs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) sub_free);
 }
 

@@ -99,9 +99,10 @@ gboolean      ms_smtp_send_bulk      (MsSmtp             *self,
                                       GCancellable       *cancellable,
                                       GError            **error);
 
-typedef gboolean (*MsSmtpEndFunc) (MsSmtp   *self,
-                                   guint64   id,
-                                   gpointer  user_data);
+typedef gboolean (*MsSmtpEndFunc) (MsSmtp         *self,
+                                   const guint64  *ids,
+                                   guint           n_ids,
+                                   gpointer        user_data);
 void          ms_smtp_set_end_func   (MsSmtp             *self,
                                       MsSmtpEndFunc       func,
                                       gpointer            user_data);
