@@ -1706,11 +1706,17 @@ recover_batch (MsJournal  *self,
   info = ms_journal_get_batch_info (self, batch, error);
   if (info == NULL)
     goto failed;
-  /* Nobody runs it any more: say so instead of showing it running forever. */
+  /* Nobody runs it any more: say so instead of showing it running forever,
+   * and what there is to do about it. */
   if (info->status == MS_BATCH_RUNNING &&
       !ms_journal_set_batch_status (self, batch, MS_BATCH_PAUSED,
-                                    _("Mailshot stopped while sending this batch. "
-                                      "Check the uncertain recipients, then resume it."),
+                                    info->counts[MS_STATE_UNCERTAIN] > 0
+                                    ? _("Mailshot stopped while sending this batch. "
+                                        "Check the uncertain recipients, then resume it.")
+                                    : info->import_unfinished
+                                    ? _("Mailshot stopped while reading in and sending this batch’s list. "
+                                        "Resume it to read in the rest and send it.")
+                                    : _("Mailshot stopped while sending this batch. Resume it to send the rest."),
                                     error))
     goto failed;
 
