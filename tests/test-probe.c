@@ -683,11 +683,13 @@ test_probe_cli_cram_md5_not_offered (void)
 
 /* Issue 9: the Connect step is libcurl's own connection; the probe opens
  * none of its own, so a server sees one connection per test, and an SMTPS
- * server no bare TCP connection that it would log as a failed handshake. */
+ * server no bare TCP connection that it would log as a failed handshake.
+ * A server without STARTTLS too: the decision to go on in clear is taken on
+ * that connection (there was a first one, dropped without QUIT). */
 static void
 test_probe_one_connection (void)
 {
-  const char *modes[] = { "--tls=smtps", "--tls=starttls" };
+  const char *modes[] = { "--tls=smtps", "--tls=starttls", "--tls=none" };
 
   for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
     {
@@ -715,6 +717,8 @@ test_probe_one_connection (void)
       g_assert_cmpuint (ms_test_server_log_count (server, "accept"), ==, 1);
       g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 1);
       g_assert_false (ms_test_server_log_contains (server, "tls-error"));
+      g_assert_true (ms_test_server_log_contains (server, "quit"));
+      g_assert_false (ms_test_server_log_contains (server, "lost-connection"));
     }
 }
 

@@ -40,8 +40,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
 
 /* How the session protects the connection; decided once per session. */
 typedef enum {
-  SECURITY_TLS,     /* SMTPS, or STARTTLS required (CURLUSESSL_ALL) */
-  SECURITY_CLEAR,   /* STARTTLS not offered and the policy allows going on (CURLUSESSL_TRY) */
+  SECURITY_TLS,     /* SMTPS, or no clear connection allowed (yet): a connection without TLS is checked */
+  SECURITY_CLEAR,   /* STARTTLS not offered and the policy allows going on in clear */
 } Security;
 
 /* The last command we sent, to know what a reply answers. */
@@ -86,7 +86,6 @@ struct _MsSmtp
   gboolean         tcp_connected;
   gboolean         server_spoke;
   gboolean         tls_active;
-  gboolean         tls_pending;      /* STARTTLS accepted, handshake running */
   char            *auth_mechanism;
   char            *peer_fingerprint; /* "AB:CD:…" of the last certificate presented */
 
@@ -122,6 +121,8 @@ struct _MsSmtp
   guint            conn_messages;    /* accepted on the connection open now */
   char            *ehlo_name;        /* what the URL makes libcurl say in EHLO */
   char            *ehlo_suggestion;  /* after a refused EHLO: another name that would pass */
+  int              ehlo_refused_code; /* this connection's refused EHLO, when HELO took its place */
+  char            *ehlo_refused_text;
   gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
   GBytes          *message;
   GCancellable    *cancellable;
@@ -530,6 +531,17 @@ caps_has_auth (MsSmtp *self)
   return mechs != NULL && mechs[0] != NULL;
 }
 
+static gboolean
+caps_has (MsSmtp     *self,
+          const char *keyword)
+{
+  for (guint i = 0; self->caps != NULL && i < self->caps->len && g_ptr_array_index (self->caps, i) != NULL; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (self->caps, i), keyword) == 0)
+      return TRUE;
+
+  return FALSE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reading the dialog from libcurl's debug stream                           */
 
@@ -540,11 +552,12 @@ reset_connection (MsSmtp *self)
   g_clear_pointer (&self->caps_building, g_ptr_array_unref);
   g_clear_pointer (&self->auth_mechanism, g_free);
   g_clear_pointer (&self->peer_fingerprint, g_free);
+  g_clear_pointer (&self->ehlo_refused_text, g_free);
+  self->ehlo_refused_code = 0;
   self->tcp_connected = FALSE;
   self->conn_messages = 0;
   self->server_spoke = FALSE;
   self->tls_active = FALSE;
-  self->tls_pending = FALSE;
 }
 
 static void
@@ -554,7 +567,6 @@ tls_started (MsSmtp     *self,
   if (self->tls_active)
     return;
   self->tls_active = TRUE;
-  self->tls_pending = FALSE;
   if (recording (self))
     {
       struct curl_tlssessioninfo *info = NULL;
@@ -605,10 +617,6 @@ on_client_line (MsSmtp     *self,
                 gsize       len)
 {
   Command command;
-
-  /* The handshake after "220 go ahead" is done once we speak again. */
-  if (self->tls_pending)
-    tls_started (self, NULL);
 
   if (recording (self))
     ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, line, len, self->config->password);
@@ -772,12 +780,7 @@ on_server_line (MsSmtp     *self,
     {
       self->server_spoke = TRUE;
       self->tcp_connected = TRUE;
-      /* With SMTPS the handshake precedes the greeting. */
-      if (self->config->use_smtps)
-        tls_started (self, NULL);
     }
-  if (self->tls_pending)
-    tls_started (self, NULL);
 
   /* The transcript shows the start of a long reply; memory stays bounded. */
   if (recording (self) && self->reply_lines <= MAX_TRANSCRIPT_LINES)
@@ -848,11 +851,6 @@ on_server_line (MsSmtp     *self,
         }
       break;
 
-    case CMD_STARTTLS:
-      if (code == 220)
-        self->tls_pending = TRUE;
-      break;
-
     case CMD_AUTH:
       if (code == 334)
         {
@@ -882,6 +880,7 @@ on_server_line (MsSmtp     *self,
       break;
 
     case CMD_HELO:
+    case CMD_STARTTLS:
     case CMD_MAIL:
     case CMD_RCPT:
     case CMD_DATA:
@@ -892,12 +891,16 @@ on_server_line (MsSmtp     *self,
     }
 
   /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last.
-   * A refused EHLO is kept too: libcurl gives up on it when it must
-   * encrypt (CURLUSESSL_ALL), and otherwise falls back to HELO, whose
-   * refusal then counts instead, or whose success forgets it. */
+   * A refused EHLO is kept too: libcurl falls back to HELO, whose refusal
+   * then counts instead. The EHLO's is put aside for the security decision:
+   * on a clear connection, a session that has not decided to go on in clear
+   * takes it as its failure (HELO cannot offer STARTTLS). */
   if (self->last_command == CMD_HELO && self->fail_command == CMD_EHLO && self->fail_code != 0 &&
       !self->fail_collecting)
     {
+      self->ehlo_refused_code = self->fail_code;
+      g_free (self->ehlo_refused_text);
+      self->ehlo_refused_text = g_strdup (self->fail_text->str);
       self->fail_code = 0;
       self->fail_command = CMD_NONE;
       g_string_truncate (self->fail_text, 0);
@@ -1006,6 +1009,27 @@ for_each_line (MsSmtp     *self,
     func (self, data + start, size - start);
 }
 
+/* Whether libcurl's connection is encrypted, from its API: the SSL object of
+ * the connection, once its handshake is done. libcurl 7.88 answers
+ * CURLINFO_TLS_SSL_PTR only while a transfer holds the connection (a
+ * CURLOPT_CONNECT_ONLY handle lets go of it when curl_easy_perform()
+ * returns), so debug_cb asks at each line of libcurl's dialog: under SMTPS
+ * at the greeting, after STARTTLS at the EHLO that follows the handshake.
+ * The security decision after the connection reads the answer. */
+static void
+check_tls (MsSmtp *self,
+           CURL   *curl)
+{
+  struct curl_tlssessioninfo *info = NULL;
+
+  if (self->tls_active)
+    return;
+  if (curl_easy_getinfo (curl, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info != NULL &&
+      info->backend == CURLSSLBACKEND_OPENSSL && info->internals != NULL &&
+      SSL_is_init_finished ((SSL *) info->internals))
+    tls_started (self, NULL);
+}
+
 static int
 debug_cb (CURL          *curl,
           curl_infotype  type,
@@ -1022,9 +1046,11 @@ debug_cb (CURL          *curl,
       on_text (self, data, size);
       break;
     case CURLINFO_HEADER_IN:
+      check_tls (self, curl);
       for_each_line (self, data, size, on_server_line);
       break;
     case CURLINFO_HEADER_OUT:
+      check_tls (self, curl);
       for_each_line (self, data, size, on_client_line);
       break;
     case CURLINFO_DATA_IN:
@@ -1214,6 +1240,7 @@ ms_smtp_finalize (GObject *object)
   g_clear_pointer (&self->login_options, g_free);
   g_clear_pointer (&self->ehlo_name, g_free);
   g_clear_pointer (&self->ehlo_suggestion, g_free);
+  g_clear_pointer (&self->ehlo_refused_text, g_free);
   g_clear_pointer (&self->caps, g_ptr_array_unref);
   g_clear_pointer (&self->caps_building, g_ptr_array_unref);
   g_clear_pointer (&self->auth_mechanism, g_free);
@@ -1310,17 +1337,17 @@ apply_options (MsSmtp *self)
    * has connected (see session_auth()). */
 }
 
-/* The options the security decision changes. */
+/* SMTPS encrypts from the first byte. Otherwise libcurl does STARTTLS when
+ * the server offers it and goes on in clear when it does not
+ * (CURLUSESSL_TRY): the session then decides, on that same connection and
+ * before anything of the account's goes out, whether it may (see
+ * check_security()). libcurl signs in to nothing itself, so that a clear
+ * connection carries only EHLO until then. */
 static void
 apply_security (MsSmtp *self)
 {
-  const MsSmtpConfig *config = self->config;
-
-  if (config->use_smtps)
-    curl_easy_setopt (self->curl, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
-  else
-    curl_easy_setopt (self->curl, CURLOPT_USE_SSL,
-                      (long) (self->security == SECURITY_TLS ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+  curl_easy_setopt (self->curl, CURLOPT_USE_SSL,
+                    (long) (self->config->use_smtps ? CURLUSESSL_ALL : CURLUSESSL_TRY));
 }
 
 /**
@@ -1526,8 +1553,8 @@ reply_context (MsSmtp              *self,
   return context;
 }
 
-/* After CURLUSESSL_ALL found no STARTTLS: may the session go on in clear?
- * Returns MS_TRANSPORT_NONE and sets the new policy when it may. */
+/* A connection without STARTTLS, the session not yet decided: may it go on
+ * in clear? Returns MS_TRANSPORT_NONE and sets the new policy when it may. */
 static MsTransportFailure
 decide_without_starttls (MsSmtp *self)
 {
@@ -1575,6 +1602,57 @@ decide_without_starttls (MsSmtp *self)
     }
 
   return MS_TRANSPORT_STARTTLS_REQUIRED;
+}
+
+/* The security decision, on the connection libcurl has just opened (TCP,
+ * greeting, EHLO, and STARTTLS when offered) and before anything of the
+ * account's goes out on it: AUTH, MAIL. Whether TLS is on comes from
+ * libcurl (check_tls()), whether STARTTLS was offered from the EHLO
+ * capabilities. Returns %FALSE when the session must stop: @own says why,
+ * or is MS_TRANSPORT_NONE when a reply is the failure (a refused EHLO). */
+static gboolean
+check_security (MsSmtp             *self,
+                MsTransportFailure *own)
+{
+  const MsSmtpConfig *config = self->config;
+  gboolean offered_before = config->starttls_seen || self->starttls_offered;
+
+  *own = MS_TRANSPORT_NONE;
+  /* SMTPS: libcurl fails rather than go on without TLS (CURLUSESSL_ALL). */
+  if (config->use_smtps || self->tls_active)
+    return TRUE;
+
+  /* Decided on an earlier connection, and still no STARTTLS anywhere. */
+  if (self->security == SECURITY_CLEAR && !offered_before)
+    return TRUE;
+
+  /* EHLO refused, HELO accepted: whether the server offers STARTTLS is
+   * unknown, so the EHLO's refusal is the failure, as it is when
+   * encryption is required. */
+  if (self->security == SECURITY_TLS && !offered_before && self->ehlo_refused_code != 0)
+    {
+      self->fail_code = self->ehlo_refused_code;
+      self->fail_command = CMD_EHLO;
+      g_string_assign (self->fail_text, self->ehlo_refused_text != NULL ? self->ehlo_refused_text : "");
+      if (recording (self))
+        ms_transcript_add_info (self->transcript,
+                                "The server refused EHLO: whether it offers STARTTLS is unknown; stopped");
+      return FALSE;
+    }
+
+  *own = decide_without_starttls (self);
+  if (*own == MS_TRANSPORT_NONE)
+    return TRUE;
+  if (recording (self))
+    {
+      /* Offered on this connection, and refused (454): libcurl goes on in
+       * clear under CURLUSESSL_TRY. */
+      if (self->caps != NULL && caps_has (self, "STARTTLS"))
+        ms_transcript_add_info (self->transcript, "The server refused STARTTLS: stopped");
+      else
+        ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
+    }
+  return FALSE;
 }
 
 static MsTransportFailure
@@ -1848,19 +1926,6 @@ connect_failed (MsSmtp              *self,
   else if (own != MS_TRANSPORT_NONE)
     {
       /* libcurl succeeded; the session's own check stopped: no reply to read. */
-    }
-  else if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
-    {
-      failure = decide_without_starttls (self);
-      if (failure == MS_TRANSPORT_NONE)
-        {
-          self->retry_now = TRUE;
-          g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
-                               _("The server does not offer STARTTLS; sending again without it, as the account allows"));
-          return;
-        }
-      if (recording (self))
-        ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
     }
   else if (self->token_refused && self->fail_code < 400)
     {
@@ -2394,6 +2459,13 @@ bulk_connect (MsSmtp             *self,
   self->bulk_open = TRUE;
   g_byte_array_set_size (self->bulk_in, 0);
 
+  /* Not to go on in clear (a refused downgrade, a password that would go
+   * in clear): the connection is sound, so QUIT. */
+  if (!check_security (self, own))
+    {
+      bulk_close_full (self, TRUE);
+      return FALSE;
+    }
   if (!self->config->needs_auth)
     return TRUE;
   /* No AUTH offered: nothing is sent unauthenticated. */
