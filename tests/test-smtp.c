@@ -1672,6 +1672,84 @@ test_hostile_greeting (gconstpointer data)
   g_assert_nonnull (strstr (error->message, gc->said));
 }
 
+/* Issue 9, manners: libcurl 7.88 ends its own connection step's failures
+ * without QUIT (it takes the connection for dead). Where the server refused
+ * in a proper reply on a clear connection and waits for QUIT, the session
+ * says it on the socket libcurl hands back, and waits briefly for the
+ * answer: a refused greeting (RFC 5321 3.1, as Postfix does), EHLO and then
+ * HELO refused. The failure is the server's reply, as before. */
+static void
+test_quit_after_connect_refusal (gconstpointer data)
+{
+  const char *what = data;
+  gboolean greeting = g_str_equal (what, "greeting");
+  g_autoptr(MsTestServer) srv = NULL;
+  g_autoptr(MsSmtpConfig) config = NULL;
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *text = NULL;
+
+  if (greeting)
+    srv = start_server (MODE_PLAIN, "--log-sessions", "--refused-greeting-waits",
+                        "--fault=GREETING:554 5.7.1 Go away", NULL);
+  else
+    srv = start_server (MODE_STARTTLS, "--log-sessions", "--fault=EHLO:550 5.7.1 No EHLO from you",
+                        "--fault=HELO:550 5.7.1 No HELO either", NULL);
+  config = make_config (srv, greeting ? MODE_PLAIN : MODE_STARTTLS, METHOD_NONE);
+  smtp = ms_smtp_new (config);
+  timer = g_timer_new ();
+  g_assert_false (send_one (smtp, &error));
+  g_test_message ("error: %s", error->message);
+  /* The answer to QUIT came at once: no wait for it to time out. */
+  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 1.5);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->code, ==, greeting ? 554 : 550);
+  g_assert_nonnull (strstr (error->message, greeting ? "Go away" : "No HELO either"));
+  text = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, "QUIT"));
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  log = ms_test_server_get_log (srv);
+  g_test_message ("server log:\n%s", log);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
+  g_assert_false (log_has_prefix (srv, "mail "));
+  if (!greeting)
+    g_assert_true (ms_test_server_log_contains (srv, "helo " EHLO));
+  g_assert_true (ms_test_server_log_contains (srv, "quit"));
+  g_assert_false (ms_test_server_log_contains (srv, "lost-connection"));
+}
+
+/* Where no QUIT is possible: under SMTPS libcurl has ended TLS before it
+ * hands the socket back, so the session does not say QUIT there (in clear,
+ * it would be garbage to the server), and the refusal ends at once. */
+static void
+test_no_quit_after_tls_refusal (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_SMTPS, "--log-sessions", "--refused-greeting-waits",
+                                              "--fault=GREETING:554 5.7.1 Go away", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_SMTPS, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = g_timer_new ();
+  g_autofree char *log = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_false (send_one (smtp, &error));
+  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 1.5);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->code, ==, 554);
+  text = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
+  g_assert_null (strstr (text, "QUIT"));
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  log = ms_test_server_get_log (srv);
+  g_test_message ("server log:\n%s", log);
+  g_assert_false (ms_test_server_log_contains (srv, "quit"));
+  /* Nothing came in clear on the TLS connection. */
+  g_assert_false (log_has_prefix (srv, "reply 500"));
+  g_assert_false (log_has_prefix (srv, "reply 503"));
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
+}
+
 /* The answer to the end of a message is kept for the journal and printed
  * by `blast report`: no terminal escape, no invalid UTF-8 may come through. */
 static void
@@ -1956,6 +2034,12 @@ main (int argc, char **argv)
   add_data_case ("hostile/greeting-554-no-service", test_hostile_greeting, &greeting_cases[1], VIA_MASK (VIA_SEND));
   add_data_case ("hostile/greeting-421", test_hostile_greeting, &greeting_cases[2], VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
   add_case ("hostile/escape-reply", test_hostile_escape_reply, VIAS_ALL);
+  /* libcurl's connection step, the same in every way of sending. */
+  add_data_case ("quit-after-connect-refusal/greeting", test_quit_after_connect_refusal, "greeting",
+                 VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_data_case ("quit-after-connect-refusal/ehlo-and-helo", test_quit_after_connect_refusal, "ehlo-and-helo",
+                 VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_case ("no-quit-after-tls-refusal", test_no_quit_after_tls_refusal, VIA_MASK (VIA_SEND));
   add_data_case ("hostile/endless-greeting", test_hostile_endless, "GREETING", VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
   add_data_case ("hostile/endless-ehlo", test_hostile_endless, "EHLO", VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
   add_data_case ("hostile/endless-mail", test_hostile_endless, "MAIL", VIAS_ALL);

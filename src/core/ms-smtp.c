@@ -124,6 +124,7 @@ struct _MsSmtp
   int              ehlo_refused_code; /* this connection's refused EHLO, when HELO took its place */
   char            *ehlo_refused_text;
   gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
+  gboolean         connecting;       /* in libcurl's connection step (curl_easy_perform) */
   GBytes          *message;
   GCancellable    *cancellable;
 
@@ -1278,6 +1279,8 @@ ms_smtp_init (MsSmtp *self)
   g_queue_init (&self->answers);
 }
 
+static int close_socket_cb (void *user_data, curl_socket_t fd);
+
 /* The options that stay the same for every message of the session. */
 static void
 apply_options (MsSmtp *self)
@@ -1305,9 +1308,10 @@ apply_options (MsSmtp *self)
     {
       curl_easy_setopt (curl, CURLOPT_OPENSOCKETFUNCTION, self->open_socket_func);
       curl_easy_setopt (curl, CURLOPT_OPENSOCKETDATA, self->socket_data);
-      curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
-      curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self->socket_data);
     }
+  /* The session's, which hands on to ms_smtp_set_socket_funcs()'s. */
+  curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+  curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self);
   /* libcurl opens the connection (TCP, TLS, EHLO, STARTTLS) and stops
    * there; the session signs in, and the mail transactions go over the
    * codec. */
@@ -2165,6 +2169,78 @@ bulk_quit (MsSmtp *self)
   self->quitting = FALSE;
 }
 
+/* libcurl 7.88 says no QUIT after a failure in its own connection step: it
+ * takes the connection for dead (a failure while connecting ends the
+ * transfer as premature, multi_done() → Curl_disconnect(dead_connection),
+ * and smtp_disconnect() says QUIT only on a live one), also when the server
+ * refused in a proper reply and waits for QUIT (RFC 5321 3.1). It hands the
+ * socket back to CURLOPT_CLOSESOCKETFUNCTION still open, though: when the
+ * last thing on a clear connection was such a refusal (the greeting; EHLO
+ * and then HELO), the session says QUIT there and waits briefly for the
+ * answer, as it does everywhere else.
+ *
+ * No QUIT where none is possible or none would be heard:
+ * - on TLS (SMTPS, or after STARTTLS): libcurl has ended TLS (close_notify,
+ *   SSL_free()) before it closes the socket, so a QUIT could only go in clear;
+ * - after a TLS handshake that failed (a certificate refused, say): there is
+ *   no channel;
+ * - after a 421, or when the server closed the connection or cut it: the
+ *   server is gone (the send fails, or the wait ends at once);
+ * - after a timeout: the server does not answer, so a QUIT would only wait in
+ *   vain (the session's own timeouts end the same way);
+ * - after a reply that went on past the limits: its end never comes, so
+ *   neither would the answer to QUIT (the session shut the socket down). */
+static gboolean
+quit_on_close_wanted (MsSmtp        *self,
+                      curl_socket_t  fd)
+{
+  return self->connecting && fd == self->curl_fd && !self->config->use_smtps && !self->tls_active &&
+         !self->abandon && !self->reply_overflow &&
+         self->fail_code >= 400 && self->fail_code != 421 && !self->fail_collecting &&
+         self->fail_command == self->last_command && self->reply_lines == 0 &&
+         (self->fail_command == CMD_NONE || self->fail_command == CMD_EHLO ||
+          self->fail_command == CMD_HELO || self->fail_command == CMD_STARTTLS) &&
+         (self->cancellable == NULL || !g_cancellable_is_cancelled (self->cancellable));
+}
+
+static int
+close_socket_cb (void          *user_data,
+                 curl_socket_t  fd)
+{
+  MsSmtp *self = user_data;
+
+  if (quit_on_close_wanted (self, fd) &&
+      send (fd, "QUIT\r\n", 6, MSG_NOSIGNAL) == 6)
+    {
+      gint64 deadline = g_get_monotonic_time () + MIN ((gint64) step_timeout (self) * G_USEC_PER_SEC,
+                                                       BULK_QUIT_WAIT_USEC);
+
+      g_debug ("SMTP to %s:%d: QUIT after libcurl's connection step failed", self->config->server,
+               self->config->port);
+      if (recording (self))
+        ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, "QUIT\r\n", 6, NULL);
+      /* The answer is not read for its words: the goodbye is what counts. */
+      while (TRUE)
+        {
+          struct pollfd pfd = { .fd = fd, .events = POLLIN };
+          gint64 left = deadline - g_get_monotonic_time ();
+          char chunk[512];
+          ssize_t got;
+
+          if (left <= 0 || poll (&pfd, 1, (int) ((left + 999) / 1000)) <= 0)
+            break;
+          got = recv (fd, chunk, sizeof chunk, 0);
+          if (got <= 0 || memchr (chunk, '\n', got) != NULL)
+            break;
+        }
+    }
+  self->curl_fd = fd == self->curl_fd ? CURL_SOCKET_BAD : self->curl_fd;
+
+  if (self->close_socket_func != NULL)
+    return self->close_socket_func (self->socket_data, fd);
+  return close (fd);
+}
+
 /* Ends the connection and readies a fresh handle for the next one:
  * politely (QUIT, and a brief wait for its answer) when the connection is
  * sound; without a goodbye when it is broken, timed out, cancelled or
@@ -2445,7 +2521,9 @@ bulk_connect (MsSmtp             *self,
   /* libcurl keeps a connection that the server said goodbye on (421). */
   curl_easy_setopt (self->curl, CURLOPT_FRESH_CONNECT, self->fresh_connect ? 1L : 0L);
   self->fresh_connect = FALSE;
+  self->connecting = TRUE;
   *rc = curl_easy_perform (self->curl);
+  self->connecting = FALSE;
   if (*rc != CURLE_OK)
     return FALSE;
   if (curl_easy_getinfo (self->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
@@ -3151,8 +3229,7 @@ ms_smtp_set_socket_funcs (MsSmtp   *self,
   self->socket_data = user_data;
   curl_easy_setopt (self->curl, CURLOPT_OPENSOCKETFUNCTION, self->open_socket_func);
   curl_easy_setopt (self->curl, CURLOPT_OPENSOCKETDATA, user_data);
-  curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
-  curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETDATA, user_data);
+  /* close_socket_cb() hands on to close_func. */
 }
 
 /**
