@@ -1,5 +1,22 @@
 /* ms-smtp.c: one SMTP session on a libcurl easy handle: security policy, auth, timeouts, reply capture
- * SPDX-License-Identifier: GPL-3.0-or-later */
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * One connection per session at a time, opened by libcurl
+ * (CURLOPT_CONNECT_ONLY): TCP, TLS under SMTPS, the greeting, EHLO, and
+ * STARTTLS whenever the server offers it (CURLUSESSL_TRY). On that same
+ * connection, before anything of the account's goes out, the session takes
+ * the security decision (check_security(): a clear connection only when
+ * the server offers no STARTTLS and was never seen offering it, and then no
+ * password in clear, CRAM-MD5 aside, unless the account allows it), signs in itself
+ * (session_auth()), and moves bytes between the socket and the no-I/O codec
+ * (ms-smtp-codec) for a window of messages in flight.
+ *
+ * Every session ends with QUIT and a brief wait for its answer: after the
+ * last message, after a refused AUTH, MAIL or security decision, and after
+ * a refusal in libcurl's own connection step, which libcurl 7.88 drops
+ * without one (close_socket_cb()). Not where no QUIT is possible or none
+ * would be heard: over TLS that libcurl has ended, after a failed handshake,
+ * a 421, a drop, a timeout or an endless reply. */
 #include "config.h"
 
 #include <arpa/inet.h>
