@@ -507,6 +507,8 @@ class HarnessSMTP(SMTP):
         self.quit_seen = False
         self.closed_by_server = False
         self.bad_helo = None
+        # --refused-greeting-waits: the greeting refused, the connection kept.
+        self.greeting_refused = False
         self.in_body = False
         self.body_bytes = 0
         self.read_paused = False
@@ -540,6 +542,11 @@ class HarnessSMTP(SMTP):
                 return await method(arg)
             if cmd == "QUIT":
                 self.quit_seen = True
+            elif self.greeting_refused:
+                # Postfix after a refused greeting: nothing but QUIT.
+                st.log(cmd.lower())
+                await self.push("503 5.5.1 Error: access denied")
+                return
             if cmd in ("EHLO", "HELO"):
                 st.log("%s %s" % (cmd.lower(), arg or ""))
             elif cmd in ("MAIL", "RCPT"):
@@ -727,6 +734,10 @@ class HarnessSMTP(SMTP):
 
     async def push(self, status):
         s = status if isinstance(status, str) else status.decode("utf-8", "replace")
+        if self.greeting_refused == "fault-sent" and s.startswith("220 "):
+            # aiosmtpd's own greeting, after the refusal that replaced it.
+            self.greeting_refused = True
+            return
         if s[:1] in ("4", "5"):
             self.state.log("reply " + s.split("\r\n")[0])
         await super().push(status)
@@ -829,6 +840,11 @@ class HarnessSMTP(SMTP):
                 await self.hang(close=True)
             st.log("fault GREETING " + f.code)
             await self.push("\r\n".join(f.lines))
+            if st.args.refused_greeting_waits and f.code != "421":
+                # RFC 5321 3.1: a server that refuses at the greeting waits
+                # for QUIT, and answers other commands with 503.
+                self.greeting_refused = "fault-sent"
+                return await super()._handle_client()
             self.closed_by_server = True
             self.transport.close()
             await self.hang()
@@ -1023,6 +1039,9 @@ out of step (a window of pipelined messages on one connection):
                         "literal passes) with Postfix's '504 5.5.2 <NAME>: Helo command rejected: "
                         "need fully-qualified hostname', at EHLO (default) or, as Postfix's default "
                         "smtpd_delay_reject does, at RCPT (=rcpt)")
+    p.add_argument("--refused-greeting-waits", action="store_true",
+                   help="after a --fault=GREETING:5xx, keep the connection as RFC 5321 3.1 says (and Postfix "
+                        "does): every command but QUIT gets 503 (default: the server closes it)")
     p.add_argument("--log-sessions", action="store_true",
                    help="also log 'accept' for every TCP connection (before TLS), 'tls-error' for a "
                         "TLS handshake that did not complete, and 'lost-connection' for a session "

@@ -629,6 +629,35 @@ test_probe_greeting_refused (void)
   assert_finalized (g_steal_pointer (&probe));
 }
 
+/* Issue 9, manners: a server that refuses at the greeting and waits for
+ * QUIT (RFC 5321 3.1, as Postfix does) hears it from the test, although
+ * libcurl drops a connection whose connection step failed without one. */
+static void
+test_probe_greeting_refused_quit (void)
+{
+  g_autoptr(MsTestServer) server = ms_test_server_start ("--fault=GREETING:554 5.7.1 Go away", "--log-sessions",
+                                                         "--refused-greeting-waits", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (ms_test_server_get_port (server));
+  g_autoptr(MsProbe) probe = NULL;
+  g_autofree char *log = NULL;
+  ProbeRun run = { 0 };
+
+  config->needs_auth = FALSE;
+  probe = run_probe (config, &run);
+  g_assert_false (run.ok);
+  g_assert_cmpint (ms_probe_get_failed_step (probe), ==, MS_PROBE_STEP_EHLO);
+  g_assert_cmpint (ms_probe_get_reply (probe)->code, ==, 554);
+  g_assert_nonnull (strstr (run.error->message, "Go away"));
+  run_clear (&run);
+  assert_finalized (g_steal_pointer (&probe));
+  g_assert_true (ms_test_server_wait_log (server, "disconnect", 5000));
+  log = ms_test_server_get_log (server);
+  g_test_message ("%s", log);
+  g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 1);
+  g_assert_true (ms_test_server_log_contains (server, "quit"));
+  g_assert_false (ms_test_server_log_contains (server, "lost-connection"));
+}
+
 /* A reply that never ends: the test gives up at once, on the step it was
  * at, with advice for a test (which never tries again). */
 static void
@@ -683,11 +712,13 @@ test_probe_cli_cram_md5_not_offered (void)
 
 /* Issue 9: the Connect step is libcurl's own connection; the probe opens
  * none of its own, so a server sees one connection per test, and an SMTPS
- * server no bare TCP connection that it would log as a failed handshake. */
+ * server no bare TCP connection that it would log as a failed handshake.
+ * A server without STARTTLS too: the decision to go on in clear is taken on
+ * that connection (there was a first one, dropped without QUIT). */
 static void
 test_probe_one_connection (void)
 {
-  const char *modes[] = { "--tls=smtps", "--tls=starttls" };
+  const char *modes[] = { "--tls=smtps", "--tls=starttls", "--tls=none" };
 
   for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
     {
@@ -715,6 +746,8 @@ test_probe_one_connection (void)
       g_assert_cmpuint (ms_test_server_log_count (server, "accept"), ==, 1);
       g_assert_cmpuint (ms_test_server_log_count (server, "connect"), ==, 1);
       g_assert_false (ms_test_server_log_contains (server, "tls-error"));
+      g_assert_true (ms_test_server_log_contains (server, "quit"));
+      g_assert_false (ms_test_server_log_contains (server, "lost-connection"));
     }
 }
 
@@ -793,6 +826,7 @@ main (int   argc,
   g_test_add_func ("/mailshot/probe/cli-smtps-cram-md5", test_probe_cli_smtps_cram_md5);
   g_test_add_func ("/mailshot/probe/cli-rate-limited", test_probe_cli_rate_limited);
   g_test_add_func ("/mailshot/probe/greeting-refused", test_probe_greeting_refused);
+  g_test_add_func ("/mailshot/probe/greeting-refused-quit", test_probe_greeting_refused_quit);
   g_test_add_func ("/mailshot/probe/endless-reply", test_probe_endless_reply);
   g_test_add_func ("/mailshot/probe/cli-cram-md5-not-offered", test_probe_cli_cram_md5_not_offered);
   g_test_add_func ("/mailshot/probe/one-connection", test_probe_one_connection);

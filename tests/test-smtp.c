@@ -860,11 +860,115 @@ test_fallback_once (void)
       g_assert_true (send_one (smtp, &error));
       g_assert_no_error (error);
     }
-  /* One probing connection refused for want of STARTTLS, then one for all. */
-  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 2);
+  /* Issue 9: one connection for all, the decision taken on it (there was
+   * a first one refused for want of STARTTLS). */
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
   g_assert_cmpuint (ms_test_server_log_count (srv, "auth CRAM-MD5 " USER " ok"), ==, 1);
   g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 3);
   g_assert_false (ms_smtp_get_starttls_offered (smtp));
+}
+
+/* Issue 9, manners: a server without STARTTLS costs one connection, not
+ * two, whatever lets the session go on in clear: no sign-in, CRAM-MD5, or
+ * a password the account allows in clear. The connection ends with QUIT. */
+static void
+test_one_connection_clear (gconstpointer data)
+{
+  Method method = GPOINTER_TO_INT (data);
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--auth=PLAIN,LOGIN,CRAM-MD5", "--log-sessions", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, method);
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  config->allow_plaintext_password = method == METHOD_PLAIN;
+  smtp = ms_smtp_new (config);
+  g_assert_true (send_one (smtp, &error));
+  g_assert_no_error (error);
+  g_assert_false (ms_smtp_get_tls_active (smtp));
+  g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 1);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "accept"), ==, 1);
+  if (method != METHOD_NONE)
+    g_assert_true (ms_test_server_log_contains (srv, method == METHOD_PLAIN ? "auth PLAIN " USER " ok"
+                                                                            : "auth CRAM-MD5 " USER " ok"));
+  /* The transcript says why it went on in clear, once. */
+  text = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, "The server does not offer STARTTLS: "));
+  g_assert_null (strstr (strstr (text, "The server does not offer STARTTLS: ") + 1,
+                         "The server does not offer STARTTLS: "));
+  assert_transcript_clean (smtp);
+  g_clear_object (&smtp);
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  g_assert_true (ms_test_server_log_contains (srv, "quit"));
+  g_assert_false (ms_test_server_log_contains (srv, "lost-connection"));
+}
+
+/* Issue 9, manners: a clear connection the session will not use (a
+ * downgrade, a password that would go in clear, a refused STARTTLS) is
+ * refused on the one connection libcurl opened, before any AUTH or MAIL,
+ * and ends with QUIT. */
+static void
+test_security_refusal_quit (gconstpointer data)
+{
+  const char *what = data;
+  gboolean downgrade = g_str_equal (what, "downgrade");
+  gboolean refused = g_str_equal (what, "starttls-refused");
+  g_autoptr(MsTestServer) srv = start_server (refused ? MODE_STARTTLS : MODE_PLAIN, "--auth=PLAIN,LOGIN",
+                                              "--log-sessions",
+                                              refused ? "--fault=STARTTLS:454 4.7.0 TLS not available" : NULL,
+                                              NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, refused ? MODE_STARTTLS : MODE_PLAIN, METHOD_AUTOMATIC);
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *text = NULL;
+
+  config->starttls_seen = downgrade;
+  smtp = ms_smtp_new (config);
+  g_assert_false (send_one (smtp, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_INSECURE);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->transport, ==,
+                   downgrade || refused ? MS_TRANSPORT_STARTTLS_MISSING : MS_TRANSPORT_STARTTLS_REQUIRED);
+  text = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, refused ? "The server refused STARTTLS: stopped"
+                                          : "The server does not offer STARTTLS: stopped"));
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  log = ms_test_server_get_log (srv);
+  g_test_message ("server log:\n%s", log);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
+  g_assert_false (log_has_prefix (srv, "auth "));
+  g_assert_false (log_has_prefix (srv, "mail "));
+  g_assert_false (log_has_prefix (srv, "tls"));
+  g_assert_true (ms_test_server_log_contains (srv, "quit"));
+  g_assert_false (ms_test_server_log_contains (srv, "lost-connection"));
+}
+
+/* A refused EHLO and an accepted HELO say nothing of STARTTLS: a session
+ * that has not decided to go on in clear fails with the EHLO's refusal,
+ * on that one connection, and says QUIT. */
+static void
+test_ehlo_refused_helo_accepted (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_PLAIN, "--log-sessions",
+                                              "--fault=EHLO:550 5.7.1 No EHLO from you", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_PLAIN, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (send_one (smtp, &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "No EHLO from you"));
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->code, ==, 550);
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  g_assert_true (ms_test_server_log_contains (srv, "helo " EHLO));
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
+  g_assert_false (log_has_prefix (srv, "mail "));
+  g_assert_true (ms_test_server_log_contains (srv, "quit"));
+  g_assert_false (ms_test_server_log_contains (srv, "lost-connection"));
 }
 
 typedef struct {
@@ -1066,9 +1170,9 @@ test_window (void)
   g_assert_cmpstr (answers->str, ==, "1:1:0;2:0:550;3:1:0;4:1:0;");
   g_assert_cmpstr (ends->str, ==, "1;3;4;");
   g_assert_cmpuint (ms_test_server_count_messages (srv), ==, 3);
-  /* One connection after the one that found no STARTTLS, one sign-in:
-   * the refused recipient kept it. */
-  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 2);
+  /* One connection (the decision to go on without STARTTLS is taken on
+   * it), one sign-in: the refused recipient kept it. */
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
   g_assert_cmpuint (ms_test_server_log_count (srv, "auth CRAM-MD5 " USER " ok"), ==, 1);
   g_assert_cmpuint (ms_smtp_get_connection_messages (smtp), ==, 3);
 }
@@ -1337,9 +1441,9 @@ test_multiline_success (void)
   g_assert_cmpuint (messages->len, ==, 1);
   g_assert_true (g_bytes_equal (messages->pdata[0], message));
   assert_next_message_goes (srv, smtp, 1);
-  /* The first connection only found that STARTTLS is not offered; the
-   * second carried both messages. */
-  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 2);
+  /* One connection carried both messages (the session found on it that
+   * STARTTLS is not offered). */
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
 }
 
 /* What the server saves is the message, byte for byte, whatever dots and
@@ -1386,8 +1490,8 @@ test_dot_stuffing (void)
       g_test_message ("body %u", i);
       g_assert_cmpmem (got, len, want, strlen (want));
     }
-  /* One connection to learn that STARTTLS is not offered, one for all. */
-  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 2);
+  /* One connection for all, which also shows that STARTTLS is not offered. */
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
   g_assert_false (ms_test_server_log_contains (srv, "mail evil@example.com"));
 }
 
@@ -1568,6 +1672,84 @@ test_hostile_greeting (gconstpointer data)
   g_assert_false (log_has_prefix (srv, "mail "));
   /* The server's own words reach the user. */
   g_assert_nonnull (strstr (error->message, gc->said));
+}
+
+/* Issue 9, manners: libcurl 7.88 ends its own connection step's failures
+ * without QUIT (it takes the connection for dead). Where the server refused
+ * in a proper reply on a clear connection and waits for QUIT, the session
+ * says it on the socket libcurl hands back, and waits briefly for the
+ * answer: a refused greeting (RFC 5321 3.1, as Postfix does), EHLO and then
+ * HELO refused. The failure is the server's reply, as before. */
+static void
+test_quit_after_connect_refusal (gconstpointer data)
+{
+  const char *what = data;
+  gboolean greeting = g_str_equal (what, "greeting");
+  g_autoptr(MsTestServer) srv = NULL;
+  g_autoptr(MsSmtpConfig) config = NULL;
+  g_autoptr(MsSmtp) smtp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *text = NULL;
+
+  if (greeting)
+    srv = start_server (MODE_PLAIN, "--log-sessions", "--refused-greeting-waits",
+                        "--fault=GREETING:554 5.7.1 Go away", NULL);
+  else
+    srv = start_server (MODE_STARTTLS, "--log-sessions", "--fault=EHLO:550 5.7.1 No EHLO from you",
+                        "--fault=HELO:550 5.7.1 No HELO either", NULL);
+  config = make_config (srv, greeting ? MODE_PLAIN : MODE_STARTTLS, METHOD_NONE);
+  smtp = ms_smtp_new (config);
+  timer = g_timer_new ();
+  g_assert_false (send_one (smtp, &error));
+  g_test_message ("error: %s", error->message);
+  /* The answer to QUIT came at once: no wait for it to time out. */
+  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 1.5);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->code, ==, greeting ? 554 : 550);
+  g_assert_nonnull (strstr (error->message, greeting ? "Go away" : "No HELO either"));
+  text = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, "QUIT"));
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  log = ms_test_server_get_log (srv);
+  g_test_message ("server log:\n%s", log);
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
+  g_assert_false (log_has_prefix (srv, "mail "));
+  if (!greeting)
+    g_assert_true (ms_test_server_log_contains (srv, "helo " EHLO));
+  g_assert_true (ms_test_server_log_contains (srv, "quit"));
+  g_assert_false (ms_test_server_log_contains (srv, "lost-connection"));
+}
+
+/* Where no QUIT is possible: under SMTPS libcurl has ended TLS before it
+ * hands the socket back, so the session does not say QUIT there (in clear,
+ * it would be garbage to the server), and the refusal ends at once. */
+static void
+test_no_quit_after_tls_refusal (void)
+{
+  g_autoptr(MsTestServer) srv = start_server (MODE_SMTPS, "--log-sessions", "--refused-greeting-waits",
+                                              "--fault=GREETING:554 5.7.1 Go away", NULL);
+  g_autoptr(MsSmtpConfig) config = make_config (srv, MODE_SMTPS, METHOD_NONE);
+  g_autoptr(MsSmtp) smtp = ms_smtp_new (config);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimer) timer = g_timer_new ();
+  g_autofree char *log = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_false (send_one (smtp, &error));
+  g_assert_cmpfloat (g_timer_elapsed (timer, NULL), <, 1.5);
+  g_assert_cmpint (ms_smtp_get_reply (smtp)->code, ==, 554);
+  text = ms_transcript_to_string (ms_smtp_get_transcript (smtp));
+  g_assert_null (strstr (text, "QUIT"));
+  g_assert_true (ms_test_server_wait_log (srv, "disconnect", 5000));
+  log = ms_test_server_get_log (srv);
+  g_test_message ("server log:\n%s", log);
+  g_assert_false (ms_test_server_log_contains (srv, "quit"));
+  /* Nothing came in clear on the TLS connection. */
+  g_assert_false (log_has_prefix (srv, "reply 500"));
+  g_assert_false (log_has_prefix (srv, "reply 503"));
+  g_assert_cmpuint (ms_test_server_log_count (srv, "connect"), ==, 1);
 }
 
 /* The answer to the end of a message is kept for the journal and printed
@@ -1795,6 +1977,13 @@ main (int argc, char **argv)
   add_case ("plaintext-refused-automatic", test_plaintext_refused_automatic, VIAS_ALL);
   add_case ("starttls-downgrade", test_starttls_downgrade, VIAS_ALL);
   add_case ("fallback-once", test_fallback_once, VIAS_ALL);
+  add_data_case ("one-connection-clear/none", test_one_connection_clear, GINT_TO_POINTER (METHOD_NONE), VIAS_ALL);
+  add_data_case ("one-connection-clear/cram-md5", test_one_connection_clear, GINT_TO_POINTER (METHOD_AUTOMATIC), VIAS_ALL);
+  add_data_case ("one-connection-clear/plain-allowed", test_one_connection_clear, GINT_TO_POINTER (METHOD_PLAIN), VIAS_ALL);
+  add_data_case ("quit-after-security-refusal/downgrade", test_security_refusal_quit, "downgrade", VIAS_ALL);
+  add_data_case ("quit-after-security-refusal/clear-password", test_security_refusal_quit, "clear-password", VIAS_ALL);
+  add_data_case ("quit-after-security-refusal/starttls-refused", test_security_refusal_quit, "starttls-refused", VIAS_ALL);
+  add_case ("ehlo-refused-helo-accepted", test_ehlo_refused_helo_accepted, VIAS_ALL);
   add_case ("certificate/untrusted", test_certificate_untrusted, VIAS_ALL);
   add_data_case ("certificate/pinned", test_certificate_pinned, "colons", VIAS_ALL);
   add_data_case ("certificate/pinned-no-colons", test_certificate_pinned, "no-colons", VIAS_ALL);
@@ -1847,6 +2036,12 @@ main (int argc, char **argv)
   add_data_case ("hostile/greeting-554-no-service", test_hostile_greeting, &greeting_cases[1], VIA_MASK (VIA_SEND));
   add_data_case ("hostile/greeting-421", test_hostile_greeting, &greeting_cases[2], VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
   add_case ("hostile/escape-reply", test_hostile_escape_reply, VIAS_ALL);
+  /* libcurl's connection step, the same in every way of sending. */
+  add_data_case ("quit-after-connect-refusal/greeting", test_quit_after_connect_refusal, "greeting",
+                 VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_data_case ("quit-after-connect-refusal/ehlo-and-helo", test_quit_after_connect_refusal, "ehlo-and-helo",
+                 VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
+  add_case ("no-quit-after-tls-refusal", test_no_quit_after_tls_refusal, VIA_MASK (VIA_SEND));
   add_data_case ("hostile/endless-greeting", test_hostile_endless, "GREETING", VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
   add_data_case ("hostile/endless-ehlo", test_hostile_endless, "EHLO", VIA_MASK (VIA_SEND) | VIA_MASK (VIA_BULK));
   add_data_case ("hostile/endless-mail", test_hostile_endless, "MAIL", VIAS_ALL);

@@ -1,5 +1,22 @@
 /* ms-smtp.c: one SMTP session on a libcurl easy handle: security policy, auth, timeouts, reply capture
- * SPDX-License-Identifier: GPL-3.0-or-later */
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * One connection per session at a time, opened by libcurl
+ * (CURLOPT_CONNECT_ONLY): TCP, TLS under SMTPS, the greeting, EHLO, and
+ * STARTTLS whenever the server offers it (CURLUSESSL_TRY). On that same
+ * connection, before anything of the account's goes out, the session takes
+ * the security decision (check_security(): a clear connection only when
+ * the server offers no STARTTLS and was never seen offering it, and then no
+ * password in clear, CRAM-MD5 aside, unless the account allows it), signs in itself
+ * (session_auth()), and moves bytes between the socket and the no-I/O codec
+ * (ms-smtp-codec) for a window of messages in flight.
+ *
+ * Every session ends with QUIT and a brief wait for its answer: after the
+ * last message, after a refused AUTH, MAIL or security decision, and after
+ * a refusal in libcurl's own connection step, which libcurl 7.88 drops
+ * without one (close_socket_cb()). Not where no QUIT is possible or none
+ * would be heard: over TLS that libcurl has ended, after a failed handshake,
+ * a 421, a drop, a timeout or an endless reply. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -40,8 +57,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
 
 /* How the session protects the connection; decided once per session. */
 typedef enum {
-  SECURITY_TLS,     /* SMTPS, or STARTTLS required (CURLUSESSL_ALL) */
-  SECURITY_CLEAR,   /* STARTTLS not offered and the policy allows going on (CURLUSESSL_TRY) */
+  SECURITY_TLS,     /* SMTPS, or no clear connection allowed (yet): a connection without TLS is checked */
+  SECURITY_CLEAR,   /* STARTTLS not offered and the policy allows going on in clear */
 } Security;
 
 /* The last command we sent, to know what a reply answers. */
@@ -86,7 +103,6 @@ struct _MsSmtp
   gboolean         tcp_connected;
   gboolean         server_spoke;
   gboolean         tls_active;
-  gboolean         tls_pending;      /* STARTTLS accepted, handshake running */
   char            *auth_mechanism;
   char            *peer_fingerprint; /* "AB:CD:…" of the last certificate presented */
 
@@ -122,7 +138,10 @@ struct _MsSmtp
   guint            conn_messages;    /* accepted on the connection open now */
   char            *ehlo_name;        /* what the URL makes libcurl say in EHLO */
   char            *ehlo_suggestion;  /* after a refused EHLO: another name that would pass */
+  int              ehlo_refused_code; /* this connection's refused EHLO, when HELO took its place */
+  char            *ehlo_refused_text;
   gboolean         quitting;         /* waiting for the answer to QUIT: briefly */
+  gboolean         connecting;       /* in libcurl's connection step (curl_easy_perform) */
   GBytes          *message;
   GCancellable    *cancellable;
 
@@ -531,6 +550,17 @@ caps_has_auth (MsSmtp *self)
   return mechs != NULL && mechs[0] != NULL;
 }
 
+static gboolean
+caps_has (MsSmtp     *self,
+          const char *keyword)
+{
+  for (guint i = 0; self->caps != NULL && i < self->caps->len && g_ptr_array_index (self->caps, i) != NULL; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (self->caps, i), keyword) == 0)
+      return TRUE;
+
+  return FALSE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reading the dialog from libcurl's debug stream                           */
 
@@ -541,11 +571,12 @@ reset_connection (MsSmtp *self)
   g_clear_pointer (&self->caps_building, g_ptr_array_unref);
   g_clear_pointer (&self->auth_mechanism, g_free);
   g_clear_pointer (&self->peer_fingerprint, g_free);
+  g_clear_pointer (&self->ehlo_refused_text, g_free);
+  self->ehlo_refused_code = 0;
   self->tcp_connected = FALSE;
   self->conn_messages = 0;
   self->server_spoke = FALSE;
   self->tls_active = FALSE;
-  self->tls_pending = FALSE;
 }
 
 static void
@@ -555,7 +586,6 @@ tls_started (MsSmtp     *self,
   if (self->tls_active)
     return;
   self->tls_active = TRUE;
-  self->tls_pending = FALSE;
   if (recording (self))
     {
       struct curl_tlssessioninfo *info = NULL;
@@ -606,10 +636,6 @@ on_client_line (MsSmtp     *self,
                 gsize       len)
 {
   Command command;
-
-  /* The handshake after "220 go ahead" is done once we speak again. */
-  if (self->tls_pending)
-    tls_started (self, NULL);
 
   if (recording (self))
     ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, line, len, self->config->password);
@@ -773,12 +799,7 @@ on_server_line (MsSmtp     *self,
     {
       self->server_spoke = TRUE;
       self->tcp_connected = TRUE;
-      /* With SMTPS the handshake precedes the greeting. */
-      if (self->config->use_smtps)
-        tls_started (self, NULL);
     }
-  if (self->tls_pending)
-    tls_started (self, NULL);
 
   /* The transcript shows the start of a long reply; memory stays bounded. */
   if (recording (self) && self->reply_lines <= MAX_TRANSCRIPT_LINES)
@@ -849,11 +870,6 @@ on_server_line (MsSmtp     *self,
         }
       break;
 
-    case CMD_STARTTLS:
-      if (code == 220)
-        self->tls_pending = TRUE;
-      break;
-
     case CMD_AUTH:
       if (code == 334)
         {
@@ -883,6 +899,7 @@ on_server_line (MsSmtp     *self,
       break;
 
     case CMD_HELO:
+    case CMD_STARTTLS:
     case CMD_MAIL:
     case CMD_RCPT:
     case CMD_DATA:
@@ -893,12 +910,16 @@ on_server_line (MsSmtp     *self,
     }
 
   /* The first 4xx/5xx is what the failure is about: QUIT's 221 comes last.
-   * A refused EHLO is kept too: libcurl gives up on it when it must
-   * encrypt (CURLUSESSL_ALL), and otherwise falls back to HELO, whose
-   * refusal then counts instead, or whose success forgets it. */
+   * A refused EHLO is kept too: libcurl falls back to HELO, whose refusal
+   * then counts instead. The EHLO's is put aside for the security decision:
+   * on a clear connection, a session that has not decided to go on in clear
+   * takes it as its failure (HELO cannot offer STARTTLS). */
   if (self->last_command == CMD_HELO && self->fail_command == CMD_EHLO && self->fail_code != 0 &&
       !self->fail_collecting)
     {
+      self->ehlo_refused_code = self->fail_code;
+      g_free (self->ehlo_refused_text);
+      self->ehlo_refused_text = g_strdup (self->fail_text->str);
       self->fail_code = 0;
       self->fail_command = CMD_NONE;
       g_string_truncate (self->fail_text, 0);
@@ -1007,6 +1028,27 @@ for_each_line (MsSmtp     *self,
     func (self, data + start, size - start);
 }
 
+/* Whether libcurl's connection is encrypted, from its API: the SSL object of
+ * the connection, once its handshake is done. libcurl 7.88 answers
+ * CURLINFO_TLS_SSL_PTR only while a transfer holds the connection (a
+ * CURLOPT_CONNECT_ONLY handle lets go of it when curl_easy_perform()
+ * returns), so debug_cb asks at each line of libcurl's dialog: under SMTPS
+ * at the greeting, after STARTTLS at the EHLO that follows the handshake.
+ * The security decision after the connection reads the answer. */
+static void
+check_tls (MsSmtp *self,
+           CURL   *curl)
+{
+  struct curl_tlssessioninfo *info = NULL;
+
+  if (self->tls_active)
+    return;
+  if (curl_easy_getinfo (curl, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info != NULL &&
+      info->backend == CURLSSLBACKEND_OPENSSL && info->internals != NULL &&
+      SSL_is_init_finished ((SSL *) info->internals))
+    tls_started (self, NULL);
+}
+
 static int
 debug_cb (CURL          *curl,
           curl_infotype  type,
@@ -1023,9 +1065,11 @@ debug_cb (CURL          *curl,
       on_text (self, data, size);
       break;
     case CURLINFO_HEADER_IN:
+      check_tls (self, curl);
       for_each_line (self, data, size, on_server_line);
       break;
     case CURLINFO_HEADER_OUT:
+      check_tls (self, curl);
       for_each_line (self, data, size, on_client_line);
       break;
     case CURLINFO_DATA_IN:
@@ -1216,6 +1260,7 @@ ms_smtp_finalize (GObject *object)
   g_clear_pointer (&self->login_options, g_free);
   g_clear_pointer (&self->ehlo_name, g_free);
   g_clear_pointer (&self->ehlo_suggestion, g_free);
+  g_clear_pointer (&self->ehlo_refused_text, g_free);
   g_clear_pointer (&self->caps, g_ptr_array_unref);
   g_clear_pointer (&self->caps_building, g_ptr_array_unref);
   g_clear_pointer (&self->auth_mechanism, g_free);
@@ -1253,6 +1298,8 @@ ms_smtp_init (MsSmtp *self)
   g_queue_init (&self->answers);
 }
 
+static int close_socket_cb (void *user_data, curl_socket_t fd);
+
 /* The options that stay the same for every message of the session. */
 static void
 apply_options (MsSmtp *self)
@@ -1280,9 +1327,10 @@ apply_options (MsSmtp *self)
     {
       curl_easy_setopt (curl, CURLOPT_OPENSOCKETFUNCTION, self->open_socket_func);
       curl_easy_setopt (curl, CURLOPT_OPENSOCKETDATA, self->socket_data);
-      curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
-      curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self->socket_data);
     }
+  /* The session's, which hands on to ms_smtp_set_socket_funcs()'s. */
+  curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+  curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self);
   /* libcurl opens the connection (TCP, TLS, EHLO, STARTTLS) and stops
    * there; the session signs in, and the mail transactions go over the
    * codec. */
@@ -1312,17 +1360,17 @@ apply_options (MsSmtp *self)
    * has connected (see session_auth()). */
 }
 
-/* The options the security decision changes. */
+/* SMTPS encrypts from the first byte. Otherwise libcurl does STARTTLS when
+ * the server offers it and goes on in clear when it does not
+ * (CURLUSESSL_TRY): the session then decides, on that same connection and
+ * before anything of the account's goes out, whether it may (see
+ * check_security()). libcurl signs in to nothing itself, so that a clear
+ * connection carries only EHLO until then. */
 static void
 apply_security (MsSmtp *self)
 {
-  const MsSmtpConfig *config = self->config;
-
-  if (config->use_smtps)
-    curl_easy_setopt (self->curl, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
-  else
-    curl_easy_setopt (self->curl, CURLOPT_USE_SSL,
-                      (long) (self->security == SECURITY_TLS ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+  curl_easy_setopt (self->curl, CURLOPT_USE_SSL,
+                    (long) (self->config->use_smtps ? CURLUSESSL_ALL : CURLUSESSL_TRY));
 }
 
 /**
@@ -1528,8 +1576,8 @@ reply_context (MsSmtp              *self,
   return context;
 }
 
-/* After CURLUSESSL_ALL found no STARTTLS: may the session go on in clear?
- * Returns MS_TRANSPORT_NONE and sets the new policy when it may. */
+/* A connection without STARTTLS, the session not yet decided: may it go on
+ * in clear? Returns MS_TRANSPORT_NONE and sets the new policy when it may. */
 static MsTransportFailure
 decide_without_starttls (MsSmtp *self)
 {
@@ -1577,6 +1625,57 @@ decide_without_starttls (MsSmtp *self)
     }
 
   return MS_TRANSPORT_STARTTLS_REQUIRED;
+}
+
+/* The security decision, on the connection libcurl has just opened (TCP,
+ * greeting, EHLO, and STARTTLS when offered) and before anything of the
+ * account's goes out on it: AUTH, MAIL. Whether TLS is on comes from
+ * libcurl (check_tls()), whether STARTTLS was offered from the EHLO
+ * capabilities. Returns %FALSE when the session must stop: @own says why,
+ * or is MS_TRANSPORT_NONE when a reply is the failure (a refused EHLO). */
+static gboolean
+check_security (MsSmtp             *self,
+                MsTransportFailure *own)
+{
+  const MsSmtpConfig *config = self->config;
+  gboolean offered_before = config->starttls_seen || self->starttls_offered;
+
+  *own = MS_TRANSPORT_NONE;
+  /* SMTPS: libcurl fails rather than go on without TLS (CURLUSESSL_ALL). */
+  if (config->use_smtps || self->tls_active)
+    return TRUE;
+
+  /* Decided on an earlier connection, and still no STARTTLS anywhere. */
+  if (self->security == SECURITY_CLEAR && !offered_before)
+    return TRUE;
+
+  /* EHLO refused, HELO accepted: whether the server offers STARTTLS is
+   * unknown, so the EHLO's refusal is the failure, as it is when
+   * encryption is required. */
+  if (self->security == SECURITY_TLS && !offered_before && self->ehlo_refused_code != 0)
+    {
+      self->fail_code = self->ehlo_refused_code;
+      self->fail_command = CMD_EHLO;
+      g_string_assign (self->fail_text, self->ehlo_refused_text != NULL ? self->ehlo_refused_text : "");
+      if (recording (self))
+        ms_transcript_add_info (self->transcript,
+                                "The server refused EHLO: whether it offers STARTTLS is unknown; stopped");
+      return FALSE;
+    }
+
+  *own = decide_without_starttls (self);
+  if (*own == MS_TRANSPORT_NONE)
+    return TRUE;
+  if (recording (self))
+    {
+      /* Offered on this connection, and refused (454): libcurl goes on in
+       * clear under CURLUSESSL_TRY. */
+      if (self->caps != NULL && caps_has (self, "STARTTLS"))
+        ms_transcript_add_info (self->transcript, "The server refused STARTTLS: stopped");
+      else
+        ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
+    }
+  return FALSE;
 }
 
 static MsTransportFailure
@@ -1851,19 +1950,6 @@ connect_failed (MsSmtp              *self,
     {
       /* libcurl succeeded; the session's own check stopped: no reply to read. */
     }
-  else if (rc == CURLE_USE_SSL_FAILED && !self->config->use_smtps && self->security == SECURITY_TLS)
-    {
-      failure = decide_without_starttls (self);
-      if (failure == MS_TRANSPORT_NONE)
-        {
-          self->retry_now = TRUE;
-          g_set_error_literal (error, MS_ERROR, MS_ERROR_TEMPORARY,
-                               _("The server does not offer STARTTLS; sending again without it, as the account allows"));
-          return;
-        }
-      if (recording (self))
-        ms_transcript_add_info (self->transcript, "The server does not offer STARTTLS: stopped");
-    }
   else if (self->token_refused && self->fail_code < 400)
     {
       /* libcurl 7.88 gives up on XOAUTH2 at the error challenge (334), before
@@ -2100,6 +2186,78 @@ bulk_quit (MsSmtp *self)
         }
     }
   self->quitting = FALSE;
+}
+
+/* libcurl 7.88 says no QUIT after a failure in its own connection step: it
+ * takes the connection for dead (a failure while connecting ends the
+ * transfer as premature, multi_done() → Curl_disconnect(dead_connection),
+ * and smtp_disconnect() says QUIT only on a live one), also when the server
+ * refused in a proper reply and waits for QUIT (RFC 5321 3.1). It hands the
+ * socket back to CURLOPT_CLOSESOCKETFUNCTION still open, though: when the
+ * last thing on a clear connection was such a refusal (the greeting; EHLO
+ * and then HELO), the session says QUIT there and waits briefly for the
+ * answer, as it does everywhere else.
+ *
+ * No QUIT where none is possible or none would be heard:
+ * - on TLS (SMTPS, or after STARTTLS): libcurl has ended TLS (close_notify,
+ *   SSL_free()) before it closes the socket, so a QUIT could only go in clear;
+ * - after a TLS handshake that failed (a certificate refused, say): there is
+ *   no channel;
+ * - after a 421, or when the server closed the connection or cut it: the
+ *   server is gone (the send fails, or the wait ends at once);
+ * - after a timeout: the server does not answer, so a QUIT would only wait in
+ *   vain (the session's own timeouts end the same way);
+ * - after a reply that went on past the limits: its end never comes, so
+ *   neither would the answer to QUIT (the session shut the socket down). */
+static gboolean
+quit_on_close_wanted (MsSmtp        *self,
+                      curl_socket_t  fd)
+{
+  return self->connecting && fd == self->curl_fd && !self->config->use_smtps && !self->tls_active &&
+         !self->abandon && !self->reply_overflow &&
+         self->fail_code >= 400 && self->fail_code != 421 && !self->fail_collecting &&
+         self->fail_command == self->last_command && self->reply_lines == 0 &&
+         (self->fail_command == CMD_NONE || self->fail_command == CMD_EHLO ||
+          self->fail_command == CMD_HELO || self->fail_command == CMD_STARTTLS) &&
+         (self->cancellable == NULL || !g_cancellable_is_cancelled (self->cancellable));
+}
+
+static int
+close_socket_cb (void          *user_data,
+                 curl_socket_t  fd)
+{
+  MsSmtp *self = user_data;
+
+  if (quit_on_close_wanted (self, fd) &&
+      send (fd, "QUIT\r\n", 6, MSG_NOSIGNAL) == 6)
+    {
+      gint64 deadline = g_get_monotonic_time () + MIN ((gint64) step_timeout (self) * G_USEC_PER_SEC,
+                                                       BULK_QUIT_WAIT_USEC);
+
+      g_debug ("SMTP to %s:%d: QUIT after libcurl's connection step failed", self->config->server,
+               self->config->port);
+      if (recording (self))
+        ms_transcript_add (self->transcript, MS_TRANSCRIPT_CLIENT, "QUIT\r\n", 6, NULL);
+      /* The answer is not read for its words: the goodbye is what counts. */
+      while (TRUE)
+        {
+          struct pollfd pfd = { .fd = fd, .events = POLLIN };
+          gint64 left = deadline - g_get_monotonic_time ();
+          char chunk[512];
+          ssize_t got;
+
+          if (left <= 0 || poll (&pfd, 1, (int) ((left + 999) / 1000)) <= 0)
+            break;
+          got = recv (fd, chunk, sizeof chunk, 0);
+          if (got <= 0 || memchr (chunk, '\n', got) != NULL)
+            break;
+        }
+    }
+  self->curl_fd = fd == self->curl_fd ? CURL_SOCKET_BAD : self->curl_fd;
+
+  if (self->close_socket_func != NULL)
+    return self->close_socket_func (self->socket_data, fd);
+  return close (fd);
 }
 
 /* Ends the connection and readies a fresh handle for the next one:
@@ -2382,7 +2540,9 @@ bulk_connect (MsSmtp             *self,
   /* libcurl keeps a connection that the server said goodbye on (421). */
   curl_easy_setopt (self->curl, CURLOPT_FRESH_CONNECT, self->fresh_connect ? 1L : 0L);
   self->fresh_connect = FALSE;
+  self->connecting = TRUE;
   *rc = curl_easy_perform (self->curl);
+  self->connecting = FALSE;
   if (*rc != CURLE_OK)
     return FALSE;
   if (curl_easy_getinfo (self->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
@@ -2396,6 +2556,13 @@ bulk_connect (MsSmtp             *self,
   self->bulk_open = TRUE;
   g_byte_array_set_size (self->bulk_in, 0);
 
+  /* Not to go on in clear (a refused downgrade, a password that would go
+   * in clear): the connection is sound, so QUIT. */
+  if (!check_security (self, own))
+    {
+      bulk_close_full (self, TRUE);
+      return FALSE;
+    }
   if (!self->config->needs_auth)
     return TRUE;
   /* No AUTH offered: nothing is sent unauthenticated. */
@@ -3091,8 +3258,7 @@ ms_smtp_set_socket_funcs (MsSmtp   *self,
   self->socket_data = user_data;
   curl_easy_setopt (self->curl, CURLOPT_OPENSOCKETFUNCTION, self->open_socket_func);
   curl_easy_setopt (self->curl, CURLOPT_OPENSOCKETDATA, user_data);
-  curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETFUNCTION, self->close_socket_func);
-  curl_easy_setopt (self->curl, CURLOPT_CLOSESOCKETDATA, user_data);
+  /* close_socket_cb() hands on to close_func. */
 }
 
 /**
