@@ -53,14 +53,16 @@ with_keyring() {
     # The keyring is unlocked with a throwaway password (PLATFORM.md recipe).
     # The bus and the keyring run without the tests' G_DEBUG=fatal-warnings: gnome-keyring
     # warns on its own ("asked to register item … already registered") and would abort.
-    exec env -u G_DEBUG MS_TEST_G_DEBUG="${G_DEBUG-}" dbus-run-session -- sh -c 'echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; eval "$MS_WAIT_KEYRING"; G_DEBUG=$MS_TEST_G_DEBUG; export G_DEBUG; exec "$@"' sh "$@"
+    # The bus and what it starts write to standard error: standard output is
+    # the test's TAP stream alone (fd 3 carries it past them).
+    exec env -u G_DEBUG MS_TEST_G_DEBUG="${G_DEBUG-}" dbus-run-session -- sh -c 'echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; eval "$MS_WAIT_KEYRING"; G_DEBUG=$MS_TEST_G_DEBUG; export G_DEBUG; exec "$@" >&3 3>&-' sh "$@" 3>&1 >&2
 }
 
 status=0
 case "$suite" in
     core) "$@" || status=$? ;;
     keyring|smtp) (with_keyring "$@") || status=$? ;;
-    gui) (exec env -u G_DEBUG MS_TEST_G_DEBUG="${G_DEBUG-}" xvfb-run -a -s '-screen 0 1280x800x24' sh -c 'exec dbus-run-session -- sh -c "echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; eval \"\$MS_WAIT_KEYRING\"; G_DEBUG=\$MS_TEST_G_DEBUG; export G_DEBUG; exec \"\$@\"" sh "$@"' sh "$@") || status=$? ;;
+    gui) (exec env -u G_DEBUG MS_TEST_G_DEBUG="${G_DEBUG-}" xvfb-run -a -s '-screen 0 1280x800x24' sh -c 'exec dbus-run-session -- sh -c "echo -n mailshot-test | gnome-keyring-daemon --unlock --components=secrets > /dev/null 2>&1; eval \"\$MS_WAIT_KEYRING\"; G_DEBUG=\$MS_TEST_G_DEBUG; export G_DEBUG; exec \"\$@\" >&3 3>&-" sh "$@" 3>&1 >&2' sh "$@") || status=$? ;;
     *) echo "ms-test-env.sh: unknown suite $suite" >&2; exit 2 ;;
 esac
 
