@@ -28,15 +28,17 @@
  * the per-message path. bench/README has the trade-off; MS_BLAST_CLAIM_GROUP
  * overrides it for measuring. */
 #define CLAIM_GROUP            64
-/* Outcomes are written in short transactions: every 64, or every 100 ms.
- * A commit costs about as much as the updates of a dozen rows, so fewer
- * commits is the cheapest cut of the journal's share of a message. Neither
+/* Outcomes are written in short transactions: every 256, or every 100 ms.
+ * A commit costs about as much as the updates of a dozen rows, and each
+ * page of rows is written once for all its rows, so fewer commits is the
+ * cheapest cut of the journal's share of a message (256 against 64: 3 %
+ * less CPU, 4 connections 1.01–1.03× smtp-source → 1.01–1.09×). Neither
  * promise depends on it: after a kill the side log holds every answer, and
  * after a power cut an unrecorded row is one of the claimed groups (whose
  * rows without an outcome become uncertain) whatever this number. Other
  * processes (the window's poll, `blast status`) see the outcomes at most
  * 100 ms late, as before. MS_BLAST_RECORD_BATCH overrides it for measuring. */
-#define RECORD_BATCH           64
+#define RECORD_BATCH           256
 #define RECORD_INTERVAL_USEC   (100 * G_USEC_PER_SEC / 1000)
 #define PROGRESS_INTERVAL_USEC (100 * G_USEC_PER_SEC / 1000)
 /* Counts are re-read from the journal now and then, to stay the truth. */
