@@ -27,26 +27,26 @@
 /* Everything the CLI printed in this run: no password may appear in it. */
 static GString *all_output;
 
+/* The CLI with @env added to the environment (NULL: none), its output kept
+ * for the report of a failure. */
 static int
-run (const char  *stdin_text,
-     char       **out,
-     char       **err,
-     const char  *first_arg,
-     ...)
+run_va (const char * const *env,
+        const char         *stdin_text,
+        char              **out,
+        char              **err,
+        const char         *first_arg,
+        va_list             ap)
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   g_autofree char *o = NULL;
   g_autofree char *e = NULL;
-  va_list ap;
   int status;
 
-  va_start (ap, first_arg);
   for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
     g_ptr_array_add (args, (gpointer) a);
-  va_end (ap);
   g_ptr_array_add (args, NULL);
 
-  status = ms_test_run_cliv (stdin_text, &o, &e, (const char * const *) args->pdata);
+  status = ms_test_run_cli_envv (env, stdin_text, &o, &e, (const char * const *) args->pdata);
   g_string_append (all_output, o);
   g_string_append (all_output, e);
   g_test_message ("exit %d; stdout: %s; stderr: %s", status, o, e);
@@ -54,6 +54,22 @@ run (const char  *stdin_text,
     *out = g_steal_pointer (&o);
   if (err != NULL)
     *err = g_steal_pointer (&e);
+  return status;
+}
+
+static int
+run (const char  *stdin_text,
+     char       **out,
+     char       **err,
+     const char  *first_arg,
+     ...)
+{
+  va_list ap;
+  int status;
+
+  va_start (ap, first_arg);
+  status = run_va (NULL, stdin_text, out, err, first_arg, ap);
+  va_end (ap);
   return status;
 }
 
@@ -1294,26 +1310,14 @@ run_with_chunk (const char  *chunk,
                 const char  *first_arg,
                 ...)
 {
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
   g_autofree char *env_chunk = g_strdup_printf ("MS_IMPORT_CHUNK=%s", chunk);
   const char *env[] = { env_chunk, NULL };
-  g_autofree char *o = NULL;
-  g_autofree char *e = NULL;
   va_list ap;
   int status;
 
   va_start (ap, first_arg);
-  for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) a);
+  status = run_va (env, NULL, out, err, first_arg, ap);
   va_end (ap);
-  g_ptr_array_add (args, NULL);
-  status = ms_test_run_cli_envv (env, NULL, &o, &e, (const char * const *) args->pdata);
-  g_string_append (all_output, o);
-  g_string_append (all_output, e);
-  if (out != NULL)
-    *out = g_steal_pointer (&o);
-  if (err != NULL)
-    *err = g_steal_pointer (&e);
   return status;
 }
 
@@ -1519,11 +1523,12 @@ test_blast_status_while_importing (void)
       g_autofree char *csv = write_progress_list ("status-importing.csv", 50);
       g_autoptr(MsJournal) importer = ms_journal_open (NULL, NULL);
       g_autoptr(MsJournal) sender = ms_journal_open (NULL, NULL);
+      /* The job keeps the caller's spec: it goes after the job (declared first). */
+      g_autoptr(MsBatchSpec) spec = g_new0 (MsBatchSpec, 1);
       g_autoptr(MsImportJob) job = NULL;
       g_autofree char *id = NULL;
       g_autofree char *status = NULL;
       g_autofree char *list = NULL;
-      MsBatchSpec *spec = g_new0 (MsBatchSpec, 1);
 
       spec->account = g_strdup ("default");
       spec->from_address = g_strdup ("news@example.org");

@@ -961,8 +961,9 @@ on_text (MsSmtp     *self,
    * steps timed out: it ends the step, still says QUIT to the silent
    * server and waits another timeout for its answer, and only the final
    * CURLcode tells (too late to cut that wait short). Its own message is
-   * the one sign in time, so this is the one line of its text read; the
-   * rest comes from CURLINFO_* and the dialog itself. */
+   * the one sign in time, so this line of its log is read; the rest comes
+   * from CURLINFO_* and the dialog itself (the one other text of libcurl's
+   * read is its error buffer on a reply too large, below). */
   if (has_prefix (data, len, "server response timeout") ||
       has_prefix (data, len, "Operation timed out") ||
       has_prefix (data, len, "Operation too slow"))
@@ -1918,7 +1919,11 @@ connect_failed (MsSmtp              *self,
         }
     }
 
-  /* libcurl gives up by itself on replies past 300 KiB in one transfer. */
+  /* libcurl gives up by itself on replies past 300 KiB in one transfer
+   * (the session's own limit, MAX_REPLY_BYTES, normally comes first).
+   * 7.88 has no CURLcode of its own for it (CURLE_RECV_ERROR is any failed
+   * read) and no CURLINFO, so its error buffer is the one sign: read here,
+   * after the transfer, and nowhere else. */
   if (!self->reply_overflow && rc == CURLE_RECV_ERROR && strstr (self->errbuf, "Too large response") != NULL)
     {
       self->reply_overflow = TRUE;
