@@ -5,6 +5,9 @@
 
 #include "ms-test-support.h"
 
+#include "ms-import.h"
+#include "ms-journal.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -1097,4 +1100,41 @@ ms_test_auth_server_follow (MsTestAuthServer *self,
   g_assert_nonnull (location);
   g_assert_true (g_str_has_prefix (location, "http://127.0.0.1:"));
   return ms_test_http_get (location, body);
+}
+
+void
+ms_test_import_first_chunk_and_die (const char *account,
+                                    const char *subject,
+                                    const char *text,
+                                    const char *csv_path)
+{
+  g_autoptr(MsJournal) importer = ms_journal_open (NULL, NULL);
+  g_autoptr(MsJournal) sender = ms_journal_open (NULL, NULL);
+  g_autoptr(GPtrArray) claimed = NULL;
+  g_autofree MsJournalOutcome *sent = NULL;
+  /* Kept: the job holds it until the kill. */
+  MsBatchSpec *spec = g_new0 (MsBatchSpec, 1);
+  MsImportJob *job;
+
+  spec->account = g_strdup (account);
+  spec->from_address = g_strdup ("news@example.org");
+  spec->subject = g_strdup (subject);
+  spec->text = g_strdup (text);
+  g_setenv ("MS_IMPORT_CHUNK", "4", TRUE);
+  job = ms_import_start (importer, spec, csv_path, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_assert_nonnull (job);
+  g_assert_true (ms_journal_set_batch_status (sender, ms_import_job_get_batch (job), MS_BATCH_RUNNING, NULL, NULL));
+  claimed = ms_journal_claim (sender, ms_import_job_get_batch (job), 1000, g_get_real_time () / G_USEC_PER_SEC,
+                              NULL);
+  g_assert_cmpuint (claimed->len, ==, 4);
+  sent = g_new0 (MsJournalOutcome, claimed->len);
+  for (guint i = 0; i < claimed->len; i++)
+    {
+      sent[i].row_id = ((MsJournalRow *) g_ptr_array_index (claimed, i))->id;
+      sent[i].state = MS_STATE_SENT;
+      sent[i].reply_code = 250;
+    }
+  g_assert_true (ms_journal_record (sender, sent, claimed->len, NULL));
+  kill (getpid (), SIGKILL);
+  g_assert_not_reached ();
 }

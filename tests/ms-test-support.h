@@ -151,6 +151,15 @@ long          ms_test_http_get               (const char *url, GString *body);
 /* A file under $MS_TEST_TMPDIR (or a new temp dir); transfer full. */
 char         *ms_test_tmp_path            (const char *name);
 
+/* What `blast send` (or the window) does until a kill -9 in a child process:
+ * the batch of @csv_path for @account created, its first chunk of 4 rows
+ * in, sent and recorded, the rest of the list not read yet. Never returns:
+ * the process kills itself, so its import stays unfinished. */
+void          ms_test_import_first_chunk_and_die (const char *account,
+                                                  const char *subject,
+                                                  const char *text,
+                                                  const char *csv_path) G_GNUC_NORETURN;
+
 /* A private tmpfs (root only): mounting one at @dir in a test subprocess. */
 void          ms_test_mount_private_tmpfs (const char *dir,
                                            guint       kib);

@@ -965,38 +965,7 @@ test_resume_list_not_all_in (void)
   g_setenv ("MS_IMPORT_CHUNK", "1", TRUE);
 
   if (g_test_subprocess ())
-    {
-      /* What `blast send` or the window does until the kill: the first
-       * chunk (4 rows) in, sent and recorded, the rest not read yet. */
-      g_autoptr(MsJournal) importer = ms_journal_open (NULL, NULL);
-      g_autoptr(MsJournal) run = ms_journal_open (NULL, NULL);
-      g_autoptr(GPtrArray) claimed = NULL;
-      g_autofree MsJournalOutcome *sent = NULL;
-      MsBatchSpec *spec = g_new0 (MsBatchSpec, 1);
-      MsImportJob *job;
-
-      spec->account = g_strdup (ms_account_get_name (ms_application_get_account (app)));
-      spec->from_address = g_strdup ("news@example.org");
-      spec->subject = g_strdup ("Late news for {{name}}");
-      spec->text = g_strdup ("Dear {{name}},\nhi.\n");
-      g_setenv ("MS_IMPORT_CHUNK", "4", TRUE);
-      job = ms_import_start (importer, spec, path, NULL, NULL, NULL, NULL, NULL, NULL);
-      g_assert_nonnull (job);
-      g_assert_true (ms_journal_set_batch_status (run, ms_import_job_get_batch (job), MS_BATCH_RUNNING, NULL, NULL));
-      claimed = ms_journal_claim (run, ms_import_job_get_batch (job), 1000, g_get_real_time () / G_USEC_PER_SEC,
-                                  NULL);
-      g_assert_cmpuint (claimed->len, ==, 4);
-      sent = g_new0 (MsJournalOutcome, claimed->len);
-      for (guint i = 0; i < claimed->len; i++)
-        {
-          sent[i].row_id = ((MsJournalRow *) g_ptr_array_index (claimed, i))->id;
-          sent[i].state = MS_STATE_SENT;
-          sent[i].reply_code = 250;
-        }
-      g_assert_true (ms_journal_record (run, sent, claimed->len, NULL));
-      kill (getpid (), SIGKILL);
-      g_assert_not_reached ();
-    }
+    ms_test_import_first_chunk_and_die (ms_account_get_name (ms_application_get_account (app)), "Late news for {{name}}", "Dear {{name}},\nhi.\n", path);
 
   configure_account ();
   g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
