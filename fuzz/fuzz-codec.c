@@ -56,6 +56,27 @@ check_outcome (const MsSmtpOutcome *o)
     fuzz_check (o->code >= 0 && o->code <= 999 && o->text != NULL);
 }
 
+/* The outcomes ready: each checked, each a message submitted and not yet
+ * answered, each one line into @log. */
+static void
+take_outcomes (MsSmtpCodec    *codec,
+               const gboolean *submitted,
+               gboolean       *seen,
+               GString        *log)
+{
+  MsSmtpOutcome *o;
+
+  while ((o = ms_smtp_codec_pop_outcome (codec)) != NULL)
+    {
+      check_outcome (o);
+      fuzz_check (o->id < MAX_MESSAGES && submitted[o->id] && !seen[o->id]);
+      seen[o->id] = TRUE;
+      g_string_append_printf (log, "%u %d %d %d %d %d\n", (guint) o->id, o->accepted, o->code,
+                              o->end_code, o->uncertain, o->transport);
+      ms_smtp_outcome_free (o);
+    }
+}
+
 /* Runs the input; every outcome, one line each, into @log. With @bytewise
  * the server's bytes are fed one at a time. */
 static void
@@ -73,7 +94,6 @@ run (const uint8_t *data,
   gboolean seen[MAX_MESSAGES] = { FALSE };
   gboolean submitted[MAX_MESSAGES] = { FALSE };
   guint n_submitted = 0;
-  MsSmtpOutcome *o;
 
   if (caps_bits & 1)
     caps[n_caps++] = "PIPELINING";
@@ -145,28 +165,12 @@ run (const uint8_t *data,
         ms_smtp_codec_withdraw (codec);
 
       fuzz_check (ms_smtp_codec_get_n_open (codec) <= MAX_MESSAGES);
-      while ((o = ms_smtp_codec_pop_outcome (codec)) != NULL)
-        {
-          check_outcome (o);
-          fuzz_check (o->id < MAX_MESSAGES && submitted[o->id] && !seen[o->id]);
-          seen[o->id] = TRUE;
-          g_string_append_printf (log, "%u %d %d %d %d %d\n", (guint) o->id, o->accepted, o->code,
-                                  o->end_code, o->uncertain, o->transport);
-          ms_smtp_outcome_free (o);
-        }
+      take_outcomes (codec, submitted, seen, log);
     }
 
   ms_smtp_codec_close (codec, MS_TRANSPORT_CONNECTION_LOST, NULL);
   fuzz_check (!ms_smtp_codec_wants_input (codec));
-  while ((o = ms_smtp_codec_pop_outcome (codec)) != NULL)
-    {
-      check_outcome (o);
-      fuzz_check (o->id < MAX_MESSAGES && submitted[o->id] && !seen[o->id]);
-      seen[o->id] = TRUE;
-      g_string_append_printf (log, "%u %d %d %d %d %d\n", (guint) o->id, o->accepted, o->code,
-                              o->end_code, o->uncertain, o->transport);
-      ms_smtp_outcome_free (o);
-    }
+  take_outcomes (codec, submitted, seen, log);
   /* Every message accepted by submit has exactly one outcome. */
   for (guint i = 0; i < MAX_MESSAGES; i++)
     fuzz_check (seen[i] == submitted[i]);
