@@ -1232,6 +1232,20 @@ report_wide (GtkWidget *widget,
     }
 }
 
+/* OAuth2 with a provider of its own, whose endpoints nobody answers: the
+ * rows are what is looked at. */
+static void
+use_custom_oauth2 (void)
+{
+  g_settings_set_enum (get_settings (), "auth-method", MS_AUTH_METHOD_OAUTH2);
+  g_settings_set_enum (get_settings (), "oauth2-provider", MS_OAUTH2_PROVIDER_CUSTOM);
+  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-client-id", "test-client", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-auth-endpoint",
+                                             "https://127.0.0.1:9/authorize", NULL));
+  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-token-endpoint",
+                                             "https://127.0.0.1:9/token", NULL));
+}
+
 /* A new default size is taken at the next layout, which a loaded machine
  * may not reach in a fixed time. */
 static gboolean
@@ -1281,13 +1295,7 @@ test_narrow (void)
 
   /* Signing in with OAuth2: its rows, and the Sign In row while it waits
    * with the whole address to open on it (no browser here). */
-  g_settings_set_enum (get_settings (), "auth-method", MS_AUTH_METHOD_OAUTH2);
-  g_settings_set_enum (get_settings (), "oauth2-provider", MS_OAUTH2_PROVIDER_CUSTOM);
-  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-client-id", "test-client", NULL));
-  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-auth-endpoint",
-                                             "https://127.0.0.1:9/authorize", NULL));
-  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-token-endpoint",
-                                             "https://127.0.0.1:9/token", NULL));
+  use_custom_oauth2 ();
   win = open_settings ();
   gtk_window_set_default_size (GTK_WINDOW (win), 360, 640);
   gtk_widget_activate (SETTINGS_CHILD (win, "oauth2_sign_in_button"));
@@ -1400,13 +1408,7 @@ test_a11y_names (void)
 
   /* Signing in with OAuth2: its rows, and the button while it waits (no
    * browser opens here: a toast says so, and the wait goes on). */
-  g_settings_set_enum (get_settings (), "auth-method", MS_AUTH_METHOD_OAUTH2);
-  g_settings_set_enum (get_settings (), "oauth2-provider", MS_OAUTH2_PROVIDER_CUSTOM);
-  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-client-id", "test-client", NULL));
-  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-auth-endpoint",
-                                             "https://127.0.0.1:9/authorize", NULL));
-  g_assert_true (ms_account_set_from_string (get_account (), "oauth2-token-endpoint",
-                                             "https://127.0.0.1:9/token", NULL));
+  use_custom_oauth2 ();
   win = open_settings ();
   g_assert_cmpuint (check_a11y_names ("Account Settings", NULL), ==, 0);
   {
